@@ -1,0 +1,108 @@
+//! Storage backends: immutable named objects.
+//!
+//! A backend stores the repository's objects (`config`, `keys/…`, `data/xx/…`, `backups/…`) under
+//! '/'-separated names relative to its root. It never sees plaintext or keys, and never the
+//! controller's own state (`local/`). Writes are atomic and durable: an object is either absent
+//! or complete under its final name. Temporary names start with [`TEMP_PREFIX`] and are never listed.
+
+mod local;
+mod memory;
+
+pub use local::LocalBackend;
+pub use memory::MemoryBackend;
+
+use crate::error::StorageError;
+
+/// Prefix of the file name of an object being written (it is renamed into place when complete).
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// One stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Name relative to the backend's root, e.g. `data/ab/ab12…`.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A store of immutable named objects.
+pub trait Backend: Send + Sync {
+    /// A description for messages (never contains a password).
+    fn describe(&self) -> String;
+
+    /// Every object whose name starts with `prefix` (a directory such as `data/`, or "" for all),
+    /// at any depth, excluding temporary files and `local/`.
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError>;
+
+    /// The whole object.
+    fn read(&self, name: &str) -> Result<Vec<u8>, StorageError>;
+
+    /// `len` bytes at `offset`; fewer only if the object ends first.
+    fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError>;
+
+    /// Store `data` under `name`, atomically (temporary name, flush, rename) and durably.
+    /// Overwrites an existing object of the same name.
+    fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError>;
+
+    /// Remove an object; removing a missing object is not an error.
+    fn delete(&self, name: &str) -> Result<(), StorageError>;
+
+    /// The object's size, or `None` if it does not exist.
+    fn stat(&self, name: &str) -> Result<Option<u64>, StorageError>;
+
+    /// Remove temporary files left by interrupted writes; returns how many were removed.
+    fn clean_temp(&self) -> Result<usize, StorageError>;
+}
+
+/// Check that a name is a safe relative object name (no `..`, no absolute path, no empty part).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && name.split('/').all(|p| !p.is_empty() && p != "." && p != ".." && !p.contains('\0'))
+}
+
+#[cfg(test)]
+pub(crate) mod contract {
+    //! The behaviour every backend must show; each implementation's tests call `check`.
+    use super::*;
+    use crate::error::StorageErrorKind;
+
+    pub fn check(b: &dyn Backend) {
+        assert!(b.list("").unwrap().is_empty());
+        b.write("data/ab/ab01", b"hello pack").unwrap();
+        b.write("keys/k1", b"key").unwrap();
+        b.write("config", b"cfg").unwrap();
+        assert_eq!(b.read("data/ab/ab01").unwrap(), b"hello pack");
+        assert_eq!(b.read_range("data/ab/ab01", 6, 4).unwrap(), b"pack");
+        assert_eq!(b.read_range("data/ab/ab01", 6, 100).unwrap(), b"pack");
+        assert_eq!(b.stat("keys/k1").unwrap(), Some(3));
+        assert_eq!(b.stat("keys/none").unwrap(), None);
+        let mut names: Vec<_> = b.list("").unwrap().into_iter().map(|o| o.name).collect();
+        names.sort();
+        assert_eq!(names, ["config", "data/ab/ab01", "keys/k1"]);
+        let data = b.list("data/").unwrap();
+        assert_eq!(data, vec![ObjectInfo { name: "data/ab/ab01".into(), size: 10 }]);
+        let err = b.read("keys/none").unwrap_err();
+        assert_eq!(err.kind, StorageErrorKind::NotFound);
+        b.write("config", b"cfg2").unwrap();
+        assert_eq!(b.read("config").unwrap(), b"cfg2");
+        b.delete("keys/k1").unwrap();
+        b.delete("keys/k1").unwrap();
+        assert_eq!(b.stat("keys/k1").unwrap(), None);
+        assert_eq!(b.clean_temp().unwrap(), 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(valid_name("data/ab/cd"));
+        assert!(!valid_name("../x"));
+        assert!(!valid_name("/etc"));
+        assert!(!valid_name("a//b"));
+        assert!(!valid_name(""));
+    }
+}
