@@ -48,8 +48,16 @@ pub struct StorageError {
 
 impl StorageError {
     /// Build a storage error.
-    pub fn new(kind: StorageErrorKind, location: impl Into<String>, detail: impl Into<String>) -> Self {
-        StorageError { kind, location: location.into(), detail: detail.into() }
+    pub fn new(
+        kind: StorageErrorKind,
+        location: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        StorageError {
+            kind,
+            location: location.into(),
+            detail: detail.into(),
+        }
     }
 
     /// Classify an OS error on a local path.
@@ -61,7 +69,9 @@ impl StorageError {
             K::ConnectionRefused | K::ConnectionReset | K::ConnectionAborted | K::TimedOut => {
                 StorageErrorKind::Unreachable
             }
-            _ if e.raw_os_error() == Some(libc::ENOSPC) || e.raw_os_error() == Some(libc::EDQUOT) => {
+            _ if e.raw_os_error() == Some(libc::ENOSPC)
+                || e.raw_os_error() == Some(libc::EDQUOT) =>
+            {
                 StorageErrorKind::NoSpace
             }
             _ => StorageErrorKind::Io,
@@ -175,17 +185,26 @@ pub enum Error {
 impl Error {
     /// Bad usage or input, with the right form.
     pub fn usage(message: impl Into<String>, remedy: impl Into<String>) -> Self {
-        Error::Usage { message: message.into(), remedy: remedy.into() }
+        Error::Usage {
+            message: message.into(),
+            remedy: remedy.into(),
+        }
     }
 
     /// A failure with its remedy.
     pub fn failed(message: impl Into<String>, remedy: impl Into<String>) -> Self {
-        Error::Failed { message: message.into(), remedy: remedy.into() }
+        Error::Failed {
+            message: message.into(),
+            remedy: remedy.into(),
+        }
     }
 
     /// Corruption of a named object.
     pub fn corrupt(object: impl Into<String>, detail: impl Into<String>) -> Self {
-        Error::Corrupt { object: object.into(), detail: detail.into() }
+        Error::Corrupt {
+            object: object.into(),
+            detail: detail.into(),
+        }
     }
 
     /// A local I/O failure, classified.

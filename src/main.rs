@@ -1,1 +1,22 @@
-fn main() {}
+//! The `cairn` binary: parse, run, map the error to an exit code.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    let cli = cli::Cli::parse();
+    if let Err(e) = cli::run(cli) {
+        eprintln!("error: {e}");
+        eprintln!("  what to do: {}", e.remedy());
+        std::process::exit(e.exit_code());
+    }
+}

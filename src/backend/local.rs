@@ -26,7 +26,11 @@ impl LocalBackend {
 
     fn path(&self, name: &str) -> Result<PathBuf, StorageError> {
         if !valid_name(name) {
-            return Err(StorageError::new(StorageErrorKind::Io, self.describe(), format!("invalid object name {name:?}")));
+            return Err(StorageError::new(
+                StorageErrorKind::Io,
+                self.describe(),
+                format!("invalid object name {name:?}"),
+            ));
         }
         Ok(self.root.join(name))
     }
@@ -35,7 +39,13 @@ impl LocalBackend {
         StorageError::from_io(format!("{}/{}", self.root.display(), name), e)
     }
 
-    fn walk(&self, dir: &Path, rel: &str, out: &mut Vec<ObjectInfo>, temps: &mut Vec<PathBuf>) -> Result<(), StorageError> {
+    fn walk(
+        &self,
+        dir: &Path,
+        rel: &str,
+        out: &mut Vec<ObjectInfo>,
+        temps: &mut Vec<PathBuf>,
+    ) -> Result<(), StorageError> {
         let rd = match fs::read_dir(dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -45,7 +55,11 @@ impl LocalBackend {
             let ent = ent.map_err(|e| self.err(rel, &e))?;
             let name = ent.file_name();
             let Some(name) = name.to_str() else { continue };
-            let child = if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") };
+            let child = if rel.is_empty() {
+                name.to_string()
+            } else {
+                format!("{rel}/{name}")
+            };
             if rel.is_empty() && name == "local" {
                 continue;
             }
@@ -77,7 +91,11 @@ impl Backend for LocalBackend {
         let mut out = Vec::new();
         let mut temps = Vec::new();
         let dir_part = prefix.trim_end_matches('/');
-        let (start, rel) = if dir_part.is_empty() { (self.root.clone(), String::new()) } else { (self.path(dir_part)?, dir_part.to_string()) };
+        let (start, rel) = if dir_part.is_empty() {
+            (self.root.clone(), String::new())
+        } else {
+            (self.path(dir_part)?, dir_part.to_string())
+        };
         self.walk(&start, &rel, &mut out, &mut temps)?;
         out.retain(|o| o.name.starts_with(prefix));
         Ok(out)
@@ -97,7 +115,8 @@ impl Backend for LocalBackend {
         let size = f.metadata().map_err(|e| self.err(name, &e))?.len();
         let n = (size.saturating_sub(offset)).min(len as u64) as usize;
         let mut buf = vec![0u8; n];
-        f.read_exact_at(&mut buf, offset).map_err(|e| self.err(name, &e))?;
+        f.read_exact_at(&mut buf, offset)
+            .map_err(|e| self.err(name, &e))?;
         Ok(buf)
     }
 

@@ -29,7 +29,11 @@ impl MemoryBackend {
     }
 
     fn not_found(name: &str) -> StorageError {
-        StorageError::new(StorageErrorKind::NotFound, format!("memory:{name}"), "no such object")
+        StorageError::new(
+            StorageErrorKind::NotFound,
+            format!("memory:{name}"),
+            "no such object",
+        )
     }
 }
 
@@ -43,12 +47,18 @@ impl Backend for MemoryBackend {
             .map()
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| ObjectInfo { name: k.clone(), size: v.len() as u64 })
+            .map(|(k, v)| ObjectInfo {
+                name: k.clone(),
+                size: v.len() as u64,
+            })
             .collect())
     }
 
     fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        self.map().get(name).cloned().ok_or_else(|| Self::not_found(name))
+        self.map()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Self::not_found(name))
     }
 
     fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
@@ -61,7 +71,11 @@ impl Backend for MemoryBackend {
 
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
         if !valid_name(name) {
-            return Err(StorageError::new(StorageErrorKind::Io, "memory", format!("invalid object name {name:?}")));
+            return Err(StorageError::new(
+                StorageErrorKind::Io,
+                "memory",
+                format!("invalid object name {name:?}"),
+            ));
         }
         self.map().insert(name.to_string(), data.to_vec());
         Ok(())

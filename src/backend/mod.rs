@@ -58,7 +58,9 @@ pub trait Backend: Send + Sync {
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('/')
-        && name.split('/').all(|p| !p.is_empty() && p != "." && p != ".." && !p.contains('\0'))
+        && name
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != ".." && !p.contains('\0'))
 }
 
 #[cfg(test)]
@@ -81,7 +83,13 @@ pub(crate) mod contract {
         names.sort();
         assert_eq!(names, ["config", "data/ab/ab01", "keys/k1"]);
         let data = b.list("data/").unwrap();
-        assert_eq!(data, vec![ObjectInfo { name: "data/ab/ab01".into(), size: 10 }]);
+        assert_eq!(
+            data,
+            vec![ObjectInfo {
+                name: "data/ab/ab01".into(),
+                size: 10
+            }]
+        );
         let err = b.read("keys/none").unwrap_err();
         assert_eq!(err.kind, StorageErrorKind::NotFound);
         b.write("config", b"cfg2").unwrap();

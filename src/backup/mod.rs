@@ -1,0 +1,281 @@
+//! A coordinated full backup of every service: all of it is committed, or none of it.
+//!
+//! Order of commit: packs (data and trees) are written and fsynced, then the manifest that makes
+//! the backup exist. A failure or a crash before the manifest leaves only unreferenced packs,
+//! which later backups reuse (they are indexed) and prune reclaims.
+
+mod store;
+mod walk;
+
+pub use store::{ChunkStore, StoreStats};
+
+use crate::controller::Controller;
+use crate::crypto::{self, SessionKey};
+use crate::error::{Error, Result};
+use crate::format::envelope::{Envelope, EnvelopeKind};
+use crate::format::manifest::{Definitions, Manifest, ServiceRecord};
+use crate::format::pack::BlobKind;
+use crate::format::tree::{Node, NodeKind, Tree};
+use crate::id::BackupId;
+use crate::progress::Progress;
+use crate::service::{ServiceDef, COMMAND_OUTPUT};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use walk::{WalkStats, Walker};
+
+/// Run one backup of all configured services; returns the committed manifest.
+pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
+    let services = ctl.services()?.services;
+    if services.is_empty() {
+        return Err(Error::usage(
+            "no services are configured",
+            "add one first, e.g. `cairn service add identity --path /var/lib/identity`",
+        ));
+    }
+    for s in &services {
+        precheck(s)?;
+    }
+    let repo = &ctl.repo;
+    repo.store.clean_temp()?;
+    let index = Arc::new(ctl.index()?);
+    let (epoch, id_key) = ctl.keys()?;
+    let recipients: Vec<crypto::Recipient> = repo
+        .epoch_recipients(&epoch)?
+        .iter()
+        .map(|r| crypto::parse_recipient(r))
+        .collect::<Result<_>>()?;
+    let key = SessionKey::generate();
+    let envelope = Envelope {
+        kind: EnvelopeKind::Session { epoch },
+        created_ms: now_ms(),
+        wrapped: crypto::wrap_key(&key.0, &recipients)?,
+    };
+    let session = repo.put_envelope(&envelope)?;
+    let started_ms = now_ms();
+    let store = ChunkStore::start(
+        repo.store.clone(),
+        index.clone(),
+        key,
+        session,
+        repo.config.pack_target,
+        repo.config.zstd_level,
+        services.len() + 1,
+    );
+    let warnings = Mutex::new(Vec::new());
+    let (mut records, definitions) = std::thread::scope(|scope| -> Result<_> {
+        let walker = Walker::start(
+            &store,
+            &index,
+            &id_key,
+            epoch,
+            repo.config.chunker,
+            progress,
+            &warnings,
+            scope,
+        );
+        let mut records = Vec::with_capacity(services.len());
+        for (slot, s) in services.iter().enumerate() {
+            records.push(back_up_service(&walker, slot, s)?);
+        }
+        let defs = Definitions {
+            services: services.clone(),
+        }
+        .encode();
+        let defs_id = id_key.chunk_id(&defs);
+        store.put(defs_id, BlobKind::Meta, &defs, services.len())?;
+        Ok((records, defs_id))
+    })?;
+    let stats = store.finish()?;
+    for (r, n) in records.iter_mut().zip(&stats.new_bytes) {
+        r.bytes_new = *n;
+    }
+    if let (Some(first), Some(extra)) = (records.first_mut(), stats.new_bytes.get(services.len())) {
+        first.bytes_new += extra;
+    }
+    let id = next_id(ctl, started_ms)?;
+    let manifest = Manifest {
+        id: id.to_string(),
+        time_ms: started_ms,
+        host: hostname(),
+        epoch,
+        session,
+        services: records,
+        definitions,
+        refs: stats.refs,
+        warnings: warnings.into_inner().unwrap_or_else(|p| p.into_inner()),
+    };
+    repo.store.write(&id.object_name(), &manifest.encode())?;
+    Ok(manifest)
+}
+
+fn precheck(s: &ServiceDef) -> Result<()> {
+    let Some(p) = &s.path else { return Ok(()) };
+    let fail = |cause: String| {
+        Error::Service {
+        service: s.name.clone(),
+        cause,
+        remedy: format!("restore the directory, correct the service (`cairn service remove {0}` then `cairn service add {0} --path DIR`), or remove it", s.name),
+    }
+    };
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(fail(format!("path {p} is not a directory"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(fail(format!("path {p} does not exist")))
+        }
+        Err(e) => Err(fail(format!("path {p} cannot be read: {e}"))),
+    }
+}
+
+fn back_up_service(w: &Walker<'_>, slot: usize, s: &ServiceDef) -> Result<ServiceRecord> {
+    let t0 = Instant::now();
+    let mut stats = WalkStats::default();
+    let (root, meta) = match (&s.path, &s.command) {
+        (Some(p), _) => {
+            let m = std::fs::metadata(p).map_err(|e| Error::Service {
+                service: s.name.clone(),
+                cause: format!("path {p}: {e}"),
+                remedy: "restore the directory or remove the service".into(),
+            })?;
+            (
+                w.dir(slot, &s.name, Path::new(p), s.name.as_bytes(), &mut stats)?,
+                (m.mode() & 0o7777, m.uid(), m.gid(), m.mtime()),
+            )
+        }
+        (None, Some(cmd)) => (
+            run_command(w, slot, s, cmd, &mut stats)?,
+            (
+                0o700,
+                unsafe { libc::geteuid() },
+                unsafe { libc::getegid() },
+                now_ms() / 1000,
+            ),
+        ),
+        (None, None) => {
+            return Err(Error::usage(
+                format!("service {} has neither path nor command", s.name),
+                "remove and add it again",
+            ))
+        }
+    };
+    Ok(ServiceRecord {
+        name: s.name.clone(),
+        kind: s.kind().into(),
+        root,
+        files: stats.files,
+        dirs: stats.dirs,
+        bytes: stats.bytes,
+        bytes_new: 0,
+        duration_ms: t0.elapsed().as_millis() as u64,
+        root_mode: meta.0,
+        root_uid: meta.1,
+        root_gid: meta.2,
+        root_mtime_s: meta.3,
+    })
+}
+
+/// Back up a command's standard output as the file `stdout`.
+fn run_command(
+    w: &Walker<'_>,
+    slot: usize,
+    s: &ServiceDef,
+    cmd: &str,
+    stats: &mut WalkStats,
+) -> Result<crate::id::ChunkId> {
+    use std::process::{Command, Stdio};
+    let fail = |cause: String| Error::Service {
+        service: s.name.clone(),
+        cause,
+        remedy: format!(
+            "run the command by hand to see why it fails and fix it, or `cairn service remove {}`",
+            s.name
+        ),
+    };
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("cannot start `{cmd}`: {e}")))?;
+    let mut stderr = child.stderr.take();
+    let err_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(e) = stderr.as_mut() {
+            let _ = e.read_to_end(&mut v);
+        }
+        let tail = v.len().saturating_sub(500);
+        String::from_utf8_lossy(&v[tail..]).trim().to_string()
+    });
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| fail("no standard output".into()))?;
+    let streamed = w.stream(&mut stdout, slot);
+    if streamed.is_err() {
+        let _ = child.kill();
+    }
+    let status = child
+        .wait()
+        .map_err(|e| fail(format!("waiting for `{cmd}`: {e}")))?;
+    let err_text = err_thread.join().unwrap_or_default();
+    let (chunks, size) = streamed?;
+    if !status.success() {
+        let tail = if err_text.is_empty() {
+            String::new()
+        } else {
+            format!(": {err_text}")
+        };
+        return Err(fail(format!("command `{cmd}` exited with {status}{tail}")));
+    }
+    stats.files += 1;
+    stats.dirs += 1;
+    stats.bytes += size;
+    w.progress.file(0);
+    let now = now_ms();
+    let node = Node {
+        name: COMMAND_OUTPUT.as_bytes().to_vec(),
+        kind: NodeKind::File { chunks },
+        mode: 0o600,
+        uid: unsafe { libc::geteuid() },
+        gid: unsafe { libc::getegid() },
+        mtime_s: now / 1000,
+        mtime_ns: ((now % 1000) * 1_000_000) as u32,
+        size,
+    };
+    w.put_tree(&Tree { nodes: vec![node] }, slot)
+}
+
+/// A new backup id: the start time, made later than every existing backup's.
+fn next_id(ctl: &Controller, started_ms: i64) -> Result<BackupId> {
+    let mut ms = started_ms;
+    let newest = ctl
+        .repo
+        .store
+        .list("backups/")?
+        .into_iter()
+        .filter_map(|o| BackupId::parse(o.name.strip_prefix("backups/")?))
+        .max();
+    loop {
+        let id = BackupId::from_millis(ms);
+        if newest.as_ref().is_none_or(|n| id > *n) {
+            return Ok(id);
+        }
+        ms += 1;
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}

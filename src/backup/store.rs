@@ -1,0 +1,340 @@
+//! The write half of a backup: dedup, compress + seal on a pool of threads, pack, write.
+//!
+//! ```text
+//! put(id, data) ──dedup──▶ sealers (N threads: zstd, XChaCha20-Poly1305) ──▶ packer ──▶ writer
+//!                                                                     (pack bytes)   (fsync, index)
+//! ```
+//! Every queue is bounded, so memory stays bounded whatever the size of the data.
+
+use crate::backend::Backend;
+use crate::crypto::SessionKey;
+use crate::error::{Error, Result};
+use crate::format::pack::{self, BlobKind, PackEntry, PackHeader};
+use crate::id::{ChunkId, KeyId, PackId};
+use crate::index::Index;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+struct Raw {
+    id: ChunkId,
+    kind: BlobKind,
+    data: Vec<u8>,
+    svc: usize,
+}
+
+struct Sealed {
+    id: ChunkId,
+    kind: BlobKind,
+    raw_len: u32,
+    sealed: Vec<u8>,
+}
+
+/// Shared state of the writer threads.
+struct Shared {
+    index: Arc<Index>,
+    seen: Mutex<HashSet<ChunkId>>,
+    failed: AtomicBool,
+    error: Mutex<Option<Error>>,
+    /// New (sealed) bytes per service slot.
+    new_bytes: Vec<AtomicU64>,
+    packs_written: AtomicU64,
+}
+
+impl Shared {
+    fn fail(&self, e: Error) {
+        self.failed.store(true, Ordering::SeqCst);
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    }
+}
+
+/// Stores chunks for one backup.
+pub struct ChunkStore {
+    shared: Arc<Shared>,
+    tx: Option<Sender<Raw>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// What the store did.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// Every chunk the backup references.
+    pub refs: Vec<ChunkId>,
+    /// New sealed bytes per service slot.
+    pub new_bytes: Vec<u64>,
+    /// Packs written.
+    pub packs: u64,
+}
+
+impl ChunkStore {
+    /// Start the threads. `slots` is the number of per-service counters.
+    pub fn start(
+        store: Arc<dyn Backend>,
+        index: Arc<Index>,
+        key: SessionKey,
+        session: KeyId,
+        pack_target: u32,
+        zstd_level: i32,
+        slots: usize,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            index,
+            seen: Mutex::new(HashSet::new()),
+            failed: AtomicBool::new(false),
+            error: Mutex::new(None),
+            new_bytes: (0..slots).map(|_| AtomicU64::new(0)).collect(),
+            packs_written: AtomicU64::new(0),
+        });
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 16);
+        let (raw_tx, raw_rx) = bounded::<Raw>(workers * 4);
+        let (sealed_tx, sealed_rx) = bounded::<(Sealed, usize)>(workers * 8);
+        let (pack_tx, pack_rx) = bounded::<(Vec<u8>, PackHeader)>(2);
+        let mut threads = Vec::new();
+        for _ in 0..workers {
+            let (rx, tx, key, sh) = (
+                raw_rx.clone(),
+                sealed_tx.clone(),
+                key.clone(),
+                shared.clone(),
+            );
+            threads.push(std::thread::spawn(move || {
+                seal_loop(rx, tx, key, zstd_level, sh)
+            }));
+        }
+        drop(sealed_tx);
+        let sh = shared.clone();
+        threads.push(std::thread::spawn(move || {
+            pack_loop(sealed_rx, pack_tx, session, pack_target as usize, sh)
+        }));
+        let sh = shared.clone();
+        threads.push(std::thread::spawn(move || write_loop(pack_rx, store, sh)));
+        ChunkStore {
+            shared,
+            tx: Some(raw_tx),
+            threads,
+        }
+    }
+
+    /// Reference a chunk in this backup, storing it if the repository lacks it.
+    /// `data` is only called (to copy the bytes) when the chunk must be stored.
+    pub fn put(&self, id: ChunkId, kind: BlobKind, data: &[u8], svc: usize) -> Result<()> {
+        self.check()?;
+        if !self.reference(id)? {
+            return Ok(());
+        }
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| Error::failed("chunk store already finished", "report a bug"))?;
+        tx.send(Raw {
+            id,
+            kind,
+            data: data.to_vec(),
+            svc,
+        })
+        .map_err(|_| self.take_error())
+    }
+
+    /// Mark `id` as referenced; true if it is new to both this backup and the repository.
+    fn reference(&self, id: ChunkId) -> Result<bool> {
+        if !self
+            .shared
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id)
+        {
+            return Ok(false);
+        }
+        Ok(!self.shared.index.contains(&id)?)
+    }
+
+    /// Reference chunks known to be stored already (files cache); false if any is missing.
+    pub fn reuse(&self, ids: &[ChunkId]) -> Result<bool> {
+        for id in ids {
+            let queued = self
+                .shared
+                .seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(id);
+            if !queued && !self.shared.index.contains(id)? {
+                return Ok(false);
+            }
+        }
+        let mut seen = self.shared.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.extend(ids.iter().copied());
+        Ok(true)
+    }
+
+    /// Fail fast if a writer thread failed.
+    pub fn check(&self) -> Result<()> {
+        if self.shared.failed.load(Ordering::SeqCst) {
+            return Err(self.take_error());
+        }
+        Ok(())
+    }
+
+    fn take_error(&self) -> Error {
+        self.shared
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(|| {
+                Error::failed(
+                    "the backup's writer threads stopped",
+                    "see the earlier error; retry the backup",
+                )
+            })
+    }
+
+    /// Sealed bytes stored so far, over all services.
+    pub fn new_bytes_so_far(&self) -> u64 {
+        self.shared
+            .new_bytes
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Wait for every chunk to be written and indexed.
+    pub fn finish(mut self) -> Result<StoreStats> {
+        drop(self.tx.take());
+        for t in self.threads.drain(..) {
+            if t.join().is_err() {
+                self.shared.fail(Error::failed(
+                    "a backup writer thread panicked",
+                    "report a bug",
+                ));
+            }
+        }
+        self.check()?;
+        self.shared.index.flush()?;
+        let mut refs: Vec<ChunkId> =
+            std::mem::take(&mut *self.shared.seen.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .collect();
+        refs.sort_unstable();
+        Ok(StoreStats {
+            refs,
+            new_bytes: self
+                .shared
+                .new_bytes
+                .iter()
+                .map(|a| a.load(Ordering::Relaxed))
+                .collect(),
+            packs: self.shared.packs_written.load(Ordering::Relaxed),
+        })
+    }
+}
+
+impl Drop for ChunkStore {
+    fn drop(&mut self) {
+        // On an early return, stop the threads: close the queue and mark the run failed.
+        if self.tx.take().is_some() {
+            self.shared.failed.store(true, Ordering::SeqCst);
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn seal_loop(
+    rx: Receiver<Raw>,
+    tx: Sender<(Sealed, usize)>,
+    key: SessionKey,
+    level: i32,
+    sh: Arc<Shared>,
+) {
+    for raw in rx {
+        if sh.failed.load(Ordering::Relaxed) {
+            continue; // drain
+        }
+        let payload = crate::compress::compress(&raw.data, level);
+        let sealed = key.seal(&raw.id, &payload);
+        let s = Sealed {
+            id: raw.id,
+            kind: raw.kind,
+            raw_len: raw.data.len() as u32,
+            sealed,
+        };
+        if tx.send((s, raw.svc)).is_err() {
+            return;
+        }
+    }
+}
+
+fn pack_loop(
+    rx: Receiver<(Sealed, usize)>,
+    tx: Sender<(Vec<u8>, PackHeader)>,
+    session: KeyId,
+    target: usize,
+    sh: Arc<Shared>,
+) {
+    let mut buf = pack::lead();
+    let mut entries: Vec<PackEntry> = Vec::new();
+    let flush = |buf: &mut Vec<u8>, entries: &mut Vec<PackEntry>| -> bool {
+        if entries.is_empty() {
+            return true;
+        }
+        let header = PackHeader {
+            session,
+            entries: std::mem::take(entries),
+        };
+        let mut bytes = std::mem::replace(buf, pack::lead());
+        bytes.extend_from_slice(&header.encode_tail());
+        tx.send((bytes, header)).is_ok()
+    };
+    for (s, svc) in rx {
+        if sh.failed.load(Ordering::Relaxed) {
+            continue;
+        }
+        let offset = buf.len() as u32;
+        entries.push(PackEntry {
+            id: s.id,
+            kind: s.kind,
+            offset,
+            length: s.sealed.len() as u32,
+            raw_len: s.raw_len,
+        });
+        buf.extend_from_slice(&s.sealed);
+        if let Some(c) = sh.new_bytes.get(svc) {
+            c.fetch_add(s.sealed.len() as u64, Ordering::Relaxed);
+        }
+        if buf.len() >= target && !flush(&mut buf, &mut entries) {
+            return;
+        }
+    }
+    if !sh.failed.load(Ordering::Relaxed) {
+        flush(&mut buf, &mut entries);
+    }
+}
+
+fn write_loop(rx: Receiver<(Vec<u8>, PackHeader)>, store: Arc<dyn Backend>, sh: Arc<Shared>) {
+    for (bytes, header) in rx {
+        if sh.failed.load(Ordering::Relaxed) {
+            continue;
+        }
+        let id = PackId(*blake3::hash(&bytes).as_bytes());
+        let res = store
+            .write(&id.object_name(), &bytes)
+            .map_err(Error::from)
+            .and_then(|()| sh.index.add_pack(id, bytes.len() as u64, &header));
+        match res {
+            Ok(()) => {
+                sh.packs_written.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => sh.fail(e),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Content-defined chunking (FastCDC, 2020 variant).
+
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+
+/// Chunk size bounds, recorded in the repository's config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkerParams {
+    /// Minimum chunk size in bytes.
+    pub min: u32,
+    /// Average (target) chunk size in bytes.
+    pub avg: u32,
+    /// Maximum chunk size in bytes.
+    pub max: u32,
+}
+
+impl Default for ChunkerParams {
+    /// 64 KiB / 256 KiB / 1 MiB: see docs/FORMAT.md for the measurement behind the choice.
+    fn default() -> Self {
+        ChunkerParams {
+            min: 64 * 1024,
+            avg: 256 * 1024,
+            max: 1024 * 1024,
+        }
+    }
+}
+
+impl ChunkerParams {
+    /// Whether the bounds are usable (and within what fastcdc accepts).
+    pub fn valid(&self) -> bool {
+        (64..=1 << 20).contains(&self.min)
+            && (256..=4 << 20).contains(&self.avg)
+            && (1024..=16 << 20).contains(&self.max)
+            && self.min <= self.avg
+            && self.avg <= self.max
+    }
+}
+
+/// Why chunking stopped early.
+#[derive(Debug)]
+pub enum ChunkError<E> {
+    /// Reading the input failed.
+    Read(std::io::Error),
+    /// The callback refused a chunk.
+    Callback(E),
+}
+
+/// Cut `reader` into chunks, calling `each(chunk)` in order; returns the total length read.
+///
+/// `buf` is a reusable window (kept between calls, so small files cost no allocation). Chunk
+/// boundaries are exactly those of FastCDC over the whole stream: a chunk that reaches the end
+/// of the window before the end of input is carried over and cut again with more data.
+pub fn chunk_reader<R: Read + ?Sized, E>(
+    reader: &mut R,
+    p: ChunkerParams,
+    buf: &mut Vec<u8>,
+    mut each: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<u64, ChunkError<E>> {
+    let window = (p.max as usize * 4).max(4 << 20);
+    if buf.len() < window {
+        buf.resize(window, 0);
+    }
+    let (mut filled, mut eof, mut total) = (0usize, false, 0u64);
+    loop {
+        while !eof && filled < window {
+            match reader.read(&mut buf[filled..window]) {
+                Ok(0) => eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ChunkError::Read(e)),
+            }
+        }
+        if filled == 0 {
+            return Ok(total);
+        }
+        let mut consumed = 0;
+        for c in fastcdc::v2020::FastCDC::new(&buf[..filled], p.min, p.avg, p.max) {
+            let end = c.offset + c.length;
+            if end == filled && !eof {
+                break;
+            }
+            each(&buf[c.offset..end]).map_err(ChunkError::Callback)?;
+            consumed = end;
+        }
+        total += consumed as u64;
+        if eof && consumed == filled {
+            return Ok(total);
+        }
+        buf.copy_within(consumed..filled, 0);
+        filled -= consumed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_input_and_resynchronise_after_an_edit() {
+        let p = ChunkerParams {
+            min: 1024,
+            avg: 4096,
+            max: 16384,
+        };
+        let mut data: Vec<u8> = (0..400_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 7) as u8)
+            .collect();
+        let mut buf = Vec::new();
+        let mut a: Vec<Vec<u8>> = Vec::new();
+        let n = chunk_reader::<_, ()>(&mut &data[..], p, &mut buf, |c| {
+            a.push(c.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, data.len() as u64);
+        assert_eq!(a.concat(), data);
+        assert!(a.iter().all(|c| c.len() <= 16384));
+        data[200_000] ^= 0xff;
+        let mut b: Vec<Vec<u8>> = Vec::new();
+        chunk_reader::<_, ()>(&mut &data[..], p, &mut buf, |c| {
+            b.push(c.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        let same = b.iter().filter(|c| a.contains(c)).count();
+        assert!(
+            same + 3 >= a.len(),
+            "an edit changes only nearby chunks ({same} of {} kept)",
+            a.len()
+        );
+    }
+
+    #[test]
+    fn window_carry_over_matches_one_pass() {
+        // a small reader forces many refills; boundaries must equal the in-memory cut
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = out.len().min(self.0.len()).min(7777);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let p = ChunkerParams {
+            min: 1024,
+            avg: 4096,
+            max: 8192,
+        };
+        let data: Vec<u8> = (0..3_000_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 9) as u8)
+            .collect();
+        let want: Vec<usize> = fastcdc::v2020::FastCDC::new(&data, p.min, p.avg, p.max)
+            .map(|c| c.length)
+            .collect();
+        let mut got = Vec::new();
+        let mut buf = Vec::new();
+        chunk_reader::<_, ()>(&mut Trickle(&data), p, &mut buf, |c| {
+            got.push(c.len());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn default_params_are_valid() {
+        assert!(ChunkerParams::default().valid());
+        assert!(!ChunkerParams {
+            min: 10,
+            avg: 5,
+            max: 1
+        }
+        .valid());
+    }
+}

@@ -1,0 +1,158 @@
+//! `cairn key …` and `cairn init`.
+
+use super::{output, Global};
+use cairn::crypto::{self, Recipient};
+use cairn::{Error, Result};
+use clap::{Args, Subcommand};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+
+/// Key commands.
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// Write a new age identity to FILE (mode 0600) and print its public recipient.
+    ///
+    /// Example: cairn key generate --output /root/cairn.key
+    Generate {
+        /// Where to write the identity; never overwritten.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Make new backups encrypt to these recipients (older backups keep theirs).
+    ///
+    /// Example: cairn key rotate --recipient age1…
+    Rotate(RecipientArgs),
+    /// Show which recipients each backup was written for.
+    List {
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Recipients given on the command line or in a file.
+#[derive(Args, Debug)]
+pub struct RecipientArgs {
+    /// An age public key (`age1…`); repeat for several.
+    #[arg(long = "recipient", value_name = "R")]
+    pub recipients: Vec<String>,
+    /// A file of recipients, one per line, `#` comments allowed.
+    #[arg(long, value_name = "F", conflicts_with = "recipients")]
+    pub recipients_file: Option<PathBuf>,
+}
+
+impl RecipientArgs {
+    fn parse(&self) -> Result<Vec<Recipient>> {
+        if let Some(f) = &self.recipients_file {
+            let text = std::fs::read_to_string(f).map_err(|e| {
+                Error::usage(
+                    format!("cannot read recipients file {}: {e}", f.display()),
+                    "pass a readable file with one age1… key per line",
+                )
+            })?;
+            return crypto::parse_recipients_file(&text, &f.display().to_string());
+        }
+        if self.recipients.is_empty() {
+            return Err(Error::usage(
+                "no recipient given",
+                "pass --recipient age1… (from `cairn key generate`) or --recipients-file FILE",
+            ));
+        }
+        self.recipients
+            .iter()
+            .map(|r| crypto::parse_recipient(r))
+            .collect()
+    }
+}
+
+/// `cairn init`.
+pub fn init(g: &Global, a: RecipientArgs) -> Result<()> {
+    let r = a.parse()?;
+    cairn::controller::Controller::init(&g.repo, &r)?;
+    if !g.quiet {
+        eprintln!(
+            "initialised repository {} for {} recipient(s)",
+            g.repo.display(),
+            r.len()
+        );
+    }
+    Ok(())
+}
+
+/// Key subcommands.
+pub fn run(g: &Global, c: KeyCmd) -> Result<()> {
+    match c {
+        KeyCmd::Generate { output } => {
+            let (text, public) = crypto::generate_identity();
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&output)
+                .map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        Error::usage(
+                            format!(
+                                "{} already exists; a key is never overwritten",
+                                output.display()
+                            ),
+                            "choose a new file name, or move the old key away first",
+                        )
+                    } else {
+                        Error::usage(
+                            format!("cannot create {}: {e}", output.display()),
+                            "choose a writable path",
+                        )
+                    }
+                })?;
+            f.write_all(text.as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| Error::io(output.display().to_string(), e))?;
+            println!("{public}");
+            Ok(())
+        }
+        KeyCmd::Rotate(a) => {
+            let r = a.parse()?;
+            let ctl = g.controller()?;
+            let epoch = ctl.new_epoch(&r)?;
+            ctl.index()?.clear_files()?;
+            if !g.quiet {
+                eprintln!("new backups now encrypt to {} recipient(s) (key epoch {}); older backups stay readable with their identities", r.len(), epoch.short());
+            }
+            Ok(())
+        }
+        KeyCmd::List { json } => {
+            let ctl = g.controller()?;
+            let (current, _) = ctl.keys()?;
+            let (manifests, _) = ctl.repo.manifests()?;
+            let mut rows = Vec::new();
+            for m in &manifests {
+                rows.push(serde_json::json!({"backup": m.id, "epoch": m.epoch.to_hex(), "recipients": ctl.repo.epoch_recipients(&m.epoch)?}));
+            }
+            let cur = ctl.repo.epoch_recipients(&current)?;
+            if json {
+                output::json(
+                    &serde_json::json!({"current": {"epoch": current.to_hex(), "recipients": cur}, "backups": rows}),
+                );
+            } else {
+                println!("new backups encrypt to: {}", cur.join(", "));
+                for r in rows {
+                    println!(
+                        "{}  {}",
+                        r["backup"].as_str().unwrap_or(""),
+                        r["recipients"]
+                            .as_array()
+                            .map(|a| a
+                                .iter()
+                                .filter_map(|x| x.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}

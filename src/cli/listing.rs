@@ -1,0 +1,118 @@
+//! `cairn list` and `cairn show`.
+
+use super::{output, Global};
+use cairn::format::manifest::Manifest;
+use cairn::Result;
+use clap::Args;
+use serde_json::{json, Value};
+
+/// List options.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// One JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Show options.
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The backup id, or `latest`.
+    pub id: String,
+    /// One JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A backup as JSON (`target`: whether the target holds it, if known).
+pub fn backup_json(m: &Manifest, target: Option<bool>) -> Value {
+    json!({
+        "id": m.id,
+        "time": output::rfc3339(m.time_ms),
+        "host": m.host,
+        "services": m.services.iter().map(|s| json!({
+            "name": s.name, "kind": s.kind, "files": s.files, "dirs": s.dirs,
+            "bytes": s.bytes, "bytes_new": s.bytes_new, "duration_ms": s.duration_ms,
+        })).collect::<Vec<_>>(),
+        "bytes": m.bytes(),
+        "bytes_new": m.bytes_new(),
+        "chunks": m.refs.len(),
+        "warnings": m.warnings,
+        "internal": true,
+        "target": target,
+    })
+}
+
+/// `cairn list`.
+pub fn list(g: &Global, a: ListArgs) -> Result<()> {
+    let ctl = g.controller()?;
+    let (manifests, bad) = ctl.repo.manifests()?;
+    for (name, e) in &bad {
+        eprintln!("warning: {name} is damaged and not listed: {e}");
+    }
+    if a.json {
+        output::json(
+            &manifests
+                .iter()
+                .map(|m| backup_json(m, None))
+                .collect::<Vec<_>>(),
+        );
+        return Ok(());
+    }
+    if manifests.is_empty() {
+        println!("no backups yet; run `cairn backup`");
+    }
+    for m in &manifests {
+        let names: Vec<&str> = m.services.iter().map(|s| s.name.as_str()).collect();
+        println!(
+            "{}  {}  {:>10}  {:>10} new  {}",
+            m.id,
+            output::rfc3339(m.time_ms),
+            output::size(m.bytes()),
+            output::size(m.bytes_new()),
+            names.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// `cairn show`.
+pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
+    let ctl = g.controller()?;
+    let m = ctl.repo.resolve(&a.id)?;
+    if a.json {
+        let mut v = backup_json(&m, None);
+        v["recipients"] = json!(ctl.repo.epoch_recipients(&m.epoch)?);
+        output::json(&v);
+        return Ok(());
+    }
+    println!("backup   {}", m.id);
+    println!("time     {}", output::rfc3339(m.time_ms));
+    println!("host     {}", m.host);
+    println!(
+        "size     {} ({} new, {} chunks)",
+        output::size(m.bytes()),
+        output::size(m.bytes_new()),
+        m.refs.len()
+    );
+    println!(
+        "keys     {}",
+        ctl.repo.epoch_recipients(&m.epoch)?.join(", ")
+    );
+    for s in &m.services {
+        println!(
+            "service  {:<16} {:<8} {:>8} files {:>6} dirs {:>12} {:>12} new  {:.1}s",
+            s.name,
+            s.kind,
+            s.files,
+            s.dirs,
+            output::size(s.bytes),
+            output::size(s.bytes_new),
+            s.duration_ms as f64 / 1000.0
+        );
+    }
+    for w in &m.warnings {
+        println!("warning  {w}");
+    }
+    Ok(())
+}

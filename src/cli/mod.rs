@@ -1,0 +1,126 @@
+//! Command-line interface: clap definitions, one file per command group. It parses arguments,
+//! calls the library and prints; it holds no logic of its own.
+
+mod backup;
+mod keys;
+mod listing;
+mod output;
+mod restore;
+mod services;
+mod verify;
+
+use cairn::{Error, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// cairn: coordinated, deduplicated, public-key encrypted backups of a private cloud's
+/// infrastructure services, exported to an SMB 3 share.
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about, long_about = None, after_help = "Example: cairn --repo /var/lib/cairn backup")]
+pub struct Cli {
+    /// The internal repository directory.
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_REPO",
+        default_value = "/var/lib/cairn"
+    )]
+    pub repo: PathBuf,
+    /// No progress bar and no informational output.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Keys: generate an identity, rotate or list the recipients.
+    #[command(subcommand)]
+    Key(keys::KeyCmd),
+    /// Create the internal repository, encrypting to these recipients.
+    ///
+    /// Example: cairn init --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+    Init(keys::RecipientArgs),
+    /// Configure the services a backup covers.
+    #[command(subcommand)]
+    Service(services::ServiceCmd),
+    /// Run one coordinated full backup of all services.
+    ///
+    /// Prints the new backup's id alone on the last line. Example: cairn backup
+    Backup(backup::BackupArgs),
+    /// List the backups.
+    ///
+    /// Example: cairn list --json
+    List(listing::ListArgs),
+    /// Show one backup in detail.
+    ///
+    /// Example: cairn show latest
+    Show(listing::ShowArgs),
+    /// Restore a backup (or one service, or one path) into a directory.
+    ///
+    /// Example: cairn restore latest --target /srv/restore --identity /root/cairn.key
+    Restore(restore::RestoreArgs),
+    /// Check the repository: every object present and matching its name.
+    ///
+    /// Example: cairn verify --read-data --identity /root/cairn.key
+    Verify(verify::VerifyArgs),
+}
+
+/// Run a parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    let g = Global {
+        repo: cli.repo,
+        quiet: cli.quiet,
+    };
+    match cli.command {
+        Command::Key(c) => keys::run(&g, c),
+        Command::Init(a) => keys::init(&g, a),
+        Command::Service(c) => services::run(&g, c),
+        Command::Backup(a) => backup::run(&g, a),
+        Command::List(a) => listing::list(&g, a),
+        Command::Show(a) => listing::show(&g, a),
+        Command::Restore(a) => restore::run(&g, a),
+        Command::Verify(a) => verify::run(&g, a),
+    }
+}
+
+/// Options every command sees.
+pub struct Global {
+    /// `--repo`.
+    pub repo: PathBuf,
+    /// `--quiet`.
+    pub quiet: bool,
+}
+
+impl Global {
+    /// Open the internal repository.
+    pub fn controller(&self) -> Result<cairn::controller::Controller> {
+        cairn::controller::Controller::open(&self.repo)
+    }
+}
+
+/// The identity option shared by restore, verify, mount and recover.
+#[derive(clap::Args, Debug, Clone)]
+pub struct IdentityArg {
+    /// The age identity file (private key).
+    #[arg(long, env = "CAIRN_IDENTITY_FILE")]
+    pub identity: Option<PathBuf>,
+}
+
+impl IdentityArg {
+    /// Load the identity, which this command requires.
+    pub fn require(&self, why: &str) -> Result<cairn::keyring::KeyRing> {
+        let p = self.identity.as_ref().ok_or_else(|| {
+            Error::usage(
+                format!("{why} needs the identity (private key)"),
+                "pass --identity FILE or set CAIRN_IDENTITY_FILE",
+            )
+        })?;
+        Ok(cairn::keyring::KeyRing::new(cairn::crypto::Identity::load(
+            p,
+        )?))
+    }
+}

@@ -1,0 +1,69 @@
+//! Compression of chunk payloads: zstd, or raw when compression does not pay.
+//!
+//! Payload layout: one flag byte (0 = raw, 1 = zstd) followed by the body.
+
+use crate::error::{Error, Result};
+
+const RAW: u8 = 0;
+const ZSTD: u8 = 1;
+
+/// Compress `data` at zstd `level`, keeping it raw if that is not at least 1/32 smaller.
+pub fn compress(data: &[u8], level: i32) -> Vec<u8> {
+    if data.len() >= 64 {
+        if let Ok(z) = zstd::bulk::compress(data, level) {
+            if z.len() + z.len() / 32 < data.len() {
+                let mut out = Vec::with_capacity(z.len() + 1);
+                out.push(ZSTD);
+                out.extend_from_slice(&z);
+                return out;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(data.len() + 1);
+    out.push(RAW);
+    out.extend_from_slice(data);
+    out
+}
+
+/// Undo [`compress`]; `max_len` bounds the output (a hostile payload cannot claim more).
+pub fn decompress(payload: &[u8], max_len: usize, what: &str) -> Result<Vec<u8>> {
+    match payload.split_first() {
+        Some((&RAW, body)) if body.len() <= max_len => Ok(body.to_vec()),
+        Some((&ZSTD, body)) => zstd::bulk::decompress(body, max_len)
+            .map_err(|e| Error::corrupt(what, format!("zstd: {e}"))),
+        Some((&RAW, _)) => Err(Error::corrupt(
+            what,
+            "payload larger than its recorded size",
+        )),
+        _ => Err(Error::corrupt(what, "unknown compression flag")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_keeps_incompressible_raw() {
+        let text = b"tenant subscription quota ".repeat(1000);
+        let c = compress(&text, 3);
+        assert_eq!(c[0], ZSTD);
+        assert!(c.len() < text.len() / 10);
+        assert_eq!(decompress(&c, text.len(), "t").unwrap(), text);
+        let noise: Vec<u8> = (0..10000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let c = compress(&noise, 3);
+        assert_eq!(c[0], RAW);
+        assert_eq!(decompress(&c, noise.len(), "n").unwrap(), noise);
+    }
+
+    #[test]
+    fn hostile_payloads_are_rejected() {
+        assert!(decompress(&[], 10, "x").is_err());
+        assert!(decompress(&[9, 1, 2], 10, "x").is_err());
+        assert!(decompress(&[RAW, 1, 2, 3], 2, "x").is_err());
+        let big = compress(&vec![0u8; 100_000], 3);
+        assert!(decompress(&big, 1000, "x").is_err(), "output bounded");
+    }
+}

@@ -1,0 +1,191 @@
+//! Pack files (`data/<2 hex>/<64 hex>`): sealed chunks followed by a plaintext header.
+//!
+//! ```text
+//! offset 0          "CAIRNPAK" (8) ‖ version u16 LE
+//! offset 10         sealed blobs, back to back (each: nonce 24 ‖ ciphertext ‖ tag 16)
+//! offset H          header: postcard PackHeader (session key id, entries)
+//! offset len-14     header length u32 LE ‖ version u16 LE ‖ "CAIRNEND" (8)
+//! ```
+//! The header names no secret (chunk ids are keyed hashes), so the index can be rebuilt from
+//! pack headers without the identity. A pack's name is the blake3 hash of all its bytes.
+
+use crate::error::{Error, Result};
+use crate::id::{ChunkId, KeyId};
+use serde::{Deserialize, Serialize};
+
+/// Leading magic.
+pub const MAGIC: &[u8; 8] = b"CAIRNPAK";
+/// Trailing magic.
+pub const END_MAGIC: &[u8; 8] = b"CAIRNEND";
+/// Pack layout version.
+pub const VERSION: u16 = 1;
+/// Bytes before the first blob.
+pub const LEAD_LEN: usize = 10;
+/// Bytes of the trailer.
+pub const TRAILER_LEN: usize = 14;
+/// Largest plaintext a blob may claim (trees of huge directories included).
+pub const MAX_BLOB_LEN: u32 = 256 << 20;
+
+/// What a blob holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BlobKind {
+    /// File content.
+    Data,
+    /// A directory listing (format::tree).
+    Tree,
+    /// Backup metadata (service definitions).
+    Meta,
+}
+
+/// One blob's place in its pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackEntry {
+    /// The chunk's id.
+    pub id: ChunkId,
+    /// What it holds.
+    pub kind: BlobKind,
+    /// Offset of the sealed blob from the start of the pack.
+    pub offset: u32,
+    /// Length of the sealed blob.
+    pub length: u32,
+    /// Length of the plaintext.
+    pub raw_len: u32,
+}
+
+/// The header of a pack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackHeader {
+    /// The envelope of the session key that sealed every blob in this pack.
+    pub session: KeyId,
+    /// The blobs, in file order.
+    pub entries: Vec<PackEntry>,
+}
+
+impl PackHeader {
+    /// Encode header + trailer (to append after the blobs).
+    pub fn encode_tail(&self) -> Vec<u8> {
+        let mut out = postcard::to_allocvec(self).unwrap_or_default();
+        let len = out.len() as u32;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(END_MAGIC);
+        out
+    }
+
+    /// Parse the trailer (the last 14 bytes): the header's length.
+    pub fn header_len(trailer: &[u8], what: &str) -> Result<u32> {
+        if trailer.len() != TRAILER_LEN || &trailer[6..] != END_MAGIC {
+            return Err(Error::corrupt(what, "not a cairn pack (bad trailer)"));
+        }
+        let v = u16::from_le_bytes([trailer[4], trailer[5]]);
+        if v != VERSION {
+            return Err(Error::corrupt(
+                what,
+                format!("pack version {v}, this cairn reads {VERSION}"),
+            ));
+        }
+        Ok(u32::from_le_bytes([
+            trailer[0], trailer[1], trailer[2], trailer[3],
+        ]))
+    }
+
+    /// Decode a header whose pack is `pack_len` bytes long, checking every entry's bounds.
+    pub fn decode(header: &[u8], pack_len: u64, what: &str) -> Result<Self> {
+        let h: PackHeader = postcard::from_bytes(header)
+            .map_err(|e| Error::corrupt(what, format!("bad pack header: {e}")))?;
+        let blobs_end = pack_len
+            .checked_sub((TRAILER_LEN + header.len()) as u64)
+            .ok_or_else(|| Error::corrupt(what, "header longer than the pack"))?;
+        let mut next = LEAD_LEN as u64;
+        for e in &h.entries {
+            let (off, len) = (e.offset as u64, e.length as u64);
+            if off < next
+                || off + len > blobs_end
+                || len < crate::crypto::SEAL_OVERHEAD as u64 + 1
+                || e.raw_len > MAX_BLOB_LEN
+            {
+                return Err(Error::corrupt(
+                    what,
+                    format!("pack entry for chunk {} out of bounds", e.id.short()),
+                ));
+            }
+            next = off + len;
+        }
+        Ok(h)
+    }
+
+    /// Decode the header of a whole pack file (checking its leading magic too).
+    pub fn from_pack(bytes: &[u8], what: &str) -> Result<Self> {
+        super::check_header(bytes, MAGIC, VERSION, what)?;
+        if bytes.len() < LEAD_LEN + TRAILER_LEN {
+            return Err(Error::corrupt(what, "pack too short"));
+        }
+        let hl = Self::header_len(&bytes[bytes.len() - TRAILER_LEN..], what)? as usize;
+        let end = bytes.len() - TRAILER_LEN;
+        let start = end
+            .checked_sub(hl)
+            .filter(|s| *s >= LEAD_LEN)
+            .ok_or_else(|| Error::corrupt(what, "header length out of range"))?;
+        Self::decode(&bytes[start..end], bytes.len() as u64, what)
+    }
+}
+
+/// The lead bytes of every pack.
+pub fn lead() -> Vec<u8> {
+    let mut v = MAGIC.to_vec();
+    v.extend_from_slice(&VERSION.to_le_bytes());
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let mut p = lead();
+        let e1 = PackEntry {
+            id: ChunkId([1; 32]),
+            kind: BlobKind::Data,
+            offset: p.len() as u32,
+            length: 50,
+            raw_len: 9,
+        };
+        p.extend_from_slice(&[7u8; 50]);
+        let e2 = PackEntry {
+            id: ChunkId([2; 32]),
+            kind: BlobKind::Tree,
+            offset: p.len() as u32,
+            length: 60,
+            raw_len: 20,
+        };
+        p.extend_from_slice(&[8u8; 60]);
+        let h = PackHeader {
+            session: KeyId([9; 32]),
+            entries: vec![e1, e2],
+        };
+        p.extend_from_slice(&h.encode_tail());
+        p
+    }
+
+    #[test]
+    fn header_round_trip() {
+        let p = sample();
+        let h = PackHeader::from_pack(&p, "p").unwrap();
+        assert_eq!(h.entries.len(), 2);
+        assert_eq!(h.entries[1].kind, BlobKind::Tree);
+    }
+
+    #[test]
+    fn damaged_packs_are_rejected() {
+        let p = sample();
+        assert!(PackHeader::from_pack(&p[..p.len() - 1], "p").is_err());
+        assert!(PackHeader::from_pack(&p[3..], "p").is_err());
+        let mut lie = p.clone();
+        let n = lie.len();
+        lie[n - 14..n - 10].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(PackHeader::from_pack(&lie, "p").is_err());
+        for cut in 0..p.len() {
+            let _ = PackHeader::from_pack(&p[..cut], "p");
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! The chunk index: chunk id → pack location. A cache of what the pack headers say, kept in
+//! sled under `REPO/local/index`, rebuilt from the packs whenever it is missing, stale or corrupt.
+//! Also holds the files cache (unchanged files are not read again).
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::format::pack::{BlobKind, PackEntry, PackHeader, TRAILER_LEN};
+use crate::format::tree::ChunkRef;
+use crate::id::{ChunkId, KeyId, PackId};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Where a chunk is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// The pack holding it.
+    pub pack: PackId,
+    /// Offset of the sealed blob in the pack.
+    pub offset: u32,
+    /// Length of the sealed blob.
+    pub length: u32,
+    /// Plaintext length.
+    pub raw_len: u32,
+    /// What it holds.
+    pub kind: BlobKind,
+}
+
+impl Location {
+    fn encode(&self) -> [u8; 45] {
+        let mut v = [0u8; 45];
+        v[..32].copy_from_slice(&self.pack.0);
+        v[32..36].copy_from_slice(&self.offset.to_le_bytes());
+        v[36..40].copy_from_slice(&self.length.to_le_bytes());
+        v[40..44].copy_from_slice(&self.raw_len.to_le_bytes());
+        v[44] = match self.kind {
+            BlobKind::Data => 0,
+            BlobKind::Tree => 1,
+            BlobKind::Meta => 2,
+        };
+        v
+    }
+
+    fn decode(v: &[u8]) -> Option<Self> {
+        if v.len() != 45 {
+            return None;
+        }
+        let u = |i: usize| u32::from_le_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
+        let kind = match v[44] {
+            0 => BlobKind::Data,
+            1 => BlobKind::Tree,
+            2 => BlobKind::Meta,
+            _ => return None,
+        };
+        Some(Location {
+            pack: PackId(v[..32].try_into().ok()?),
+            offset: u(32),
+            length: u(36),
+            raw_len: u(40),
+            kind,
+        })
+    }
+
+    fn of(pack: PackId, e: &PackEntry) -> Self {
+        Location {
+            pack,
+            offset: e.offset,
+            length: e.length,
+            raw_len: e.raw_len,
+            kind: e.kind,
+        }
+    }
+}
+
+/// A file's state when it was last backed up, to skip reading it again if unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedFile {
+    /// Size.
+    pub size: u64,
+    /// mtime (ns since epoch).
+    pub mtime: i128,
+    /// ctime (ns since epoch).
+    pub ctime: i128,
+    /// Inode number.
+    pub ino: u64,
+    /// Key epoch the chunk ids belong to.
+    pub epoch: KeyId,
+    /// Content.
+    pub chunks: Vec<ChunkRef>,
+}
+
+/// The index of a repository, as the operations see it.
+pub struct Index {
+    db: sled::Db,
+    chunks: sled::Tree,
+    packs: sled::Tree,
+    files: sled::Tree,
+    path: Option<PathBuf>,
+}
+
+fn ierr(e: sled::Error) -> Error {
+    Error::from(e)
+}
+
+impl Index {
+    /// Open (or create) the index at `path`; a corrupt index is moved aside and started afresh.
+    pub fn open(path: &Path) -> Result<Self> {
+        match Self::open_at(path) {
+            Ok(i) => Ok(i),
+            Err(e) => {
+                let msg = e.to_string();
+                if msg.contains("lock") || msg.contains("Resource temporarily unavailable") {
+                    return Err(Error::failed(
+                        format!(
+                            "the local index {} is in use by another cairn process",
+                            path.display()
+                        ),
+                        "wait for the other job to finish (`cairn jobs`)",
+                    ));
+                }
+                tracing::warn!(
+                    "local index {} unreadable ({msg}); rebuilding it from the pack headers",
+                    path.display()
+                );
+                let aside =
+                    path.with_extension(format!("corrupt-{}", chrono::Utc::now().timestamp()));
+                std::fs::rename(path, &aside)
+                    .map_err(|e| Error::io(path.display().to_string(), e))?;
+                Self::open_at(path)
+            }
+        }
+    }
+
+    fn open_at(path: &Path) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(64 << 20)
+            .open()
+            .map_err(ierr)?;
+        Self::from_db(db, Some(path.to_path_buf()))
+    }
+
+    /// A throw-away index in a temporary directory (verify of a target, recovery).
+    pub fn temporary() -> Result<Self> {
+        let db = sled::Config::new()
+            .temporary(true)
+            .cache_capacity(32 << 20)
+            .open()
+            .map_err(ierr)?;
+        Self::from_db(db, None)
+    }
+
+    fn from_db(db: sled::Db, path: Option<PathBuf>) -> Result<Self> {
+        Ok(Index {
+            chunks: db.open_tree("chunks").map_err(ierr)?,
+            packs: db.open_tree("packs").map_err(ierr)?,
+            files: db.open_tree("files").map_err(ierr)?,
+            db,
+            path,
+        })
+    }
+
+    /// Where a chunk is, if indexed.
+    pub fn lookup(&self, id: &ChunkId) -> Result<Option<Location>> {
+        match self.chunks.get(id.0).map_err(ierr)? {
+            None => Ok(None),
+            Some(v) => Location::decode(&v).map(Some).ok_or_else(|| {
+                Error::failed(
+                    "the local index holds a malformed entry",
+                    "move REPO/local/index aside; it is rebuilt from the packs",
+                )
+            }),
+        }
+    }
+
+    /// Whether a chunk is indexed.
+    pub fn contains(&self, id: &ChunkId) -> Result<bool> {
+        self.chunks.contains_key(id.0).map_err(ierr)
+    }
+
+    /// Record a pack and its entries.
+    pub fn add_pack(&self, pack: PackId, size: u64, header: &PackHeader) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for e in &header.entries {
+            batch.insert(&e.id.0, &Location::of(pack, e).encode()[..]);
+        }
+        self.chunks.apply_batch(batch).map_err(ierr)?;
+        self.packs
+            .insert(pack.0, &size.to_le_bytes())
+            .map_err(ierr)?;
+        Ok(())
+    }
+
+    /// Forget a pack and those of its entries that still point at it.
+    pub fn remove_pack(&self, pack: PackId, header: &PackHeader) -> Result<()> {
+        for e in &header.entries {
+            if let Some(loc) = self.lookup(&e.id)? {
+                if loc.pack == pack {
+                    self.chunks.remove(e.id.0).map_err(ierr)?;
+                }
+            }
+        }
+        self.packs.remove(pack.0).map_err(ierr)?;
+        Ok(())
+    }
+
+    /// The indexed packs and their sizes.
+    pub fn packs(&self) -> Result<Vec<(PackId, u64)>> {
+        let mut out = Vec::new();
+        for kv in self.packs.iter() {
+            let (k, v) = kv.map_err(ierr)?;
+            let (Ok(k), Ok(v)) = (<[u8; 32]>::try_from(&k[..]), <[u8; 8]>::try_from(&v[..])) else {
+                continue;
+            };
+            out.push((PackId(k), u64::from_le_bytes(v)));
+        }
+        Ok(out)
+    }
+
+    /// Number of indexed chunks.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Make the index agree with the packs in `store`: index packs it lacks (from their headers),
+    /// and rebuild from scratch if it names packs that are gone. Returns packs indexed.
+    pub fn sync(&self, store: &dyn Backend) -> Result<usize> {
+        let on_store = store.list("data/")?;
+        let mut present = HashSet::with_capacity(on_store.len());
+        let indexed: HashSet<PackId> = self.packs()?.into_iter().map(|(p, _)| p).collect();
+        let mut added = 0;
+        for o in &on_store {
+            let Some(id) = pack_id_of(&o.name) else {
+                continue;
+            };
+            present.insert(id);
+            if !indexed.contains(&id) {
+                match read_pack_header(store, &o.name, o.size) {
+                    Ok(h) => {
+                        self.add_pack(id, o.size, &h)?;
+                        added += 1;
+                    }
+                    Err(e) => tracing::warn!("pack {} not indexed: {e}", o.name),
+                }
+            }
+        }
+        if indexed.iter().any(|p| !present.contains(p)) {
+            tracing::info!("index names packs that are gone; rebuilding it from the pack headers");
+            self.chunks.clear().map_err(ierr)?;
+            self.packs.clear().map_err(ierr)?;
+            return self.sync(store);
+        }
+        if added > 0 {
+            self.flush()?;
+        }
+        Ok(added)
+    }
+
+    /// Make every change durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(ierr)?;
+        Ok(())
+    }
+
+    /// The files cache entry for a key (service + path).
+    pub fn cached_file(&self, key: &[u8]) -> Result<Option<CachedFile>> {
+        Ok(self
+            .files
+            .get(key)
+            .map_err(ierr)?
+            .and_then(|v| postcard::from_bytes(&v).ok()))
+    }
+
+    /// Store a files cache entry.
+    pub fn cache_file(&self, key: &[u8], f: &CachedFile) -> Result<()> {
+        let v = postcard::to_allocvec(f).unwrap_or_default();
+        self.files.insert(key, v).map_err(ierr)?;
+        Ok(())
+    }
+
+    /// Drop the whole files cache (after a key rotation: chunk ids change).
+    pub fn clear_files(&self) -> Result<()> {
+        self.files.clear().map_err(ierr)
+    }
+
+    /// Where the index lives on disk, if not temporary.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+}
+
+/// The pack id in an object name `data/xx/<64 hex>`.
+pub fn pack_id_of(name: &str) -> Option<PackId> {
+    let hex = name.strip_prefix("data/")?.split('/').nth(1)?;
+    let id = PackId::from_hex(hex)?;
+    (id.object_name() == name).then_some(id)
+}
+
+/// Read and decode a pack's header with two range reads (trailer, header).
+pub fn read_pack_header(store: &dyn Backend, name: &str, size: u64) -> Result<PackHeader> {
+    if size < (crate::format::pack::LEAD_LEN + TRAILER_LEN) as u64 {
+        return Err(Error::corrupt(name, "pack too short"));
+    }
+    let trailer = store.read_range(name, size - TRAILER_LEN as u64, TRAILER_LEN)?;
+    let hl = PackHeader::header_len(&trailer, name)? as u64;
+    if hl + (TRAILER_LEN + crate::format::pack::LEAD_LEN) as u64 > size {
+        return Err(Error::corrupt(name, "header length out of range"));
+    }
+    let header = store.read_range(name, size - TRAILER_LEN as u64 - hl, hl as usize)?;
+    PackHeader::decode(&header, size, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+
+    #[test]
+    fn location_round_trip_and_pack_names() {
+        let l = Location {
+            pack: PackId([5; 32]),
+            offset: 10,
+            length: 99,
+            raw_len: 7,
+            kind: BlobKind::Tree,
+        };
+        assert_eq!(Location::decode(&l.encode()), Some(l));
+        assert_eq!(Location::decode(&[0u8; 3]), None);
+        let p = PackId([0xab; 32]);
+        assert_eq!(pack_id_of(&p.object_name()), Some(p));
+        assert_eq!(pack_id_of("data/cd/abab"), None);
+    }
+
+    #[test]
+    fn sync_indexes_packs_and_rebuilds_when_stale() {
+        let store = MemoryBackend::new();
+        let mut pack = crate::format::pack::lead();
+        let e = PackEntry {
+            id: ChunkId([1; 32]),
+            kind: BlobKind::Data,
+            offset: pack.len() as u32,
+            length: 60,
+            raw_len: 5,
+        };
+        pack.extend_from_slice(&[0u8; 60]);
+        pack.extend_from_slice(
+            &PackHeader {
+                session: KeyId([0; 32]),
+                entries: vec![e],
+            }
+            .encode_tail(),
+        );
+        let id = PackId(*blake3::hash(&pack).as_bytes());
+        store.write(&id.object_name(), &pack).unwrap();
+        let idx = Index::temporary().unwrap();
+        assert_eq!(idx.sync(&store).unwrap(), 1);
+        assert_eq!(idx.lookup(&ChunkId([1; 32])).unwrap().unwrap().pack, id);
+        assert_eq!(idx.sync(&store).unwrap(), 0);
+        // a stale entry for a pack that is gone triggers a rebuild
+        idx.packs.insert([9u8; 32], &1u64.to_le_bytes()).unwrap();
+        assert_eq!(idx.sync(&store).unwrap(), 1);
+        assert_eq!(idx.packs().unwrap().len(), 1);
+    }
+}

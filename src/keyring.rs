@@ -1,0 +1,119 @@
+//! The keys unwrapped with the operator's identity, for restore, mount and deep verify.
+
+use crate::crypto::{IdKey, Identity, SessionKey};
+use crate::error::{Error, Result};
+use crate::format::envelope::EnvelopeKind;
+use crate::id::KeyId;
+use crate::repository::Repository;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A session key with the id key of its epoch (to check chunk ids after decryption).
+pub struct Unlocked {
+    /// Opens the blobs sealed under this session.
+    pub session: SessionKey,
+    /// Computes chunk ids of this epoch.
+    pub id_key: IdKey,
+}
+
+/// Unwrapped keys, cached.
+pub struct KeyRing {
+    identity: Identity,
+    sessions: Mutex<HashMap<KeyId, Arc<Unlocked>>>,
+    epochs: Mutex<HashMap<KeyId, IdKey>>,
+}
+
+impl KeyRing {
+    /// A key ring for this identity.
+    pub fn new(identity: Identity) -> Self {
+        KeyRing {
+            identity,
+            sessions: Mutex::default(),
+            epochs: Mutex::default(),
+        }
+    }
+
+    /// The identity's public keys.
+    pub fn recipients(&self) -> Vec<String> {
+        self.identity.recipients()
+    }
+
+    /// The id key of an epoch.
+    pub fn epoch_key(&self, repo: &Repository, epoch: &KeyId, backup: &str) -> Result<IdKey> {
+        if let Some(k) = self
+            .epochs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(epoch)
+        {
+            return Ok(k.clone());
+        }
+        let env = repo.envelope(epoch)?;
+        let EnvelopeKind::Epoch { recipients } = &env.kind else {
+            return Err(Error::corrupt(
+                epoch.object_name(),
+                "expected an epoch envelope",
+            ));
+        };
+        let key = self
+            .unwrap32(&env.wrapped)
+            .ok_or_else(|| Error::WrongIdentity {
+                backup: backup.to_string(),
+                recipients: recipients.clone(),
+            })?;
+        let k = IdKey(key);
+        self.epochs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(*epoch, k.clone());
+        Ok(k)
+    }
+
+    /// The keys of a session (the backup id is for the error message).
+    pub fn session(
+        &self,
+        repo: &Repository,
+        session: &KeyId,
+        backup: &str,
+    ) -> Result<Arc<Unlocked>> {
+        if let Some(u) = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(session)
+        {
+            return Ok(u.clone());
+        }
+        let env = repo.envelope(session)?;
+        let EnvelopeKind::Session { epoch } = env.kind else {
+            return Err(Error::corrupt(
+                session.object_name(),
+                "expected a session envelope",
+            ));
+        };
+        let id_key = self.epoch_key(repo, &epoch, backup)?;
+        let key = match self.unwrap32(&env.wrapped) {
+            Some(k) => k,
+            None => {
+                let recipients = repo.epoch_recipients(&epoch)?;
+                return Err(Error::WrongIdentity {
+                    backup: backup.to_string(),
+                    recipients,
+                });
+            }
+        };
+        let u = Arc::new(Unlocked {
+            session: SessionKey(key),
+            id_key,
+        });
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(*session, u.clone());
+        Ok(u)
+    }
+
+    fn unwrap32(&self, wrapped: &[u8]) -> Option<[u8; 32]> {
+        self.identity.unwrap_key(wrapped)?.try_into().ok()
+    }
+}

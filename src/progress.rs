@@ -1,0 +1,36 @@
+//! Progress counters shared between a job's threads and whoever displays them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of a long job; updated lock-free, read by a progress bar or the job record.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Files done.
+    pub files: AtomicU64,
+    /// Bytes read (backup) or written (restore) or checked (verify).
+    pub bytes: AtomicU64,
+    /// Bytes expected in all, if known (0 = unknown).
+    pub total: AtomicU64,
+}
+
+impl Progress {
+    /// Count a file of `bytes`.
+    pub fn file(&self, bytes: u64) {
+        self.files.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Count bytes.
+    pub fn add(&self, bytes: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// (files, bytes, total)
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.files.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
+    }
+}

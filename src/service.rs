@@ -1,0 +1,183 @@
+//! Services: the named data sources a backup covers.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One configured service: a directory tree (`path`) or a command's standard output (`command`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceDef {
+    /// Unique name; the service's folder in restores and mounts.
+    pub name: String,
+    /// Directory to back up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Command whose standard output is backed up (run with `sh -c`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Command that takes the backed-up output on standard input at recovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_command: Option<String>,
+}
+
+/// File name under which a command service's output is stored.
+pub const COMMAND_OUTPUT: &str = "stdout";
+
+impl ServiceDef {
+    /// `path` or `command`.
+    pub fn kind(&self) -> &'static str {
+        if self.command.is_some() {
+            "command"
+        } else {
+            "path"
+        }
+    }
+
+    /// Check the definition is complete and its name usable as a folder name.
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.name;
+        let ok_name = !n.is_empty()
+            && n.len() <= 64
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            && !n.starts_with('.');
+        if !ok_name {
+            return Err(Error::usage(
+                format!("bad service name {n:?}"),
+                "use letters, digits, '-', '_' or '.', e.g. `cairn service add identity --path /var/lib/identity`",
+            ));
+        }
+        match (&self.path, &self.command) {
+            (Some(p), None) if Path::new(p).is_absolute() => Ok(()),
+            (Some(p), None) => Err(Error::usage(
+                format!("service {n}: path {p:?} is not absolute"),
+                format!("give the absolute path, e.g. `cairn service add {n} --path /var/lib/{n}`"),
+            )),
+            (None, Some(c)) if !c.trim().is_empty() => Ok(()),
+            _ => Err(Error::usage(
+                format!("service {n}: give exactly one of --path DIR or --command CMD"),
+                format!("e.g. `cairn service add {n} --path /var/lib/{n}` or `cairn service add {n} --command 'pg_dump app'`"),
+            )),
+        }
+    }
+}
+
+/// The service list as stored in `REPO/local/services.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServiceList {
+    /// Services in the order they were added.
+    #[serde(default, rename = "service")]
+    pub services: Vec<ServiceDef>,
+}
+
+impl ServiceList {
+    /// Read the list (empty if the file does not exist).
+    pub fn load(path: &Path) -> Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(t) => toml::from_str(&t).map_err(|e| {
+                Error::failed(
+                    format!("cannot parse {}: {e}", path.display()),
+                    "fix the file by hand or remove and re-add the services",
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(Error::io(path.display().to_string(), e)),
+        }
+    }
+
+    /// Write the list atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = toml::to_string(self)
+            .map_err(|e| Error::failed(format!("cannot encode services: {e}"), "report a bug"))?;
+        crate::fsutil::write_atomic(path, text.as_bytes(), 0o600)
+    }
+
+    /// Add a service, refusing a duplicate name.
+    pub fn add(&mut self, def: ServiceDef) -> Result<()> {
+        def.validate()?;
+        if self.services.iter().any(|s| s.name == def.name) {
+            return Err(Error::usage(
+                format!("a service named {} already exists", def.name),
+                format!(
+                    "choose another name, or `cairn service remove {}` first",
+                    def.name
+                ),
+            ));
+        }
+        self.services.push(def);
+        Ok(())
+    }
+
+    /// Remove a service by name.
+    pub fn remove(&mut self, name: &str) -> Result<ServiceDef> {
+        let i = self
+            .services
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| {
+                Error::usage(
+                    format!("no service named {name}"),
+                    "`cairn service list` shows the configured services",
+                )
+            })?;
+        Ok(self.services.remove(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_validate_remove_round_trip() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("services.toml");
+        let mut l = ServiceList::load(&f).unwrap();
+        l.add(ServiceDef {
+            name: "idp".into(),
+            path: Some("/var/lib/idp".into()),
+            command: None,
+            restore_command: None,
+        })
+        .unwrap();
+        l.add(ServiceDef {
+            name: "db".into(),
+            path: None,
+            command: Some("echo hi".into()),
+            restore_command: Some("cat".into()),
+        })
+        .unwrap();
+        assert_eq!(
+            l.add(ServiceDef {
+                name: "idp".into(),
+                path: Some("/x".into()),
+                command: None,
+                restore_command: None
+            })
+            .unwrap_err()
+            .exit_code(),
+            2
+        );
+        assert!(l
+            .add(ServiceDef {
+                name: "../x".into(),
+                path: Some("/x".into()),
+                command: None,
+                restore_command: None
+            })
+            .is_err());
+        assert!(l
+            .add(ServiceDef {
+                name: "rel".into(),
+                path: Some("x".into()),
+                command: None,
+                restore_command: None
+            })
+            .is_err());
+        l.save(&f).unwrap();
+        let mut back = ServiceList::load(&f).unwrap();
+        assert_eq!(back.services, l.services);
+        back.remove("idp").unwrap();
+        assert!(back.remove("idp").is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! Verify a repository (the internal one or the target's copy).
+//!
+//! Without the identity: every manifest decodes and its checksum holds; every pack's bytes hash
+//! to its name and its header decodes; every chunk a backup references is in an intact pack.
+//! With `--read-data` and the identity: every referenced chunk is also decrypted, decompressed
+//! and checked against its id, and damaged backups are walked to name the files they hurt.
+
+use crate::error::Result;
+use crate::format::pack::PackHeader;
+use crate::format::tree::{NodeKind, Tree};
+use crate::id::{ChunkId, PackId};
+use crate::index::{pack_id_of, Index};
+use crate::keyring::KeyRing;
+use crate::locator::{ChunkReader, Locator};
+use crate::progress::Progress;
+use crate::repository::Repository;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+
+/// What verify found.
+#[derive(Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// Backups checked.
+    pub backups: usize,
+    /// Packs checked.
+    pub packs: usize,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Chunks decrypted and checked (with --read-data).
+    pub chunks_read: u64,
+    /// Damaged objects: name → what is wrong.
+    pub damaged_objects: BTreeMap<String, String>,
+    /// Damaged backups: id → what is hurt (missing/damaged chunks, files).
+    pub damaged_backups: BTreeMap<String, Vec<String>>,
+}
+
+impl VerifyReport {
+    /// Whether anything is damaged.
+    pub fn clean(&self) -> bool {
+        self.damaged_objects.is_empty() && self.damaged_backups.is_empty()
+    }
+}
+
+/// Check `repo` using `index` (synced with it); decrypt everything if `keys` is given.
+pub fn verify(
+    repo: &Repository,
+    index: &Index,
+    keys: Option<&KeyRing>,
+    progress: &Progress,
+) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let (manifests, bad) = repo.manifests()?;
+    for (name, e) in bad {
+        let id = name.trim_start_matches("backups/").to_string();
+        report.damaged_objects.insert(name, e.to_string());
+        report
+            .damaged_backups
+            .entry(id)
+            .or_default()
+            .push("its manifest is damaged".into());
+    }
+    report.backups = manifests.len();
+    let packs = repo.store.list("data/")?;
+    progress.total.store(
+        packs.iter().map(|p| p.size).sum(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    // 1. every pack: hash matches name, header decodes (in parallel)
+    let damaged_packs: Mutex<HashSet<PackId>> = Mutex::default();
+    let damaged_chunks: Mutex<HashSet<ChunkId>> = Mutex::default();
+    let objects: Mutex<BTreeMap<String, String>> = Mutex::default();
+    let chunks_read = std::sync::atomic::AtomicU64::new(0);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let locator = Locator::default();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(o) = packs.get(i) else { break };
+                let Some(pid) = pack_id_of(&o.name) else {
+                    continue;
+                };
+                let problem = match repo.store.read(&o.name) {
+                    Err(e) => Some(e.to_string()),
+                    Ok(bytes) => {
+                        progress.add(bytes.len() as u64);
+                        if blake3::hash(&bytes).as_bytes() != &pid.0 {
+                            Some(
+                                "bytes do not match the pack's name (flipped or truncated)"
+                                    .to_string(),
+                            )
+                        } else {
+                            match PackHeader::from_pack(&bytes, &o.name) {
+                                Err(e) => Some(e.to_string()),
+                                Ok(h) => {
+                                    if let Some(k) = keys {
+                                        let reader = ChunkReader {
+                                            repo,
+                                            keys: k,
+                                            locator: &locator,
+                                        };
+                                        for e in &h.entries {
+                                            let sealed = &bytes
+                                                [e.offset as usize..(e.offset + e.length) as usize];
+                                            chunks_read
+                                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                            if let Err(err) = reader.open(
+                                                &e.id, sealed, e.raw_len, &pid, &h.session, &o.name,
+                                            ) {
+                                                if matches!(err, crate::Error::WrongIdentity { .. })
+                                                {
+                                                    objects
+                                                        .lock()
+                                                        .unwrap_or_else(|p| p.into_inner())
+                                                        .insert(o.name.clone(), err.to_string());
+                                                    break;
+                                                }
+                                                damaged_chunks
+                                                    .lock()
+                                                    .unwrap_or_else(|p| p.into_inner())
+                                                    .insert(e.id);
+                                                objects
+                                                    .lock()
+                                                    .unwrap_or_else(|p| p.into_inner())
+                                                    .insert(
+                                                        format!(
+                                                            "{} chunk {}",
+                                                            o.name,
+                                                            e.id.short()
+                                                        ),
+                                                        err.to_string(),
+                                                    );
+                                            }
+                                        }
+                                    }
+                                    None
+                                }
+                            }
+                        }
+                    }
+                };
+                if let Some(p) = problem {
+                    damaged_packs
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(pid);
+                    objects
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(o.name.clone(), p);
+                }
+            });
+        }
+    });
+    report.packs = packs.len();
+    report.bytes = progress.snapshot().1;
+    report.chunks_read = chunks_read.into_inner();
+    report
+        .damaged_objects
+        .extend(objects.into_inner().unwrap_or_else(|p| p.into_inner()));
+    let damaged_packs = damaged_packs
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    let mut damaged_chunks = damaged_chunks
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    // 2. every backup's references resolve to intact packs
+    for m in &manifests {
+        let mut hurt = Vec::new();
+        let (mut missing, mut in_damaged) = (0usize, 0usize);
+        for r in &m.refs {
+            match index.lookup(r)? {
+                None => {
+                    missing += 1;
+                    damaged_chunks.insert(*r);
+                }
+                Some(loc) if damaged_packs.contains(&loc.pack) => {
+                    in_damaged += 1;
+                    damaged_chunks.insert(*r);
+                }
+                Some(_) if damaged_chunks.contains(r) => in_damaged += 1,
+                Some(_) => {}
+            }
+        }
+        if missing > 0 {
+            hurt.push(format!("{missing} chunk(s) missing"));
+        }
+        if in_damaged > 0 {
+            hurt.push(format!("{in_damaged} chunk(s) in damaged packs"));
+        }
+        if !hurt.is_empty() {
+            if let Some(k) = keys {
+                hurt.extend(files_hurt(repo, k, m, &damaged_chunks));
+            }
+            report.damaged_backups.insert(m.id.clone(), hurt);
+        }
+    }
+    Ok(report)
+}
+
+/// Walk a backup's trees and name the files and directories that use damaged chunks.
+fn files_hurt(
+    repo: &Repository,
+    keys: &KeyRing,
+    m: &crate::format::manifest::Manifest,
+    damaged: &HashSet<ChunkId>,
+) -> Vec<String> {
+    let wanted: HashSet<ChunkId> = m.refs.iter().copied().collect();
+    let Ok(locator) = Locator::scan(repo, Some(&wanted)) else {
+        return Vec::new();
+    };
+    let reader = ChunkReader {
+        repo,
+        keys,
+        locator: &locator,
+    };
+    let mut out = Vec::new();
+    for s in &m.services {
+        let mut stack = vec![(s.root, format!("{}/", s.name))];
+        while let Some((tree, path)) = stack.pop() {
+            if out.len() >= 100 {
+                out.push("… (more)".into());
+                return out;
+            }
+            let t = match reader.read(&tree, &m.id).and_then(|b| Tree::decode(&b)) {
+                Ok(t) => t,
+                Err(_) => {
+                    out.push(format!("directory {path} (its listing is damaged)"));
+                    continue;
+                }
+            };
+            for n in t.nodes {
+                let name = format!("{path}{}", String::from_utf8_lossy(&n.name));
+                match n.kind {
+                    NodeKind::Dir { tree } => stack.push((tree, format!("{name}/"))),
+                    NodeKind::File { chunks } if chunks.iter().any(|c| damaged.contains(&c.id)) => {
+                        out.push(format!("file {name}"))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
