@@ -6,3 +6,6 @@ pub mod error;
 pub mod id;
 
 pub use error::{Error, Result};
+pub mod jobs;
+pub mod retention;
+pub mod schedule;

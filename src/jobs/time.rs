@@ -1,0 +1,52 @@
+//! Timestamps as RFC 3339 strings in JSON (chrono is built without its serde feature).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// RFC 3339 with milliseconds, `Z` suffix: the form of every time cairn prints.
+pub fn rfc3339(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `#[serde(with = "crate::jobs::time::serde_rfc3339")]` for `DateTime<Utc>`.
+pub mod serde_rfc3339 {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialize as RFC 3339.
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339(t))
+    }
+
+    /// Parse RFC 3339.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `#[serde(with = "crate::jobs::time::serde_rfc3339_opt", default)]` for `Option<DateTime<Utc>>`.
+pub mod serde_rfc3339_opt {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialize as RFC 3339 or null.
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&super::rfc3339(t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Parse RFC 3339 or null.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let s = Option::<String>::deserialize(d)?;
+        s.map(|s| {
+            DateTime::parse_from_rfc3339(&s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(serde::de::Error::custom)
+        })
+        .transpose()
+    }
+}
