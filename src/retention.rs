@@ -307,7 +307,7 @@ mod tests {
             "-1d",
             "1.5h",
             "99999999999999999999d",
-            "5000w1d",
+            "6000w",
         ] {
             let e = parse_duration(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}");
