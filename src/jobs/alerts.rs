@@ -149,7 +149,7 @@ impl Alerts {
             for mut a in load(&tree)? {
                 let hit = a.state == AlertState::Active
                     && a.kind == kind
-                    && subjects.is_none_or(|s| s.iter().any(|s| *s == a.subject));
+                    && subjects.is_none_or(|s| s.contains(&a.subject));
                 if hit {
                     a.state = AlertState::Cleared;
                     a.cleared = Some(now);
