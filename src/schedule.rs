@@ -13,8 +13,10 @@
 //! - when several jobs are due, they run one at a time in that order: backup, export, prune,
 //!   verify.
 
+mod runner;
 mod serve;
 
+pub use runner::JobRunner;
 pub use serve::{serve, Clock, Runner, SystemClock};
 
 use crate::jobs::catalogue::{stale_backup, Diagnosis};

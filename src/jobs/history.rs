@@ -159,7 +159,7 @@ impl JobRecord {
     fn mark_interrupted(&mut self) {
         self.end(JobState::Interrupted, Utc::now());
         self.error = Some(format!(
-            "the job's process (pid {}) ended before the job finished",
+            "the job stopped before it finished (its process, pid {}, died or abandoned it)",
             self.pid
         ));
         self.remedy = Some(format!(

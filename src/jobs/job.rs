@@ -1,6 +1,7 @@
 //! [`Job`]: the whole bookkeeping around one job, in the right order.
 
 use super::alerts::{Alert, Alerts};
+use super::catalogue::Diagnosis;
 use super::history::{History, JobId, JobRecord, Trigger};
 use super::lease::Lease;
 use super::notify::{EventKind, Notifier};
@@ -16,6 +17,7 @@ pub struct Job {
     record: JobRecord,
     interrupted: Option<JobRecord>,
     clears: Option<Vec<String>>,
+    finished: bool,
     // Dropped last, after the record is final.
     lease: Option<Lease>,
 }
@@ -52,6 +54,7 @@ impl Job {
             record,
             interrupted,
             clears: None,
+            finished: false,
             lease: Some(lease),
         })
     }
@@ -65,6 +68,7 @@ impl Job {
             record,
             interrupted: None,
             clears: None,
+            finished: false,
             lease: None,
         })
     }
@@ -102,6 +106,35 @@ impl Job {
     /// or clear this kind's alerts on success, send each alert to the notifier, then release the
     /// lease. Never fails: bookkeeping problems come back in [`Finished::warnings`].
     pub fn finish<T>(mut self, outcome: &Result<T>) -> Finished {
+        let done = self.close(outcome);
+        drop(self.lease.take());
+        done
+    }
+
+    /// End this job like [`Job::finish`], then start the next job of kind `kind` under the same
+    /// lease, so no other job can slip in between (`cairn backup` then its export).
+    pub fn then<T>(mut self, outcome: &Result<T>, kind: JobKind) -> (Finished, Result<Job>) {
+        let done = self.close(outcome);
+        let next = (|| {
+            let id = JobId::new();
+            if let Some(lease) = self.lease.as_mut() {
+                lease.hand_over(kind, &id)?;
+            }
+            let record = History::new(&self.local).start(&id, kind, done.record.trigger)?;
+            Ok(Job {
+                local: self.local.clone(),
+                record,
+                interrupted: None,
+                clears: None,
+                finished: false,
+                lease: self.lease.take(),
+            })
+        })();
+        (done, next)
+    }
+
+    fn close<T>(&mut self, outcome: &Result<T>) -> Finished {
+        self.finished = true;
         let (history, alerts) = (History::new(&self.local), Alerts::new(&self.local));
         let mut warnings = Vec::new();
         let err = outcome.as_ref().err();
@@ -128,11 +161,12 @@ impl Job {
         if raised.is_some() || !cleared.is_empty() {
             match Notifier::load(&self.local) {
                 Ok(n) => {
-                    let events = raised
+                    let events: Vec<_> = raised
                         .iter()
                         .map(|a| (EventKind::Raised, a))
-                        .chain(cleared.iter().map(|a| (EventKind::Cleared, a)));
-                    warnings.extend(events.filter_map(|(ev, a)| n.send(ev, a)));
+                        .chain(cleared.iter().map(|a| (EventKind::Cleared, a)))
+                        .collect();
+                    warnings.extend(n.send_all(&events));
                 }
                 Err(e) => warnings.push(format!("notifier not run: {e}")),
             }
@@ -143,14 +177,44 @@ impl Job {
                 self.record = r;
             }
         }
-        drop(self.lease.take());
         Finished {
-            record: self.record,
+            record: self.record.clone(),
             raised,
             cleared,
             warnings,
         }
     }
+}
+
+impl Drop for Job {
+    /// A job dropped without [`Job::finish`] (an early `?`, a panic) is recorded `interrupted`
+    /// at once rather than left `running` until its process ends.
+    fn drop(&mut self) {
+        if !self.finished {
+            if let Err(e) = History::new(&self.local).mark_interrupted(&self.record.id) {
+                tracing::warn!("job {} not marked interrupted: {e}", self.record.id);
+            }
+        }
+    }
+}
+
+/// Raise an alert that no job raised (the scheduler's stale-backup check) and send it to the
+/// notifier. Returns the alert and any notifier warning. An alert already active is updated, and
+/// sent again only if `notify_again`.
+pub fn raise_alert(
+    local_dir: &Path,
+    d: &Diagnosis,
+    notify_again: bool,
+) -> Result<(Alert, Vec<String>)> {
+    let alert = Alerts::new(local_dir).raise_diagnosis(d, None)?;
+    let mut warnings = Vec::new();
+    if alert.count == 1 || notify_again {
+        match Notifier::load(local_dir) {
+            Ok(n) => warnings.extend(n.send(EventKind::Raised, &alert)),
+            Err(e) => warnings.push(format!("notifier not run: {e}")),
+        }
+    }
+    Ok((alert, warnings))
 }
 
 #[cfg(test)]
@@ -217,6 +281,63 @@ mod tests {
             jobs.iter().map(|j| j.state).collect::<Vec<_>>(),
             [JobState::Succeeded, JobState::Failed]
         );
+    }
+
+    #[test]
+    fn then_hands_the_lease_to_the_next_job_without_a_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path();
+        let backup = Job::begin(local, JobKind::Backup, Trigger::Manual).unwrap();
+        let (done, export) = backup.then(&Ok(()), JobKind::Export);
+        assert_eq!(done.record.state, JobState::Succeeded);
+        let export = export.unwrap();
+        let busy = Job::begin(local, JobKind::Prune, Trigger::Manual).unwrap_err();
+        assert!(
+            busy.to_string()
+                .contains(&format!("export job {}", export.id())),
+            "{busy}"
+        );
+        assert_eq!(export.record().state, JobState::Running);
+        export.finish(&Ok(()));
+        let prune = Job::begin(local, JobKind::Prune, Trigger::Manual).unwrap();
+        let id = prune.id().clone();
+        drop(prune); // no finish: an early return
+        let rec = History::new(local).get(&id).unwrap().unwrap();
+        assert_eq!(rec.state, JobState::Interrupted);
+    }
+
+    #[test]
+    fn a_stale_alert_is_notified_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path();
+        let log = local.join("events");
+        Notifier::set(
+            local,
+            &format!("cat >> '{}'; echo >> '{}'", log.display(), log.display()),
+        )
+        .unwrap();
+        let d = crate::jobs::catalogue::stale_backup(
+            None,
+            chrono::Utc::now(),
+            std::time::Duration::from_secs(3600),
+        );
+        let (a, w) = raise_alert(local, &d, false).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let (b, _) = raise_alert(local, &d, false).unwrap();
+        assert_eq!((a.id.clone(), b.count), (b.id.clone(), 2));
+        assert_eq!(
+            std::fs::read_to_string(&log)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.is_empty())
+                .count(),
+            1
+        );
+        // The next successful backup clears it.
+        Job::begin(local, JobKind::Backup, Trigger::Schedule)
+            .unwrap()
+            .finish(&Ok(()));
+        assert!(Alerts::new(local).active().unwrap().is_empty());
     }
 
     #[test]

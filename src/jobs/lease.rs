@@ -129,6 +129,17 @@ impl Lease {
         self.previous.as_ref()
     }
 
+    /// Hand the held lease to the next job of a chain (`cairn backup`, then its export) without
+    /// releasing it: the record names the new job from now on.
+    pub fn hand_over(&mut self, kind: JobKind, job_id: &JobId) -> Result<()> {
+        self.record.job_id = job_id.clone();
+        self.record.kind = kind;
+        self.record.since = Utc::now();
+        self.record.generation += 1;
+        write_record(&mut self.file, &self.record)
+            .map_err(|e| Error::io(self.path.display().to_string(), e))
+    }
+
     /// Read who holds or last held the lease, without taking it (for `cairn jobs` and messages).
     /// `None` if no job ever took it.
     pub fn peek(local_dir: &Path) -> Result<Option<HolderRecord>> {
@@ -166,7 +177,10 @@ fn busy_holder(file: &mut File) -> String {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    "another job holds the lease (it is just starting or its record is unreadable)".into()
+    match read_record(file) {
+        Ok(Some(r)) if !r.released => r.describe(),
+        _ => "another job holds the lease (it is just starting or its record is unreadable)".into(),
+    }
 }
 
 fn read_record(file: &mut File) -> std::io::Result<Option<HolderRecord>> {

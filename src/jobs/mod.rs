@@ -28,7 +28,7 @@ pub mod time;
 pub use alerts::{Alert, AlertState, Alerts};
 pub use catalogue::{Diagnosis, Severity};
 pub use history::{History, JobId, JobRecord, JobState, ServiceFigures, Trigger};
-pub use job::{Finished, Job};
+pub use job::{raise_alert, Finished, Job};
 pub use lease::{HolderRecord, Lease};
 pub use notify::{AlertEvent, Notifier};
 

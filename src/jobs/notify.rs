@@ -126,6 +126,20 @@ impl Notifier {
         }
         warning
     }
+
+    /// Send several events at once, each to its own run of the notifier, concurrently: the
+    /// whole takes at most about one time limit. Returns the warnings.
+    pub fn send_all(&self, events: &[(EventKind, &Alert)]) -> Vec<String> {
+        std::thread::scope(|s| {
+            let runs: Vec<_> = events
+                .iter()
+                .map(|(ev, a)| s.spawn(move || self.send(*ev, a)))
+                .collect();
+            runs.into_iter()
+                .filter_map(|r| r.join().ok().flatten())
+                .collect()
+        })
+    }
 }
 
 fn save(local_dir: &Path, config: &NotifyConfig) -> Result<()> {
@@ -283,6 +297,24 @@ mod tests {
         let w = n.send(EventKind::Raised, &alert()).expect("a warning");
         assert!(t.elapsed() < Duration::from_secs(2));
         assert!(w.contains("failed"), "{w}");
+        // Several hanging events together still take about one limit.
+        let n = Notifier::from_config(NotifyConfig {
+            command: Some("sleep 100".into()),
+            timeout_secs: Some(1),
+        });
+        let (a, b) = (alert(), alert());
+        let t = Instant::now();
+        let ws = n.send_all(&[
+            (EventKind::Raised, &a),
+            (EventKind::Cleared, &b),
+            (EventKind::Cleared, &a),
+        ]);
+        assert_eq!(ws.len(), 3);
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            t.elapsed()
+        );
     }
 
     #[test]
