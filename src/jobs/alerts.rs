@@ -108,11 +108,7 @@ impl Alerts {
                     a
                 }
                 None => Alert {
-                    id: format!(
-                        "{}-{:04x}",
-                        now.format("%Y%m%dT%H%M%S%.3fZ"),
-                        rand::random::<u16>()
-                    ),
+                    id: super::time::sortable_id(),
                     kind: d.kind,
                     subject: d.subject.clone(),
                     cause: d.cause.clone(),

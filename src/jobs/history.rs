@@ -23,15 +23,14 @@ pub struct JobId(String);
 impl JobId {
     /// A new id for a job starting now.
     pub fn new() -> Self {
-        let now = Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-        JobId(format!("{now}-{:04x}", rand::random::<u16>()))
+        JobId(super::time::sortable_id())
     }
 
     /// Parse an id as typed by an operator (`cairn jobs` shows them).
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();
         let ok = b.len() == 25
-            && crate::id::BackupId::parse(&s[..20]).is_some()
+            && s.get(..20).and_then(crate::id::BackupId::parse).is_some()
             && b[20] == b'-'
             && b[21..].iter().all(|c| c.is_ascii_hexdigit());
         ok.then(|| JobId(s.to_string()))
@@ -373,5 +372,6 @@ mod tests {
         let id = JobId::new();
         assert_eq!(JobId::parse(id.as_str()), Some(id));
         assert_eq!(JobId::parse("../x"), None);
+        assert_eq!(JobId::parse("20260101T000000.000éabcd"), None);
     }
 }
