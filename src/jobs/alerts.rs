@@ -7,7 +7,7 @@
 
 use super::catalogue::{diagnose, Diagnosis, Severity};
 use super::history::{JobId, JobRecord};
-use super::state::{decode, encode, with_state};
+use super::state::{decode, encode, read_state, with_state};
 use super::time::{serde_rfc3339, serde_rfc3339_opt};
 use super::JobKind;
 use crate::{Error, Result};
@@ -169,7 +169,7 @@ impl Alerts {
 
     /// Every alert, active and cleared, newest first.
     pub fn all(&self) -> Result<Vec<Alert>> {
-        with_state(&self.local, |db| load(&db.open_tree(TREE)?))
+        read_state(&self.local, |db| load(&db.open_tree(TREE)?))
     }
 }
 

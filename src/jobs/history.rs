@@ -4,7 +4,7 @@
 //! A record still `running` whose process is gone (dead, or its pid reused by another process) is
 //! `interrupted`: [`History::list`] marks it so on disk as it reads it.
 
-use super::state::{decode, encode, with_state};
+use super::state::{decode, encode, read_state, with_state};
 use super::time::{serde_rfc3339, serde_rfc3339_opt};
 use super::{process, JobKind};
 use crate::{Error, Result};
@@ -249,13 +249,13 @@ impl History {
 
     /// One job's record.
     pub fn get(&self, id: &JobId) -> Result<Option<JobRecord>> {
-        with_state(&self.local, |db| get(&db.open_tree(TREE)?, id))
+        read_state(&self.local, |db| get(&db.open_tree(TREE)?, id))
     }
 
     /// Up to `limit` jobs, newest first. Records left `running` by a dead process are marked
     /// `interrupted` (on disk too).
     pub fn list(&self, limit: usize) -> Result<Vec<JobRecord>> {
-        with_state(&self.local, |db| {
+        read_state(&self.local, |db| {
             let tree = db.open_tree(TREE)?;
             let mut out = Vec::new();
             for item in tree.iter().rev().take(limit) {
@@ -331,6 +331,9 @@ mod tests {
         assert_eq!(jobs[1].state, JobState::Succeeded);
         assert_eq!(jobs[1].services[0].bytes_new, 4);
         assert_eq!(h.list(1).unwrap().len(), 1);
+        let nothing = History::new(&dir.path().join("never"));
+        assert!(nothing.list(10).unwrap().is_empty());
+        assert!(nothing.get(&a).unwrap().is_none());
 
         let json = serde_json::to_value(&jobs).unwrap();
         assert_eq!(json[0]["state"], "failed");

@@ -44,6 +44,18 @@ pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -
     Ok(out)
 }
 
+/// Like [`with_state`] for reading: if the database does not exist yet (no job ever ran),
+/// returns `T::default()` without creating it.
+pub fn read_state<T: Default>(
+    local_dir: &Path,
+    f: impl FnOnce(&sled::Db) -> Result<T>,
+) -> Result<T> {
+    if !local_dir.join(STATE_DB).exists() {
+        return Ok(T::default());
+    }
+    with_state(local_dir, f)
+}
+
 fn is_lock_conflict(e: &std::io::Error) -> bool {
     e.to_string().contains("could not acquire lock")
 }
@@ -78,6 +90,15 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reading_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("local");
+        let n: Vec<u8> = read_state(&local, |_| Ok(vec![1])).unwrap();
+        assert!(n.is_empty());
+        assert!(!local.exists());
+    }
 
     #[test]
     fn a_second_opener_waits_until_the_first_lets_go() {
