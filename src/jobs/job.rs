@@ -341,6 +341,38 @@ mod tests {
     }
 
     #[test]
+    fn a_hanging_notifier_neither_blocks_nor_fails_the_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path();
+        std::fs::write(
+            local.join(crate::jobs::notify::NOTIFY_FILE),
+            "command = \"sleep 100\"\ntimeout_secs = 1\n",
+        )
+        .unwrap();
+        let job = Job::begin(local, JobKind::Export, Trigger::Manual).unwrap();
+        let err: Result<()> = Err(Error::failed("share gone", "check it"));
+        let t = std::time::Instant::now();
+        let done = job.finish(&err);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(4),
+            "took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(
+            done.record.state,
+            JobState::Failed,
+            "the job's own outcome stands"
+        );
+        assert!(done.raised.is_some());
+        assert_eq!(done.warnings.len(), 1, "{:?}", done.warnings);
+        assert!(done.record.warnings[0].contains("did not finish within 1s"));
+        // The lease is free again.
+        Job::begin(local, JobKind::Export, Trigger::Manual)
+            .unwrap()
+            .finish(&Ok(()));
+    }
+
+    #[test]
     fn usage_errors_raise_no_alert() {
         let dir = tempfile::tempdir().unwrap();
         let job = Job::begin_shared(dir.path(), JobKind::Restore, Trigger::Manual).unwrap();
