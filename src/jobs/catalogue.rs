@@ -118,16 +118,14 @@ pub fn stale_backup(
     every: Duration,
 ) -> Diagnosis {
     let every_s = crate::retention::format_duration(every);
-    let message = match last_success {
-        Some(t) => format!(
-            "no backup has succeeded since {} (more than twice the backup interval of {every_s})",
-            super::time::rfc3339(&t)
-        ),
-        None => format!(
-            "no backup has succeeded since {} (more than twice the backup interval of {every_s})",
-            super::time::rfc3339(&since)
-        ),
+    let (what, t) = match last_success {
+        Some(t) => ("no backup has succeeded since", t),
+        None => ("no backup has ever succeeded; backups were due from", since),
     };
+    let message = format!(
+        "{what} {} (more than twice the backup interval of {every_s})",
+        super::time::rfc3339(&t)
+    );
     Diagnosis {
         kind: JobKind::Backup,
         subject: "schedule".into(),
@@ -240,5 +238,7 @@ mod tests {
             "{}",
             d.message
         );
+        let never = stale_backup(None, t, Duration::from_secs(3600));
+        assert!(never.message.contains("ever") && never.message.contains("2026-01-01"));
     }
 }
