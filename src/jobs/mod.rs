@@ -12,6 +12,22 @@
 //!    ([`Alerts::clear_for`]), and every alert raised or cleared goes to the notifier
 //!    ([`Notifier`]). The lease is released last.
 //!
+//! ```
+//! use cairn::jobs::{History, Job, JobKind, JobState, Trigger};
+//! let repo = tempfile::tempdir()?;
+//! let local = repo.path().join("local");
+//! let mut job = Job::begin(&local, JobKind::Backup, Trigger::Manual)?;
+//! // A second writing job meanwhile fails at once, exit code 3.
+//! assert_eq!(Job::begin(&local, JobKind::Prune, Trigger::Manual).unwrap_err().exit_code(), 3);
+//! job.progress(|r| r.bytes_read += 1024)?;
+//! let outcome: cairn::Result<()> = Ok(()); // the backup's own result
+//! let done = job.finish(&outcome);
+//! assert!(done.warnings.is_empty());
+//! let jobs = History::new(&local).list(10)?;
+//! assert_eq!((jobs[0].id.clone(), jobs[0].state), (done.record.id, JobState::Succeeded));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! All state lives under `REPO/local/`: the lease file `lease`, the sled database `state` (job
 //! history and alerts; opened only briefly by every process, see [`state`]) and `notify.toml`.
 
