@@ -1,23 +1,55 @@
 //! cairn: the backup controller for a private cloud's infrastructure services.
+//!
+//! It takes coordinated full backups of every configured service, deduplicates them
+//! (FastCDC chunks named by keyed blake3), compresses (zstd) and encrypts them (XChaCha20-Poly1305
+//! under per-backup session keys wrapped to age X25519 recipients) into packs, keeps an internal
+//! repository and exports it to an SMB 3 share. Only the private identity can read a backup.
+//!
+//! The main flow:
+//!
+//! ```no_run
+//! use cairn::{controller::Controller, crypto, progress::Progress, service::ServiceDef};
+//! # fn main() -> cairn::Result<()> {
+//! let (identity_text, recipient) = crypto::generate_identity();
+//! let repo = std::path::Path::new("/tmp/demo-repo");
+//! let ctl = Controller::init(repo, &[crypto::parse_recipient(&recipient)?])?;
+//! let mut services = ctl.services()?;
+//! services.add(ServiceDef { name: "identity".into(), path: Some("/etc".into()), command: None, restore_command: None })?;
+//! ctl.save_services(&services)?;
+//! let backup = cairn::backup::run(&ctl, &Progress::default())?;
+//! let keys = cairn::keyring::KeyRing::new(crypto::Identity::parse(&identity_text, "demo")?);
+//! let opts = cairn::restore::RestoreOptions { target: "/tmp/demo-restore".into(), ..Default::default() };
+//! cairn::restore::restore(&ctl.repo, &keys, &backup, &opts, &Progress::default())?;
+//! # Ok(()) }
+//! ```
+//!
+//! Layers (each uses only those below it): operations (`backup`, `restore`, `verify`,
+//! `replicate`, `prune`, `recover`, `jobs`, `vfs`) → `controller`, `repository`, `locator`,
+//! `keyring` → `index`, `backend` → `format` → `crypto`, `compress`, `chunker` → `id`, `error`.
 #![warn(missing_docs)]
 
 pub mod backend;
-pub mod error;
-pub mod id;
-
-pub use error::{Error, Result};
 pub mod backup;
 pub mod chunker;
 pub mod compress;
 pub mod controller;
 pub mod crypto;
+pub mod error;
 pub mod format;
 pub mod fsutil;
+pub mod id;
 pub mod index;
+pub mod jobs;
 pub mod keyring;
 pub mod locator;
 pub mod progress;
+pub mod replicate;
 pub mod repository;
 pub mod restore;
+pub mod retention;
+pub mod schedule;
 pub mod service;
+pub mod target;
 pub mod verify;
+
+pub use error::{Error, Result};

@@ -1,0 +1,128 @@
+//! The controller's state database, `REPO/local/state` (sled): job history and alerts.
+//!
+//! sled holds an exclusive lock on its database for as long as a process keeps it open, and
+//! read-only commands (`cairn jobs`, `cairn alerts`) must never wait on a running job. So every
+//! process opens it only for one short read or write ([`with_state`]): open, work, flush, drop.
+//! When another process holds it at that moment, opening is retried for up to [`OPEN_PATIENCE`].
+
+use crate::{Error, Result};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How long to keep retrying while another process has the database open.
+pub const OPEN_PATIENCE: Duration = Duration::from_secs(3);
+
+/// File name of the database under `REPO/local`.
+pub const STATE_DB: &str = "state";
+
+/// Open `local_dir/state`, run `f` on it, flush, close. Retries the open while another process
+/// holds the database (for up to [`OPEN_PATIENCE`]).
+pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -> Result<T> {
+    std::fs::create_dir_all(local_dir)
+        .map_err(|e| Error::io(local_dir.display().to_string(), e))?;
+    let path = local_dir.join(STATE_DB);
+    let deadline = Instant::now() + OPEN_PATIENCE;
+    let mut pause = Duration::from_millis(5);
+    let db = loop {
+        match sled::Config::new().path(&path).open() {
+            Ok(db) => break db,
+            Err(sled::Error::Io(e)) if is_lock_conflict(&e) && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(sled::Error::Io(e)) if is_lock_conflict(&e) => {
+                return Err(Error::failed(
+                    format!("the job state database {} stayed locked by another process for {}s", path.display(), OPEN_PATIENCE.as_secs()),
+                    "another cairn process keeps REPO/local/state open: check `ps` for a stuck cairn process, then retry",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let out = f(&db)?;
+    db.flush()?;
+    Ok(out)
+}
+
+/// Like [`with_state`] for reading: if the database does not exist yet (no job ever ran),
+/// returns `T::default()` without creating it.
+pub fn read_state<T: Default>(
+    local_dir: &Path,
+    f: impl FnOnce(&sled::Db) -> Result<T>,
+) -> Result<T> {
+    if !local_dir.join(STATE_DB).exists() {
+        return Ok(T::default());
+    }
+    with_state(local_dir, f)
+}
+
+fn is_lock_conflict(e: &std::io::Error) -> bool {
+    e.to_string().contains("could not acquire lock")
+}
+
+/// Decode a JSON value stored in the database, naming the record if it is damaged.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    what: &str,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::corrupt(
+            format!(
+                "{what} {} in REPO/local/state",
+                String::from_utf8_lossy(key)
+            ),
+            format!("does not decode: {e}"),
+        )
+    })
+}
+
+/// Encode a value for the database.
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| {
+        Error::failed(
+            format!("cannot encode a job state record: {e}"),
+            "report this as a bug",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("local");
+        let n: Vec<u8> = read_state(&local, |_| Ok(vec![1])).unwrap();
+        assert!(n.is_empty());
+        assert!(!local.exists());
+    }
+
+    #[test]
+    fn a_second_opener_waits_until_the_first_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().to_path_buf();
+        let l2 = local.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            with_state(&l2, |db| {
+                tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                db.insert("k", "v")?;
+                Ok(())
+            })
+        });
+        rx.recv().unwrap();
+        let t = Instant::now();
+        let v = with_state(&local, |db| Ok(db.get("k")?.map(|v| v.to_vec()))).unwrap();
+        holder.join().unwrap().unwrap();
+        assert_eq!(
+            v.as_deref(),
+            Some(&b"v"[..]),
+            "the reader saw the holder's write after waiting"
+        );
+        assert!(t.elapsed() >= Duration::from_millis(150));
+    }
+}
