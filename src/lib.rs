@@ -4,5 +4,7 @@
 pub mod backend;
 pub mod error;
 pub mod id;
+pub mod replicate;
+pub mod target;
 
 pub use error::{Error, Result};
