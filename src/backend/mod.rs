@@ -10,8 +10,8 @@ mod local;
 mod memory;
 mod smb;
 
-pub use local::LocalBackend;
 pub use faulty::{Fault, FaultyBackend};
+pub use local::LocalBackend;
 pub use memory::MemoryBackend;
 pub use smb::{SmbBackend, SmbLocation};
 

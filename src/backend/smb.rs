@@ -143,7 +143,7 @@ pub(crate) fn classify(errno: Option<i32>, connecting: bool) -> StorageErrorKind
 
 fn detail(e: &SmbError, errno: Option<i32>) -> String {
     match errno {
-        Some(n) => format!("{} (errno {n})", std::io::Error::from_raw_os_error(n)),
+        Some(n) => std::io::Error::from_raw_os_error(n).to_string(),
         None => e.to_string(),
     }
 }
@@ -241,12 +241,11 @@ impl SmbBackend {
     }
 
     fn io_err(&self, name: &str, e: &std::io::Error) -> StorageError {
-        let errno = e.raw_os_error();
-        let d = match errno {
-            Some(n) => format!("{e} (errno {n})"),
-            None => e.to_string(),
-        };
-        StorageError::new(classify(errno, false), self.loc(name), d)
+        StorageError::new(
+            classify(e.raw_os_error(), false),
+            self.loc(name),
+            e.to_string(),
+        )
     }
 
     /// The share-relative path of an object or folder (relative name, already checked).

@@ -38,13 +38,23 @@ fn ensure_samba_installed() {
         return;
     }
     let _ = run(Command::new("apt-get").arg("update").arg("-qq"));
-    let out = run(Command::new("apt-get").args(["install", "-y", "-qq", "samba"]).env("DEBIAN_FRONTEND", "noninteractive"))
-        .expect("run apt-get install samba");
-    assert!(out.status.success(), "apt-get install samba failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "samba"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+    .expect("run apt-get install samba");
+    assert!(
+        out.status.success(),
+        "apt-get install samba failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn which(prog: &str) -> bool {
-    run(Command::new("sh").arg("-c").arg(format!("command -v {prog}"))).map(|o| o.status.success()).unwrap_or(false)
+    run(Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {prog}")))
+    .map(|o| o.status.success())
+    .unwrap_or(false)
 }
 
 fn smbd_path() -> String {
@@ -56,12 +66,21 @@ fn smbd_path() -> String {
 }
 
 fn ensure_user() {
-    let ok = run(Command::new("id").arg("cairn")).map(|o| o.status.success()).unwrap_or(false);
+    let ok = run(Command::new("id").arg("cairn"))
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok {
-        let out = run(Command::new("useradd").args(["-M", "-s", "/usr/sbin/nologin", "cairn"])).expect("run useradd");
+        let out = run(Command::new("useradd").args(["-M", "-s", "/usr/sbin/nologin", "cairn"]))
+            .expect("run useradd");
         // Another test may have created it at the same moment.
-        let again = run(Command::new("id").arg("cairn")).map(|o| o.status.success()).unwrap_or(false);
-        assert!(again, "useradd cairn failed: {}", String::from_utf8_lossy(&out.stderr));
+        let again = run(Command::new("id").arg("cairn"))
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(
+            again,
+            "useradd cairn failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -84,9 +103,14 @@ impl Samba {
     fn start_with(tmpfs_size: Option<u64>) -> Samba {
         ensure_samba_installed();
         ensure_user();
-        let dir = tempfile::Builder::new().prefix("cairn-samba-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("cairn-samba-")
+            .tempdir()
+            .expect("tempdir");
         let d = dir.path();
-        for sub in ["share", "private", "lock", "state", "cache", "pid", "ncalrpc", "log"] {
+        for sub in [
+            "share", "private", "lock", "state", "cache", "pid", "ncalrpc", "log",
+        ] {
             fs::create_dir_all(d.join(sub)).expect("mkdir");
         }
         // The share's user must be able to reach its path.
@@ -104,13 +128,24 @@ impl Samba {
         let share = d.join("share");
         let mut tmpfs = false;
         if let Some(size) = tmpfs_size {
-            let out = run(Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}")]).arg("tmpfs").arg(&share))
-                .expect("run mount");
-            assert!(out.status.success(), "mount tmpfs failed (the test needs root): {}", String::from_utf8_lossy(&out.stderr));
+            let out = run(Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}")])
+                .arg("tmpfs")
+                .arg(&share))
+            .expect("run mount");
+            assert!(
+                out.status.success(),
+                "mount tmpfs failed (the test needs root): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             tmpfs = true;
         }
         let out = run(Command::new("chown").arg("cairn").arg(&share)).expect("chown");
-        assert!(out.status.success(), "chown cairn share: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "chown cairn share: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = free_port();
         let conf = format!(
             "[global]
@@ -151,11 +186,22 @@ impl Samba {
             .spawn()
             .expect("run smbpasswd");
         if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(format!("{PASSWORD}\n{PASSWORD}\n").as_bytes()).expect("smbpasswd stdin");
+            stdin
+                .write_all(format!("{PASSWORD}\n{PASSWORD}\n").as_bytes())
+                .expect("smbpasswd stdin");
         }
         let out = child.wait_with_output().expect("smbpasswd");
-        assert!(out.status.success(), "smbpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
-        let mut s = Samba { dir, port, child: None, tmpfs };
+        assert!(
+            out.status.success(),
+            "smbpasswd failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut s = Samba {
+            dir,
+            port,
+            child: None,
+            tmpfs,
+        };
         s.restart();
         s
     }
@@ -205,7 +251,12 @@ impl Samba {
                     panic!("smbd exited ({st}): {}", self.log_tail());
                 }
             }
-            assert!(Instant::now() < deadline, "smbd did not listen on {}: {}", self.port, self.log_tail());
+            assert!(
+                Instant::now() < deadline,
+                "smbd did not listen on {}: {}",
+                self.port,
+                self.log_tail()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -213,7 +264,13 @@ impl Samba {
     /// The end of smbd's log, for failure messages.
     pub fn log_tail(&self) -> String {
         let s = fs::read_to_string(self.dir.path().join("log/smbd.out")).unwrap_or_default();
-        s.chars().rev().take(1500).collect::<Vec<_>>().into_iter().rev().collect()
+        s.chars()
+            .rev()
+            .take(1500)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
     }
 
     /// Whether smbd is running.
@@ -223,7 +280,10 @@ impl Samba {
 
     /// Stop smbd and its children (SIGTERM, then SIGKILL to its process group).
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        self.resume();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let pid = child.id() as libc::pid_t;
         // SAFETY: plain kill(2) on the smbd we started (and, below, on its own process group).
         unsafe {
@@ -252,11 +312,41 @@ impl Samba {
         }
     }
 
+    /// Freeze smbd and its children (SIGSTOP to its process group): a hung server.
+    pub fn pause(&self) {
+        self.signal_group(libc::SIGSTOP);
+    }
+
+    /// Thaw a paused smbd.
+    pub fn resume(&self) {
+        self.signal_group(libc::SIGCONT);
+    }
+
+    fn signal_group(&self, sig: libc::c_int) {
+        let Some(child) = self.child.as_ref() else {
+            return;
+        };
+        let pid = child.id() as libc::pid_t;
+        // SAFETY: kill(2) on the process group led by the smbd we started, never our own.
+        unsafe {
+            if libc::getpgid(pid) == pid && pid != libc::getpgrp() {
+                libc::kill(-pid, sig);
+            } else {
+                libc::kill(pid, sig);
+            }
+        }
+    }
+
     /// `smbstatus` for this server (sessions with their encryption and signing).
     pub fn status(&self) -> String {
-        let out = run(Command::new("smbstatus").arg("-s").arg(self.dir.path().join("smb.conf")).arg("-b"))
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
-            .unwrap_or_default();
+        let out = run(Command::new("smbstatus")
+            .arg("-s")
+            .arg(self.dir.path().join("smb.conf"))
+            .arg("-b"))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+        })
+        .unwrap_or_default();
         out
     }
 }

@@ -40,14 +40,17 @@ fn make_repo(dir: &std::path::Path, packs: &[usize]) -> LocalBackend {
     let b = LocalBackend::new(dir);
     b.write("config", b"cairn repository v1").unwrap();
     let key = b"age key envelope".to_vec();
-    b.write(&format!("keys/{}", blake3::hash(&key).to_hex()), &key).unwrap();
+    b.write(&format!("keys/{}", blake3::hash(&key).to_hex()), &key)
+        .unwrap();
     for (i, len) in packs.iter().enumerate() {
         let data = bytes(i as u64 + 1, *len);
         let h = blake3::hash(&data).to_hex().to_string();
         b.write(&format!("data/{}/{h}", &h[..2]), &data).unwrap();
     }
-    b.write("backups/20261122T053600.123Z", b"manifest one").unwrap();
-    b.write("backups/20261122T173600.456Z", b"manifest two").unwrap();
+    b.write("backups/20261122T053600.123Z", b"manifest one")
+        .unwrap();
+    b.write("backups/20261122T173600.456Z", b"manifest two")
+        .unwrap();
     b
 }
 
@@ -59,7 +62,11 @@ fn assert_same(a: &dyn Backend, b: &dyn Backend) {
     lb.sort_by(|x, y| x.name.cmp(&y.name));
     assert_eq!(la, lb);
     for o in la {
-        assert!(a.read(&o.name).unwrap() == b.read(&o.name).unwrap(), "{} differs", o.name);
+        assert!(
+            a.read(&o.name).unwrap() == b.read(&o.name).unwrap(),
+            "{} differs",
+            o.name
+        );
     }
 }
 
@@ -67,7 +74,10 @@ fn assert_same(a: &dyn Backend, b: &dyn Backend) {
 fn smb_backend_behaves_like_every_backend() {
     let s = Samba::start();
     let b = connect(&s, "ctl1/nested", PASSWORD).unwrap();
-    assert!(s.share_dir().join("ctl1/nested").is_dir(), "the repository folder was not created");
+    assert!(
+        s.share_dir().join("ctl1/nested").is_dir(),
+        "the repository folder was not created"
+    );
     assert!(!b.describe().contains(PASSWORD));
     assert!(b.list("").unwrap().is_empty());
     b.write("data/ab/ab01", b"hello pack").unwrap();
@@ -84,14 +94,20 @@ fn smb_backend_behaves_like_every_backend() {
     let data = b.list("data/").unwrap();
     assert_eq!(data.len(), 1);
     assert_eq!((data[0].name.as_str(), data[0].size), ("data/ab/ab01", 10));
-    assert_eq!(b.read("keys/none").unwrap_err().kind, StorageErrorKind::NotFound);
+    assert_eq!(
+        b.read("keys/none").unwrap_err().kind,
+        StorageErrorKind::NotFound
+    );
     b.write("config", b"cfg2").unwrap();
     assert_eq!(b.read("config").unwrap(), b"cfg2");
     b.delete("keys/k1").unwrap();
     b.delete("keys/k1").unwrap();
     assert_eq!(b.stat("keys/k1").unwrap(), None);
     // The bytes really are on the share's disk, under PATH.
-    assert_eq!(fs::read(s.share_dir().join("ctl1/nested/data/ab/ab01")).unwrap(), b"hello pack");
+    assert_eq!(
+        fs::read(s.share_dir().join("ctl1/nested/data/ab/ab01")).unwrap(),
+        b"hello pack"
+    );
 
     // A large object crosses several transfer blocks, and a range read in its middle.
     let big = bytes(7, 9 * 1024 * 1024 + 123);
@@ -102,7 +118,11 @@ fn smb_backend_behaves_like_every_backend() {
     assert_eq!(b.stat("data/cd/big").unwrap(), Some(big.len() as u64));
 
     // Temporary files of an interrupted write are hidden and cleaned; local/ is never listed.
-    fs::write(s.share_dir().join("ctl1/nested/data/ab/.tmp-0123"), b"partial").unwrap();
+    fs::write(
+        s.share_dir().join("ctl1/nested/data/ab/.tmp-0123"),
+        b"partial",
+    )
+    .unwrap();
     fs::create_dir_all(s.share_dir().join("ctl1/nested/local")).unwrap();
     fs::write(s.share_dir().join("ctl1/nested/local/x"), b"x").unwrap();
     let n = b.list("").unwrap().len();
@@ -118,40 +138,70 @@ fn smb_backend_behaves_like_every_backend() {
 fn probe_names_each_failure_with_its_remedy() {
     let s = Samba::start();
     // Right credentials: the probe leaves nothing behind.
-    let ok = TargetConfig::new(&s.url("ctl1"), Some("cairn".into()), Some(PASSWORD.into())).unwrap();
+    let ok =
+        TargetConfig::new(&s.url("ctl1"), Some("cairn".into()), Some(PASSWORD.into())).unwrap();
     probe(&ok).unwrap();
     assert_eq!(fs::read_dir(s.share_dir().join("ctl1")).unwrap().count(), 0);
 
     // Wrong password.
-    let bad = TargetConfig::new(&s.url("ctl1"), Some("cairn".into()), Some("wrong-password".into())).unwrap();
+    let bad = TargetConfig::new(
+        &s.url("ctl1"),
+        Some("cairn".into()),
+        Some("wrong-password".into()),
+    )
+    .unwrap();
     let e = storage(probe(&bad).unwrap_err());
+    eprintln!("wrong password: {e}");
     assert_eq!(e.kind, StorageErrorKind::LogonFailure, "{e}");
     assert!(e.remedy().contains("cairn target set"), "{}", e.remedy());
     assert!(!e.to_string().contains("wrong-password"), "{e}");
-    assert!(e.to_string().contains(&format!("127.0.0.1:{}", s.port)), "{e}");
+    assert!(
+        e.to_string().contains(&format!("127.0.0.1:{}", s.port)),
+        "{e}"
+    );
 
     // Share that does not exist.
     let url = format!("smb://127.0.0.1:{}/no-such-share/x", s.port);
     let cfg = TargetConfig::new(&url, Some("cairn".into()), Some(PASSWORD.into())).unwrap();
     let e = storage(probe(&cfg).unwrap_err());
+    eprintln!("missing share: {e}");
     assert_eq!(e.kind, StorageErrorKind::ShareNotFound, "{e}");
     assert!(e.remedy().contains("share name"), "{}", e.remedy());
 
     // Nothing listens on the port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("smb://127.0.0.1:{port}/backups");
     let cfg = TargetConfig::new(&url, Some("cairn".into()), Some(PASSWORD.into())).unwrap();
     let t = Instant::now();
     let e = storage(probe(&cfg).unwrap_err());
+    eprintln!("closed port: {e}");
     assert_eq!(e.kind, StorageErrorKind::Unreachable, "{e}");
     assert!(e.remedy().contains("port"), "{}", e.remedy());
-    assert!(t.elapsed().as_secs() < 30, "a closed port took {:?} to fail", t.elapsed());
+    assert!(
+        t.elapsed().as_secs() < 30,
+        "a closed port took {:?} to fail",
+        t.elapsed()
+    );
 
     // A folder the user may not write.
     fs::create_dir_all(s.share_dir().join("locked")).unwrap();
-    fs::set_permissions(s.share_dir().join("locked"), std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
-    let cfg = TargetConfig::new(&s.url("locked"), Some("cairn".into()), Some(PASSWORD.into())).unwrap();
+    fs::set_permissions(
+        s.share_dir().join("locked"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o555),
+    )
+    .unwrap();
+    let cfg = TargetConfig::new(
+        &s.url("locked"),
+        Some("cairn".into()),
+        Some(PASSWORD.into()),
+    )
+    .unwrap();
     let e = storage(probe(&cfg).unwrap_err());
+    eprintln!("read-only folder: {e}");
     assert_eq!(e.kind, StorageErrorKind::AccessDenied, "{e}");
 
     // After all that, the right credentials still work in the same process.
@@ -162,7 +212,9 @@ fn probe_names_each_failure_with_its_remedy() {
 fn export_to_the_share_and_read_every_object_back() {
     let s = Samba::start();
     let src_dir = tempfile::tempdir().unwrap();
-    let sizes: Vec<usize> = (0..24).map(|i| [16 << 20, 4 << 20, 700_000, 12_345][i % 4]).collect();
+    let sizes: Vec<usize> = (0..24)
+        .map(|i| [16 << 20, 4 << 20, 700_000, 12_345][i % 4])
+        .collect();
     let src = make_repo(src_dir.path(), &sizes);
     let dst = connect(&s, "ctl1", PASSWORD).unwrap();
     let total: u64 = src.list("").unwrap().iter().map(|o| o.size).sum();
@@ -186,7 +238,10 @@ fn export_to_the_share_and_read_every_object_back() {
     assert_same(&src, &LocalBackend::new(s.share_dir().join("ctl1")));
     // Nothing is left to send.
     let r2 = export(&src, again.as_ref(), &|_| {}).unwrap();
-    assert_eq!((r2.objects_sent, r2.objects_skipped), (0, sizes.len() as u64 + 4));
+    assert_eq!(
+        (r2.objects_sent, r2.objects_skipped),
+        (0, sizes.len() as u64 + 4)
+    );
     // And recovery's direction: share -> a new local repository.
     let back_dir = tempfile::tempdir().unwrap();
     let back = LocalBackend::new(back_dir.path());
@@ -199,7 +254,50 @@ fn export_to_the_share_and_read_every_object_back() {
         r3.bytes_sent as f64 / 1048576.0 / t.elapsed().as_secs_f64()
     );
     assert_same(&src, &back);
-    eprintln!("smbstatus:\n{}", s.status());
+    let status = s.status();
+    eprintln!("smbstatus:\n{status}");
+    assert!(status.contains("SMB3"), "not SMB3: {status}");
+    assert!(
+        status.contains("AES-128-GCM")
+            || status.contains("AES-256-GCM")
+            || status.contains("AES-128-CCM"),
+        "not encrypted: {status}"
+    );
+}
+
+#[test]
+fn a_hung_server_fails_the_operation_after_the_timeout() {
+    let s = Samba::start();
+    let loc = match TargetUrl::parse(&s.url("ctl1")).unwrap() {
+        TargetUrl::Smb(l) => l,
+        other => panic!("{other:?}"),
+    };
+    let b = SmbBackend::connect_with_timeout(
+        &loc,
+        "cairn",
+        PASSWORD,
+        std::time::Duration::from_secs(3),
+    )
+    .unwrap();
+    b.write("config", b"cfg").unwrap();
+    s.pause();
+    let t = Instant::now();
+    let r = b.read("config");
+    let took = t.elapsed();
+    s.resume();
+    let e = r.expect_err("a read from a frozen server succeeded");
+    eprintln!("hung server: {e} after {took:?}");
+    assert!(
+        took.as_secs() < 20,
+        "a hung server held the read for {took:?}"
+    );
+    assert!(
+        matches!(
+            e.kind,
+            StorageErrorKind::Disconnected | StorageErrorKind::Unreachable
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -222,21 +320,39 @@ fn smbd_stopped_mid_export_then_restarted_resumes_with_only_what_is_missing() {
     })
     .unwrap_err();
     let e = storage(err);
+    eprintln!("smbd stopped: {e}");
     assert!(
-        matches!(e.kind, StorageErrorKind::Disconnected | StorageErrorKind::Unreachable),
+        matches!(
+            e.kind,
+            StorageErrorKind::Disconnected | StorageErrorKind::Unreachable
+        ),
         "the share going away was reported as {:?}: {e}",
         e.kind
     );
     let there = LocalBackend::new(share_dir.join("ctl1")).list("").unwrap();
-    assert!(there.len() as u64 >= 6 && (there.len() as u64) < all, "{} objects on the share", there.len());
-    assert!(there.iter().all(|o| !o.name.starts_with("backups/")), "a manifest was committed before its packs");
+    assert!(
+        there.len() as u64 >= 6 && (there.len() as u64) < all,
+        "{} objects on the share",
+        there.len()
+    );
+    assert!(
+        there.iter().all(|o| !o.name.starts_with("backups/")),
+        "a manifest was committed before its packs"
+    );
     // While it is down, a new connection says it is unreachable.
-    assert_eq!(storage(open_backend(&cfg).err().expect("connecting should fail")).kind, StorageErrorKind::Unreachable);
+    assert_eq!(
+        storage(open_backend(&cfg).err().expect("connecting should fail")).kind,
+        StorageErrorKind::Unreachable
+    );
 
     s.lock().unwrap().restart();
     let dst = open_backend(&cfg).unwrap();
     let r = export(&src, dst.as_ref(), &|_| {}).unwrap();
-    assert_eq!(r.objects_skipped, there.len() as u64, "objects already there were sent again");
+    assert_eq!(
+        r.objects_skipped,
+        there.len() as u64,
+        "objects already there were sent again"
+    );
     assert_eq!(r.objects_sent, all - there.len() as u64);
     assert_same(&src, dst.as_ref());
     assert_same(&src, &LocalBackend::new(share_dir.join("ctl1")));
@@ -259,7 +375,11 @@ fn smbd_stopped_mid_export_then_restarted_resumes_with_only_what_is_missing() {
 #[test]
 fn wrong_password_is_a_logon_failure_with_its_remedy() {
     let s = Samba::start();
-    let e = storage(connect(&s, "ctl1", "not-the-password").err().expect("logon should fail"));
+    let e = storage(
+        connect(&s, "ctl1", "not-the-password")
+            .err()
+            .expect("logon should fail"),
+    );
     assert_eq!(e.kind, StorageErrorKind::LogonFailure, "{e}");
     let err = Error::Storage(e.clone());
     assert_eq!(err.cause_kind(), "logon_failure");
@@ -280,15 +400,24 @@ fn wrong_password_is_a_logon_failure_with_its_remedy() {
 fn a_full_share_is_reported_as_no_space() {
     let s = Samba::start_small(4 * 1024 * 1024);
     let src_dir = tempfile::tempdir().unwrap();
-    let src = make_repo(src_dir.path(), &[1_500_000, 1_500_000, 1_500_000, 1_500_000]);
+    let src = make_repo(
+        src_dir.path(),
+        &[1_500_000, 1_500_000, 1_500_000, 1_500_000],
+    );
     let dst = connect(&s, "ctl1", PASSWORD).unwrap();
     let e = storage(export(&src, dst.as_ref(), &|_| {}).unwrap_err());
+    eprintln!("full share: {e}");
     assert_eq!(e.kind, StorageErrorKind::NoSpace, "{e}");
     assert!(e.remedy().contains("prune"), "{}", e.remedy());
     // No manifest was committed and no partial file is left under an object's name.
     let there = LocalBackend::new(s.share_dir().join("ctl1"));
     assert!(there.list("backups/").unwrap().is_empty());
     for o in there.list("").unwrap() {
-        assert_eq!(Some(o.size), src.stat(&o.name).unwrap(), "{} is partial on the share", o.name);
+        assert_eq!(
+            Some(o.size),
+            src.stat(&o.name).unwrap(),
+            "{} is partial on the share",
+            o.name
+        );
     }
 }
