@@ -3,7 +3,7 @@
 //! Settings live at `REPO/local/target.toml`, created with mode 0600 (they hold the share's
 //! password), and are never exported. Nothing shown to the operator contains the password.
 
-use crate::backend::{Backend, LocalBackend, SmbBackend};
+use crate::backend::{Backend, LocalBackend, SmbBackend, TEMP_PREFIX};
 use crate::error::{Error, Result, StorageError, StorageErrorKind};
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -236,7 +236,9 @@ pub fn probe(cfg: &TargetConfig) -> Result<()> {
 
 /// The write/read/delete check of [`probe`] on an open backend.
 pub fn probe_backend(backend: &dyn Backend) -> Result<()> {
-    let name = format!("cairn-probe-{:016x}", rand::random::<u64>());
+    // A temporary name: never listed, never copied, and removed by `clean_temp` if a crash
+    // leaves it behind.
+    let name = format!("{TEMP_PREFIX}probe-{:016x}", rand::random::<u64>());
     let payload = format!("cairn write probe {name}\n").into_bytes();
     backend.write(&name, &payload)?;
     let back = backend.read(&name);

@@ -375,6 +375,42 @@ fn smbd_stopped_mid_export_then_restarted_resumes_with_only_what_is_missing() {
 }
 
 #[test]
+fn a_server_that_never_answers_fails_the_connection_after_the_timeout() {
+    // A TCP listener that accepts and then says nothing: SMB negotiation never completes.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let _holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming().flatten() {
+            held.push(c);
+            if held.len() > 8 {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    let loc = match TargetUrl::parse(&format!("smb://127.0.0.1:{port}/backups")).unwrap() {
+        TargetUrl::Smb(l) => l,
+        other => panic!("{other:?}"),
+    };
+    let t = Instant::now();
+    let e = SmbBackend::connect_with_timeout(
+        &loc,
+        "cairn",
+        PASSWORD,
+        std::time::Duration::from_secs(3),
+    )
+    .unwrap_err();
+    let took = t.elapsed();
+    eprintln!("silent server: {e} after {took:?}");
+    assert!(
+        took.as_secs() < 20,
+        "a silent server held the connection for {took:?}"
+    );
+    assert_eq!(e.kind, StorageErrorKind::Unreachable, "{e}");
+}
+
+#[test]
 fn wrong_password_is_a_logon_failure_with_its_remedy() {
     let s = Samba::start();
     let e = storage(
