@@ -121,6 +121,7 @@ pub(crate) fn classify(errno: Option<i32>, connecting: bool) -> StorageErrorKind
             | libc::EHOSTUNREACH
             | libc::ENETUNREACH
             | libc::EHOSTDOWN
+            | libc::ENETDOWN
             | libc::EADDRNOTAVAIL,
         ) => K::Unreachable,
         Some(libc::ETIMEDOUT) if connecting => K::Unreachable,
@@ -130,6 +131,8 @@ pub(crate) fn classify(errno: Option<i32>, connecting: bool) -> StorageErrorKind
             | libc::ETIMEDOUT
             | libc::ENOTCONN
             | libc::ECONNABORTED
+            | libc::ENETRESET
+            | libc::ESHUTDOWN
             | libc::EIO,
         ) => K::Disconnected,
         Some(libc::EACCES | libc::EPERM) if connecting => K::LogonFailure,
@@ -554,6 +557,7 @@ mod tests {
         assert_eq!(classify(Some(libc::ENOSPC), false), K::NoSpace);
         assert_eq!(classify(Some(libc::EDQUOT), false), K::NoSpace);
         assert_eq!(classify(Some(libc::ECONNRESET), false), K::Disconnected);
+        assert_eq!(classify(Some(libc::ENETRESET), false), K::Disconnected);
         assert_eq!(classify(Some(libc::ETIMEDOUT), false), K::Disconnected);
         assert_eq!(classify(None, false), K::Io);
     }
