@@ -5,11 +5,15 @@
 //! controller's own state (`local/`). Writes are atomic and durable: an object is either absent
 //! or complete under its final name. Temporary names start with [`TEMP_PREFIX`] and are never listed.
 
+mod faulty;
 mod local;
 mod memory;
+mod smb;
 
+pub use faulty::{Fault, FaultyBackend};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
+pub use smb::{SmbBackend, SmbLocation};
 
 use crate::error::StorageError;
 

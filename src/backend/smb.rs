@@ -1,0 +1,564 @@
+//! A repository on an SMB 3 share, through libsmbclient (the `pavao` crate).
+//!
+//! The repository lives under `smb://HOST[:PORT]/SHARE[/PATH]`; `PATH` and the object folders are
+//! created on demand. Every connection requires SMB 3 as the minimum dialect and requests
+//! encryption (used whenever the server offers it). Writes go to a temporary name in the object's
+//! folder, in large blocks, and are renamed into place once complete and of the right size.
+//!
+//! pavao serialises every libsmbclient call in the process behind one lock, so transfers are
+//! done in large blocks ([`BLOCK`]) and a hung server is cut off by the context timeout.
+
+use super::{valid_name, Backend, ObjectInfo, TEMP_PREFIX};
+use crate::error::{StorageError, StorageErrorKind};
+use pavao::{
+    SmbClient, SmbCredentials, SmbDialect, SmbDirentType, SmbEncryptionLevel, SmbError, SmbMode,
+    SmbOpenOptions, SmbOptions,
+};
+use std::collections::HashSet;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Size of one read or write request sent to the share.
+pub const BLOCK: usize = 4 * 1024 * 1024;
+
+/// How long one request may wait for the server before it fails (a hung server never hangs cairn).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where an SMB repository lives: `smb://HOST[:PORT]/SHARE[/PATH]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmbLocation {
+    /// Server name or address.
+    pub host: String,
+    /// TCP port (445 when `None`).
+    pub port: Option<u16>,
+    /// Share name.
+    pub share: String,
+    /// Folder on the share under which the repository lives ("" for the share's root), '/'-separated.
+    pub path: String,
+}
+
+impl SmbLocation {
+    /// The URL, without credentials.
+    pub fn url(&self) -> String {
+        let mut s = format!("smb://{}", self.host);
+        if let Some(p) = self.port {
+            s.push_str(&format!(":{p}"));
+        }
+        s.push('/');
+        s.push_str(&self.share);
+        if !self.path.is_empty() {
+            s.push('/');
+            s.push_str(&self.path);
+        }
+        s
+    }
+
+    fn server_uri(&self) -> String {
+        match self.port {
+            Some(p) => format!("smb://{}:{p}", self.host),
+            None => format!("smb://{}", self.host),
+        }
+    }
+}
+
+/// A repository on an SMB share.
+pub struct SmbBackend {
+    client: SmbClient,
+    location: SmbLocation,
+    username: String,
+    /// "/PATH" (URL-encoded) or "" for the share's root.
+    base: String,
+    /// Folders known to exist (relative names, "" = base).
+    made: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for SmbBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmbBackend")
+            .field("location", &self.location)
+            .field("username", &self.username)
+            .finish()
+    }
+}
+
+/// Percent-encode one path component for a libsmbclient URL.
+fn encode(component: &str) -> String {
+    let mut out = String::with_capacity(component.len());
+    for b in component.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn encode_path(path: &str) -> String {
+    path.split('/')
+        .filter(|p| !p.is_empty())
+        .map(encode)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The OS error number behind a pavao error, if any.
+fn errno_of(e: &SmbError) -> Option<i32> {
+    match e {
+        SmbError::Io(io) => io.raw_os_error(),
+        _ => None,
+    }
+}
+
+/// Classify an errno from libsmbclient. `connecting` is true while reaching the share itself
+/// (where EACCES/EPERM mean the logon was refused and ENOENT that the share does not exist).
+pub(crate) fn classify(errno: Option<i32>, connecting: bool) -> StorageErrorKind {
+    use StorageErrorKind as K;
+    match errno {
+        Some(
+            libc::ECONNREFUSED
+            | libc::EHOSTUNREACH
+            | libc::ENETUNREACH
+            | libc::EHOSTDOWN
+            | libc::ENETDOWN
+            | libc::EADDRNOTAVAIL,
+        ) => K::Unreachable,
+        Some(libc::ETIMEDOUT) if connecting => K::Unreachable,
+        Some(
+            libc::ECONNRESET
+            | libc::EPIPE
+            | libc::ETIMEDOUT
+            | libc::ENOTCONN
+            | libc::ECONNABORTED
+            | libc::ENETRESET
+            | libc::ESHUTDOWN
+            | libc::EIO,
+        ) => K::Disconnected,
+        Some(libc::EACCES | libc::EPERM) if connecting => K::LogonFailure,
+        Some(libc::EACCES | libc::EPERM) => K::AccessDenied,
+        Some(libc::ENOENT | libc::ENODEV | libc::ENXIO) if connecting => K::ShareNotFound,
+        Some(libc::ENOENT | libc::ENOTDIR) => K::NotFound,
+        Some(libc::ENOSPC | libc::EDQUOT) => K::NoSpace,
+        _ => K::Io,
+    }
+}
+
+fn detail(e: &SmbError, errno: Option<i32>) -> String {
+    match errno {
+        Some(n) => std::io::Error::from_raw_os_error(n).to_string(),
+        None => e.to_string(),
+    }
+}
+
+impl SmbBackend {
+    /// Connect to `location` as `username`, with the default timeout, and make sure the
+    /// repository folder exists.
+    pub fn connect(
+        location: &SmbLocation,
+        username: &str,
+        password: &str,
+    ) -> Result<Self, StorageError> {
+        Self::connect_with_timeout(location, username, password, DEFAULT_TIMEOUT)
+    }
+
+    /// As [`SmbBackend::connect`], with a per-request timeout.
+    pub fn connect_with_timeout(
+        location: &SmbLocation,
+        username: &str,
+        password: &str,
+        timeout: Duration,
+    ) -> Result<Self, StorageError> {
+        let (user, workgroup) = match username.split_once(['\\', '/']) {
+            Some((wg, u)) => (u.to_string(), wg.to_string()),
+            None => (username.to_string(), String::new()),
+        };
+        let creds = SmbCredentials::default()
+            .server(location.server_uri())
+            .share(format!("/{}", encode(&location.share)))
+            .username(&user)
+            .password(password)
+            .workgroup(&workgroup);
+        let options = SmbOptions::default()
+            .min_protocol(SmbDialect::Smb300)
+            .max_protocol(SmbDialect::Smb311)
+            .encryption_level(SmbEncryptionLevel::Request)
+            .no_auto_anonymous_login(true)
+            .case_sensitive(true)
+            .one_share_per_server(false);
+        let describe = format!("{} (user {})", location.url(), username);
+        let client = SmbClient::new(creds, options).map_err(|e| {
+            StorageError::new(
+                StorageErrorKind::Io,
+                describe.clone(),
+                format!("libsmbclient: {e}"),
+            )
+        })?;
+        client.set_timeout(timeout).map_err(|e| {
+            StorageError::new(
+                StorageErrorKind::Io,
+                describe.clone(),
+                format!("libsmbclient: {e}"),
+            )
+        })?;
+        let base = match encode_path(&location.path) {
+            p if p.is_empty() => String::new(),
+            p => format!("/{p}"),
+        };
+        let backend = SmbBackend {
+            client,
+            location: location.clone(),
+            username: username.to_string(),
+            base,
+            made: Mutex::new(HashSet::new()),
+        };
+        backend.connect_check()?;
+        Ok(backend)
+    }
+
+    /// Reach the share's root (classifying logon and share failures), then create PATH.
+    fn connect_check(&self) -> Result<(), StorageError> {
+        if let Err(e) = self.client.stat("/") {
+            let errno = errno_of(&e);
+            return Err(StorageError::new(
+                classify(errno, true),
+                self.describe(),
+                detail(&e, errno),
+            ));
+        }
+        self.ensure_dir("")
+    }
+
+    /// The location of an object, for messages.
+    fn loc(&self, name: &str) -> String {
+        if name.is_empty() {
+            self.describe()
+        } else {
+            format!("{}/{}", self.location.url(), name)
+        }
+    }
+
+    fn err(&self, name: &str, e: &SmbError) -> StorageError {
+        let errno = errno_of(e);
+        StorageError::new(classify(errno, false), self.loc(name), detail(e, errno))
+    }
+
+    fn io_err(&self, name: &str, e: &std::io::Error) -> StorageError {
+        StorageError::new(
+            classify(e.raw_os_error(), false),
+            self.loc(name),
+            e.to_string(),
+        )
+    }
+
+    /// The share-relative path of an object or folder (relative name, already checked).
+    fn path(&self, rel: &str) -> String {
+        if rel.is_empty() {
+            if self.base.is_empty() {
+                "/".into()
+            } else {
+                self.base.clone()
+            }
+        } else {
+            format!("{}/{}", self.base, encode_path(rel))
+        }
+    }
+
+    fn check(&self, name: &str) -> Result<(), StorageError> {
+        if valid_name(name) {
+            Ok(())
+        } else {
+            Err(StorageError::new(
+                StorageErrorKind::Io,
+                self.describe(),
+                format!("invalid object name {name:?}"),
+            ))
+        }
+    }
+
+    /// Create the folder `rel` (relative to the repository) and its parents (including PATH).
+    fn ensure_dir(&self, rel: &str) -> Result<(), StorageError> {
+        if self
+            .made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(rel)
+        {
+            return Ok(());
+        }
+        // Every prefix of PATH/rel, shortest first.
+        let mut parts: Vec<String> = Vec::new();
+        let mut acc = String::new();
+        for comp in self.location.path.split('/').filter(|c| !c.is_empty()) {
+            acc.push('/');
+            acc.push_str(&encode(comp));
+            parts.push(acc.clone());
+        }
+        for comp in rel.split('/').filter(|c| !c.is_empty()) {
+            acc.push('/');
+            acc.push_str(&encode(comp));
+            parts.push(acc.clone());
+        }
+        for p in parts {
+            match self.client.mkdir(&p, SmbMode::from(0o755)) {
+                Ok(()) => {}
+                Err(e) if errno_of(&e) == Some(libc::EEXIST) => {}
+                Err(e) => {
+                    // Some servers answer EACCES for an existing folder: accept it if it is a folder.
+                    match self.client.stat(&p) {
+                        Ok(st) if st.mode.is_dir() => {}
+                        _ => return Err(self.err(rel, &e)),
+                    }
+                }
+            }
+        }
+        self.made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(rel.to_string());
+        Ok(())
+    }
+
+    /// List a folder; `Ok(None)` if it does not exist.
+    fn list_folder(&self, rel: &str) -> Result<Option<Vec<pavao::SmbDirentInfo>>, StorageError> {
+        match self.client.list_dirplus(self.path(rel)) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => {
+                // pavao reports a failed opendir as BadFileDescriptor; errno still says why.
+                let errno = errno_of(&e).or_else(|| std::io::Error::last_os_error().raw_os_error());
+                let errno = match errno {
+                    Some(0) | None => match self.client.stat(self.path(rel)) {
+                        Ok(_) => None,
+                        Err(e2) => errno_of(&e2),
+                    },
+                    n => n,
+                };
+                match classify(errno, false) {
+                    StorageErrorKind::NotFound => Ok(None),
+                    kind => Err(StorageError::new(kind, self.loc(rel), detail(&e, errno))),
+                }
+            }
+        }
+    }
+
+    fn walk(
+        &self,
+        rel: &str,
+        out: &mut Vec<ObjectInfo>,
+        temps: &mut Vec<String>,
+    ) -> Result<(), StorageError> {
+        let Some(entries) = self.list_folder(rel)? else {
+            return Ok(());
+        };
+        for ent in entries {
+            let name = ent.name().to_string();
+            if name.is_empty() || name == "." || name == ".." {
+                continue;
+            }
+            let child = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if rel.is_empty() && name == "local" {
+                continue;
+            }
+            if name.starts_with(TEMP_PREFIX) {
+                temps.push(child);
+            } else if ent.get_type() == SmbDirentType::Dir {
+                self.walk(&child, out, temps)?;
+            } else {
+                out.push(ObjectInfo {
+                    name: child,
+                    size: ent.size,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn read_into(
+        &self,
+        name: &str,
+        offset: u64,
+        len: Option<usize>,
+    ) -> Result<Vec<u8>, StorageError> {
+        self.check(name)?;
+        let mut f = self
+            .client
+            .open_with(self.path(name), SmbOpenOptions::default().read(true))
+            .map_err(|e| self.err(name, &e))?;
+        if offset > 0 {
+            f.seek(SeekFrom::Start(offset))
+                .map_err(|e| self.io_err(name, &e))?;
+        }
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; BLOCK];
+        loop {
+            let want = match len {
+                Some(l) => (l - out.len()).min(BLOCK),
+                None => BLOCK,
+            };
+            if want == 0 {
+                break;
+            }
+            let n = f
+                .read(&mut buf[..want])
+                .map_err(|e| self.io_err(name, &e))?;
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        Ok(out)
+    }
+
+    fn write_temp(&self, tmp_rel: &str, name: &str, data: &[u8]) -> Result<(), StorageError> {
+        let mut f = self
+            .client
+            .open_with(
+                self.path(tmp_rel),
+                SmbOpenOptions::default()
+                    .write(true)
+                    .create(true)
+                    .exclusive(true)
+                    .mode(0o644),
+            )
+            .map_err(|e| self.err(name, &e))?;
+        for block in data.chunks(BLOCK) {
+            f.write_all(block).map_err(|e| self.io_err(name, &e))?;
+        }
+        drop(f);
+        // The temporary file must hold every byte before it takes the object's name.
+        let st = self
+            .client
+            .stat(self.path(tmp_rel))
+            .map_err(|e| self.err(name, &e))?;
+        if st.size != data.len() as u64 {
+            return Err(StorageError::new(
+                StorageErrorKind::Disconnected,
+                self.loc(name),
+                format!(
+                    "short write: {} of {} bytes reached the share",
+                    st.size,
+                    data.len()
+                ),
+            ));
+        }
+        self.client
+            .rename(self.path(tmp_rel), self.path(name))
+            .map_err(|e| self.err(name, &e))
+    }
+}
+
+impl Backend for SmbBackend {
+    fn describe(&self) -> String {
+        format!("{} (user {})", self.location.url(), self.username)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+        let dir = match prefix.rfind('/') {
+            Some(i) => &prefix[..i],
+            None => "",
+        };
+        if !dir.is_empty() {
+            self.check(dir)?;
+        }
+        let mut out = Vec::new();
+        let mut temps = Vec::new();
+        self.walk(dir, &mut out, &mut temps)?;
+        out.retain(|o| o.name.starts_with(prefix));
+        Ok(out)
+    }
+
+    fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        self.read_into(name, 0, None)
+    }
+
+    fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
+        self.read_into(name, offset, Some(len))
+    }
+
+    fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
+        self.check(name)?;
+        let (dir, _) = name.rsplit_once('/').unwrap_or(("", name));
+        self.ensure_dir(dir)?;
+        let tmp_file = format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>());
+        let tmp_rel = if dir.is_empty() {
+            tmp_file
+        } else {
+            format!("{dir}/{tmp_file}")
+        };
+        let res = self.write_temp(&tmp_rel, name, data);
+        if res.is_err() {
+            let _ = self.client.unlink(self.path(&tmp_rel));
+        }
+        res
+    }
+
+    fn delete(&self, name: &str) -> Result<(), StorageError> {
+        self.check(name)?;
+        match self.client.unlink(self.path(name)) {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(errno_of(&e), Some(libc::ENOENT | libc::ENOTDIR)) => Ok(()),
+            Err(e) => Err(self.err(name, &e)),
+        }
+    }
+
+    fn stat(&self, name: &str) -> Result<Option<u64>, StorageError> {
+        self.check(name)?;
+        match self.client.stat(self.path(name)) {
+            Ok(st) => Ok(Some(st.size)),
+            Err(e) if matches!(errno_of(&e), Some(libc::ENOENT | libc::ENOTDIR)) => Ok(None),
+            Err(e) => Err(self.err(name, &e)),
+        }
+    }
+
+    fn clean_temp(&self) -> Result<usize, StorageError> {
+        let mut out = Vec::new();
+        let mut temps = Vec::new();
+        self.walk("", &mut out, &mut temps)?;
+        for t in &temps {
+            match self.client.unlink(self.path(t)) {
+                Ok(()) => {}
+                Err(e) if errno_of(&e) == Some(libc::ENOENT) => {}
+                Err(e) => return Err(self.err(t, &e)),
+            }
+        }
+        Ok(temps.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_encoded_and_described_without_secrets() {
+        let loc = SmbLocation {
+            host: "nas".into(),
+            port: Some(4455),
+            share: "backups".into(),
+            path: "a b/c".into(),
+        };
+        assert_eq!(loc.url(), "smb://nas:4455/backups/a b/c");
+        assert_eq!(encode_path("a b/c%"), "a%20b/c%25");
+        assert_eq!(loc.server_uri(), "smb://nas:4455");
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        use StorageErrorKind as K;
+        assert_eq!(classify(Some(libc::ECONNREFUSED), true), K::Unreachable);
+        assert_eq!(classify(Some(libc::EACCES), true), K::LogonFailure);
+        assert_eq!(classify(Some(libc::EACCES), false), K::AccessDenied);
+        assert_eq!(classify(Some(libc::ENOENT), true), K::ShareNotFound);
+        assert_eq!(classify(Some(libc::ENOENT), false), K::NotFound);
+        assert_eq!(classify(Some(libc::ENOSPC), false), K::NoSpace);
+        assert_eq!(classify(Some(libc::EDQUOT), false), K::NoSpace);
+        assert_eq!(classify(Some(libc::ECONNRESET), false), K::Disconnected);
+        assert_eq!(classify(Some(libc::ENETRESET), false), K::Disconnected);
+        assert_eq!(classify(Some(libc::ETIMEDOUT), false), K::Disconnected);
+        assert_eq!(classify(None, false), K::Io);
+    }
+}

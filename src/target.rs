@@ -1,0 +1,310 @@
+//! The external storage location ("target"): its URL, credentials, saved settings and probe.
+//!
+//! Settings live at `REPO/local/target.toml`, created with mode 0600 (they hold the share's
+//! password), and are never exported. Nothing shown to the operator contains the password.
+
+use crate::backend::{Backend, LocalBackend, SmbBackend, TEMP_PREFIX};
+use crate::error::{Error, Result, StorageError, StorageErrorKind};
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+mod password;
+mod url;
+
+pub use password::{read_password, read_password_file, PASSWORD_FILE_ENV};
+pub use url::TargetUrl;
+
+/// File name of the saved settings under `REPO/local/`.
+pub const TARGET_FILE: &str = "target.toml";
+
+/// The external location and how to log on to it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TargetConfig {
+    /// Where.
+    pub url: TargetUrl,
+    /// SMB username (optionally `DOMAIN\user`); `None` for a local directory.
+    pub username: Option<String>,
+    /// SMB password; `None` for a local directory.
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for TargetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TargetConfig")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+}
+
+impl TargetConfig {
+    /// Check and assemble the settings of `cairn target set` / `cairn recover --from`.
+    /// An SMB URL needs a username and a password; a local directory takes neither.
+    pub fn new(
+        url: &str,
+        username: Option<String>,
+        password: Option<String>,
+    ) -> Result<TargetConfig> {
+        let url = TargetUrl::parse(url)?;
+        match &url {
+            TargetUrl::Smb(_) => {
+                let Some(u) = username.filter(|u| !u.is_empty()) else {
+                    return Err(Error::usage(
+                        format!("the SMB target {url} needs a username"),
+                        "pass --username USER --password-file FILE, for example: cairn target set smb://nas/backups/ctl1 --username backup --password-file /etc/cairn/share.pass",
+                    ));
+                };
+                let Some(p) = password else {
+                    return Err(Error::usage(
+                        format!("the SMB target {url} needs a password"),
+                        format!("pass --password-file FILE or set {PASSWORD_FILE_ENV}=FILE (a file holding the password on one line, mode 0600)"),
+                    ));
+                };
+                Ok(TargetConfig {
+                    url,
+                    username: Some(u),
+                    password: Some(p),
+                })
+            }
+            TargetUrl::Local(_) => {
+                if username.is_some() {
+                    return Err(Error::usage(
+                        format!("the local target {url} takes no username"),
+                        "drop --username and --password-file, or give an smb://HOST/SHARE/PATH URL",
+                    ));
+                }
+                Ok(TargetConfig {
+                    url,
+                    username: None,
+                    password: None,
+                })
+            }
+        }
+    }
+
+    /// Path of the settings file in the repository.
+    pub fn file(repo: &Path) -> PathBuf {
+        repo.join("local").join(TARGET_FILE)
+    }
+
+    /// Save to `REPO/local/target.toml` (mode 0600 from the start; replaced atomically).
+    pub fn save(&self, repo: &Path) -> Result<()> {
+        let dir = repo.join("local");
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| Error::io(dir.display().to_string(), e))?;
+        let stored = Stored {
+            url: self.url.as_string(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+        };
+        let text = toml::to_string(&stored).map_err(|e| {
+            Error::failed(
+                format!("cannot encode the target settings: {e}"),
+                "report this as a bug",
+            )
+        })?;
+        let path = Self::file(repo);
+        let tmp = dir.join(format!(".{TARGET_FILE}.{:016x}", rand::random::<u64>()));
+        let res = (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            fs::File::open(&dir)?.sync_all()
+        })();
+        if let Err(e) = res {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(path.display().to_string(), e));
+        }
+        Ok(())
+    }
+
+    /// Load the saved settings; `None` when no target is set.
+    pub fn load(repo: &Path) -> Result<Option<TargetConfig>> {
+        let path = Self::file(repo);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path.display().to_string(), e)),
+        };
+        let broken =
+            |what: String| {
+                Error::failed(
+                format!("the target settings in {} are unreadable: {what}", path.display()),
+                "set the target again with `cairn target set URL --username U --password-file F`",
+            )
+            };
+        let stored: Stored = toml::from_str(&text).map_err(|e| broken(e.to_string()))?;
+        let url = TargetUrl::parse(&stored.url).map_err(|e| broken(e.to_string()))?;
+        Ok(Some(TargetConfig {
+            url,
+            username: stored.username,
+            password: stored.password,
+        }))
+    }
+
+    /// Forget the target (`cairn target clear`); true if one was set.
+    pub fn clear(repo: &Path) -> Result<bool> {
+        let path = Self::file(repo);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(path.display().to_string(), e)),
+        }
+    }
+
+    /// The settings for `target show --json`; never the password.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "url": self.url.as_string(),
+            "kind": self.url.kind(),
+            "username": self.username,
+            "password_set": self.password.is_some(),
+        })
+    }
+}
+
+/// `target show`: URL, kind, username; never the password.
+impl fmt::Display for TargetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "url: {}", self.url)?;
+        writeln!(f, "kind: {}", self.url.kind())?;
+        if let Some(u) = &self.username {
+            writeln!(f, "username: {u}")?;
+        }
+        if self.password.is_some() {
+            writeln!(f, "password: (set)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Connect to the target and return its backend (the repository folder is created if needed).
+pub fn open_backend(cfg: &TargetConfig) -> Result<Box<dyn Backend>> {
+    match &cfg.url {
+        TargetUrl::Local(dir) => match fs::metadata(dir) {
+            Ok(m) if m.is_dir() => Ok(Box::new(LocalBackend::new(dir))),
+            Ok(_) => Err(StorageError::new(
+                StorageErrorKind::ShareNotFound,
+                dir.display().to_string(),
+                "not a directory",
+            )
+            .into()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::new(
+                StorageErrorKind::ShareNotFound,
+                dir.display().to_string(),
+                "the directory does not exist (mount the share there, or create it)",
+            )
+            .into()),
+            Err(e) => Err(Error::io(dir.display().to_string(), e)),
+        },
+        TargetUrl::Smb(loc) => {
+            let user = cfg.username.as_deref().unwrap_or("");
+            let pass = cfg.password.as_deref().unwrap_or("");
+            Ok(Box::new(SmbBackend::connect(loc, user, pass)?))
+        }
+    }
+}
+
+/// Check that cairn can work at the target: connect, write, read back, rename and delete a probe
+/// object. The error names the cause (unreachable, logon failure, share not found, access denied,
+/// no space).
+pub fn probe(cfg: &TargetConfig) -> Result<()> {
+    let backend = open_backend(cfg)?;
+    probe_backend(backend.as_ref())
+}
+
+/// The write/read/delete check of [`probe`] on an open backend.
+pub fn probe_backend(backend: &dyn Backend) -> Result<()> {
+    // A temporary name: never listed, never copied, and removed by `clean_temp` if a crash
+    // leaves it behind.
+    let name = format!("{TEMP_PREFIX}probe-{:016x}", rand::random::<u64>());
+    let payload = format!("cairn write probe {name}\n").into_bytes();
+    backend.write(&name, &payload)?;
+    let back = backend.read(&name);
+    let deleted = backend.delete(&name);
+    let back = back?;
+    deleted?;
+    if back != payload {
+        return Err(Error::failed(
+            format!("{}: a probe object read back differently from what was written ({} bytes instead of {})", backend.describe(), back.len(), payload.len()),
+            "check the share's health (disk, quotas, antivirus or filters that alter files), then run `cairn target set` again",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn settings_are_saved_private_and_shown_without_password() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = TargetConfig::new(
+            "smb://h:4455/s/p",
+            Some("cairn".into()),
+            Some("pa55-word".into()),
+        )
+        .unwrap();
+        cfg.save(d.path()).unwrap();
+        let meta = fs::metadata(TargetConfig::file(d.path())).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(TargetConfig::load(d.path()).unwrap(), Some(cfg.clone()));
+        assert!(!cfg.to_string().contains("pa55-word"));
+        assert!(!cfg.to_json().to_string().contains("pa55-word"));
+        assert!(!format!("{cfg:?}").contains("pa55-word"));
+        assert!(cfg.to_json().to_string().contains("smb://h:4455/s/p"));
+        assert!(TargetConfig::clear(d.path()).unwrap());
+        assert_eq!(TargetConfig::load(d.path()).unwrap(), None);
+        assert!(!TargetConfig::clear(d.path()).unwrap());
+    }
+
+    #[test]
+    fn smb_targets_need_credentials() {
+        assert!(matches!(
+            TargetConfig::new("smb://h/s", None, Some("p".into())),
+            Err(Error::Usage { .. })
+        ));
+        assert!(matches!(
+            TargetConfig::new("smb://h/s", Some("u".into()), None),
+            Err(Error::Usage { .. })
+        ));
+        assert!(TargetConfig::new("/mnt/x", None, None).is_ok());
+    }
+
+    #[test]
+    fn local_targets_are_probed() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = TargetConfig::new(d.path().to_str().unwrap(), None, None).unwrap();
+        probe(&cfg).unwrap();
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0);
+        let gone =
+            TargetConfig::new(d.path().join("absent").to_str().unwrap(), None, None).unwrap();
+        match probe(&gone) {
+            Err(Error::Storage(e)) => assert_eq!(e.kind, StorageErrorKind::ShareNotFound),
+            other => panic!("{other:?}"),
+        }
+    }
+}

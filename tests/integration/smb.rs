@@ -1,0 +1,461 @@
+//! The SMB backend, the target probe and export against a real Samba smbd on 127.0.0.1.
+
+use crate::samba::{Samba, PASSWORD};
+use cairn::backend::{Backend, LocalBackend, SmbBackend};
+use cairn::error::{Error, StorageError, StorageErrorKind};
+use cairn::replicate::{export, fetch};
+use cairn::target::{open_backend, probe, TargetConfig, TargetUrl};
+use std::fs;
+use std::sync::Mutex;
+use std::time::Instant;
+
+fn connect(s: &Samba, path: &str, password: &str) -> Result<Box<dyn Backend>, Error> {
+    let cfg = TargetConfig::new(&s.url(path), Some("cairn".into()), Some(password.into()))?;
+    open_backend(&cfg)
+}
+
+fn storage(e: Error) -> StorageError {
+    match e {
+        Error::Storage(s) => s,
+        other => panic!("expected a storage error, got {other:?}"),
+    }
+}
+
+fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    // xorshift: incompressible and reproducible.
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// A source repository in a local directory: config, a key, packs of the given sizes, two manifests.
+fn make_repo(dir: &std::path::Path, packs: &[usize]) -> LocalBackend {
+    let b = LocalBackend::new(dir);
+    b.write("config", b"cairn repository v1").unwrap();
+    let key = b"age key envelope".to_vec();
+    b.write(&format!("keys/{}", blake3::hash(&key).to_hex()), &key)
+        .unwrap();
+    for (i, len) in packs.iter().enumerate() {
+        let data = bytes(i as u64 + 1, *len);
+        let h = blake3::hash(&data).to_hex().to_string();
+        b.write(&format!("data/{}/{h}", &h[..2]), &data).unwrap();
+    }
+    b.write("backups/20261122T053600.123Z", b"manifest one")
+        .unwrap();
+    b.write("backups/20261122T173600.456Z", b"manifest two")
+        .unwrap();
+    b
+}
+
+/// Every object of `a` is in `b` with the same bytes, and nothing else.
+fn assert_same(a: &dyn Backend, b: &dyn Backend) {
+    let mut la = a.list("").unwrap();
+    let mut lb = b.list("").unwrap();
+    la.sort_by(|x, y| x.name.cmp(&y.name));
+    lb.sort_by(|x, y| x.name.cmp(&y.name));
+    assert_eq!(la, lb);
+    for o in la {
+        assert!(
+            a.read(&o.name).unwrap() == b.read(&o.name).unwrap(),
+            "{} differs",
+            o.name
+        );
+    }
+}
+
+#[test]
+fn smb_backend_behaves_like_every_backend() {
+    let s = Samba::start();
+    let b = connect(&s, "ctl1/nested", PASSWORD).unwrap();
+    assert!(
+        s.share_dir().join("ctl1/nested").is_dir(),
+        "the repository folder was not created"
+    );
+    assert!(!b.describe().contains(PASSWORD));
+    assert!(b.list("").unwrap().is_empty());
+    b.write("data/ab/ab01", b"hello pack").unwrap();
+    b.write("keys/k1", b"key").unwrap();
+    b.write("config", b"cfg").unwrap();
+    assert_eq!(b.read("data/ab/ab01").unwrap(), b"hello pack");
+    assert_eq!(b.read_range("data/ab/ab01", 6, 4).unwrap(), b"pack");
+    assert_eq!(b.read_range("data/ab/ab01", 6, 100).unwrap(), b"pack");
+    assert_eq!(b.stat("keys/k1").unwrap(), Some(3));
+    assert_eq!(b.stat("keys/none").unwrap(), None);
+    let mut names: Vec<_> = b.list("").unwrap().into_iter().map(|o| o.name).collect();
+    names.sort();
+    assert_eq!(names, ["config", "data/ab/ab01", "keys/k1"]);
+    let data = b.list("data/").unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!((data[0].name.as_str(), data[0].size), ("data/ab/ab01", 10));
+    assert_eq!(
+        b.read("keys/none").unwrap_err().kind,
+        StorageErrorKind::NotFound
+    );
+    b.write("config", b"cfg2").unwrap();
+    assert_eq!(b.read("config").unwrap(), b"cfg2");
+    b.delete("keys/k1").unwrap();
+    b.delete("keys/k1").unwrap();
+    assert_eq!(b.stat("keys/k1").unwrap(), None);
+    // The bytes really are on the share's disk, under PATH.
+    assert_eq!(
+        fs::read(s.share_dir().join("ctl1/nested/data/ab/ab01")).unwrap(),
+        b"hello pack"
+    );
+
+    // A large object crosses several transfer blocks, and a range read in its middle.
+    let big = bytes(7, 9 * 1024 * 1024 + 123);
+    b.write("data/cd/big", &big).unwrap();
+    assert!(b.read("data/cd/big").unwrap() == big);
+    let off = 4 * 1024 * 1024 - 10;
+    assert!(b.read_range("data/cd/big", off as u64, 300_000).unwrap() == big[off..off + 300_000]);
+    assert_eq!(b.stat("data/cd/big").unwrap(), Some(big.len() as u64));
+
+    // Temporary files of an interrupted write are hidden and cleaned; local/ is never listed.
+    fs::write(
+        s.share_dir().join("ctl1/nested/data/ab/.tmp-0123"),
+        b"partial",
+    )
+    .unwrap();
+    fs::create_dir_all(s.share_dir().join("ctl1/nested/local")).unwrap();
+    fs::write(s.share_dir().join("ctl1/nested/local/x"), b"x").unwrap();
+    let n = b.list("").unwrap().len();
+    assert_eq!(n, 3);
+    assert_eq!(b.clean_temp().unwrap(), 1);
+    assert!(!s.share_dir().join("ctl1/nested/data/ab/.tmp-0123").exists());
+    assert_eq!(b.clean_temp().unwrap(), 0);
+    // Object names with a path are refused.
+    assert!(b.write("../escape", b"x").is_err());
+}
+
+#[test]
+fn probe_names_each_failure_with_its_remedy() {
+    let s = Samba::start();
+    // Right credentials: the probe leaves nothing behind.
+    let ok =
+        TargetConfig::new(&s.url("ctl1"), Some("cairn".into()), Some(PASSWORD.into())).unwrap();
+    probe(&ok).unwrap();
+    assert_eq!(fs::read_dir(s.share_dir().join("ctl1")).unwrap().count(), 0);
+
+    // Wrong password.
+    let bad = TargetConfig::new(
+        &s.url("ctl1"),
+        Some("cairn".into()),
+        Some("wrong-password".into()),
+    )
+    .unwrap();
+    let e = storage(probe(&bad).unwrap_err());
+    eprintln!("wrong password: {e}");
+    assert_eq!(e.kind, StorageErrorKind::LogonFailure, "{e}");
+    assert!(e.remedy().contains("cairn target set"), "{}", e.remedy());
+    assert!(!e.to_string().contains("wrong-password"), "{e}");
+    assert!(
+        e.to_string().contains(&format!("127.0.0.1:{}", s.port)),
+        "{e}"
+    );
+
+    // Share that does not exist.
+    let url = format!("smb://127.0.0.1:{}/no-such-share/x", s.port);
+    let cfg = TargetConfig::new(&url, Some("cairn".into()), Some(PASSWORD.into())).unwrap();
+    let e = storage(probe(&cfg).unwrap_err());
+    eprintln!("missing share: {e}");
+    assert_eq!(e.kind, StorageErrorKind::ShareNotFound, "{e}");
+    assert!(e.remedy().contains("share name"), "{}", e.remedy());
+
+    // Nothing listens on the port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("smb://127.0.0.1:{port}/backups");
+    let cfg = TargetConfig::new(&url, Some("cairn".into()), Some(PASSWORD.into())).unwrap();
+    let t = Instant::now();
+    let e = storage(probe(&cfg).unwrap_err());
+    eprintln!("closed port: {e}");
+    assert_eq!(e.kind, StorageErrorKind::Unreachable, "{e}");
+    assert!(e.remedy().contains("port"), "{}", e.remedy());
+    assert!(
+        t.elapsed().as_secs() < 30,
+        "a closed port took {:?} to fail",
+        t.elapsed()
+    );
+
+    // A folder the user may not write.
+    fs::create_dir_all(s.share_dir().join("locked")).unwrap();
+    fs::set_permissions(
+        s.share_dir().join("locked"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o555),
+    )
+    .unwrap();
+    let cfg = TargetConfig::new(
+        &s.url("locked"),
+        Some("cairn".into()),
+        Some(PASSWORD.into()),
+    )
+    .unwrap();
+    let e = storage(probe(&cfg).unwrap_err());
+    eprintln!("read-only folder: {e}");
+    assert_eq!(e.kind, StorageErrorKind::AccessDenied, "{e}");
+
+    // After all that, the right credentials still work in the same process.
+    probe(&ok).unwrap();
+}
+
+#[test]
+fn export_to_the_share_and_read_every_object_back() {
+    let s = Samba::start();
+    let src_dir = tempfile::tempdir().unwrap();
+    let sizes: Vec<usize> = (0..24)
+        .map(|i| [16 << 20, 4 << 20, 700_000, 12_345][i % 4])
+        .collect();
+    let src = make_repo(src_dir.path(), &sizes);
+    let dst = connect(&s, "ctl1", PASSWORD).unwrap();
+    let total: u64 = src.list("").unwrap().iter().map(|o| o.size).sum();
+    let t = Instant::now();
+    let r = export(&src, dst.as_ref(), &|_| {}).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "export: {} objects, {:.1} MiB in {:.2}s = {:.1} MiB/s (write + read-back) to {}",
+        r.objects_sent,
+        total as f64 / 1048576.0,
+        secs,
+        total as f64 / 1048576.0 / secs,
+        dst.describe()
+    );
+    assert_eq!(r.objects_sent, sizes.len() as u64 + 4);
+    assert_eq!(r.bytes_sent, total);
+    // Read back over SMB, with a new connection.
+    let again = connect(&s, "ctl1", PASSWORD).unwrap();
+    assert_same(&src, again.as_ref());
+    // And the files on the server's disk are the same repository.
+    assert_same(&src, &LocalBackend::new(s.share_dir().join("ctl1")));
+    // Nothing is left to send.
+    let r2 = export(&src, again.as_ref(), &|_| {}).unwrap();
+    assert_eq!(
+        (r2.objects_sent, r2.objects_skipped),
+        (0, sizes.len() as u64 + 4)
+    );
+    // And recovery's direction: share -> a new local repository.
+    let back_dir = tempfile::tempdir().unwrap();
+    let back = LocalBackend::new(back_dir.path());
+    let t = Instant::now();
+    let r3 = fetch(again.as_ref(), &back, &|_| {}).unwrap();
+    eprintln!(
+        "fetch: {:.1} MiB in {:.2}s = {:.1} MiB/s",
+        r3.bytes_sent as f64 / 1048576.0,
+        t.elapsed().as_secs_f64(),
+        r3.bytes_sent as f64 / 1048576.0 / t.elapsed().as_secs_f64()
+    );
+    assert_same(&src, &back);
+    let status = s.status();
+    eprintln!("smbstatus:\n{status}");
+    assert!(status.contains("SMB3"), "not SMB3: {status}");
+    assert!(
+        status.contains("AES-128-GCM")
+            || status.contains("AES-256-GCM")
+            || status.contains("AES-128-CCM"),
+        "not encrypted: {status}"
+    );
+}
+
+#[test]
+fn a_hung_server_fails_the_operation_after_the_timeout() {
+    let s = Samba::start();
+    let loc = match TargetUrl::parse(&s.url("ctl1")).unwrap() {
+        TargetUrl::Smb(l) => l,
+        other => panic!("{other:?}"),
+    };
+    let b = SmbBackend::connect_with_timeout(
+        &loc,
+        "cairn",
+        PASSWORD,
+        std::time::Duration::from_secs(3),
+    )
+    .unwrap();
+    b.write("config", b"cfg").unwrap();
+    s.pause();
+    let t = Instant::now();
+    let r = b.read("config");
+    let took = t.elapsed();
+    s.resume();
+    let e = r.expect_err("a read from a frozen server succeeded");
+    eprintln!("hung server: {e} after {took:?}");
+    assert!(
+        took.as_secs() < 20,
+        "a hung server held the read for {took:?}"
+    );
+    assert!(
+        matches!(
+            e.kind,
+            StorageErrorKind::Disconnected | StorageErrorKind::Unreachable
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn smbd_stopped_mid_export_then_restarted_resumes_with_only_what_is_missing() {
+    let s = Mutex::new(Samba::start());
+    let src_dir = tempfile::tempdir().unwrap();
+    let sizes: Vec<usize> = (0..20).map(|i| 1_000_000 + i * 1000).collect();
+    let src = make_repo(src_dir.path(), &sizes);
+    let all = src.list("").unwrap().len() as u64;
+    let (url, share_dir) = {
+        let g = s.lock().unwrap();
+        (g.url("ctl1"), g.share_dir())
+    };
+    let cfg = TargetConfig::new(&url, Some("cairn".into()), Some(PASSWORD.into())).unwrap();
+    let dst = open_backend(&cfg).unwrap();
+    let err = export(&src, dst.as_ref(), &|p| {
+        if p.objects_done == 6 {
+            s.lock().unwrap().stop();
+        }
+    })
+    .unwrap_err();
+    let e = storage(err);
+    eprintln!("smbd stopped: {e}");
+    assert!(
+        matches!(
+            e.kind,
+            StorageErrorKind::Disconnected | StorageErrorKind::Unreachable
+        ),
+        "the share going away was reported as {:?}: {e}",
+        e.kind
+    );
+    let there = LocalBackend::new(share_dir.join("ctl1")).list("").unwrap();
+    assert!(
+        there.len() as u64 >= 6 && (there.len() as u64) < all,
+        "{} objects on the share",
+        there.len()
+    );
+    assert!(
+        there.iter().all(|o| !o.name.starts_with("backups/")),
+        "a manifest was committed before its packs"
+    );
+    // While it is down, a new connection says it is unreachable.
+    assert_eq!(
+        storage(open_backend(&cfg).err().expect("connecting should fail")).kind,
+        StorageErrorKind::Unreachable
+    );
+
+    s.lock().unwrap().restart();
+    // The connection made before the outage reconnects by itself (a long-running `cairn serve`).
+    assert_eq!(dst.stat("config").unwrap(), src.stat("config").unwrap());
+    let dst = open_backend(&cfg).unwrap();
+    let r = export(&src, dst.as_ref(), &|_| {}).unwrap();
+    assert_eq!(
+        r.objects_skipped,
+        there.len() as u64,
+        "objects already there were sent again"
+    );
+    assert_eq!(r.objects_sent, all - there.len() as u64);
+    assert_same(&src, dst.as_ref());
+    assert_same(&src, &LocalBackend::new(share_dir.join("ctl1")));
+    // No temporary debris is left.
+    let mut debris = Vec::new();
+    let mut stack = vec![share_dir.join("ctl1")];
+    while let Some(d) = stack.pop() {
+        for ent in fs::read_dir(&d).unwrap() {
+            let ent = ent.unwrap();
+            if ent.file_type().unwrap().is_dir() {
+                stack.push(ent.path());
+            } else if ent.file_name().to_string_lossy().starts_with(".tmp-") {
+                debris.push(ent.path());
+            }
+        }
+    }
+    assert!(debris.is_empty(), "{debris:?}");
+}
+
+#[test]
+fn a_server_that_never_answers_fails_the_connection_after_the_timeout() {
+    // A TCP listener that accepts and then says nothing: SMB negotiation never completes.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let _holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming().flatten() {
+            held.push(c);
+            if held.len() > 8 {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    let loc = match TargetUrl::parse(&format!("smb://127.0.0.1:{port}/backups")).unwrap() {
+        TargetUrl::Smb(l) => l,
+        other => panic!("{other:?}"),
+    };
+    let t = Instant::now();
+    let e = SmbBackend::connect_with_timeout(
+        &loc,
+        "cairn",
+        PASSWORD,
+        std::time::Duration::from_secs(3),
+    )
+    .unwrap_err();
+    let took = t.elapsed();
+    eprintln!("silent server: {e} after {took:?}");
+    assert!(
+        took.as_secs() < 20,
+        "a silent server held the connection for {took:?}"
+    );
+    assert_eq!(e.kind, StorageErrorKind::Unreachable, "{e}");
+}
+
+#[test]
+fn wrong_password_is_a_logon_failure_with_its_remedy() {
+    let s = Samba::start();
+    let e = storage(
+        connect(&s, "ctl1", "not-the-password")
+            .err()
+            .expect("logon should fail"),
+    );
+    assert_eq!(e.kind, StorageErrorKind::LogonFailure, "{e}");
+    let err = Error::Storage(e.clone());
+    assert_eq!(err.cause_kind(), "logon_failure");
+    assert!(err.remedy().contains("--password-file"), "{}", err.remedy());
+    assert!(!err.to_string().contains("not-the-password"));
+    // A direct connection says the same.
+    let loc = match TargetUrl::parse(&s.url("ctl1")).unwrap() {
+        TargetUrl::Smb(l) => l,
+        other => panic!("{other:?}"),
+    };
+    let e = SmbBackend::connect(&loc, "cairn", "nope").unwrap_err();
+    assert_eq!(e.kind, StorageErrorKind::LogonFailure, "{e}");
+    // The right password, in the same process, still works.
+    connect(&s, "ctl1", PASSWORD).unwrap();
+}
+
+#[test]
+fn a_full_share_is_reported_as_no_space() {
+    let s = Samba::start_small(4 * 1024 * 1024);
+    let src_dir = tempfile::tempdir().unwrap();
+    let src = make_repo(
+        src_dir.path(),
+        &[1_500_000, 1_500_000, 1_500_000, 1_500_000],
+    );
+    let dst = connect(&s, "ctl1", PASSWORD).unwrap();
+    let e = storage(export(&src, dst.as_ref(), &|_| {}).unwrap_err());
+    eprintln!("full share: {e}");
+    assert_eq!(e.kind, StorageErrorKind::NoSpace, "{e}");
+    assert!(e.remedy().contains("prune"), "{}", e.remedy());
+    // No manifest was committed and no partial file is left under an object's name.
+    let there = LocalBackend::new(s.share_dir().join("ctl1"));
+    assert!(there.list("backups/").unwrap().is_empty());
+    for o in there.list("").unwrap() {
+        assert_eq!(
+            Some(o.size),
+            src.stat(&o.name).unwrap(),
+            "{} is partial on the share",
+            o.name
+        );
+    }
+}
