@@ -23,7 +23,7 @@ use crate::tree::ReadOnlyTree;
 pub const FS_NAME: &str = "cairn";
 
 /// How long an unmount waits for the session to wind down before leaving it detached.
-const UNMOUNT_WAIT: Duration = Duration::from_secs(10);
+const UNMOUNT_WAIT: Duration = Duration::from_secs(3);
 
 /// Checks that `path` can be mounted on: it exists, is a directory, is empty and is not already
 /// a mount point.
