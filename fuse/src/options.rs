@@ -15,8 +15,14 @@ pub struct MountOptions {
     /// (new backups appear, `latest` moves).
     pub root_ttl: Duration,
     /// Open files with `FOPEN_DIRECT_IO` (every read goes to the tree, bypassing the page
-    /// cache, in requests as large as the reader's) instead of `FOPEN_KEEP_CACHE` (page cache
-    /// with readahead, kept across opens).
+    /// cache, in requests as large as the reader's; `mmap` still works through
+    /// `FUSE_DIRECT_IO_ALLOW_MMAP`) instead of `FOPEN_KEEP_CACHE` (page cache with readahead,
+    /// kept across opens, requests of up to 1 MiB whatever the reader's size).
+    ///
+    /// Default `true`: `cat` of a large file measured ~1.7-2.3 GB/s against ~0.9-1.6 GB/s
+    /// through the page cache (2 shared cores, in-memory tree). The cost: a reader issuing
+    /// small reads (e.g. `tar`'s 10 KiB) sends small requests to the tree, and nothing is
+    /// cached between reads, so the tree should keep its last decoded chunks.
     pub direct_io: bool,
     /// Readahead window set on the mount's backing device (`read_ahead_kb` in sysfs) right
     /// after mounting; the FUSE handshake alone cannot go beyond the kernel's default (128 KiB).
@@ -38,8 +44,8 @@ impl Default for MountOptions {
             threads: 4,
             ttl: Duration::from_secs(24 * 3600),
             root_ttl: Duration::from_secs(1),
-            direct_io: false,
-            read_ahead_kb: 4096,
+            direct_io: true,
+            read_ahead_kb: 1024,
             max_read: 1 << 20,
             blksize: 1 << 20,
             allow_other: false,

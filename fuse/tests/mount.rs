@@ -201,9 +201,62 @@ fn bytes_read_equal_the_source() {
             "bytes differ at offset {off} length {len}"
         );
     }
+    // mmap works too (FUSE_DIRECT_IO_ALLOW_MMAP when direct I/O is on)
+    let len = 5 << 20;
+    let off = 16 << 20;
+    // SAFETY: mapping a read-only range of an open file and reading it as a slice while mapped.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            off as libc::off_t,
+        );
+        assert_ne!(
+            p,
+            libc::MAP_FAILED,
+            "mmap: {}",
+            std::io::Error::last_os_error()
+        );
+        let mapped = std::slice::from_raw_parts(p as *const u8, len);
+        assert!(mapped == &s.big_data[off..off + len], "mmap bytes differ");
+        libc::munmap(p, len);
+    }
     // through a symlink and through `latest`
     let via_latest = fs::read(md.path.join("latest/svc/link")).unwrap();
     assert!(via_latest == *s.big_data);
+}
+
+#[test]
+fn page_cache_mode_reads_the_same_bytes() {
+    require_fuse();
+    let md = MountDir::new();
+    let s = sample_tree();
+    let mut o = MountOptions::default();
+    o.direct_io = false;
+    o.threads = 2;
+    let _h = cairn_fuse::spawn(s.tree.clone(), &md.path, &o).unwrap();
+    let path = md.path.join("b1/svc/big.bin");
+    for _ in 0..2 {
+        assert!(fs::read(&path).unwrap() == *s.big_data);
+    }
+    let mut f = fs::File::open(&path).unwrap();
+    let mut rng = Rng(11);
+    for _ in 0..100 {
+        let off = rng.below(BIG as u64);
+        let len = 1 + rng.below(300_000) as usize;
+        f.seek(SeekFrom::Start(off)).unwrap();
+        let mut buf = Vec::new();
+        f.by_ref().take(len as u64).read_to_end(&mut buf).unwrap();
+        let end = (off as usize + len).min(BIG);
+        assert!(
+            buf == s.big_data[off as usize..end],
+            "bytes differ at {off}"
+        );
+    }
 }
 
 #[test]

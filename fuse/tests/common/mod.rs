@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -31,6 +32,13 @@ struct Node {
 pub struct MemTree {
     nodes: Vec<Node>,
     index: HashMap<(u64, OsString), u64>,
+    /// Number of `read` calls and bytes they returned, to see the request sizes the kernel
+    /// sends.
+    pub reads: AtomicU64,
+    pub read_bytes: AtomicU64,
+    /// Extra CPU work per read (passes of a checksum over the bytes), to imitate a tree that
+    /// decrypts and decompresses.
+    pub cpu_passes: u32,
 }
 
 pub const MTIME: Duration = Duration::from_secs(1_700_000_000);
@@ -51,6 +59,9 @@ impl MemTree {
                 body: Body::Dir(Vec::new()),
             }],
             index: HashMap::new(),
+            reads: AtomicU64::new(0),
+            read_bytes: AtomicU64::new(0),
+            cpu_passes: 0,
         }
     }
 
@@ -170,6 +181,15 @@ impl ReadOnlyTree for MemTree {
             Body::File(data) => {
                 let start = (offset.min(data.len() as u64)) as usize;
                 let end = (start + size as usize).min(data.len());
+                self.reads.fetch_add(1, Ordering::Relaxed);
+                self.read_bytes
+                    .fetch_add((end - start) as u64, Ordering::Relaxed);
+                for pass in 0..self.cpu_passes {
+                    let sum = data[start..end].chunks_exact(8).fold(pass as u64, |a, c| {
+                        (a ^ u64::from_le_bytes(c.try_into().unwrap())).rotate_left(5)
+                    });
+                    std::hint::black_box(sum);
+                }
                 Ok(data[start..end].to_vec())
             }
             Body::Broken => Err(Errno::EIO),
