@@ -223,9 +223,10 @@ pub fn spawn<T: ReadOnlyTree>(
 }
 
 /// Mounts `tree` read-only at `mountpoint` and blocks until it is unmounted from outside
-/// (`umount MOUNTPOINT`) or SIGINT/SIGTERM arrives; then unmounts and returns. The mount is gone
-/// when this returns. While it runs, SIGINT and SIGTERM do not kill the process (their previous
-/// handling is restored on return). One foreground mount per process at a time.
+/// (`umount MOUNTPOINT`) or SIGINT, SIGTERM or SIGHUP arrives; then unmounts and returns. The
+/// mount is gone when this returns (lazily detached if a process still uses it). While it runs
+/// these signals do not kill the process, even if they were inherited as ignored; their previous
+/// handling is restored on return. One foreground mount per process at a time.
 pub fn mount_foreground<T: ReadOnlyTree>(
     tree: T,
     mountpoint: &Path,

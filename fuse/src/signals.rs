@@ -1,4 +1,4 @@
-//! SIGINT/SIGTERM for a foreground mount: a self-pipe the signal handler writes to.
+//! SIGINT/SIGTERM/SIGHUP for a foreground mount: a self-pipe the signal handler writes to.
 //!
 //! The handler only calls `write(2)` (async-signal-safe) on a pipe; the mounting thread waits on
 //! the pipe's other end, together with the session's own "ended" notice.
@@ -26,7 +26,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
-/// While alive, SIGINT and SIGTERM write their number to a pipe instead of killing the process.
+/// While alive, SIGINT, SIGTERM and SIGHUP write their number to a pipe instead of killing the process.
 /// Dropping it restores the previous dispositions.
 pub(crate) struct SignalPipe {
     read: OwnedFd,
@@ -34,7 +34,9 @@ pub(crate) struct SignalPipe {
     old: Vec<(libc::c_int, libc::sigaction)>,
 }
 
-const SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+/// Handled even when inherited as ignored (a background job of a non-interactive shell starts
+/// with SIGINT ignored, yet `kill -INT` must still unmount).
+const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
@@ -61,7 +63,7 @@ impl SignalPipe {
         {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
-                "another foreground mount already handles SIGINT/SIGTERM in this process",
+                "another foreground mount already handles SIGINT/SIGTERM/SIGHUP in this process",
             ));
         }
         let mut me = SignalPipe {
@@ -137,6 +139,7 @@ pub(crate) fn name(sig: u8) -> &'static str {
     match sig as libc::c_int {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
         _ => "signal",
     }
 }

@@ -103,19 +103,20 @@ pub struct Attr {
     pub gid: u32,
     /// Modification time (also shown as access and change time).
     pub mtime: SystemTime,
-    /// Number of hard links (2 for an empty directory, 1 for a file is fine).
+    /// Number of hard links: 1 for files and symlinks; for a directory 2 + its number of
+    /// subdirectories, or 1 meaning "unknown" (tools then never skip subdirectories).
     pub nlink: u32,
 }
 
 impl Attr {
-    /// Attributes with common defaults: owned by root, mtime at the epoch, `nlink` 2 for a
-    /// directory and 1 otherwise, permissions `0o755` for a directory or symlink and `0o644`
+    /// Attributes with common defaults: owned by root, mtime at the epoch, `nlink` 1,
+    /// permissions `0o755` for a directory or symlink and `0o644`
     /// for a file.
     pub fn new(ino: u64, kind: Kind, size: u64) -> Attr {
-        let (perm, nlink) = match kind {
-            Kind::Dir => (0o755, 2),
-            Kind::Symlink => (0o777, 1),
-            Kind::File => (0o644, 1),
+        let perm = match kind {
+            Kind::Dir => 0o755,
+            Kind::Symlink => 0o777,
+            Kind::File => 0o644,
         };
         Attr {
             ino,
@@ -125,7 +126,7 @@ impl Attr {
             uid: 0,
             gid: 0,
             mtime: SystemTime::UNIX_EPOCH,
-            nlink,
+            nlink: 1,
         }
     }
 }
@@ -156,8 +157,9 @@ pub const MAX_DIR_COOKIE: u64 = (1 << 62) - 1;
 /// Inode numbers belong to the tree: they must be stable for the mount's life and unique, and
 /// the root directory is [`ROOT_INO`] (1). Everything except the root directory's contents is
 /// treated as immutable (the kernel caches it for a long time); entries directly in the root
-/// may appear or change (new backups, `latest`). If the target of a symlink in the root can
-/// change, give the new target a new inode number.
+/// may appear or change (new backups, `latest`): the kernel re-asks about those after a
+/// second. A directory must have exactly one name (one parent): show `latest` as a symlink
+/// (`latest -> <backup-id>`), not as a second name of the backup's directory inode.
 pub trait ReadOnlyTree: Send + Sync + 'static {
     /// The entry called `name` in directory `parent`.
     ///

@@ -473,8 +473,13 @@ fn check_mountpoint_explains_what_is_wrong() {
 /// Foreground mounts own the process's SIGINT/SIGTERM handling: one at a time.
 static FOREGROUND: Mutex<()> = Mutex::new(());
 
+fn foreground_lock() -> std::sync::MutexGuard<'static, ()> {
+    FOREGROUND.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `mount_foreground` on a thread, stops it with `stop`, checks it returned unmounted.
+/// Callers hold [`foreground_lock`].
 fn run_foreground(stop: impl FnOnce(&Path)) {
-    let _g = FOREGROUND.lock().unwrap_or_else(|e| e.into_inner());
     require_fuse();
     let md = MountDir::new();
     let s = sample_tree();
@@ -508,6 +513,7 @@ fn run_foreground(stop: impl FnOnce(&Path)) {
 
 #[test]
 fn foreground_mount_ends_on_sigterm() {
+    let _g = foreground_lock();
     // SAFETY: signalling our own process; mount_foreground's handler catches it.
     run_foreground(|_| unsafe {
         libc::kill(libc::getpid(), libc::SIGTERM);
@@ -515,15 +521,25 @@ fn foreground_mount_ends_on_sigterm() {
 }
 
 #[test]
-fn foreground_mount_ends_on_sigint() {
+fn foreground_mount_ends_on_sigint_even_if_inherited_as_ignored() {
+    // A background job of a non-interactive shell (`cairn mount ... &` in a script) starts with
+    // SIGINT ignored; `kill -INT` must still unmount.
+    let _g = foreground_lock();
+    // SAFETY: changing this test process's SIGINT disposition, restored below.
+    let old = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
     // SAFETY: as above.
     run_foreground(|_| unsafe {
         libc::kill(libc::getpid(), libc::SIGINT);
     });
+    // SAFETY: mount_foreground restored SIG_IGN; put back what the harness had.
+    unsafe {
+        assert_eq!(libc::signal(libc::SIGINT, old), libc::SIG_IGN);
+    }
 }
 
 #[test]
 fn foreground_mount_ends_on_external_umount() {
+    let _g = foreground_lock();
     run_foreground(|p| {
         let st = std::process::Command::new("umount")
             .arg(p)
@@ -531,4 +547,52 @@ fn foreground_mount_ends_on_external_umount() {
             .unwrap();
         assert!(st.success(), "umount failed");
     });
+}
+
+/// Not a test on its own: mounts on `$CAIRN_FUSE_STALE_AT` and waits to be killed by
+/// [`check_mountpoint_reports_a_stale_mount`].
+#[test]
+#[ignore]
+fn helper_mount_and_wait_to_be_killed() {
+    let Ok(p) = std::env::var("CAIRN_FUSE_STALE_AT") else {
+        return;
+    };
+    let s = sample_tree();
+    let _h = cairn_fuse::spawn(s.tree, Path::new(&p), &MountOptions::default()).unwrap();
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// Kills the child on drop, so a failing test leaves no process behind.
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn check_mountpoint_reports_a_stale_mount() {
+    require_fuse();
+    let md = MountDir::new();
+    let mut child = KillOnDrop(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", "helper_mount_and_wait_to_be_killed"])
+            .env("CAIRN_FUSE_STALE_AT", &md.path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !is_mount_point(&md.path) {
+        assert!(Instant::now() < deadline, "helper did not mount");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SIGKILL: the serving process dies without unmounting
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let e = check_mountpoint(&md.path).unwrap_err();
+    assert!(matches!(e, MountError::Stale(_)), "{e}");
+    assert!(e.to_string().contains("umount"), "{e}");
 }
