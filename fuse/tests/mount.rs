@@ -596,3 +596,112 @@ fn check_mountpoint_reports_a_stale_mount() {
     assert!(matches!(e, MountError::Stale(_)), "{e}");
     assert!(e.to_string().contains("umount"), "{e}");
 }
+
+/// A tree whose root gains an entry (`b2`, a second name for nothing below) when `grown` is set:
+/// what a new backup looks like while mounted.
+struct Growing {
+    inner: MemTree,
+    b2: u64,
+    grown: std::sync::atomic::AtomicBool,
+}
+
+impl Growing {
+    fn visible(&self, ino: u64) -> bool {
+        ino != self.b2 || self.grown.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl cairn_fuse::ReadOnlyTree for Growing {
+    fn lookup(
+        &self,
+        parent: u64,
+        name: &std::ffi::OsStr,
+    ) -> Result<cairn_fuse::Attr, cairn_fuse::Errno> {
+        let a = self.inner.lookup(parent, name)?;
+        if self.visible(a.ino) {
+            Ok(a)
+        } else {
+            Err(cairn_fuse::Errno::ENOENT)
+        }
+    }
+    fn getattr(&self, ino: u64) -> Result<cairn_fuse::Attr, cairn_fuse::Errno> {
+        self.inner.getattr(ino)
+    }
+    fn readdir(
+        &self,
+        ino: u64,
+        offset: u64,
+        limit: usize,
+    ) -> Result<Vec<cairn_fuse::DirEntry>, cairn_fuse::Errno> {
+        let mut v = self.inner.readdir(ino, offset, limit)?;
+        v.retain(|e| self.visible(e.ino));
+        Ok(v)
+    }
+    fn read(&self, ino: u64, offset: u64, size: u32) -> Result<Vec<u8>, cairn_fuse::Errno> {
+        self.inner.read(ino, offset, size)
+    }
+    fn readlink(&self, ino: u64) -> Result<Vec<u8>, cairn_fuse::Errno> {
+        self.inner.readlink(ino)
+    }
+}
+
+#[test]
+fn new_entries_in_the_root_show_up_while_mounted() {
+    require_fuse();
+    let md = MountDir::new();
+    let mut t = MemTree::new();
+    let b1 = t.dir(ROOT_INO, "b1");
+    t.file(b1, "f", b"one".to_vec());
+    let b2 = t.dir(ROOT_INO, "b2");
+    t.file(b2, "f", b"two".to_vec());
+    let tree = Arc::new(Growing {
+        inner: t,
+        b2,
+        grown: false.into(),
+    });
+    let _h = cairn_fuse::spawn(tree.clone(), &md.path, &MountOptions::default()).unwrap();
+    assert_eq!(
+        names(&md.path),
+        [OsString::from("b1")].into_iter().collect()
+    );
+    assert_eq!(errno_of(fs::metadata(md.path.join("b2"))), libc::ENOENT);
+    tree.grown.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        names(&md.path),
+        ["b1", "b2"].iter().map(OsString::from).collect()
+    );
+    assert_eq!(fs::read(md.path.join("b2/f")).unwrap(), b"two");
+}
+
+#[test]
+fn concurrent_readers_get_the_right_bytes() {
+    let md = MountDir::new();
+    let s = sample_tree();
+    let _h = mount(&md, s.tree.clone());
+    let path = md.path.join("b1/svc/big.bin");
+    let workers: Vec<_> = (0..4u64)
+        .map(|w| {
+            let path = path.clone();
+            let data = s.big_data.clone();
+            std::thread::spawn(move || {
+                let mut f = fs::File::open(&path).unwrap();
+                let mut rng = Rng(100 + w);
+                for _ in 0..50 {
+                    let off = rng.below(BIG as u64);
+                    let len = 1 + rng.below(2 << 20) as usize;
+                    f.seek(SeekFrom::Start(off)).unwrap();
+                    let mut buf = Vec::new();
+                    f.by_ref().take(len as u64).read_to_end(&mut buf).unwrap();
+                    let end = (off as usize + len).min(BIG);
+                    assert!(
+                        buf == data[off as usize..end],
+                        "worker {w}: bytes differ at {off}"
+                    );
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+}
