@@ -19,10 +19,12 @@ pub struct MountOptions {
     /// `FUSE_DIRECT_IO_ALLOW_MMAP`) instead of `FOPEN_KEEP_CACHE` (page cache with readahead,
     /// kept across opens, requests of up to 1 MiB whatever the reader's size).
     ///
-    /// Default `true`: `cat` of a large file measured ~1.7-2.3 GB/s against ~0.9-1.6 GB/s
-    /// through the page cache (2 shared cores, in-memory tree). The cost: a reader issuing
-    /// small reads (e.g. `tar`'s 10 KiB) sends small requests to the tree, and nothing is
-    /// cached between reads, so the tree should keep its last decoded chunks.
+    /// Default `false`. Measured with `examples/throughput.rs` (256 MiB in-memory file, 2 shared
+    /// cores): `cat` cold ran 1.6-2.5 GB/s through the page cache and 2.3-2.9 GB/s with direct
+    /// I/O; with a tree that spends CPU per byte both ran ~1.0-1.3 GB/s, but 16 KiB reads ran
+    /// ~1.0-1.5 GB/s through the page cache against ~0.5-0.6 GB/s direct (each small read
+    /// becomes a request to the tree), and re-reads come from the cache. Direct I/O only pays
+    /// for a tree so cheap that the glue is the limit.
     pub direct_io: bool,
     /// Readahead window set on the mount's backing device (`read_ahead_kb` in sysfs) right
     /// after mounting; the FUSE handshake alone cannot go beyond the kernel's default (128 KiB).
@@ -44,7 +46,7 @@ impl Default for MountOptions {
             threads: 4,
             ttl: Duration::from_secs(24 * 3600),
             root_ttl: Duration::from_secs(1),
-            direct_io: true,
+            direct_io: false,
             read_ahead_kb: 1024,
             max_read: 1 << 20,
             blksize: 1 << 20,

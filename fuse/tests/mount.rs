@@ -201,7 +201,7 @@ fn bytes_read_equal_the_source() {
             "bytes differ at offset {off} length {len}"
         );
     }
-    // mmap works too (FUSE_DIRECT_IO_ALLOW_MMAP when direct I/O is on)
+    // mmap works too
     let len = 5 << 20;
     let off = 16 << 20;
     // SAFETY: mapping a read-only range of an open file and reading it as a slice while mapped.
@@ -231,12 +231,12 @@ fn bytes_read_equal_the_source() {
 }
 
 #[test]
-fn page_cache_mode_reads_the_same_bytes() {
+fn direct_io_mode_reads_the_same_bytes() {
     require_fuse();
     let md = MountDir::new();
     let s = sample_tree();
     let mut o = MountOptions::default();
-    o.direct_io = false;
+    o.direct_io = true;
     o.threads = 2;
     let _h = cairn_fuse::spawn(s.tree.clone(), &md.path, &o).unwrap();
     let path = md.path.join("b1/svc/big.bin");
@@ -256,6 +256,29 @@ fn page_cache_mode_reads_the_same_bytes() {
             buf == s.big_data[off as usize..end],
             "bytes differ at {off}"
         );
+    }
+    // mmap of a direct-I/O file (FUSE_DIRECT_IO_ALLOW_MMAP)
+    let len = 3 << 20;
+    // SAFETY: mapping a read-only range of an open file and reading it while mapped.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(
+            p,
+            libc::MAP_FAILED,
+            "mmap: {}",
+            std::io::Error::last_os_error()
+        );
+        let mapped = std::slice::from_raw_parts(p as *const u8, len);
+        assert!(mapped == &s.big_data[..len], "mmap bytes differ");
+        libc::munmap(p, len);
     }
 }
 
