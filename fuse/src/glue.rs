@@ -1,0 +1,489 @@
+//! The `fuser::Filesystem` implementation over a [`ReadOnlyTree`]: read-only, hostile-name
+//! filtering, panics and integrity failures turned into errors, large reads.
+
+use std::ffi::OsStr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use fuser::{
+    AccessFlags, BsdFileFlags, CopyFileRangeFlags, FileAttr, FileHandle, FileType, Filesystem,
+    FopenFlags, Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
+    ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+};
+
+use crate::options::MountOptions;
+use crate::tree::{self, Attr, Kind, ReadOnlyTree, MAX_DIR_COOKIE, ROOT_INO};
+
+/// Entries asked of the tree per `readdir` batch.
+const READDIR_BATCH: usize = 256;
+/// Batches fetched in one kernel `readdir` call before giving up on a tree whose entries are
+/// all hidden (keeps one call bounded).
+const READDIR_MAX_BATCHES: usize = 64;
+/// Kernel directory offsets 1 and 2 are `.` and `..`; tree cookie `c` is kernel offset `c + 2`.
+const DOT_ENTRIES: u64 = 2;
+/// Longest symlink target handed to the kernel (it reads at most a page).
+const MAX_LINK_LEN: usize = 4095;
+
+/// Serves a [`ReadOnlyTree`] to the kernel.
+pub(crate) struct Glue<T: ReadOnlyTree> {
+    tree: T,
+    opts: MountOptions,
+}
+
+impl<T: ReadOnlyTree> Glue<T> {
+    pub(crate) fn new(tree: T, opts: MountOptions) -> Self {
+        Glue { tree, opts }
+    }
+
+    /// Runs a tree call, turning a panic into `EIO` so one bad object never takes the mount
+    /// down.
+    fn call<R>(
+        &self,
+        what: &str,
+        ino: u64,
+        f: impl FnOnce(&T) -> Result<R, tree::Errno>,
+    ) -> Result<R, fuser::Errno> {
+        match catch_unwind(AssertUnwindSafe(|| f(&self.tree))) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => {
+                if e == tree::Errno::EIO {
+                    tracing::error!(
+                        "{what} of {}: input/output error (integrity failure or unreadable data)",
+                        self.tree.describe(ino)
+                    );
+                } else {
+                    tracing::debug!("{what} of {}: {e}", self.tree.describe(ino));
+                }
+                Err(fuser::Errno::from_i32(e.raw()))
+            }
+            Err(_) => {
+                tracing::error!(
+                    "{what} of {}: the tree panicked; answering EIO",
+                    self.tree.describe(ino)
+                );
+                Err(fuser::Errno::EIO)
+            }
+        }
+    }
+
+    fn ttl_for(&self, ino: u64) -> Duration {
+        if ino == ROOT_INO {
+            self.opts.root_ttl
+        } else {
+            self.opts.ttl
+        }
+    }
+
+    fn file_attr(&self, a: &Attr) -> FileAttr {
+        let (kind, blksize) = match a.kind {
+            Kind::File => (FileType::RegularFile, self.opts.blksize),
+            Kind::Dir => (FileType::Directory, 4096),
+            Kind::Symlink => (FileType::Symlink, 4096),
+        };
+        FileAttr {
+            ino: INodeNo(a.ino),
+            size: a.size,
+            blocks: a.size.div_ceil(512),
+            atime: a.mtime,
+            mtime: a.mtime,
+            ctime: a.mtime,
+            crtime: a.mtime,
+            kind,
+            perm: a.perm & 0o7777,
+            nlink: a.nlink.max(1),
+            uid: a.uid,
+            gid: a.gid,
+            rdev: 0,
+            blksize,
+            flags: 0,
+        }
+    }
+}
+
+fn file_type(k: Kind) -> FileType {
+    match k {
+        Kind::File => FileType::RegularFile,
+        Kind::Dir => FileType::Directory,
+        Kind::Symlink => FileType::Symlink,
+    }
+}
+
+impl<T: ReadOnlyTree> Filesystem for Glue<T> {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        let max_read = self.opts.max_read.clamp(4096, 1 << 20);
+        if let Err(nearest) = config.set_max_write(max_read) {
+            let _ = config.set_max_write(nearest);
+        }
+        // The handshake cannot raise readahead past what the kernel offers (its bdi default);
+        // take all of it, and raise the bdi's window through sysfs after mounting.
+        if let Err(nearest) = config.set_max_readahead(max_read) {
+            let _ = config.set_max_readahead(nearest);
+        }
+        let _ = config.set_max_background(64);
+        let _ = config.set_congestion_threshold(48);
+        let mut wanted = InitFlags::FUSE_PARALLEL_DIROPS | InitFlags::FUSE_ASYNC_READ;
+        if self.opts.direct_io {
+            // Keep mmap (and so exec) working on direct-I/O files.
+            wanted |= InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP;
+        }
+        let supported = wanted & config.capabilities();
+        let _ = config.add_capabilities(supported);
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        if !tree::is_safe_name(name) {
+            return reply.error(fuser::Errno::ENOENT);
+        }
+        match self.call("lookup", parent.0, |t| t.lookup(parent.0, name)) {
+            Ok(a) if a.ino == 0 || a.ino == ROOT_INO => {
+                tracing::error!(
+                    "lookup of {name:?} in {}: the tree answered the invalid inode {}",
+                    self.tree.describe(parent.0),
+                    a.ino
+                );
+                reply.error(fuser::Errno::EIO)
+            }
+            Ok(a) => {
+                let ttl = if parent.0 == ROOT_INO {
+                    self.opts.root_ttl
+                } else {
+                    self.opts.ttl
+                };
+                reply.entry_with_ttls(&ttl, &ttl, &self.file_attr(&a), Generation(0))
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.call("getattr", ino.0, |t| t.getattr(ino.0)) {
+            Ok(mut a) => {
+                a.ino = ino.0;
+                reply.attr(&self.ttl_for(ino.0), &self.file_attr(&a))
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        match self.call("readlink", ino.0, |t| t.readlink(ino.0)) {
+            Ok(target) if target.len() > MAX_LINK_LEN => reply.error(fuser::Errno::ENAMETOOLONG),
+            Ok(target) => reply.data(&target),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
+            return reply.error(fuser::Errno::EROFS);
+        }
+        match self.call("open", ino.0, |t| t.getattr(ino.0)) {
+            Ok(a) if a.kind == Kind::Dir => reply.error(fuser::Errno::EISDIR),
+            Ok(_) => {
+                let fl = if self.opts.direct_io {
+                    FopenFlags::FOPEN_DIRECT_IO
+                } else {
+                    FopenFlags::FOPEN_KEEP_CACHE
+                };
+                reply.opened(FileHandle(0), fl)
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        match self.call("read", ino.0, |t| t.read(ino.0, offset, size)) {
+            Ok(data) => reply.data(&data[..data.len().min(size as usize)]),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if flags.acc_mode() != OpenAccMode::O_RDONLY {
+            return reply.error(fuser::Errno::EROFS);
+        }
+        // Below the root nothing changes: let the kernel keep listings cached.
+        let fl = if ino.0 == ROOT_INO {
+            FopenFlags::empty()
+        } else {
+            FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE
+        };
+        reply.opened(FileHandle(0), fl)
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let dir = ino.0;
+        if offset == 0 && reply.add(ino, 1, FileType::Directory, ".") {
+            return reply.ok();
+        }
+        if offset <= 1 && reply.add(ino, DOT_ENTRIES, FileType::Directory, "..") {
+            return reply.ok();
+        }
+        let mut cookie = offset.saturating_sub(DOT_ENTRIES);
+        for _ in 0..READDIR_MAX_BATCHES {
+            let batch = match self.call("readdir", dir, |t| t.readdir(dir, cookie, READDIR_BATCH)) {
+                Ok(b) => b,
+                Err(e) => return reply.error(e),
+            };
+            if batch.is_empty() {
+                return reply.ok();
+            }
+            for e in batch {
+                if e.next == 0 || e.next > MAX_DIR_COOKIE || e.next == cookie {
+                    tracing::error!(
+                        "readdir of {}: the tree gave entry {:?} the invalid cookie {}",
+                        self.tree.describe(dir),
+                        e.name,
+                        e.next
+                    );
+                    return reply.error(fuser::Errno::EIO);
+                }
+                cookie = e.next;
+                if !tree::is_safe_name(&e.name) || e.ino == 0 {
+                    tracing::warn!(
+                        "readdir of {}: hiding entry with unsafe name {:?}",
+                        self.tree.describe(dir),
+                        e.name
+                    );
+                    continue;
+                }
+                if reply.add(
+                    INodeNo(e.ino),
+                    e.next + DOT_ENTRIES,
+                    file_type(e.kind),
+                    &e.name,
+                ) {
+                    return reply.ok();
+                }
+            }
+        }
+        // Tens of thousands of hidden entries in a row: end the listing here rather than let
+        // one call run unbounded (only a hostile tree gets here).
+        tracing::warn!(
+            "readdir of {}: too many hidden entries; listing cut short",
+            self.tree.describe(dir)
+        );
+        reply.ok()
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        reply.statfs(0, 0, 0, 0, 0, 4096, tree::MAX_NAME_LEN as u32, 4096);
+    }
+
+    fn access(&self, _req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        if mask.contains(AccessFlags::W_OK) {
+            return reply.error(fuser::Errno::EROFS);
+        }
+        match self.call("access", ino.0, |t| t.getattr(ino.0)) {
+            Ok(_) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    // ---- everything that would modify the tree: EROFS ----
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        _size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn mknod(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn mkdir(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn unlink(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn rmdir(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn symlink(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _link_name: &OsStr,
+        _target: &Path,
+        reply: ReplyEntry,
+    ) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        _flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _flags: i32,
+        reply: ReplyCreate,
+    ) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _value: &[u8],
+        _flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _length: u64,
+        _mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        _fh_in: FileHandle,
+        _offset_in: u64,
+        _ino_out: INodeNo,
+        _fh_out: FileHandle,
+        _offset_out: u64,
+        _len: u64,
+        _flags: CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        reply.error(fuser::Errno::EROFS)
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok()
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok()
+    }
+}
