@@ -43,6 +43,8 @@ pub mod jobs;
 pub mod keyring;
 pub mod locator;
 pub mod progress;
+pub mod recover;
+pub mod remote;
 pub mod replicate;
 pub mod repository;
 pub mod restore;

@@ -11,6 +11,8 @@ pub struct Progress {
     pub bytes: AtomicU64,
     /// Bytes expected in all, if known (0 = unknown).
     pub total: AtomicU64,
+    /// Set to ask the job to stop early (shutdown of `cairn serve`).
+    pub cancel: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
@@ -23,6 +25,14 @@ impl Progress {
     /// Count bytes.
     pub fn add(&self, bytes: u64) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Fail with an error if the job was asked to stop.
+    pub fn check_cancel(&self) -> crate::Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(crate::Error::failed("the job was interrupted by a shutdown request", "it runs again at its next scheduled time; nothing half-done was committed"));
+        }
+        Ok(())
     }
 
     /// (files, bytes, total)

@@ -175,6 +175,7 @@ impl<'a> Walker<'a> {
         let mut pending = Vec::with_capacity(names.len());
         for name in names {
             self.store.check()?;
+            self.progress.check_cancel()?;
             let path = dir.join(&name);
             let nb = name.as_bytes();
             let meta = match std::fs::symlink_metadata(&path) {

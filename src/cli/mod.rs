@@ -4,9 +4,12 @@
 mod backup;
 mod keys;
 mod listing;
+mod ops;
 mod output;
+mod recover;
 mod restore;
 mod services;
+mod target;
 mod verify;
 
 use cairn::{Error, Result};
@@ -67,6 +70,36 @@ pub enum Command {
     ///
     /// Example: cairn verify --read-data --identity /root/cairn.key
     Verify(verify::VerifyArgs),
+    /// The external location (SMB 3 share or local directory) backups are exported to.
+    #[command(subcommand)]
+    Target(target::TargetCmd),
+    /// Export to the target every backup not yet there (resumes an interrupted export).
+    ///
+    /// Example: cairn export
+    Export,
+    /// Recover the cloud from the share alone onto a fresh controller.
+    ///
+    /// Example: cairn --repo /var/lib/cairn recover --from smb://nas/backups/ctl1 --username cairn
+    ///          --password-file /root/smb.pass --identity /root/cairn.key --target /srv/restore
+    Recover(recover::RecoverArgs),
+    /// Job history, newest first.
+    ///
+    /// Example: cairn jobs --limit 20
+    Jobs(ops::JobsArgs),
+    /// Active alerts with their remediation (--all for the history).
+    ///
+    /// Example: cairn alerts --json
+    Alerts(ops::AlertsArgs),
+    /// The command that receives every alert raised and cleared (JSON on stdin).
+    #[command(subcommand)]
+    Notify(ops::NotifyCmd),
+    /// The schedule and retention policy that `cairn serve` keeps.
+    #[command(subcommand)]
+    Schedule(ops::ScheduleCmd),
+    /// Run the scheduler in the foreground: backup, export, prune and verify on their schedules.
+    ///
+    /// Example: cairn serve
+    Serve,
 }
 
 /// Run a parsed command.
@@ -84,6 +117,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Show(a) => listing::show(&g, a),
         Command::Restore(a) => restore::run(&g, a),
         Command::Verify(a) => verify::run(&g, a),
+        Command::Target(c) => target::run(&g, c),
+        Command::Export => target::export(&g),
+        Command::Recover(a) => recover::run(&g, a),
+        Command::Jobs(a) => ops::jobs(&g, a),
+        Command::Alerts(a) => ops::alerts(&g, a),
+        Command::Notify(c) => ops::notify(&g, c),
+        Command::Schedule(c) => ops::schedule(&g, c),
+        Command::Serve => ops::serve(&g),
     }
 }
 
@@ -99,6 +140,29 @@ impl Global {
     /// Open the internal repository.
     pub fn controller(&self) -> Result<cairn::controller::Controller> {
         cairn::controller::Controller::open(&self.repo)
+    }
+}
+
+/// Run `f` as a recorded job holding the repository lease; print bookkeeping warnings.
+pub fn as_job<T>(local: &std::path::Path, kind: cairn::jobs::JobKind, f: impl FnOnce(&mut cairn::jobs::Job) -> Result<T>) -> Result<T> {
+    let mut job = cairn::jobs::Job::begin(local, kind, cairn::jobs::Trigger::Manual)?;
+    if let Some(j) = job.interrupted() {
+        eprintln!("note: {} job {} was interrupted (its process died); its leftovers are reclaimed", j.kind, j.id.as_str());
+    }
+    let out = f(&mut job);
+    finished(job.finish(&out));
+    out
+}
+
+/// Prune with a policy (the scheduler's hook; replaced by the prune module when it lands).
+pub fn prune_hook(_ctl: &cairn::controller::Controller, _policy: &cairn::retention::Policy) -> Result<()> {
+    Ok(())
+}
+
+/// Print what finishing a job could not record.
+pub fn finished(done: cairn::jobs::Finished) {
+    for w in done.warnings {
+        eprintln!("warning: {w}");
     }
 }
 

@@ -9,6 +9,9 @@ use std::sync::Arc;
 /// Verify options.
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
+    /// Check the target's copy instead of the internal repository.
+    #[arg(long)]
+    pub from_target: bool,
     /// Decrypt and check every chunk (needs --identity).
     #[arg(long)]
     pub read_data: bool,

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what building and testing cairn needs on a fresh Debian machine, when missing:
+# libsmbclient (SMB 3 client library, for the `pavao` crate), Samba's smbd (the tests' share),
+# age (keys written by Debian's age-keygen must work), pkg-config.
+set -euo pipefail
+need=()
+[[ -e /usr/include/samba-4.0/libsmbclient.h ]] || need+=(libsmbclient-dev)
+command -v smbd >/dev/null || need+=(samba)
+command -v age-keygen >/dev/null || need+=(age)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v python3 >/dev/null || need+=(python3)
+if ((${#need[@]})); then
+  echo "installing: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq "${need[@]}" >&2
+fi

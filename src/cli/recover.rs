@@ -1,0 +1,56 @@
+//! `cairn recover`.
+
+use super::{output, Global, IdentityArg};
+use cairn::jobs::JobKind;
+use cairn::progress::Progress;
+use cairn::recover::{self, RecoverOptions};
+use cairn::target::{self, TargetConfig};
+use cairn::Result;
+use clap::Args;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Recover options.
+#[derive(Args, Debug)]
+pub struct RecoverArgs {
+    /// The share: `smb://HOST[:PORT]/SHARE[/PATH]` (or a local directory).
+    #[arg(long)]
+    pub from: String,
+    /// SMB username.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// File holding the SMB password (or CAIRN_PASSWORD_FILE).
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// The identity.
+    #[command(flatten)]
+    pub identity: IdentityArg,
+    /// Where to restore every service's data (as DIR/<service>/…).
+    #[arg(long)]
+    pub target: PathBuf,
+    /// Which backup (default: the newest).
+    #[arg(long)]
+    pub backup: Option<String>,
+}
+
+/// Run a recovery and print its report.
+pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
+    let keys = a.identity.require("recover")?;
+    let pw = target::read_password(a.password_file.as_deref())?;
+    let from = TargetConfig::new(&a.from, a.username, pw)?;
+    let opts = RecoverOptions { from, repo: g.repo.clone(), target: a.target, backup: a.backup };
+    recover::prepare(&opts)?;
+    let progress = Arc::new(Progress::default());
+    let r = super::as_job(&g.repo.join("local"), JobKind::Recover, |_| {
+        let _bar = output::Bar::start("recover", progress.clone(), g.quiet);
+        recover::finish(&opts, &keys, &progress)
+    })?;
+    println!("recovered backup {} ({})", r.backup, r.services.join(", "));
+    println!("  {} files, {} restored and verified into {}", r.files, output::size(r.bytes), opts.target.display());
+    println!("  {} objects ({}) copied from the share into {}", r.objects_copied, output::size(r.bytes_copied), opts.repo.display());
+    for c in &r.restore_commands {
+        println!("  ran restore command {c}");
+    }
+    println!("  took {:.1}s; backups continue to the same share (`cairn backup`)", r.seconds);
+    Ok(())
+}

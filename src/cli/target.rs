@@ -1,0 +1,87 @@
+//! `cairn target set|show|clear` and `cairn export`.
+
+use super::{output, Global};
+use cairn::jobs::JobKind;
+use cairn::progress::Progress;
+use cairn::target::{self, TargetConfig};
+use cairn::Result;
+use clap::Subcommand;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Target commands.
+#[derive(Subcommand, Debug)]
+pub enum TargetCmd {
+    /// Set the external location; checks it can write there before saving.
+    ///
+    /// Examples: cairn target set smb://nas.example:445/backups/ctl1 --username cairn --password-file /root/smb.pass
+    ///           cairn target set /mnt/backup-share/ctl1
+    Set {
+        /// `smb://HOST[:PORT]/SHARE[/PATH]` or a local directory.
+        url: String,
+        /// SMB username.
+        #[arg(long)]
+        username: Option<String>,
+        /// File holding the SMB password (or CAIRN_PASSWORD_FILE).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Show the target (never the password).
+    Show {
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget the target (nothing on it is deleted).
+    Clear,
+}
+
+/// Run a target command.
+pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
+    let ctl = g.controller()?;
+    match c {
+        TargetCmd::Set { url, username, password_file } => {
+            let pw = target::read_password(password_file.as_deref())?;
+            let cfg = TargetConfig::new(&url, username, pw)?;
+            target::probe(&cfg)?;
+            cfg.save(&ctl.root)?;
+            if !g.quiet {
+                eprintln!("target set to {cfg}; backups are exported there after each backup");
+            }
+            Ok(())
+        }
+        TargetCmd::Show { json } => {
+            let cfg = TargetConfig::load(&ctl.root)?;
+            match (cfg, json) {
+                (Some(c), true) => output::json(&c.to_json()),
+                (None, true) => output::json(&serde_json::Value::Null),
+                (Some(c), false) => println!("{c}"),
+                (None, false) => println!("no target set; set one with `cairn target set URL`"),
+            }
+            Ok(())
+        }
+        TargetCmd::Clear => {
+            TargetConfig::clear(&ctl.root)?;
+            Ok(())
+        }
+    }
+}
+
+/// `cairn export`.
+pub fn export(g: &Global) -> Result<()> {
+    let ctl = g.controller()?;
+    cairn::remote::configured(&ctl)?;
+    let r = super::as_job(&ctl.local(), JobKind::Export, |job| {
+        let p = Arc::new(Progress::default());
+        let r = {
+            let _bar = output::Bar::start("export", p.clone(), g.quiet);
+            cairn::remote::export(&ctl, &p)?
+        };
+        let _ = job.progress(|rec| rec.bytes_exported = r.bytes_sent);
+        Ok(r)
+    })?;
+    if !g.quiet {
+        println!("exported {} objects ({}), {} already there, in {:.1}s", r.objects_sent, output::size(r.bytes_sent), r.objects_skipped, r.seconds);
+    }
+    Ok(())
+}
