@@ -30,7 +30,10 @@ impl Progress {
     /// Fail with an error if the job was asked to stop.
     pub fn check_cancel(&self) -> crate::Result<()> {
         if self.cancel.load(Ordering::Relaxed) {
-            return Err(crate::Error::failed("the job was interrupted by a shutdown request", "it runs again at its next scheduled time; nothing half-done was committed"));
+            return Err(crate::Error::failed(
+                "the job was interrupted by a shutdown request",
+                "it runs again at its next scheduled time; nothing half-done was committed",
+            ));
         }
         Ok(())
     }

@@ -57,7 +57,8 @@ pub fn prepare(opts: &RecoverOptions) -> Result<()> {
             "recover into a new --repo DIR (the old controller's state is rebuilt from the share)",
         ));
     }
-    std::fs::create_dir_all(opts.repo.join("local")).map_err(|e| Error::io(opts.repo.display().to_string(), e))?;
+    std::fs::create_dir_all(opts.repo.join("local"))
+        .map_err(|e| Error::io(opts.repo.display().to_string(), e))?;
     Ok(())
 }
 
@@ -68,26 +69,41 @@ pub fn finish(opts: &RecoverOptions, keys: &KeyRing, progress: &Progress) -> Res
     let local = LocalBackend::new(&opts.repo);
     let copied = crate::replicate::fetch(remote.as_ref(), &local, &|_| {})?;
     let ctl = Controller::open(&opts.repo)?;
-    let m = ctl.repo.resolve(opts.backup.as_deref().unwrap_or("latest"))?;
+    let m = ctl
+        .repo
+        .resolve(opts.backup.as_deref().unwrap_or("latest"))?;
     adopt_keys(&opts.repo, &ctl, keys, &m)?;
     let restored = restore_all(&ctl, keys, &m, &opts.target, progress)?;
     // the services as they were configured, so backups continue as before
     let defs = definitions(&ctl, keys, &m)?;
     let mut commands = Vec::new();
-    for s in &defs.services {
+    let services = defs.to_services();
+    for s in &services {
         if let (Some(cmd), Some(_)) = (&s.restore_command, &s.command) {
-            run_restore_command(&s.name, cmd, &opts.target.join(&s.name).join(COMMAND_OUTPUT))?;
+            run_restore_command(
+                &s.name,
+                cmd,
+                &opts.target.join(&s.name).join(COMMAND_OUTPUT),
+            )?;
             commands.push(format!("{}: {cmd}", s.name));
         }
     }
-    ctl.save_services(&ServiceList { services: defs.services.clone() })?;
+    ctl.save_services(&ServiceList { services })?;
     // rebuild the index from the pack headers and check the copy's structure
     let index = ctl.index()?;
     let report = crate::verify::verify(&ctl.repo, &index, None, &Progress::default())?;
     if !report.clean() {
         return Err(Error::corrupt(
             "the copy recovered from the share",
-            format!("damaged: {}", report.damaged_objects.keys().cloned().collect::<Vec<_>>().join(", ")),
+            format!(
+                "damaged: {}",
+                report
+                    .damaged_objects
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ));
     }
     opts.from.save(&opts.repo)?;
@@ -108,7 +124,9 @@ pub fn finish(opts: &RecoverOptions, keys: &KeyRing, progress: &Progress) -> Res
 fn adopt_keys(root: &Path, ctl: &Controller, keys: &KeyRing, m: &Manifest) -> Result<()> {
     let mut epochs = Vec::new();
     for o in ctl.repo.store.list("keys/")? {
-        let Some(id) = crate::id::KeyId::from_hex(o.name.trim_start_matches("keys/")) else { continue };
+        let Some(id) = crate::id::KeyId::from_hex(o.name.trim_start_matches("keys/")) else {
+            continue;
+        };
         if let Ok(env) = ctl.repo.envelope(&id) {
             if matches!(env.kind, EnvelopeKind::Epoch { .. }) {
                 epochs.push((env.created_ms, id));
@@ -122,18 +140,36 @@ fn adopt_keys(root: &Path, ctl: &Controller, keys: &KeyRing, m: &Manifest) -> Re
             return Ok(());
         }
     }
-    Err(Error::WrongIdentity { backup: m.id.clone(), recipients: ctl.repo.epoch_recipients(&m.epoch)? })
+    Err(Error::WrongIdentity {
+        backup: m.id.clone(),
+        recipients: ctl.repo.epoch_recipients(&m.epoch)?,
+    })
 }
 
-fn restore_all(ctl: &Controller, keys: &KeyRing, m: &Manifest, target: &Path, progress: &Progress) -> Result<RestoreReport> {
-    let opts = RestoreOptions { target: target.to_path_buf(), service: None, path: None, overwrite: false };
+fn restore_all(
+    ctl: &Controller,
+    keys: &KeyRing,
+    m: &Manifest,
+    target: &Path,
+    progress: &Progress,
+) -> Result<RestoreReport> {
+    let opts = RestoreOptions {
+        target: target.to_path_buf(),
+        service: None,
+        path: None,
+        overwrite: false,
+    };
     restore::restore(&ctl.repo, keys, m, &opts, progress)
 }
 
 fn definitions(ctl: &Controller, keys: &KeyRing, m: &Manifest) -> Result<Definitions> {
     let wanted = std::iter::once(m.definitions).collect();
     let locator = Locator::scan(&ctl.repo, Some(&wanted))?;
-    let reader = ChunkReader { repo: &ctl.repo, keys, locator: &locator };
+    let reader = ChunkReader {
+        repo: &ctl.repo,
+        keys,
+        locator: &locator,
+    };
     Definitions::decode(&reader.read(&m.definitions, &m.id)?)
 }
 
@@ -141,13 +177,27 @@ fn run_restore_command(service: &str, cmd: &str, input: &Path) -> Result<()> {
     let fail = |cause: String| Error::Service {
         service: service.to_string(),
         cause,
-        remedy: format!("the data is restored at {}; fix the restore command and run it by hand: {cmd} < {}", input.display(), input.display()),
+        remedy: format!(
+            "the data is restored at {}; fix the restore command and run it by hand: {cmd} < {}",
+            input.display(),
+            input.display()
+        ),
     };
-    let stdin = std::fs::File::open(input).map_err(|e| fail(format!("cannot open {}: {e}", input.display())))?;
-    let out = std::process::Command::new("sh").arg("-c").arg(cmd).stdin(stdin).output().map_err(|e| fail(format!("cannot start `{cmd}`: {e}")))?;
+    let stdin = std::fs::File::open(input)
+        .map_err(|e| fail(format!("cannot open {}: {e}", input.display())))?;
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(stdin)
+        .output()
+        .map_err(|e| fail(format!("cannot start `{cmd}`: {e}")))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(fail(format!("restore command `{cmd}` exited with {}: {}", out.status, err.trim())));
+        return Err(fail(format!(
+            "restore command `{cmd}` exited with {}: {}",
+            out.status,
+            err.trim()
+        )));
     }
     Ok(())
 }

@@ -38,9 +38,15 @@ pub fn export(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
     let cfg = configured(ctl)?;
     let dst = open(&cfg)?;
     let report = replicate::export(ctl.repo.store.as_ref(), dst.as_ref(), &|p| {
-        progress.total.store(p.bytes_total, std::sync::atomic::Ordering::Relaxed);
-        progress.bytes.store(p.bytes_done, std::sync::atomic::Ordering::Relaxed);
-        progress.files.store(p.objects_done, std::sync::atomic::Ordering::Relaxed);
+        progress
+            .total
+            .store(p.bytes_total, std::sync::atomic::Ordering::Relaxed);
+        progress
+            .bytes
+            .store(p.bytes_done, std::sync::atomic::Ordering::Relaxed);
+        progress
+            .files
+            .store(p.objects_done, std::sync::atomic::Ordering::Relaxed);
     })?;
     record_exported(&ctl.root, dst.as_ref())?;
     Ok(report)
@@ -48,7 +54,11 @@ pub fn export(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
 
 /// Remember the backups the target holds now.
 pub fn record_exported(root: &Path, dst: &dyn Backend) -> Result<()> {
-    let ids: BTreeSet<String> = dst.list("backups/")?.into_iter().filter_map(|o| o.name.strip_prefix("backups/").map(str::to_string)).collect();
+    let ids: BTreeSet<String> = dst
+        .list("backups/")?
+        .into_iter()
+        .filter_map(|o| o.name.strip_prefix("backups/").map(str::to_string))
+        .collect();
     let text = serde_json::to_vec(&ids).unwrap_or_default();
     crate::fsutil::write_atomic(&root.join("local").join(EXPORTED_FILE), &text, 0o600)
 }
@@ -60,7 +70,11 @@ pub fn exported(root: &Path) -> Option<BTreeSet<String>> {
 }
 
 /// Verify the target's copy (without the identity unless `keys` is given).
-pub fn verify_target(ctl: &Controller, keys: Option<&KeyRing>, progress: &Progress) -> Result<(VerifyReport, String)> {
+pub fn verify_target(
+    ctl: &Controller,
+    keys: Option<&KeyRing>,
+    progress: &Progress,
+) -> Result<(VerifyReport, String)> {
     let cfg = configured(ctl)?;
     let store = open(&cfg)?;
     let place = store.describe();

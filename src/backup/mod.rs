@@ -80,10 +80,7 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
         for (slot, s) in services.iter().enumerate() {
             records.push(back_up_service(&walker, slot, s)?);
         }
-        let defs = Definitions {
-            services: services.clone(),
-        }
-        .encode();
+        let defs = Definitions::of(&services).encode();
         let defs_id = id_key.chunk_id(&defs);
         store.put(defs_id, BlobKind::Meta, &defs, services.len())?;
         Ok((records, defs_id))

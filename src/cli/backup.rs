@@ -26,7 +26,13 @@ pub fn record(job: &mut Job, m: &Manifest) -> Result<()> {
         r.services = m
             .services
             .iter()
-            .map(|s| ServiceFigures { name: s.name.clone(), files: s.files, bytes: s.bytes, bytes_new: s.bytes_new, duration_ms: s.duration_ms })
+            .map(|s| ServiceFigures {
+                name: s.name.clone(),
+                files: s.files,
+                bytes: s.bytes,
+                bytes_new: s.bytes_new,
+                duration_ms: s.duration_ms,
+            })
             .collect();
     })
 }
@@ -73,23 +79,47 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
         eprintln!("warning: {w}");
     }
     if a.json {
-        output::json(&super::listing::backup_json(&m, export_outcome.as_ref().map(|r| r.is_ok())));
+        output::json(&super::listing::backup_json(
+            &m,
+            export_outcome.as_ref().map(|r| r.is_ok()),
+        ));
     } else {
         if !g.quiet {
             for s in &m.services {
-                println!("{:<16} {:>8} files {:>12} {:>10} new", s.name, s.files, output::size(s.bytes), output::size(s.bytes_new));
+                println!(
+                    "{:<16} {:>8} files {:>12} {:>10} new",
+                    s.name,
+                    s.files,
+                    output::size(s.bytes),
+                    output::size(s.bytes_new)
+                );
             }
-            println!("backup {} of {} in {secs:.1}s, {} new", m.id, output::size(m.bytes()), output::size(m.bytes_new()));
+            println!(
+                "backup {} of {} in {secs:.1}s, {} new",
+                m.id,
+                output::size(m.bytes()),
+                output::size(m.bytes_new())
+            );
             if let Some(Ok(r)) = &export_outcome {
-                println!("exported {} objects ({}) to the target", r.objects_sent, output::size(r.bytes_sent));
+                println!(
+                    "exported {} objects ({}) to the target",
+                    r.objects_sent,
+                    output::size(r.bytes_sent)
+                );
             }
         }
         println!("{}", m.id);
     }
     match export_outcome {
         Some(Err(e)) => Err(cairn::Error::failed(
-            format!("backup {} is complete in the internal repository, but its export failed: {e}", m.id),
-            format!("{} Then run `cairn export` (it sends only what is missing).", e.remedy()),
+            format!(
+                "backup {} is complete in the internal repository, but its export failed: {e}",
+                m.id
+            ),
+            format!(
+                "{} Then run `cairn export` (it sends only what is missing).",
+                e.remedy()
+            ),
         )),
         _ => Ok(()),
     }

@@ -144,10 +144,18 @@ impl Global {
 }
 
 /// Run `f` as a recorded job holding the repository lease; print bookkeeping warnings.
-pub fn as_job<T>(local: &std::path::Path, kind: cairn::jobs::JobKind, f: impl FnOnce(&mut cairn::jobs::Job) -> Result<T>) -> Result<T> {
+pub fn as_job<T>(
+    local: &std::path::Path,
+    kind: cairn::jobs::JobKind,
+    f: impl FnOnce(&mut cairn::jobs::Job) -> Result<T>,
+) -> Result<T> {
     let mut job = cairn::jobs::Job::begin(local, kind, cairn::jobs::Trigger::Manual)?;
     if let Some(j) = job.interrupted() {
-        eprintln!("note: {} job {} was interrupted (its process died); its leftovers are reclaimed", j.kind, j.id.as_str());
+        eprintln!(
+            "note: {} job {} was interrupted (its process died); its leftovers are reclaimed",
+            j.kind,
+            j.id.as_str()
+        );
     }
     let out = f(&mut job);
     finished(job.finish(&out));
@@ -155,7 +163,10 @@ pub fn as_job<T>(local: &std::path::Path, kind: cairn::jobs::JobKind, f: impl Fn
 }
 
 /// Prune with a policy (the scheduler's hook; replaced by the prune module when it lands).
-pub fn prune_hook(_ctl: &cairn::controller::Controller, _policy: &cairn::retention::Policy) -> Result<()> {
+pub fn prune_hook(
+    _ctl: &cairn::controller::Controller,
+    _policy: &cairn::retention::Policy,
+) -> Result<()> {
     Ok(())
 }
 

@@ -92,9 +92,28 @@ pub fn jobs(g: &Global, a: JobsArgs) -> Result<()> {
         println!("no jobs yet");
     }
     for j in &list {
-        let dur = j.duration_ms.map(|d| format!("{:.1}s", d as f64 / 1000.0)).unwrap_or_else(|| "-".into());
-        let state = serde_json::to_value(j.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        println!("{}  {:<8} {:<11} {:>8}  read {:>10} stored {:>10} exported {:>10}{}", j.id.as_str(), j.kind, state, dur, output::size(j.bytes_read), output::size(j.bytes_stored), output::size(j.bytes_exported), j.backup.as_ref().map(|b| format!("  backup {b}")).unwrap_or_default());
+        let dur = j
+            .duration_ms
+            .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into());
+        let state = serde_json::to_value(j.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        println!(
+            "{}  {:<8} {:<11} {:>8}  read {:>10} stored {:>10} exported {:>10}{}",
+            j.id.as_str(),
+            j.kind,
+            state,
+            dur,
+            output::size(j.bytes_read),
+            output::size(j.bytes_stored),
+            output::size(j.bytes_exported),
+            j.backup
+                .as_ref()
+                .map(|b| format!("  backup {b}"))
+                .unwrap_or_default()
+        );
         if let Some(e) = &j.error {
             println!("    error: {e}");
         }
@@ -117,9 +136,28 @@ pub fn alerts(g: &Global, a: AlertsArgs) -> Result<()> {
         println!("no {}alerts", if a.all { "" } else { "active " });
     }
     for x in &list {
-        let sev = serde_json::to_value(x.severity).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let state = serde_json::to_value(x.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        println!("[{sev}] {} {} ({}, {} job, raised {}{}): {}", x.id, x.subject, state, x.kind, x.raised.to_rfc3339(), if x.count > 1 { format!(", {} times", x.count) } else { String::new() }, x.message);
+        let sev = serde_json::to_value(x.severity)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let state = serde_json::to_value(x.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        println!(
+            "[{sev}] {} {} ({}, {} job, raised {}{}): {}",
+            x.id,
+            x.subject,
+            state,
+            x.kind,
+            x.raised.to_rfc3339(),
+            if x.count > 1 {
+                format!(", {} times", x.count)
+            } else {
+                String::new()
+            },
+            x.message
+        );
         println!("    what to do: {}", x.remedy);
     }
     Ok(())
@@ -146,7 +184,12 @@ pub fn schedule(g: &Global, c: ScheduleCmd) -> Result<()> {
     let l = local(g)?;
     let mut cfg = ScheduleConfig::load(&l)?;
     match c {
-        ScheduleCmd::Set { backup_every, verify_every, keep_within, keep_last } => {
+        ScheduleCmd::Set {
+            backup_every,
+            verify_every,
+            keep_within,
+            keep_last,
+        } => {
             if let Some(d) = backup_every {
                 cfg.backup_every = parse_duration(&d)?;
             }
@@ -171,7 +214,15 @@ pub fn schedule(g: &Global, c: ScheduleCmd) -> Result<()> {
             if json {
                 output::json(&v);
             } else {
-                println!("backup every {}, verify every {}, keep backups within {}{}", v["backup_every"].as_str().unwrap_or(""), v["verify_every"].as_str().unwrap_or(""), v["keep_within"].as_str().unwrap_or(""), cfg.keep_last.map(|n| format!(" and the last {n}")).unwrap_or_default());
+                println!(
+                    "backup every {}, verify every {}, keep backups within {}{}",
+                    v["backup_every"].as_str().unwrap_or(""),
+                    v["verify_every"].as_str().unwrap_or(""),
+                    v["keep_within"].as_str().unwrap_or(""),
+                    cfg.keep_last
+                        .map(|n| format!(" and the last {n}"))
+                        .unwrap_or_default()
+                );
             }
             Ok(())
         }
@@ -197,7 +248,12 @@ pub fn serve(g: &Global) -> Result<()> {
     let jobs = History::new(&l).list(10_000)?;
     let mut state = ScheduleState::from_history(&jobs, chrono::Utc::now());
     state.export_pending = export_pending(&ctl);
-    eprintln!("cairn serve: backup every {}, verify every {}, keep within {}; stop with SIGTERM", format_duration(cfg.backup_every), format_duration(cfg.verify_every), format_duration(cfg.keep_within));
+    eprintln!(
+        "cairn serve: backup every {}, verify every {}, keep within {}; stop with SIGTERM",
+        format_duration(cfg.backup_every),
+        format_duration(cfg.verify_every),
+        format_duration(cfg.keep_within)
+    );
     let progress = Arc::new(Progress::default());
     let watcher = {
         let p = progress.clone();
@@ -208,16 +264,41 @@ pub fn serve(g: &Global) -> Result<()> {
             p.cancel.store(true, Ordering::SeqCst);
         })
     };
-    let mut runner = schedule::JobRunner::new(&l, |action: &Action, job: &mut Job, _shutdown: &AtomicBool| -> Result<Done> {
-        eprintln!("{} {} job {} starting", chrono::Utc::now().to_rfc3339(), action.kind(), job.id().as_str());
-        let res = run_action(&ctl, &cfg, action, job, &progress);
-        match &res {
-            Ok(_) => eprintln!("{} {} job {} succeeded", chrono::Utc::now().to_rfc3339(), action.kind(), job.id().as_str()),
-            Err(e) => eprintln!("{} {} job {} failed: {e}\n    what to do: {}", chrono::Utc::now().to_rfc3339(), action.kind(), job.id().as_str(), e.remedy()),
-        }
-        res
-    });
-    schedule::serve(&cfg, &mut state, &mut runner, &schedule::SystemClock, &SHUTDOWN);
+    let mut runner = schedule::JobRunner::new(
+        &l,
+        |action: &Action, job: &mut Job, _shutdown: &AtomicBool| -> Result<Done> {
+            eprintln!(
+                "{} {} job {} starting",
+                chrono::Utc::now().to_rfc3339(),
+                action.kind(),
+                job.id().as_str()
+            );
+            let res = run_action(&ctl, &cfg, action, job, &progress);
+            match &res {
+                Ok(_) => eprintln!(
+                    "{} {} job {} succeeded",
+                    chrono::Utc::now().to_rfc3339(),
+                    action.kind(),
+                    job.id().as_str()
+                ),
+                Err(e) => eprintln!(
+                    "{} {} job {} failed: {e}\n    what to do: {}",
+                    chrono::Utc::now().to_rfc3339(),
+                    action.kind(),
+                    job.id().as_str(),
+                    e.remedy()
+                ),
+            }
+            res
+        },
+    );
+    schedule::serve(
+        &cfg,
+        &mut state,
+        &mut runner,
+        &schedule::SystemClock,
+        &SHUTDOWN,
+    );
     SHUTDOWN.store(true, Ordering::SeqCst);
     let _ = watcher.join();
     eprintln!("cairn serve: stopped");
@@ -225,20 +306,35 @@ pub fn serve(g: &Global) -> Result<()> {
 }
 
 fn export_pending(ctl: &cairn::controller::Controller) -> bool {
-    if cairn::target::TargetConfig::load(&ctl.root).ok().flatten().is_none() {
+    if cairn::target::TargetConfig::load(&ctl.root)
+        .ok()
+        .flatten()
+        .is_none()
+    {
         return false;
     }
     let exported = cairn::remote::exported(&ctl.root).unwrap_or_default();
-    ctl.repo.manifests().map(|(m, _)| m.iter().any(|m| !exported.contains(&m.id))).unwrap_or(true)
+    ctl.repo
+        .manifests()
+        .map(|(m, _)| m.iter().any(|m| !exported.contains(&m.id)))
+        .unwrap_or(true)
 }
 
-fn run_action(ctl: &cairn::controller::Controller, cfg: &ScheduleConfig, action: &Action, job: &mut Job, progress: &Progress) -> Result<Done> {
+fn run_action(
+    ctl: &cairn::controller::Controller,
+    cfg: &ScheduleConfig,
+    action: &Action,
+    job: &mut Job,
+    progress: &Progress,
+) -> Result<Done> {
     progress.check_cancel()?;
     match action {
         Action::Backup => {
             let m = cairn::backup::run(ctl, progress)?;
             super::backup::record(job, &m)?;
-            Ok(Done { export_needed: cairn::target::TargetConfig::load(&ctl.root)?.is_some() })
+            Ok(Done {
+                export_needed: cairn::target::TargetConfig::load(&ctl.root)?.is_some(),
+            })
         }
         Action::Export => {
             let r = cairn::remote::export(ctl, progress)?;
@@ -255,7 +351,17 @@ fn run_action(ctl: &cairn::controller::Controller, cfg: &ScheduleConfig, action:
             if r.clean() {
                 Ok(Done::default())
             } else {
-                Err(Error::corrupt("the internal repository", format!("damaged backups: {}", r.damaged_backups.keys().cloned().collect::<Vec<_>>().join(", "))))
+                Err(Error::corrupt(
+                    "the internal repository",
+                    format!(
+                        "damaged backups: {}",
+                        r.damaged_backups
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))
             }
         }
     }

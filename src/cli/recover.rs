@@ -38,7 +38,12 @@ pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
     let keys = a.identity.require("recover")?;
     let pw = target::read_password(a.password_file.as_deref())?;
     let from = TargetConfig::new(&a.from, a.username, pw)?;
-    let opts = RecoverOptions { from, repo: g.repo.clone(), target: a.target, backup: a.backup };
+    let opts = RecoverOptions {
+        from,
+        repo: g.repo.clone(),
+        target: a.target,
+        backup: a.backup,
+    };
     recover::prepare(&opts)?;
     let progress = Arc::new(Progress::default());
     let r = super::as_job(&g.repo.join("local"), JobKind::Recover, |_| {
@@ -46,11 +51,24 @@ pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
         recover::finish(&opts, &keys, &progress)
     })?;
     println!("recovered backup {} ({})", r.backup, r.services.join(", "));
-    println!("  {} files, {} restored and verified into {}", r.files, output::size(r.bytes), opts.target.display());
-    println!("  {} objects ({}) copied from the share into {}", r.objects_copied, output::size(r.bytes_copied), opts.repo.display());
+    println!(
+        "  {} files, {} restored and verified into {}",
+        r.files,
+        output::size(r.bytes),
+        opts.target.display()
+    );
+    println!(
+        "  {} objects ({}) copied from the share into {}",
+        r.objects_copied,
+        output::size(r.bytes_copied),
+        opts.repo.display()
+    );
     for c in &r.restore_commands {
         println!("  ran restore command {c}");
     }
-    println!("  took {:.1}s; backups continue to the same share (`cairn backup`)", r.seconds);
+    println!(
+        "  took {:.1}s; backups continue to the same share (`cairn backup`)",
+        r.seconds
+    );
     Ok(())
 }

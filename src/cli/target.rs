@@ -40,7 +40,11 @@ pub enum TargetCmd {
 pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
     let ctl = g.controller()?;
     match c {
-        TargetCmd::Set { url, username, password_file } => {
+        TargetCmd::Set {
+            url,
+            username,
+            password_file,
+        } => {
             let pw = target::read_password(password_file.as_deref())?;
             let cfg = TargetConfig::new(&url, username, pw)?;
             target::probe(&cfg)?;
@@ -81,7 +85,13 @@ pub fn export(g: &Global) -> Result<()> {
         Ok(r)
     })?;
     if !g.quiet {
-        println!("exported {} objects ({}), {} already there, in {:.1}s", r.objects_sent, output::size(r.bytes_sent), r.objects_skipped, r.seconds);
+        println!(
+            "exported {} objects ({}), {} already there, in {:.1}s",
+            r.objects_sent,
+            output::size(r.bytes_sent),
+            r.objects_skipped,
+            r.seconds
+        );
     }
     Ok(())
 }

@@ -103,11 +103,55 @@ impl Manifest {
     }
 }
 
+/// One service definition as sealed in a backup. Every field is always encoded (postcard is not
+/// self-describing, so optional fields cannot be skipped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefinitionRecord {
+    /// Name.
+    pub name: String,
+    /// Directory, for a path service.
+    pub path: Option<String>,
+    /// Command, for a command service.
+    pub command: Option<String>,
+    /// Restore command, for a command service.
+    pub restore_command: Option<String>,
+}
+
 /// Service definitions sealed inside a backup (for `recover`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Definitions {
     /// The services as configured when the backup ran.
-    pub services: Vec<crate::service::ServiceDef>,
+    pub services: Vec<DefinitionRecord>,
+}
+
+impl Definitions {
+    /// From the configured services.
+    pub fn of(services: &[crate::service::ServiceDef]) -> Self {
+        Definitions {
+            services: services
+                .iter()
+                .map(|s| DefinitionRecord {
+                    name: s.name.clone(),
+                    path: s.path.clone(),
+                    command: s.command.clone(),
+                    restore_command: s.restore_command.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Back to service definitions.
+    pub fn to_services(&self) -> Vec<crate::service::ServiceDef> {
+        self.services
+            .iter()
+            .map(|d| crate::service::ServiceDef {
+                name: d.name.clone(),
+                path: d.path.clone(),
+                command: d.command.clone(),
+                restore_command: d.restore_command.clone(),
+            })
+            .collect()
+    }
 }
 
 /// Magic of the definitions blob.
@@ -149,5 +193,28 @@ mod tests {
             c[i] ^= 0x10;
             assert!(Manifest::decode(&c, "m").is_err(), "flip at {i} not caught");
         }
+    }
+
+    #[test]
+    fn definitions_round_trip_with_optional_fields() {
+        let defs = vec![
+            crate::service::ServiceDef {
+                name: "a".into(),
+                path: Some("/a".into()),
+                command: None,
+                restore_command: None,
+            },
+            crate::service::ServiceDef {
+                name: "b".into(),
+                path: None,
+                command: Some("echo".into()),
+                restore_command: Some("cat".into()),
+            },
+        ];
+        let d = Definitions::of(&defs);
+        assert_eq!(
+            Definitions::decode(&d.encode()).unwrap().to_services(),
+            defs
+        );
     }
 }
