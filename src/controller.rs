@@ -184,7 +184,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let (_, public) = crypto::generate_identity();
         let r = crypto::parse_recipient(&public).unwrap();
-        let c = Controller::init(d.path(), &[r.clone()]).unwrap();
+        let c = Controller::init(d.path(), std::slice::from_ref(&r)).unwrap();
         let (epoch, _) = c.keys().unwrap();
         assert_eq!(c.repo.epoch_recipients(&epoch).unwrap(), vec![public]);
         assert_eq!(

@@ -9,6 +9,9 @@ use crate::format::manifest::Manifest;
 use crate::id::{BackupId, KeyId};
 use std::sync::Arc;
 
+/// A manifest that failed to decode: its object name and the error.
+pub type Damaged = (String, Error);
+
 /// A repository on some backend.
 #[derive(Clone)]
 pub struct Repository {
@@ -33,7 +36,7 @@ impl Repository {
     }
 
     /// Every backup manifest, oldest first, with the names of manifests that failed to decode.
-    pub fn manifests(&self) -> Result<(Vec<Manifest>, Vec<(String, Error)>)> {
+    pub fn manifests(&self) -> Result<(Vec<Manifest>, Vec<Damaged>)> {
         let mut names: Vec<String> = self
             .store
             .list("backups/")?

@@ -59,6 +59,7 @@ pub struct Walker<'a> {
     jobs: Option<Sender<Job>>,
 }
 
+#[allow(clippy::large_enum_variant)] // lives only on the walker's stack, one per entry
 enum Pending {
     Ready(Node),
     File {
