@@ -4,6 +4,7 @@
 mod backup;
 mod keys;
 mod listing;
+mod mount;
 mod output;
 mod restore;
 mod services;
@@ -67,6 +68,12 @@ pub enum Command {
     ///
     /// Example: cairn verify --read-data --identity /root/cairn.key
     Verify(verify::VerifyArgs),
+    /// Show every backup as a read-only filesystem: MOUNTPOINT/<backup-id>/<service>/… and
+    /// MOUNTPOINT/latest.
+    ///
+    /// Runs in the background until `umount MOUNTPOINT` (or in the foreground with --foreground).
+    /// Example: cairn mount /mnt/backups --identity /root/cairn.key
+    Mount(mount::MountArgs),
 }
 
 /// Run a parsed command.
@@ -84,6 +91,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Show(a) => listing::show(&g, a),
         Command::Restore(a) => restore::run(&g, a),
         Command::Verify(a) => verify::run(&g, a),
+        Command::Mount(a) => mount::run(&g, a),
     }
 }
 

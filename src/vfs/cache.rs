@@ -168,7 +168,10 @@ mod tests {
         assert!(c.has(&id(0)) && !c.has(&id(1)) && c.has(&id(2)) && c.has(&id(3)));
         assert_eq!(c.bytes(), 300);
         // too large: returned, not kept
-        assert_eq!(c.get_or_load(&id(9), || Ok(vec![0; 301])).unwrap().len(), 301);
+        assert_eq!(
+            c.get_or_load(&id(9), || Ok(vec![0; 301])).unwrap().len(),
+            301
+        );
         assert!(!c.has(&id(9)));
     }
 

@@ -213,10 +213,7 @@ impl RepoTree {
                 break;
             }
             if !self.chunks.has(&c.id)
-                && self
-                    .prefetch
-                    .try_send((c.id, e.backup.id.clone()))
-                    .is_err()
+                && self.prefetch.try_send((c.id, e.backup.id.clone())).is_err()
             {
                 break; // the queue is full: enough work ahead
             }
@@ -269,7 +266,10 @@ fn time(s: i64, ns: u32) -> SystemTime {
 }
 
 fn time_ms(ms: i64) -> SystemTime {
-    time(ms.div_euclid(1000), (ms.rem_euclid(1000) * 1_000_000) as u32)
+    time(
+        ms.div_euclid(1000),
+        (ms.rem_euclid(1000) * 1_000_000) as u32,
+    )
 }
 
 fn dir_attr(ino: u64, mtime: SystemTime) -> Attr {
