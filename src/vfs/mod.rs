@@ -382,14 +382,14 @@ impl ReadOnlyTree for RepoTree {
         let last = last.min(chunks.len() - 1);
         self.prefetch(ino, &e, offset, end, first, last);
         let mut out = Vec::with_capacity((end - offset) as usize);
-        for i in first..=last {
+        for (i, c) in chunks.iter().enumerate().take(last + 1).skip(first) {
             let start = if i == 0 { 0 } else { e.ends[i - 1] };
-            let data = self.chunks.get(&chunks[i].id, &e.backup.id)?;
+            let data = self.chunks.get(&c.id, &e.backup.id)?;
             if data.len() as u64 != e.ends[i] - start {
                 tracing::error!(
                     "{}: chunk {} holds {} bytes, the file says {}",
                     self.describe(ino),
-                    chunks[i].id.to_hex(),
+                    c.id.to_hex(),
                     data.len(),
                     e.ends[i] - start
                 );
