@@ -44,11 +44,18 @@ pub fn run(g: &Global, a: MountArgs) -> Result<()> {
 
 fn mount_error(e: MountError) -> Error {
     let remedy = e.remedy();
+    let text = e.to_string();
+    // the display ends with the remedy; it is printed on its own line
+    let message = text
+        .strip_suffix(&remedy)
+        .map(|m| m.trim_end_matches([':', ';', ' ', '(']).to_string())
+        .filter(|m| !m.is_empty())
+        .unwrap_or(text.clone());
     match e {
         MountError::Mount(..) | MountError::Unmount(..) | MountError::Signals(_) => {
-            Error::failed(e.to_string(), remedy)
+            Error::failed(message, remedy)
         }
-        _ => Error::usage(e.to_string(), remedy),
+        _ => Error::usage(message, remedy),
     }
 }
 
@@ -65,7 +72,21 @@ fn foreground(g: &Global, a: &MountArgs) -> Result<()> {
             a.mountpoint.display()
         );
     }
-    cairn_fuse::mount_foreground(tree, &a.mountpoint, &MountOptions::default()).map_err(mount_error)
+    cairn_fuse::mount_foreground(tree, &a.mountpoint, &MountOptions::default())
+        .map_err(mount_error)?;
+    if std::env::var_os(DETACHED_ENV).is_some() {
+        // a clean end: the log of this detached mount holds nothing worth keeping
+        let _ = fs::remove_file(log_path(g, std::process::id()));
+    }
+    Ok(())
+}
+
+/// Set in the environment of the detached mount process.
+const DETACHED_ENV: &str = "CAIRN_MOUNT_DETACHED";
+
+/// Where the detached mount process `pid` writes its log.
+fn log_path(g: &Global, pid: u32) -> PathBuf {
+    g.repo.join("local").join(format!("mount-{pid}.log"))
 }
 
 /// Chunk buffers (up to 1 MiB, made and freed by many threads) share two malloc arenas instead
@@ -95,6 +116,7 @@ fn background(g: &Global, a: &MountArgs) -> Result<()> {
     cmd.args(std::env::args_os().skip(1))
         .arg("--foreground")
         .env("CAIRN_REPO", &g.repo)
+        .env(DETACHED_ENV, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
@@ -111,7 +133,7 @@ fn background(g: &Global, a: &MountArgs) -> Result<()> {
             "run `cairn mount MOUNTPOINT --foreground` instead",
         )
     })?;
-    let log_path = local.join(format!("mount-{}.log", child.id()));
+    let log_path = log_path(g, child.id());
     let log_path = match fs::rename(&tmp_log, &log_path) {
         Ok(()) => log_path,
         Err(_) => tmp_log,
