@@ -3,8 +3,8 @@
 # 1 GiB file through the mount vs `cairn restore` of it, `ls -R` of 50,000 small files, peak RSS.
 # Usage: CAIRN=target/release/cairn benches/mount-by-hand.sh
 set -eu
-B=${CAIRN:-/work/wt-mount/target/release/cairn}
-W=/tmp/mbench; 
+B=${CAIRN:-target/release/cairn}
+W=${BENCH_DIR:-/tmp/mbench}
 if [[ ! -e $W/repo/config ]]; then
   rm -rf $W; mkdir -p $W/src/big $W/src/small $W/mnt
   head -c $((1024*1024*1024)) /dev/urandom > $W/src/big/large.bin
