@@ -53,5 +53,6 @@ pub mod schedule;
 pub mod service;
 pub mod target;
 pub mod verify;
+pub mod vfs;
 
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@
 mod backup;
 mod keys;
 mod listing;
+mod mount;
 mod ops;
 mod output;
 mod recover;
@@ -100,6 +101,12 @@ pub enum Command {
     ///
     /// Example: cairn serve
     Serve,
+    /// Show every backup as a read-only filesystem: MOUNTPOINT/<backup-id>/<service>/… and
+    /// MOUNTPOINT/latest.
+    ///
+    /// Runs in the background until `umount MOUNTPOINT` (or in the foreground with --foreground).
+    /// Example: cairn mount /mnt/backups --identity /root/cairn.key
+    Mount(mount::MountArgs),
 }
 
 /// Run a parsed command.
@@ -125,6 +132,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Notify(c) => ops::notify(&g, c),
         Command::Schedule(c) => ops::schedule(&g, c),
         Command::Serve => ops::serve(&g),
+        Command::Mount(a) => mount::run(&g, a),
     }
 }
 

@@ -1,2 +1,3 @@
+mod mount;
 mod samba;
 mod smb;

@@ -1,0 +1,133 @@
+//! Chunk access for the mount: locate (from pack headers, rescanned when a chunk is not found),
+//! read, decrypt, check, cache, and prefetch on background threads.
+
+use super::cache::{ChunkCache, Loaded};
+use crate::error::Error;
+use crate::id::ChunkId;
+use crate::keyring::KeyRing;
+use crate::locator::{ChunkReader, Locator};
+use crate::repository::Repository;
+use cairn_fuse::Errno;
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// The shortest time between two scans of the pack headers.
+const RESCAN_EVERY: Duration = Duration::from_secs(1);
+
+/// Everything needed to turn a chunk id into checked plaintext.
+pub(crate) struct Chunks {
+    repo: Repository,
+    keys: KeyRing,
+    locator: RwLock<Arc<Locator>>,
+    last_scan: Mutex<Instant>,
+    cache: ChunkCache,
+}
+
+/// A prefetch request: the chunk and the backup it belongs to (for error messages).
+pub(crate) type Prefetch = (ChunkId, Arc<str>);
+
+impl Chunks {
+    /// Scan the pack headers of `repo` and get ready to read with `keys`.
+    pub(crate) fn new(repo: Repository, keys: KeyRing, budget: usize) -> crate::Result<Self> {
+        let loc = Locator::scan(&repo, None)?;
+        for (name, e) in &loc.unreadable {
+            tracing::warn!("pack {name} is unreadable ({e}); files needing it will give EIO");
+        }
+        Ok(Chunks {
+            repo,
+            keys,
+            locator: RwLock::new(Arc::new(loc)),
+            last_scan: Mutex::new(Instant::now()),
+            cache: ChunkCache::new(budget),
+        })
+    }
+
+    /// The repository.
+    pub(crate) fn repo(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// Whether the chunk is cached or being loaded (no need to prefetch it).
+    pub(crate) fn has(&self, id: &ChunkId) -> bool {
+        self.cache.has(id)
+    }
+
+    /// The checked plaintext of chunk `id` of backup `backup`: `EIO` if it is damaged or
+    /// missing, `EACCES` if the identity cannot decrypt it.
+    pub(crate) fn get(&self, id: &ChunkId, backup: &str) -> Loaded {
+        self.cache.get_or_load(id, || self.load(id, backup))
+    }
+
+    fn locator(&self) -> Arc<Locator> {
+        self.locator
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn load(&self, id: &ChunkId, backup: &str) -> Result<Vec<u8>, Errno> {
+        let mut loc = self.locator();
+        if loc.place(id).is_none() {
+            loc = self.rescan(id).unwrap_or(loc);
+        }
+        let reader = ChunkReader {
+            repo: &self.repo,
+            keys: &self.keys,
+            locator: &loc,
+        };
+        reader.read(id, backup).map_err(|e| match e {
+            Error::WrongIdentity { .. } => {
+                tracing::warn!("{e}");
+                Errno::EACCES
+            }
+            e => {
+                tracing::error!("backup {backup}: {e}");
+                Errno::EIO
+            }
+        })
+    }
+
+    /// Rescan the pack headers (a backup may have added packs) to find `id`, at most once per
+    /// second: a chunk that stays missing costs its reader that wait, never a busy loop.
+    fn rescan(&self, id: &ChunkId) -> Option<Arc<Locator>> {
+        let mut last = self.last_scan.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.locator();
+        if current.place(id).is_some() {
+            return Some(current); // another reader rescanned meanwhile
+        }
+        std::thread::sleep(RESCAN_EVERY.saturating_sub(last.elapsed()));
+        *last = Instant::now();
+        match Locator::scan(&self.repo, None) {
+            Ok(loc) => {
+                let loc = Arc::new(loc);
+                *self.locator.write().unwrap_or_else(|p| p.into_inner()) = loc.clone();
+                Some(loc)
+            }
+            Err(e) => {
+                tracing::error!("rescanning the packs failed: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// Start `n` prefetch threads; they stop when the returned sender is dropped.
+pub(crate) fn start_prefetch(chunks: &Arc<Chunks>, n: usize) -> Sender<Prefetch> {
+    let (tx, rx) = crossbeam_channel::bounded::<Prefetch>(256);
+    for i in 0..n {
+        let rx: Receiver<Prefetch> = rx.clone();
+        let chunks = chunks.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("cairn-prefetch-{i}"))
+            .spawn(move || {
+                for (id, backup) in rx {
+                    let _ = chunks.get(&id, &backup);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("could not start a prefetch thread: {e}");
+        }
+    }
+    tx
+}

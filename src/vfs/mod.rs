@@ -1,0 +1,430 @@
+//! The read-only view of every backup that `cairn mount` serves through FUSE:
+//! `/<backup-id>/<service>/…` and `/latest`, a symlink to the newest backup's directory.
+//!
+//! [`RepoTree`] implements [`cairn_fuse::ReadOnlyTree`] over a [`Repository`] and a [`KeyRing`].
+//! It never opens the writer's index: chunks are located from the pack headers (rescanned when a
+//! chunk is not found, so a backup taken while mounted can be read), and the backups are listed
+//! again when the root is looked at and the list is older than a second.
+//!
+//! - Inodes are allocated on first sight and stay valid for the mount's life; a directory's
+//!   entries are loaded the first time it is looked at.
+//! - Reads find their chunks by binary search over the file's chunk offsets. Decrypted chunks
+//!   and trees live in an LRU with a byte budget ([`VfsOptions::cache_bytes`]); sequential
+//!   reads prefetch the following chunks on a few threads.
+//! - Every chunk is checked against its id: damaged or missing data reads as `EIO`, never as
+//!   wrong bytes; a chunk the identity cannot decrypt reads as `EACCES`.
+//! - Entries with unsafe names (`..`, `/`, NUL, …) are hidden.
+//!
+//! ```no_run
+//! # fn main() -> cairn::Result<()> {
+//! let ctl = cairn::controller::Controller::open("/var/lib/cairn".as_ref())?;
+//! let id = cairn::crypto::Identity::load("/root/cairn.key".as_ref())?;
+//! let tree = cairn::vfs::RepoTree::open(ctl.repo, cairn::keyring::KeyRing::new(id))?;
+//! let _mount = cairn_fuse::spawn(tree, "/mnt/backups".as_ref(), &Default::default());
+//! # Ok(()) }
+//! ```
+
+mod backups;
+mod cache;
+mod chunks;
+mod table;
+
+use crate::error::{Error, Result};
+use crate::format::tree::{Node, NodeKind, Tree};
+use crate::keyring::KeyRing;
+use crate::repository::Repository;
+use backups::{BackupInfo, Backups};
+use cairn_fuse::{is_safe_name, Attr, DirEntry, Errno, Kind, ReadOnlyTree, ROOT_INO};
+use chunks::{Chunks, Prefetch};
+use crossbeam_channel::Sender;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, SystemTime};
+use table::{Child, Entry, Table, What, LATEST_INO};
+
+/// Tunables of a [`RepoTree`].
+#[derive(Debug, Clone)]
+pub struct VfsOptions {
+    /// Bytes of decrypted chunks and trees kept in memory.
+    pub cache_bytes: usize,
+    /// Threads that load the chunks ahead of a sequential reader.
+    pub prefetch_threads: usize,
+    /// How far ahead of a sequential reader chunks are loaded, in bytes.
+    pub readahead_bytes: u64,
+}
+
+impl Default for VfsOptions {
+    fn default() -> Self {
+        VfsOptions {
+            cache_bytes: 64 << 20,
+            prefetch_threads: 3,
+            readahead_bytes: 8 << 20,
+        }
+    }
+}
+
+/// Every backup of a repository as a read-only tree (see the module documentation).
+pub struct RepoTree {
+    chunks: Arc<Chunks>,
+    table: RwLock<Table>,
+    backups: Mutex<Backups>,
+    /// File inode → where its last read ended (to spot sequential readers).
+    recent: Mutex<HashMap<u64, u64>>,
+    prefetch: Sender<Prefetch>,
+    readahead: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl RepoTree {
+    /// The tree of every backup in `repo`, read with `keys`, with the default options.
+    ///
+    /// Fails before anything is mounted if the repository cannot be listed, or if there are
+    /// backups and the identity can decrypt none of them ([`Error::WrongIdentity`] naming the
+    /// newest). Backups it cannot decrypt while it can others are shown, and their files read as
+    /// `EACCES`.
+    pub fn open(repo: Repository, keys: KeyRing) -> Result<Self> {
+        Self::with_options(repo, keys, &VfsOptions::default())
+    }
+
+    /// As [`RepoTree::open`], with these options.
+    pub fn with_options(repo: Repository, keys: KeyRing, opts: &VfsOptions) -> Result<Self> {
+        let mut backups = Backups::new();
+        backups.rescan(&repo)?;
+        check_identity(&repo, &keys, &backups.current(&repo))?;
+        let chunks = Arc::new(Chunks::new(repo, keys, opts.cache_bytes)?);
+        let prefetch = chunks::start_prefetch(&chunks, opts.prefetch_threads);
+        Ok(RepoTree {
+            chunks,
+            table: RwLock::new(Table::new()),
+            backups: Mutex::new(backups),
+            recent: Mutex::default(),
+            prefetch,
+            readahead: opts.readahead_bytes,
+        })
+    }
+
+    fn table(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+        self.table.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn table_mut(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.table.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn backups(&self) -> Arc<Vec<Arc<BackupInfo>>> {
+        lock(&self.backups).current(self.chunks.repo())
+    }
+
+    fn what(&self, ino: u64) -> std::result::Result<What, Errno> {
+        Ok(self.table().get(ino).ok_or(Errno::ENOENT)?.what.clone())
+    }
+
+    /// The entries of directory `ino`, loading them on first use.
+    fn children(&self, ino: u64) -> std::result::Result<Arc<[Child]>, Errno> {
+        if ino == ROOT_INO {
+            return Ok(self.root_children());
+        }
+        if let Some(c) = self.table().children(ino) {
+            return Ok(c);
+        }
+        let entries: Vec<(Arc<[u8]>, What)> = match self.what(ino)? {
+            What::Root | What::Latest => return Err(Errno::ENOTDIR),
+            What::Backup(b) => b
+                .services
+                .iter()
+                .filter(|s| is_safe_name(OsStr::new(&s.name)))
+                .map(|s| {
+                    let node = service_node(s);
+                    let e = Entry::new(b.clone(), node);
+                    (Arc::from(s.name.as_bytes()), What::Entry(Arc::new(e)))
+                })
+                .collect(),
+            What::Entry(e) => {
+                let NodeKind::Dir { tree } = &e.node.kind else {
+                    return Err(Errno::ENOTDIR);
+                };
+                let bytes = self.chunks.get(tree, &e.backup.id)?;
+                let tree = Tree::decode(&bytes).map_err(|err| {
+                    tracing::error!("{}: {err}", self.describe(ino));
+                    Errno::EIO
+                })?;
+                tree.nodes
+                    .into_iter()
+                    .filter(|n| is_safe_name(OsStr::from_bytes(&n.name)))
+                    .map(|n| {
+                        let name: Arc<[u8]> = Arc::from(&n.name[..]);
+                        (name, What::Entry(Arc::new(Entry::new(e.backup.clone(), n))))
+                    })
+                    .collect()
+            }
+        };
+        Ok(self.table_mut().load(ino, entries))
+    }
+
+    /// The root's entries: the backups (rescanned if stale) and `latest`.
+    fn root_children(&self) -> Arc<[Child]> {
+        let list = self.backups();
+        let mut t = self.table_mut();
+        let mut out: Vec<Child> = list
+            .iter()
+            .map(|b| Child {
+                name: Arc::from(b.id.as_bytes()),
+                ino: t.backup_ino(b),
+                kind: Kind::Dir,
+            })
+            .collect();
+        if !list.is_empty() {
+            out.push(Child {
+                name: Arc::from(&b"latest"[..]),
+                ino: LATEST_INO,
+                kind: Kind::Symlink,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.into()
+    }
+
+    /// Queue the chunks a read will need after its first one, and for a sequential reader the
+    /// ones after the read, up to the readahead distance.
+    fn prefetch(&self, ino: u64, e: &Entry, offset: u64, end: u64, first: usize, last: usize) {
+        let NodeKind::File { chunks } = &e.node.kind else {
+            return;
+        };
+        let sequential = {
+            let mut recent = lock(&self.recent);
+            if recent.len() > 4096 {
+                recent.clear();
+            }
+            let prev = recent.insert(ino, end);
+            offset == 0 || prev.is_some_and(|p| offset.abs_diff(p) <= self.readahead)
+        };
+        let limit = if sequential {
+            end.saturating_add(self.readahead)
+        } else {
+            end
+        };
+        for (i, c) in chunks.iter().enumerate().skip(first + 1) {
+            if i > last && e.ends[i - 1] >= limit {
+                break;
+            }
+            if !self.chunks.has(&c.id)
+                && self.prefetch.try_send((c.id, e.backup.id.clone())).is_err()
+            {
+                break; // the queue is full: enough work ahead
+            }
+        }
+    }
+
+    fn newest(&self) -> std::result::Result<Arc<BackupInfo>, Errno> {
+        self.backups().last().cloned().ok_or(Errno::ENOENT)
+    }
+}
+
+/// Fail if there are backups and `keys` can decrypt none of them.
+fn check_identity(repo: &Repository, keys: &KeyRing, list: &[Arc<BackupInfo>]) -> Result<()> {
+    let mut refused = None;
+    for b in list.iter().rev() {
+        match keys.session(repo, &b.session, &b.id) {
+            Ok(_) => return Ok(()),
+            Err(e @ Error::WrongIdentity { .. }) => {
+                tracing::warn!("{e}; its files will read as EACCES");
+                refused.get_or_insert(e);
+            }
+            Err(e) => tracing::warn!("backup {}: {e}; its files will read as EIO", b.id),
+        }
+    }
+    refused.map_or(Ok(()), Err)
+}
+
+/// The directory node of a service's root, as recorded in the manifest.
+fn service_node(s: &crate::format::manifest::ServiceRecord) -> Node {
+    Node {
+        name: s.name.as_bytes().to_vec(),
+        kind: NodeKind::Dir { tree: s.root },
+        mode: s.root_mode,
+        uid: s.root_uid,
+        gid: s.root_gid,
+        mtime_s: s.root_mtime_s,
+        mtime_ns: 0,
+        size: 0,
+    }
+}
+
+fn time(s: i64, ns: u32) -> SystemTime {
+    if s >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::new(s as u64, ns.min(999_999_999))
+    } else {
+        SystemTime::UNIX_EPOCH
+            .checked_sub(Duration::from_secs(s.unsigned_abs()))
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+}
+
+fn time_ms(ms: i64) -> SystemTime {
+    time(
+        ms.div_euclid(1000),
+        (ms.rem_euclid(1000) * 1_000_000) as u32,
+    )
+}
+
+fn dir_attr(ino: u64, mtime: SystemTime) -> Attr {
+    let mut a = Attr::new(ino, Kind::Dir, 0);
+    a.perm = 0o555;
+    a.mtime = mtime;
+    a
+}
+
+impl ReadOnlyTree for RepoTree {
+    fn lookup(&self, parent: u64, name: &OsStr) -> std::result::Result<Attr, Errno> {
+        if parent == ROOT_INO {
+            if name.as_bytes() == b"latest" {
+                self.newest()?;
+                return self.getattr(LATEST_INO);
+            }
+            let list = self.backups();
+            let b = list
+                .iter()
+                .find(|b| b.id.as_bytes() == name.as_bytes())
+                .ok_or(Errno::ENOENT)?;
+            let ino = self.table_mut().backup_ino(b);
+            return self.getattr(ino);
+        }
+        let children = self.children(parent)?;
+        let i = children
+            .binary_search_by(|c| c.name[..].cmp(name.as_bytes()))
+            .map_err(|_| Errno::ENOENT)?;
+        self.getattr(children[i].ino)
+    }
+
+    fn getattr(&self, ino: u64) -> std::result::Result<Attr, Errno> {
+        Ok(match self.what(ino)? {
+            What::Root => {
+                let t = self.backups().last().map(|b| b.time_ms).unwrap_or(0);
+                dir_attr(ino, time_ms(t))
+            }
+            What::Latest => {
+                let b = self.newest()?;
+                let mut a = Attr::new(ino, Kind::Symlink, b.id.len() as u64);
+                a.mtime = time_ms(b.time_ms);
+                a
+            }
+            What::Backup(b) => dir_attr(ino, time_ms(b.time_ms)),
+            What::Entry(e) => {
+                let n = &e.node;
+                let size = match &n.kind {
+                    NodeKind::File { .. } => n.size,
+                    NodeKind::Dir { .. } => 0,
+                    NodeKind::Symlink { target } => target.len() as u64,
+                };
+                let mut a = Attr::new(ino, e.kind(), size);
+                a.perm = (n.mode & 0o7777) as u16;
+                a.uid = n.uid;
+                a.gid = n.gid;
+                a.mtime = time(n.mtime_s, n.mtime_ns);
+                a
+            }
+        })
+    }
+
+    fn readdir(
+        &self,
+        ino: u64,
+        offset: u64,
+        limit: usize,
+    ) -> std::result::Result<Vec<DirEntry>, Errno> {
+        let children = self.children(ino)?;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        Ok(children
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(limit)
+            .map(|(i, c)| DirEntry {
+                ino: c.ino,
+                kind: c.kind,
+                name: OsStr::from_bytes(&c.name).to_os_string(),
+                next: i as u64 + 1,
+            })
+            .collect())
+    }
+
+    fn read(&self, ino: u64, offset: u64, size: u32) -> std::result::Result<Vec<u8>, Errno> {
+        let e = match self.what(ino)? {
+            What::Entry(e) => e,
+            What::Latest => return Err(Errno::EINVAL),
+            What::Root | What::Backup(_) => return Err(Errno::EISDIR),
+        };
+        let chunks = match &e.node.kind {
+            NodeKind::File { chunks } => chunks,
+            NodeKind::Dir { .. } => return Err(Errno::EISDIR),
+            NodeKind::Symlink { .. } => return Err(Errno::EINVAL),
+        };
+        let total = e.ends.last().copied().unwrap_or(0);
+        if total != e.node.size {
+            tracing::error!(
+                "{}: its chunks hold {total} bytes, its entry says {}",
+                self.describe(ino),
+                e.node.size
+            );
+            return Err(Errno::EIO);
+        }
+        if offset >= total || size == 0 {
+            return Ok(Vec::new());
+        }
+        let end = offset.saturating_add(u64::from(size)).min(total);
+        let first = e.ends.partition_point(|&x| x <= offset);
+        let last = first + e.ends[first..].partition_point(|&x| x < end);
+        let last = last.min(chunks.len() - 1);
+        self.prefetch(ino, &e, offset, end, first, last);
+        let mut out = Vec::with_capacity((end - offset) as usize);
+        for (i, c) in chunks.iter().enumerate().take(last + 1).skip(first) {
+            let start = if i == 0 { 0 } else { e.ends[i - 1] };
+            let data = self.chunks.get(&c.id, &e.backup.id)?;
+            if data.len() as u64 != e.ends[i] - start {
+                tracing::error!(
+                    "{}: chunk {} holds {} bytes, the file says {}",
+                    self.describe(ino),
+                    c.id.to_hex(),
+                    data.len(),
+                    e.ends[i] - start
+                );
+                return Err(Errno::EIO);
+            }
+            let a = (offset.max(start) - start) as usize;
+            let b = (end.min(e.ends[i]) - start) as usize;
+            out.extend_from_slice(&data[a..b]);
+        }
+        Ok(out)
+    }
+
+    fn readlink(&self, ino: u64) -> std::result::Result<Vec<u8>, Errno> {
+        match self.what(ino)? {
+            What::Latest => Ok(self.newest()?.id.as_bytes().to_vec()),
+            What::Entry(e) => match &e.node.kind {
+                NodeKind::Symlink { target } => Ok(target.clone()),
+                _ => Err(Errno::EINVAL),
+            },
+            What::Root | What::Backup(_) => Err(Errno::EINVAL),
+        }
+    }
+
+    fn describe(&self, ino: u64) -> String {
+        let t = self.table();
+        let mut parts: Vec<String> = Vec::new();
+        let mut cur = ino;
+        while cur != ROOT_INO && parts.len() < 4096 {
+            let Some(i) = t.get(cur) else {
+                return format!("inode {ino}");
+            };
+            parts.push(String::from_utf8_lossy(&i.name).into_owned());
+            cur = i.parent;
+        }
+        parts.reverse();
+        format!("/{}", parts.join("/"))
+    }
+}

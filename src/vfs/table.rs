@@ -1,0 +1,177 @@
+//! The inode table: every inode handed to the kernel, allocated on first sight and kept for the
+//! mount's life (the kernel may ask about any of them again), with each loaded directory's
+//! children.
+
+use super::backups::BackupInfo;
+use crate::format::tree::{Node, NodeKind};
+use cairn_fuse::{Kind, ROOT_INO};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The inode of `latest`.
+pub(crate) const LATEST_INO: u64 = 2;
+
+/// A stored entry below a backup's service directory (the service roots included).
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// The backup it belongs to.
+    pub(crate) backup: Arc<BackupInfo>,
+    /// The entry as recorded.
+    pub(crate) node: Node,
+    /// For a file: the end offset of each chunk (prefix sums of their lengths).
+    pub(crate) ends: Vec<u64>,
+}
+
+impl Entry {
+    /// An entry of `backup`, with its chunk offsets computed.
+    pub(crate) fn new(backup: Arc<BackupInfo>, node: Node) -> Self {
+        let ends = match &node.kind {
+            NodeKind::File { chunks } => chunks
+                .iter()
+                .scan(0u64, |end, c| {
+                    *end += u64::from(c.len);
+                    Some(*end)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Entry { backup, node, ends }
+    }
+
+    /// Its kind.
+    pub(crate) fn kind(&self) -> Kind {
+        match self.node.kind {
+            NodeKind::File { .. } => Kind::File,
+            NodeKind::Dir { .. } => Kind::Dir,
+            NodeKind::Symlink { .. } => Kind::Symlink,
+        }
+    }
+}
+
+/// What an inode is.
+#[derive(Clone, Debug)]
+pub(crate) enum What {
+    /// The mount's root: one directory per backup, and `latest`.
+    Root,
+    /// `latest`, a symlink to the newest backup's directory.
+    Latest,
+    /// A backup's directory: one directory per service.
+    Backup(Arc<BackupInfo>),
+    /// Something stored in a backup.
+    Entry(Arc<Entry>),
+}
+
+impl What {
+    /// Its kind.
+    pub(crate) fn kind(&self) -> Kind {
+        match self {
+            What::Root | What::Backup(_) => Kind::Dir,
+            What::Latest => Kind::Symlink,
+            What::Entry(e) => e.kind(),
+        }
+    }
+}
+
+/// One inode.
+#[derive(Clone, Debug)]
+pub(crate) struct Inode {
+    /// Its directory's inode (the root's is itself).
+    pub(crate) parent: u64,
+    /// Its name in that directory.
+    pub(crate) name: Arc<[u8]>,
+    /// What it is.
+    pub(crate) what: What,
+}
+
+/// One entry of a loaded directory, sorted by name.
+#[derive(Clone, Debug)]
+pub(crate) struct Child {
+    /// Its name.
+    pub(crate) name: Arc<[u8]>,
+    /// Its inode.
+    pub(crate) ino: u64,
+    /// Its kind.
+    pub(crate) kind: Kind,
+}
+
+/// All inodes, and the children of the directories loaded so far.
+pub(crate) struct Table {
+    /// Inode `n` is at index `n - 1`.
+    inodes: Vec<Inode>,
+    children: HashMap<u64, Arc<[Child]>>,
+    backup_inos: HashMap<Arc<str>, u64>,
+}
+
+impl Table {
+    /// The root and `latest`.
+    pub(crate) fn new() -> Self {
+        let root = Inode {
+            parent: ROOT_INO,
+            name: Arc::from(&b""[..]),
+            what: What::Root,
+        };
+        let latest = Inode {
+            parent: ROOT_INO,
+            name: Arc::from(&b"latest"[..]),
+            what: What::Latest,
+        };
+        Table {
+            inodes: vec![root, latest],
+            children: HashMap::new(),
+            backup_inos: HashMap::new(),
+        }
+    }
+
+    /// Inode `ino`, if allocated.
+    pub(crate) fn get(&self, ino: u64) -> Option<&Inode> {
+        self.inodes.get(usize::try_from(ino.checked_sub(1)?).ok()?)
+    }
+
+    /// The loaded children of directory `ino`.
+    pub(crate) fn children(&self, ino: u64) -> Option<Arc<[Child]>> {
+        self.children.get(&ino).cloned()
+    }
+
+    fn alloc(&mut self, inode: Inode) -> u64 {
+        self.inodes.push(inode);
+        self.inodes.len() as u64
+    }
+
+    /// The inode of backup `b`'s directory (the same one every time the id is seen).
+    pub(crate) fn backup_ino(&mut self, b: &Arc<BackupInfo>) -> u64 {
+        if let Some(ino) = self.backup_inos.get(&b.id) {
+            return *ino;
+        }
+        let ino = self.alloc(Inode {
+            parent: ROOT_INO,
+            name: Arc::from(b.id.as_bytes()),
+            what: What::Backup(b.clone()),
+        });
+        self.backup_inos.insert(b.id.clone(), ino);
+        ino
+    }
+
+    /// Record the children of directory `dir` (sorted by name, first of duplicates kept),
+    /// allocating their inodes, unless another thread did first; returns the children.
+    pub(crate) fn load(&mut self, dir: u64, entries: Vec<(Arc<[u8]>, What)>) -> Arc<[Child]> {
+        if let Some(c) = self.children.get(&dir) {
+            return c.clone();
+        }
+        let mut entries = entries;
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|a, b| a.0 == b.0);
+        let mut children = Vec::with_capacity(entries.len());
+        for (name, what) in entries {
+            let kind = what.kind();
+            let ino = self.alloc(Inode {
+                parent: dir,
+                name: name.clone(),
+                what,
+            });
+            children.push(Child { name, ino, kind });
+        }
+        let children: Arc<[Child]> = children.into();
+        self.children.insert(dir, children.clone());
+        children
+    }
+}

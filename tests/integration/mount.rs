@@ -1,0 +1,299 @@
+//! `cairn mount`'s tree served through the real kernel FUSE: bytes identical to the source,
+//! read-only, `latest`, backups taken while mounted, EIO (never wrong bytes) on damage.
+
+use cairn::controller::Controller;
+use cairn::crypto::{self, Identity};
+use cairn::keyring::KeyRing;
+use cairn::progress::Progress;
+use cairn::service::ServiceDef;
+use cairn::vfs::RepoTree;
+use cairn_fuse::{MountHandle, MountOptions};
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Whether this machine can mount (root and /dev/fuse); tests skip, saying so, otherwise.
+fn can_mount() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let ok = root && Path::new("/dev/fuse").exists();
+    if !ok {
+        eprintln!("skipped: mounting needs root and /dev/fuse");
+    }
+    ok
+}
+
+/// Unmounts (lazily, whatever happened) when dropped.
+struct Mounted {
+    handle: Option<MountHandle>,
+    at: PathBuf,
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        drop(self.handle.take());
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.at)
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn mount(ctl: &Controller, identity: &str, at: &Path) -> Mounted {
+    fs::create_dir_all(at).unwrap();
+    let keys = KeyRing::new(Identity::parse(identity, "test identity").unwrap());
+    let tree = RepoTree::open(ctl.repo.clone(), keys).unwrap();
+    let handle = cairn_fuse::spawn(tree, at, &MountOptions::default()).unwrap();
+    Mounted {
+        handle: Some(handle),
+        at: at.to_path_buf(),
+    }
+}
+
+fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// A repository with one service over `src`, and the identity that reads it.
+fn setup(dir: &Path, src: &Path) -> (Controller, String) {
+    let (identity, recipient) = crypto::generate_identity();
+    let ctl = Controller::init(
+        &dir.join("repo"),
+        &[crypto::parse_recipient(&recipient).unwrap()],
+    )
+    .unwrap();
+    let mut services = ctl.services().unwrap();
+    services
+        .add(ServiceDef {
+            name: "ca".into(),
+            path: Some(src.display().to_string()),
+            command: None,
+            restore_command: None,
+        })
+        .unwrap();
+    ctl.save_services(&services).unwrap();
+    (ctl, identity)
+}
+
+fn make_source(src: &Path) {
+    fs::create_dir_all(src.join("conf/d1")).unwrap();
+    fs::create_dir_all(src.join("empty")).unwrap();
+    fs::write(src.join("large.img"), bytes(1, 9 << 20)).unwrap();
+    for i in 0..40 {
+        fs::write(
+            src.join(format!("conf/d1/item-{i}.json")),
+            format!("{{\"n\": {i}}}\n").repeat(i + 1),
+        )
+        .unwrap();
+    }
+    fs::write(src.join("secret.key"), "secret\n").unwrap();
+    fs::set_permissions(src.join("secret.key"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(src.join("zero-length"), "").unwrap();
+    std::os::unix::fs::symlink("conf/d1/item-1.json", src.join("link")).unwrap();
+}
+
+/// `a` and `b` hold the same names, kinds, modes, symlink targets and bytes.
+fn assert_same_tree(a: &Path, b: &Path) {
+    let ma = fs::symlink_metadata(a).unwrap();
+    let mb = fs::symlink_metadata(b).unwrap();
+    assert_eq!(ma.file_type(), mb.file_type(), "{}", b.display());
+    assert_eq!(ma.mode() & 0o7777, mb.mode() & 0o7777, "{}", b.display());
+    if ma.file_type().is_symlink() {
+        assert_eq!(fs::read_link(a).unwrap(), fs::read_link(b).unwrap());
+    } else if ma.is_file() {
+        assert_eq!(ma.len(), mb.len(), "{}", b.display());
+        assert!(
+            fs::read(a).unwrap() == fs::read(b).unwrap(),
+            "{}",
+            b.display()
+        );
+    } else {
+        let names = |p: &Path| {
+            let mut v: Vec<_> = fs::read_dir(p)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            v.sort();
+            v
+        };
+        let (na, nb) = (names(a), names(b));
+        assert_eq!(na, nb, "{}", b.display());
+        for n in na {
+            assert_same_tree(&a.join(&n), &b.join(&n));
+        }
+    }
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn mount_shows_every_backup_as_its_source() {
+    if !can_mount() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    make_source(&src);
+    let (ctl, identity) = setup(dir.path(), &src);
+    let b1 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
+    let mnt = dir.path().join("mnt");
+    let _m = mount(&ctl, &identity, &mnt);
+
+    assert_same_tree(&src, &mnt.join(&b1).join("ca"));
+    assert_eq!(fs::read_link(mnt.join("latest")).unwrap(), Path::new(&b1));
+
+    // random offsets in the large file
+    let want = fs::read(src.join("large.img")).unwrap();
+    let mut f = fs::File::open(mnt.join("latest/ca/large.img")).unwrap();
+    let mut x = 12345u64;
+    for _ in 0..200 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let off = (x >> 20) as usize % want.len();
+        let len = 1 + (x >> 5) as usize % 300_000;
+        let mut got = vec![0u8; len];
+        f.seek(SeekFrom::Start(off as u64)).unwrap();
+        let n = read_full(&mut f, &mut got);
+        let end = (off + len).min(want.len());
+        assert_eq!(n, end - off);
+        assert!(got[..n] == want[off..end], "bytes differ at offset {off}");
+    }
+
+    // read-only
+    let base = mnt.join(&b1).join("ca");
+    let e = fs::File::create(base.join("new")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+    let e = fs::remove_file(base.join("zero-length")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+    let e = fs::OpenOptions::new()
+        .write(true)
+        .open(base.join("secret.key"))
+        .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+
+    // a backup taken while mounted appears, and `latest` moves to it
+    fs::write(
+        src.join("conf/d1/new-file.txt"),
+        "changed after the first backup\n",
+    )
+    .unwrap();
+    let b2 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
+    wait_for("the new backup appears", || mnt.join(&b2).exists());
+    assert_same_tree(&src, &mnt.join(&b2).join("ca"));
+    assert!(!mnt.join(&b1).join("ca/conf/d1/new-file.txt").exists());
+    wait_for("latest moves", || {
+        fs::read_link(mnt.join("latest")).ok().as_deref() == Some(Path::new(&b2))
+    });
+    let mut root: Vec<_> = fs::read_dir(&mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    root.sort();
+    assert_eq!(root, vec![b1, b2, "latest".to_string()]);
+}
+
+fn read_full(f: &mut fs::File, buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]).unwrap() {
+            0 => break,
+            k => n += k,
+        }
+    }
+    n
+}
+
+#[test]
+fn damaged_data_reads_as_eio_and_the_mount_stays_up() {
+    if !can_mount() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    make_source(&src);
+    let (ctl, identity) = setup(dir.path(), &src);
+    let b1 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
+    let mnt = dir.path().join("mnt");
+    let _m = mount(&ctl, &identity, &mnt);
+    let base = mnt.join(&b1).join("ca");
+    // load the listings first: the damage is then only in file data
+    assert_eq!(fs::metadata(base.join("large.img")).unwrap().len(), 9 << 20);
+
+    // flip a byte in the middle of the largest pack (which holds the large file's chunks)
+    let mut packs = Vec::new();
+    collect_files(&dir.path().join("repo/data"), &mut packs);
+    let pack = packs
+        .iter()
+        .max_by_key(|p| fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut data = fs::read(pack).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0x40;
+    fs::write(pack, &data).unwrap();
+
+    let want = fs::read(src.join("large.img")).unwrap();
+    for _ in 0..2 {
+        let mut f = fs::File::open(base.join("large.img")).unwrap();
+        let mut got = Vec::new();
+        let e = f.read_to_end(&mut got).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EIO), "{e}");
+        assert!(
+            got[..] == want[..got.len()],
+            "wrong bytes before the damage"
+        );
+    }
+    // the mount is still up and serves what is intact
+    assert_eq!(fs::read(base.join("secret.key")).unwrap(), b"secret\n");
+    assert!(fs::read_dir(&mnt).unwrap().count() >= 2);
+}
+
+fn collect_files(d: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            collect_files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn a_wrong_identity_is_refused_before_mounting() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("a"), "a").unwrap();
+    let (ctl, _identity) = setup(dir.path(), &src);
+    let b1 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
+    let (other, _) = crypto::generate_identity();
+    let keys = KeyRing::new(Identity::parse(&other, "other").unwrap());
+    let err = RepoTree::open(ctl.repo.clone(), keys)
+        .err()
+        .expect("a wrong identity must be refused");
+    assert_eq!(err.exit_code(), 2);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("this identity cannot decrypt backup") && msg.contains(&b1),
+        "{msg}"
+    );
+}
