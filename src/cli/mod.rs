@@ -5,6 +5,7 @@ mod backup;
 mod keys;
 mod listing;
 mod output;
+mod prune;
 mod restore;
 mod services;
 mod verify;
@@ -67,6 +68,11 @@ pub enum Command {
     ///
     /// Example: cairn verify --read-data --identity /root/cairn.key
     Verify(verify::VerifyArgs),
+    /// Forget backups outside the retention policy (never the newest) and reclaim the space no
+    /// kept backup needs, on the internal repository and on the target.
+    ///
+    /// Example: cairn prune --keep-within 7d --keep-last 3 --dry-run
+    Prune(prune::PruneArgs),
 }
 
 /// Run a parsed command.
@@ -84,6 +90,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Show(a) => listing::show(&g, a),
         Command::Restore(a) => restore::run(&g, a),
         Command::Verify(a) => verify::run(&g, a),
+        Command::Prune(a) => prune::run(&g, a),
     }
 }
 
