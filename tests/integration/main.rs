@@ -1,2 +1,3 @@
+mod prune_crash;
 mod samba;
 mod smb;
