@@ -3,7 +3,7 @@
 
 use rand::Rng;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -128,6 +128,39 @@ fn check(repo: &Path, work: &Path, expect: &Path, what: &str) {
     }
 }
 
+/// Run a whole prune, watching the repository: (total time, first change, last change).
+fn watch_prune(
+    repo: &Path,
+    initial: &(BTreeSet<String>, BTreeSet<String>),
+) -> (Duration, Duration, Duration) {
+    let t0 = Instant::now();
+    let mut child = Command::new(BIN)
+        .arg("--repo")
+        .arg(repo)
+        .args(["--quiet", "prune", "--keep-last", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut first, mut last, mut seen) = (None, Duration::ZERO, initial.clone());
+    loop {
+        let finished = child.try_wait().unwrap();
+        let s = state(repo);
+        if s != seen {
+            first.get_or_insert(t0.elapsed());
+            last = t0.elapsed();
+            seen = s;
+        }
+        if let Some(status) = finished {
+            assert!(status.success(), "prune failed");
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    let full = t0.elapsed();
+    (full, first.unwrap_or(full), last)
+}
+
 #[test]
 fn prune_killed_at_random_points_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -151,9 +184,13 @@ fn prune_killed_at_random_points_loses_nothing() {
     );
     // Three backups: the first pack ends up partly live (rewritten), the second's stays.
     let steps: [&[(&str, u64, usize)]; 3] = [
-        &[("f0", 1, 3 << 20), ("f1", 2, 3 << 20), ("f2", 3, 2 << 20)],
-        &[("f3", 4, 3 << 20)],
-        &[("f1", 5, 2 << 20), ("small", 6, 1000)],
+        &[
+            ("f0", 1, 300 << 10),
+            ("f1", 2, 300 << 10),
+            ("f2", 3, 200 << 10),
+        ],
+        &[("f3", 4, 300 << 10)],
+        &[("f1", 5, 250 << 10), ("small", 6, 1000)],
     ];
     for (i, files) in steps.iter().enumerate() {
         if i == 1 {
@@ -166,12 +203,10 @@ fn prune_killed_at_random_points_loses_nothing() {
         copy_dir(&src, &expect.join(&id));
     }
     let initial = state(&repo);
-    // How long a whole prune takes, and what it leaves.
+    // How long a whole prune takes, when it starts and stops changing things, what it leaves.
     let calib = work.join("calib");
     copy_dir(&repo, &calib);
-    let t0 = Instant::now();
-    ok(&calib, &["prune", "--keep-last", "1"]);
-    let full = t0.elapsed();
+    let (full, first, last) = watch_prune(&calib, &initial);
     let done = state(&calib);
     assert_eq!(done.0.len(), 1);
     assert_ne!(done.1, initial.1, "prune reclaimed nothing");
@@ -180,7 +215,11 @@ fn prune_killed_at_random_points_loses_nothing() {
 
     let mut rng = rand::thread_rng();
     let (mut runs, mut mid, mut before, mut after) = (0, 0, 0, 0);
-    let max_ms = (full.as_millis() as u64 * 6 / 5).max(20);
+    let ms = |d: Duration| d.as_millis() as u64;
+    let max_ms = (ms(full) * 6 / 5).max(20);
+    // Half the kills anywhere, half inside the window where the prune changes things: it starts
+    // as measured, then narrows on each kill that landed before or after it (timing varies).
+    let (mut lo, mut hi) = (ms(first) * 9 / 10, ms(last) + 5);
     while runs < 20 || (mid == 0 && runs < 60) {
         runs += 1;
         let copy = work.join(format!("run{runs}"));
@@ -193,14 +232,25 @@ fn prune_killed_at_random_points_loses_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.gen_range(0..=max_ms)));
+        let delay = if runs % 2 == 0 {
+            rng.gen_range(0..=max_ms)
+        } else {
+            if hi <= lo + 2 {
+                let m = (lo + hi) / 2;
+                (lo, hi) = (m.saturating_sub(15), m + 15);
+            }
+            rng.gen_range(lo..=hi)
+        };
+        std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         let s = state(&copy);
         if s == initial {
             before += 1;
+            lo = lo.max(delay);
         } else if s == done {
             after += 1;
+            hi = hi.min(delay);
         } else {
             mid += 1;
         }
@@ -216,7 +266,7 @@ fn prune_killed_at_random_points_loses_nothing() {
         std::fs::remove_dir_all(&copy).unwrap();
     }
     eprintln!(
-        "prune ({full:?} uninterrupted) killed {runs} times: {before} before any change, {mid} mid-work, {after} after the work"
+        "prune ({full:?} uninterrupted, changes from {first:?} to {last:?}) killed {runs} times: {before} before any change, {mid} mid-work, {after} after the work"
     );
     assert!(mid > 0, "no kill landed mid-work in {runs} runs");
 }
