@@ -17,6 +17,9 @@
 //! index names the new copy). The same code prunes the target's copy, with a temporary index.
 
 mod live;
+mod target;
+
+pub use target::{prune_all, prune_target};
 
 use crate::backend::Backend;
 use crate::controller::Controller;

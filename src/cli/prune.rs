@@ -2,11 +2,11 @@
 //! repository and then on the target's copy.
 
 use super::{output, Global};
-use cairn::jobs::{Job, JobKind, Trigger};
+use cairn::jobs::{Job, JobId, JobKind, Lease, Trigger};
 use cairn::progress::Progress;
-use cairn::prune::{self, PruneReport, Scope};
+use cairn::prune::{self, PruneReport};
 use cairn::retention::{parse_duration, Policy};
-use cairn::{Error, Result};
+use cairn::Result;
 use clap::Args;
 use std::sync::Arc;
 
@@ -39,10 +39,16 @@ fn policy(g: &Global, a: &PruneArgs) -> Result<Policy> {
     })
 }
 
-/// Run prune as a job; the target's copy after the internal one.
+/// Run prune as a job; the target's copy after the internal one. A dry run only takes the
+/// lease (it records no job, so it clears no alert).
 pub fn run(g: &Global, a: PruneArgs) -> Result<()> {
     let ctl = g.controller()?;
     let policy = policy(g, &a)?;
+    if a.dry_run {
+        let _lease = Lease::acquire(&ctl.local(), JobKind::Prune, &JobId::new())?;
+        let (local, target) = work(g, &ctl, &policy, true)?;
+        return print(&a, g.quiet, &local, target?.as_ref());
+    }
     let mut job = Job::begin(&ctl.local(), JobKind::Prune, Trigger::Manual)?;
     if let Some(prev) = job.interrupted() {
         if !g.quiet && !a.json {
@@ -53,70 +59,64 @@ pub fn run(g: &Global, a: PruneArgs) -> Result<()> {
             );
         }
     }
-    let outcome = prune_both(g, &ctl, &policy, a.dry_run);
-    if let Ok((l, t)) = &outcome {
-        let warnings: Vec<String> = l
-            .warnings
-            .iter()
-            .chain(t.iter().flat_map(|t| &t.warnings))
-            .cloned()
-            .collect();
-        if let Err(e) = job.progress(|r| r.warnings.extend(warnings)) {
-            eprintln!("warning: job record not updated: {e}");
+    let outcome = work(g, &ctl, &policy, false);
+    let (local, target) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            let err = Err(e);
+            finish(job, &err);
+            return err;
+        }
+    };
+    let warnings: Vec<String> = local
+        .warnings
+        .iter()
+        .chain(target.iter().flatten().flat_map(|t| &t.warnings))
+        .cloned()
+        .collect();
+    if let Err(e) = job.progress(|r| r.warnings.extend(warnings)) {
+        eprintln!("warning: job record not updated: {e}");
+    }
+    match target {
+        Ok(t) => {
+            finish(job, &Ok(()));
+            print(&a, g.quiet, &local, t.as_ref())
+        }
+        Err(e) => {
+            // the internal prune is done: show it, and fail the job for the target's part
+            print(&a, g.quiet, &local, None)?;
+            let err = Err(e);
+            finish(job, &err);
+            err
         }
     }
-    let done = job.finish(&outcome);
-    for w in &done.warnings {
-        eprintln!("warning: {w}");
-    }
-    let (local, target) = outcome?;
-    print(&a, g.quiet, &local, target.as_ref())
 }
 
-/// Prune the internal repository, then the target's copy if a target is set. A target failure
-/// leaves the internal prune done and is returned as the job's error.
-fn prune_both(
+fn finish(job: Job, outcome: &Result<()>) {
+    for w in job.finish(outcome).warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+type Reports = (PruneReport, Result<Option<PruneReport>>);
+
+fn work(
     g: &Global,
     ctl: &cairn::controller::Controller,
     policy: &Policy,
     dry_run: bool,
-) -> Result<(PruneReport, Option<PruneReport>)> {
-    let now = chrono::Utc::now();
-    let progress = Arc::new(Progress::default());
-    let local = {
-        let _bar = output::Bar::start("prune", progress.clone(), g.quiet);
-        prune::prune_local(ctl, policy, now, dry_run, &progress)?
-    };
-    let Some(cfg) = cairn::target::TargetConfig::load(&ctl.root)? else {
-        return Ok((local, None));
-    };
-    let (epoch, _) = ctl.keys()?;
-    let scope = Scope {
-        also_forget: local.backups_forgotten.clone(),
-        protect_keys: vec![epoch],
-    };
-    let target = (|| {
-        let store: Arc<dyn cairn::backend::Backend> = Arc::from(cairn::target::open_backend(&cfg)?);
-        let progress = Arc::new(Progress::default());
-        let _bar = output::Bar::start("prune target", progress.clone(), g.quiet);
-        prune::prune_copy(store, policy, now, &scope, dry_run, &progress)
-    })();
-    match target {
-        Ok(t) => Ok((local, Some(t))),
-        Err(e) => {
-            print_human(&local, g.quiet);
-            Err(Error::failed(
-                format!(
-                    "the internal repository was pruned, but pruning the copy at {} failed: {e}",
-                    cfg.url
-                ),
-                format!(
-                    "{}; then run `cairn prune` again (it finishes the target's part)",
-                    e.remedy()
-                ),
-            ))
-        }
-    }
+) -> Result<Reports> {
+    let (progress, target_progress) =
+        (Arc::new(Progress::default()), Arc::new(Progress::default()));
+    let _bar = output::Bar::start("prune", progress.clone(), g.quiet);
+    prune::prune_all(
+        ctl,
+        policy,
+        chrono::Utc::now(),
+        dry_run,
+        &progress,
+        &target_progress,
+    )
 }
 
 fn print(
@@ -151,17 +151,26 @@ fn print_human(r: &PruneReport, quiet: bool) {
     for b in &r.backups_forgotten {
         println!("{would} backup {b}");
     }
+    let rewritten = if r.dry_run {
+        format!("{} to rewrite", r.packs_rewritten)
+    } else {
+        format!("{} rewritten into {}", r.packs_rewritten, r.packs_written)
+    };
     println!(
-        "{}: {} {} backup(s), kept {}; {} pack(s) deleted, {} rewritten into {}, {} key envelope(s) deleted; {} {}",
+        "{}: {} {} backup(s), kept {}; {} pack(s) {}, {rewritten}, {} key envelope(s) {}; {} {}",
         r.place,
         would,
         r.backups_forgotten.len(),
         r.backups_kept,
         r.packs_deleted,
-        r.packs_rewritten,
-        r.packs_written,
+        if r.dry_run { "to delete" } else { "deleted" },
         r.envelopes_deleted,
-        if r.dry_run { "would free about" } else { "freed" },
+        if r.dry_run { "to delete" } else { "deleted" },
+        if r.dry_run {
+            "would free about"
+        } else {
+            "freed"
+        },
         output::size(r.bytes_freed),
     );
 }
