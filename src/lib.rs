@@ -43,6 +43,7 @@ pub mod jobs;
 pub mod keyring;
 pub mod locator;
 pub mod progress;
+pub mod prune;
 pub mod recover;
 pub mod remote;
 pub mod replicate;

@@ -7,6 +7,7 @@ mod listing;
 mod mount;
 mod ops;
 mod output;
+mod prune;
 mod recover;
 mod restore;
 mod services;
@@ -107,6 +108,11 @@ pub enum Command {
     /// Runs in the background until `umount MOUNTPOINT` (or in the foreground with --foreground).
     /// Example: cairn mount /mnt/backups --identity /root/cairn.key
     Mount(mount::MountArgs),
+    /// Forget backups outside the retention policy (never the newest) and reclaim the space no
+    /// kept backup needs, on the internal repository and on the target.
+    ///
+    /// Example: cairn prune --keep-within 7d --keep-last 3 --dry-run
+    Prune(prune::PruneArgs),
 }
 
 /// Run a parsed command.
@@ -133,6 +139,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Schedule(c) => ops::schedule(&g, c),
         Command::Serve => ops::serve(&g),
         Command::Mount(a) => mount::run(&g, a),
+        Command::Prune(a) => prune::run(&g, a),
     }
 }
 
@@ -168,14 +175,6 @@ pub fn as_job<T>(
     let out = f(&mut job);
     finished(job.finish(&out));
     out
-}
-
-/// Prune with a policy (the scheduler's hook; replaced by the prune module when it lands).
-pub fn prune_hook(
-    _ctl: &cairn::controller::Controller,
-    _policy: &cairn::retention::Policy,
-) -> Result<()> {
-    Ok(())
 }
 
 /// Print what finishing a job could not record.

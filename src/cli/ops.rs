@@ -342,7 +342,15 @@ fn run_action(
             Ok(Done::default())
         }
         Action::Prune => {
-            super::prune_hook(ctl, &cfg.retention())?;
+            let (_, target) = cairn::prune::prune_all(
+                ctl,
+                &cfg.retention(),
+                chrono::Utc::now(),
+                false,
+                progress,
+                &Progress::default(),
+            )?;
+            target?;
             Ok(Done::default())
         }
         Action::Verify { .. } => {

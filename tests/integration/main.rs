@@ -1,3 +1,4 @@
 mod mount;
+mod prune_crash;
 mod samba;
 mod smb;
