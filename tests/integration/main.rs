@@ -1,2 +1,4 @@
+mod cli;
+mod harness;
 mod samba;
 mod smb;
