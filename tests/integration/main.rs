@@ -1,4 +1,5 @@
 mod cli;
 mod harness;
+mod index;
 mod samba;
 mod smb;
