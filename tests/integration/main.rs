@@ -1,4 +1,5 @@
 mod cli;
+mod crash;
 mod harness;
 mod index;
 mod samba;
