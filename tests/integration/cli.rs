@@ -731,7 +731,7 @@ fn hostile_entries_in_backups_are_warned_about_never_panicked_on() {
         .iter()
         .map(|b| b["id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(ids, [id.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&id));
     for n in ["20990101T000000.000Z", "20300101T000000.000Z", "garbage"] {
         assert!(
             o.stderr.contains(n),
