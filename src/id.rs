@@ -91,6 +91,13 @@ impl BackupId {
         ok.then(|| BackupId(s.to_string()))
     }
 
+    /// The time the id names (unix milliseconds), if it is a real date.
+    pub fn millis(&self) -> Option<i64> {
+        let t = chrono::NaiveDateTime::parse_from_str(&self.0, "%Y%m%dT%H%M%S%.3fZ").ok()?;
+        let ms = t.and_utc().timestamp_millis();
+        (BackupId::from_millis(ms) == *self).then_some(ms)
+    }
+
     /// The id as a string.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -127,6 +134,11 @@ mod tests {
         assert_eq!(a.as_str(), "20231114T221320.000Z");
         assert_eq!(BackupId::parse("../etc/passwd"), None);
         assert_eq!(BackupId::parse("20231114T221320.000Y"), None);
+        assert_eq!(a.millis(), Some(1_700_000_000_000));
+        assert_eq!(
+            BackupId::parse("99999999T999999.999Z").unwrap().millis(),
+            None
+        );
     }
 
     #[test]

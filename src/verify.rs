@@ -61,6 +61,15 @@ pub fn verify(
             .push("its manifest is damaged".into());
     }
     report.backups = manifests.len();
+    // a wrong identity is bad input (exit 2) naming the backup, not damage to every pack
+    if let Some(k) = keys {
+        for m in &manifests {
+            if let Err(e @ crate::Error::WrongIdentity { .. }) = k.session(repo, &m.session, &m.id)
+            {
+                return Err(e);
+            }
+        }
+    }
     let packs = repo.store.list("data/")?;
     progress.total.store(
         packs.iter().map(|p| p.size).sum(),

@@ -248,22 +248,20 @@ fn run_command(
 }
 
 /// A new backup id: the start time, made later than every existing backup's.
+/// (Names that are not real dates are ignored; one far in the future moves the id past it at
+/// once instead of counting up to it a millisecond at a time.)
 fn next_id(ctl: &Controller, started_ms: i64) -> Result<BackupId> {
-    let mut ms = started_ms;
     let newest = ctl
         .repo
         .store
         .list("backups/")?
         .into_iter()
-        .filter_map(|o| BackupId::parse(o.name.strip_prefix("backups/")?))
+        .filter_map(|o| BackupId::parse(o.name.strip_prefix("backups/")?)?.millis())
         .max();
-    loop {
-        let id = BackupId::from_millis(ms);
-        if newest.as_ref().is_none_or(|n| id > *n) {
-            return Ok(id);
-        }
-        ms += 1;
-    }
+    Ok(BackupId::from_millis(match newest {
+        Some(n) if n >= started_ms => n + 1,
+        _ => started_ms,
+    }))
 }
 
 pub(crate) fn now_ms() -> i64 {

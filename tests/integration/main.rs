@@ -1,3 +1,7 @@
+mod cli;
+mod crash;
+mod harness;
+mod index;
 mod mount;
 mod prune_crash;
 mod samba;
