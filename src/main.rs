@@ -5,6 +5,12 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    // Like every Unix filter: a closed pipe (`cairn list --json | head`) ends the process
+    // quietly instead of panicking in println!.
+    // SAFETY: setting a signal disposition to its default at start-up, before any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
