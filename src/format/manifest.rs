@@ -105,9 +105,61 @@ impl Manifest {
 
 /// Service definitions sealed inside a backup (for `recover`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "DefinitionsWire", into = "DefinitionsWire")]
 pub struct Definitions {
     /// The services as configured when the backup ran.
     pub services: Vec<crate::service::ServiceDef>,
+}
+
+/// The stored form of [`Definitions`]: every field of every service is written. `ServiceDef`
+/// skips its `None` fields when serialized (right for TOML and JSON), which postcard cannot
+/// represent: it has no field names, so a skipped field shifts the ones after it and the blob no
+/// longer decodes.
+#[derive(Serialize, Deserialize)]
+struct DefinitionsWire {
+    services: Vec<ServiceDefWire>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ServiceDefWire {
+    name: String,
+    path: Option<String>,
+    command: Option<String>,
+    restore_command: Option<String>,
+}
+
+impl From<DefinitionsWire> for Definitions {
+    fn from(w: DefinitionsWire) -> Self {
+        Definitions {
+            services: w
+                .services
+                .into_iter()
+                .map(|s| crate::service::ServiceDef {
+                    name: s.name,
+                    path: s.path,
+                    command: s.command,
+                    restore_command: s.restore_command,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<Definitions> for DefinitionsWire {
+    fn from(d: Definitions) -> Self {
+        DefinitionsWire {
+            services: d
+                .services
+                .into_iter()
+                .map(|s| ServiceDefWire {
+                    name: s.name,
+                    path: s.path,
+                    command: s.command,
+                    restore_command: s.restore_command,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Magic of the definitions blob.
@@ -149,5 +201,45 @@ mod tests {
             c[i] ^= 0x10;
             assert!(Manifest::decode(&c, "m").is_err(), "flip at {i} not caught");
         }
+    }
+
+    /// Regression: `ServiceDef` skips `None` fields when serialized, so a path service (no
+    /// command) was written without its `command` and `restore_command` fields and the
+    /// definitions blob of every backup with a path service failed to decode (`recover` could
+    /// not read back the services).
+    #[test]
+    fn definitions_with_absent_options_round_trip() {
+        use crate::service::ServiceDef;
+        let d = Definitions {
+            services: vec![
+                ServiceDef {
+                    name: "a".into(),
+                    path: Some("/p".into()),
+                    command: None,
+                    restore_command: None,
+                },
+                ServiceDef {
+                    name: "db".into(),
+                    path: None,
+                    command: Some("pg_dump".into()),
+                    restore_command: None,
+                },
+                ServiceDef {
+                    name: "kv".into(),
+                    path: None,
+                    command: Some("dump".into()),
+                    restore_command: Some("load".into()),
+                },
+            ],
+        };
+        assert_eq!(Definitions::decode(&d.encode()).unwrap(), d);
+        // the layout docs/FORMAT.md gives: every Option written, 0x00 for none
+        let one = Definitions {
+            services: d.services[..1].to_vec(),
+        };
+        assert_eq!(
+            one.encode(),
+            b"CAIRNDEF\x01\x00\x01\x01a\x01\x02/p\x00\x00".to_vec()
+        );
     }
 }
