@@ -104,7 +104,9 @@ pub fn text_bytes(len: usize, seed: u64) -> Vec<u8> {
                 v.extend_from_slice(if r.below(3) == 0 { b": " } else { b" " });
             }
             if r.below(5) == 0 {
-                v.extend_from_slice(r.next().to_string()[..1 + r.below(10) as usize].as_bytes());
+                let digits = r.next().to_string();
+                let k = (1 + r.below(10) as usize).min(digits.len());
+                v.extend_from_slice(&digits.as_bytes()[..k]);
             } else {
                 v.extend_from_slice(WORDS[r.below(WORDS.len() as u64) as usize].as_bytes());
             }
