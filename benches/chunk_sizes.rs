@@ -1,0 +1,113 @@
+//! Chunk size choice: dedup against speed and metadata, on a database dump with scattered edits.
+//!
+//! ```text
+//! cargo bench --bench chunk_sizes             # 256 MiB dump (CHUNK_BENCH_MIB to change)
+//! ```
+//! Builds version A of a synthetic `pg_dump` and version B with the peer baseline's edits
+//! (one row every ~260 KB rewritten and moved to the end of its table, 1000 scattered one-value
+//! updates), chunks both with each parameter set, and prints what fraction of B's bytes (and of
+//! its zstd-3 compressed bytes) are in chunks A does not have, the chunk count, and chunking
+//! speed. docs/FORMAT.md records the figures.
+
+mod common;
+
+use cairn::chunker::{chunk_reader, ChunkerParams};
+use std::collections::HashSet;
+use std::time::Instant;
+
+const KIB: u32 = 1024;
+
+fn chunks(data: &[u8], p: ChunkerParams) -> (Vec<(blake3::Hash, usize, usize)>, f64) {
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    let mut off = 0;
+    let t = Instant::now();
+    chunk_reader::<_, ()>(&mut &data[..], p, &mut buf, |c| {
+        out.push((blake3::hash(c), off, c.len()));
+        off += c.len();
+        Ok(())
+    })
+    .map_err(|_| ())
+    .expect("chunking");
+    // chunking plus the id hash, as the pipeline does per chunk
+    let mbs = data.len() as f64 / 1e6 / t.elapsed().as_secs_f64();
+    (out, mbs)
+}
+
+fn chunk_only_mbs(data: &[u8], p: ChunkerParams) -> f64 {
+    let mut buf = Vec::new();
+    let t = Instant::now();
+    chunk_reader::<_, ()>(&mut &data[..], p, &mut buf, |c| {
+        std::hint::black_box(c);
+        Ok(())
+    })
+    .map_err(|_| ())
+    .expect("chunking");
+    data.len() as f64 / 1e6 / t.elapsed().as_secs_f64()
+}
+
+fn label(p: ChunkerParams) -> String {
+    let f = |v: u32| {
+        if v >= 1 << 20 {
+            format!("{}M", v >> 20)
+        } else {
+            format!("{}K", v / KIB)
+        }
+    };
+    format!("{}/{}/{}", f(p.min), f(p.avg), f(p.max))
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument is ignored too.
+    let mib: usize = std::env::var("CHUNK_BENCH_MIB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(256);
+    let t = Instant::now();
+    let (a, b) = common::dump_pair(mib << 20);
+    eprintln!(
+        "dump A {:.1} MB, B {:.1} MB, built in {:.1}s",
+        a.len() as f64 / 1e6,
+        b.len() as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    let sets = [
+        (32 * KIB, 128 * KIB, 512 * KIB),
+        (64 * KIB, 256 * KIB, 1024 * KIB),
+        (128 * KIB, 512 * KIB, 2048 * KIB),
+        (512 * KIB, 1024 * KIB, 8192 * KIB),
+    ];
+    println!("| min/avg/max | chunks in A | mean chunk | B bytes new | B new after zstd-3 | new MB (zstd-3) | chunk MB/s | chunk+hash MB/s |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (min, avg, max) in sets {
+        let p = ChunkerParams { min, avg, max };
+        assert!(p.valid());
+        let speed = chunk_only_mbs(&a, p).max(chunk_only_mbs(&a, p));
+        let (ca, hash_speed) = chunks(&a, p);
+        let (cb, _) = chunks(&b, p);
+        let known: HashSet<_> = ca.iter().map(|c| c.0).collect();
+        let (mut new_raw, mut new_z, mut all_z) = (0usize, 0usize, 0usize);
+        let mut seen = HashSet::new();
+        for (h, off, len) in &cb {
+            let z = cairn::compress::compress(&b[*off..off + len], 3).len();
+            if seen.insert(*h) {
+                all_z += z;
+            }
+            if !known.contains(h) {
+                new_raw += len;
+                new_z += z;
+            }
+        }
+        println!(
+            "| {} | {} | {:.0} KiB | {:.1} % | {:.1} % | {:.1} | {:.0} | {:.0} |",
+            label(p),
+            ca.len(),
+            a.len() as f64 / ca.len() as f64 / 1024.0,
+            100.0 * new_raw as f64 / b.len() as f64,
+            100.0 * new_z as f64 / all_z as f64,
+            new_z as f64 / 1e6,
+            speed,
+            hash_speed,
+        );
+    }
+}

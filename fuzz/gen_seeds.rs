@@ -1,0 +1,201 @@
+//! Write valid encodings of every on-disk structure as seed corpora:
+//! `gen_seeds DIR` fills `DIR/<target>/seed-*` for each fuzz target. Built with the targets by
+//! `cargo fuzz build`, so the seeds always follow the current format.
+
+use cairn::chunker::ChunkerParams;
+use cairn::compress;
+use cairn::format::config::RepoConfig;
+use cairn::format::envelope::{Envelope, EnvelopeKind};
+use cairn::format::manifest::{Definitions, Manifest, ServiceRecord};
+use cairn::format::pack::{self, BlobKind, PackEntry, PackHeader};
+use cairn::format::tree::{ChunkRef, Node, NodeKind, Tree};
+use cairn::id::{ChunkId, KeyId};
+use cairn::service::ServiceDef;
+use std::path::Path;
+
+fn put(dir: &Path, target: &str, name: &str, bytes: &[u8]) {
+    let d = dir.join(target);
+    std::fs::create_dir_all(&d).expect("create seed dir");
+    std::fs::write(d.join(format!("seed-{name}")), bytes).expect("write seed");
+}
+
+fn sample_pack(blobs: &[(u8, usize, BlobKind)]) -> Vec<u8> {
+    let mut p = pack::lead();
+    let mut entries = Vec::new();
+    for (i, (fill, len, kind)) in blobs.iter().enumerate() {
+        entries.push(PackEntry {
+            id: ChunkId([i as u8; 32]),
+            kind: *kind,
+            offset: p.len() as u32,
+            length: *len as u32,
+            raw_len: (*len - 41) as u32,
+        });
+        p.extend(std::iter::repeat_n(*fill, *len));
+    }
+    p.extend_from_slice(
+        &PackHeader {
+            session: KeyId([7; 32]),
+            entries,
+        }
+        .encode_tail(),
+    );
+    p
+}
+
+fn main() {
+    let out = std::env::args().nth(1).unwrap_or_else(|| "corpus".into());
+    let dir = Path::new(&out);
+
+    // pack_header: whole packs; and `len ‖ header` for the decode half
+    let packs = [
+        sample_pack(&[]),
+        sample_pack(&[(1, 41, BlobKind::Data)]),
+        sample_pack(&[
+            (1, 50, BlobKind::Data),
+            (2, 60, BlobKind::Tree),
+            (3, 45, BlobKind::Meta),
+        ]),
+    ];
+    for (i, p) in packs.iter().enumerate() {
+        put(dir, "pack_header", &format!("pack{i}"), p);
+        let hl = PackHeader::header_len(&p[p.len() - pack::TRAILER_LEN..], "seed").unwrap_or(0);
+        let end = p.len() - pack::TRAILER_LEN;
+        let mut v = (p.len() as u64).to_le_bytes().to_vec();
+        v.extend_from_slice(&p[end - hl as usize..end]);
+        put(dir, "pack_header", &format!("header{i}"), &v);
+    }
+
+    // tree
+    let file = |name: &[u8], n: usize| Node {
+        name: name.to_vec(),
+        kind: NodeKind::File {
+            chunks: (0..n)
+                .map(|i| ChunkRef {
+                    id: ChunkId([i as u8; 32]),
+                    len: 65536,
+                })
+                .collect(),
+        },
+        mode: 0o644,
+        uid: 1000,
+        gid: 1000,
+        mtime_s: 1_763_790_000,
+        mtime_ns: 123_456_789,
+        size: 65536 * n as u64,
+    };
+    let tree = Tree {
+        nodes: vec![
+            file(b"a.conf", 1),
+            file(b"big.db", 3),
+            Node {
+                name: b"etc".to_vec(),
+                kind: NodeKind::Dir {
+                    tree: ChunkId([9; 32]),
+                },
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                mtime_s: 1,
+                mtime_ns: 0,
+                size: 0,
+            },
+            Node {
+                name: b"link".to_vec(),
+                kind: NodeKind::Symlink {
+                    target: b"../x".to_vec(),
+                },
+                mode: 0o777,
+                uid: 0,
+                gid: 0,
+                mtime_s: -1,
+                mtime_ns: 0,
+                size: 0,
+            },
+        ],
+    };
+    put(dir, "tree", "empty", &Tree::default().encode());
+    put(dir, "tree", "four", &tree.encode());
+
+    // manifest (+ definitions); the target appends its own checksum too, so seed both forms
+    let m = Manifest {
+        id: "20261122T053600.123Z".into(),
+        time_ms: 1_763_790_000_123,
+        host: "controller-1".into(),
+        epoch: KeyId([1; 32]),
+        session: KeyId([2; 32]),
+        services: vec![ServiceRecord {
+            name: "identity".into(),
+            kind: "path".into(),
+            root: ChunkId([3; 32]),
+            files: 10,
+            dirs: 2,
+            bytes: 4096,
+            bytes_new: 1024,
+            duration_ms: 12,
+            root_mode: 0o755,
+            root_uid: 0,
+            root_gid: 0,
+            root_mtime_s: 1_763_790_000,
+        }],
+        definitions: ChunkId([4; 32]),
+        refs: vec![ChunkId([3; 32]), ChunkId([4; 32])],
+        warnings: vec!["identity: /x vanished while backing up; left out".into()],
+    };
+    let mb = m.encode();
+    put(dir, "manifest", "full", &mb);
+    put(dir, "manifest", "body", &mb[..mb.len() - 32]);
+    let defs = Definitions::of(&[
+            ServiceDef {
+                name: "identity".into(),
+                path: Some("/var/lib/identity".into()),
+                command: None,
+                restore_command: None,
+            },
+            ServiceDef {
+                name: "db".into(),
+                path: None,
+                command: Some("pg_dump app".into()),
+                restore_command: Some("psql app".into()),
+            },
+    ]);
+    put(dir, "manifest", "definitions", &defs.encode());
+
+    // envelope
+    let epoch = Envelope {
+        kind: EnvelopeKind::Epoch {
+            recipients: vec![
+                "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into(),
+            ],
+        },
+        created_ms: 1_763_790_000_000,
+        wrapped: b"age-encryption.org/v1\n-> X25519 stanza\n".to_vec(),
+    };
+    let session = Envelope {
+        kind: EnvelopeKind::Session {
+            epoch: KeyId([5; 32]),
+        },
+        created_ms: 1_763_790_000_001,
+        wrapped: vec![0xa5; 200],
+    };
+    put(dir, "envelope", "epoch", &epoch.encode());
+    put(dir, "envelope", "session", &session.encode());
+
+    // config
+    let c = RepoConfig {
+        repo_id: [6; 16],
+        created_ms: 1_763_790_000_000,
+        chunker: ChunkerParams::default(),
+        pack_target: 16 << 20,
+        zstd_level: 3,
+    };
+    put(dir, "config", "default", &c.encode());
+
+    // decompress: raw and zstd payloads
+    let text = b"tenant=contoso plan=gold quota.cores=64\n".repeat(200);
+    put(dir, "decompress", "zstd", &compress::compress(&text, 3));
+    put(dir, "decompress", "raw", &compress::compress(b"short", 3));
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    put(dir, "decompress", "noise", &compress::compress(&noise, 3));
+}
