@@ -134,7 +134,7 @@ impl Index {
     fn open_at(path: &Path) -> Result<Self> {
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(64 << 20)
+            .cache_capacity(16 << 20)
             .open()
             .map_err(ierr)?;
         Self::from_db(db, Some(path.to_path_buf()))

@@ -96,7 +96,7 @@ impl ChunkStore {
             .clamp(2, 16);
         let (raw_tx, raw_rx) = bounded::<Raw>(workers * 4);
         let (sealed_tx, sealed_rx) = bounded::<(Sealed, usize)>(workers * 8);
-        let (pack_tx, pack_rx) = bounded::<(Vec<u8>, PackHeader)>(2);
+        let (pack_tx, pack_rx) = bounded::<(Vec<u8>, PackHeader)>(1);
         let mut threads = Vec::new();
         for _ in 0..workers {
             let (rx, tx, key, sh) = (
