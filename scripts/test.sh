@@ -15,7 +15,7 @@ step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test" cargo test --workspace -- --test-threads=2
 if [[ -f fuzz/run.sh ]]; then
-  step "fuzz (${FUZZ_SECONDS:=20}s per target)" env FUZZ_SECONDS="$FUZZ_SECONDS" bash fuzz/run.sh
+  step "fuzz (${FUZZ_SECONDS:=15}s per target)" env FUZZ_SECONDS="$FUZZ_SECONDS" bash fuzz/run.sh
 fi
 if [[ -d ../shared/accept ]]; then
   step "cargo build --release" cargo build --release --bin cairn

@@ -60,7 +60,6 @@ fn mount_error(e: MountError) -> Error {
 }
 
 fn foreground(g: &Global, a: &MountArgs) -> Result<()> {
-    limit_heap_growth();
     let ctl = g.controller()?;
     let keys = a.identity.require("mount")?;
     let tree = RepoTree::open(ctl.repo, keys)?;
@@ -87,18 +86,6 @@ const DETACHED_ENV: &str = "CAIRN_MOUNT_DETACHED";
 /// Where the detached mount process `pid` writes its log.
 fn log_path(g: &Global, pid: u32) -> PathBuf {
     g.repo.join("local").join(format!("mount-{pid}.log"))
-}
-
-/// Chunk buffers (up to 1 MiB, made and freed by many threads) share two malloc arenas instead
-/// of one per thread, so freed buffers are reused rather than piling up per thread: measured on
-/// a 1 GiB sequential read, peak RSS ~120 MB instead of ~160 MB at the same speed. (Sending them
-/// straight to `mmap` instead halved the RSS again but also the read speed.)
-fn limit_heap_growth() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only adjusts allocator parameters; called before the mount's threads start.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
 }
 
 /// Start `cairn … mount … --foreground` detached, and wait until it has mounted.
