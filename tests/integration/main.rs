@@ -5,4 +5,5 @@ mod index;
 mod mount;
 mod prune_crash;
 mod samba;
+mod serve;
 mod smb;
