@@ -25,12 +25,34 @@ pub fn compress(data: &[u8], level: i32) -> Vec<u8> {
     out
 }
 
+/// Largest output decompressed with a buffer reserved up front.
+const BULK_LIMIT: usize = 4 << 20;
+
 /// Undo [`compress`]; `max_len` bounds the output (a hostile payload cannot claim more).
 pub fn decompress(payload: &[u8], max_len: usize, what: &str) -> Result<Vec<u8>> {
     match payload.split_first() {
         Some((&RAW, body)) if body.len() <= max_len => Ok(body.to_vec()),
-        Some((&ZSTD, body)) => zstd::bulk::decompress(body, max_len)
+        // Chunks (≤ 1 MiB) take the fast bulk path, which reserves `max_len` up front; a larger
+        // claim (a huge tree, or a header that lies) streams, so memory follows the real output.
+        Some((&ZSTD, body)) if max_len <= BULK_LIMIT => zstd::bulk::decompress(body, max_len)
             .map_err(|e| Error::corrupt(what, format!("zstd: {e}"))),
+        Some((&ZSTD, body)) => {
+            use std::io::Read;
+            let zerr = |e: std::io::Error| Error::corrupt(what, format!("zstd: {e}"));
+            let mut out = Vec::new();
+            zstd::stream::read::Decoder::new(body)
+                .map_err(zerr)?
+                .take(max_len as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(zerr)?;
+            if out.len() > max_len {
+                return Err(Error::corrupt(
+                    what,
+                    "payload larger than its recorded size",
+                ));
+            }
+            Ok(out)
+        }
         Some((&RAW, _)) => Err(Error::corrupt(
             what,
             "payload larger than its recorded size",
@@ -71,5 +93,9 @@ mod tests {
         assert!(decompress(&[RAW, 1, 2, 3], 2, "x").is_err());
         let big = compress(&vec![0u8; 100_000], 3);
         assert!(decompress(&big, 1000, "x").is_err(), "output bounded");
+        // the streaming path (claims above the bulk limit) checks the bound too
+        let huge = compress(&vec![7u8; 6 << 20], 3);
+        assert_eq!(decompress(&huge, 6 << 20, "x").unwrap().len(), 6 << 20);
+        assert!(decompress(&huge, (6 << 20) - 1, "x").is_err());
     }
 }

@@ -91,8 +91,14 @@ impl PackHeader {
 
     /// Decode a header whose pack is `pack_len` bytes long, checking every entry's bounds.
     pub fn decode(header: &[u8], pack_len: u64, what: &str) -> Result<Self> {
-        let h: PackHeader = postcard::from_bytes(header)
+        let (h, rest) = postcard::take_from_bytes::<PackHeader>(header)
             .map_err(|e| Error::corrupt(what, format!("bad pack header: {e}")))?;
+        if !rest.is_empty() {
+            return Err(Error::corrupt(
+                what,
+                format!("{} stray bytes after the pack header", rest.len()),
+            ));
+        }
         let blobs_end = pack_len
             .checked_sub((TRAILER_LEN + header.len()) as u64)
             .ok_or_else(|| Error::corrupt(what, "header longer than the pack"))?;
@@ -173,6 +179,17 @@ mod tests {
         let h = PackHeader::from_pack(&p, "p").unwrap();
         assert_eq!(h.entries.len(), 2);
         assert_eq!(h.entries[1].kind, BlobKind::Tree);
+    }
+
+    #[test]
+    fn stray_bytes_after_the_header_are_rejected() {
+        let h = PackHeader {
+            session: KeyId([9; 32]),
+            entries: vec![],
+        };
+        let mut tail = postcard::to_allocvec(&h).unwrap();
+        tail.push(0);
+        assert!(PackHeader::decode(&tail, 100, "p").is_err());
     }
 
     #[test]
