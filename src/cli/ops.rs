@@ -353,9 +353,9 @@ fn run_action(
             target?;
             Ok(Done::default())
         }
-        Action::Verify { .. } => {
+        Action::Verify { slice, slices } => {
             let index = ctl.index()?;
-            let r = cairn::verify::verify(&ctl.repo, &index, None, progress)?;
+            let r = cairn::verify::verify_slice(&ctl.repo, &index, progress, *slice, *slices)?;
             if r.clean() {
                 Ok(Done::default())
             } else {
