@@ -8,8 +8,19 @@ use std::path::Path;
 
 /// Write `data` to `path` atomically (temp file with `mode`, fsync, rename, fsync dir).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    replace_file(path, data, mode).map_err(|e| Error::io(path.display().to_string(), e))
+}
+
+/// The one atomic, durable write: `data` goes to a temporary name (`.tmp-…`, created with
+/// `mode`) in `path`'s directory, is fsynced, renamed over `path`, and the directory fsynced.
+/// A crash leaves either the old file or the new one, plus at most a temporary file.
+pub(crate) fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".tmp-{:016x}", rand::random::<u64>()));
+    let tmp = dir.join(format!(
+        "{}{:016x}",
+        crate::backend::TEMP_PREFIX,
+        rand::random::<u64>()
+    ));
     let res = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -21,10 +32,10 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         fs::rename(&tmp, path)?;
         fs::File::open(dir)?.sync_all()
     })();
-    res.map_err(|e| {
+    if res.is_err() {
         let _ = fs::remove_file(&tmp);
-        Error::io(path.display().to_string(), e)
-    })
+    }
+    res
 }
 
 /// Whether a directory is absent or empty.

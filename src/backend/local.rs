@@ -2,8 +2,8 @@
 
 use super::{valid_name, Backend, ObjectInfo, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::{self, File};
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -77,11 +77,6 @@ impl LocalBackend {
     }
 }
 
-/// Flush a directory so that a rename or create in it survives power loss.
-pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 impl Backend for LocalBackend {
     fn describe(&self) -> String {
         self.root.display().to_string()
@@ -124,19 +119,7 @@ impl Backend for LocalBackend {
         let p = self.path(name)?;
         let dir = p.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
-        let tmp = dir.join(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
-        let res = (|| {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            f.write_all(data)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &p)?;
-            sync_dir(&dir)
-        })();
-        if let Err(e) = res {
-            let _ = fs::remove_file(&tmp);
-            return Err(self.err(name, &e));
-        }
-        Ok(())
+        crate::fsutil::replace_file(&p, data, 0o666).map_err(|e| self.err(name, &e))
     }
 
     fn delete(&self, name: &str) -> Result<(), StorageError> {
@@ -166,15 +149,6 @@ impl Backend for LocalBackend {
         }
         Ok(temps.len())
     }
-}
-
-/// Read a whole file from a reader positioned anywhere (used for streaming tests).
-#[allow(dead_code)]
-pub(crate) fn read_all_from(mut f: File) -> std::io::Result<Vec<u8>> {
-    f.seek(SeekFrom::Start(0))?;
-    let mut v = Vec::new();
-    f.read_to_end(&mut v)?;
-    Ok(v)
 }
 
 #[cfg(test)]
