@@ -1,6 +1,7 @@
 mod cli;
 mod crash;
 mod harness;
+mod hostile;
 mod index;
 mod mount;
 mod prune_crash;

@@ -1,0 +1,1 @@
+//! Attacks on backup (see ../hostile.rs).

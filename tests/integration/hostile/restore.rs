@@ -1,0 +1,1 @@
+//! Attacks on restore (see ../hostile.rs).

@@ -1,0 +1,1 @@
+//! Attacks on signing (see ../hostile.rs).

@@ -1,0 +1,1 @@
+//! Attacks on target (see ../hostile.rs).
