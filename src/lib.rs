@@ -53,6 +53,7 @@ pub mod retention;
 pub mod schedule;
 pub mod service;
 pub mod target;
+pub mod text;
 pub mod verify;
 pub mod vfs;
 

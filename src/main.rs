@@ -29,8 +29,7 @@ fn main() {
         .init();
     let cli = cli::Cli::parse();
     if let Err(e) = cli::run(cli) {
-        eprintln!("error: {e}");
-        eprintln!("  what to do: {}", e.remedy());
+        cli::print_error(&e);
         std::process::exit(e.exit_code());
     }
 }

@@ -13,6 +13,9 @@ pub struct Progress {
     pub total: AtomicU64,
     /// Set to ask the job to stop early (shutdown of `cairn serve`).
     pub cancel: std::sync::atomic::AtomicBool,
+    /// What the job worked around (a file left out, ...), for the job record under
+    /// `REPO/local` only: these texts name files and never go into a repository object.
+    pub warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl Progress {
@@ -25,6 +28,19 @@ impl Progress {
     /// Count bytes.
     pub fn add(&self, bytes: u64) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Record a warning for the job.
+    pub fn warn(&self, w: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(w);
+    }
+
+    /// Take the warnings recorded so far (a long-lived `Progress` serves one job after another).
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Fail with an error if the job was asked to stop.

@@ -4,6 +4,7 @@
 //! the backup exist. A failure or a crash before the manifest leaves only unreferenced packs,
 //! which later backups reuse (they are indexed) and prune reclaims.
 
+mod open;
 mod store;
 mod walk;
 

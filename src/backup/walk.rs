@@ -3,7 +3,12 @@
 //! The walker runs ahead depth-first, handing files to the readers through a bounded queue,
 //! and assembles each directory's tree once its files are done. Unchanged files (same size,
 //! mtime, ctime and inode as in the files cache) are not read again.
+//!
+//! Everything below a service's root is listed, stat'ed and opened relative to its directory's
+//! handle, never by path, and only if it is still the object listed (see [`super::open`]): a
+//! link or FIFO swapped in meanwhile is left out with a warning, never read or followed.
 
+use super::open::{self, Kind, Listed, Opened};
 use super::store::ChunkStore;
 use crate::chunker::{chunk_reader, ChunkError, ChunkerParams};
 use crate::crypto::IdKey;
@@ -14,11 +19,11 @@ use crate::id::{ChunkId, KeyId};
 use crate::index::{CachedFile, Index};
 use crate::progress::Progress;
 use crossbeam_channel::{bounded, Receiver, Sender};
-use std::fs::{File, Metadata};
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// What a reader made of a file.
 enum Outcome {
@@ -28,9 +33,14 @@ enum Outcome {
         changed: bool,
     },
     Vanished,
+    /// Something else stands under the listed name now; why.
+    Changed(&'static str),
 }
 
 struct Job {
+    dir: Arc<OwnedFd>,
+    name: CString,
+    listed: Listed,
     path: PathBuf,
     svc: usize,
     reply: Sender<Result<Outcome>>,
@@ -65,31 +75,27 @@ enum Pending {
     File {
         node: Node,
         rx: Receiver<Result<Outcome>>,
-        meta: Metadata,
+        meta: Listed,
         key: Vec<u8>,
         path: PathBuf,
+        abs: PathBuf,
     },
 }
 
-fn mtime_of(m: &Metadata) -> (i64, u32) {
-    (m.mtime(), m.mtime_nsec().clamp(0, 999_999_999) as u32)
-}
-
-fn ns(s: i64, n: i64) -> i128 {
+fn ns((s, n): (i64, u32)) -> i128 {
     s as i128 * 1_000_000_000 + n as i128
 }
 
 /// A node for `name` with the metadata of `m` and the given kind.
-pub(super) fn node(name: &[u8], kind: NodeKind, m: &Metadata, size: u64) -> Node {
-    let (mtime_s, mtime_ns) = mtime_of(m);
+pub(super) fn node(name: &[u8], kind: NodeKind, m: &Listed, size: u64) -> Node {
     Node {
         name: name.to_vec(),
         kind,
-        mode: m.mode() & 0o7777,
-        uid: m.uid(),
-        gid: m.gid(),
-        mtime_s,
-        mtime_ns,
+        mode: m.mode,
+        uid: m.uid,
+        gid: m.gid,
+        mtime_s: m.mtime.0,
+        mtime_ns: m.mtime.1,
         size,
     }
 }
@@ -120,9 +126,7 @@ impl<'a> Walker<'a> {
             scope.spawn(move || {
                 let mut buf = Vec::new();
                 for job in rx {
-                    let r = read_file(
-                        &job.path, job.svc, store, id_key, params, &mut buf, progress,
-                    );
+                    let r = read_file(&job, store, id_key, params, &mut buf, progress);
                     let _ = job.reply.send(r);
                 }
             });
@@ -139,15 +143,18 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// Record a warning for the job (its text stays in the job record under `REPO/local`).
     fn warn(&self, w: String) {
-        tracing::warn!("{w}");
+        tracing::warn!("{}", crate::text::escape(&w));
+        self.progress.warn(w.clone());
         self.warnings
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(w);
     }
 
-    /// Back up the directory `dir` (service slot `svc`, cache key prefix `key`); its tree id.
+    /// Back up the service root directory `dir` (service slot `svc`, cache key prefix `key`);
+    /// its tree id.
     pub fn dir(
         &self,
         svc: usize,
@@ -156,94 +163,141 @@ impl<'a> Walker<'a> {
         key: &[u8],
         stats: &mut WalkStats,
     ) -> Result<ChunkId> {
-        let serr = |cause: String| {
-            Error::Service {
-            service: service.to_string(),
-            cause,
-            remedy: format!("make the path readable by cairn (it runs as uid {}), or fix the service with `cairn service add/remove`", unsafe { libc::geteuid() }),
-        }
-        };
+        let (fd, _) = open::open_root(dir).map_err(|e| {
+            service_error(
+                service,
+                format!("cannot open directory {}: {e}", dir.display()),
+            )
+        })?;
+        self.walk(svc, service, &Arc::new(fd), dir, Path::new(""), key, stats)
+    }
+
+    /// Back up the directory open as `fd` (at `abs`, `rel` within the service).
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &self,
+        svc: usize,
+        service: &str,
+        fd: &Arc<OwnedFd>,
+        abs: &Path,
+        rel: &Path,
+        key: &[u8],
+        stats: &mut WalkStats,
+    ) -> Result<ChunkId> {
+        let serr = |cause: String| service_error(service, cause);
         stats.dirs += 1;
-        let rd = std::fs::read_dir(dir)
-            .map_err(|e| serr(format!("cannot list directory {}: {e}", dir.display())))?;
-        let mut names = Vec::new();
-        for ent in rd {
-            let ent =
-                ent.map_err(|e| serr(format!("cannot list directory {}: {e}", dir.display())))?;
-            names.push(ent.file_name());
-        }
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let names = open::list_dir(fd.as_ref())
+            .map_err(|e| serr(format!("cannot list directory {}: {e}", abs.display())))?;
         let mut pending = Vec::with_capacity(names.len());
         for name in names {
             self.store.check()?;
             self.progress.check_cancel()?;
-            let path = dir.join(&name);
             let nb = name.as_bytes();
-            let meta = match std::fs::symlink_metadata(&path) {
-                Ok(m) => m,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    self.warn(format!(
-                        "{service}: {} vanished while backing up; left out",
-                        path.display()
-                    ));
+            let (abs_path, path) = (
+                abs.join(OsStr::from_bytes(nb)),
+                rel.join(OsStr::from_bytes(nb)),
+            );
+            let left_out = |why: &str| format!("{service}: {} {why}; left out", path.display());
+            let meta = match open::stat_entry(fd.as_fd(), &name) {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    self.warn(left_out("vanished while backing up"));
                     continue;
                 }
-                Err(e) => return Err(serr(format!("cannot stat {}: {e}", path.display()))),
+                Err(e) => return Err(serr(format!("cannot stat {}: {e}", abs_path.display()))),
             };
             let mut child_key = key.to_vec();
             child_key.push(b'/');
             child_key.extend_from_slice(nb);
-            let ft = meta.file_type();
-            if ft.is_dir() {
-                let tree = self.dir(svc, service, &path, &child_key, stats)?;
-                pending.push(Pending::Ready(node(nb, NodeKind::Dir { tree }, &meta, 0)));
-            } else if ft.is_symlink() {
-                let target = std::fs::read_link(&path)
-                    .map_err(|e| serr(format!("cannot read link {}: {e}", path.display())))?;
-                pending.push(Pending::Ready(node(
-                    nb,
-                    NodeKind::Symlink {
-                        target: target.as_os_str().as_bytes().to_vec(),
-                    },
-                    &meta,
-                    0,
-                )));
-            } else if ft.is_file() {
-                stats.files += 1;
-                if let Some(chunks) = self.unchanged(&child_key, &meta)? {
-                    stats.bytes += meta.len();
-                    self.progress.file(meta.len());
+            match meta.kind {
+                Kind::Dir => {
+                    let sub = match open::open_dir(fd.as_fd(), &name, &meta) {
+                        Ok(Opened::Same(sub)) => Arc::new(sub),
+                        Ok(Opened::Changed(why)) => {
+                            self.warn(left_out(&format!("{why} while backing up")));
+                            continue;
+                        }
+                        Ok(Opened::Vanished) => {
+                            self.warn(left_out("vanished while backing up"));
+                            continue;
+                        }
+                        Err(e) => {
+                            return Err(serr(format!(
+                                "cannot open directory {}: {e}",
+                                abs_path.display()
+                            )))
+                        }
+                    };
+                    let tree =
+                        self.walk(svc, service, &sub, &abs_path, &path, &child_key, stats)?;
+                    pending.push(Pending::Ready(node(nb, NodeKind::Dir { tree }, &meta, 0)));
+                }
+                Kind::Symlink => {
+                    let target = match rustix::fs::readlinkat(fd.as_fd(), &name, Vec::new()) {
+                        Ok(t) => t,
+                        Err(rustix::io::Errno::NOENT) => {
+                            self.warn(left_out("vanished while backing up"));
+                            continue;
+                        }
+                        Err(rustix::io::Errno::INVAL) => {
+                            self.warn(left_out("is no longer a symbolic link"));
+                            continue;
+                        }
+                        Err(e) => {
+                            return Err(serr(format!(
+                                "cannot read link {}: {e}",
+                                abs_path.display()
+                            )))
+                        }
+                    };
                     pending.push(Pending::Ready(node(
                         nb,
-                        NodeKind::File { chunks },
+                        NodeKind::Symlink {
+                            target: target.into_bytes(),
+                        },
                         &meta,
-                        meta.len(),
+                        0,
                     )));
-                    continue;
                 }
-                let (tx, rx) = bounded(1);
-                let job = Job {
-                    path: path.clone(),
-                    svc,
-                    reply: tx,
-                };
-                self.jobs
-                    .as_ref()
-                    .and_then(|j| j.send(job).ok())
-                    .ok_or_else(|| Error::failed("file readers stopped", "retry the backup"))?;
-                let n = node(nb, NodeKind::File { chunks: Vec::new() }, &meta, 0);
-                pending.push(Pending::File {
-                    node: n,
-                    rx,
-                    meta,
-                    key: child_key,
-                    path,
-                });
-            } else {
-                self.warn(format!(
-                    "{service}: {} is a socket, FIFO or device; left out",
-                    path.display()
-                ));
+                Kind::Special(what) => {
+                    self.warn(left_out(&format!("is {what} (never read)")));
+                }
+                Kind::File => {
+                    stats.files += 1;
+                    if let Some(chunks) = self.unchanged(&child_key, &meta)? {
+                        stats.bytes += meta.size;
+                        self.progress.file(meta.size);
+                        pending.push(Pending::Ready(node(
+                            nb,
+                            NodeKind::File { chunks },
+                            &meta,
+                            meta.size,
+                        )));
+                        continue;
+                    }
+                    let (tx, rx) = bounded(1);
+                    let job = Job {
+                        dir: fd.clone(),
+                        name: name.clone(),
+                        listed: meta,
+                        path: abs_path.clone(),
+                        svc,
+                        reply: tx,
+                    };
+                    self.jobs
+                        .as_ref()
+                        .and_then(|j| j.send(job).ok())
+                        .ok_or_else(|| Error::failed("file readers stopped", "retry the backup"))?;
+                    let n = node(nb, NodeKind::File { chunks: Vec::new() }, &meta, 0);
+                    pending.push(Pending::File {
+                        node: n,
+                        rx,
+                        meta,
+                        key: child_key,
+                        path,
+                        abs: abs_path,
+                    });
+                }
             }
         }
         let mut tree = Tree {
@@ -258,6 +312,7 @@ impl<'a> Walker<'a> {
                     meta,
                     key,
                     path,
+                    abs,
                 } => {
                     let r = rx.recv().map_err(|_| {
                         Error::failed(
@@ -266,8 +321,8 @@ impl<'a> Walker<'a> {
                         )
                     })?;
                     match r.map_err(|e| match e {
-                        Error::Storage(s) if s.location == path.display().to_string() => {
-                            serr(format!("cannot read {}: {}", path.display(), s.detail))
+                        Error::Storage(s) if s.location == abs.display().to_string() => {
+                            serr(format!("cannot read {}: {}", abs.display(), s.detail))
                         }
                         other => other,
                     })? {
@@ -275,6 +330,13 @@ impl<'a> Walker<'a> {
                             stats.files -= 1;
                             self.warn(format!(
                                 "{service}: {} vanished while backing up; left out",
+                                path.display()
+                            ));
+                        }
+                        Outcome::Changed(why) => {
+                            stats.files -= 1;
+                            self.warn(format!(
+                                "{service}: {} {why} while backing up; left out",
                                 path.display()
                             ));
                         }
@@ -286,12 +348,11 @@ impl<'a> Walker<'a> {
                             if changed {
                                 self.warn(format!("{service}: {} changed while it was read; recorded as read ({size} bytes)", path.display()));
                             } else {
-                                let (s, n) = mtime_of(&meta);
                                 let c = CachedFile {
                                     size,
-                                    mtime: ns(s, n as i64),
-                                    ctime: ns(meta.ctime(), meta.ctime_nsec()),
-                                    ino: meta.ino(),
+                                    mtime: ns(meta.mtime),
+                                    ctime: ns(meta.ctime),
+                                    ino: meta.ino,
                                     epoch: self.epoch,
                                     chunks: chunks.clone(),
                                 };
@@ -317,15 +378,14 @@ impl<'a> Walker<'a> {
         Ok(id)
     }
 
-    fn unchanged(&self, key: &[u8], m: &Metadata) -> Result<Option<Vec<ChunkRef>>> {
+    fn unchanged(&self, key: &[u8], m: &Listed) -> Result<Option<Vec<ChunkRef>>> {
         let Some(c) = self.index.cached_file(key)? else {
             return Ok(None);
         };
-        let (s, n) = mtime_of(m);
-        let same = c.size == m.len()
-            && c.mtime == ns(s, n as i64)
-            && c.ctime == ns(m.ctime(), m.ctime_nsec())
-            && c.ino == m.ino()
+        let same = c.size == m.size
+            && c.mtime == ns(m.mtime)
+            && c.ctime == ns(m.ctime)
+            && c.ino == m.ino
             && c.epoch == self.epoch;
         if !same {
             return Ok(None);
@@ -355,23 +415,35 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// Read, chunk and store one file.
+/// A service failure with the remedy for unreadable data.
+fn service_error(service: &str, cause: String) -> Error {
+    Error::Service {
+        service: service.to_string(),
+        cause,
+        remedy: format!(
+            "make the path readable by cairn (it runs as uid {}), or fix the service with `cairn service add/remove`",
+            rustix::process::geteuid().as_raw()
+        ),
+    }
+}
+
+/// Open the listed file (only if it still is the listed regular file), read, chunk and store it.
 fn read_file(
-    path: &Path,
-    svc: usize,
+    job: &Job,
     store: &ChunkStore,
     id_key: &IdKey,
     params: ChunkerParams,
     buf: &mut Vec<u8>,
     progress: &Progress,
 ) -> Result<Outcome> {
-    let loc = || path.display().to_string();
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Outcome::Vanished),
+    let loc = || job.path.display().to_string();
+    let (mut f, before) = match open::open_file(job.dir.as_fd(), &job.name, &job.listed) {
+        Ok(Opened::Same(f)) => f,
+        Ok(Opened::Changed(why)) => return Ok(Outcome::Changed(why)),
+        Ok(Opened::Vanished) => return Ok(Outcome::Vanished),
         Err(e) => return Err(Error::io(loc(), e)),
     };
-    let before = f.metadata().map_err(|e| Error::io(loc(), e))?;
+    let svc = job.svc;
     let mut chunks = Vec::new();
     let size = chunk_reader(&mut f, params, buf, |c| {
         let id = id_key.chunk_id(c);
@@ -389,11 +461,12 @@ fn read_file(
     progress
         .files
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let after = f.metadata().map_err(|e| Error::io(loc(), e))?;
-    let changed = after.len() != size
-        || after.mtime() != before.mtime()
-        || after.mtime_nsec() != before.mtime_nsec()
-        || after.ctime_nsec() != before.ctime_nsec();
+    let after = open::fstat(&f).map_err(|e| Error::io(loc(), e))?;
+    let changed = after.size != size
+        || after.mtime != before.mtime
+        || after.ctime != before.ctime
+        || before.mtime != job.listed.mtime
+        || before.size != job.listed.size;
     Ok(Outcome::Stored {
         chunks,
         size,

@@ -16,13 +16,14 @@ pub struct BackupArgs {
     pub json: bool,
 }
 
-/// Record a backup's figures on its job.
-pub fn record(job: &mut Job, m: &Manifest) -> Result<()> {
+/// Record a backup's figures on its job, with the texts of its warnings (they name files, so
+/// they live only in the job record under `REPO/local`, never in the repository).
+pub fn record(job: &mut Job, m: &Manifest, warnings: Vec<String>) -> Result<()> {
     job.progress(|r| {
         r.bytes_read = m.bytes();
         r.bytes_stored = m.bytes_new();
         r.backup = Some(m.id.clone());
-        r.warnings = m.warnings.clone();
+        r.warnings = warnings;
         r.services = m
             .services
             .iter()
@@ -48,8 +49,15 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
         let _bar = output::Bar::start("backup", progress.clone(), g.quiet);
         cairn::backup::run(&ctl, &progress)
     };
-    if let Ok(m) = &outcome {
-        let _ = record(&mut job, m);
+    let warnings = progress.take_warnings();
+    match &outcome {
+        Ok(m) => {
+            let _ = record(&mut job, m, warnings.clone());
+        }
+        Err(_) => {
+            let w = warnings.clone();
+            let _ = job.progress(|r| r.warnings = w);
+        }
     }
     let target = cairn::target::TargetConfig::load(&ctl.root).ok().flatten();
     let export_outcome = match (&outcome, target) {
@@ -75,8 +83,8 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
     };
     let m = outcome?;
     let secs = t0.elapsed().as_secs_f64();
-    for w in &m.warnings {
-        eprintln!("warning: {w}");
+    for w in &warnings {
+        eprintln!("warning: {}", output::escape(w));
     }
     if a.json {
         output::json(&super::listing::backup_json(

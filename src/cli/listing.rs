@@ -48,7 +48,11 @@ pub fn list(g: &Global, a: ListArgs) -> Result<()> {
     let ctl = g.controller()?;
     let (manifests, bad) = ctl.repo.manifests()?;
     for (name, e) in &bad {
-        eprintln!("warning: {name} is damaged and not listed: {e}");
+        eprintln!(
+            "warning: {} is damaged and not listed: {}",
+            output::escape(name),
+            output::escape(&e.to_string())
+        );
     }
     if a.json {
         output::json(
@@ -66,11 +70,11 @@ pub fn list(g: &Global, a: ListArgs) -> Result<()> {
         let names: Vec<&str> = m.services.iter().map(|s| s.name.as_str()).collect();
         println!(
             "{}  {}  {:>10}  {:>10} new  {}",
-            m.id,
+            output::escape(&m.id),
             output::rfc3339(m.time_ms),
             output::size(m.bytes()),
             output::size(m.bytes_new()),
-            names.join(",")
+            output::escape(&names.join(","))
         );
     }
     Ok(())
@@ -86,9 +90,10 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
         output::json(&v);
         return Ok(());
     }
-    println!("backup   {}", m.id);
+    let e = output::escape;
+    println!("backup   {}", e(&m.id));
     println!("time     {}", output::rfc3339(m.time_ms));
-    println!("host     {}", m.host);
+    println!("host     {}", e(&m.host));
     println!(
         "size     {} ({} new, {} chunks)",
         output::size(m.bytes()),
@@ -97,13 +102,13 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
     );
     println!(
         "keys     {}",
-        ctl.repo.epoch_recipients(&m.epoch)?.join(", ")
+        e(&ctl.repo.epoch_recipients(&m.epoch)?.join(", "))
     );
     for s in &m.services {
         println!(
             "service  {:<16} {:<8} {:>8} files {:>6} dirs {:>12} {:>12} new  {:.1}s",
-            s.name,
-            s.kind,
+            e(&s.name),
+            e(&s.kind),
             s.files,
             s.dirs,
             output::size(s.bytes),
@@ -112,7 +117,7 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
         );
     }
     for w in &m.warnings {
-        println!("warning  {w}");
+        println!("warning  {}", e(w));
     }
     Ok(())
 }

@@ -143,6 +143,11 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Print a command's error on stderr, control characters escaped.
+pub fn print_error(e: &Error) {
+    output::error(e);
+}
+
 /// Options every command sees.
 pub struct Global {
     /// `--repo`.
@@ -169,7 +174,7 @@ pub fn as_job<T>(
         eprintln!(
             "note: {} job {} was interrupted (its process died); its leftovers are reclaimed",
             j.kind,
-            j.id.as_str()
+            output::escape(j.id.as_str())
         );
     }
     let out = f(&mut job);
@@ -180,7 +185,7 @@ pub fn as_job<T>(
 /// Print what finishing a job could not record.
 pub fn finished(done: cairn::jobs::Finished) {
     for w in done.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", output::escape(&w));
     }
 }
 

@@ -111,14 +111,17 @@ pub fn jobs(g: &Global, a: JobsArgs) -> Result<()> {
             output::size(j.bytes_exported),
             j.backup
                 .as_ref()
-                .map(|b| format!("  backup {b}"))
+                .map(|b| format!("  backup {}", output::escape(b)))
                 .unwrap_or_default()
         );
         if let Some(e) = &j.error {
-            println!("    error: {e}");
+            println!("    error: {}", output::escape(e));
         }
         if let Some(r) = &j.remedy {
-            println!("    what to do: {r}");
+            println!("    what to do: {}", output::escape(r));
+        }
+        for w in &j.warnings {
+            println!("    warning: {}", output::escape(w));
         }
     }
     Ok(())
@@ -146,8 +149,8 @@ pub fn alerts(g: &Global, a: AlertsArgs) -> Result<()> {
             .unwrap_or_default();
         println!(
             "[{sev}] {} {} ({}, {} job, raised {}{}): {}",
-            x.id,
-            x.subject,
+            output::escape(&x.id),
+            output::escape(&x.subject),
             state,
             x.kind,
             x.raised.to_rfc3339(),
@@ -156,9 +159,9 @@ pub fn alerts(g: &Global, a: AlertsArgs) -> Result<()> {
             } else {
                 String::new()
             },
-            x.message
+            output::escape(&x.message)
         );
-        println!("    what to do: {}", x.remedy);
+        println!("    what to do: {}", output::escape(&x.remedy));
     }
     Ok(())
 }
@@ -171,7 +174,7 @@ pub fn notify(g: &Global, c: NotifyCmd) -> Result<()> {
         NotifyCmd::Clear => Notifier::clear(&l),
         NotifyCmd::Show => {
             match &Notifier::load(&l)?.config().command {
-                Some(c) => println!("{c}"),
+                Some(c) => println!("{}", output::escape(c)),
                 None => println!("no notifier; set one with `cairn notify set --command CMD`"),
             }
             Ok(())
@@ -282,11 +285,12 @@ pub fn serve(g: &Global) -> Result<()> {
                     job.id().as_str()
                 ),
                 Err(e) => eprintln!(
-                    "{} {} job {} failed: {e}\n    what to do: {}",
+                    "{} {} job {} failed: {}\n    what to do: {}",
                     chrono::Utc::now().to_rfc3339(),
                     action.kind(),
                     job.id().as_str(),
-                    e.remedy()
+                    output::escape(&e.to_string()),
+                    output::escape(&e.remedy())
                 ),
             }
             res
@@ -330,8 +334,17 @@ fn run_action(
     progress.check_cancel()?;
     match action {
         Action::Backup => {
-            let m = cairn::backup::run(ctl, progress)?;
-            super::backup::record(job, &m)?;
+            progress.take_warnings();
+            let outcome = cairn::backup::run(ctl, progress);
+            let warnings = progress.take_warnings();
+            let m = match outcome {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = job.progress(|r| r.warnings = warnings);
+                    return Err(e);
+                }
+            };
+            super::backup::record(job, &m, warnings)?;
             Ok(Done {
                 export_needed: cairn::target::TargetConfig::load(&ctl.root)?.is_some(),
             })

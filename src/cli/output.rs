@@ -1,4 +1,8 @@
-//! Printing: JSON documents, human sizes and times, and the progress bar.
+//! Printing: JSON documents, escaped text, human sizes and times, and the progress bar.
+//!
+//! Every text printer passes what came from outside (file names, warnings, job errors, alert
+//! messages, anything decoded from a repository) through [`escape`]: no control character
+//! reaches the terminal raw. JSON output is escaped by serde.
 
 use cairn::progress::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,6 +15,17 @@ pub fn json<T: serde::Serialize>(v: &T) {
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into())
     );
+}
+
+/// Text with its control characters escaped (see [`cairn::text::escape`]).
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    cairn::text::escape(s)
+}
+
+/// Print an error (what went wrong, then what to do) on stderr, escaped.
+pub fn error(e: &cairn::Error) {
+    eprintln!("error: {}", escape(&e.to_string()));
+    eprintln!("  what to do: {}", escape(&e.remedy()));
 }
 
 /// Bytes for humans.

@@ -48,12 +48,12 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<()> {
         cairn::restore::restore(&ctl.repo, &keys, &m, &opts, &progress)?
     };
     for w in &r.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", output::escape(w));
     }
     if !g.quiet {
         println!(
             "restored backup {}: {} files, {} dirs, {} in {:.1}s, every byte checked",
-            m.id,
+            output::escape(&m.id),
             r.files,
             r.dirs,
             output::size(r.bytes),

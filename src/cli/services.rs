@@ -78,8 +78,16 @@ pub fn run(g: &Global, c: ServiceCmd) -> Result<()> {
             } else {
                 for s in &list.services {
                     match (&s.path, &s.command) {
-                        (Some(p), _) => println!("{}\tpath\t{p}", s.name),
-                        (_, Some(c)) => println!("{}\tcommand\t{c}", s.name),
+                        (Some(p), _) => println!(
+                            "{}\tpath\t{}",
+                            output::escape(&s.name),
+                            output::escape(p)
+                        ),
+                        (_, Some(c)) => println!(
+                            "{}\tcommand\t{}",
+                            output::escape(&s.name),
+                            output::escape(c)
+                        ),
                         _ => {}
                     }
                 }

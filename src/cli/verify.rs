@@ -51,10 +51,18 @@ pub fn print_report(
         output::json(r);
     } else {
         for (obj, why) in &r.damaged_objects {
-            println!("damaged object {obj}: {why}");
+            println!(
+                "damaged object {}: {}",
+                output::escape(obj),
+                output::escape(why)
+            );
         }
         for (b, hurt) in &r.damaged_backups {
-            println!("damaged backup {b}: {}", hurt.join("; "));
+            println!(
+                "damaged backup {}: {}",
+                output::escape(b),
+                output::escape(&hurt.join("; "))
+            );
         }
         if !quiet || !r.clean() {
             println!(

@@ -1,0 +1,337 @@
+//! Opening what the walker listed, and nothing else.
+//!
+//! Whoever can write a service directory can swap an entry between the moment the walker lists
+//! it and the moment a reader opens it: a symbolic link to `/etc/shadow` for a file, a link to
+//! `/` for a directory, a FIFO that would block a reader forever. So every entry is stat'ed
+//! relative to its directory's handle without following links ([`stat_entry`]), and opened
+//! relative to the same handle with `O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC` ([`open_file`],
+//! [`open_dir`]); the open handle is `fstat`ed and must be the same kind of object with the same
+//! device and inode as listed. Anything else is [`Opened::Changed`]: left out with a warning,
+//! never read. FIFOs, sockets and devices are never opened at all (the walker skips them by
+//! their listed kind).
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use std::ffi::CStr;
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+/// The kind of a listed entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (stored as a link, never followed).
+    Symlink,
+    /// A FIFO, socket or device: never opened.
+    Special(&'static str),
+}
+
+/// An entry's metadata as listed (`fstatat(AT_SYMLINK_NOFOLLOW)`) or as opened (`fstat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Listed {
+    pub kind: Kind,
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub mtime: (i64, u32),
+    pub ctime: (i64, u32),
+}
+
+impl Listed {
+    #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+    fn of(st: &rfs::Stat) -> Self {
+        let kind = match FileType::from_raw_mode(st.st_mode as _) {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Symlink,
+            FileType::Fifo => Kind::Special("a FIFO"),
+            FileType::Socket => Kind::Special("a socket"),
+            FileType::CharacterDevice => Kind::Special("a character device"),
+            FileType::BlockDevice => Kind::Special("a block device"),
+            _ => Kind::Special("of an unknown kind"),
+        };
+        let ns = |n: i64| n.clamp(0, 999_999_999) as u32;
+        Listed {
+            kind,
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            mode: st.st_mode as u32 & 0o7777,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+            size: (st.st_size as i64).max(0) as u64,
+            mtime: (st.st_mtime as i64, ns(st.st_mtime_nsec as i64)),
+            ctime: (st.st_ctime as i64, ns(st.st_ctime_nsec as i64)),
+        }
+    }
+
+    /// Whether `other` is the very object this was listed as: same kind, device and inode.
+    pub fn same_object(&self, other: &Listed) -> bool {
+        self.kind == other.kind && self.dev == other.dev && self.ino == other.ino
+    }
+}
+
+/// What opening a listed entry found.
+#[derive(Debug)]
+pub(super) enum Opened<T> {
+    /// The object that was listed.
+    Same(T),
+    /// Something else stands under that name now (why, for the warning).
+    Changed(&'static str),
+    /// Nothing stands under that name now.
+    Vanished,
+}
+
+/// Open a service's root directory (the configured path; links in it are the operator's and
+/// are followed) and describe it.
+pub(super) fn open_root(path: &Path) -> std::io::Result<(OwnedFd, Listed)> {
+    let fd = rfs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let st = rfs::fstat(&fd)?;
+    Ok((fd, Listed::of(&st)))
+}
+
+/// Describe an open file as it is now.
+pub(super) fn fstat(f: &File) -> std::io::Result<Listed> {
+    Ok(Listed::of(&rfs::fstat(f)?))
+}
+
+/// Describe the entry `name` of directory `dir` without following a link.
+pub(super) fn stat_entry(dir: BorrowedFd<'_>, name: &CStr) -> std::io::Result<Option<Listed>> {
+    match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(Listed::of(&st))),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Open `name` in `dir` as it was listed, without following a link and without blocking on a
+/// FIFO: the handle comes back only if it is the listed object.
+fn open_listed(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    listed: &Listed,
+    extra: OFlags,
+) -> std::io::Result<Opened<(OwnedFd, Listed)>> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | extra;
+    let fd = match rfs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(Opened::Vanished),
+        // O_NOFOLLOW met a link; O_DIRECTORY met a non-directory; a socket cannot be opened.
+        Err(Errno::LOOP) => return Ok(Opened::Changed("was replaced by a symbolic link")),
+        // (with O_DIRECTORY, Linux reports a symbolic link as ENOTDIR rather than ELOOP)
+        Err(Errno::NOTDIR) => {
+            return Ok(Opened::Changed(
+                "was replaced by a symbolic link or a file",
+            ))
+        }
+        Err(Errno::NXIO) => return Ok(Opened::Changed("is no longer a regular file")),
+        Err(e) => return Err(e.into()),
+    };
+    let now = Listed::of(&rfs::fstat(&fd)?);
+    if now.kind != listed.kind {
+        return Ok(Opened::Changed(match listed.kind {
+            Kind::Dir => "is no longer a directory",
+            _ => "is no longer a regular file",
+        }));
+    }
+    if !listed.same_object(&now) {
+        return Ok(Opened::Changed("was replaced by another file"));
+    }
+    Ok(Opened::Same((fd, now)))
+}
+
+/// Open the regular file `name` of `dir` that was listed as `listed`; with its metadata now.
+pub(super) fn open_file(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    listed: &Listed,
+) -> std::io::Result<Opened<(File, Listed)>> {
+    if listed.kind != Kind::File {
+        return Ok(Opened::Changed("is not a regular file"));
+    }
+    // O_NONBLOCK stays set: it has no effect on reading a regular file.
+    Ok(match open_listed(dir, name, listed, OFlags::empty())? {
+        Opened::Same((fd, now)) => Opened::Same((File::from(fd), now)),
+        Opened::Changed(w) => Opened::Changed(w),
+        Opened::Vanished => Opened::Vanished,
+    })
+}
+
+/// Open the directory `name` of `dir` that was listed as `listed`.
+pub(super) fn open_dir(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    listed: &Listed,
+) -> std::io::Result<Opened<OwnedFd>> {
+    if listed.kind != Kind::Dir {
+        return Ok(Opened::Changed("is not a directory"));
+    }
+    Ok(
+        match open_listed(dir, name, listed, OFlags::DIRECTORY)? {
+            Opened::Same((fd, _)) => Opened::Same(fd),
+            Opened::Changed(w) => Opened::Changed(w),
+            Opened::Vanished => Opened::Vanished,
+        },
+    )
+}
+
+/// The names in directory `dir` (without `.` and `..`), sorted bytewise.
+pub(super) fn list_dir(dir: &impl AsFd) -> std::io::Result<Vec<std::ffi::CString>> {
+    let mut names = Vec::new();
+    for ent in rfs::Dir::read_from(dir)? {
+        let ent = ent?;
+        let n = ent.file_name();
+        if n != c"." && n != c".." {
+            names.push(n.to_owned());
+        }
+    }
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn c(s: &str) -> std::ffi::CString {
+        std::ffi::CString::new(s).unwrap()
+    }
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        fd: OwnedFd,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("data"), b"listed bytes").unwrap();
+        std::fs::write(dir.path().join("secret"), b"SECRET bytes of another file").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let (fd, root) = open_root(dir.path()).unwrap();
+        assert_eq!(root.kind, Kind::Dir);
+        Fixture { dir, fd }
+    }
+
+    fn listed(f: &Fixture, name: &str) -> Listed {
+        stat_entry(f.fd.as_fd(), &c(name)).unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_listed_file_opens_and_reads() {
+        let f = fixture();
+        let l = listed(&f, "data");
+        assert_eq!((l.kind, l.size), (Kind::File, 12));
+        let Opened::Same((mut file, now)) = open_file(f.fd.as_fd(), &c("data"), &l).unwrap()
+        else {
+            panic!("the listed file did not open")
+        };
+        assert!(l.same_object(&now));
+        let mut s = String::new();
+        file.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "listed bytes");
+        assert_eq!(list_dir(&f.fd).unwrap(), [c("data"), c("secret"), c("sub")]);
+    }
+
+    #[test]
+    fn a_symlink_swapped_in_after_listing_is_not_followed() {
+        let f = fixture();
+        let l = listed(&f, "data");
+        std::fs::remove_file(f.dir.path().join("data")).unwrap();
+        std::os::unix::fs::symlink(f.dir.path().join("secret"), f.dir.path().join("data"))
+            .unwrap();
+        match open_file(f.dir_fd(), &c("data"), &l).unwrap() {
+            Opened::Changed(why) => assert!(why.contains("symbolic link"), "{why}"),
+            other => panic!("a swapped-in symlink was {other:?}"),
+        }
+    }
+
+    #[test]
+    fn another_file_renamed_over_the_listed_one_is_refused() {
+        let f = fixture();
+        let l = listed(&f, "data");
+        // same name, same kind, other inode: what a `mv secret data` race looks like
+        std::fs::rename(f.dir.path().join("secret"), f.dir.path().join("data")).unwrap();
+        match open_file(f.dir_fd(), &c("data"), &l).unwrap() {
+            Opened::Changed(why) => assert!(why.contains("another file"), "{why}"),
+            other => panic!("a file renamed over the listed one was {other:?}"),
+        }
+        std::fs::remove_file(f.dir.path().join("data")).unwrap();
+        assert!(matches!(
+            open_file(f.dir_fd(), &c("data"), &l).unwrap(),
+            Opened::Vanished
+        ));
+    }
+
+    #[test]
+    fn a_fifo_swapped_in_is_opened_without_blocking_and_refused() {
+        let f = fixture();
+        let l = listed(&f, "data");
+        std::fs::remove_file(f.dir.path().join("data")).unwrap();
+        rfs::mkfifoat(f.fd.as_fd(), c"data", Mode::from_raw_mode(0o600)).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let fd = f.fd.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let r = open_file(fd.as_fd(), c"data", &l).map(|o| format!("{o:?}"));
+            let _ = tx.send(r);
+        });
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("opening a FIFO blocked")
+            .unwrap();
+        assert!(r.contains("no longer a regular file"), "{r}");
+        // listed as a FIFO, it is never opened at all
+        let fifo = listed(&f, "data");
+        assert_eq!(fifo.kind, Kind::Special("a FIFO"));
+        assert!(matches!(
+            open_file(f.dir_fd(), c"data", &fifo).unwrap(),
+            Opened::Changed(_)
+        ));
+    }
+
+    #[test]
+    fn a_directory_replaced_by_a_symlink_is_not_descended() {
+        let f = fixture();
+        let l = listed(&f, "sub");
+        assert!(matches!(
+            open_dir(f.dir_fd(), &c("sub"), &l).unwrap(),
+            Opened::Same(_)
+        ));
+        std::fs::remove_dir(f.dir.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink("/etc", f.dir.path().join("sub")).unwrap();
+        match open_dir(f.dir_fd(), &c("sub"), &l).unwrap() {
+            Opened::Changed(why) => assert!(why.contains("symbolic link"), "{why}"),
+            other => panic!("a symlink to /etc was {other:?}"),
+        }
+        // another directory moved in under the same name is refused too
+        std::fs::remove_file(f.dir.path().join("sub")).unwrap();
+        std::fs::create_dir(f.dir.path().join("other")).unwrap();
+        std::fs::rename(f.dir.path().join("other"), f.dir.path().join("sub")).unwrap();
+        assert!(matches!(
+            open_dir(f.dir_fd(), &c("sub"), &l).unwrap(),
+            Opened::Changed(_)
+        ));
+        // and a file listed as a file is not opened as a directory
+        let data = listed(&f, "data");
+        assert!(matches!(
+            open_dir(f.dir_fd(), &c("data"), &data).unwrap(),
+            Opened::Changed(_)
+        ));
+    }
+
+    impl Fixture {
+        fn dir_fd(&self) -> BorrowedFd<'_> {
+            self.fd.as_fd()
+        }
+    }
+}
