@@ -1,4 +1,4 @@
-//! Small file-system helpers: atomic writes with a mode, directory sync.
+//! Small file-system helpers: atomic writes with a mode, directory sync, private state.
 
 use crate::error::{Error, Result};
 use std::fs::{self, OpenOptions};
@@ -44,5 +44,81 @@ pub fn dir_is_empty(path: &Path) -> Result<bool> {
         Ok(mut rd) => Ok(rd.next().is_none()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
         Err(e) => Err(Error::io(path.display().to_string(), e)),
+    }
+}
+
+/// The umask every cairn command runs with: whatever it creates (sled's databases under
+/// `REPO/local`, which sled creates with the process umask, temporary files, ...) is readable
+/// by its owner only. Children (service commands, restore commands, the notifier) inherit it.
+pub const PRIVATE_UMASK: u32 = 0o077;
+
+/// Set the process umask to [`PRIVATE_UMASK`]; call it first thing, before any thread starts.
+pub fn private_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(PRIVATE_UMASK as _));
+}
+
+/// Make `dir` (`REPO/local`) private: the directory and every directory below it lose their
+/// group and other bits (0700), and so does every file (0600 or less). Symbolic links are
+/// neither followed nor changed. Tightens a repository made by an older cairn, whose `local/`
+/// was 0755 with 0644 databases. Returns how many entries were changed; entries that cannot be
+/// changed (not the owner) are left alone, since reading commands must still work.
+pub fn make_private(dir: &Path) -> usize {
+    use std::os::unix::fs::PermissionsExt;
+    let mut changed = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(m) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if m.file_type().is_symlink() {
+            continue;
+        }
+        let mode = m.permissions().mode() & 0o7777;
+        if mode & PRIVATE_UMASK != 0
+            && fs::set_permissions(&p, fs::Permissions::from_mode(mode & !PRIVATE_UMASK)).is_ok()
+        {
+            changed += 1;
+        }
+        if m.is_dir() {
+            if let Ok(rd) = fs::read_dir(&p) {
+                stack.extend(rd.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn make_private_tightens_a_tree_without_following_links() {
+        let d = tempfile::tempdir().unwrap();
+        let local = d.path().join("local");
+        let outside = d.path().join("outside.txt");
+        fs::create_dir_all(local.join("index/blobs")).unwrap();
+        fs::write(local.join("index/db"), b"x").unwrap();
+        fs::write(local.join("index/blobs/1"), b"x").unwrap();
+        fs::write(&outside, b"x").unwrap();
+        std::os::unix::fs::symlink(&outside, local.join("link")).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        for (p, m) in [
+            (local.clone(), 0o755),
+            (local.join("index"), 0o775),
+            (local.join("index/db"), 0o644),
+            (local.join("index/blobs/1"), 0o666),
+            (outside.clone(), 0o644),
+        ] {
+            fs::set_permissions(&p, fs::Permissions::from_mode(m)).unwrap();
+        }
+        assert!(make_private(&local) >= 4);
+        assert_eq!(mode(&local), 0o700);
+        assert_eq!(mode(&local.join("index")), 0o700);
+        assert_eq!(mode(&local.join("index/db")), 0o600);
+        assert_eq!(mode(&local.join("index/blobs/1")), 0o600);
+        assert_eq!(mode(&outside), 0o644, "a link was followed");
+        assert_eq!(make_private(&local), 0, "nothing left to tighten");
     }
 }

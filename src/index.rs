@@ -103,40 +103,35 @@ fn ierr(e: sled::Error) -> Error {
 }
 
 impl Index {
-    /// Open (or create) the index at `path`; a corrupt index is moved aside and started afresh.
+    /// Open (or create) the index at `path`; a corrupt index is removed and started afresh
+    /// (it is a cache: [`Index::sync`] rebuilds it from the pack headers).
     pub fn open(path: &Path) -> Result<Self> {
         match Self::open_at(path) {
             Ok(i) => Ok(i),
-            Err(e) => {
-                let msg = e.to_string();
-                if msg.contains("lock") || msg.contains("Resource temporarily unavailable") {
-                    return Err(Error::failed(
-                        format!(
-                            "the local index {} is in use by another cairn process",
-                            path.display()
-                        ),
-                        "wait for the other job to finish (`cairn jobs`)",
-                    ));
-                }
-                tracing::warn!(
-                    "local index {} unreadable ({msg}); rebuilding it from the pack headers",
+            Err(e) if crate::jobs::state::is_lock_conflict(&e) => Err(Error::failed(
+                format!(
+                    "the local index {} is in use by another cairn process",
                     path.display()
+                ),
+                "wait for the other job to finish (`cairn jobs`)",
+            )),
+            Err(e) => {
+                tracing::warn!(
+                    "local index {} unreadable ({}); rebuilding it from the pack headers",
+                    path.display(),
+                    crate::text::escape(&e.to_string())
                 );
-                let aside =
-                    path.with_extension(format!("corrupt-{}", chrono::Utc::now().timestamp()));
-                std::fs::rename(path, &aside)
-                    .map_err(|e| Error::io(path.display().to_string(), e))?;
-                Self::open_at(path)
+                discard(path)?;
+                Self::open_at(path).map_err(ierr)
             }
         }
     }
 
-    fn open_at(path: &Path) -> Result<Self> {
+    fn open_at(path: &Path) -> sled::Result<Self> {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(16 << 20)
-            .open()
-            .map_err(ierr)?;
+            .open()?;
         Self::from_db(db, Some(path.to_path_buf()))
     }
 
@@ -147,14 +142,14 @@ impl Index {
             .cache_capacity(32 << 20)
             .open()
             .map_err(ierr)?;
-        Self::from_db(db, None)
+        Self::from_db(db, None).map_err(ierr)
     }
 
-    fn from_db(db: sled::Db, path: Option<PathBuf>) -> Result<Self> {
+    fn from_db(db: sled::Db, path: Option<PathBuf>) -> sled::Result<Self> {
         Ok(Index {
-            chunks: db.open_tree("chunks").map_err(ierr)?,
-            packs: db.open_tree("packs").map_err(ierr)?,
-            files: db.open_tree("files").map_err(ierr)?,
+            chunks: db.open_tree("chunks")?,
+            packs: db.open_tree("packs")?,
+            files: db.open_tree("files")?,
             db,
             path,
         })
@@ -289,6 +284,40 @@ impl Index {
     }
 }
 
+/// Remove the corrupt index at `path`: first renamed to a name no other rebuild uses
+/// (`index.corrupt-<ns>-<random>`), so a new index can be created at once, then deleted, with any
+/// copy an earlier, interrupted rebuild left behind.
+fn discard(path: &Path) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "index".into());
+    let prefix = format!("{name}.corrupt-");
+    let aside = path.with_file_name(format!(
+        "{prefix}{}-{:016x}",
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+        rand::random::<u64>()
+    ));
+    std::fs::rename(path, &aside).map_err(|e| Error::io(path.display().to_string(), e))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let old = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir.display().to_string(), e))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix));
+    for e in old {
+        // A copy that cannot be removed now is only wasted space: the next rebuild retries.
+        let p = e.path();
+        let res = match e.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&p),
+            _ => std::fs::remove_file(&p),
+        };
+        if let Err(err) = res {
+            tracing::warn!("cannot remove the corrupt index copy {}: {err}", p.display());
+        }
+    }
+    Ok(())
+}
+
 /// The pack id in an object name `data/xx/<64 hex>`.
 pub fn pack_id_of(name: &str) -> Option<PackId> {
     let hex = name.strip_prefix("data/")?.split('/').nth(1)?;
@@ -314,6 +343,54 @@ pub fn read_pack_header(store: &dyn Backend, name: &str, size: u64) -> Result<Pa
 mod tests {
     use super::*;
     use crate::backend::MemoryBackend;
+
+    fn corrupt(path: &Path) {
+        let mut stack = vec![path.to_path_buf()];
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).unwrap().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    std::fs::write(e.path(), vec![0xa5; 4096]).unwrap();
+                }
+            }
+        }
+    }
+
+    /// Regression: two rebuilds within one second both moved the index to
+    /// `index.corrupt-<seconds>`, and the second rename failed with "Directory not empty".
+    #[test]
+    fn a_corrupt_index_opened_twice_within_a_second_is_rebuilt_both_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        std::fs::create_dir_all(dir.path().join("index.corrupt-1")).unwrap();
+        std::fs::write(dir.path().join("index.corrupt-1/db"), b"old debris").unwrap();
+        let t = std::time::Instant::now();
+        for round in 0..3u8 {
+            let idx = Index::open(&path).unwrap();
+            idx.cache_file(b"k", &CachedFile {
+                size: round as u64,
+                mtime: 0,
+                ctime: 0,
+                ino: 1,
+                epoch: KeyId([0; 32]),
+                chunks: vec![],
+            })
+            .unwrap();
+            idx.flush().unwrap();
+            drop(idx);
+            corrupt(&path);
+        }
+        let idx = Index::open(&path).unwrap();
+        assert_eq!(idx.cached_file(b"k").unwrap(), None, "a fresh index");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["index"], "corrupt copies left behind");
+    }
 
     #[test]
     fn location_round_trip_and_pack_names() {

@@ -124,9 +124,56 @@ impl ServiceList {
     }
 }
 
+/// Why a service's command failed, without the command line (it may hold secrets such as
+/// `PGPASSWORD=…`) and without its error output: `its command exited with status 1`.
+pub fn exit_cause(status: &std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("its command exited with status {c}"),
+        (None, Some(sig)) => format!("its command was killed by signal {sig}"),
+        _ => format!("its command exited with {status}"),
+    }
+}
+
+/// The end of a command's error output, for the job record only (`REPO/local`, 0600; never an
+/// error, alert or notification: a command may print its secrets): at most the last 3 lines
+/// and 300 characters, control characters escaped.
+pub fn stderr_excerpt(bytes: &[u8]) -> String {
+    const LINES: usize = 3;
+    const CHARS: usize = 300;
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let tail = lines[lines.len().saturating_sub(LINES)..].join(" / ");
+    let skip = tail.chars().count().saturating_sub(CHARS);
+    let cut: String = tail.chars().skip(skip).collect();
+    let prefix = if skip > 0 { "…" } else { "" };
+    format!("{prefix}{}", crate::text::escape(&cut))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_command_is_described_without_its_command_line() {
+        let st = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("PGPASSWORD=hunter2 exit 3")
+            .status()
+            .unwrap();
+        let c = exit_cause(&st);
+        assert_eq!(c, "its command exited with status 3");
+        let long = format!("{}\nline2\nline3\nlast \u{1b}[31m line", "x".repeat(1000));
+        let e = stderr_excerpt(long.as_bytes());
+        assert!(e.starts_with("line2 / line3 / last \\x1b[31m line"), "{e}");
+        let e = stderr_excerpt("y".repeat(1000).as_bytes());
+        assert!(e.starts_with('…') && e.chars().count() == 301, "{e}");
+        assert_eq!(stderr_excerpt(b""), "");
+    }
 
     #[test]
     fn add_validate_remove_round_trip() {

@@ -184,11 +184,13 @@ fn run_command(
     stats: &mut WalkStats,
 ) -> Result<crate::id::ChunkId> {
     use std::process::{Command, Stdio};
+    // The command line never goes into the error: it may hold secrets (`PGPASSWORD=… pg_dump`),
+    // and errors reach alerts and notifications. See `service_command_failed`.
     let fail = |cause: String| Error::Service {
         service: s.name.clone(),
         cause,
         remedy: format!(
-            "run the command by hand to see why it fails and fix it, or `cairn service remove {}`",
+            "run the service's command by hand (`cairn service list` shows it) to see why it fails and fix it, or `cairn service remove {}`; `cairn jobs` shows the end of its error output",
             s.name
         ),
     };
@@ -199,15 +201,14 @@ fn run_command(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| fail(format!("cannot start `{cmd}`: {e}")))?;
+        .map_err(|e| fail(format!("its command could not be started (sh): {e}")))?;
     let mut stderr = child.stderr.take();
     let err_thread = std::thread::spawn(move || {
         let mut v = Vec::new();
         if let Some(e) = stderr.as_mut() {
             let _ = e.read_to_end(&mut v);
         }
-        let tail = v.len().saturating_sub(500);
-        String::from_utf8_lossy(&v[tail..]).trim().to_string()
+        crate::service::stderr_excerpt(&v)
     });
     let mut stdout = child
         .stdout
@@ -219,16 +220,17 @@ fn run_command(
     }
     let status = child
         .wait()
-        .map_err(|e| fail(format!("waiting for `{cmd}`: {e}")))?;
+        .map_err(|e| fail(format!("waiting for its command: {e}")))?;
     let err_text = err_thread.join().unwrap_or_default();
     let (chunks, size) = streamed?;
     if !status.success() {
-        let tail = if err_text.is_empty() {
-            String::new()
-        } else {
-            format!(": {err_text}")
-        };
-        return Err(fail(format!("command `{cmd}` exited with {status}{tail}")));
+        if !err_text.is_empty() {
+            w.progress.warn(format!(
+                "{}: the end of its command's error output: {err_text}",
+                s.name
+            ));
+        }
+        return Err(fail(crate::service::exit_cause(&status)));
     }
     stats.files += 1;
     stats.dirs += 1;

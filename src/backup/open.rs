@@ -303,6 +303,8 @@ mod tests {
     fn a_directory_replaced_by_a_symlink_is_not_descended() {
         let f = fixture();
         let l = listed(&f, "sub");
+        // made while `sub` exists, so it cannot reuse its inode number
+        std::fs::create_dir(f.dir.path().join("other")).unwrap();
         assert!(matches!(
             open_dir(f.dir_fd(), &c("sub"), &l).unwrap(),
             Opened::Same(_)
@@ -315,7 +317,6 @@ mod tests {
         }
         // another directory moved in under the same name is refused too
         std::fs::remove_file(f.dir.path().join("sub")).unwrap();
-        std::fs::create_dir(f.dir.path().join("other")).unwrap();
         std::fs::rename(f.dir.path().join("other"), f.dir.path().join("sub")).unwrap();
         assert!(matches!(
             open_dir(f.dir_fd(), &c("sub"), &l).unwrap(),

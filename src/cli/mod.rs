@@ -115,8 +115,14 @@ pub enum Command {
     Prune(prune::PruneArgs),
 }
 
-/// Run a parsed command.
+/// Run a parsed command. First, whatever it creates is private (umask 077), and the
+/// repository's `local/` is tightened to 0700 with files 0600 if an older cairn left it open.
 pub fn run(cli: Cli) -> Result<()> {
+    cairn::fsutil::private_umask();
+    let local = cli.repo.join("local");
+    if local.is_dir() {
+        cairn::fsutil::make_private(&local);
+    }
     let g = Global {
         repo: cli.repo,
         quiet: cli.quiet,

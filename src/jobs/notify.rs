@@ -122,7 +122,7 @@ impl Notifier {
         };
         let warning = run(cmd, doc, limit).err();
         if let Some(w) = &warning {
-            tracing::warn!("{w}");
+            tracing::warn!("{}", crate::text::escape(w));
         }
         warning
     }
@@ -152,9 +152,7 @@ fn save(local_dir: &Path, config: &NotifyConfig) -> Result<()> {
             "report this as a bug",
         )
     })?;
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).map_err(|e| Error::io(tmp.display().to_string(), e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(path.display().to_string(), e))
+    crate::fsutil::write_atomic(&path, text.as_bytes(), 0o600)
 }
 
 /// Run `sh -c cmd` with `doc` on stdin; `Err(warning)` unless it exits 0 within `limit`.
@@ -169,7 +167,7 @@ fn run(cmd: &str, doc: Vec<u8>, limit: Duration) -> std::result::Result<(), Stri
         .spawn()
         .map_err(|e| {
             format!(
-                "notifier `{cmd}` could not start: {e}; check the command with `cairn notify show`"
+                "the notifier could not start: {e}; check its command with `cairn notify show`"
             )
         })?;
     // Feed stdin and drain stderr from threads: a notifier that reads nothing or writes a lot
@@ -206,7 +204,7 @@ fn run(cmd: &str, doc: Vec<u8>, limit: Duration) -> std::result::Result<(), Stri
         unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
         let _ = child.wait();
         return Err(format!(
-            "notifier `{cmd}` did not finish within {}s and was killed; make it return quickly (hand slow work to a background queue)",
+            "the notifier did not finish within {}s and was killed; make it return quickly (hand slow work to a background queue)",
             limit.as_secs()
         ));
     };
@@ -216,14 +214,15 @@ fn run(cmd: &str, doc: Vec<u8>, limit: Duration) -> std::result::Result<(), Stri
     let stderr = rx
         .recv_timeout(Duration::from_millis(200))
         .unwrap_or_default();
-    let stderr = String::from_utf8_lossy(&stderr);
-    let first = stderr.lines().next().unwrap_or("").trim();
+    // Its command line is never quoted (it may hold a token); the end of its error output is,
+    // bounded and escaped: this warning stays in the job record under REPO/local.
+    let excerpt = crate::service::stderr_excerpt(&stderr);
     Err(format!(
-        "notifier `{cmd}` failed ({status}){}; run it by hand with an event on stdin to see why",
-        if first.is_empty() {
+        "the notifier failed ({status}){}; run its command (`cairn notify show`) by hand with an event on stdin to see why",
+        if excerpt.is_empty() {
             String::new()
         } else {
-            format!(": {first}")
+            format!(": {excerpt}")
         }
     ))
 }
@@ -320,11 +319,12 @@ mod tests {
     #[test]
     fn a_failing_notifier_is_a_warning_with_its_stderr() {
         let n = Notifier::from_config(NotifyConfig {
-            command: Some("echo no route to mailhost >&2; exit 7".into()),
+            command: Some("TOKEN=hunter2; echo no route to mailhost >&2; exit 7".into()),
             timeout_secs: None,
         });
         let w = n.send(EventKind::Raised, &alert()).expect("a warning");
         assert!(w.contains("no route to mailhost") && w.contains('7'), "{w}");
+        assert!(!w.contains("hunter2"), "the notifier's command line is in {w}");
         assert_eq!(
             Notifier::from_config(NotifyConfig::default()).send(EventKind::Raised, &alert()),
             None

@@ -26,11 +26,11 @@ pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -
     let db = loop {
         match sled::Config::new().path(&path).open() {
             Ok(db) => break db,
-            Err(sled::Error::Io(e)) if is_lock_conflict(&e) && Instant::now() < deadline => {
+            Err(e) if is_lock_conflict(&e) && Instant::now() < deadline => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(100));
             }
-            Err(sled::Error::Io(e)) if is_lock_conflict(&e) => {
+            Err(e) if is_lock_conflict(&e) => {
                 return Err(Error::failed(
                     format!("the job state database {} stayed locked by another process for {}s", path.display(), OPEN_PATIENCE.as_secs()),
                     "another cairn process keeps REPO/local/state open: check `ps` for a stuck cairn process, then retry",
@@ -56,8 +56,17 @@ pub fn read_state<T: Default>(
     with_state(local_dir, f)
 }
 
-fn is_lock_conflict(e: &std::io::Error) -> bool {
-    e.to_string().contains("could not acquire lock")
+/// Whether sled could not open a database because another process holds its lock.
+///
+/// sled 0.34.7 has no error kind for this: it reports `Error::Io` of kind `Other` whose text is
+/// "could not acquire lock on …" (the underlying `EWOULDBLOCK` is only formatted into the
+/// text). So the text is matched, but only that exact phrase and only on that variant and kind:
+/// a corrupt database whose message happens to contain "lock" (as in "block") is not taken for
+/// a busy one.
+pub(crate) fn is_lock_conflict(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io)
+        if io.kind() == std::io::ErrorKind::Other
+            && io.to_string().starts_with("could not acquire lock"))
 }
 
 /// Decode a JSON value stored in the database, naming the record if it is damaged.
