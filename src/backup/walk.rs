@@ -206,6 +206,12 @@ impl<'a> Walker<'a> {
                 }
                 Err(e) => return Err(serr(format!("cannot stat {}: {e}", abs_path.display()))),
             };
+            #[cfg(test)]
+            tests::AFTER_STAT.with(|h| {
+                if let Some(f) = h.borrow().as_ref() {
+                    f(&abs_path)
+                }
+            });
             let mut child_key = key.to_vec();
             child_key.push(b'/');
             child_key.extend_from_slice(nb);
@@ -478,5 +484,146 @@ fn read_file(
 impl Drop for Walker<'_> {
     fn drop(&mut self) {
         drop(self.jobs.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+    use crate::crypto::SessionKey;
+    use std::cell::RefCell;
+    use std::fs;
+
+    thread_local! {
+        /// Runs in the walker's thread after an entry is listed and stat'ed, before it is
+        /// opened (by the walker or a reader): the moment an attacker swaps it.
+        pub(super) static AFTER_STAT: RefCell<Option<Box<dyn Fn(&Path)>>> = const { RefCell::new(None) };
+    }
+
+    /// Back up `src` with `hook` run on each entry listed; the chunk ids referenced, the
+    /// warnings and the stats.
+    fn walk_with(
+        src: &Path,
+        id_key: &IdKey,
+        hook: impl Fn(&Path) + 'static,
+    ) -> (Vec<ChunkId>, Vec<String>, WalkStats) {
+        let index = Arc::new(Index::temporary().unwrap());
+        let store = ChunkStore::start(
+            Arc::new(MemoryBackend::new()),
+            index.clone(),
+            SessionKey::generate(),
+            KeyId([0; 32]),
+            1 << 20,
+            1,
+            2,
+        );
+        let warnings = Mutex::new(Vec::new());
+        let progress = Progress::default();
+        let mut stats = WalkStats::default();
+        AFTER_STAT.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+        std::thread::scope(|scope| {
+            let w = Walker::start(
+                &store,
+                &index,
+                id_key,
+                KeyId([0; 32]),
+                ChunkerParams::default(),
+                &progress,
+                &warnings,
+                scope,
+            );
+            w.dir(0, "svc", src, b"svc", &mut stats).unwrap();
+        });
+        AFTER_STAT.with(|h| *h.borrow_mut() = None);
+        let refs = store.finish().unwrap().refs;
+        assert_eq!(
+            progress.take_warnings(),
+            *warnings.lock().unwrap(),
+            "the job record gets every warning"
+        );
+        (refs, warnings.into_inner().unwrap(), stats)
+    }
+
+    #[test]
+    fn entries_swapped_after_listing_are_left_out_never_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let (src, outside) = (d.path().join("src"), d.path().join("outside"));
+        fs::create_dir_all(src.join("sub")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(src.join("plain.txt"), b"plain bytes that are listed").unwrap();
+        fs::write(src.join("victim.txt"), b"victim bytes").unwrap();
+        fs::write(src.join("renamed.txt"), b"renamed bytes").unwrap();
+        fs::write(src.join("sub/inner.txt"), b"inner bytes").unwrap();
+        let secret = b"TOP SECRET outside the service: root's key".to_vec();
+        fs::write(outside.join("secret.txt"), &secret).unwrap();
+        let other = b"ANOTHER file moved over a listed one".to_vec();
+        fs::write(outside.join("other.txt"), &other).unwrap();
+        let root = src.clone();
+        let out = outside.clone();
+        // a file becomes a link to a secret, a directory a link to a directory outside, and
+        // another file is renamed over a listed one, each between its listing and its opening
+        let hook = move |entry: &Path| match entry.strip_prefix(&root).ok().and_then(Path::to_str) {
+            Some("victim.txt") => {
+                fs::remove_file(entry).unwrap();
+                std::os::unix::fs::symlink(out.join("secret.txt"), entry).unwrap();
+            }
+            Some("sub") => {
+                fs::remove_dir_all(entry).unwrap();
+                std::os::unix::fs::symlink(&out, entry).unwrap();
+            }
+            Some("renamed.txt") => fs::rename(out.join("other.txt"), entry).unwrap(),
+            _ => {}
+        };
+        let id_key = IdKey::generate();
+        let (refs, warnings, stats) = walk_with(&src, &id_key, hook);
+        assert!(refs.contains(&id_key.chunk_id(b"plain bytes that are listed")));
+        for (what, bytes) in [("the secret", &secret), ("the moved-in file", &other)] {
+            assert!(
+                !refs.contains(&id_key.chunk_id(bytes)),
+                "{what} was backed up"
+            );
+        }
+        assert_eq!(stats.files, 1, "only plain.txt is in the backup");
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        for (name, why) in [
+            ("renamed.txt", "replaced by another file"),
+            ("sub", "replaced by a symbolic link"),
+            ("victim.txt", "replaced by a symbolic link"),
+        ] {
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.contains(name) && w.contains(why) && w.contains("left out")),
+                "no warning for {name}: {warnings:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fifos_and_sockets_are_skipped_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        fs::create_dir_all(&src).unwrap();
+        fs::write(src.join("f.txt"), b"data").unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &src.join("pipe"),
+            rustix::fs::Mode::from_raw_mode(0o644),
+        )
+        .unwrap();
+        let _sock = std::os::unix::net::UnixListener::bind(src.join("sock")).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let id_key = IdKey::generate();
+            let _ = tx.send(walk_with(&src, &id_key, |_| {}));
+        });
+        let (_, warnings, stats) = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the walk hung on a FIFO");
+        assert_eq!(stats.files, 1);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("pipe") && w.contains("FIFO")));
+        assert!(warnings.iter().any(|w| w.contains("sock") && w.contains("socket")));
     }
 }
