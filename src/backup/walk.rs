@@ -145,7 +145,8 @@ impl<'a> Walker<'a> {
 
     /// Record a warning for the job (its text stays in the job record under `REPO/local`).
     fn warn(&self, w: String) {
-        tracing::warn!("{}", crate::text::escape(&w));
+        // (info, not warn: the command prints the job's warnings once it ends)
+        tracing::info!("{}", crate::text::escape(&w));
         self.progress.warn(w.clone());
         self.warnings
             .lock()
