@@ -312,7 +312,10 @@ fn discard(path: &Path) -> Result<()> {
             _ => std::fs::remove_file(&p),
         };
         if let Err(err) = res {
-            tracing::warn!("cannot remove the corrupt index copy {}: {err}", p.display());
+            tracing::warn!(
+                "cannot remove the corrupt index copy {}: {err}",
+                p.display()
+            );
         }
     }
     Ok(())
@@ -368,14 +371,17 @@ mod tests {
         let t = std::time::Instant::now();
         for round in 0..3u8 {
             let idx = Index::open(&path).unwrap();
-            idx.cache_file(b"k", &CachedFile {
-                size: round as u64,
-                mtime: 0,
-                ctime: 0,
-                ino: 1,
-                epoch: KeyId([0; 32]),
-                chunks: vec![],
-            })
+            idx.cache_file(
+                b"k",
+                &CachedFile {
+                    size: round as u64,
+                    mtime: 0,
+                    ctime: 0,
+                    ino: 1,
+                    epoch: KeyId([0; 32]),
+                    chunks: vec![],
+                },
+            )
             .unwrap();
             idx.flush().unwrap();
             drop(idx);

@@ -186,13 +186,15 @@ fn run_command(
     use std::process::{Command, Stdio};
     // The command line never goes into the error: it may hold secrets (`PGPASSWORD=… pg_dump`),
     // and errors reach alerts and notifications. See `service_command_failed`.
-    let fail = |cause: String| Error::Service {
+    let fail = |cause: String| {
+        Error::Service {
         service: s.name.clone(),
         cause,
         remedy: format!(
             "run the service's command by hand (`cairn service list` shows it) to see why it fails and fix it, or `cairn service remove {}`; `cairn jobs` shows the end of its error output",
             s.name
         ),
+    }
     };
     let mut child = Command::new("sh")
         .arg("-c")

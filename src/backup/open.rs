@@ -130,9 +130,7 @@ fn open_listed(
         Err(Errno::LOOP) => return Ok(Opened::Changed("was replaced by a symbolic link")),
         // (with O_DIRECTORY, Linux reports a symbolic link as ENOTDIR rather than ELOOP)
         Err(Errno::NOTDIR) => {
-            return Ok(Opened::Changed(
-                "was replaced by a symbolic link or a file",
-            ))
+            return Ok(Opened::Changed("was replaced by a symbolic link or a file"))
         }
         Err(Errno::NXIO) => return Ok(Opened::Changed("is no longer a regular file")),
         Err(e) => return Err(e.into()),
@@ -176,13 +174,11 @@ pub(super) fn open_dir(
     if listed.kind != Kind::Dir {
         return Ok(Opened::Changed("is not a directory"));
     }
-    Ok(
-        match open_listed(dir, name, listed, OFlags::DIRECTORY)? {
-            Opened::Same((fd, _)) => Opened::Same(fd),
-            Opened::Changed(w) => Opened::Changed(w),
-            Opened::Vanished => Opened::Vanished,
-        },
-    )
+    Ok(match open_listed(dir, name, listed, OFlags::DIRECTORY)? {
+        Opened::Same((fd, _)) => Opened::Same(fd),
+        Opened::Changed(w) => Opened::Changed(w),
+        Opened::Vanished => Opened::Vanished,
+    })
 }
 
 /// The names in directory `dir` (without `.` and `..`), sorted bytewise.
@@ -232,8 +228,7 @@ mod tests {
         let f = fixture();
         let l = listed(&f, "data");
         assert_eq!((l.kind, l.size), (Kind::File, 12));
-        let Opened::Same((mut file, now)) = open_file(f.fd.as_fd(), &c("data"), &l).unwrap()
-        else {
+        let Opened::Same((mut file, now)) = open_file(f.fd.as_fd(), &c("data"), &l).unwrap() else {
             panic!("the listed file did not open")
         };
         assert!(l.same_object(&now));
@@ -248,8 +243,7 @@ mod tests {
         let f = fixture();
         let l = listed(&f, "data");
         std::fs::remove_file(f.dir.path().join("data")).unwrap();
-        std::os::unix::fs::symlink(f.dir.path().join("secret"), f.dir.path().join("data"))
-            .unwrap();
+        std::os::unix::fs::symlink(f.dir.path().join("secret"), f.dir.path().join("data")).unwrap();
         match open_file(f.dir_fd(), &c("data"), &l).unwrap() {
             Opened::Changed(why) => assert!(why.contains("symbolic link"), "{why}"),
             other => panic!("a swapped-in symlink was {other:?}"),

@@ -496,10 +496,12 @@ mod tests {
     use std::cell::RefCell;
     use std::fs;
 
+    type Hook = Box<dyn Fn(&Path)>;
+
     thread_local! {
         /// Runs in the walker's thread after an entry is listed and stat'ed, before it is
         /// opened (by the walker or a reader): the moment an attacker swaps it.
-        pub(super) static AFTER_STAT: RefCell<Option<Box<dyn Fn(&Path)>>> = const { RefCell::new(None) };
+        pub(super) static AFTER_STAT: RefCell<Option<Hook>> = const { RefCell::new(None) };
     }
 
     /// Back up `src` with `hook` run on each entry listed; the chunk ids referenced, the
@@ -609,7 +611,7 @@ mod tests {
         fs::write(src.join("f.txt"), b"data").unwrap();
         rustix::fs::mkfifoat(
             rustix::fs::CWD,
-            &src.join("pipe"),
+            src.join("pipe"),
             rustix::fs::Mode::from_raw_mode(0o644),
         )
         .unwrap();
@@ -624,7 +626,11 @@ mod tests {
             .expect("the walk hung on a FIFO");
         assert_eq!(stats.files, 1);
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings.iter().any(|w| w.contains("pipe") && w.contains("FIFO")));
-        assert!(warnings.iter().any(|w| w.contains("sock") && w.contains("socket")));
+        assert!(warnings
+            .iter()
+            .any(|w| w.contains("pipe") && w.contains("FIFO")));
+        assert!(warnings
+            .iter()
+            .any(|w| w.contains("sock") && w.contains("socket")));
     }
 }

@@ -78,11 +78,9 @@ pub fn run(g: &Global, c: ServiceCmd) -> Result<()> {
             } else {
                 for s in &list.services {
                     match (&s.path, &s.command) {
-                        (Some(p), _) => println!(
-                            "{}\tpath\t{}",
-                            output::escape(&s.name),
-                            output::escape(p)
-                        ),
+                        (Some(p), _) => {
+                            println!("{}\tpath\t{}", output::escape(&s.name), output::escape(p))
+                        }
                         (_, Some(c)) => println!(
                             "{}\tcommand\t{}",
                             output::escape(&s.name),

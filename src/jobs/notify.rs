@@ -166,9 +166,7 @@ fn run(cmd: &str, doc: Vec<u8>, limit: Duration) -> std::result::Result<(), Stri
         .process_group(0)
         .spawn()
         .map_err(|e| {
-            format!(
-                "the notifier could not start: {e}; check its command with `cairn notify show`"
-            )
+            format!("the notifier could not start: {e}; check its command with `cairn notify show`")
         })?;
     // Feed stdin and drain stderr from threads: a notifier that reads nothing or writes a lot
     // must not block us. They end when the notifier (and anything it left behind) closes them.
@@ -324,7 +322,10 @@ mod tests {
         });
         let w = n.send(EventKind::Raised, &alert()).expect("a warning");
         assert!(w.contains("no route to mailhost") && w.contains('7'), "{w}");
-        assert!(!w.contains("hunter2"), "the notifier's command line is in {w}");
+        assert!(
+            !w.contains("hunter2"),
+            "the notifier's command line is in {w}"
+        );
         assert_eq!(
             Notifier::from_config(NotifyConfig::default()).send(EventKind::Raised, &alert()),
             None

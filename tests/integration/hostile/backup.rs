@@ -56,7 +56,9 @@ fn assert_escaped(what: &str, text: &str) {
         "{what} lets a newline in a file name start a line of its own:\n{text}"
     );
     assert!(
-        !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),
+        !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
         "{what} prints a raw control character: {text:?}"
     );
 }
@@ -121,7 +123,9 @@ fn fifos_devices_and_links_in_a_service_are_never_read_and_names_are_printed_esc
         .map(|w| w.as_str().unwrap())
         .collect();
     assert_eq!(warnings.len(), expected, "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.contains(EVIL) && w.contains("FIFO")));
+    assert!(warnings
+        .iter()
+        .any(|w| w.contains(EVIL) && w.contains("FIFO")));
     assert!(warnings.iter().any(|w| w.contains("control.pipe")));
     if device {
         assert!(warnings
@@ -149,14 +153,21 @@ fn fifos_devices_and_links_in_a_service_are_never_read_and_names_are_printed_esc
     let t = e.path("restored");
     e.restore(&id, &t, &[]).ok("restore");
     let r = t.join("odd");
-    assert_eq!(fs::read(r.join("plain.txt")).unwrap(), b"an ordinary file\n");
+    assert_eq!(
+        fs::read(r.join("plain.txt")).unwrap(),
+        b"an ordinary file\n"
+    );
     for (link, to) in [
         ("key", outside.join("secret.key")),
         ("etc", Path::new("/etc").to_path_buf()),
     ] {
         assert_eq!(fs::read_link(r.join(link)).unwrap(), to, "{link}");
     }
-    for gone in [OsStr::new(EVIL), OsStr::new("zero"), OsStr::new("run/control.pipe")] {
+    for gone in [
+        OsStr::new(EVIL),
+        OsStr::new("zero"),
+        OsStr::new("run/control.pipe"),
+    ] {
         assert!(
             fs::symlink_metadata(r.join(gone)).is_err(),
             "{gone:?} was restored"
@@ -169,7 +180,9 @@ fn fifos_devices_and_links_in_a_service_are_never_read_and_names_are_printed_esc
         );
     }
     assert!(
-        files_under(&r).iter().all(|p| !p.starts_with(r.join("etc/"))),
+        files_under(&r)
+            .iter()
+            .all(|p| !p.starts_with(r.join("etc/"))),
         "/etc was descended"
     );
 }
@@ -180,7 +193,8 @@ fn local_state_is_private_and_an_old_open_one_is_tightened() {
     let src = e.path("src");
     write(&src.join("f.txt"), b"data");
     e.add_path_service("svc", &src);
-    e.run(["notify", "set", "--command", "true"]).ok("notify set");
+    e.run(["notify", "set", "--command", "true"])
+        .ok("notify set");
     e.backup();
     e.run(["jobs"]).ok("jobs");
     e.run(["alerts"]).ok("alerts");
@@ -282,7 +296,10 @@ fn a_failing_command_service_never_reveals_its_command_line() {
     alerts.ok("alerts --json");
     assert!(alerts.stdout.contains("db"), "no alert: {}", alerts.stdout);
     let notified = fs::read_to_string(&events).unwrap_or_default();
-    assert!(notified.contains("\"raised\""), "no notification: {notified}");
+    assert!(
+        notified.contains("\"raised\""),
+        "no notification: {notified}"
+    );
     for (what, text) in [
         ("backup's stderr", o.all()),
         ("the second backup's stderr", o2.all()),
