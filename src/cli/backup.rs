@@ -81,11 +81,13 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
             None
         }
     };
-    let m = outcome?;
-    let secs = t0.elapsed().as_secs_f64();
+    // On the operator's terminal only (also when the backup failed: the end of a failing
+    // command's error output is among them); never in the error, an alert or a notification.
     for w in &warnings {
         eprintln!("warning: {}", output::escape(w));
     }
+    let m = outcome?;
+    let secs = t0.elapsed().as_secs_f64();
     if a.json {
         output::json(&super::listing::backup_json(
             &m,
