@@ -120,8 +120,15 @@ pub fn jobs(g: &Global, a: JobsArgs) -> Result<()> {
         if let Some(r) = &j.remedy {
             println!("    what to do: {}", output::escape(r));
         }
-        for w in &j.warnings {
+        const SHOWN: usize = 5;
+        for w in j.warnings.iter().take(SHOWN) {
             println!("    warning: {}", output::escape(w));
+        }
+        if j.warnings.len() > SHOWN {
+            println!(
+                "    ... {} warnings in all (`cairn jobs --json` lists them)",
+                j.warnings.len()
+            );
         }
     }
     Ok(())
