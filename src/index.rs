@@ -105,9 +105,14 @@ fn ierr(e: sled::Error) -> Error {
 impl Index {
     /// Open (or create) the index at `path`; a corrupt index is removed and started afresh
     /// (it is a cache: [`Index::sync`] rebuilds it from the pack headers).
+    /// Copies a rebuild moved aside and could not remove (or an older cairn left, as
+    /// `index.corrupt-<seconds>`) are removed.
     pub fn open(path: &Path) -> Result<Self> {
         match Self::open_at(path) {
-            Ok(i) => Ok(i),
+            Ok(i) => {
+                remove_corrupt_copies(path);
+                Ok(i)
+            }
             Err(e) if crate::jobs::state::is_lock_conflict(&e) => Err(Error::failed(
                 format!(
                     "the local index {} is in use by another cairn process",
@@ -299,9 +304,22 @@ fn discard(path: &Path) -> Result<()> {
         rand::random::<u64>()
     ));
     std::fs::rename(path, &aside).map_err(|e| Error::io(path.display().to_string(), e))?;
+    remove_corrupt_copies(path);
+    Ok(())
+}
+
+/// Remove every `<index>.corrupt-*` next to the index at `path`, best effort.
+fn remove_corrupt_copies(path: &Path) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "index".into());
+    let prefix = format!("{name}.corrupt-");
     let dir = path.parent().unwrap_or(Path::new("."));
-    let old = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir.display().to_string(), e))?
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let old = rd
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix));
     for e in old {
@@ -318,7 +336,6 @@ fn discard(path: &Path) -> Result<()> {
             );
         }
     }
-    Ok(())
 }
 
 /// The pack id in an object name `data/xx/<64 hex>`.
@@ -396,6 +413,11 @@ mod tests {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(left, ["index"], "corrupt copies left behind");
+        // debris of an older cairn next to a healthy index goes at the next open
+        drop(idx);
+        std::fs::create_dir_all(dir.path().join("index.corrupt-1700000000/blobs")).unwrap();
+        drop(Index::open(&path).unwrap());
+        assert!(!dir.path().join("index.corrupt-1700000000").exists());
     }
 
     #[test]
