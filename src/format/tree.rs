@@ -1,11 +1,17 @@
 //! Trees: one directory listing, stored as a sealed blob of kind `Tree`.
 //!
 //! Plaintext: `"CAIRNTRE" ‖ version u16 LE ‖ postcard Tree`. Entries are sorted by name bytes.
-//! Names are raw bytes (Unix names need not be UTF-8). Decoding accepts any name; consumers
-//! (restore, mount) skip names that are unsafe (see [`safe_name`]).
+//! Names are raw bytes (Unix names need not be UTF-8).
+//!
+//! Decoding is where names are checked: a tree holding an unsafe name (empty, `.`, `..`, with
+//! `/` or NUL, see [`safe_name`]), a duplicate or an entry out of order, or a symlink target
+//! with a NUL, is corrupt as a whole, so no consumer (restore, mount, verify) ever sees such an
+//! entry. The number of entries is read first and checked against a cap (and a caller's
+//! budget) before any entry is decoded, so a small compressed tree that claims millions of
+//! entries fails at once, with no allocation.
 
-use super::{frame, unframe};
-use crate::error::Result;
+use super::{check_header, frame};
+use crate::error::{Error, Result};
 use crate::id::ChunkId;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +19,13 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: &[u8; 8] = b"CAIRNTRE";
 /// Tree layout version.
 pub const VERSION: u16 = 1;
+/// Most entries one tree may hold. (About 100 bytes each once decoded: 100 MiB at most.)
+pub const MAX_ENTRIES: u64 = 1 << 20;
+/// Largest plaintext of a tree blob. (An honest entry takes some 40 to 80 bytes plus its
+/// chunk list: a directory of a million files fits.)
+pub const MAX_TREE_LEN: u32 = 128 << 20;
+/// Longest symlink target (Linux's PATH_MAX).
+pub const MAX_LINK_LEN: usize = 4096;
 
 /// One chunk of a file's content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,10 +90,101 @@ impl Tree {
         frame(MAGIC, VERSION, self)
     }
 
-    /// Decode.
+    /// Decode and check (see the module documentation), with at most [`MAX_ENTRIES`] entries.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        unframe(bytes, MAGIC, VERSION, "tree")
+        Self::decode_limited(bytes, MAX_ENTRIES)
     }
+
+    /// The number of entries a tree blob claims, read without decoding any of them.
+    pub fn entry_count(bytes: &[u8]) -> Result<u64> {
+        let body = check_header(bytes, MAGIC, VERSION, "tree")?;
+        varint(body)
+            .map(|(n, _)| n)
+            .ok_or_else(|| Error::corrupt("tree", "cannot decode: bad entry count"))
+    }
+
+    /// Decode and check, refusing a tree with more than `max_entries` entries (or
+    /// [`MAX_ENTRIES`]) before decoding any of them.
+    pub fn decode_limited(bytes: &[u8], max_entries: u64) -> Result<Self> {
+        const WHAT: &str = "tree";
+        let body = check_header(bytes, MAGIC, VERSION, WHAT)?;
+        let (count, mut rest) = varint(body)
+            .ok_or_else(|| Error::corrupt(WHAT, "cannot decode: bad entry count"))?;
+        let cap = max_entries.min(MAX_ENTRIES);
+        if count > cap {
+            return Err(Error::corrupt(
+                WHAT,
+                format!("it claims {count} entries, more than the {cap} allowed"),
+            ));
+        }
+        // Every entry takes at least 10 bytes: never reserve more than the input can hold.
+        let mut nodes: Vec<Node> = Vec::with_capacity((count as usize).min(rest.len() / 10));
+        for i in 0..count {
+            let (n, r) = postcard::take_from_bytes::<Node>(rest)
+                .map_err(|e| Error::corrupt(WHAT, format!("cannot decode entry {i}: {e}")))?;
+            rest = r;
+            check_node(&n, nodes.last())?;
+            nodes.push(n);
+        }
+        if !rest.is_empty() {
+            return Err(Error::corrupt(
+                WHAT,
+                format!("{} trailing bytes", rest.len()),
+            ));
+        }
+        Ok(Tree { nodes })
+    }
+}
+
+/// A node's name is safe and sorts strictly after the previous one; a symlink target is
+/// plausible.
+fn check_node(n: &Node, prev: Option<&Node>) -> Result<()> {
+    let shown = || format!("{:?}", String::from_utf8_lossy(&n.name));
+    if !safe_name(&n.name) {
+        return Err(Error::corrupt(
+            "tree",
+            format!(
+                "unsafe entry name {} (empty, `.`, `..`, or with `/` or NUL)",
+                shown()
+            ),
+        ));
+    }
+    if let Some(p) = prev {
+        if p.name == n.name {
+            return Err(Error::corrupt("tree", format!("duplicate entry {}", shown())));
+        }
+        if p.name > n.name {
+            return Err(Error::corrupt(
+                "tree",
+                format!("entry {} out of order", shown()),
+            ));
+        }
+    }
+    if let NodeKind::Symlink { target } = &n.kind {
+        if target.is_empty() || target.len() > MAX_LINK_LEN || target.contains(&0) {
+            return Err(Error::corrupt(
+                "tree",
+                format!("symlink {} has an impossible target", shown()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A postcard (LEB128) unsigned varint and the bytes after it.
+fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v: u64 = 0;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        let part = u64::from(b & 0x7f);
+        v |= part.checked_shl(7 * i as u32)?;
+        if i == 9 && *b > 1 {
+            return None;
+        }
+        if b & 0x80 == 0 {
+            return Some((v, &bytes[i + 1..]));
+        }
+    }
+    None
 }
 
 /// Whether a stored name is safe to create under a directory: not empty, `.` or `..`, and
