@@ -108,8 +108,8 @@ impl Tree {
     pub fn decode_limited(bytes: &[u8], max_entries: u64) -> Result<Self> {
         const WHAT: &str = "tree";
         let body = check_header(bytes, MAGIC, VERSION, WHAT)?;
-        let (count, mut rest) = varint(body)
-            .ok_or_else(|| Error::corrupt(WHAT, "cannot decode: bad entry count"))?;
+        let (count, mut rest) =
+            varint(body).ok_or_else(|| Error::corrupt(WHAT, "cannot decode: bad entry count"))?;
         let cap = max_entries.min(MAX_ENTRIES);
         if count > cap {
             return Err(Error::corrupt(
@@ -151,7 +151,10 @@ fn check_node(n: &Node, prev: Option<&Node>) -> Result<()> {
     }
     if let Some(p) = prev {
         if p.name == n.name {
-            return Err(Error::corrupt("tree", format!("duplicate entry {}", shown())));
+            return Err(Error::corrupt(
+                "tree",
+                format!("duplicate entry {}", shown()),
+            ));
         }
         if p.name > n.name {
             return Err(Error::corrupt(

@@ -1,15 +1,17 @@
 //! What a restore of one service may decode and write: no more than its (signed) manifest
 //! declares. The honest writer counts, per service, every regular file (`files`), every
 //! directory including the service's root (`dirs`) and the sum of the file sizes (`bytes`);
-//! symlinks are not counted, so they get a fixed allowance. Going over stops the restore as
+//! symlinks are not counted, so they get an allowance: as many as files and directories
+//! together, and at least [`MIN_LINKS`]. Going over stops the restore as
 //! damage; a tree's entry count is checked against what is left before it is decoded.
 
 use crate::error::{Error, Result};
 use crate::format::manifest::ServiceRecord;
 use crate::format::tree::{Node, NodeKind};
 
-/// Symlinks one service may hold (the manifest does not count them).
-pub(crate) const LINK_ALLOWANCE: u64 = 1 << 20;
+/// Symlinks any service may hold (the manifest does not count them; a service may hold as many
+/// as it has files and directories, and at least this many).
+pub(crate) const MIN_LINKS: u64 = 1 << 16;
 
 /// What is left of one service's budget.
 #[derive(Debug, Clone)]
@@ -30,7 +32,7 @@ impl Budget {
             service: s.name.clone(),
             files: s.files,
             dirs: s.dirs,
-            links: LINK_ALLOWANCE,
+            links: s.files.saturating_add(s.dirs).max(MIN_LINKS),
             bytes: s.bytes,
         }
     }
@@ -62,7 +64,10 @@ impl Budget {
 
     /// Account for the service's root directory.
     pub(crate) fn root(&mut self) -> Result<()> {
-        self.dirs = self.dirs.checked_sub(1).ok_or_else(|| self.over("directories"))?;
+        self.dirs = self
+            .dirs
+            .checked_sub(1)
+            .ok_or_else(|| self.over("directories"))?;
         Ok(())
     }
 
@@ -70,13 +75,22 @@ impl Budget {
     pub(crate) fn take(&mut self, n: &Node) -> Result<()> {
         match &n.kind {
             NodeKind::Dir { .. } => {
-                self.dirs = self.dirs.checked_sub(1).ok_or_else(|| self.over("directories"))?;
+                self.dirs = self
+                    .dirs
+                    .checked_sub(1)
+                    .ok_or_else(|| self.over("directories"))?;
             }
             NodeKind::Symlink { .. } => {
-                self.links = self.links.checked_sub(1).ok_or_else(|| self.over("symlinks"))?;
+                self.links = self
+                    .links
+                    .checked_sub(1)
+                    .ok_or_else(|| self.over("symlinks"))?;
             }
             NodeKind::File { .. } => {
-                self.files = self.files.checked_sub(1).ok_or_else(|| self.over("files"))?;
+                self.files = self
+                    .files
+                    .checked_sub(1)
+                    .ok_or_else(|| self.over("files"))?;
                 self.bytes = self
                     .bytes
                     .checked_sub(n.size)

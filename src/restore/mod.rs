@@ -86,7 +86,7 @@ impl Ctx<'_> {
     }
 
     pub(crate) fn damage(&self, what: String) {
-        tracing::error!("{what}");
+        tracing::debug!("{what}");
         self.damaged
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -147,9 +147,7 @@ pub fn restore(
     let wanted: HashSet<ChunkId> = m.refs.iter().copied().collect();
     let locator = Locator::scan(repo, Some(&wanted))?;
     progress.total.store(
-        services
-            .iter()
-            .fold(0u64, |a, s| a.saturating_add(s.bytes)),
+        services.iter().fold(0u64, |a, s| a.saturating_add(s.bytes)),
         std::sync::atomic::Ordering::Relaxed,
     );
     let ctx = Ctx {
