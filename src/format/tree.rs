@@ -200,30 +200,99 @@ pub fn safe_name(name: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn file(name: &[u8]) -> Node {
+        Node {
+            name: name.to_vec(),
+            kind: NodeKind::File {
+                chunks: vec![ChunkRef {
+                    id: ChunkId([1; 32]),
+                    len: 3,
+                }],
+            },
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime_s: 1,
+            mtime_ns: 2,
+            size: 3,
+        }
+    }
+
+    fn decode_err(nodes: Vec<Node>) -> String {
+        Tree::decode(&Tree { nodes }.encode())
+            .expect_err("decoded")
+            .to_string()
+    }
+
     #[test]
     fn round_trip_and_unsafe_names() {
         let t = Tree {
-            nodes: vec![Node {
-                name: b"a".to_vec(),
-                kind: NodeKind::File {
-                    chunks: vec![ChunkRef {
-                        id: ChunkId([1; 32]),
-                        len: 3,
-                    }],
-                },
-                mode: 0o644,
-                uid: 0,
-                gid: 0,
-                mtime_s: 1,
-                mtime_ns: 2,
-                size: 3,
-            }],
+            nodes: vec![file(b"a"), file("naïve résumé".as_bytes()), file(b"\xff")],
         };
         assert_eq!(Tree::decode(&t.encode()).unwrap(), t);
+        assert_eq!(Tree::entry_count(&t.encode()).unwrap(), 3);
         assert!(Tree::decode(b"CAIRNTRE\x01\x00\xff\xff\xff\xff\xff").is_err());
         for bad in [&b""[..], b".", b"..", b"a/b", b"a\0"] {
             assert!(!safe_name(bad));
         }
         assert!(safe_name("naïve résumé".as_bytes()));
+    }
+
+    #[test]
+    fn unsafe_duplicate_and_unsorted_names_do_not_decode() {
+        for bad in [&b""[..], b".", b"..", b"../x", b"/abs", b"a\0b"] {
+            let e = decode_err(vec![file(b"a"), file(bad)]);
+            assert!(e.contains("unsafe entry name"), "{bad:?}: {e}");
+        }
+        assert!(decode_err(vec![file(b"a"), file(b"a")]).contains("duplicate"));
+        assert!(decode_err(vec![file(b"b"), file(b"a")]).contains("out of order"));
+        let mut link = file(b"l");
+        for target in [&b""[..], b"a\0b"] {
+            link.kind = NodeKind::Symlink {
+                target: target.to_vec(),
+            };
+            assert!(decode_err(vec![link.clone()]).contains("impossible target"));
+        }
+        link.kind = NodeKind::Symlink {
+            target: vec![b'x'; MAX_LINK_LEN + 1],
+        };
+        assert!(decode_err(vec![link]).contains("impossible target"));
+    }
+
+    #[test]
+    fn the_writers_byte_order_decodes() {
+        // the backup walk sorts names by their bytes: so must the check
+        let mut names: Vec<Vec<u8>> = vec![
+            b"Zeta".to_vec(),
+            b"alpha".to_vec(),
+            "é".as_bytes().to_vec(),
+            b"\xff".to_vec(),
+            b"a b".to_vec(),
+            b"a".to_vec(),
+        ];
+        names.sort_by(|a, b| a.as_slice().cmp(b.as_slice()));
+        let t = Tree {
+            nodes: names.iter().map(|n| file(n)).collect(),
+        };
+        assert_eq!(Tree::decode(&t.encode()).unwrap(), t);
+    }
+
+    #[test]
+    fn an_entry_count_over_the_cap_or_budget_fails_before_decoding() {
+        let mut raw = b"CAIRNTRE\x01\x00".to_vec();
+        raw.extend_from_slice(&[0x80, 0x84, 0xaf, 0x5f]); // 200 000 000 entries
+        assert_eq!(Tree::entry_count(&raw).unwrap(), 200_000_000);
+        let e = Tree::decode(&raw).unwrap_err().to_string();
+        assert!(e.contains("200000000 entries"), "{e}");
+        let t = Tree {
+            nodes: vec![file(b"a"), file(b"b"), file(b"c")],
+        };
+        assert!(Tree::decode_limited(&t.encode(), 2).is_err());
+        assert!(Tree::decode_limited(&t.encode(), 3).is_ok());
+        // a varint longer than 64 bits, or cut short
+        let mut long = b"CAIRNTRE\x01\x00".to_vec();
+        long.extend_from_slice(&[0xff; 10]);
+        assert!(Tree::entry_count(&long).is_err());
+        assert!(Tree::entry_count(b"CAIRNTRE\x01\x00\x80").is_err());
     }
 }
