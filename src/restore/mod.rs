@@ -20,7 +20,7 @@
 mod budget;
 mod confined;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod walk;
 mod write;
 

@@ -23,6 +23,8 @@ pub(crate) struct Forge {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) ctl: Controller,
     pub(crate) keys: KeyRing,
+    /// The identity (age secret key text).
+    pub(crate) identity: String,
     base: Manifest,
     unlocked: Arc<Unlocked>,
     store: Option<ChunkStore>,
@@ -56,6 +58,7 @@ impl Forge {
             dir,
             ctl,
             keys,
+            identity,
             base,
             unlocked,
             store: None,
