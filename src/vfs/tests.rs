@@ -47,7 +47,11 @@ fn unsafe_names_are_hidden_and_damage_reads_as_eio() {
     let good = t.lookup(b, OsStr::new("good")).unwrap().ino;
     assert_eq!(names(&t, good), ["a", "bad", "missing"]);
     let bad = t.lookup(good, OsStr::new("bad")).unwrap().ino;
-    assert_eq!(t.readdir(bad, 0, 1000).unwrap_err(), Errno::EIO, "a tree with `..`");
+    assert_eq!(
+        t.readdir(bad, 0, 1000).unwrap_err(),
+        Errno::EIO,
+        "a tree with `..`"
+    );
     assert_eq!(t.lookup(bad, OsStr::new("ok")).unwrap_err(), Errno::EIO);
     let a = t.lookup(good, OsStr::new("a")).unwrap().ino;
     assert_eq!(t.read(a, 0, 100).unwrap(), b"fine");
