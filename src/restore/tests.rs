@@ -376,3 +376,28 @@ fn directories_get_their_mode_after_their_files_and_sparse_files_stay_sparse() {
     );
     fs::set_permissions(t.join("svc/ro"), fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+#[test]
+fn a_tree_that_is_not_a_tree_blob_is_damage() {
+    let mut f = Forge::new();
+    let data = f.put(BlobKind::Data, b"CAIRNTRE\x01\x00\x00");
+    let fake = node(b"d", NodeKind::Dir { tree: data }, 0o755, 0);
+    let root = f.dir(b"svc", vec![fake]);
+    let m = f.commit(vec![("svc", root, 0, 2, 0)]);
+    let e = f.restore(&m, &f.dir.path().join("t"), false).unwrap_err();
+    assert!(e.to_string().contains("not a tree"), "{e}");
+}
+
+#[test]
+fn a_tree_nested_deeper_than_any_real_path_stops_the_restore() {
+    let mut f = Forge::new();
+    let mut d = f.dir(b"d", vec![]);
+    for _ in 0..walk::MAX_DEPTH + 2 {
+        d = f.dir(b"d", vec![d]);
+    }
+    let root = f.dir(b"svc", vec![d]);
+    let n = walk::MAX_DEPTH as u64 + 10;
+    let m = f.commit(vec![("svc", root, 0, n, 0)]);
+    let e = f.restore(&m, &f.dir.path().join("t"), false).unwrap_err();
+    assert!(e.to_string().contains("nested deeper"), "{e}");
+}
