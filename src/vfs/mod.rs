@@ -152,6 +152,7 @@ impl RepoTree {
                 let NodeKind::Dir { tree } = &e.node.kind else {
                     return Err(Errno::ENOTDIR);
                 };
+                self.chunks.check_tree(tree)?;
                 let bytes = self.chunks.get(tree, &e.backup.id)?;
                 let tree = Tree::decode(&bytes).map_err(|err| {
                     tracing::error!("{}: {err}", self.describe(ino));

@@ -36,16 +36,24 @@ fn unsafe_names_are_hidden_and_damage_reads_as_eio() {
         0o644,
         4,
     );
-    let root = f.dir(b"good", vec![a, bad, missing]);
+    let data = f.put(crate::format::pack::BlobKind::Data, b"CAIRNTRE\x01\x00\x00");
+    let fake = node(b"fake", NodeKind::Dir { tree: data }, 0o755, 0);
+    let root = f.dir(b"good", vec![a, bad, fake, missing]);
     let other = f.dir(b"x", vec![]);
-    let m = f.commit(vec![("good", root, 3, 2, 9), ("../x", other, 0, 1, 0)]);
+    let m = f.commit(vec![("good", root, 3, 3, 9), ("../x", other, 0, 1, 0)]);
     let keys = KeyRing::new(Identity::parse(&f.identity, "test").unwrap());
     let t = RepoTree::open(f.ctl.repo.clone(), keys).unwrap();
     let b = t.lookup(ROOT_INO, OsStr::new(&m.id)).unwrap().ino;
     assert_eq!(names(&t, b), ["good"], "a service named ../x is listed");
     assert_eq!(t.lookup(b, OsStr::new("../x")).unwrap_err(), Errno::ENOENT);
     let good = t.lookup(b, OsStr::new("good")).unwrap().ino;
-    assert_eq!(names(&t, good), ["a", "bad", "missing"]);
+    assert_eq!(names(&t, good), ["a", "bad", "fake", "missing"]);
+    let fake = t.lookup(good, OsStr::new("fake")).unwrap().ino;
+    assert_eq!(
+        t.readdir(fake, 0, 1000).unwrap_err(),
+        Errno::EIO,
+        "a data blob as a tree"
+    );
     let bad = t.lookup(good, OsStr::new("bad")).unwrap().ino;
     assert_eq!(
         t.readdir(bad, 0, 1000).unwrap_err(),
