@@ -193,6 +193,42 @@ impl Forge {
     fn restore(&self, id: &str, target: &Path, extra: &[&str]) -> Out {
         self.env.restore(id, target, extra)
     }
+
+    /// `cairn restore ID --target DIR` and the peak resident memory of that process, in MiB.
+    fn restore_measured(&self, id: &str, target: &Path) -> (Out, u64) {
+        let (out, err) = (self.env.path("measured.out"), self.env.path("measured.err"));
+        let mut c = harness::command(
+            &self.env.repo,
+            [
+                std::ffi::OsStr::new("--quiet"),
+                "restore".as_ref(),
+                id.as_ref(),
+                "--target".as_ref(),
+                target.as_os_str(),
+                "--identity".as_ref(),
+                self.env.identity.as_os_str(),
+            ],
+        );
+        c.stdout(fs::File::create(&out).unwrap())
+            .stderr(fs::File::create(&err).unwrap());
+        let child = c.spawn().expect("start cairn");
+        let mut status = 0;
+        // SAFETY: plain out-parameters; wait4 reaps exactly this child and reports its usage.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+        assert_eq!(pid, child.id() as libc::pid_t, "wait4");
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        };
+        let o = Out {
+            code,
+            stdout: fs::read_to_string(&out).unwrap(),
+            stderr: fs::read_to_string(&err).unwrap(),
+        };
+        (o, usage.ru_maxrss as u64 / 1024)
+    }
 }
 
 /// Every path below `dir` (relative), sorted.
@@ -503,8 +539,9 @@ fn more_entries_files_or_bytes_than_the_manifest_declares_stop_the_restore() {
     let root = f.put_tree(&Tree { nodes });
     let id = f.commit(vec![Forge::service("svc", root, 1, 1, 0)]);
     let t = f.env.path("t-entries");
-    let o = f.restore(&id, &t, &[]);
+    let (o, peak_mib) = f.restore_measured(&id, &t);
     o.expect(1, "a tree over the entry budget");
+    assert!(peak_mib < 100, "restore peaked at {peak_mib} MiB");
     assert!(o.stderr.contains("more entries"), "{}", o.stderr);
     assert_eq!(
         listing(&t),
@@ -525,9 +562,10 @@ fn more_entries_files_or_bytes_than_the_manifest_declares_stop_the_restore() {
     )]);
     let t = f.env.path("t-claims");
     let started = std::time::Instant::now();
-    let o = f.restore(&id, &t, &[]);
+    let (o, peak_mib) = f.restore_measured(&id, &t);
     o.expect(1, "a tree claiming 200 million entries");
-    assert!(o.stderr.contains("entries"), "{}", o.stderr);
+    assert!(o.stderr.contains("200000000 entries"), "{}", o.stderr);
+    assert!(peak_mib < 100, "restore peaked at {peak_mib} MiB");
     assert!(
         started.elapsed().as_secs() < 20,
         "took {:?}",
