@@ -195,6 +195,7 @@ impl Forge {
     }
 
     /// `cairn restore ID --target DIR` and the peak resident memory of that process, in MiB.
+    #[allow(clippy::zombie_processes)] // reaped by wait4, which also reports its peak memory
     fn restore_measured(&self, id: &str, target: &Path) -> (Out, u64) {
         let (out, err) = (self.env.path("measured.out"), self.env.path("measured.err"));
         let mut c = harness::command(
