@@ -135,11 +135,7 @@ impl Forge {
             refs: self.refs.clone(),
             ..self.base.clone()
         };
-        self.ctl
-            .repo
-            .store
-            .write(&format!("backups/{}", m.id), &m.encode())
-            .unwrap();
+        write_manifest(&self.ctl.repo, &m);
         m
     }
 
@@ -156,6 +152,14 @@ impl Forge {
         };
         restore(&self.ctl.repo, &self.keys, m, &opts, &Progress::default())
     }
+}
+
+/// The ONE place a forged manifest is committed in the unit tests (switched to the signed commit
+/// when manifests are signed).
+pub(crate) fn write_manifest(repo: &Repository, m: &Manifest) {
+    repo.store
+        .write(&format!("backups/{}", m.id), &m.encode())
+        .unwrap();
 }
 
 pub(crate) fn node(name: &[u8], kind: NodeKind, mode: u32, size: u64) -> Node {
