@@ -86,14 +86,24 @@ impl Dir {
     /// The directory `name` in this one, made (mode 0700 until its own mode is set) if missing.
     /// Something else there (a symlink, a file) is never followed: with `replace` it is
     /// unlinked and a directory made instead, otherwise this fails.
+    ///
+    /// With `replace`, a directory that was already there is swept of the temporaries a killed
+    /// restore left in it.
     pub(crate) fn subdir(&self, name: &[u8], replace: bool) -> io::Result<Dir> {
         let name = checked(name)?;
-        match rfs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o700)) {
-            Ok(()) | Err(Errno::EXIST) => {}
+        let existed = match rfs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o700)) {
+            Ok(()) => false,
+            Err(Errno::EXIST) => true,
             Err(e) => return Err(e.into()),
-        }
+        };
         match self.open_dir(name) {
-            Ok(fd) => Ok(Dir { fd }),
+            Ok(fd) => {
+                let d = Dir { fd };
+                if existed && replace {
+                    d.sweep_temps()?;
+                }
+                Ok(d)
+            }
             Err(Errno::LOOP | Errno::NOTDIR) if replace => {
                 rfs::unlinkat(&self.fd, name, AtFlags::empty())?;
                 rfs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o700))?;
@@ -104,6 +114,20 @@ impl Dir {
             Err(Errno::LOOP | Errno::NOTDIR) => Err(not_a_dir(name)),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Remove the files and symlinks named like restore's temporaries (debris of a killed
+    /// restore); never a directory, never through a link.
+    fn sweep_temps(&self) -> io::Result<()> {
+        let mut entries = rfs::Dir::read_from(&self.fd)?;
+        while let Some(e) = entries.read() {
+            let e = e?;
+            let name = e.file_name().to_bytes();
+            if is_temp_name(name) && e.file_type() != rfs::FileType::Directory {
+                let _ = rfs::unlinkat(&self.fd, name, AtFlags::empty());
+            }
+        }
+        Ok(())
     }
 
     /// A new, empty file (mode 0600) under a fresh temporary name in this directory.
@@ -208,6 +232,16 @@ fn times(node: &Node) -> Timestamps {
         last_access: t,
         last_modification: t,
     }
+}
+
+/// Whether `name` is one of restore's temporary names.
+pub(crate) fn is_temp_name(name: &[u8]) -> bool {
+    name.len() == TEMP_PREFIX.len() + 16 + 4
+        && name.starts_with(TEMP_PREFIX.as_bytes())
+        && name.ends_with(b".tmp")
+        && name[TEMP_PREFIX.len()..TEMP_PREFIX.len() + 16]
+            .iter()
+            .all(|b| b.is_ascii_hexdigit())
 }
 
 fn temp_name() -> Vec<u8> {

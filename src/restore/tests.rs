@@ -3,7 +3,7 @@
 //! use it too).
 
 use super::budget::{Budget, MIN_LINKS};
-use super::confined::{mode_bits, set_meta, Dir, TEMP_PREFIX};
+use super::confined::{is_temp_name, mode_bits, set_meta, Dir, TEMP_PREFIX};
 use super::*;
 use crate::backup::ChunkStore;
 use crate::controller::{Controller, PACK_TARGET};
@@ -404,4 +404,29 @@ fn a_tree_nested_deeper_than_any_real_path_stops_the_restore() {
     let m = f.commit(vec![("svc", root, 0, n, 0)]);
     let e = f.restore(&m, &f.dir.path().join("t"), false).unwrap_err();
     assert!(e.to_string().contains("nested deeper"), "{e}");
+}
+
+#[test]
+fn overwrite_sweeps_the_temporaries_of_a_killed_restore_and_nothing_else() {
+    let t = tempfile::tempdir().unwrap();
+    let d = Dir::open_target(t.path()).unwrap();
+    let (f, tmp) = d.create_temp().unwrap();
+    drop(f);
+    assert!(is_temp_name(&tmp));
+    let svc = t.path().join("svc");
+    fs::create_dir(&svc).unwrap();
+    let stale = String::from_utf8(tmp.clone()).unwrap();
+    fs::rename(t.path().join(&stale), svc.join(&stale)).unwrap();
+    fs::create_dir(svc.join(".cairn-restore-0123456789abcdef.tmp")).unwrap();
+    fs::write(svc.join(".cairn-restore-notes.tmp"), b"mine").unwrap();
+    d.subdir(b"svc", false).unwrap();
+    assert!(svc.join(&stale).exists(), "swept without --overwrite");
+    d.subdir(b"svc", true).unwrap();
+    assert_eq!(
+        names(&svc),
+        [
+            ".cairn-restore-0123456789abcdef.tmp",
+            ".cairn-restore-notes.tmp"
+        ]
+    );
 }
