@@ -19,11 +19,13 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: &[u8; 8] = b"CAIRNTRE";
 /// Tree layout version.
 pub const VERSION: u16 = 1;
-/// Most entries one tree may hold. (About 100 bytes each once decoded: 100 MiB at most.)
-pub const MAX_ENTRIES: u64 = 1 << 20;
-/// Largest plaintext of a tree blob. (An honest entry takes some 40 to 80 bytes plus its
-/// chunk list: a directory of a million files fits.)
-pub const MAX_TREE_LEN: u32 = 128 << 20;
+/// Most entries one tree may hold: a directory of four million files restores; a tree that
+/// claims more is refused before one entry is decoded. (Restore also holds a tree to what the
+/// service's manifest declares, see `restore::budget`.)
+pub const MAX_ENTRIES: u64 = 1 << 22;
+/// Largest plaintext of a tree blob, checked before it is read (the pack format's blob cap: an
+/// honest file entry takes some 60 bytes plus its name and 35 per chunk).
+pub const MAX_TREE_LEN: u32 = super::pack::MAX_BLOB_LEN;
 /// Longest symlink target (Linux's PATH_MAX).
 pub const MAX_LINK_LEN: usize = 4096;
 
