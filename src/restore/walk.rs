@@ -83,7 +83,7 @@ impl Walk<'_, '_> {
             .split('/')
             .filter(|p| !p.is_empty() && *p != ".")
             .collect();
-        let Some((last, parents)) = parts.split_last() else {
+        let Some((_, parents)) = parts.split_last() else {
             let dir = target
                 .subdir(s.name.as_bytes(), overwrite)
                 .map_err(|e| self.io(&s.name, e))?;
@@ -102,7 +102,6 @@ impl Walk<'_, '_> {
                 .subdir(name.as_bytes(), overwrite)
                 .map_err(|e| self.io(&shown, e))?;
         }
-        debug_assert_eq!(node.name, last.as_bytes());
         let h = Handle::new(dir, None, self.ctx.is_root);
         budget.take(&node)?;
         self.entry(&h, &node, &shown, &mut budget, parents.len())
