@@ -448,6 +448,22 @@ fn overwrite_replaces_symlinks_in_the_target_and_never_follows_them() {
         &harness::snapshot(&t.join("arm")),
         "the target after restore --overwrite",
     );
+    // the service directory itself a symlink to the outside
+    fs::remove_dir_all(t.join("arm")).unwrap();
+    std::os::unix::fs::symlink(&out, t.join("arm")).unwrap();
+    e.restore(&id, &t, &["--service", "arm", "--overwrite"])
+        .ok("restore --overwrite over a symlinked service directory");
+    assert_eq!(
+        state_of(&out),
+        before,
+        "restore --overwrite followed the service symlink"
+    );
+    assert!(fs::symlink_metadata(t.join("arm")).unwrap().is_dir());
+    harness::assert_same(
+        &harness::snapshot(&src),
+        &harness::snapshot(&t.join("arm")),
+        "the target after restore --overwrite over the service symlink",
+    );
     no_temporaries(&t);
 }
 
