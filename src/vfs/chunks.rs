@@ -3,6 +3,8 @@
 
 use super::cache::{ChunkCache, Loaded};
 use crate::error::Error;
+use crate::format::pack::BlobKind;
+use crate::format::tree::MAX_TREE_LEN;
 use crate::id::ChunkId;
 use crate::keyring::KeyRing;
 use crate::locator::{ChunkReader, Locator};
@@ -57,6 +59,23 @@ impl Chunks {
     /// missing, `EACCES` if the identity cannot decrypt it.
     pub(crate) fn get(&self, id: &ChunkId, backup: &str) -> Loaded {
         self.cache.get_or_load(id, || self.load(id, backup))
+    }
+
+    /// `EIO` unless `id` is stored as a tree blob no larger than a tree may be (checked before
+    /// it is read, so a lying pack header cannot make the mount decompress a giant blob).
+    pub(crate) fn check_tree(&self, id: &ChunkId) -> Result<(), Errno> {
+        match self.locator().place(id) {
+            Some((p, _, _)) if p.kind != BlobKind::Tree || p.raw_len > MAX_TREE_LEN => {
+                tracing::error!(
+                    "tree {}: stored as a {:?} blob of {} bytes, not a tree",
+                    id.to_hex(),
+                    p.kind,
+                    p.raw_len
+                );
+                Err(Errno::EIO)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn locator(&self) -> Arc<Locator> {

@@ -13,7 +13,9 @@
 //!   reads prefetch the following chunks on a few threads.
 //! - Every chunk is checked against its id: damaged or missing data reads as `EIO`, never as
 //!   wrong bytes; a chunk the identity cannot decrypt reads as `EACCES`.
-//! - Entries with unsafe names (`..`, `/`, NUL, …) are hidden.
+//! - Service names that are not plain names are hidden. Trees are checked when decoded
+//!   ([`Tree::decode`]): a directory whose tree holds an unsafe (`..`, `/`, NUL, …), duplicate
+//!   or unsorted name is damaged and lists as `EIO`, never as a partial or empty directory.
 //!
 //! ```no_run
 //! # fn main() -> cairn::Result<()> {
@@ -28,6 +30,8 @@ mod backups;
 mod cache;
 mod chunks;
 mod table;
+#[cfg(test)]
+mod tests;
 
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind, Tree};
@@ -148,6 +152,7 @@ impl RepoTree {
                 let NodeKind::Dir { tree } = &e.node.kind else {
                     return Err(Errno::ENOTDIR);
                 };
+                self.chunks.check_tree(tree)?;
                 let bytes = self.chunks.get(tree, &e.backup.id)?;
                 let tree = Tree::decode(&bytes).map_err(|err| {
                     tracing::error!("{}: {err}", self.describe(ino));

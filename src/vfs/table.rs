@@ -29,7 +29,8 @@ impl Entry {
             NodeKind::File { chunks } => chunks
                 .iter()
                 .scan(0u64, |end, c| {
-                    *end += u64::from(c.len);
+                    // saturating: a sum that does not fit never matches the size (read: EIO)
+                    *end = end.saturating_add(u64::from(c.len));
                     Some(*end)
                 })
                 .collect(),

@@ -1,0 +1,432 @@
+//! Unit tests of the confined restore: the directory-handle layer, the budget, and restores of
+//! forged backups (a [`Forge`] writes any tree with the controller's own keys; the mount's tests
+//! use it too).
+
+use super::budget::{Budget, MIN_LINKS};
+use super::confined::{is_temp_name, mode_bits, set_meta, Dir, TEMP_PREFIX};
+use super::*;
+use crate::backup::ChunkStore;
+use crate::controller::{Controller, PACK_TARGET};
+use crate::crypto;
+use crate::format::pack::BlobKind;
+use crate::format::tree::{ChunkRef, Node, NodeKind, Tree};
+use crate::id::BackupId;
+use crate::keyring::Unlocked;
+use crate::service::ServiceDef;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A repository with one honest backup, and a writer that commits backups of any tree.
+pub(crate) struct Forge {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) ctl: Controller,
+    pub(crate) keys: KeyRing,
+    /// The identity (age secret key text).
+    pub(crate) identity: String,
+    base: Manifest,
+    unlocked: Arc<Unlocked>,
+    store: Option<ChunkStore>,
+    refs: Vec<ChunkId>,
+    n: i64,
+}
+
+impl Forge {
+    pub(crate) fn new() -> Forge {
+        let dir = tempfile::tempdir().unwrap();
+        let (identity, public) = crypto::generate_identity();
+        let r = crypto::parse_recipient(&public).unwrap();
+        let ctl = Controller::init(&dir.path().join("repo"), &[r]).unwrap();
+        let src = dir.path().join("src");
+        fs::create_dir_all(&src).unwrap();
+        fs::write(src.join("f.txt"), b"honest\n").unwrap();
+        let mut services = ctl.services().unwrap();
+        services
+            .add(ServiceDef {
+                name: "honest".into(),
+                path: Some(src.display().to_string()),
+                command: None,
+                restore_command: None,
+            })
+            .unwrap();
+        ctl.save_services(&services).unwrap();
+        let base = crate::backup::run(&ctl, &Progress::default()).unwrap();
+        let keys = KeyRing::new(crypto::Identity::parse(&identity, "test").unwrap());
+        let unlocked = keys.session(&ctl.repo, &base.session, &base.id).unwrap();
+        Forge {
+            dir,
+            ctl,
+            keys,
+            identity,
+            base,
+            unlocked,
+            store: None,
+            refs: Vec::new(),
+            n: 0,
+        }
+    }
+
+    pub(crate) fn put(&mut self, kind: BlobKind, data: &[u8]) -> ChunkId {
+        if self.store.is_none() {
+            self.store = Some(ChunkStore::start(
+                self.ctl.repo.store.clone(),
+                Arc::new(self.ctl.index().unwrap()),
+                self.unlocked.session.clone(),
+                self.base.session,
+                PACK_TARGET,
+                3,
+                1,
+            ));
+        }
+        let id = self.unlocked.id_key.chunk_id(data);
+        self.store.as_ref().unwrap().put(id, kind, data, 0).unwrap();
+        id
+    }
+
+    pub(crate) fn file(&mut self, name: &[u8], data: &[u8], mode: u32) -> Node {
+        let chunks = vec![ChunkRef {
+            id: self.put(BlobKind::Data, data),
+            len: data.len() as u32,
+        }];
+        node(name, NodeKind::File { chunks }, mode, data.len() as u64)
+    }
+
+    /// A directory node over this tree, stored as given (no sorting, no checks).
+    pub(crate) fn dir(&mut self, name: &[u8], nodes: Vec<Node>) -> Node {
+        let tree = self.put(BlobKind::Tree, &Tree { nodes }.encode());
+        node(name, NodeKind::Dir { tree }, 0o755, 0)
+    }
+
+    /// Commit a backup of (service name, root directory node, files, dirs, bytes).
+    pub(crate) fn commit(&mut self, services: Vec<(&str, Node, u64, u64, u64)>) -> Manifest {
+        if let Some(s) = self.store.take() {
+            self.refs.extend(s.finish().unwrap().refs);
+        }
+        self.refs.push(self.base.definitions);
+        self.refs.sort_unstable();
+        self.refs.dedup();
+        self.n += 1;
+        let services = services
+            .into_iter()
+            .map(|(name, root, files, dirs, bytes)| {
+                let NodeKind::Dir { tree } = root.kind else {
+                    panic!("a service root is a directory")
+                };
+                ServiceRecord {
+                    name: name.into(),
+                    kind: "path".into(),
+                    root: tree,
+                    files,
+                    dirs,
+                    bytes,
+                    bytes_new: 0,
+                    duration_ms: 0,
+                    root_mode: 0o755,
+                    root_uid: root.uid,
+                    root_gid: root.gid,
+                    root_mtime_s: 1_500_000_000,
+                }
+            })
+            .collect();
+        let m = Manifest {
+            id: BackupId::from_millis(self.base.time_ms + 1000 * self.n).to_string(),
+            services,
+            refs: self.refs.clone(),
+            ..self.base.clone()
+        };
+        write_manifest(&self.ctl.repo, &m);
+        m
+    }
+
+    pub(crate) fn restore(
+        &self,
+        m: &Manifest,
+        target: &Path,
+        overwrite: bool,
+    ) -> Result<RestoreReport> {
+        let opts = RestoreOptions {
+            target: target.to_path_buf(),
+            overwrite,
+            ..Default::default()
+        };
+        restore(&self.ctl.repo, &self.keys, m, &opts, &Progress::default())
+    }
+}
+
+/// The ONE place a forged manifest is committed in the unit tests (switched to the signed commit
+/// when manifests are signed).
+pub(crate) fn write_manifest(repo: &Repository, m: &Manifest) {
+    repo.store
+        .write(&format!("backups/{}", m.id), &m.encode())
+        .unwrap();
+}
+
+pub(crate) fn node(name: &[u8], kind: NodeKind, mode: u32, size: u64) -> Node {
+    Node {
+        name: name.to_vec(),
+        kind,
+        mode,
+        uid: rustix::process::geteuid().as_raw(),
+        gid: rustix::process::getegid().as_raw(),
+        mtime_s: 1_500_000_000,
+        mtime_ns: 5,
+        size,
+    }
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_handle_layer_refuses_names_that_are_not_plain() {
+    let t = tempfile::tempdir().unwrap();
+    fs::create_dir(t.path().join("in")).unwrap();
+    let d = Dir::open_target(&t.path().join("in")).unwrap();
+    for bad in [&b".."[..], b".", b"", b"../x", b"/abs", b"a\0b"] {
+        assert!(
+            d.subdir(bad, true).is_err(),
+            "{bad:?} accepted as a directory"
+        );
+        let (f, tmp) = d.create_temp().unwrap();
+        drop(f);
+        assert!(
+            d.commit(&tmp, bad).is_err(),
+            "{bad:?} accepted as a file name"
+        );
+        d.discard(&tmp);
+    }
+    assert_eq!(names(t.path()), ["in"]);
+    assert!(names(&t.path().join("in")).is_empty(), "debris left");
+}
+
+#[test]
+fn a_symlink_is_never_followed_and_replaced_only_when_asked() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("outside");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("keep"), b"keep").unwrap();
+    fs::create_dir(t.path().join("in")).unwrap();
+    std::os::unix::fs::symlink(&out, t.path().join("in/d")).unwrap();
+    std::os::unix::fs::symlink(out.join("keep"), t.path().join("in/f")).unwrap();
+    let d = Dir::open_target(&t.path().join("in")).unwrap();
+    let e = d.subdir(b"d", false).unwrap_err();
+    assert!(e.to_string().contains("not followed"), "{e}");
+    // replaced: the link goes, a directory comes, the outside is as it was
+    let sub = d.subdir(b"d", true).unwrap();
+    let (f, tmp) = sub.create_temp().unwrap();
+    drop(f);
+    sub.commit(&tmp, b"new").unwrap();
+    assert!(fs::symlink_metadata(t.path().join("in/d"))
+        .unwrap()
+        .is_dir());
+    assert!(t.path().join("in/d/new").exists());
+    // a file renamed over a symlink replaces the link, not its target
+    let (f, tmp) = d.create_temp().unwrap();
+    std::io::Write::write_all(&mut &f, b"restored").unwrap();
+    drop(f);
+    d.commit(&tmp, b"f").unwrap();
+    assert_eq!(fs::read(t.path().join("in/f")).unwrap(), b"restored");
+    assert_eq!(names(&out), ["keep"]);
+    assert_eq!(fs::read(out.join("keep")).unwrap(), b"keep");
+}
+
+#[test]
+fn metadata_goes_on_the_handle_and_setuid_only_for_root() {
+    assert_eq!(mode_bits(0o6755, false), 0o755);
+    assert_eq!(mode_bits(0o1777, false), 0o1777);
+    assert_eq!(mode_bits(0o6755, true), 0o6755);
+    assert_eq!(mode_bits(0o170644, true), 0o644);
+    let t = tempfile::tempdir().unwrap();
+    let d = Dir::open_target(t.path()).unwrap();
+    let (f, tmp) = d.create_temp().unwrap();
+    let n = node(b"x", NodeKind::File { chunks: vec![] }, 0o640, 0);
+    set_meta(std::os::fd::AsFd::as_fd(&f), &n, false);
+    let m = f.metadata().unwrap();
+    assert_eq!(m.mode() & 0o7777, 0o640);
+    assert_eq!((m.mtime(), m.mtime_nsec()), (1_500_000_000, 5));
+    d.discard(&tmp);
+}
+
+#[test]
+fn the_budget_counts_what_the_honest_writer_counts() {
+    let s = ServiceRecord {
+        name: "s".into(),
+        kind: "path".into(),
+        root: ChunkId([0; 32]),
+        files: 2,
+        dirs: 2,
+        bytes: 10,
+        bytes_new: 0,
+        duration_ms: 0,
+        root_mode: 0,
+        root_uid: 0,
+        root_gid: 0,
+        root_mtime_s: 0,
+    };
+    let mut b = Budget::new("B", &s);
+    assert_eq!(b.entries_left(), 4 + MIN_LINKS);
+    b.root().unwrap();
+    let f = node(b"f", NodeKind::File { chunks: vec![] }, 0o644, 6);
+    let d = node(
+        b"d",
+        NodeKind::Dir {
+            tree: ChunkId([0; 32]),
+        },
+        0o755,
+        0,
+    );
+    b.take(&f).unwrap();
+    b.take(&d).unwrap();
+    assert!(b.take(&d).is_err(), "a third directory");
+    assert!(b.clone().take(&f).is_err(), "bytes over 10");
+    let small = node(b"g", NodeKind::File { chunks: vec![] }, 0o644, 4);
+    b.take(&small).unwrap();
+    let empty = node(b"h", NodeKind::File { chunks: vec![] }, 0o644, 0);
+    let e = b.take(&empty).unwrap_err().to_string();
+    assert!(e.contains("more files"), "{e}");
+    assert!(b.tree(MIN_LINKS + 1).is_err());
+    b.tree(MIN_LINKS).unwrap();
+}
+
+#[test]
+fn plain_service_names_follow_service_add() {
+    for ok in ["identity", "key-vault_2", "a.b"] {
+        assert!(plain_service_name(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "..",
+        "../..",
+        "/abs",
+        ".hidden",
+        "a/b",
+        "a\0b",
+        "é",
+        &"x".repeat(65),
+    ] {
+        assert!(!plain_service_name(bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_forged_service_name_is_refused_before_anything_is_written() {
+    let mut f = Forge::new();
+    let a = f.file(b"a", b"data", 0o644);
+    let good = f.dir(b"good", vec![a.clone()]);
+    let bad = f.dir(b"bad", vec![a]);
+    let m = f.commit(vec![("good", good, 1, 1, 4), ("../escape", bad, 1, 1, 4)]);
+    let t = f.dir.path().join("deep/target");
+    let e = f.restore(&m, &t, false).unwrap_err();
+    assert!(e.to_string().contains("not a plain name"), "{e}");
+    assert!(!f.dir.path().join("deep").exists(), "something was made");
+}
+
+#[test]
+fn overwrite_with_a_damaged_file_keeps_the_live_one_and_leaves_no_temporary() {
+    let mut f = Forge::new();
+    let a = f.file(b"a", b"new content", 0o644);
+    let mut broken = f.file(b"b", b"new content too", 0o644);
+    // a chunk no pack holds: the file cannot be checked out
+    if let NodeKind::File { chunks } = &mut broken.kind {
+        chunks[0].id = ChunkId([7; 32]);
+    }
+    let root = f.dir(b"svc", vec![a, broken]);
+    let m = f.commit(vec![("svc", root, 2, 1, 26)]);
+    let t = f.dir.path().join("t");
+    fs::create_dir_all(t.join("svc")).unwrap();
+    fs::write(t.join("svc/b"), b"live").unwrap();
+    let e = f.restore(&m, &t, true).unwrap_err().to_string();
+    assert!(e.contains("svc/b"), "{e}");
+    assert_eq!(fs::read(t.join("svc/b")).unwrap(), b"live");
+    assert_eq!(fs::read(t.join("svc/a")).unwrap(), b"new content");
+    assert_eq!(names(&t.join("svc")), ["a", "b"]);
+    assert!(!names(&t.join("svc"))
+        .iter()
+        .any(|n| n.starts_with(TEMP_PREFIX)));
+}
+
+#[test]
+fn directories_get_their_mode_after_their_files_and_sparse_files_stay_sparse() {
+    let mut f = Forge::new();
+    let zeros = vec![0u8; 4 << 20];
+    let sparse = f.file(b"sparse", &zeros, 0o600);
+    let ro = f.dir(b"ro", vec![sparse]);
+    let ro = Node { mode: 0o555, ..ro };
+    let root = f.dir(b"svc", vec![ro]);
+    let m = f.commit(vec![("svc", root, 1, 2, 4 << 20)]);
+    let t = f.dir.path().join("t");
+    let r = f.restore(&m, &t, false).unwrap();
+    assert_eq!((r.files, r.dirs, r.bytes), (1, 2, 4 << 20));
+    let md = fs::metadata(t.join("svc/ro")).unwrap();
+    assert_eq!(md.mode() & 0o7777, 0o555);
+    assert_eq!(
+        md.mtime(),
+        1_500_000_000,
+        "the directory's mtime was set before its files"
+    );
+    let s = fs::metadata(t.join("svc/ro/sparse")).unwrap();
+    assert_eq!(s.len(), 4 << 20);
+    assert!(
+        s.blocks() * 512 < 64 << 10,
+        "{} bytes allocated",
+        s.blocks() * 512
+    );
+    fs::set_permissions(t.join("svc/ro"), fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_tree_that_is_not_a_tree_blob_is_damage() {
+    let mut f = Forge::new();
+    let data = f.put(BlobKind::Data, b"CAIRNTRE\x01\x00\x00");
+    let fake = node(b"d", NodeKind::Dir { tree: data }, 0o755, 0);
+    let root = f.dir(b"svc", vec![fake]);
+    let m = f.commit(vec![("svc", root, 0, 2, 0)]);
+    let e = f.restore(&m, &f.dir.path().join("t"), false).unwrap_err();
+    assert!(e.to_string().contains("not a tree"), "{e}");
+}
+
+#[test]
+fn a_tree_nested_deeper_than_any_real_path_stops_the_restore() {
+    let mut f = Forge::new();
+    let mut d = f.dir(b"d", vec![]);
+    for _ in 0..walk::MAX_DEPTH + 2 {
+        d = f.dir(b"d", vec![d]);
+    }
+    let root = f.dir(b"svc", vec![d]);
+    let n = walk::MAX_DEPTH as u64 + 10;
+    let m = f.commit(vec![("svc", root, 0, n, 0)]);
+    let e = f.restore(&m, &f.dir.path().join("t"), false).unwrap_err();
+    assert!(e.to_string().contains("nested deeper"), "{e}");
+}
+
+#[test]
+fn overwrite_sweeps_the_temporaries_of_a_killed_restore_and_nothing_else() {
+    let t = tempfile::tempdir().unwrap();
+    let d = Dir::open_target(t.path()).unwrap();
+    let (f, tmp) = d.create_temp().unwrap();
+    drop(f);
+    assert!(is_temp_name(&tmp));
+    let svc = t.path().join("svc");
+    fs::create_dir(&svc).unwrap();
+    let stale = String::from_utf8(tmp.clone()).unwrap();
+    fs::rename(t.path().join(&stale), svc.join(&stale)).unwrap();
+    fs::create_dir(svc.join(".cairn-restore-0123456789abcdef.tmp")).unwrap();
+    fs::write(svc.join(".cairn-restore-notes.tmp"), b"mine").unwrap();
+    d.subdir(b"svc", false).unwrap();
+    assert!(svc.join(&stale).exists(), "swept without --overwrite");
+    d.subdir(b"svc", true).unwrap();
+    assert_eq!(
+        names(&svc),
+        [
+            ".cairn-restore-0123456789abcdef.tmp",
+            ".cairn-restore-notes.tmp"
+        ]
+    );
+}

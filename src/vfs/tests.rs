@@ -1,0 +1,68 @@
+//! The mount over forged backups: unsafe service names hidden, damaged trees and data `EIO`.
+
+use super::*;
+use crate::crypto::Identity;
+use crate::format::tree::NodeKind;
+use crate::id::ChunkId;
+use crate::restore::tests::{node, Forge};
+
+fn names(t: &RepoTree, ino: u64) -> Vec<String> {
+    t.readdir(ino, 0, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name.to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn unsafe_names_are_hidden_and_damage_reads_as_eio() {
+    let mut f = Forge::new();
+    let a = f.file(b"a", b"fine", 0o644);
+    let escaped = f.file(b"escaped", b"x", 0o644);
+    let ok = f.file(b"ok", b"x", 0o644);
+    let dotdot = Node {
+        name: b"..".to_vec(),
+        ..escaped
+    };
+    let bad = f.dir(b"bad", vec![ok, dotdot]);
+    let missing = node(
+        b"missing",
+        NodeKind::File {
+            chunks: vec![crate::format::tree::ChunkRef {
+                id: ChunkId([7; 32]),
+                len: 4,
+            }],
+        },
+        0o644,
+        4,
+    );
+    let data = f.put(crate::format::pack::BlobKind::Data, b"CAIRNTRE\x01\x00\x00");
+    let fake = node(b"fake", NodeKind::Dir { tree: data }, 0o755, 0);
+    let root = f.dir(b"good", vec![a, bad, fake, missing]);
+    let other = f.dir(b"x", vec![]);
+    let m = f.commit(vec![("good", root, 3, 3, 9), ("../x", other, 0, 1, 0)]);
+    let keys = KeyRing::new(Identity::parse(&f.identity, "test").unwrap());
+    let t = RepoTree::open(f.ctl.repo.clone(), keys).unwrap();
+    let b = t.lookup(ROOT_INO, OsStr::new(&m.id)).unwrap().ino;
+    assert_eq!(names(&t, b), ["good"], "a service named ../x is listed");
+    assert_eq!(t.lookup(b, OsStr::new("../x")).unwrap_err(), Errno::ENOENT);
+    let good = t.lookup(b, OsStr::new("good")).unwrap().ino;
+    assert_eq!(names(&t, good), ["a", "bad", "fake", "missing"]);
+    let fake = t.lookup(good, OsStr::new("fake")).unwrap().ino;
+    assert_eq!(
+        t.readdir(fake, 0, 1000).unwrap_err(),
+        Errno::EIO,
+        "a data blob as a tree"
+    );
+    let bad = t.lookup(good, OsStr::new("bad")).unwrap().ino;
+    assert_eq!(
+        t.readdir(bad, 0, 1000).unwrap_err(),
+        Errno::EIO,
+        "a tree with `..`"
+    );
+    assert_eq!(t.lookup(bad, OsStr::new("ok")).unwrap_err(), Errno::EIO);
+    let a = t.lookup(good, OsStr::new("a")).unwrap().ino;
+    assert_eq!(t.read(a, 0, 100).unwrap(), b"fine");
+    let missing = t.lookup(good, OsStr::new("missing")).unwrap().ino;
+    assert_eq!(t.read(missing, 0, 100).unwrap_err(), Errno::EIO);
+}
