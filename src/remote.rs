@@ -32,11 +32,47 @@ pub fn open(cfg: &TargetConfig) -> Result<Arc<dyn Backend>> {
     Ok(Arc::from(target::open_backend(cfg)?))
 }
 
+/// What `cairn target set` checks before saving `cfg`: the target is reachable (with the
+/// transport it requires), writable, and holds no other repository.
+pub fn accept(ctl: &Controller, cfg: &TargetConfig) -> Result<()> {
+    let store = open(cfg)?;
+    target::probe_backend(store.as_ref())?;
+    check_owner(&store, &ctl.repo.config.repo_id)
+}
+
+/// A target belongs to one repository: refuse `store` if it holds a repository whose id is not
+/// `repo_id` (or a `config` that is not a cairn repository's). An empty location is accepted:
+/// the first export writes the config there.
+pub fn check_owner(store: &Arc<dyn Backend>, repo_id: &[u8; 16]) -> Result<()> {
+    if store.stat("config")?.is_none() {
+        return Ok(());
+    }
+    let refuse = |what: String| {
+        Error::failed(
+            format!("{} {what}; a target belongs to one repository and nothing was changed there", store.describe()),
+            "choose another folder for this repository's target (e.g. `cairn target set smb://HOST/SHARE/ANOTHER-FOLDER ...`); never point two controllers at the same folder",
+        )
+    };
+    match Repository::open(store.clone()) {
+        Ok(r) if &r.config.repo_id == repo_id => Ok(()),
+        Ok(r) => Err(refuse(format!(
+            "holds another repository (id {}, this one is {})",
+            hex::encode(r.config.repo_id),
+            hex::encode(repo_id)
+        ))),
+        Err(e @ Error::Storage(_)) => Err(e),
+        Err(e) => Err(refuse(format!(
+            "holds a `config` that is not this repository's ({e})"
+        ))),
+    }
+}
+
 /// Export to the target every object it lacks (commit order; manifests last), then record
 /// which backups the target holds.
 pub fn export(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
     let cfg = configured(ctl)?;
     let dst = open(&cfg)?;
+    check_owner(&dst, &ctl.repo.config.repo_id)?;
     let report = replicate::export(ctl.repo.store.as_ref(), dst.as_ref(), &|p| {
         progress
             .total
@@ -78,6 +114,13 @@ pub fn verify_target(
     let cfg = configured(ctl)?;
     let store = open(&cfg)?;
     let place = store.describe();
+    if store.stat("config")?.is_none() {
+        return Err(Error::failed(
+            format!("the target {place} holds no repository yet"),
+            "run `cairn export` first (a backup exports there once a target is set)",
+        ));
+    }
+    check_owner(&store, &ctl.repo.config.repo_id)?;
     let repo = Repository::open(store)?;
     let index = Index::temporary()?;
     index.sync(repo.store.as_ref())?;

@@ -9,11 +9,17 @@ mod faulty;
 mod local;
 mod memory;
 mod smb;
+mod smb_negotiate;
 
 pub use faulty::{Fault, FaultyBackend};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
-pub use smb::{SmbBackend, SmbLocation};
+pub use smb::{SmbBackend, SmbLocation, Transport};
+
+/// The per-request timeout of SMB connections opened for a target.
+pub fn smb_timeout() -> std::time::Duration {
+    smb::DEFAULT_TIMEOUT
+}
 
 use crate::error::StorageError;
 

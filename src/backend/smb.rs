@@ -1,8 +1,10 @@
 //! A repository on an SMB 3 share, through libsmbclient (the `pavao` crate).
 //!
 //! The repository lives under `smb://HOST[:PORT]/SHARE[/PATH]`; `PATH` and the object folders are
-//! created on demand. Every connection requires SMB 3 as the minimum dialect and requests
-//! encryption (used whenever the server offers it). Writes go to a temporary name in the object's
+//! created on demand. Every connection requires SMB 3 as the minimum dialect and, unless the
+//! operator opted out ([`Transport::AllowUnencrypted`]), SMB 3 encryption (which also protects
+//! integrity, like signing): a server that offers no encryption is refused with
+//! [`StorageErrorKind::Insecure`]. Writes go to a temporary name in the object's
 //! folder, in large blocks, and are renamed into place once complete and of the right size.
 //!
 //! pavao serialises every libsmbclient call in the process behind one lock, so transfers are
@@ -24,6 +26,16 @@ pub const BLOCK: usize = 4 * 1024 * 1024;
 
 /// How long one request may wait for the server before it fails (a hung server never hangs cairn).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the connection must protect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// SMB 3 encryption (and with it integrity) is required; a server without it is refused.
+    #[default]
+    Encrypted,
+    /// Encryption is requested but a server without it is accepted (`--allow-unencrypted`).
+    AllowUnencrypted,
+}
 
 /// Where an SMB repository lives: `smb://HOST[:PORT]/SHARE[/PATH]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +181,55 @@ impl SmbBackend {
         password: &str,
         timeout: Duration,
     ) -> Result<Self, StorageError> {
+        Self::connect_with(location, username, password, timeout, Transport::Encrypted)
+    }
+
+    /// As [`SmbBackend::connect`], with a per-request timeout and a transport policy.
+    pub fn connect_with(
+        location: &SmbLocation,
+        username: &str,
+        password: &str,
+        timeout: Duration,
+        transport: Transport,
+    ) -> Result<Self, StorageError> {
+        if transport == Transport::Encrypted {
+            let place = format!("{} (user {})", location.url(), username);
+            let offer = super::smb_negotiate::ask(
+                &location.host,
+                location.port.unwrap_or(445),
+                timeout,
+                &place,
+            )?;
+            if !offer.encryption || !offer.signing {
+                return Err(StorageError::new(
+                    StorageErrorKind::Insecure,
+                    place,
+                    format!(
+                        "the server offers {} (SMB dialect {:x}); cairn requires both encryption and signing",
+                        match (offer.encryption, offer.signing) {
+                            (false, false) => "neither SMB 3 encryption nor signing",
+                            (false, true) => "signing but no SMB 3 encryption",
+                            _ => "encryption but no signing",
+                        },
+                        offer.dialect
+                    ),
+                ));
+            }
+        }
+        let backend = Self::client(location, username, password, timeout, transport)?;
+        backend.reach()?;
+        backend.ensure_dir("")?;
+        Ok(backend)
+    }
+
+    /// A client for `location` (not connected yet: libsmbclient connects on the first request).
+    fn client(
+        location: &SmbLocation,
+        username: &str,
+        password: &str,
+        timeout: Duration,
+        transport: Transport,
+    ) -> Result<Self, StorageError> {
         let (user, workgroup) = match username.split_once(['\\', '/']) {
             Some((wg, u)) => (u.to_string(), wg.to_string()),
             None => (username.to_string(), String::new()),
@@ -182,51 +243,42 @@ impl SmbBackend {
         let options = SmbOptions::default()
             .min_protocol(SmbDialect::Smb300)
             .max_protocol(SmbDialect::Smb311)
-            .encryption_level(SmbEncryptionLevel::Request)
+            .encryption_level(match transport {
+                Transport::Encrypted => SmbEncryptionLevel::Require,
+                Transport::AllowUnencrypted => SmbEncryptionLevel::Request,
+            })
             .no_auto_anonymous_login(true)
             .case_sensitive(true)
             .one_share_per_server(false);
         let describe = format!("{} (user {})", location.url(), username);
-        let client = SmbClient::new(creds, options).map_err(|e| {
+        let lib_err = |e: SmbError| {
             StorageError::new(
                 StorageErrorKind::Io,
                 describe.clone(),
                 format!("libsmbclient: {e}"),
             )
-        })?;
-        client.set_timeout(timeout).map_err(|e| {
-            StorageError::new(
-                StorageErrorKind::Io,
-                describe.clone(),
-                format!("libsmbclient: {e}"),
-            )
-        })?;
+        };
+        let client = SmbClient::new(creds, options).map_err(lib_err)?;
+        client.set_timeout(timeout).map_err(lib_err)?;
         let base = match encode_path(&location.path) {
             p if p.is_empty() => String::new(),
             p => format!("/{p}"),
         };
-        let backend = SmbBackend {
+        Ok(SmbBackend {
             client,
             location: location.clone(),
             username: username.to_string(),
             base,
             made: Mutex::new(HashSet::new()),
-        };
-        backend.connect_check()?;
-        Ok(backend)
+        })
     }
 
-    /// Reach the share's root (classifying logon and share failures), then create PATH.
-    fn connect_check(&self) -> Result<(), StorageError> {
-        if let Err(e) = self.client.stat("/") {
+    /// Reach the share's root, classifying logon and share failures.
+    fn reach(&self) -> Result<(), StorageError> {
+        self.client.stat("/").map(|_| ()).map_err(|e| {
             let errno = errno_of(&e);
-            return Err(StorageError::new(
-                classify(errno, true),
-                self.describe(),
-                detail(&e, errno),
-            ));
-        }
-        self.ensure_dir("")
+            StorageError::new(classify(errno, true), self.describe(), detail(&e, errno))
+        })
     }
 
     /// The location of an object, for messages.

@@ -25,6 +25,12 @@ pub enum TargetCmd {
         /// File holding the SMB password (or CAIRN_PASSWORD_FILE).
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// Accept an SMB server that offers no encryption (by default SMB 3 encryption is
+        /// required and such a server is refused); `target show` then shows a warning.
+        ///
+        /// Example: cairn target set smb://old-nas/backups/ctl1 --username cairn --password-file /root/smb.pass --allow-unencrypted
+        #[arg(long)]
+        allow_unencrypted: bool,
     },
     /// Show the target (never the password).
     Show {
@@ -44,10 +50,12 @@ pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
             url,
             username,
             password_file,
+            allow_unencrypted,
         } => {
             let pw = target::read_password(password_file.as_deref())?;
-            let cfg = TargetConfig::new(&url, username, pw)?;
-            target::probe(&cfg)?;
+            let mut cfg = TargetConfig::new(&url, username, pw)?;
+            cfg.allow_unencrypted = allow_unencrypted;
+            cairn::remote::accept(&ctl, &cfg)?;
             cfg.save(&ctl.root)?;
             if !g.quiet {
                 eprintln!("target set to {cfg}; backups are exported there after each backup");

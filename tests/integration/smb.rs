@@ -459,3 +459,77 @@ fn a_full_share_is_reported_as_no_space() {
         );
     }
 }
+
+#[test]
+fn a_server_without_encryption_is_refused_unless_allowed() {
+    // The default server (as accept/lib.sh starts it) offers encryption: required by default.
+    let good = Samba::start();
+    let cfg = TargetConfig::new(
+        &good.url("ctl1"),
+        Some("cairn".into()),
+        Some(PASSWORD.into()),
+    )
+    .unwrap();
+    let b = open_backend(&cfg).unwrap();
+    b.write("config", b"cfg").unwrap();
+    // The server's view: the session is SMB3, encrypted and signed.
+    let status = good.status();
+    eprintln!("smbstatus (default server):\n{status}");
+    assert!(
+        ["AES-128-GCM", "AES-256-GCM", "AES-128-CCM", "AES-256-CCM"]
+            .iter()
+            .any(|c| status.contains(c)),
+        "the session is not encrypted: {status}"
+    );
+    assert!(
+        ["AES-128-GMAC", "AES-128-CMAC", "HMAC-SHA256"]
+            .iter()
+            .any(|c| status.contains(c)),
+        "the session is not signed: {status}"
+    );
+    drop(b);
+
+    // A server with encryption off: refused, with the remedy, and nothing written.
+    let plain = Samba::start_with_globals(&["server smb encrypt = off"]);
+    let cfg = TargetConfig::new(
+        &plain.url("ctl1"),
+        Some("cairn".into()),
+        Some(PASSWORD.into()),
+    )
+    .unwrap();
+    let r = probe(&cfg);
+    let e = storage(r.unwrap_err());
+    eprintln!("server without encryption: {e}\n  remedy: {}", e.remedy());
+    assert_eq!(e.kind, StorageErrorKind::Insecure, "{e}");
+    assert!(e.remedy().contains("--allow-unencrypted"), "{}", e.remedy());
+    assert!(e.remedy().contains("smb encrypt"), "{}", e.remedy());
+    assert!(
+        !plain.share_dir().join("ctl1").exists(),
+        "the refused connection created the folder"
+    );
+    // Opting out works, and the session really is unencrypted (the flag is what decides).
+    let mut open = cfg.clone();
+    open.allow_unencrypted = true;
+    probe(&open).unwrap();
+    let b = open_backend(&open).unwrap();
+    b.write("config", b"cfg").unwrap();
+    let status = plain.status();
+    eprintln!("smbstatus (encryption off):\n{status}");
+    assert!(
+        !["AES-128-GCM", "AES-256-GCM", "AES-128-CCM", "AES-256-CCM"]
+            .iter()
+            .any(|c| status.contains(c)),
+        "{status}"
+    );
+    // The transport is checked before any logon: no password is sent to such a server.
+    let bad = TargetConfig::new(
+        &plain.url("ctl1"),
+        Some("cairn".into()),
+        Some("wrong-password".into()),
+    )
+    .unwrap();
+    assert_eq!(
+        storage(probe(&bad).unwrap_err()).kind,
+        StorageErrorKind::Insecure
+    );
+}
