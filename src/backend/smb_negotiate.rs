@@ -164,7 +164,15 @@ pub fn ask(host: &str, port: u16, timeout: Duration, place: &str) -> Result<Offe
         }
     }
     let mut s = stream.ok_or_else(|| unreachable(last))?;
-    let io = |e: std::io::Error| StorageError::from_io(place.to_string(), &e);
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            unreachable(format!("the server did not answer an SMB 3 NEGOTIATE within {timeout:?}"))
+        }
+        std::io::ErrorKind::UnexpectedEof => unreachable(
+            "the server closed the connection at the SMB 3 NEGOTIATE (does it speak SMB 3?)".into(),
+        ),
+        _ => StorageError::from_io(place.to_string(), &e),
+    };
     s.set_read_timeout(Some(timeout)).map_err(io)?;
     s.set_write_timeout(Some(timeout)).map_err(io)?;
     let req = request();
