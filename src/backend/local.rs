@@ -1,6 +1,6 @@
 //! A repository in a local directory (or a share mounted by the OS).
 
-use super::{valid_name, Backend, ObjectInfo, TEMP_PREFIX};
+use super::{budget, valid_name, Backend, ObjectInfo, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
 use std::fs::{self, File};
 use std::io::Read;
@@ -33,6 +33,19 @@ impl LocalBackend {
             ));
         }
         Ok(self.root.join(name))
+    }
+
+    fn loc(&self, name: &str) -> String {
+        format!("{}/{}", self.root.display(), name)
+    }
+
+    /// Open an object and fstat it; refuse it if it is over its kind's cap.
+    fn open_capped(&self, name: &str) -> Result<(File, u64), StorageError> {
+        let p = self.path(name)?;
+        let f = File::open(&p).map_err(|e| self.err(name, &e))?;
+        let size = f.metadata().map_err(|e| self.err(name, &e))?.len();
+        budget::check_size(name, size, self.loc(name))?;
+        Ok((f, size))
     }
 
     fn err(&self, name: &str, e: &std::io::Error) -> StorageError {
@@ -97,17 +110,19 @@ impl Backend for LocalBackend {
     }
 
     fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        let p = self.path(name)?;
-        let mut f = File::open(&p).map_err(|e| self.err(name, &e))?;
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf).map_err(|e| self.err(name, &e))?;
+        let (f, size) = self.open_capped(name)?;
+        // Read at most cap + 1 bytes: a file that grows after the fstat is still bounded.
+        let cap = budget::cap_of(name);
+        let mut buf = Vec::with_capacity(size as usize);
+        f.take(cap + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| self.err(name, &e))?;
+        budget::check_size(name, buf.len() as u64, self.loc(name))?;
         Ok(buf)
     }
 
     fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
-        let p = self.path(name)?;
-        let f = File::open(&p).map_err(|e| self.err(name, &e))?;
-        let size = f.metadata().map_err(|e| self.err(name, &e))?.len();
+        let (f, size) = self.open_capped(name)?;
         let n = (size.saturating_sub(offset)).min(len as u64) as usize;
         let mut buf = vec![0u8; n];
         f.read_exact_at(&mut buf, offset)
@@ -172,5 +187,25 @@ mod tests {
         assert!(b.list("").unwrap().is_empty());
         assert_eq!(b.clean_temp().unwrap(), 1);
         assert!(!d.path().join("data/ab/.tmp-123").exists());
+    }
+
+    #[test]
+    fn an_object_over_its_cap_is_refused_before_it_is_read() {
+        let d = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(d.path());
+        fs::create_dir_all(d.path().join("backups")).unwrap();
+        let f = File::create(d.path().join("backups/20261122T053600.123Z")).unwrap();
+        f.set_len(300_000_000).unwrap(); // sparse: costs no disk
+        for r in [
+            b.read("backups/20261122T053600.123Z"),
+            b.read_range("backups/20261122T053600.123Z", 0, 10),
+        ] {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, StorageErrorKind::TooLarge, "{e}");
+            assert!(e.to_string().contains("300000000 bytes"), "{e}");
+            assert!(e.to_string().contains("backups/20261122T053600.123Z"), "{e}");
+        }
+        fs::write(d.path().join("config"), vec![0u8; 70 << 10]).unwrap();
+        assert_eq!(b.read("config").unwrap_err().kind, StorageErrorKind::TooLarge);
     }
 }

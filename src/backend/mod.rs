@@ -5,12 +5,14 @@
 //! controller's own state (`local/`). Writes are atomic and durable: an object is either absent
 //! or complete under its final name. Temporary names start with [`TEMP_PREFIX`] and are never listed.
 
+mod budget;
 mod faulty;
 mod local;
 mod memory;
 mod smb;
 mod smb_negotiate;
 
+pub use budget::{cap_of, check_size, pack_cap, ObjectKind, MAX_REFS};
 pub use faulty::{Fault, FaultyBackend};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
@@ -44,10 +46,12 @@ pub trait Backend: Send + Sync {
     /// at any depth, excluding temporary files and `local/`.
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError>;
 
-    /// The whole object.
+    /// The whole object. An object over its kind's cap ([`ObjectKind::cap`]) is refused with
+    /// [`StorageErrorKind::TooLarge`](crate::error::StorageErrorKind::TooLarge) before it is read.
     fn read(&self, name: &str) -> Result<Vec<u8>, StorageError>;
 
-    /// `len` bytes at `offset`; fewer only if the object ends first.
+    /// `len` bytes at `offset`; fewer only if the object ends first. An object over its kind's
+    /// cap is refused as in [`Backend::read`].
     fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError>;
 
     /// Store `data` under `name`, atomically (temporary name, flush, rename) and durably.

@@ -10,7 +10,7 @@
 //! pavao serialises every libsmbclient call in the process behind one lock, so transfers are
 //! done in large blocks ([`BLOCK`]) and a hung server is cut off by the context timeout.
 
-use super::{valid_name, Backend, ObjectInfo, TEMP_PREFIX};
+use super::{budget, valid_name, Backend, ObjectInfo, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
 use pavao::{
     SmbClient, SmbCredentials, SmbDialect, SmbDirentType, SmbEncryptionLevel, SmbError, SmbMode,
@@ -436,6 +436,18 @@ impl SmbBackend {
         len: Option<usize>,
     ) -> Result<Vec<u8>, StorageError> {
         self.check(name)?;
+        let size = self
+            .client
+            .stat(self.path(name))
+            .map_err(|e| self.err(name, &e))?
+            .size;
+        budget::check_size(name, size, self.loc(name))?;
+        // Never more than the cap (+1 to see an object that grew after the stat).
+        let cap = budget::cap_of(name);
+        let len = Some(match len {
+            Some(l) => l.min(cap as usize + 1),
+            None => cap as usize + 1,
+        });
         let mut f = self
             .client
             .open_with(self.path(name), SmbOpenOptions::default().read(true))
@@ -461,6 +473,9 @@ impl SmbBackend {
                 break;
             }
             out.extend_from_slice(&buf[..n]);
+        }
+        if offset == 0 {
+            budget::check_size(name, out.len() as u64, self.loc(name))?;
         }
         Ok(out)
     }
