@@ -67,13 +67,67 @@ pub fn check_owner(store: &Arc<dyn Backend>, repo_id: &[u8; 16]) -> Result<()> {
     }
 }
 
-/// Export to the target every object it lacks (commit order; manifests last), then record
-/// which backups the target holds.
+/// Export to the target every object it lacks or holds damaged, backup by backup (oldest
+/// first: what a backup needs, then its manifest), then record which backups the target holds.
+///
+/// A backup that needs an object damaged here is skipped (its manifest is not sent) and the
+/// others are exported; the export then fails (exit 1) naming the skipped backups, with the
+/// report's [`ExportReport::backups_skipped`] in the error's text.
 pub fn export(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
+    let report = export_report(ctl, progress)?;
+    if report.backups_skipped.is_empty() {
+        return Ok(report);
+    }
+    Err(skipped_error(&report))
+}
+
+/// The error of an export that skipped backups: damage, naming each backup and why.
+pub fn skipped_error(report: &ExportReport) -> Error {
+    Error::corrupt(
+        "the internal repository",
+        format!(
+            "{} backup(s) not exported because objects they need are damaged here (the others were exported): {}",
+            report.backups_skipped.len(),
+            report
+                .backups_skipped
+                .iter()
+                .map(|b| format!("backup {}: {}", b.id, b.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    )
+}
+
+/// [`export`], returning the report even when backups were skipped (the caller reports them).
+pub fn export_report(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
     let cfg = configured(ctl)?;
     let dst = open(&cfg)?;
     check_owner(&dst, &ctl.repo.config.repo_id)?;
-    let report = replicate::export(ctl.repo.store.as_ref(), dst.as_ref(), &|p| {
+    let index = ctl.index()?;
+    let needs = |manifest: &str| -> Result<Vec<String>> {
+        let id = manifest.strip_prefix("backups/").unwrap_or(manifest);
+        let m = ctl.repo.resolve(id)?;
+        let mut names = BTreeSet::new();
+        names.insert(m.epoch.object_name());
+        names.insert(m.session.object_name());
+        let mut missing = 0usize;
+        for r in &m.refs {
+            match index.lookup(r)? {
+                Some(loc) => {
+                    names.insert(loc.pack.object_name());
+                }
+                None => missing += 1,
+            }
+        }
+        if missing > 0 {
+            return Err(Error::corrupt(
+                manifest,
+                format!("{missing} chunk(s) it needs are in no pack here"),
+            ));
+        }
+        Ok(names.into_iter().collect())
+    };
+    let report = replicate::export_backups(ctl.repo.store.as_ref(), dst.as_ref(), &needs, &|p| {
         progress
             .total
             .store(p.bytes_total, std::sync::atomic::Ordering::Relaxed);

@@ -79,27 +79,46 @@ pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
     }
 }
 
-/// `cairn export`.
+/// `cairn export`: exit 1 naming any backup skipped because objects it needs are damaged here
+/// (the others are exported).
 pub fn export(g: &Global) -> Result<()> {
     let ctl = g.controller()?;
     cairn::remote::configured(&ctl)?;
-    let r = super::as_job(&ctl.local(), JobKind::Export, |job| {
+    super::as_job(&ctl.local(), JobKind::Export, |job| {
         let p = Arc::new(Progress::default());
         let r = {
             let _bar = output::Bar::start("export", p.clone(), g.quiet);
-            cairn::remote::export(&ctl, &p)?
+            cairn::remote::export_report(&ctl, &p)?
         };
         let _ = job.progress(|rec| rec.bytes_exported = r.bytes_sent);
-        Ok(r)
-    })?;
-    if !g.quiet {
-        println!(
-            "exported {} objects ({}), {} already there, in {:.1}s",
-            r.objects_sent,
-            output::size(r.bytes_sent),
-            r.objects_skipped,
-            r.seconds
-        );
+        if !g.quiet {
+            print_export(&r);
+        }
+        if r.backups_skipped.is_empty() {
+            Ok(())
+        } else {
+            Err(cairn::remote::skipped_error(&r))
+        }
+    })
+}
+
+fn print_export(r: &cairn::replicate::ExportReport) {
+    println!(
+        "exported {} objects ({}), {} already there{}, in {:.1}s",
+        r.objects_sent,
+        output::size(r.bytes_sent),
+        r.objects_skipped,
+        if r.objects_healed > 0 {
+            format!(", {} damaged on the target and replaced", r.objects_healed)
+        } else {
+            String::new()
+        },
+        r.seconds
+    );
+    for (o, why) in &r.damaged_objects {
+        println!("damaged object {o}: {why}");
     }
-    Ok(())
+    for b in &r.backups_skipped {
+        println!("backup {} not exported: {}", b.id, b.reason);
+    }
 }
