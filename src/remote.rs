@@ -17,6 +17,14 @@ use std::sync::Arc;
 
 const EXPORTED_FILE: &str = "exported.json";
 
+/// How errors about the target's copy name it ("the target's copy at smb://…").
+pub const TARGET_COPY: &str = "the target's copy";
+
+/// Whether `err` is damage found on the target's copy (its alert is about the target).
+pub fn is_target_damage(err: &Error) -> bool {
+    matches!(err, Error::Corrupt { object, .. } if object.starts_with(TARGET_COPY))
+}
+
 /// The configured target, or a usage error saying how to set one.
 pub fn configured(ctl: &Controller) -> Result<TargetConfig> {
     TargetConfig::load(&ctl.root)?.ok_or_else(|| {
@@ -159,12 +167,43 @@ pub fn exported(root: &Path) -> Option<BTreeSet<String>> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Verify the target's copy (without the identity unless `keys` is given).
+/// Verify the target's own copy, read over the network (without the identity unless `keys` is
+/// given): every object each backup needs is present there and its bytes match its name. Returns
+/// the report and where the copy is.
 pub fn verify_target(
     ctl: &Controller,
     keys: Option<&KeyRing>,
     progress: &Progress,
 ) -> Result<(VerifyReport, String)> {
+    let (repo, index, place) = open_target_copy(ctl)?;
+    Ok((verify::verify(&repo, &index, keys, progress)?, place))
+}
+
+/// The scheduler's share of [`verify_target`]: one rotating subset of the target's packs (every
+/// backup's references still checked in full). `Ok(None)` when no target is set or nothing was
+/// exported there yet.
+pub fn verify_target_slice(
+    ctl: &Controller,
+    progress: &Progress,
+    slice: u32,
+    slices: u32,
+) -> Result<Option<(VerifyReport, String)>> {
+    let Some(cfg) = TargetConfig::load(&ctl.root)? else {
+        return Ok(None);
+    };
+    let store = open(&cfg)?;
+    if store.stat("config")?.is_none() {
+        return Ok(None);
+    }
+    let (repo, index, place) = open_target_copy(ctl)?;
+    Ok(Some((
+        verify::verify_slice(&repo, &index, progress, slice, slices)?,
+        place,
+    )))
+}
+
+/// The target's copy as a repository, with a temporary index built from its pack headers.
+fn open_target_copy(ctl: &Controller) -> Result<(Repository, Index, String)> {
     let cfg = configured(ctl)?;
     let store = open(&cfg)?;
     let place = store.describe();
@@ -178,5 +217,5 @@ pub fn verify_target(
     let repo = Repository::open(store)?;
     let index = Index::temporary()?;
     index.sync(repo.store.as_ref())?;
-    Ok((verify::verify(&repo, &index, keys, progress)?, place))
+    Ok((repo, index, place))
 }
