@@ -533,3 +533,100 @@ fn a_server_without_encryption_is_refused_unless_allowed() {
         StorageErrorKind::Insecure
     );
 }
+
+fn flip(p: &std::path::Path) {
+    let mut b = fs::read(p).unwrap();
+    let n = b.len() / 2;
+    b[n] ^= 1;
+    fs::write(p, b).unwrap();
+}
+
+fn largest(dir: &std::path::Path) -> std::path::PathBuf {
+    crate::harness::files_under(dir)
+        .into_iter()
+        .max_by_key(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .expect("no file")
+}
+
+/// An Env whose target is `url` on a real Samba, with the password in a file.
+fn env_with_share(s: &Samba, folder: &str) -> (crate::harness::Env, String, std::path::PathBuf) {
+    let env = crate::harness::Env::new();
+    let src = env.path("src/app");
+    crate::harness::write(&src.join("big.bin"), &bytes(21, 3 << 20));
+    crate::harness::write(&src.join("note.txt"), b"a note\n");
+    env.add_path_service("app", &src);
+    let pw = env.path("smb-password");
+    fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
+    (env, s.url(folder), pw)
+}
+
+#[test]
+fn verify_from_target_reads_the_share_and_export_heals_it() {
+    let s = Samba::start();
+    let (env, url, pw) = env_with_share(&s, "ctl1");
+    env.run([
+        "target",
+        "set",
+        &url,
+        "--username",
+        "cairn",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .ok("target set");
+    env.backup();
+    let share = s.share_dir().join("ctl1");
+    let pack = largest(&share.join("data"));
+    let name = pack.file_name().unwrap().to_str().unwrap().to_string();
+    flip(&pack);
+    env.run(["verify"]).ok("verify of the intact internal copy");
+    let v = env.run(["verify", "--from-target"]);
+    v.expect(1, "verify --from-target with a flipped pack on the share");
+    assert!(v.all().contains(&name[..16]), "{}", v.all());
+    env.run(["export"]).ok("export heals the share");
+    env.run(["verify", "--from-target"]).ok("verify --from-target after the heal");
+    let local = env.repo.join("data").join(&name[..2]).join(&name);
+    assert!(fs::read(&pack).unwrap() == fs::read(&local).unwrap());
+}
+
+#[test]
+fn target_set_refuses_a_server_without_encryption_unless_allowed() {
+    let plain = Samba::start_with_globals(&["server smb encrypt = off"]);
+    let (env, url, pw) = env_with_share(&plain, "ctl1");
+    let args = [
+        "target",
+        "set",
+        &url,
+        "--username",
+        "cairn",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ];
+    let o = env.run(args);
+    assert_eq!(o.code, 1, "target set on a server without encryption: {}", o.all());
+    assert!(o.stderr.contains("encryption"), "{}", o.stderr);
+    assert!(o.stderr.contains("--allow-unencrypted"), "no remedy: {}", o.stderr);
+    let show = env.run(["target", "show", "--json"]);
+    assert_eq!(show.json(), serde_json::Value::Null, "a refused target was saved");
+    // Opting out: saved, and shown with a warning in text and JSON.
+    let mut opt: Vec<&str> = args.to_vec();
+    opt.push("--allow-unencrypted");
+    env.run(&opt).ok("target set --allow-unencrypted");
+    let text = env.run(["target", "show"]);
+    assert!(text.stdout.contains("WARNING") && text.stdout.contains("encryption"), "{}", text.stdout);
+    let json = env.run(["target", "show", "--json"]).json();
+    assert_eq!(json["allow_unencrypted"], true);
+    assert!(json["warning"].as_str().unwrap_or("").contains("encryption"), "{json}");
+    env.backup();
+    // Set again without the flag: refused, the opted-out setting is kept.
+    env.run(args).expect(1, "target set without the flag");
+    // And a server that offers encryption: set without any flag, no warning.
+    let good = Samba::start();
+    let url2 = good.url("ctl1");
+    let mut a2 = args.to_vec();
+    a2[2] = &url2;
+    env.run(&a2).ok("target set on a server with encryption");
+    let json = env.run(["target", "show", "--json"]).json();
+    assert_eq!(json["allow_unencrypted"], false);
+    assert!(json["warning"].is_null(), "{json}");
+}
