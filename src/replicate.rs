@@ -440,44 +440,141 @@ enum Sent {
     DamagedAtSource(String),
 }
 
-/// Copy one object, checking it at both ends.
-fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str) -> Result<Sent> {
-    let bytes = match src.read(name) {
-        Ok(b) => b,
-        Err(e) if e.kind == StorageErrorKind::TooLarge => {
-            return Ok(Sent::DamagedAtSource(e.to_string()))
+/// The source side of a streamed copy: reads the object in [`COMPARE_BLOCK`] ranges, hashes it
+/// on the way, and fails the read at the end if a content-addressed object does not hash to its
+/// name, so the destination never stores it under that name.
+struct Source<'a> {
+    src: &'a dyn Backend,
+    name: &'a str,
+    size: u64,
+    offset: u64,
+    buf: Vec<u8>,
+    pos: usize,
+    hasher: blake3::Hasher,
+    /// Why the source's copy is damaged, once found.
+    damage: Option<String>,
+    /// A failure to read the source (not damage), once met.
+    failure: Option<crate::error::StorageError>,
+}
+
+impl std::io::Read for Source<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let fail = |what: &str| std::io::Error::other(what.to_string());
+        if self.pos == self.buf.len() {
+            if self.offset >= self.size {
+                let hash = self.hasher.finalize();
+                if let Some(want) = name_hash(self.name) {
+                    if want != hash.to_hex().as_str() {
+                        self.damage = Some(format!(
+                            "its bytes at {} hash to {} ({} bytes), not to its name; it was not copied",
+                            self.src.describe(),
+                            hash.to_hex(),
+                            self.size
+                        ));
+                        return Err(fail("damaged at the source"));
+                    }
+                }
+                return Ok(0);
+            }
+            let want = usize::try_from(self.size - self.offset)
+                .unwrap_or(COMPARE_BLOCK)
+                .min(COMPARE_BLOCK);
+            match self.src.read_range(self.name, self.offset, want) {
+                Ok(b) if b.is_empty() => {
+                    self.damage = Some(format!(
+                        "it ends at {} of its {} bytes at {}",
+                        self.offset,
+                        self.size,
+                        self.src.describe()
+                    ));
+                    return Err(fail("truncated at the source"));
+                }
+                Ok(b) => {
+                    self.hasher.update(&b);
+                    self.offset += b.len() as u64;
+                    self.buf = b;
+                    self.pos = 0;
+                }
+                Err(e) if e.kind == StorageErrorKind::TooLarge => {
+                    self.damage = Some(e.to_string());
+                    return Err(fail("too large at the source"));
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    self.failure = Some(e);
+                    return Err(fail(&msg));
+                }
+            }
         }
-        Err(e) => return Err(e.into()),
-    };
-    let hash = blake3::hash(&bytes);
-    if let Some(want) = name_hash(name) {
-        if want != hash.to_hex().as_str() {
-            return Ok(Sent::DamagedAtSource(format!(
-                "its bytes at {} hash to {} ({} bytes), not to its name; it was not copied",
-                src.describe(),
-                hash.to_hex(),
-                bytes.len()
-            )));
-        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
-    dst.write(name, &bytes)?;
-    let back = dst.read(name)?;
-    let back_hash = blake3::hash(&back);
-    if back.len() != bytes.len() || back_hash != hash {
+}
+
+/// The blake3 and length of an object, read in [`COMPARE_BLOCK`] ranges.
+fn stream_hash(b: &dyn Backend, name: &str) -> Result<(blake3::Hash, u64)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut offset = 0u64;
+    loop {
+        let chunk = b.read_range(name, offset, COMPARE_BLOCK)?;
+        if chunk.is_empty() {
+            return Ok((hasher.finalize(), offset));
+        }
+        hasher.update(&chunk);
+        offset += chunk.len() as u64;
+    }
+}
+
+/// Copy one object, streaming it, checking it at both ends: at most two [`COMPARE_BLOCK`]
+/// buffers per object in flight, whatever its size.
+fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str) -> Result<Sent> {
+    let size = match src.stat(name)? {
+        Some(s) => s,
+        None => {
+            return Err(Error::Storage(crate::error::StorageError::new(
+                StorageErrorKind::NotFound,
+                format!("{}: {name}", src.describe()),
+                "it vanished while being copied",
+            )))
+        }
+    };
+    if let Err(e) = crate::backend::check_size(name, size, format!("{}: {name}", src.describe())) {
+        return Ok(Sent::DamagedAtSource(e.to_string()));
+    }
+    let mut source = Source {
+        src,
+        name,
+        size,
+        offset: 0,
+        buf: Vec::new(),
+        pos: 0,
+        hasher: blake3::Hasher::new(),
+        damage: None,
+        failure: None,
+    };
+    if let Err(e) = dst.write_from(name, &mut source, size) {
+        if let Some(why) = source.damage {
+            return Ok(Sent::DamagedAtSource(why));
+        }
+        return Err(source.failure.map_or(e, |f| f).into());
+    }
+    let hash = source.hasher.finalize();
+    let (back_hash, back_len) = stream_hash(dst, name)?;
+    if back_len != size || back_hash != hash {
         // Do not leave a bad copy under the object's name: the next run sends it again.
         let _ = dst.delete(name);
         return Err(Error::corrupt(
             format!("{}: {name}", dst.describe()),
             format!(
-                "it read back as {} bytes with blake3 {} after writing {} bytes with blake3 {}; the bad copy was removed, run the copy again",
-                back.len(),
+                "it read back as {back_len} bytes with blake3 {} after writing {size} bytes with blake3 {}; the bad copy was removed, run the copy again",
                 back_hash.to_hex(),
-                bytes.len(),
                 hash.to_hex()
             ),
         ));
     }
-    Ok(Sent::Copied(bytes.len() as u64))
+    Ok(Sent::Copied(size))
 }
 
 #[cfg(test)]
@@ -627,8 +724,9 @@ mod tests {
     fn a_truncated_write_is_resent() {
         let src = repo();
         let dst = FaultyBackend::new(MemoryBackend::new());
-        // Op 1 clean_temp, op 2 list, op 3 write config, op 4 read-back, op 5 write the key: cut short.
-        dst.truncate_write(5, 3);
+        // Op 1 clean_temp, op 2 list, op 3 write config, ops 4-5 read it back (its bytes, then
+        // the end), op 6 write the key: cut short.
+        dst.truncate_write(6, 3);
         let err = export(&src, &dst, &|_| {}).unwrap_err();
         assert_eq!(err.cause_kind(), "disconnected");
         let key = src.list("keys/").unwrap().remove(0);
@@ -643,7 +741,7 @@ mod tests {
         let src = repo();
         let dst = FaultyBackend::new(MemoryBackend::new());
         dst.plan(crate::backend::Fault::TruncateWriteAt {
-            op: 5,
+            op: 6,
             keep: 3,
             kind: None,
         });
@@ -753,6 +851,62 @@ mod tests {
         assert!(r.backups_skipped.is_empty());
         assert_eq!(r.objects_sent, 2);
         same(&src, &dst.inner);
+    }
+
+    /// Refuses whole reads of packs and range reads over [`COMPARE_BLOCK`].
+    struct RangesOnly(MemoryBackend);
+
+    impl Backend for RangesOnly {
+        fn describe(&self) -> String {
+            "ranges-only".into()
+        }
+        fn list(&self, p: &str) -> std::result::Result<Vec<ObjectInfo>, crate::error::StorageError> {
+            self.0.list(p)
+        }
+        fn read(&self, n: &str) -> std::result::Result<Vec<u8>, crate::error::StorageError> {
+            assert!(!n.starts_with("data/"), "a whole pack was read: {n}");
+            self.0.read(n)
+        }
+        fn read_range(
+            &self,
+            n: &str,
+            o: u64,
+            l: usize,
+        ) -> std::result::Result<Vec<u8>, crate::error::StorageError> {
+            assert!(l <= COMPARE_BLOCK, "a range of {l} bytes was read from {n}");
+            self.0.read_range(n, o, l)
+        }
+        fn write(&self, n: &str, d: &[u8]) -> std::result::Result<(), crate::error::StorageError> {
+            self.0.write(n, d)
+        }
+        fn delete(&self, n: &str) -> std::result::Result<(), crate::error::StorageError> {
+            self.0.delete(n)
+        }
+        fn stat(&self, n: &str) -> std::result::Result<Option<u64>, crate::error::StorageError> {
+            self.0.stat(n)
+        }
+        fn clean_temp(&self) -> std::result::Result<usize, crate::error::StorageError> {
+            self.0.clean_temp()
+        }
+    }
+
+    #[test]
+    fn packs_are_copied_and_compared_in_bounded_ranges_never_whole() {
+        let src = RangesOnly(repo());
+        let (name, bytes) = pack(99, 9 * 1024 * 1024 + 7);
+        src.write(&name, &bytes).unwrap();
+        let dst = RangesOnly(MemoryBackend::new());
+        export(&src, &dst, &|_| {}).unwrap();
+        same(&src.0, &dst.0);
+        dst.0.tamper(&name, |v| v[5 << 20] ^= 1);
+        let r = export(&src, &dst, &|_| {}).unwrap();
+        assert_eq!((r.objects_sent, r.objects_healed), (1, 1));
+        same(&src.0, &dst.0);
+        // A damaged source pack is refused while streaming: nothing is stored under its name.
+        src.0.tamper(&name, |v| v[7 << 20] ^= 1);
+        let fresh = RangesOnly(MemoryBackend::new());
+        assert!(export(&src, &fresh, &|_| {}).is_err());
+        assert_eq!(fresh.0.stat(&name).unwrap(), None);
     }
 
     #[test]

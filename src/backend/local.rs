@@ -2,7 +2,8 @@
 
 use super::{budget, valid_name, Backend, ObjectInfo, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -135,6 +136,44 @@ impl Backend for LocalBackend {
         let dir = p.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
         crate::fsutil::replace_file(&p, data, 0o666).map_err(|e| self.err(name, &e))
+    }
+
+    fn write_from(
+        &self,
+        name: &str,
+        data: &mut dyn Read,
+        size: u64,
+    ) -> Result<(), StorageError> {
+        let p = self.path(name)?;
+        let dir = p.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
+        let tmp = dir.join(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
+        let res = (|| -> Result<(), StorageError> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o666)
+                .open(&tmp)
+                .map_err(|e| self.err(name, &e))?;
+            let n = std::io::copy(&mut data.take(size.saturating_add(1)), &mut f)
+                .map_err(|e| super::smb::source_err(self.loc(name), &e))?;
+            if n != size {
+                return Err(StorageError::new(
+                    StorageErrorKind::Io,
+                    self.loc(name),
+                    format!("the source gave {n} bytes, {size} were announced; nothing was stored"),
+                ));
+            }
+            f.sync_all().map_err(|e| self.err(name, &e))?;
+            fs::rename(&tmp, &p).map_err(|e| self.err(name, &e))?;
+            File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| self.err(name, &e))
+        })();
+        if res.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        res
     }
 
     fn delete(&self, name: &str) -> Result<(), StorageError> {

@@ -58,6 +58,33 @@ pub trait Backend: Send + Sync {
     /// Overwrites an existing object of the same name.
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError>;
 
+    /// Store the `size` bytes `data` yields under `name`, like [`Backend::write`] (atomic and
+    /// durable) but without holding the object in memory where the backend can stream (local
+    /// directory, SMB). If `data` fails or yields another length, nothing is stored under `name`.
+    /// The default reads it whole (bounded by the cap of `name`'s kind) and calls `write`.
+    fn write_from(
+        &self,
+        name: &str,
+        data: &mut dyn std::io::Read,
+        size: u64,
+    ) -> Result<(), StorageError> {
+        let cap = cap_of(name);
+        let mut buf = Vec::with_capacity(size.min(cap) as usize);
+        std::io::Read::read_to_end(&mut std::io::Read::take(data, size.min(cap) + 1), &mut buf)
+            .map_err(|e| smb::source_err(format!("{}: {name}", self.describe()), &e))?;
+        if buf.len() as u64 != size {
+            return Err(StorageError::new(
+                crate::error::StorageErrorKind::Io,
+                format!("{}: {name}", self.describe()),
+                format!(
+                    "the source gave {} bytes, {size} were announced; nothing was stored",
+                    buf.len()
+                ),
+            ));
+        }
+        self.write(name, &buf)
+    }
+
     /// Remove an object; removing a missing object is not an error.
     fn delete(&self, name: &str) -> Result<(), StorageError>;
 

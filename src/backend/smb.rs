@@ -480,7 +480,13 @@ impl SmbBackend {
         Ok(out)
     }
 
-    fn write_temp(&self, tmp_rel: &str, name: &str, data: &[u8]) -> Result<(), StorageError> {
+    fn write_temp(
+        &self,
+        tmp_rel: &str,
+        name: &str,
+        data: &mut dyn Read,
+        size: u64,
+    ) -> Result<(), StorageError> {
         let mut f = self
             .client
             .open_with(
@@ -492,30 +498,87 @@ impl SmbBackend {
                     .mode(0o644),
             )
             .map_err(|e| self.err(name, &e))?;
-        for block in data.chunks(BLOCK) {
-            f.write_all(block).map_err(|e| self.io_err(name, &e))?;
+        // One block in memory at a time, whatever the object's size.
+        let mut buf = vec![0u8; BLOCK.min(usize::try_from(size).unwrap_or(BLOCK)).max(1)];
+        let mut sent = 0u64;
+        loop {
+            let n = read_full(data, &mut buf).map_err(|e| source_err(self.loc(name), &e))?;
+            if n == 0 {
+                break;
+            }
+            f.write_all(&buf[..n])
+                .map_err(|e| self.io_err(name, &e))?;
+            sent += n as u64;
         }
         drop(f);
+        if sent != size {
+            return Err(StorageError::new(
+                StorageErrorKind::Io,
+                self.loc(name),
+                format!("the source gave {sent} bytes, {size} were announced; nothing was stored"),
+            ));
+        }
         // The temporary file must hold every byte before it takes the object's name.
         let st = self
             .client
             .stat(self.path(tmp_rel))
             .map_err(|e| self.err(name, &e))?;
-        if st.size != data.len() as u64 {
+        if st.size != size {
             return Err(StorageError::new(
                 StorageErrorKind::Disconnected,
                 self.loc(name),
-                format!(
-                    "short write: {} of {} bytes reached the share",
-                    st.size,
-                    data.len()
-                ),
+                format!("short write: {} of {size} bytes reached the share", st.size),
             ));
         }
         self.client
             .rename(self.path(tmp_rel), self.path(name))
             .map_err(|e| self.err(name, &e))
     }
+
+    fn write_stream(
+        &self,
+        name: &str,
+        data: &mut dyn Read,
+        size: u64,
+    ) -> Result<(), StorageError> {
+        self.check(name)?;
+        let (dir, _) = name.rsplit_once('/').unwrap_or(("", name));
+        self.ensure_dir(dir)?;
+        let tmp_file = format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>());
+        let tmp_rel = if dir.is_empty() {
+            tmp_file
+        } else {
+            format!("{dir}/{tmp_file}")
+        };
+        let res = self.write_temp(&tmp_rel, name, data, size);
+        if res.is_err() {
+            let _ = self.client.unlink(self.path(&tmp_rel));
+        }
+        res
+    }
+}
+
+/// Fill `buf` from `r` as far as it goes; fewer bytes only at the end.
+pub(crate) fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A failure of the reader a streamed write copies from (the source, not this backend).
+pub(crate) fn source_err(location: String, e: &std::io::Error) -> StorageError {
+    StorageError::new(
+        StorageErrorKind::Io,
+        location,
+        format!("the source failed while being copied: {e}; nothing was stored"),
+    )
 }
 
 impl Backend for SmbBackend {
@@ -547,20 +610,17 @@ impl Backend for SmbBackend {
     }
 
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
-        self.check(name)?;
-        let (dir, _) = name.rsplit_once('/').unwrap_or(("", name));
-        self.ensure_dir(dir)?;
-        let tmp_file = format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>());
-        let tmp_rel = if dir.is_empty() {
-            tmp_file
-        } else {
-            format!("{dir}/{tmp_file}")
-        };
-        let res = self.write_temp(&tmp_rel, name, data);
-        if res.is_err() {
-            let _ = self.client.unlink(self.path(&tmp_rel));
-        }
-        res
+        let mut r = data;
+        self.write_stream(name, &mut r, data.len() as u64)
+    }
+
+    fn write_from(
+        &self,
+        name: &str,
+        data: &mut dyn Read,
+        size: u64,
+    ) -> Result<(), StorageError> {
+        self.write_stream(name, data, size)
     }
 
     fn delete(&self, name: &str) -> Result<(), StorageError> {
