@@ -114,12 +114,15 @@ impl ChunkReader<'_> {
             )
         })?;
         let length = usize::try_from(p.length).map_err(|_| {
-            Error::corrupt(pack.object_name(), "a blob length this machine cannot address")
+            Error::corrupt(
+                pack.object_name(),
+                "a blob length this machine cannot address",
+            )
         })?;
-        let sealed = self
-            .repo
-            .store
-            .read_range(&pack.object_name(), u64::from(p.offset), length)?;
+        let sealed =
+            self.repo
+                .store
+                .read_range(&pack.object_name(), u64::from(p.offset), length)?;
         if sealed.len() != length {
             return Err(Error::corrupt(
                 format!("chunk {} in pack {}", id.to_hex(), pack.to_hex()),
@@ -149,8 +152,9 @@ impl ChunkReader<'_> {
             .session
             .open(id, sealed)
             .ok_or_else(|| Error::corrupt(what(), "authentication failed (altered bytes)"))?;
-        let raw = usize::try_from(raw_len)
-            .map_err(|_| Error::corrupt(what(), "a plaintext length this machine cannot address"))?;
+        let raw = usize::try_from(raw_len).map_err(|_| {
+            Error::corrupt(what(), "a plaintext length this machine cannot address")
+        })?;
         let plain = crate::compress::decompress(&payload, raw, &what())?;
         if plain.len() != raw || keys.id_key.chunk_id(&plain) != *id {
             return Err(Error::corrupt(what(), "content does not match its id"));

@@ -200,7 +200,8 @@ impl TargetConfig {
 
     /// The warning `target show` gives, if any (plaintext SMB accepted).
     pub fn warning(&self) -> Option<&'static str> {
-        (self.allow_unencrypted && matches!(self.url, TargetUrl::Smb(_))).then_some(UNENCRYPTED_WARNING)
+        (self.allow_unencrypted && matches!(self.url, TargetUrl::Smb(_)))
+            .then_some(UNENCRYPTED_WARNING)
     }
 }
 

@@ -50,7 +50,8 @@ pub enum ObjectKind {
 
 /// Largest honest pack for `pack_target` (see the module documentation).
 pub const fn pack_cap(pack_target: u64) -> u64 {
-    let sealed_max = crate::format::pack::MAX_BLOB_LEN as u64 + 1 + crate::crypto::SEAL_OVERHEAD as u64;
+    let sealed_max =
+        crate::format::pack::MAX_BLOB_LEN as u64 + 1 + crate::crypto::SEAL_OVERHEAD as u64;
     let min_sealed = crate::crypto::SEAL_OVERHEAD as u64 + 1;
     let header = 48 * (pack_target / min_sealed + 1) + 64;
     crate::format::pack::LEAD_LEN as u64
@@ -130,7 +131,10 @@ mod tests {
     fn kinds_come_from_names_and_caps_fit_honest_objects() {
         assert_eq!(ObjectKind::of("config"), ObjectKind::Config);
         assert_eq!(ObjectKind::of("keys/ab"), ObjectKind::Key);
-        assert_eq!(ObjectKind::of("backups/20261122T053600.123Z"), ObjectKind::Manifest);
+        assert_eq!(
+            ObjectKind::of("backups/20261122T053600.123Z"),
+            ObjectKind::Manifest
+        );
         assert_eq!(ObjectKind::of("data/ab/abcd"), ObjectKind::Pack);
         assert_eq!(ObjectKind::of(".tmp-probe-1"), ObjectKind::Other);
         assert_eq!(ObjectKind::of("configx"), ObjectKind::Other);
@@ -142,7 +146,10 @@ mod tests {
         assert!(check_size("backups/x", 300_000_000, "x").is_err());
         let e = check_size("config", 65 << 10, "repo/config").unwrap_err();
         assert_eq!(e.kind, StorageErrorKind::TooLarge);
-        assert!(e.detail.contains("66560 bytes") && e.detail.contains("65536"), "{e}");
+        assert!(
+            e.detail.contains("66560 bytes") && e.detail.contains("65536"),
+            "{e}"
+        );
         assert!(check_size("config", 64 << 10, "c").is_ok());
     }
 }

@@ -3,9 +3,9 @@
 use super::{budget, valid_name, Backend, ObjectInfo, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
 use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Objects as files under a root directory.
@@ -138,12 +138,7 @@ impl Backend for LocalBackend {
         crate::fsutil::replace_file(&p, data, 0o666).map_err(|e| self.err(name, &e))
     }
 
-    fn write_from(
-        &self,
-        name: &str,
-        data: &mut dyn Read,
-        size: u64,
-    ) -> Result<(), StorageError> {
+    fn write_from(&self, name: &str, data: &mut dyn Read, size: u64) -> Result<(), StorageError> {
         let p = self.path(name)?;
         let dir = p.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
@@ -242,9 +237,15 @@ mod tests {
             let e = r.unwrap_err();
             assert_eq!(e.kind, StorageErrorKind::TooLarge, "{e}");
             assert!(e.to_string().contains("300000000 bytes"), "{e}");
-            assert!(e.to_string().contains("backups/20261122T053600.123Z"), "{e}");
+            assert!(
+                e.to_string().contains("backups/20261122T053600.123Z"),
+                "{e}"
+            );
         }
         fs::write(d.path().join("config"), vec![0u8; 70 << 10]).unwrap();
-        assert_eq!(b.read("config").unwrap_err().kind, StorageErrorKind::TooLarge);
+        assert_eq!(
+            b.read("config").unwrap_err().kind,
+            StorageErrorKind::TooLarge
+        );
     }
 }

@@ -506,8 +506,7 @@ impl SmbBackend {
             if n == 0 {
                 break;
             }
-            f.write_all(&buf[..n])
-                .map_err(|e| self.io_err(name, &e))?;
+            f.write_all(&buf[..n]).map_err(|e| self.io_err(name, &e))?;
             sent += n as u64;
         }
         drop(f);
@@ -535,12 +534,7 @@ impl SmbBackend {
             .map_err(|e| self.err(name, &e))
     }
 
-    fn write_stream(
-        &self,
-        name: &str,
-        data: &mut dyn Read,
-        size: u64,
-    ) -> Result<(), StorageError> {
+    fn write_stream(&self, name: &str, data: &mut dyn Read, size: u64) -> Result<(), StorageError> {
         self.check(name)?;
         let (dir, _) = name.rsplit_once('/').unwrap_or(("", name));
         self.ensure_dir(dir)?;
@@ -614,12 +608,7 @@ impl Backend for SmbBackend {
         self.write_stream(name, &mut r, data.len() as u64)
     }
 
-    fn write_from(
-        &self,
-        name: &str,
-        data: &mut dyn Read,
-        size: u64,
-    ) -> Result<(), StorageError> {
+    fn write_from(&self, name: &str, data: &mut dyn Read, size: u64) -> Result<(), StorageError> {
         self.write_stream(name, data, size)
     }
 

@@ -147,7 +147,8 @@ pub fn parse(msg: &[u8]) -> Option<Offer> {
 
 /// Ask `host:port` what it offers. `place` names the server in errors.
 pub fn ask(host: &str, port: u16, timeout: Duration, place: &str) -> Result<Offer, StorageError> {
-    let unreachable = |detail: String| StorageError::new(StorageErrorKind::Unreachable, place, detail);
+    let unreachable =
+        |detail: String| StorageError::new(StorageErrorKind::Unreachable, place, detail);
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
         .map_err(|e| unreachable(format!("cannot resolve {host}: {e}")))?
@@ -165,9 +166,9 @@ pub fn ask(host: &str, port: u16, timeout: Duration, place: &str) -> Result<Offe
     }
     let mut s = stream.ok_or_else(|| unreachable(last))?;
     let io = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            unreachable(format!("the server did not answer an SMB 3 NEGOTIATE within {timeout:?}"))
-        }
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => unreachable(format!(
+            "the server did not answer an SMB 3 NEGOTIATE within {timeout:?}"
+        )),
         std::io::ErrorKind::UnexpectedEof => unreachable(
             "the server closed the connection at the SMB 3 NEGOTIATE (does it speak SMB 3?)".into(),
         ),
@@ -237,8 +238,16 @@ mod tests {
         let o = parse(&response(0x0311, 0, Some(2))).unwrap();
         assert!(o.encryption && o.signing && o.cipher == 2);
         assert!(!parse(&response(0x0311, 0, Some(0))).unwrap().encryption);
-        assert!(!parse(&response(0x0311, CAP_ENCRYPTION, None)).unwrap().encryption);
-        assert!(parse(&response(0x0300, CAP_ENCRYPTION, None)).unwrap().encryption);
+        assert!(
+            !parse(&response(0x0311, CAP_ENCRYPTION, None))
+                .unwrap()
+                .encryption
+        );
+        assert!(
+            parse(&response(0x0300, CAP_ENCRYPTION, None))
+                .unwrap()
+                .encryption
+        );
         assert!(!parse(&response(0x0302, 0, None)).unwrap().encryption);
     }
 

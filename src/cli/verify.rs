@@ -37,7 +37,12 @@ pub fn run(g: &Global, a: VerifyArgs) -> Result<()> {
             let _bar = output::Bar::start("verify", progress.clone(), g.quiet);
             cairn::remote::verify_target(&ctl, keys.as_ref(), &progress)?
         };
-        return print_report(&report, a.json, g.quiet, &format!("the target's copy at {place}"));
+        return print_report(
+            &report,
+            a.json,
+            g.quiet,
+            &format!("the target's copy at {place}"),
+        );
     }
     let index = ctl.index()?;
     let report = {

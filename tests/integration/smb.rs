@@ -592,7 +592,8 @@ fn verify_from_target_reads_the_share_and_export_heals_it() {
     v.expect(1, "verify --from-target with a flipped pack on the share");
     assert!(v.all().contains(&name[..16]), "{}", v.all());
     env.run(["export"]).ok("export heals the share");
-    env.run(["verify", "--from-target"]).ok("verify --from-target after the heal");
+    env.run(["verify", "--from-target"])
+        .ok("verify --from-target after the heal");
     let local = env.repo.join("data").join(&name[..2]).join(&name);
     assert!(fs::read(&pack).unwrap() == fs::read(&local).unwrap());
 }
@@ -611,20 +612,43 @@ fn target_set_refuses_a_server_without_encryption_unless_allowed() {
         pw.to_str().unwrap(),
     ];
     let o = env.run(args);
-    assert_eq!(o.code, 1, "target set on a server without encryption: {}", o.all());
+    assert_eq!(
+        o.code,
+        1,
+        "target set on a server without encryption: {}",
+        o.all()
+    );
     assert!(o.stderr.contains("encryption"), "{}", o.stderr);
-    assert!(o.stderr.contains("--allow-unencrypted"), "no remedy: {}", o.stderr);
+    assert!(
+        o.stderr.contains("--allow-unencrypted"),
+        "no remedy: {}",
+        o.stderr
+    );
     let show = env.run(["target", "show", "--json"]);
-    assert_eq!(show.json(), serde_json::Value::Null, "a refused target was saved");
+    assert_eq!(
+        show.json(),
+        serde_json::Value::Null,
+        "a refused target was saved"
+    );
     // Opting out: saved, and shown with a warning in text and JSON.
     let mut opt: Vec<&str> = args.to_vec();
     opt.push("--allow-unencrypted");
     env.run(&opt).ok("target set --allow-unencrypted");
     let text = env.run(["target", "show"]);
-    assert!(text.stdout.contains("WARNING") && text.stdout.contains("encryption"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("WARNING") && text.stdout.contains("encryption"),
+        "{}",
+        text.stdout
+    );
     let json = env.run(["target", "show", "--json"]).json();
     assert_eq!(json["allow_unencrypted"], true);
-    assert!(json["warning"].as_str().unwrap_or("").contains("encryption"), "{json}");
+    assert!(
+        json["warning"]
+            .as_str()
+            .unwrap_or("")
+            .contains("encryption"),
+        "{json}"
+    );
     env.backup();
     // Set again without the flag: refused, the opted-out setting is kept.
     env.run(args).expect(1, "target set without the flag");

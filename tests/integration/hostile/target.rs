@@ -55,7 +55,11 @@ fn verify_from_target_checks_the_targets_own_copy_and_export_heals_it() {
         v.all()
     );
     let ids = env.ids();
-    assert!(v.all().contains(&ids[0]), "the hurt backup is not named:\n{}", v.all());
+    assert!(
+        v.all().contains(&ids[0]),
+        "the hurt backup is not named:\n{}",
+        v.all()
+    );
     // --read-data decrypts every chunk of the target's copy, and says the same.
     let id = env.identity.to_str().unwrap().to_string();
     env.run(["verify", "--from-target", "--read-data", "--identity", &id])
@@ -115,11 +119,25 @@ fn one_damaged_local_pack_does_not_stop_the_export_of_other_backups() {
         .ok("target set");
     let e = env.run(["export"]);
     e.expect(1, "export with a damaged local pack");
-    assert!(e.all().contains(&b2), "the export does not name backup {b2}:\n{}", e.all());
-    assert!(e.all().contains(&vname[..16]), "the damaged pack is not named:\n{}", e.all());
+    assert!(
+        e.all().contains(&b2),
+        "the export does not name backup {b2}:\n{}",
+        e.all()
+    );
+    assert!(
+        e.all().contains(&vname[..16]),
+        "the damaged pack is not named:\n{}",
+        e.all()
+    );
     // The first backup reached the target whole; the second's manifest did not, nor the bad pack.
-    assert!(share.join("backups").join(&b1).is_file(), "backup {b1} was not exported");
-    assert!(!share.join("backups").join(&b2).exists(), "backup {b2} was exported");
+    assert!(
+        share.join("backups").join(&b1).is_file(),
+        "backup {b1} was not exported"
+    );
+    assert!(
+        !share.join("backups").join(&b2).exists(),
+        "backup {b2} was exported"
+    );
     assert!(!share.join("data").join(&vname[..2]).join(&vname).exists());
     env.run(["verify", "--from-target"])
         .ok("the exported backup verifies on the target");
@@ -131,7 +149,11 @@ fn one_damaged_local_pack_does_not_stop_the_export_of_other_backups() {
     assert_eq!(last["state"], "failed");
     assert!(last["error"].as_str().unwrap_or("").contains(&b2), "{last}");
     let alerts = env.run(["alerts", "--json"]);
-    assert!(alerts.stdout.contains(&b2), "no alert names backup {b2}: {}", alerts.stdout);
+    assert!(
+        alerts.stdout.contains(&b2),
+        "no alert names backup {b2}: {}",
+        alerts.stdout
+    );
 }
 
 #[test]
@@ -158,7 +180,11 @@ fn a_target_belongs_to_one_repository() {
     let e = one.run(["export"]);
     e.expect(1, "export into another repository's folder");
     assert!(e.stderr.contains("another repository"), "{}", e.stderr);
-    assert!(e.stderr.contains("another folder"), "no remedy: {}", e.stderr);
+    assert!(
+        e.stderr.contains("another folder"),
+        "no remedy: {}",
+        e.stderr
+    );
     one.backup_expecting_export_failure();
     assert_eq!(
         files_under(&shared.join("backups")).len(),
@@ -167,7 +193,10 @@ fn a_target_belongs_to_one_repository() {
     );
     one.run(["--quiet", "prune", "--keep-last", "1"])
         .expect(1, "prune with another repository at the target");
-    assert!(shared.join("backups").join(&theirs).is_file(), "prune forgot the other repository's backup");
+    assert!(
+        shared.join("backups").join(&theirs).is_file(),
+        "prune forgot the other repository's backup"
+    );
     let set = one.run(["target", "set", mine.to_str().unwrap()]);
     set.ok("target set on its own folder");
     let refused = one.run(["target", "set", shared.to_str().unwrap()]);
@@ -177,7 +206,11 @@ fn a_target_belongs_to_one_repository() {
         refused.code,
         refused.stderr
     );
-    assert!(refused.stderr.contains("another repository"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("another repository"),
+        "{}",
+        refused.stderr
+    );
     let show = one.run(["target", "show", "--json"]);
     show.ok("target show");
     assert!(
@@ -187,7 +220,8 @@ fn a_target_belongs_to_one_repository() {
     );
     // Its own folder takes its exports; the other repository's folder is untouched.
     one.run(["export"]).ok("export to its own folder");
-    two.run(["verify", "--from-target"]).ok("repository two's target still verifies");
+    two.run(["verify", "--from-target"])
+        .ok("repository two's target still verifies");
 }
 
 trait ExportFailure {
@@ -255,7 +289,10 @@ fn a_300_mb_manifest_is_refused_with_bounded_memory() {
         if args == ["verify"] {
             assert_eq!(code, 1, "verify did not report the giant manifest: {text}");
             assert!(text.contains("20300101T000000.000Z"), "{text}");
-            assert!(text.contains("300000000 bytes"), "the size is not named: {text}");
+            assert!(
+                text.contains("300000000 bytes"),
+                "the size is not named: {text}"
+            );
         } else if code == 0 {
             assert!(text.contains(&id), "list lost the real backup: {text}");
         }
