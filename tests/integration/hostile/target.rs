@@ -298,3 +298,56 @@ fn a_300_mb_manifest_is_refused_with_bounded_memory() {
         }
     }
 }
+
+#[test]
+fn serve_verifies_the_targets_own_copy_and_alerts_about_the_target() {
+    let (env, share) = with_local_target(2);
+    env.backup();
+    let pack = largest(&share.join("data"));
+    let name = pack.file_name().unwrap().to_str().unwrap().to_string();
+    flip(&pack);
+    // One verify subset (every pack each run), nothing else due soon.
+    fs::write(
+        env.repo.join("local/schedule.toml"),
+        "backup_every = \"1h\"\nverify_every = \"1h\"\nverify_slices = 1\n",
+    )
+    .unwrap();
+    let log = fs::File::create(env.path("serve.log")).unwrap();
+    let mut child = crate::harness::command(&env.repo, ["serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let verified = loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let jobs = env.run(["jobs", "--json"]).json();
+        let v = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["kind"] == "verify" && j["state"] != "running")
+            .cloned();
+        if v.is_some() || t0.elapsed().as_secs() > 60 {
+            break v;
+        }
+    };
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let log = fs::read_to_string(env.path("serve.log")).unwrap_or_default();
+    let v = verified.unwrap_or_else(|| panic!("no scheduled verify ran: {log}"));
+    assert_eq!(v["state"], "failed", "the scheduled verify missed the target's damage: {v}");
+    let err = v["error"].as_str().unwrap_or("");
+    assert!(err.contains("target"), "{err}");
+    assert!(err.contains(&name), "the damaged pack is not named: {err}");
+    let alerts = env.run(["alerts", "--json"]).json();
+    assert!(
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "verify" && a["subject"] == "target"),
+        "no verify alert about the target: {alerts}"
+    );
+}
