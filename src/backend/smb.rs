@@ -436,12 +436,16 @@ impl SmbBackend {
         len: Option<usize>,
     ) -> Result<Vec<u8>, StorageError> {
         self.check(name)?;
-        let size = self
-            .client
-            .stat(self.path(name))
-            .map_err(|e| self.err(name, &e))?
-            .size;
-        budget::check_size(name, size, self.loc(name))?;
+        // A whole read learns the size first (a stat: one round trip) and refuses an oversize
+        // object unread; a range read is only bounded by the cap (no extra round trip per range).
+        if len.is_none() {
+            let size = self
+                .client
+                .stat(self.path(name))
+                .map_err(|e| self.err(name, &e))?
+                .size;
+            budget::check_size(name, size, self.loc(name))?;
+        }
         // Never more than the cap (+1 to see an object that grew after the stat).
         let cap = budget::cap_of(name);
         let len = Some(match len {

@@ -662,3 +662,24 @@ fn target_set_refuses_a_server_without_encryption_unless_allowed() {
     assert_eq!(json["allow_unencrypted"], false);
     assert!(json["warning"].is_null(), "{json}");
 }
+
+#[test]
+fn an_oversize_object_on_the_share_is_refused_unread() {
+    let s = Samba::start();
+    let b = connect(&s, "ctl1", PASSWORD).unwrap();
+    let dir = s.share_dir().join("ctl1/backups");
+    fs::create_dir_all(&dir).unwrap();
+    let f = fs::File::create(dir.join("20300101T000000.000Z")).unwrap();
+    f.set_len(300_000_000).unwrap(); // sparse
+    drop(f);
+    let t = Instant::now();
+    let e = b.read("backups/20300101T000000.000Z").unwrap_err();
+    eprintln!("oversize manifest on the share: {e} in {:?}", t.elapsed());
+    assert_eq!(e.kind, StorageErrorKind::TooLarge, "{e}");
+    assert!(e.to_string().contains("300000000 bytes"), "{e}");
+    assert!(t.elapsed().as_secs() < 5, "it was read: {:?}", t.elapsed());
+    // A range read is bounded by the cap too.
+    let cap = cairn::backend::cap_of("backups/x") as usize;
+    let r = b.read_range("backups/20300101T000000.000Z", 10, usize::MAX);
+    assert!(r.map(|v| v.len() <= cap + 1).unwrap_or(true));
+}

@@ -337,7 +337,10 @@ fn serve_verifies_the_targets_own_copy_and_alerts_about_the_target() {
     let _ = child.wait();
     let log = fs::read_to_string(env.path("serve.log")).unwrap_or_default();
     let v = verified.unwrap_or_else(|| panic!("no scheduled verify ran: {log}"));
-    assert_eq!(v["state"], "failed", "the scheduled verify missed the target's damage: {v}");
+    assert_eq!(
+        v["state"], "failed",
+        "the scheduled verify missed the target's damage: {v}"
+    );
     let err = v["error"].as_str().unwrap_or("");
     assert!(err.contains("target"), "{err}");
     assert!(err.contains(&name), "the damaged pack is not named: {err}");
