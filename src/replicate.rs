@@ -127,6 +127,8 @@ pub struct Plan {
     pub bytes_compared: u64,
     /// Every source object's name.
     pub at_source: HashSet<String>,
+    /// The objects found intact at the destination.
+    pub intact: HashSet<String>,
 }
 
 /// The objects of `src` that `dst` lacks or holds damaged, by phase.
@@ -160,6 +162,7 @@ pub fn missing(src: &dyn Backend, dst: &dyn Backend) -> Result<Plan> {
     for (o, same) in same_size.into_iter().zip(verdicts) {
         if same {
             plan.skipped += 1;
+            plan.intact.insert(o.name);
         } else {
             plan.healed += 1;
             plan.phases[phase_of(&o.name)].push(o);
@@ -367,7 +370,10 @@ fn copy(
         send(&batch, &mut report)?;
         let bad: Vec<String> = wanted
             .iter()
-            .filter(|n| report.damaged_objects.contains_key(*n) || !plan.at_source.contains(*n))
+            .filter(|n| {
+                report.damaged_objects.contains_key(*n)
+                    || !(plan.at_source.contains(*n) || plan.intact.contains(*n))
+            })
             .map(|n| match report.damaged_objects.get(n) {
                 Some(why) => format!("{n} is damaged here ({why})"),
                 None => format!("{n} is missing here"),

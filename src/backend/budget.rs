@@ -7,7 +7,7 @@
 //! | name            | kind        | cap | why |
 //! |-----------------|-------------|-----|-----|
 //! | `config`        | Config      | 64 KiB | a few fixed fields (and a signature and public key) |
-//! | `keys/…`        | Key         | 64 KiB | an age envelope: ~200 bytes per recipient, a few dozen recipients, a signature |
+//! | `keys/…`        | Key         | 256 KiB | an age envelope: ~200 bytes per X25519 recipient (~1.6 KB for a post-quantum hybrid one), over a hundred recipients, a signature |
 //! | `backups/…`     | Manifest    | 129 MiB | [`MAX_REFS`] chunk refs of 32 bytes + 1 MiB for the rest (below) |
 //! | `data/…`        | Pack        | ~291 MiB | [`pack_cap`] of the pack target (below) |
 //! | anything else   | Other       | 1 MiB | probes and objects of later versions; nothing large |
@@ -76,7 +76,8 @@ impl ObjectKind {
     /// The largest object of this kind a backend returns.
     pub const fn cap(self) -> u64 {
         match self {
-            ObjectKind::Config | ObjectKind::Key => 64 << 10,
+            ObjectKind::Config => 64 << 10,
+            ObjectKind::Key => 256 << 10,
             ObjectKind::Manifest => MAX_REFS * 32 + (1 << 20),
             ObjectKind::Pack => pack_cap(crate::controller::PACK_TARGET as u64),
             ObjectKind::Other => 1 << 20,
