@@ -361,6 +361,20 @@ impl Samba {
     }
 }
 
+impl Samba {
+    /// `smbstatus -S` for this server: each tree connect with its encryption and signing.
+    pub fn shares_status(&self) -> String {
+        run(Command::new("smbstatus")
+            .arg("-s")
+            .arg(self.dir.path().join("smb.conf"))
+            .arg("-S"))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+        })
+        .unwrap_or_default()
+    }
+}
+
 impl Drop for Samba {
     fn drop(&mut self) {
         self.stop();

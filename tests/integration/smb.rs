@@ -480,7 +480,18 @@ fn a_server_without_encryption_is_refused_unless_allowed() {
     .unwrap();
     let b = open_backend(&cfg).unwrap();
     b.write("config", b"cfg").unwrap();
-    // The server's view: the session is SMB3, encrypted and signed.
+    // The server's view: the session is SMB3, encrypted and signed, and so is the share's tree
+    // connect.
+    let shares = good.shares_status();
+    eprintln!("smbstatus -S (default server):\n{shares}");
+    let line = shares
+        .lines()
+        .find(|l| l.starts_with("backups"))
+        .unwrap_or_else(|| panic!("no tree connect to the share: {shares}"));
+    assert!(
+        line.contains("AES-128-GCM") || line.contains("AES-256-GCM") || line.contains("CCM"),
+        "the share's tree connect is not encrypted: {line}"
+    );
     let status = good.status();
     eprintln!("smbstatus (default server):\n{status}");
     assert!(
@@ -496,6 +507,29 @@ fn a_server_without_encryption_is_refused_unless_allowed() {
         "the session is not signed: {status}"
     );
     drop(b);
+
+    // Servers that desire or require encryption are accepted, and the session is encrypted.
+    for setting in [
+        "server smb encrypt = desired",
+        "server smb encrypt = required",
+    ] {
+        let srv = Samba::start_with_globals(&[setting]);
+        let cfg = TargetConfig::new(
+            &srv.url("ctl1"),
+            Some("cairn".into()),
+            Some(PASSWORD.into()),
+        )
+        .unwrap();
+        let b = open_backend(&cfg).unwrap_or_else(|e| panic!("{setting}: {e}"));
+        b.write("config", b"cfg").unwrap();
+        let status = srv.status();
+        assert!(
+            ["AES-128-GCM", "AES-256-GCM", "AES-128-CCM", "AES-256-CCM"]
+                .iter()
+                .any(|c| status.contains(c)),
+            "{setting}: the session is not encrypted: {status}"
+        );
+    }
 
     // A server with encryption off: refused, with the remedy, and nothing written.
     let plain = Samba::start_with_globals(&["server smb encrypt = off"]);
