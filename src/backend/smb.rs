@@ -2,9 +2,12 @@
 //!
 //! The repository lives under `smb://HOST[:PORT]/SHARE[/PATH]`; `PATH` and the object folders are
 //! created on demand. Every connection requires SMB 3 as the minimum dialect and, unless the
-//! operator opted out ([`Transport::AllowUnencrypted`]), SMB 3 encryption (which also protects
-//! integrity, like signing): a server that offers no encryption is refused with
-//! [`StorageErrorKind::Insecure`]. Writes go to a temporary name in the object's
+//! operator opted out ([`Transport::AllowUnencrypted`]), SMB 3 encryption and signing: before
+//! logging on, cairn asks the server what it offers with an SMB2 NEGOTIATE of its own
+//! (`smb_negotiate`), refuses a server without them ([`StorageErrorKind::Insecure`], before any
+//! password is sent), and asks libsmbclient for encryption exactly when the server offers it.
+//! libsmbclient alone cannot be trusted with this: asked to require encryption from a server
+//! without it, version 4.17 prints a warning on stdout and logs on unencrypted. Writes go to a temporary name in the object's
 //! folder, in large blocks, and are renamed into place once complete and of the right size.
 //!
 //! pavao serialises every libsmbclient call in the process behind one lock, so transfers are
@@ -192,31 +195,38 @@ impl SmbBackend {
         timeout: Duration,
         transport: Transport,
     ) -> Result<Self, StorageError> {
-        if transport == Transport::Encrypted {
-            let place = format!("{} (user {})", location.url(), username);
-            let offer = super::smb_negotiate::ask(
-                &location.host,
-                location.port.unwrap_or(445),
-                timeout,
-                &place,
-            )?;
-            if !offer.encryption || !offer.signing {
-                return Err(StorageError::new(
-                    StorageErrorKind::Insecure,
-                    place,
-                    format!(
-                        "the server offers {} (SMB dialect {:x}); cairn requires both encryption and signing",
-                        match (offer.encryption, offer.signing) {
-                            (false, false) => "neither SMB 3 encryption nor signing",
-                            (false, true) => "signing but no SMB 3 encryption",
-                            _ => "encryption but no signing",
-                        },
-                        offer.dialect
-                    ),
-                ));
-            }
+        // What the server offers decides, not what libsmbclient is asked for (see the module
+        // documentation): refuse a server without encryption unless the operator opted out,
+        // and ask libsmbclient for encryption exactly when the server offers it (asked for it
+        // when it is not offered, libsmbclient prints a warning on stdout and goes on).
+        let place = format!("{} (user {})", location.url(), username);
+        let offer = super::smb_negotiate::ask(
+            &location.host,
+            location.port.unwrap_or(445),
+            timeout,
+            &place,
+        )?;
+        if transport == Transport::Encrypted && (!offer.encryption || !offer.signing) {
+            return Err(StorageError::new(
+                StorageErrorKind::Insecure,
+                place,
+                format!(
+                    "the server offers {} (SMB dialect {:x}); cairn requires both encryption and signing",
+                    match (offer.encryption, offer.signing) {
+                        (false, false) => "neither SMB 3 encryption nor signing",
+                        (false, true) => "signing but no SMB 3 encryption",
+                        _ => "encryption but no signing",
+                    },
+                    offer.dialect
+                ),
+            ));
         }
-        let backend = Self::client(location, username, password, timeout, transport)?;
+        let level = if offer.encryption {
+            SmbEncryptionLevel::Require
+        } else {
+            SmbEncryptionLevel::None
+        };
+        let backend = Self::client(location, username, password, timeout, level)?;
         backend.reach()?;
         backend.ensure_dir("")?;
         Ok(backend)
@@ -228,7 +238,7 @@ impl SmbBackend {
         username: &str,
         password: &str,
         timeout: Duration,
-        transport: Transport,
+        level: SmbEncryptionLevel,
     ) -> Result<Self, StorageError> {
         let (user, workgroup) = match username.split_once(['\\', '/']) {
             Some((wg, u)) => (u.to_string(), wg.to_string()),
@@ -243,10 +253,7 @@ impl SmbBackend {
         let options = SmbOptions::default()
             .min_protocol(SmbDialect::Smb300)
             .max_protocol(SmbDialect::Smb311)
-            .encryption_level(match transport {
-                Transport::Encrypted => SmbEncryptionLevel::Require,
-                Transport::AllowUnencrypted => SmbEncryptionLevel::Request,
-            })
+            .encryption_level(level)
             .no_auto_anonymous_login(true)
             .case_sensitive(true)
             .one_share_per_server(false);

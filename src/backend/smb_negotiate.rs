@@ -1,8 +1,8 @@
 //! What an SMB server offers, asked with one SMB2 NEGOTIATE of our own before libsmbclient logs on.
 //!
 //! libsmbclient 4.17 asked for "encryption required" still completes the logon, unencrypted, with
-//! a server whose encryption is off (it only logs "Encryption required and server doesn't support
-//! SMB3 encryption"). So cairn asks the server itself: a NEGOTIATE for SMB 3.0, 3.0.2 and 3.1.1
+//! a server whose encryption is off (it only prints "Encryption required and server doesn't
+//! support SMB3 encryption - failing connect" on stdout). So cairn asks the server itself: a NEGOTIATE for SMB 3.0, 3.0.2 and 3.1.1
 //! offering every AES cipher, and reads what comes back. A server offers encryption when it picks
 //! a cipher in its 3.1.1 ENCRYPTION_CAPABILITIES context (or sets the ENCRYPTION capability for
 //! 3.0/3.0.2); signing when its security mode has SIGNING_ENABLED. Nothing is authenticated and

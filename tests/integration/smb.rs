@@ -683,7 +683,14 @@ fn target_set_refuses_a_server_without_encryption_unless_allowed() {
             .contains("encryption"),
         "{json}"
     );
-    env.backup();
+    let b = env.run(["backup", "--json"]);
+    b.ok("backup to a target that allows plaintext");
+    assert!(
+        !b.stdout.contains("Encryption required"),
+        "libsmbclient wrote to stdout: {}",
+        b.stdout
+    );
+    b.json();
     // Set again without the flag: refused, the opted-out setting is kept.
     env.run(args).expect(1, "target set without the flag");
     // And a server that offers encryption: set without any flag, no warning.
