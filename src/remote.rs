@@ -45,13 +45,18 @@ pub fn open(cfg: &TargetConfig) -> Result<Arc<dyn Backend>> {
 pub fn accept(ctl: &Controller, cfg: &TargetConfig) -> Result<()> {
     let store = open(cfg)?;
     target::probe_backend(store.as_ref())?;
-    check_owner(&store, &ctl.repo.config.repo_id)
+    check_owner(&store, &ctl.repo)
 }
 
 /// A target belongs to one repository: refuse `store` if it holds a repository whose id is not
-/// `repo_id` (or a `config` that is not a cairn repository's). An empty location is accepted:
+/// `local`'s (or a `config` that is not a cairn repository's). An empty location is accepted:
 /// the first export writes the config there.
-pub fn check_owner(store: &Arc<dyn Backend>, repo_id: &[u8; 16]) -> Result<()> {
+///
+/// A damaged `config` on the target looks like another repository's (a flipped bit may land in
+/// the id). It is told apart by the key envelopes: they are named by the hash of their bytes and
+/// sealed with fresh randomness, so a folder holding one of this repository's envelopes is this
+/// repository's, and its config is damage that export heals.
+pub fn check_owner(store: &Arc<dyn Backend>, local: &Repository) -> Result<()> {
     if store.stat("config")?.is_none() {
         return Ok(());
     }
@@ -61,18 +66,30 @@ pub fn check_owner(store: &Arc<dyn Backend>, repo_id: &[u8; 16]) -> Result<()> {
             "choose another folder for this repository's target (e.g. `cairn target set smb://HOST/SHARE/ANOTHER-FOLDER ...`); never point two controllers at the same folder",
         )
     };
-    match Repository::open(store.clone()) {
-        Ok(r) if &r.config.repo_id == repo_id => Ok(()),
-        Ok(r) => Err(refuse(format!(
+    let why = match Repository::open(store.clone()) {
+        Ok(r) if r.config.repo_id == local.config.repo_id => return Ok(()),
+        Ok(r) => format!(
             "holds another repository (id {}, this one is {})",
             hex::encode(r.config.repo_id),
-            hex::encode(repo_id)
-        ))),
-        Err(e @ Error::Storage(_)) => Err(e),
-        Err(e) => Err(refuse(format!(
-            "holds a `config` that is not this repository's ({e})"
-        ))),
+            hex::encode(local.config.repo_id)
+        ),
+        Err(e @ Error::Storage(_)) if e.cause_kind() != "damage" => return Err(e),
+        Err(e) => format!("holds a `config` that is not this repository's ({e})"),
+    };
+    let ours: BTreeSet<String> = local
+        .store
+        .list("keys/")?
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    if store.list("keys/")?.iter().any(|o| ours.contains(&o.name)) {
+        tracing::warn!(
+            "{}: its config is damaged ({why}); export replaces it",
+            store.describe()
+        );
+        return Ok(());
     }
+    Err(refuse(why))
 }
 
 /// Export to the target every object it lacks or holds damaged, backup by backup (oldest
@@ -110,7 +127,7 @@ pub fn skipped_error(report: &ExportReport) -> Error {
 pub fn export_report(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
     let cfg = configured(ctl)?;
     let dst = open(&cfg)?;
-    check_owner(&dst, &ctl.repo.config.repo_id)?;
+    check_owner(&dst, &ctl.repo)?;
     let index = ctl.index()?;
     let needs = |manifest: &str| -> Result<Vec<String>> {
         let id = manifest.strip_prefix("backups/").unwrap_or(manifest);
@@ -213,7 +230,7 @@ fn open_target_copy(ctl: &Controller) -> Result<(Repository, Index, String)> {
             "run `cairn export` first (a backup exports there once a target is set)",
         ));
     }
-    check_owner(&store, &ctl.repo.config.repo_id)?;
+    check_owner(&store, &ctl.repo)?;
     let repo = Repository::open(store)?;
     let index = Index::temporary()?;
     index.sync(repo.store.as_ref())?;

@@ -59,7 +59,7 @@ pub fn prune_target(
             return Ok(None); // nothing exported yet: nothing to prune there
         }
         // Never prune another repository's backups.
-        crate::remote::check_owner(&store, &ctl.repo.config.repo_id)?;
+        crate::remote::check_owner(&store, &ctl.repo)?;
         prune_copy(store, policy, now, &scope, dry_run, progress).map(Some)
     })();
     outcome.map_err(|e| {

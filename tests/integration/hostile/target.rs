@@ -354,3 +354,20 @@ fn serve_verifies_the_targets_own_copy_and_alerts_about_the_target() {
         "no verify alert about the target: {alerts}"
     );
 }
+
+#[test]
+fn a_damaged_config_on_the_target_is_healed_not_taken_for_another_repository() {
+    let (env, share) = with_local_target(1);
+    env.backup();
+    // A flipped bit in the middle of the config lands in or near the repository id.
+    let config = share.join("config");
+    flip(&config);
+    let e = env.run(["export"]);
+    e.ok("export with a damaged config on the target");
+    assert!(
+        fs::read(&config).unwrap() == fs::read(env.repo.join("config")).unwrap(),
+        "the damaged config was not replaced"
+    );
+    env.run(["verify", "--from-target"])
+        .ok("verify --from-target after the heal");
+}
