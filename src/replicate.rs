@@ -314,7 +314,12 @@ fn copy(
         ..Default::default()
     };
     let objects_total = plan.phases.iter().map(|p| p.len() as u64).sum();
-    let bytes_total = plan.phases.iter().flatten().map(|o| o.size).sum();
+    // Listed sizes come from the source (a hostile share when fetching): never overflow.
+    let bytes_total = plan
+        .phases
+        .iter()
+        .flatten()
+        .fold(0u64, |t, o| t.saturating_add(o.size));
     let send = |objects: &[ObjectInfo], report: &mut ExportReport| -> Result<()> {
         let damaged = copy_set(src, dst, objects, &mut |name, bytes| {
             report.objects_sent += 1;
