@@ -33,6 +33,10 @@ pub enum StorageErrorKind {
     Disconnected,
     /// Any other I/O failure.
     Io,
+    /// The SMB server does not offer the transport protection cairn requires (encryption).
+    Insecure,
+    /// The object is larger than any honest object of its kind: damage (or an attack).
+    TooLarge,
 }
 
 /// A failure of a storage backend (local directory, SMB share, ...).
@@ -104,6 +108,12 @@ impl StorageError {
                 "the connection dropped mid-transfer: check the network, then run `cairn export` to resume (only missing objects are sent)".into()
             }
             StorageErrorKind::Io => "check the storage's health and the system log, then retry".into(),
+            StorageErrorKind::Insecure => {
+                "enable SMB 3 encryption on the server (Samba: `server smb encrypt = required` or `desired` in smb.conf; Windows: `Set-SmbShare -EncryptData $true`), or, on a network you trust, accept plaintext SMB with `cairn target set URL ... --allow-unencrypted`".into()
+            }
+            StorageErrorKind::TooLarge => {
+                "the object is damaged or was planted: run `cairn verify` (or `cairn verify --from-target`) to see which backups it hurts; `cairn export` or `cairn recover` heal from the intact copy".into()
+            }
         }
     }
 }
@@ -119,6 +129,8 @@ impl fmt::Display for StorageError {
             StorageErrorKind::NoSpace => "is full (no space left)",
             StorageErrorKind::Disconnected => "dropped the connection",
             StorageErrorKind::Io => "I/O error",
+            StorageErrorKind::Insecure => "refused: insecure transport",
+            StorageErrorKind::TooLarge => "is damaged (too large)",
         };
         write!(f, "{} {}: {}", self.location, what, self.detail)
     }
@@ -256,6 +268,8 @@ impl Error {
                 StorageErrorKind::NoSpace => "no_space",
                 StorageErrorKind::Disconnected => "disconnected",
                 StorageErrorKind::Io => "io",
+                StorageErrorKind::Insecure => "insecure_transport",
+                StorageErrorKind::TooLarge => "damage",
             },
             Error::Corrupt { .. } => "damage",
             Error::Failed { .. } => "failed",

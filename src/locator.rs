@@ -50,7 +50,9 @@ impl Locator {
                     continue;
                 }
             };
-            let idx = loc.packs.len() as u32;
+            let idx = u32::try_from(loc.packs.len()).map_err(|_| {
+                Error::corrupt(repo.store.describe(), "more packs than a locator can hold")
+            })?;
             let mut used = false;
             for e in &h.entries {
                 if wanted.is_none_or(|w| w.contains(&e.id)) {
@@ -111,10 +113,26 @@ impl ChunkReader<'_> {
                 "missing: no pack holds it",
             )
         })?;
+        let length = usize::try_from(p.length).map_err(|_| {
+            Error::corrupt(
+                pack.object_name(),
+                "a blob length this machine cannot address",
+            )
+        })?;
         let sealed =
             self.repo
                 .store
-                .read_range(&pack.object_name(), p.offset as u64, p.length as usize)?;
+                .read_range(&pack.object_name(), u64::from(p.offset), length)?;
+        if sealed.len() != length {
+            return Err(Error::corrupt(
+                format!("chunk {} in pack {}", id.to_hex(), pack.to_hex()),
+                format!(
+                    "the pack ends before the blob: {} of {length} bytes at offset {}",
+                    sealed.len(),
+                    p.offset
+                ),
+            ));
+        }
         self.open(id, &sealed, p.raw_len, &pack, &session, backup)
     }
 
@@ -134,8 +152,11 @@ impl ChunkReader<'_> {
             .session
             .open(id, sealed)
             .ok_or_else(|| Error::corrupt(what(), "authentication failed (altered bytes)"))?;
-        let plain = crate::compress::decompress(&payload, raw_len as usize, &what())?;
-        if plain.len() != raw_len as usize || keys.id_key.chunk_id(&plain) != *id {
+        let raw = usize::try_from(raw_len).map_err(|_| {
+            Error::corrupt(what(), "a plaintext length this machine cannot address")
+        })?;
+        let plain = crate::compress::decompress(&payload, raw, &what())?;
+        if plain.len() != raw || keys.id_key.chunk_id(&plain) != *id {
             return Err(Error::corrupt(what(), "content does not match its id"));
         }
         Ok(plain)

@@ -17,6 +17,14 @@ use std::sync::Arc;
 
 const EXPORTED_FILE: &str = "exported.json";
 
+/// How errors about the target's copy name it ("the target's copy at smb://…").
+pub const TARGET_COPY: &str = "the target's copy";
+
+/// Whether `err` is damage found on the target's copy (its alert is about the target).
+pub fn is_target_damage(err: &Error) -> bool {
+    matches!(err, Error::Corrupt { object, .. } if object.starts_with(TARGET_COPY))
+}
+
 /// The configured target, or a usage error saying how to set one.
 pub fn configured(ctl: &Controller) -> Result<TargetConfig> {
     TargetConfig::load(&ctl.root)?.ok_or_else(|| {
@@ -32,12 +40,119 @@ pub fn open(cfg: &TargetConfig) -> Result<Arc<dyn Backend>> {
     Ok(Arc::from(target::open_backend(cfg)?))
 }
 
-/// Export to the target every object it lacks (commit order; manifests last), then record
-/// which backups the target holds.
+/// What `cairn target set` checks before saving `cfg`: the target is reachable (with the
+/// transport it requires), writable, and holds no other repository.
+pub fn accept(ctl: &Controller, cfg: &TargetConfig) -> Result<()> {
+    let store = open(cfg)?;
+    target::probe_backend(store.as_ref())?;
+    check_owner(&store, &ctl.repo)
+}
+
+/// A target belongs to one repository: refuse `store` if it holds a repository whose id is not
+/// `local`'s (or a `config` that is not a cairn repository's). An empty location is accepted:
+/// the first export writes the config there.
+///
+/// A damaged `config` on the target looks like another repository's (a flipped bit may land in
+/// the id). It is told apart by the key envelopes: they are named by the hash of their bytes and
+/// sealed with fresh randomness, so a folder holding one of this repository's envelopes is this
+/// repository's, and its config is damage that export heals.
+pub fn check_owner(store: &Arc<dyn Backend>, local: &Repository) -> Result<()> {
+    if store.stat("config")?.is_none() {
+        return Ok(());
+    }
+    let refuse = |what: String| {
+        Error::failed(
+            format!("{} {what}; a target belongs to one repository and nothing was changed there", store.describe()),
+            "choose another folder for this repository's target (e.g. `cairn target set smb://HOST/SHARE/ANOTHER-FOLDER ...`); never point two controllers at the same folder",
+        )
+    };
+    let why = match Repository::open(store.clone()) {
+        Ok(r) if r.config.repo_id == local.config.repo_id => return Ok(()),
+        Ok(r) => format!(
+            "holds another repository (id {}, this one is {})",
+            hex::encode(r.config.repo_id),
+            hex::encode(local.config.repo_id)
+        ),
+        Err(e @ Error::Storage(_)) if e.cause_kind() != "damage" => return Err(e),
+        Err(e) => format!("holds a `config` that is not this repository's ({e})"),
+    };
+    let ours: BTreeSet<String> = local
+        .store
+        .list("keys/")?
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    if store.list("keys/")?.iter().any(|o| ours.contains(&o.name)) {
+        tracing::warn!(
+            "{}: its config is damaged ({why}); export replaces it",
+            store.describe()
+        );
+        return Ok(());
+    }
+    Err(refuse(why))
+}
+
+/// Export to the target every object it lacks or holds damaged, backup by backup (oldest
+/// first: what a backup needs, then its manifest), then record which backups the target holds.
+///
+/// A backup that needs an object damaged here is skipped (its manifest is not sent) and the
+/// others are exported; the export then fails (exit 1) naming the skipped backups, with the
+/// report's [`ExportReport::backups_skipped`] in the error's text.
 pub fn export(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
+    let report = export_report(ctl, progress)?;
+    if report.backups_skipped.is_empty() {
+        return Ok(report);
+    }
+    Err(skipped_error(&report))
+}
+
+/// The error of an export that skipped backups: damage, naming each backup and why.
+pub fn skipped_error(report: &ExportReport) -> Error {
+    Error::corrupt(
+        "the internal repository",
+        format!(
+            "{} backup(s) not exported because objects they need are damaged here (the others were exported): {}",
+            report.backups_skipped.len(),
+            report
+                .backups_skipped
+                .iter()
+                .map(|b| format!("backup {}: {}", b.id, b.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    )
+}
+
+/// [`export`], returning the report even when backups were skipped (the caller reports them).
+pub fn export_report(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
     let cfg = configured(ctl)?;
     let dst = open(&cfg)?;
-    let report = replicate::export(ctl.repo.store.as_ref(), dst.as_ref(), &|p| {
+    check_owner(&dst, &ctl.repo)?;
+    let index = ctl.index()?;
+    let needs = |manifest: &str| -> Result<Vec<String>> {
+        let id = manifest.strip_prefix("backups/").unwrap_or(manifest);
+        let m = ctl.repo.resolve(id)?;
+        let mut names = BTreeSet::new();
+        names.insert(m.epoch.object_name());
+        names.insert(m.session.object_name());
+        let mut missing = 0usize;
+        for r in &m.refs {
+            match index.lookup(r)? {
+                Some(loc) => {
+                    names.insert(loc.pack.object_name());
+                }
+                None => missing += 1,
+            }
+        }
+        if missing > 0 {
+            return Err(Error::corrupt(
+                manifest,
+                format!("{missing} chunk(s) it needs are in no pack here"),
+            ));
+        }
+        Ok(names.into_iter().collect())
+    };
+    let report = replicate::export_backups(ctl.repo.store.as_ref(), dst.as_ref(), &needs, &|p| {
         progress
             .total
             .store(p.bytes_total, std::sync::atomic::Ordering::Relaxed);
@@ -69,17 +184,55 @@ pub fn exported(root: &Path) -> Option<BTreeSet<String>> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Verify the target's copy (without the identity unless `keys` is given).
+/// Verify the target's own copy, read over the network (without the identity unless `keys` is
+/// given): every object each backup needs is present there and its bytes match its name. Returns
+/// the report and where the copy is.
 pub fn verify_target(
     ctl: &Controller,
     keys: Option<&KeyRing>,
     progress: &Progress,
 ) -> Result<(VerifyReport, String)> {
+    let (repo, index, place) = open_target_copy(ctl)?;
+    Ok((verify::verify(&repo, &index, keys, progress)?, place))
+}
+
+/// The scheduler's share of [`verify_target`]: one rotating subset of the target's packs (every
+/// backup's references still checked in full). `Ok(None)` when no target is set or nothing was
+/// exported there yet.
+pub fn verify_target_slice(
+    ctl: &Controller,
+    progress: &Progress,
+    slice: u32,
+    slices: u32,
+) -> Result<Option<(VerifyReport, String)>> {
+    let Some(cfg) = TargetConfig::load(&ctl.root)? else {
+        return Ok(None);
+    };
+    let store = open(&cfg)?;
+    if store.stat("config")?.is_none() {
+        return Ok(None);
+    }
+    let (repo, index, place) = open_target_copy(ctl)?;
+    Ok(Some((
+        verify::verify_slice(&repo, &index, progress, slice, slices)?,
+        place,
+    )))
+}
+
+/// The target's copy as a repository, with a temporary index built from its pack headers.
+fn open_target_copy(ctl: &Controller) -> Result<(Repository, Index, String)> {
     let cfg = configured(ctl)?;
     let store = open(&cfg)?;
     let place = store.describe();
+    if store.stat("config")?.is_none() {
+        return Err(Error::failed(
+            format!("the target {place} holds no repository yet"),
+            "run `cairn export` first (a backup exports there once a target is set)",
+        ));
+    }
+    check_owner(&store, &ctl.repo)?;
     let repo = Repository::open(store)?;
     let index = Index::temporary()?;
     index.sync(repo.store.as_ref())?;
-    Ok((verify::verify(&repo, &index, keys, progress)?, place))
+    Ok((repo, index, place))
 }

@@ -2,22 +2,36 @@
 //! `fetch` (target → a new internal copy, for recovery). The direction does not matter.
 //!
 //! Rules:
-//! - Only objects the destination lacks (missing, or of a different size) are sent, so an
-//!   interrupted copy resumes where it stopped.
-//! - Commit order: `config`, `keys/`, any other object, `data/`, and `backups/` last, each phase
-//!   complete before the next starts: a manifest never reaches the destination before its packs.
-//! - Every object is checked at the source (a `data/` or `keys/` object is named by the blake3 of
-//!   its bytes: a corrupt source copy is refused, never spread), written atomically, then read back
-//!   from the destination and compared (size and blake3).
+//! - Only objects the destination lacks or holds damaged are sent, so an interrupted copy resumes
+//!   where it stopped and a damaged copy at the destination is healed. "Damaged" is decided by
+//!   content, not size: an object of the same name and size is read back from the destination
+//!   in [`COMPARE_BLOCK`] ranges (never whole) and hashed; a content-addressed object (a pack or
+//!   key named by the blake3 of its bytes) must hash to its name, any other object must equal the
+//!   source's bytes. [`WORKERS`] objects are compared at once. This reads the whole destination
+//!   on every copy: the price of noticing damage there.
+//! - Commit order: `config`, `keys/`, any other object; then, with [`export_backups`], backup by
+//!   backup (oldest first) the packs it needs and then its manifest; then packs no backup still
+//!   to send needs. A manifest never reaches the destination before what it needs.
+//! - Every object is checked at the source (a content-addressed object must hash to its name: a
+//!   corrupt source copy is refused, never spread), written atomically, then read back from the
+//!   destination and compared (size and blake3).
+//! - With [`export_backups`], a damaged source object stops only the backups that need it: they
+//!   are skipped (their manifests not sent) and listed in [`ExportReport::backups_skipped`]; the
+//!   others are exported. A storage failure (unreachable, full, ...) stops the copy.
 //! - A few objects are in flight at once: reading and hashing overlap the network.
 
-use crate::backend::{Backend, ObjectInfo};
-use crate::error::{Error, Result};
-use std::collections::HashMap;
+use crate::backend::{Backend, ObjectInfo, ObjectKind};
+use crate::error::{Error, Result, StorageErrorKind};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
-/// How many objects are copied at once.
+/// How many objects are copied (or compared) at once.
 pub const WORKERS: usize = 4;
+
+/// Size of one range read while comparing an object at the destination.
+pub const COMPARE_BLOCK: usize = 4 << 20;
 
 /// Progress of a copy, reported after each object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +50,15 @@ pub struct ExportProgress {
     pub object: String,
 }
 
+/// A backup that was not exported because objects it needs are damaged at the source.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedBackup {
+    /// The backup id.
+    pub id: String,
+    /// Why: the damaged objects it needs.
+    pub reason: String,
+}
+
 /// What a copy did.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ExportReport {
@@ -43,10 +66,18 @@ pub struct ExportReport {
     pub objects_sent: u64,
     /// Bytes written to the destination.
     pub bytes_sent: u64,
-    /// Objects already at the destination (same name and size), not sent.
+    /// Objects already intact at the destination (same name and content), not sent.
     pub objects_skipped: u64,
+    /// Objects that were at the destination but damaged (other size or content): replaced.
+    pub objects_healed: u64,
+    /// Bytes read back from the destination to compare contents.
+    pub bytes_compared: u64,
     /// Temporary files of an earlier interrupted copy removed from the destination.
     pub temp_removed: u64,
+    /// Backups not exported because objects they need are damaged at the source.
+    pub backups_skipped: Vec<SkippedBackup>,
+    /// Source objects refused as damaged: name → what is wrong.
+    pub damaged_objects: BTreeMap<String, String>,
     /// Wall time in seconds.
     pub seconds: f64,
 }
@@ -54,20 +85,18 @@ pub struct ExportReport {
 const PHASES: [&str; 5] = ["config", "keys", "other", "data", "backups"];
 
 fn phase_of(name: &str) -> usize {
-    if name == "config" {
-        0
-    } else if name.starts_with("keys/") {
-        1
-    } else if name.starts_with("data/") {
-        3
-    } else if name.starts_with("backups/") {
-        4
-    } else {
-        2
+    match ObjectKind::of(name) {
+        ObjectKind::Config => 0,
+        ObjectKind::Key => 1,
+        ObjectKind::Other => 2,
+        ObjectKind::Pack => 3,
+        ObjectKind::Manifest => 4,
     }
 }
 
-/// Send to `dst` every object of `src` that `dst` lacks. See the module documentation.
+/// Send to `dst` every object of `src` that `dst` lacks or holds damaged. See the module
+/// documentation. A damaged source object fails the copy (nothing after it is sent); use
+/// [`export_backups`] to export the backups that do not need it.
 pub fn export(
     src: &dyn Backend,
     dst: &dyn Backend,
@@ -85,26 +114,156 @@ pub fn fetch(
     copy_missing(target, local, progress)
 }
 
-/// The objects of `src` that `dst` lacks, by phase (names sorted within a phase).
-pub fn missing(src: &dyn Backend, dst: &dyn Backend) -> Result<(Vec<Vec<ObjectInfo>>, u64)> {
+/// What a copy will send.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Objects to send, by phase (names sorted within a phase).
+    pub phases: Vec<Vec<ObjectInfo>>,
+    /// Objects already intact at the destination.
+    pub skipped: u64,
+    /// Objects present at the destination but damaged there.
+    pub healed: u64,
+    /// Bytes read from the destination to compare.
+    pub bytes_compared: u64,
+    /// Every source object's name.
+    pub at_source: HashSet<String>,
+    /// The objects found intact at the destination.
+    pub intact: HashSet<String>,
+}
+
+/// The objects of `src` that `dst` lacks or holds damaged, by phase.
+pub fn missing(src: &dyn Backend, dst: &dyn Backend) -> Result<Plan> {
     let have: HashMap<String, u64> = dst
         .list("")?
         .into_iter()
         .map(|o| (o.name, o.size))
         .collect();
-    let mut phases: Vec<Vec<ObjectInfo>> = vec![Vec::new(); PHASES.len()];
-    let mut skipped = 0;
+    let mut plan = Plan {
+        phases: vec![Vec::new(); PHASES.len()],
+        ..Default::default()
+    };
+    let mut same_size = Vec::new();
     for o in src.list("")? {
-        if have.get(&o.name) == Some(&o.size) {
-            skipped += 1;
-        } else {
-            phases[phase_of(&o.name)].push(o);
+        plan.at_source.insert(o.name.clone());
+        match have.get(&o.name) {
+            Some(&size) if size == o.size => same_size.push(o),
+            Some(_) => {
+                plan.healed += 1;
+                plan.phases[phase_of(&o.name)].push(o);
+            }
+            None => plan.phases[phase_of(&o.name)].push(o),
         }
     }
-    for p in &mut phases {
+    let compared = AtomicU64::new(0);
+    let verdicts = parallel(&same_size, |o| {
+        let r = same_content(src, dst, o, &compared);
+        (r.is_err(), r)
+    })?;
+    for (o, same) in same_size.into_iter().zip(verdicts) {
+        if same {
+            plan.skipped += 1;
+            plan.intact.insert(o.name);
+        } else {
+            plan.healed += 1;
+            plan.phases[phase_of(&o.name)].push(o);
+        }
+    }
+    plan.bytes_compared = compared.into_inner();
+    for p in &mut plan.phases {
         p.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    Ok((phases, skipped))
+    Ok(plan)
+}
+
+/// Run `f` on every item with [`WORKERS`] threads; results in item order. `f` returns
+/// `(stop, result)`: once one says stop, the others stop early and the first `Err` is returned.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> (bool, Result<R>) + Sync,
+) -> Result<Vec<R>> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let out: Mutex<Vec<(usize, Result<R>)>> = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|s| {
+        for _ in 0..WORKERS.min(items.len()) {
+            s.spawn(|| loop {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                let (halt, r) = f(item);
+                if halt {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                out.lock().unwrap_or_else(|p| p.into_inner()).push((i, r));
+            });
+        }
+    });
+    let mut out = out.into_inner().unwrap_or_else(|p| p.into_inner());
+    out.sort_by_key(|(i, _)| *i);
+    if out.len() < items.len() || out.iter().any(|(_, r)| r.is_err()) {
+        for (_, r) in out {
+            r?;
+        }
+        return Err(Error::failed(
+            "a copy worker stopped early",
+            "run the copy again (it resumes)",
+        ));
+    }
+    Ok(out.into_iter().filter_map(|(_, r)| r.ok()).collect())
+}
+
+/// The blake3 hex of a content-addressed object's name (`data/ab/<64 hex>`, `keys/<64 hex>`).
+fn name_hash(name: &str) -> Option<&str> {
+    let base = name.rsplit('/').next()?;
+    (ObjectKind::of(name).content_addressed()
+        && base.len() == 64
+        && base.bytes().all(|b| b.is_ascii_hexdigit()))
+    .then_some(base)
+}
+
+/// Whether `dst` holds `o` intact: its bytes hash to its name (content-addressed) or equal the
+/// source's. Read in [`COMPARE_BLOCK`] ranges, never whole.
+fn same_content(
+    src: &dyn Backend,
+    dst: &dyn Backend,
+    o: &ObjectInfo,
+    compared: &AtomicU64,
+) -> Result<bool> {
+    let mut hasher = blake3::Hasher::new();
+    let mut offset = 0u64;
+    while offset < o.size {
+        let theirs = match dst.read_range(&o.name, offset, COMPARE_BLOCK) {
+            Ok(b) => b,
+            Err(e)
+                if matches!(
+                    e.kind,
+                    StorageErrorKind::NotFound | StorageErrorKind::TooLarge
+                ) =>
+            {
+                return Ok(false)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        compared.fetch_add(theirs.len() as u64, Ordering::Relaxed);
+        if theirs.is_empty() {
+            return Ok(false);
+        }
+        if name_hash(&o.name).is_some() {
+            hasher.update(&theirs);
+        } else {
+            let ours = src.read_range(&o.name, offset, theirs.len())?;
+            if ours != theirs {
+                return Ok(false);
+            }
+        }
+        offset += theirs.len() as u64;
+    }
+    Ok(match name_hash(&o.name) {
+        Some(h) => hasher.finalize().to_hex().as_str() == h,
+        None => true,
+    })
 }
 
 /// The direction-neutral copy behind [`export`] and [`fetch`].
@@ -113,81 +272,175 @@ pub fn copy_missing(
     dst: &dyn Backend,
     progress: &dyn Fn(ExportProgress),
 ) -> Result<ExportReport> {
+    let report = copy(src, dst, None, progress)?;
+    if let Some((object, detail)) = report.damaged_objects.iter().next() {
+        return Err(Error::corrupt(
+            format!("{}: {object}", src.describe()),
+            detail.clone(),
+        ));
+    }
+    Ok(report)
+}
+
+/// The objects (by name) a backup needs besides its manifest, given the manifest's name; an
+/// error if the backup cannot be exported (its manifest or a chunk is damaged or missing here).
+pub type Needs<'a> = &'a dyn Fn(&str) -> Result<Vec<String>>;
+
+/// Export backup by backup (see the module documentation): a backup whose objects are damaged
+/// here is skipped and reported, the others reach the destination.
+pub fn export_backups(
+    src: &dyn Backend,
+    dst: &dyn Backend,
+    needs: Needs<'_>,
+    progress: &dyn Fn(ExportProgress),
+) -> Result<ExportReport> {
+    copy(src, dst, Some(needs), progress)
+}
+
+fn copy(
+    src: &dyn Backend,
+    dst: &dyn Backend,
+    needs: Option<Needs<'_>>,
+    progress: &dyn Fn(ExportProgress),
+) -> Result<ExportReport> {
     let start = Instant::now();
     let temp_removed = dst.clean_temp()? as u64;
-    let (phases, skipped) = missing(src, dst)?;
+    let plan = missing(src, dst)?;
     let mut report = ExportReport {
-        objects_skipped: skipped,
+        objects_skipped: plan.skipped,
+        objects_healed: plan.healed,
+        bytes_compared: plan.bytes_compared,
         temp_removed,
         ..Default::default()
     };
-    let objects_total = phases.iter().map(|p| p.len() as u64).sum();
-    let bytes_total = phases.iter().flatten().map(|o| o.size).sum();
-    for (i, objects) in phases.iter().enumerate() {
-        if objects.is_empty() {
-            continue;
-        }
-        let phase = PHASES[i];
-        let res = copy_phase(src, dst, objects, &mut |name, bytes| {
+    let objects_total = plan.phases.iter().map(|p| p.len() as u64).sum();
+    // Listed sizes come from the source (a hostile share when fetching): never overflow.
+    let bytes_total = plan
+        .phases
+        .iter()
+        .flatten()
+        .fold(0u64, |t, o| t.saturating_add(o.size));
+    let send = |objects: &[ObjectInfo], report: &mut ExportReport| -> Result<()> {
+        let damaged = copy_set(src, dst, objects, &mut |name, bytes| {
             report.objects_sent += 1;
             report.bytes_sent += bytes;
             progress(ExportProgress {
-                phase,
+                phase: PHASES[phase_of(name)],
                 objects_done: report.objects_sent,
                 objects_total,
                 bytes_done: report.bytes_sent,
                 bytes_total,
                 object: name.to_string(),
             });
-        });
-        res?;
+        })?;
+        report.damaged_objects.extend(damaged);
+        Ok(())
+    };
+    for objects in &plan.phases[..3] {
+        send(objects, &mut report)?;
     }
+    let (data, manifests) = (&plan.phases[3], &plan.phases[4]);
+    let Some(needs) = needs else {
+        send(data, &mut report)?;
+        if report.damaged_objects.is_empty() {
+            send(manifests, &mut report)?;
+        }
+        report.seconds = start.elapsed().as_secs_f64();
+        return Ok(report);
+    };
+    let mut pending: BTreeMap<&str, &ObjectInfo> =
+        data.iter().map(|o| (o.name.as_str(), o)).collect();
+    for m in manifests {
+        let id = m
+            .name
+            .strip_prefix("backups/")
+            .unwrap_or(&m.name)
+            .to_string();
+        let wanted = match needs(&m.name) {
+            Ok(w) => w,
+            Err(e) => {
+                report.damaged_objects.insert(m.name.clone(), e.to_string());
+                report.backups_skipped.push(SkippedBackup {
+                    id,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let batch: Vec<ObjectInfo> = wanted
+            .iter()
+            .filter_map(|n| pending.remove(n.as_str()))
+            .cloned()
+            .collect();
+        send(&batch, &mut report)?;
+        let bad: Vec<String> = wanted
+            .iter()
+            .filter(|n| {
+                report.damaged_objects.contains_key(*n)
+                    || !(plan.at_source.contains(*n) || plan.intact.contains(*n))
+            })
+            .map(|n| match report.damaged_objects.get(n) {
+                Some(why) => format!("{n} is damaged here ({why})"),
+                None => format!("{n} is missing here"),
+            })
+            .collect();
+        if bad.is_empty() {
+            send(std::slice::from_ref(m), &mut report)?;
+        } else {
+            report.backups_skipped.push(SkippedBackup {
+                id,
+                reason: bad.join("; "),
+            });
+        }
+    }
+    let rest: Vec<ObjectInfo> = pending.into_values().cloned().collect();
+    send(&rest, &mut report)?;
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
 }
 
-/// Copy `objects` with a few workers; every one is done (or the first error returned) before
-/// this returns. `done` runs on the calling thread after each object.
-fn copy_phase(
+/// Copy `objects` with a few workers. Objects found damaged at the source are returned (name,
+/// what is wrong) and the others still copied; any other failure stops the copy and is returned.
+/// `done` runs on the calling thread after each object sent.
+fn copy_set(
     src: &dyn Backend,
     dst: &dyn Backend,
     objects: &[ObjectInfo],
     done: &mut dyn FnMut(&str, u64),
-) -> Result<()> {
-    let (job_tx, job_rx) = crossbeam_channel::unbounded::<&ObjectInfo>();
-    let (res_tx, res_rx) = crossbeam_channel::unbounded::<(String, Result<u64>)>();
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    for o in objects {
-        // The receiver lives until the scope ends, so this cannot fail.
-        let _ = job_tx.send(o);
+) -> Result<Vec<(String, String)>> {
+    if objects.is_empty() {
+        return Ok(Vec::new());
     }
-    drop(job_tx);
-    let workers = WORKERS.min(objects.len()).max(1);
+    let (res_tx, res_rx) = crossbeam_channel::unbounded::<(String, Result<Sent>)>();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
-        for _ in 0..workers {
-            let job_rx = job_rx.clone();
+        for _ in 0..WORKERS.min(objects.len()) {
             let res_tx = res_tx.clone();
-            let stop = &stop;
-            s.spawn(move || {
-                while let Ok(o) = job_rx.recv() {
-                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                        break;
-                    }
-                    let r = copy_one(src, dst, &o.name);
-                    if r.is_err() {
-                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
-                    }
-                    if res_tx.send((o.name.clone(), r)).is_err() {
-                        break;
-                    }
+            let (next, stop) = (&next, &stop);
+            s.spawn(move || loop {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Some(o) = objects.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                    break;
+                };
+                let r = copy_one(src, dst, &o.name);
+                if r.is_err() {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                if res_tx.send((o.name.clone(), r)).is_err() {
+                    break;
                 }
             });
         }
         drop(res_tx);
         let mut first_err = None;
+        let mut damaged = Vec::new();
         for (name, r) in res_rx.iter() {
             match r {
-                Ok(bytes) => done(&name, bytes),
+                Ok(Sent::Copied(bytes)) => done(&name, bytes),
+                Ok(Sent::DamagedAtSource(why)) => damaged.push((name, why)),
                 Err(e) => {
                     if first_err.is_none() {
                         first_err = Some(e);
@@ -197,51 +450,154 @@ fn copy_phase(
         }
         match first_err {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(damaged),
         }
     })
 }
 
-/// Whether an object is named by the blake3 hex of its bytes.
-fn content_addressed(name: &str) -> bool {
-    name.starts_with("data/") || name.starts_with("keys/")
+/// What became of one object.
+enum Sent {
+    /// Copied and checked: its size.
+    Copied(u64),
+    /// Refused: the source's copy is damaged (why).
+    DamagedAtSource(String),
 }
 
-/// Copy one object, checking it at both ends; returns its size.
-fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str) -> Result<u64> {
-    let bytes = src.read(name)?;
-    let hash = blake3::hash(&bytes);
-    if content_addressed(name) {
-        let base = name.rsplit('/').next().unwrap_or(name);
-        if base != hash.to_hex().as_str() {
-            return Err(Error::corrupt(
-                format!("{}: {name}", src.describe()),
-                format!(
-                    "its bytes hash to {} ({} bytes), not to its name; it was not copied",
-                    hash.to_hex(),
-                    bytes.len()
-                ),
-            ));
+/// The source side of a streamed copy: reads the object in [`COMPARE_BLOCK`] ranges, hashes it
+/// on the way, and fails the read at the end if a content-addressed object does not hash to its
+/// name, so the destination never stores it under that name.
+struct Source<'a> {
+    src: &'a dyn Backend,
+    name: &'a str,
+    size: u64,
+    offset: u64,
+    buf: Vec<u8>,
+    pos: usize,
+    hasher: blake3::Hasher,
+    /// Why the source's copy is damaged, once found.
+    damage: Option<String>,
+    /// A failure to read the source (not damage), once met.
+    failure: Option<crate::error::StorageError>,
+}
+
+impl std::io::Read for Source<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let fail = |what: &str| std::io::Error::other(what.to_string());
+        if self.pos == self.buf.len() {
+            if self.offset >= self.size {
+                let hash = self.hasher.finalize();
+                if let Some(want) = name_hash(self.name) {
+                    if want != hash.to_hex().as_str() {
+                        self.damage = Some(format!(
+                            "its bytes at {} hash to {} ({} bytes), not to its name; it was not copied",
+                            self.src.describe(),
+                            hash.to_hex(),
+                            self.size
+                        ));
+                        return Err(fail("damaged at the source"));
+                    }
+                }
+                return Ok(0);
+            }
+            let want = usize::try_from(self.size - self.offset)
+                .unwrap_or(COMPARE_BLOCK)
+                .min(COMPARE_BLOCK);
+            match self.src.read_range(self.name, self.offset, want) {
+                Ok(b) if b.is_empty() => {
+                    self.damage = Some(format!(
+                        "it ends at {} of its {} bytes at {}",
+                        self.offset,
+                        self.size,
+                        self.src.describe()
+                    ));
+                    return Err(fail("truncated at the source"));
+                }
+                Ok(b) => {
+                    self.hasher.update(&b);
+                    self.offset += b.len() as u64;
+                    self.buf = b;
+                    self.pos = 0;
+                }
+                Err(e) if e.kind == StorageErrorKind::TooLarge => {
+                    self.damage = Some(e.to_string());
+                    return Err(fail("too large at the source"));
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    self.failure = Some(e);
+                    return Err(fail(&msg));
+                }
+            }
         }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
-    dst.write(name, &bytes)?;
-    let back = dst.read(name)?;
-    let back_hash = blake3::hash(&back);
-    if back.len() != bytes.len() || back_hash != hash {
+}
+
+/// The blake3 and length of an object, read in [`COMPARE_BLOCK`] ranges.
+fn stream_hash(b: &dyn Backend, name: &str) -> Result<(blake3::Hash, u64)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut offset = 0u64;
+    loop {
+        let chunk = b.read_range(name, offset, COMPARE_BLOCK)?;
+        if chunk.is_empty() {
+            return Ok((hasher.finalize(), offset));
+        }
+        hasher.update(&chunk);
+        offset += chunk.len() as u64;
+    }
+}
+
+/// Copy one object, streaming it, checking it at both ends: at most two [`COMPARE_BLOCK`]
+/// buffers per object in flight, whatever its size.
+fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str) -> Result<Sent> {
+    let size = match src.stat(name)? {
+        Some(s) => s,
+        None => {
+            return Err(Error::Storage(crate::error::StorageError::new(
+                StorageErrorKind::NotFound,
+                format!("{}: {name}", src.describe()),
+                "it vanished while being copied",
+            )))
+        }
+    };
+    if let Err(e) = crate::backend::check_size(name, size, format!("{}: {name}", src.describe())) {
+        return Ok(Sent::DamagedAtSource(e.to_string()));
+    }
+    let mut source = Source {
+        src,
+        name,
+        size,
+        offset: 0,
+        buf: Vec::new(),
+        pos: 0,
+        hasher: blake3::Hasher::new(),
+        damage: None,
+        failure: None,
+    };
+    if let Err(e) = dst.write_from(name, &mut source, size) {
+        if let Some(why) = source.damage {
+            return Ok(Sent::DamagedAtSource(why));
+        }
+        return Err(source.failure.map_or(e, |f| f).into());
+    }
+    let hash = source.hasher.finalize();
+    let (back_hash, back_len) = stream_hash(dst, name)?;
+    if back_len != size || back_hash != hash {
         // Do not leave a bad copy under the object's name: the next run sends it again.
         let _ = dst.delete(name);
         return Err(Error::corrupt(
             format!("{}: {name}", dst.describe()),
             format!(
-                "it read back as {} bytes with blake3 {} after writing {} bytes with blake3 {}; the bad copy was removed, run the copy again",
-                back.len(),
+                "it read back as {back_len} bytes with blake3 {} after writing {size} bytes with blake3 {}; the bad copy was removed, run the copy again",
                 back_hash.to_hex(),
-                bytes.len(),
                 hash.to_hex()
             ),
         ));
     }
-    Ok(bytes.len() as u64)
+    Ok(Sent::Copied(size))
 }
 
 #[cfg(test)]
@@ -391,8 +747,9 @@ mod tests {
     fn a_truncated_write_is_resent() {
         let src = repo();
         let dst = FaultyBackend::new(MemoryBackend::new());
-        // Op 1 clean_temp, op 2 list, op 3 write config, op 4 read-back, op 5 write the key: cut short.
-        dst.truncate_write(5, 3);
+        // Op 1 clean_temp, op 2 list, op 3 write config, ops 4-5 read it back (its bytes, then
+        // the end), op 6 write the key: cut short.
+        dst.truncate_write(6, 3);
         let err = export(&src, &dst, &|_| {}).unwrap_err();
         assert_eq!(err.cause_kind(), "disconnected");
         let key = src.list("keys/").unwrap().remove(0);
@@ -407,7 +764,7 @@ mod tests {
         let src = repo();
         let dst = FaultyBackend::new(MemoryBackend::new());
         dst.plan(crate::backend::Fault::TruncateWriteAt {
-            op: 5,
+            op: 6,
             keep: 3,
             kind: None,
         });
@@ -456,6 +813,152 @@ mod tests {
         let r = fetch(&dst, &back, &|_| {}).unwrap();
         assert_eq!(r.objects_sent, 16);
         same(&src, &back);
+    }
+
+    #[test]
+    fn a_same_size_damaged_object_at_the_destination_is_found_and_replaced() {
+        let src = repo();
+        let dst = MemoryBackend::new();
+        export(&src, &dst, &|_| {}).unwrap();
+        let (pack, _) = pack(5, 1000 + 5 * 97);
+        dst.tamper(&pack, |v| v[500] ^= 1);
+        dst.tamper("backups/20261122T053600.123Z", |v| v[0] ^= 1);
+        dst.tamper("config", |v| v[3] ^= 1);
+        let r = export(&src, &dst, &|_| {}).unwrap();
+        assert_eq!(
+            (r.objects_sent, r.objects_healed, r.objects_skipped),
+            (3, 3, 13)
+        );
+        assert!(r.bytes_compared > 10_000, "{r:?}");
+        same(&src, &dst);
+        // Intact now: the next run reads the destination and sends nothing.
+        let r = export(&src, &dst, &|_| {}).unwrap();
+        assert_eq!((r.objects_sent, r.objects_healed), (0, 0));
+    }
+
+    #[test]
+    fn a_damaged_source_pack_skips_only_the_backups_that_need_it() {
+        let src = repo();
+        let packs: Vec<String> = src
+            .list("data/")
+            .unwrap()
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
+        // Backup 1 needs packs 0..6, backup 2 needs packs 6..12; a pack of backup 1 is damaged.
+        let (first, second) = (packs[..6].to_vec(), packs[6..].to_vec());
+        let intact = src.read(&first[2]).unwrap();
+        src.tamper(&first[2], |v| v[7] ^= 1);
+        let needs = |m: &str| -> Result<Vec<String>> {
+            Ok(if m.ends_with("053600.123Z") {
+                first.clone()
+            } else {
+                second.clone()
+            })
+        };
+        let dst = Recorder {
+            inner: MemoryBackend::new(),
+            writes: Mutex::new(Vec::new()),
+        };
+        let r = export_backups(&src, &dst, &needs, &|_| {}).unwrap();
+        assert_eq!(r.backups_skipped.len(), 1, "{r:?}");
+        assert_eq!(r.backups_skipped[0].id, "20261122T053600.123Z");
+        assert!(r.backups_skipped[0].reason.contains(&first[2]), "{r:?}");
+        assert!(r.damaged_objects.contains_key(&first[2]));
+        assert_eq!(
+            dst.inner.stat("backups/20261122T053600.123Z").unwrap(),
+            None
+        );
+        assert!(dst
+            .inner
+            .stat("backups/20261122T173600.456Z")
+            .unwrap()
+            .is_some());
+        assert_eq!(dst.inner.stat(&first[2]).unwrap(), None);
+        // Backup by backup: each manifest right after what it needs.
+        let w = dst.writes.lock().unwrap();
+        let at = |n: &str| w.iter().position(|x| x == n).unwrap();
+        let m2 = at("backups/20261122T173600.456Z");
+        assert!(second.iter().all(|p| at(p) < m2), "{w:?}");
+        // The damaged local copy was never spread; the intact packs of backup 1 were sent.
+        assert!(first
+            .iter()
+            .filter(|p| **p != first[2])
+            .all(|p| w.contains(p)));
+        drop(w);
+        // Once the local pack is healed, the next export sends backup 1 and only what it lacks.
+        src.write(&first[2], &intact).unwrap();
+        let r = export_backups(&src, &dst, &needs, &|_| {}).unwrap();
+        assert!(r.backups_skipped.is_empty());
+        assert_eq!(r.objects_sent, 2);
+        same(&src, &dst.inner);
+    }
+
+    /// Refuses whole reads of packs and range reads over [`COMPARE_BLOCK`].
+    struct RangesOnly(MemoryBackend);
+
+    impl Backend for RangesOnly {
+        fn describe(&self) -> String {
+            "ranges-only".into()
+        }
+        fn list(
+            &self,
+            p: &str,
+        ) -> std::result::Result<Vec<ObjectInfo>, crate::error::StorageError> {
+            self.0.list(p)
+        }
+        fn read(&self, n: &str) -> std::result::Result<Vec<u8>, crate::error::StorageError> {
+            assert!(!n.starts_with("data/"), "a whole pack was read: {n}");
+            self.0.read(n)
+        }
+        fn read_range(
+            &self,
+            n: &str,
+            o: u64,
+            l: usize,
+        ) -> std::result::Result<Vec<u8>, crate::error::StorageError> {
+            assert!(l <= COMPARE_BLOCK, "a range of {l} bytes was read from {n}");
+            self.0.read_range(n, o, l)
+        }
+        fn write(&self, n: &str, d: &[u8]) -> std::result::Result<(), crate::error::StorageError> {
+            self.0.write(n, d)
+        }
+        fn delete(&self, n: &str) -> std::result::Result<(), crate::error::StorageError> {
+            self.0.delete(n)
+        }
+        fn stat(&self, n: &str) -> std::result::Result<Option<u64>, crate::error::StorageError> {
+            self.0.stat(n)
+        }
+        fn clean_temp(&self) -> std::result::Result<usize, crate::error::StorageError> {
+            self.0.clean_temp()
+        }
+    }
+
+    #[test]
+    fn packs_are_copied_and_compared_in_bounded_ranges_never_whole() {
+        let src = RangesOnly(repo());
+        let (name, bytes) = pack(99, 9 * 1024 * 1024 + 7);
+        src.write(&name, &bytes).unwrap();
+        let dst = RangesOnly(MemoryBackend::new());
+        export(&src, &dst, &|_| {}).unwrap();
+        same(&src.0, &dst.0);
+        dst.0.tamper(&name, |v| v[5 << 20] ^= 1);
+        let r = export(&src, &dst, &|_| {}).unwrap();
+        assert_eq!((r.objects_sent, r.objects_healed), (1, 1));
+        same(&src.0, &dst.0);
+        // A damaged source pack is refused while streaming: nothing is stored under its name.
+        src.0.tamper(&name, |v| v[7 << 20] ^= 1);
+        let fresh = RangesOnly(MemoryBackend::new());
+        assert!(export(&src, &fresh, &|_| {}).is_err());
+        assert_eq!(fresh.0.stat(&name).unwrap(), None);
+    }
+
+    #[test]
+    fn content_addressed_names_are_recognised() {
+        assert_eq!(name_hash("config"), None);
+        assert_eq!(name_hash("keys/not-a-hash"), None);
+        let h = "ab".repeat(32);
+        assert_eq!(name_hash(&format!("data/ab/{h}")), Some(h.as_str()));
     }
 
     #[test]

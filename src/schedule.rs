@@ -9,15 +9,18 @@
 //!   exponential backoff capped at `export_retry_max` (1h);
 //! - prune after each successful backup;
 //! - verify one of `verify_slices` rotating subsets of the packs every
-//!   `verify_every / verify_slices`, so every pack is checked once per `verify_every`;
+//!   `verify_every / verify_slices`, so every pack is checked once per `verify_every`, on the
+//!   internal repository and on the target's own copy ([`verify_both`]);
 //! - when several jobs are due, they run one at a time in that order: backup, export, prune,
 //!   verify.
 
 mod runner;
 mod serve;
+mod verify;
 
 pub use runner::JobRunner;
 pub use serve::{serve, Clock, Runner, SystemClock};
+pub use verify::verify_both;
 
 use crate::jobs::catalogue::{stale_backup, Diagnosis};
 use crate::jobs::{JobKind, JobRecord, JobState};

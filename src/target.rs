@@ -3,7 +3,7 @@
 //! Settings live at `REPO/local/target.toml`, created with mode 0600 (they hold the share's
 //! password), and are never exported. Nothing shown to the operator contains the password.
 
-use crate::backend::{Backend, LocalBackend, SmbBackend, TEMP_PREFIX};
+use crate::backend::{Backend, LocalBackend, SmbBackend, Transport, TEMP_PREFIX};
 use crate::error::{Error, Result, StorageError, StorageErrorKind};
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -29,6 +29,9 @@ pub struct TargetConfig {
     pub username: Option<String>,
     /// SMB password; `None` for a local directory.
     pub password: Option<String>,
+    /// Accept an SMB server that offers no encryption (`--allow-unencrypted`); shown as a
+    /// warning by `target show`.
+    pub allow_unencrypted: bool,
 }
 
 impl fmt::Debug for TargetConfig {
@@ -37,6 +40,7 @@ impl fmt::Debug for TargetConfig {
             .field("url", &self.url)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("allow_unencrypted", &self.allow_unencrypted)
             .finish()
     }
 }
@@ -48,7 +52,12 @@ struct Stored {
     username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     password: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    allow_unencrypted: bool,
 }
+
+/// What `target show` says about a target that accepts plaintext SMB.
+pub const UNENCRYPTED_WARNING: &str = "WARNING: SMB encryption is not required for this target (--allow-unencrypted): backup data, names of objects and the share's password exchange may cross the network without encryption; run `cairn target set` again without --allow-unencrypted once the server offers SMB 3 encryption";
 
 impl TargetConfig {
     /// Check and assemble the settings of `cairn target set` / `cairn recover --from`.
@@ -77,6 +86,7 @@ impl TargetConfig {
                     url,
                     username: Some(u),
                     password: Some(p),
+                    allow_unencrypted: false,
                 })
             }
             TargetUrl::Local(_) => {
@@ -90,6 +100,7 @@ impl TargetConfig {
                     url,
                     username: None,
                     password: None,
+                    allow_unencrypted: false,
                 })
             }
         }
@@ -112,6 +123,7 @@ impl TargetConfig {
             url: self.url.as_string(),
             username: self.username.clone(),
             password: self.password.clone(),
+            allow_unencrypted: self.allow_unencrypted,
         };
         let text = toml::to_string(&stored).map_err(|e| {
             Error::failed(
@@ -160,6 +172,7 @@ impl TargetConfig {
             url,
             username: stored.username,
             password: stored.password,
+            allow_unencrypted: stored.allow_unencrypted,
         }))
     }
 
@@ -180,7 +193,15 @@ impl TargetConfig {
             "kind": self.url.kind(),
             "username": self.username,
             "password_set": self.password.is_some(),
+            "allow_unencrypted": self.allow_unencrypted,
+            "warning": self.warning(),
         })
+    }
+
+    /// The warning `target show` gives, if any (plaintext SMB accepted).
+    pub fn warning(&self) -> Option<&'static str> {
+        (self.allow_unencrypted && matches!(self.url, TargetUrl::Smb(_)))
+            .then_some(UNENCRYPTED_WARNING)
     }
 }
 
@@ -194,6 +215,9 @@ impl fmt::Display for TargetConfig {
         }
         if self.password.is_some() {
             writeln!(f, "password: (set)")?;
+        }
+        if let Some(w) = self.warning() {
+            writeln!(f, "{w}")?;
         }
         Ok(())
     }
@@ -221,7 +245,18 @@ pub fn open_backend(cfg: &TargetConfig) -> Result<Box<dyn Backend>> {
         TargetUrl::Smb(loc) => {
             let user = cfg.username.as_deref().unwrap_or("");
             let pass = cfg.password.as_deref().unwrap_or("");
-            Ok(Box::new(SmbBackend::connect(loc, user, pass)?))
+            let transport = if cfg.allow_unencrypted {
+                Transport::AllowUnencrypted
+            } else {
+                Transport::Encrypted
+            };
+            Ok(Box::new(SmbBackend::connect_with(
+                loc,
+                user,
+                pass,
+                crate::backend::smb_timeout(),
+                transport,
+            )?))
         }
     }
 }

@@ -1,10 +1,11 @@
 //! A repository in a local directory (or a share mounted by the OS).
 
-use super::{valid_name, Backend, ObjectInfo, TEMP_PREFIX};
+use super::{budget, valid_name, Backend, ObjectInfo, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Objects as files under a root directory.
@@ -33,6 +34,19 @@ impl LocalBackend {
             ));
         }
         Ok(self.root.join(name))
+    }
+
+    fn loc(&self, name: &str) -> String {
+        format!("{}/{}", self.root.display(), name)
+    }
+
+    /// Open an object and fstat it; refuse it if it is over its kind's cap.
+    fn open_capped(&self, name: &str) -> Result<(File, u64), StorageError> {
+        let p = self.path(name)?;
+        let f = File::open(&p).map_err(|e| self.err(name, &e))?;
+        let size = f.metadata().map_err(|e| self.err(name, &e))?.len();
+        budget::check_size(name, size, self.loc(name))?;
+        Ok((f, size))
     }
 
     fn err(&self, name: &str, e: &std::io::Error) -> StorageError {
@@ -97,17 +111,19 @@ impl Backend for LocalBackend {
     }
 
     fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        let p = self.path(name)?;
-        let mut f = File::open(&p).map_err(|e| self.err(name, &e))?;
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf).map_err(|e| self.err(name, &e))?;
+        let (f, size) = self.open_capped(name)?;
+        // Read at most cap + 1 bytes: a file that grows after the fstat is still bounded.
+        let cap = budget::cap_of(name);
+        let mut buf = Vec::with_capacity(size as usize);
+        f.take(cap + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| self.err(name, &e))?;
+        budget::check_size(name, buf.len() as u64, self.loc(name))?;
         Ok(buf)
     }
 
     fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
-        let p = self.path(name)?;
-        let f = File::open(&p).map_err(|e| self.err(name, &e))?;
-        let size = f.metadata().map_err(|e| self.err(name, &e))?.len();
+        let (f, size) = self.open_capped(name)?;
         let n = (size.saturating_sub(offset)).min(len as u64) as usize;
         let mut buf = vec![0u8; n];
         f.read_exact_at(&mut buf, offset)
@@ -120,6 +136,39 @@ impl Backend for LocalBackend {
         let dir = p.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
         crate::fsutil::replace_file(&p, data, 0o666).map_err(|e| self.err(name, &e))
+    }
+
+    fn write_from(&self, name: &str, data: &mut dyn Read, size: u64) -> Result<(), StorageError> {
+        let p = self.path(name)?;
+        let dir = p.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
+        let tmp = dir.join(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
+        let res = (|| -> Result<(), StorageError> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o666)
+                .open(&tmp)
+                .map_err(|e| self.err(name, &e))?;
+            let n = std::io::copy(&mut data.take(size.saturating_add(1)), &mut f)
+                .map_err(|e| super::smb::source_err(self.loc(name), &e))?;
+            if n != size {
+                return Err(StorageError::new(
+                    StorageErrorKind::Io,
+                    self.loc(name),
+                    format!("the source gave {n} bytes, {size} were announced; nothing was stored"),
+                ));
+            }
+            f.sync_all().map_err(|e| self.err(name, &e))?;
+            fs::rename(&tmp, &p).map_err(|e| self.err(name, &e))?;
+            File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| self.err(name, &e))
+        })();
+        if res.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        res
     }
 
     fn delete(&self, name: &str) -> Result<(), StorageError> {
@@ -172,5 +221,31 @@ mod tests {
         assert!(b.list("").unwrap().is_empty());
         assert_eq!(b.clean_temp().unwrap(), 1);
         assert!(!d.path().join("data/ab/.tmp-123").exists());
+    }
+
+    #[test]
+    fn an_object_over_its_cap_is_refused_before_it_is_read() {
+        let d = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(d.path());
+        fs::create_dir_all(d.path().join("backups")).unwrap();
+        let f = File::create(d.path().join("backups/20261122T053600.123Z")).unwrap();
+        f.set_len(300_000_000).unwrap(); // sparse: costs no disk
+        for r in [
+            b.read("backups/20261122T053600.123Z"),
+            b.read_range("backups/20261122T053600.123Z", 0, 10),
+        ] {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, StorageErrorKind::TooLarge, "{e}");
+            assert!(e.to_string().contains("300000000 bytes"), "{e}");
+            assert!(
+                e.to_string().contains("backups/20261122T053600.123Z"),
+                "{e}"
+            );
+        }
+        fs::write(d.path().join("config"), vec![0u8; 70 << 10]).unwrap();
+        assert_eq!(
+            b.read("config").unwrap_err().kind,
+            StorageErrorKind::TooLarge
+        );
     }
 }

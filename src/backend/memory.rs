@@ -55,15 +55,16 @@ impl Backend for MemoryBackend {
     }
 
     fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        self.map()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Self::not_found(name))
+        let m = self.map();
+        let v = m.get(name).ok_or_else(|| Self::not_found(name))?;
+        super::budget::check_size(name, v.len() as u64, format!("memory:{name}"))?;
+        Ok(v.clone())
     }
 
     fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
         let m = self.map();
         let v = m.get(name).ok_or_else(|| Self::not_found(name))?;
+        super::budget::check_size(name, v.len() as u64, format!("memory:{name}"))?;
         let start = (offset as usize).min(v.len());
         let end = start.saturating_add(len).min(v.len());
         Ok(v[start..end].to_vec())

@@ -5,15 +5,23 @@
 //! controller's own state (`local/`). Writes are atomic and durable: an object is either absent
 //! or complete under its final name. Temporary names start with [`TEMP_PREFIX`] and are never listed.
 
+mod budget;
 mod faulty;
 mod local;
 mod memory;
 mod smb;
+mod smb_negotiate;
 
+pub use budget::{cap_of, check_size, pack_cap, ObjectKind, MAX_REFS};
 pub use faulty::{Fault, FaultyBackend};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
-pub use smb::{SmbBackend, SmbLocation};
+pub use smb::{SmbBackend, SmbLocation, Transport};
+
+/// The per-request timeout of SMB connections opened for a target.
+pub fn smb_timeout() -> std::time::Duration {
+    smb::DEFAULT_TIMEOUT
+}
 
 use crate::error::StorageError;
 
@@ -38,15 +46,44 @@ pub trait Backend: Send + Sync {
     /// at any depth, excluding temporary files and `local/`.
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError>;
 
-    /// The whole object.
+    /// The whole object. An object over its kind's cap ([`ObjectKind::cap`]) is refused with
+    /// [`StorageErrorKind::TooLarge`](crate::error::StorageErrorKind::TooLarge) before it is read.
     fn read(&self, name: &str) -> Result<Vec<u8>, StorageError>;
 
-    /// `len` bytes at `offset`; fewer only if the object ends first.
+    /// `len` bytes at `offset`; fewer only if the object ends first. An object over its kind's
+    /// cap is refused as in [`Backend::read`].
     fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError>;
 
     /// Store `data` under `name`, atomically (temporary name, flush, rename) and durably.
     /// Overwrites an existing object of the same name.
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError>;
+
+    /// Store the `size` bytes `data` yields under `name`, like [`Backend::write`] (atomic and
+    /// durable) but without holding the object in memory where the backend can stream (local
+    /// directory, SMB). If `data` fails or yields another length, nothing is stored under `name`.
+    /// The default reads it whole (bounded by the cap of `name`'s kind) and calls `write`.
+    fn write_from(
+        &self,
+        name: &str,
+        data: &mut dyn std::io::Read,
+        size: u64,
+    ) -> Result<(), StorageError> {
+        let cap = cap_of(name);
+        let mut buf = Vec::with_capacity(size.min(cap) as usize);
+        std::io::Read::read_to_end(&mut std::io::Read::take(data, size.min(cap) + 1), &mut buf)
+            .map_err(|e| smb::source_err(format!("{}: {name}", self.describe()), &e))?;
+        if buf.len() as u64 != size {
+            return Err(StorageError::new(
+                crate::error::StorageErrorKind::Io,
+                format!("{}: {name}", self.describe()),
+                format!(
+                    "the source gave {} bytes, {size} were announced; nothing was stored",
+                    buf.len()
+                ),
+            ));
+        }
+        self.write(name, &buf)
+    }
 
     /// Remove an object; removing a missing object is not an error.
     fn delete(&self, name: &str) -> Result<(), StorageError>;

@@ -1,14 +1,19 @@
 //! A repository on an SMB 3 share, through libsmbclient (the `pavao` crate).
 //!
 //! The repository lives under `smb://HOST[:PORT]/SHARE[/PATH]`; `PATH` and the object folders are
-//! created on demand. Every connection requires SMB 3 as the minimum dialect and requests
-//! encryption (used whenever the server offers it). Writes go to a temporary name in the object's
+//! created on demand. Every connection requires SMB 3 as the minimum dialect and, unless the
+//! operator opted out ([`Transport::AllowUnencrypted`]), SMB 3 encryption and signing: before
+//! logging on, cairn asks the server what it offers with an SMB2 NEGOTIATE of its own
+//! (`smb_negotiate`), refuses a server without them ([`StorageErrorKind::Insecure`], before any
+//! password is sent), and asks libsmbclient for encryption exactly when the server offers it.
+//! libsmbclient alone cannot be trusted with this: asked to require encryption from a server
+//! without it, version 4.17 prints a warning on stdout and logs on unencrypted. Writes go to a temporary name in the object's
 //! folder, in large blocks, and are renamed into place once complete and of the right size.
 //!
 //! pavao serialises every libsmbclient call in the process behind one lock, so transfers are
 //! done in large blocks ([`BLOCK`]) and a hung server is cut off by the context timeout.
 
-use super::{valid_name, Backend, ObjectInfo, TEMP_PREFIX};
+use super::{budget, valid_name, Backend, ObjectInfo, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
 use pavao::{
     SmbClient, SmbCredentials, SmbDialect, SmbDirentType, SmbEncryptionLevel, SmbError, SmbMode,
@@ -24,6 +29,16 @@ pub const BLOCK: usize = 4 * 1024 * 1024;
 
 /// How long one request may wait for the server before it fails (a hung server never hangs cairn).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the connection must protect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// SMB 3 encryption (and with it integrity) is required; a server without it is refused.
+    #[default]
+    Encrypted,
+    /// Encryption is requested but a server without it is accepted (`--allow-unencrypted`).
+    AllowUnencrypted,
+}
 
 /// Where an SMB repository lives: `smb://HOST[:PORT]/SHARE[/PATH]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +184,62 @@ impl SmbBackend {
         password: &str,
         timeout: Duration,
     ) -> Result<Self, StorageError> {
+        Self::connect_with(location, username, password, timeout, Transport::Encrypted)
+    }
+
+    /// As [`SmbBackend::connect`], with a per-request timeout and a transport policy.
+    pub fn connect_with(
+        location: &SmbLocation,
+        username: &str,
+        password: &str,
+        timeout: Duration,
+        transport: Transport,
+    ) -> Result<Self, StorageError> {
+        // What the server offers decides, not what libsmbclient is asked for (see the module
+        // documentation): refuse a server without encryption unless the operator opted out,
+        // and ask libsmbclient for encryption exactly when the server offers it (asked for it
+        // when it is not offered, libsmbclient prints a warning on stdout and goes on).
+        let place = format!("{} (user {})", location.url(), username);
+        let offer = super::smb_negotiate::ask(
+            &location.host,
+            location.port.unwrap_or(445),
+            timeout,
+            &place,
+        )?;
+        if transport == Transport::Encrypted && (!offer.encryption || !offer.signing) {
+            return Err(StorageError::new(
+                StorageErrorKind::Insecure,
+                place,
+                format!(
+                    "the server offers {} (SMB dialect {:x}); cairn requires both encryption and signing",
+                    match (offer.encryption, offer.signing) {
+                        (false, false) => "neither SMB 3 encryption nor signing",
+                        (false, true) => "signing but no SMB 3 encryption",
+                        _ => "encryption but no signing",
+                    },
+                    offer.dialect
+                ),
+            ));
+        }
+        let level = if offer.encryption {
+            SmbEncryptionLevel::Require
+        } else {
+            SmbEncryptionLevel::None
+        };
+        let backend = Self::client(location, username, password, timeout, level)?;
+        backend.reach()?;
+        backend.ensure_dir("")?;
+        Ok(backend)
+    }
+
+    /// A client for `location` (not connected yet: libsmbclient connects on the first request).
+    fn client(
+        location: &SmbLocation,
+        username: &str,
+        password: &str,
+        timeout: Duration,
+        level: SmbEncryptionLevel,
+    ) -> Result<Self, StorageError> {
         let (user, workgroup) = match username.split_once(['\\', '/']) {
             Some((wg, u)) => (u.to_string(), wg.to_string()),
             None => (username.to_string(), String::new()),
@@ -182,51 +253,39 @@ impl SmbBackend {
         let options = SmbOptions::default()
             .min_protocol(SmbDialect::Smb300)
             .max_protocol(SmbDialect::Smb311)
-            .encryption_level(SmbEncryptionLevel::Request)
+            .encryption_level(level)
             .no_auto_anonymous_login(true)
             .case_sensitive(true)
             .one_share_per_server(false);
         let describe = format!("{} (user {})", location.url(), username);
-        let client = SmbClient::new(creds, options).map_err(|e| {
+        let lib_err = |e: SmbError| {
             StorageError::new(
                 StorageErrorKind::Io,
                 describe.clone(),
                 format!("libsmbclient: {e}"),
             )
-        })?;
-        client.set_timeout(timeout).map_err(|e| {
-            StorageError::new(
-                StorageErrorKind::Io,
-                describe.clone(),
-                format!("libsmbclient: {e}"),
-            )
-        })?;
+        };
+        let client = SmbClient::new(creds, options).map_err(lib_err)?;
+        client.set_timeout(timeout).map_err(lib_err)?;
         let base = match encode_path(&location.path) {
             p if p.is_empty() => String::new(),
             p => format!("/{p}"),
         };
-        let backend = SmbBackend {
+        Ok(SmbBackend {
             client,
             location: location.clone(),
             username: username.to_string(),
             base,
             made: Mutex::new(HashSet::new()),
-        };
-        backend.connect_check()?;
-        Ok(backend)
+        })
     }
 
-    /// Reach the share's root (classifying logon and share failures), then create PATH.
-    fn connect_check(&self) -> Result<(), StorageError> {
-        if let Err(e) = self.client.stat("/") {
+    /// Reach the share's root, classifying logon and share failures.
+    fn reach(&self) -> Result<(), StorageError> {
+        self.client.stat("/").map(|_| ()).map_err(|e| {
             let errno = errno_of(&e);
-            return Err(StorageError::new(
-                classify(errno, true),
-                self.describe(),
-                detail(&e, errno),
-            ));
-        }
-        self.ensure_dir("")
+            StorageError::new(classify(errno, true), self.describe(), detail(&e, errno))
+        })
     }
 
     /// The location of an object, for messages.
@@ -384,6 +443,22 @@ impl SmbBackend {
         len: Option<usize>,
     ) -> Result<Vec<u8>, StorageError> {
         self.check(name)?;
+        // A whole read learns the size first (a stat: one round trip) and refuses an oversize
+        // object unread; a range read is only bounded by the cap (no extra round trip per range).
+        if len.is_none() {
+            let size = self
+                .client
+                .stat(self.path(name))
+                .map_err(|e| self.err(name, &e))?
+                .size;
+            budget::check_size(name, size, self.loc(name))?;
+        }
+        // Never more than the cap (+1 to see an object that grew after the stat).
+        let cap = budget::cap_of(name);
+        let len = Some(match len {
+            Some(l) => l.min(cap as usize + 1),
+            None => cap as usize + 1,
+        });
         let mut f = self
             .client
             .open_with(self.path(name), SmbOpenOptions::default().read(true))
@@ -410,10 +485,19 @@ impl SmbBackend {
             }
             out.extend_from_slice(&buf[..n]);
         }
+        if offset == 0 {
+            budget::check_size(name, out.len() as u64, self.loc(name))?;
+        }
         Ok(out)
     }
 
-    fn write_temp(&self, tmp_rel: &str, name: &str, data: &[u8]) -> Result<(), StorageError> {
+    fn write_temp(
+        &self,
+        tmp_rel: &str,
+        name: &str,
+        data: &mut dyn Read,
+        size: u64,
+    ) -> Result<(), StorageError> {
         let mut f = self
             .client
             .open_with(
@@ -425,30 +509,81 @@ impl SmbBackend {
                     .mode(0o644),
             )
             .map_err(|e| self.err(name, &e))?;
-        for block in data.chunks(BLOCK) {
-            f.write_all(block).map_err(|e| self.io_err(name, &e))?;
+        // One block in memory at a time, whatever the object's size.
+        let mut buf = vec![0u8; BLOCK.min(usize::try_from(size).unwrap_or(BLOCK)).max(1)];
+        let mut sent = 0u64;
+        loop {
+            let n = read_full(data, &mut buf).map_err(|e| source_err(self.loc(name), &e))?;
+            if n == 0 {
+                break;
+            }
+            f.write_all(&buf[..n]).map_err(|e| self.io_err(name, &e))?;
+            sent += n as u64;
         }
         drop(f);
+        if sent != size {
+            return Err(StorageError::new(
+                StorageErrorKind::Io,
+                self.loc(name),
+                format!("the source gave {sent} bytes, {size} were announced; nothing was stored"),
+            ));
+        }
         // The temporary file must hold every byte before it takes the object's name.
         let st = self
             .client
             .stat(self.path(tmp_rel))
             .map_err(|e| self.err(name, &e))?;
-        if st.size != data.len() as u64 {
+        if st.size != size {
             return Err(StorageError::new(
                 StorageErrorKind::Disconnected,
                 self.loc(name),
-                format!(
-                    "short write: {} of {} bytes reached the share",
-                    st.size,
-                    data.len()
-                ),
+                format!("short write: {} of {size} bytes reached the share", st.size),
             ));
         }
         self.client
             .rename(self.path(tmp_rel), self.path(name))
             .map_err(|e| self.err(name, &e))
     }
+
+    fn write_stream(&self, name: &str, data: &mut dyn Read, size: u64) -> Result<(), StorageError> {
+        self.check(name)?;
+        let (dir, _) = name.rsplit_once('/').unwrap_or(("", name));
+        self.ensure_dir(dir)?;
+        let tmp_file = format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>());
+        let tmp_rel = if dir.is_empty() {
+            tmp_file
+        } else {
+            format!("{dir}/{tmp_file}")
+        };
+        let res = self.write_temp(&tmp_rel, name, data, size);
+        if res.is_err() {
+            let _ = self.client.unlink(self.path(&tmp_rel));
+        }
+        res
+    }
+}
+
+/// Fill `buf` from `r` as far as it goes; fewer bytes only at the end.
+pub(crate) fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A failure of the reader a streamed write copies from (the source, not this backend).
+pub(crate) fn source_err(location: String, e: &std::io::Error) -> StorageError {
+    StorageError::new(
+        StorageErrorKind::Io,
+        location,
+        format!("the source failed while being copied: {e}; nothing was stored"),
+    )
 }
 
 impl Backend for SmbBackend {
@@ -480,20 +615,12 @@ impl Backend for SmbBackend {
     }
 
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
-        self.check(name)?;
-        let (dir, _) = name.rsplit_once('/').unwrap_or(("", name));
-        self.ensure_dir(dir)?;
-        let tmp_file = format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>());
-        let tmp_rel = if dir.is_empty() {
-            tmp_file
-        } else {
-            format!("{dir}/{tmp_file}")
-        };
-        let res = self.write_temp(&tmp_rel, name, data);
-        if res.is_err() {
-            let _ = self.client.unlink(self.path(&tmp_rel));
-        }
-        res
+        let mut r = data;
+        self.write_stream(name, &mut r, data.len() as u64)
+    }
+
+    fn write_from(&self, name: &str, data: &mut dyn Read, size: u64) -> Result<(), StorageError> {
+        self.write_stream(name, data, size)
     }
 
     fn delete(&self, name: &str) -> Result<(), StorageError> {

@@ -5,7 +5,7 @@ use cairn::jobs::{Alerts, History, Job, Notifier};
 use cairn::progress::Progress;
 use cairn::retention::{format_duration, parse_duration};
 use cairn::schedule::{self, Action, Done, ScheduleConfig, ScheduleState};
-use cairn::{Error, Result};
+use cairn::Result;
 use clap::{Args, Subcommand};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -374,23 +374,8 @@ fn run_action(
             Ok(Done::default())
         }
         Action::Verify { slice, slices } => {
-            let index = ctl.index()?;
-            let r = cairn::verify::verify_slice(&ctl.repo, &index, progress, *slice, *slices)?;
-            if r.clean() {
-                Ok(Done::default())
-            } else {
-                Err(Error::corrupt(
-                    "the internal repository",
-                    format!(
-                        "damaged backups: {}",
-                        r.damaged_backups
-                            .keys()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ))
-            }
+            cairn::schedule::verify_both(ctl, progress, *slice, *slices)?;
+            Ok(Done::default())
         }
     }
 }

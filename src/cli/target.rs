@@ -25,6 +25,12 @@ pub enum TargetCmd {
         /// File holding the SMB password (or CAIRN_PASSWORD_FILE).
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// Accept an SMB server that offers no encryption (by default SMB 3 encryption is
+        /// required and such a server is refused); `target show` then shows a warning.
+        ///
+        /// Example: cairn target set smb://old-nas/backups/ctl1 --username cairn --password-file /root/smb.pass --allow-unencrypted
+        #[arg(long)]
+        allow_unencrypted: bool,
     },
     /// Show the target (never the password).
     Show {
@@ -44,10 +50,12 @@ pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
             url,
             username,
             password_file,
+            allow_unencrypted,
         } => {
             let pw = target::read_password(password_file.as_deref())?;
-            let cfg = TargetConfig::new(&url, username, pw)?;
-            target::probe(&cfg)?;
+            let mut cfg = TargetConfig::new(&url, username, pw)?;
+            cfg.allow_unencrypted = allow_unencrypted;
+            cairn::remote::accept(&ctl, &cfg)?;
             cfg.save(&ctl.root)?;
             if !g.quiet {
                 eprintln!("target set to {cfg}; backups are exported there after each backup");
@@ -71,27 +79,46 @@ pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
     }
 }
 
-/// `cairn export`.
+/// `cairn export`: exit 1 naming any backup skipped because objects it needs are damaged here
+/// (the others are exported).
 pub fn export(g: &Global) -> Result<()> {
     let ctl = g.controller()?;
     cairn::remote::configured(&ctl)?;
-    let r = super::as_job(&ctl.local(), JobKind::Export, |job| {
+    super::as_job(&ctl.local(), JobKind::Export, |job| {
         let p = Arc::new(Progress::default());
         let r = {
             let _bar = output::Bar::start("export", p.clone(), g.quiet);
-            cairn::remote::export(&ctl, &p)?
+            cairn::remote::export_report(&ctl, &p)?
         };
         let _ = job.progress(|rec| rec.bytes_exported = r.bytes_sent);
-        Ok(r)
-    })?;
-    if !g.quiet {
-        println!(
-            "exported {} objects ({}), {} already there, in {:.1}s",
-            r.objects_sent,
-            output::size(r.bytes_sent),
-            r.objects_skipped,
-            r.seconds
-        );
+        if !g.quiet {
+            print_export(&r);
+        }
+        if r.backups_skipped.is_empty() {
+            Ok(())
+        } else {
+            Err(cairn::remote::skipped_error(&r))
+        }
+    })
+}
+
+fn print_export(r: &cairn::replicate::ExportReport) {
+    println!(
+        "exported {} objects ({}), {} already there{}, in {:.1}s",
+        r.objects_sent,
+        output::size(r.bytes_sent),
+        r.objects_skipped,
+        if r.objects_healed > 0 {
+            format!(", {} damaged on the target and replaced", r.objects_healed)
+        } else {
+            String::new()
+        },
+        r.seconds
+    );
+    for (o, why) in &r.damaged_objects {
+        println!("damaged object {o}: {why}");
     }
-    Ok(())
+    for b in &r.backups_skipped {
+        println!("backup {} not exported: {}", b.id, b.reason);
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 /// Verify options.
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// Check the target's copy instead of the internal repository.
+    /// Check the target's own copy (read over the network) instead of the internal repository.
     #[arg(long)]
     pub from_target: bool,
     /// Decrypt and check every chunk (needs --identity).
@@ -31,8 +31,20 @@ pub fn run(g: &Global, a: VerifyArgs) -> Result<()> {
     } else {
         None
     };
-    let index = ctl.index()?;
     let progress = Arc::new(Progress::default());
+    if a.from_target {
+        let (report, place) = {
+            let _bar = output::Bar::start("verify", progress.clone(), g.quiet);
+            cairn::remote::verify_target(&ctl, keys.as_ref(), &progress)?
+        };
+        return print_report(
+            &report,
+            a.json,
+            g.quiet,
+            &format!("the target's copy at {place}"),
+        );
+    }
+    let index = ctl.index()?;
     let report = {
         let _bar = output::Bar::start("verify", progress.clone(), g.quiet);
         cairn::verify::verify(&ctl.repo, &index, keys.as_ref(), &progress)?

@@ -65,7 +65,8 @@ impl PackHeader {
     /// Encode header + trailer (to append after the blobs).
     pub fn encode_tail(&self) -> Vec<u8> {
         let mut out = postcard::to_allocvec(self).unwrap_or_default();
-        let len = out.len() as u32;
+        // A header is a few MiB at most (one short entry per blob of a bounded pack).
+        let len = u32::try_from(out.len()).unwrap_or(u32::MAX);
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(END_MAGIC);
@@ -99,14 +100,16 @@ impl PackHeader {
                 format!("{} stray bytes after the pack header", rest.len()),
             ));
         }
-        let blobs_end = pack_len
-            .checked_sub((TRAILER_LEN + header.len()) as u64)
+        let blobs_end = (header.len() as u64)
+            .checked_add(TRAILER_LEN as u64)
+            .and_then(|tail| pack_len.checked_sub(tail))
             .ok_or_else(|| Error::corrupt(what, "header longer than the pack"))?;
         let mut next = LEAD_LEN as u64;
         for e in &h.entries {
             let (off, len) = (e.offset as u64, e.length as u64);
+            let end = off.checked_add(len);
             if off < next
-                || off + len > blobs_end
+                || end.is_none_or(|end| end > blobs_end)
                 || len < crate::crypto::SEAL_OVERHEAD as u64 + 1
                 || e.raw_len > MAX_BLOB_LEN
             {
@@ -115,7 +118,7 @@ impl PackHeader {
                     format!("pack entry for chunk {} out of bounds", e.id.short()),
                 ));
             }
-            next = off + len;
+            next = end.unwrap_or(u64::MAX);
         }
         Ok(h)
     }
@@ -126,7 +129,8 @@ impl PackHeader {
         if bytes.len() < LEAD_LEN + TRAILER_LEN {
             return Err(Error::corrupt(what, "pack too short"));
         }
-        let hl = Self::header_len(&bytes[bytes.len() - TRAILER_LEN..], what)? as usize;
+        let hl = usize::try_from(Self::header_len(&bytes[bytes.len() - TRAILER_LEN..], what)?)
+            .map_err(|_| Error::corrupt(what, "header length out of range"))?;
         let end = bytes.len() - TRAILER_LEN;
         let start = end
             .checked_sub(hl)
@@ -204,5 +208,23 @@ mod tests {
         for cut in 0..p.len() {
             let _ = PackHeader::from_pack(&p[..cut], "p");
         }
+    }
+
+    #[test]
+    fn entries_at_the_end_of_the_offset_range_are_damage_not_overflow() {
+        let h = PackHeader {
+            session: KeyId([9; 32]),
+            entries: vec![PackEntry {
+                id: ChunkId([1; 32]),
+                kind: BlobKind::Data,
+                offset: u32::MAX,
+                length: u32::MAX,
+                raw_len: 1,
+            }],
+        };
+        let tail = postcard::to_allocvec(&h).unwrap();
+        assert!(PackHeader::decode(&tail, u32::MAX as u64 + 100, "p").is_err());
+        let _ = PackHeader::decode(&tail, u64::MAX, "p");
+        assert!(PackHeader::decode(&tail, 3, "p").is_err());
     }
 }

@@ -50,7 +50,8 @@ pub const REPOSITORY: &str = "repository";
 
 /// Diagnose job `kind` failing with `err`.
 pub fn diagnose(kind: JobKind, err: &Error) -> Diagnosis {
-    let on_target = matches!(kind, JobKind::Export | JobKind::Recover);
+    let on_target =
+        matches!(kind, JobKind::Export | JobKind::Recover) || crate::remote::is_target_damage(err);
     let storage_subject = if on_target { TARGET } else { REPOSITORY };
     let what = format!("{kind} failed: {err}");
     let d = |subject: &str, cause: &str, severity, remedy: String| Diagnosis {

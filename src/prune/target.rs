@@ -58,6 +58,8 @@ pub fn prune_target(
         if store.stat("config")?.is_none() {
             return Ok(None); // nothing exported yet: nothing to prune there
         }
+        // Never prune another repository's backups.
+        crate::remote::check_owner(&store, &ctl.repo)?;
         prune_copy(store, policy, now, &scope, dry_run, progress).map(Some)
     })();
     outcome.map_err(|e| {

@@ -92,15 +92,20 @@ fn free_port() -> u16 {
 impl Samba {
     /// Start a server with a share on the local disk.
     pub fn start() -> Samba {
-        Self::start_with(None)
+        Self::start_with(None, &[])
     }
 
     /// Start a server whose share is a tmpfs of `bytes` (to fill it up).
     pub fn start_small(bytes: u64) -> Samba {
-        Self::start_with(Some(bytes))
+        Self::start_with(Some(bytes), &[])
     }
 
-    fn start_with(tmpfs_size: Option<u64>) -> Samba {
+    /// Start a server with extra `[global]` lines, e.g. `server smb encrypt = off`.
+    pub fn start_with_globals(globals: &[&str]) -> Samba {
+        Self::start_with(None, globals)
+    }
+
+    fn start_with(tmpfs_size: Option<u64>, globals: &[&str]) -> Samba {
         ensure_samba_installed();
         ensure_user();
         let dir = tempfile::Builder::new()
@@ -168,12 +173,17 @@ impl Samba {
   printcap name = /dev/null
   disable spoolss = yes
   map to guest = never
+{extra}
 [{SHARE}]
   path = {d}/share
   read only = no
   valid users = cairn
 ",
-            d = d.display()
+            d = d.display(),
+            extra = globals
+                .iter()
+                .map(|g| format!("  {g}\n"))
+                .collect::<String>()
         );
         fs::write(d.join("smb.conf"), conf).expect("write smb.conf");
         let mut child = Command::new("smbpasswd")
@@ -348,6 +358,20 @@ impl Samba {
         })
         .unwrap_or_default();
         out
+    }
+}
+
+impl Samba {
+    /// `smbstatus -S` for this server: each tree connect with its encryption and signing.
+    pub fn shares_status(&self) -> String {
+        run(Command::new("smbstatus")
+            .arg("-s")
+            .arg(self.dir.path().join("smb.conf"))
+            .arg("-S"))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+        })
+        .unwrap_or_default()
     }
 }
 

@@ -236,8 +236,16 @@ fn export_to_the_share_and_read_every_object_back() {
     assert_same(&src, again.as_ref());
     // And the files on the server's disk are the same repository.
     assert_same(&src, &LocalBackend::new(s.share_dir().join("ctl1")));
-    // Nothing is left to send.
+    // Nothing is left to send; finding that out reads (and hashes) every object on the share.
+    let t = Instant::now();
     let r2 = export(&src, again.as_ref(), &|_| {}).unwrap();
+    eprintln!(
+        "export with nothing to send: compared {:.1} MiB on the share in {:.2}s = {:.1} MiB/s",
+        r2.bytes_compared as f64 / 1048576.0,
+        t.elapsed().as_secs_f64(),
+        r2.bytes_compared as f64 / 1048576.0 / t.elapsed().as_secs_f64()
+    );
+    assert_eq!(r2.bytes_compared, total);
     assert_eq!(
         (r2.objects_sent, r2.objects_skipped),
         (0, sizes.len() as u64 + 4)
@@ -458,4 +466,261 @@ fn a_full_share_is_reported_as_no_space() {
             o.name
         );
     }
+}
+
+#[test]
+fn a_server_without_encryption_is_refused_unless_allowed() {
+    // The default server (as accept/lib.sh starts it) offers encryption: required by default.
+    let good = Samba::start();
+    let cfg = TargetConfig::new(
+        &good.url("ctl1"),
+        Some("cairn".into()),
+        Some(PASSWORD.into()),
+    )
+    .unwrap();
+    let b = open_backend(&cfg).unwrap();
+    b.write("config", b"cfg").unwrap();
+    // The server's view: the session is SMB3, encrypted and signed, and so is the share's tree
+    // connect.
+    let shares = good.shares_status();
+    eprintln!("smbstatus -S (default server):\n{shares}");
+    let line = shares
+        .lines()
+        .find(|l| l.starts_with("backups"))
+        .unwrap_or_else(|| panic!("no tree connect to the share: {shares}"));
+    assert!(
+        line.contains("AES-128-GCM") || line.contains("AES-256-GCM") || line.contains("CCM"),
+        "the share's tree connect is not encrypted: {line}"
+    );
+    let status = good.status();
+    eprintln!("smbstatus (default server):\n{status}");
+    assert!(
+        ["AES-128-GCM", "AES-256-GCM", "AES-128-CCM", "AES-256-CCM"]
+            .iter()
+            .any(|c| status.contains(c)),
+        "the session is not encrypted: {status}"
+    );
+    assert!(
+        ["AES-128-GMAC", "AES-128-CMAC", "HMAC-SHA256"]
+            .iter()
+            .any(|c| status.contains(c)),
+        "the session is not signed: {status}"
+    );
+    drop(b);
+
+    // Servers that desire or require encryption are accepted, and the session is encrypted.
+    for setting in [
+        "server smb encrypt = desired",
+        "server smb encrypt = required",
+    ] {
+        let srv = Samba::start_with_globals(&[setting]);
+        let cfg = TargetConfig::new(
+            &srv.url("ctl1"),
+            Some("cairn".into()),
+            Some(PASSWORD.into()),
+        )
+        .unwrap();
+        let b = open_backend(&cfg).unwrap_or_else(|e| panic!("{setting}: {e}"));
+        b.write("config", b"cfg").unwrap();
+        let status = srv.status();
+        assert!(
+            ["AES-128-GCM", "AES-256-GCM", "AES-128-CCM", "AES-256-CCM"]
+                .iter()
+                .any(|c| status.contains(c)),
+            "{setting}: the session is not encrypted: {status}"
+        );
+    }
+
+    // A server with encryption off: refused, with the remedy, and nothing written.
+    let plain = Samba::start_with_globals(&["server smb encrypt = off"]);
+    let cfg = TargetConfig::new(
+        &plain.url("ctl1"),
+        Some("cairn".into()),
+        Some(PASSWORD.into()),
+    )
+    .unwrap();
+    let r = probe(&cfg);
+    let e = storage(r.unwrap_err());
+    eprintln!("server without encryption: {e}\n  remedy: {}", e.remedy());
+    assert_eq!(e.kind, StorageErrorKind::Insecure, "{e}");
+    assert!(e.remedy().contains("--allow-unencrypted"), "{}", e.remedy());
+    assert!(e.remedy().contains("smb encrypt"), "{}", e.remedy());
+    assert!(
+        !plain.share_dir().join("ctl1").exists(),
+        "the refused connection created the folder"
+    );
+    // Opting out works, and the session really is unencrypted (the flag is what decides).
+    let mut open = cfg.clone();
+    open.allow_unencrypted = true;
+    probe(&open).unwrap();
+    let b = open_backend(&open).unwrap();
+    b.write("config", b"cfg").unwrap();
+    let status = plain.status();
+    eprintln!("smbstatus (encryption off):\n{status}");
+    assert!(
+        !["AES-128-GCM", "AES-256-GCM", "AES-128-CCM", "AES-256-CCM"]
+            .iter()
+            .any(|c| status.contains(c)),
+        "{status}"
+    );
+    // The transport is checked before any logon: no password is sent to such a server.
+    let bad = TargetConfig::new(
+        &plain.url("ctl1"),
+        Some("cairn".into()),
+        Some("wrong-password".into()),
+    )
+    .unwrap();
+    assert_eq!(
+        storage(probe(&bad).unwrap_err()).kind,
+        StorageErrorKind::Insecure
+    );
+}
+
+fn flip(p: &std::path::Path) {
+    let mut b = fs::read(p).unwrap();
+    let n = b.len() / 2;
+    b[n] ^= 1;
+    fs::write(p, b).unwrap();
+}
+
+fn largest(dir: &std::path::Path) -> std::path::PathBuf {
+    crate::harness::files_under(dir)
+        .into_iter()
+        .max_by_key(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .expect("no file")
+}
+
+/// An Env whose target is `url` on a real Samba, with the password in a file.
+fn env_with_share(s: &Samba, folder: &str) -> (crate::harness::Env, String, std::path::PathBuf) {
+    let env = crate::harness::Env::new();
+    let src = env.path("src/app");
+    crate::harness::write(&src.join("big.bin"), &bytes(21, 3 << 20));
+    crate::harness::write(&src.join("note.txt"), b"a note\n");
+    env.add_path_service("app", &src);
+    let pw = env.path("smb-password");
+    fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
+    (env, s.url(folder), pw)
+}
+
+#[test]
+fn verify_from_target_reads_the_share_and_export_heals_it() {
+    let s = Samba::start();
+    let (env, url, pw) = env_with_share(&s, "ctl1");
+    env.run([
+        "target",
+        "set",
+        &url,
+        "--username",
+        "cairn",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .ok("target set");
+    env.backup();
+    let share = s.share_dir().join("ctl1");
+    let pack = largest(&share.join("data"));
+    let name = pack.file_name().unwrap().to_str().unwrap().to_string();
+    flip(&pack);
+    env.run(["verify"]).ok("verify of the intact internal copy");
+    let v = env.run(["verify", "--from-target"]);
+    v.expect(1, "verify --from-target with a flipped pack on the share");
+    assert!(v.all().contains(&name[..16]), "{}", v.all());
+    env.run(["export"]).ok("export heals the share");
+    env.run(["verify", "--from-target"])
+        .ok("verify --from-target after the heal");
+    let local = env.repo.join("data").join(&name[..2]).join(&name);
+    assert!(fs::read(&pack).unwrap() == fs::read(&local).unwrap());
+}
+
+#[test]
+fn target_set_refuses_a_server_without_encryption_unless_allowed() {
+    let plain = Samba::start_with_globals(&["server smb encrypt = off"]);
+    let (env, url, pw) = env_with_share(&plain, "ctl1");
+    let args = [
+        "target",
+        "set",
+        &url,
+        "--username",
+        "cairn",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ];
+    let o = env.run(args);
+    assert_eq!(
+        o.code,
+        1,
+        "target set on a server without encryption: {}",
+        o.all()
+    );
+    assert!(o.stderr.contains("encryption"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--allow-unencrypted"),
+        "no remedy: {}",
+        o.stderr
+    );
+    let show = env.run(["target", "show", "--json"]);
+    assert_eq!(
+        show.json(),
+        serde_json::Value::Null,
+        "a refused target was saved"
+    );
+    // Opting out: saved, and shown with a warning in text and JSON.
+    let mut opt: Vec<&str> = args.to_vec();
+    opt.push("--allow-unencrypted");
+    env.run(&opt).ok("target set --allow-unencrypted");
+    let text = env.run(["target", "show"]);
+    assert!(
+        text.stdout.contains("WARNING") && text.stdout.contains("encryption"),
+        "{}",
+        text.stdout
+    );
+    let json = env.run(["target", "show", "--json"]).json();
+    assert_eq!(json["allow_unencrypted"], true);
+    assert!(
+        json["warning"]
+            .as_str()
+            .unwrap_or("")
+            .contains("encryption"),
+        "{json}"
+    );
+    let b = env.run(["backup", "--json"]);
+    b.ok("backup to a target that allows plaintext");
+    assert!(
+        !b.stdout.contains("Encryption required"),
+        "libsmbclient wrote to stdout: {}",
+        b.stdout
+    );
+    b.json();
+    // Set again without the flag: refused, the opted-out setting is kept.
+    env.run(args).expect(1, "target set without the flag");
+    // And a server that offers encryption: set without any flag, no warning.
+    let good = Samba::start();
+    let url2 = good.url("ctl1");
+    let mut a2 = args.to_vec();
+    a2[2] = &url2;
+    env.run(&a2).ok("target set on a server with encryption");
+    let json = env.run(["target", "show", "--json"]).json();
+    assert_eq!(json["allow_unencrypted"], false);
+    assert!(json["warning"].is_null(), "{json}");
+}
+
+#[test]
+fn an_oversize_object_on_the_share_is_refused_unread() {
+    let s = Samba::start();
+    let b = connect(&s, "ctl1", PASSWORD).unwrap();
+    let dir = s.share_dir().join("ctl1/backups");
+    fs::create_dir_all(&dir).unwrap();
+    let f = fs::File::create(dir.join("20300101T000000.000Z")).unwrap();
+    f.set_len(300_000_000).unwrap(); // sparse
+    drop(f);
+    let t = Instant::now();
+    let e = b.read("backups/20300101T000000.000Z").unwrap_err();
+    eprintln!("oversize manifest on the share: {e} in {:?}", t.elapsed());
+    assert_eq!(e.kind, StorageErrorKind::TooLarge, "{e}");
+    assert!(e.to_string().contains("300000000 bytes"), "{e}");
+    assert!(t.elapsed().as_secs() < 5, "it was read: {:?}", t.elapsed());
+    // A range read is bounded by the cap too.
+    let cap = cairn::backend::cap_of("backups/x") as usize;
+    let r = b.read_range("backups/20300101T000000.000Z", 10, usize::MAX);
+    assert!(r.map(|v| v.len() <= cap + 1).unwrap_or(true));
 }
