@@ -19,6 +19,14 @@ const EXPORTED_FILE: &str = "exported.json";
 
 /// How errors about the target's copy name it ("the target's copy at smb://…").
 pub const TARGET_COPY: &str = "the target's copy";
+/// The object named by the error of an export that skipped backups damaged in the internal copy.
+pub const INTERNAL_COPY: &str = "the internal repository";
+
+/// Whether `err` is damage found in the internal copy while exporting (its alert is about the
+/// repository, not the target: the target is fine, the internal copy needs healing).
+pub fn is_internal_damage(err: &Error) -> bool {
+    matches!(err, Error::Corrupt { object, .. } if object == INTERNAL_COPY)
+}
 
 /// Whether `err` is damage found on the target's copy (its alert is about the target).
 pub fn is_target_damage(err: &Error) -> bool {
@@ -109,7 +117,7 @@ pub fn export(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
 /// The error of an export that skipped backups: damage, naming each backup and why.
 pub fn skipped_error(report: &ExportReport) -> Error {
     Error::corrupt(
-        "the internal repository",
+        INTERNAL_COPY,
         format!(
             "{} backup(s) not exported because objects they need are damaged here (the others were exported): {}",
             report.backups_skipped.len(),

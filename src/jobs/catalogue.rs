@@ -50,8 +50,9 @@ pub const REPOSITORY: &str = "repository";
 
 /// Diagnose job `kind` failing with `err`.
 pub fn diagnose(kind: JobKind, err: &Error) -> Diagnosis {
-    let on_target =
-        matches!(kind, JobKind::Export | JobKind::Recover) || crate::remote::is_target_damage(err);
+    let on_target = (matches!(kind, JobKind::Export | JobKind::Recover)
+        && !crate::remote::is_internal_damage(err))
+        || crate::remote::is_target_damage(err);
     let storage_subject = if on_target { TARGET } else { REPOSITORY };
     let what = format!("{kind} failed: {err}");
     let d = |subject: &str, cause: &str, severity, remedy: String| Diagnosis {
@@ -214,6 +215,20 @@ mod tests {
             ("damage", Severity::Critical)
         );
         assert!(dmg.remedy.contains("cairn verify"));
+        // an export that skipped backups damaged in the internal copy: the repository needs healing
+        let skipped = diagnose(
+            JobKind::Export,
+            &Error::corrupt(crate::remote::INTERNAL_COPY, "1 backup(s) not exported"),
+        );
+        assert_eq!(
+            (skipped.subject.as_str(), skipped.cause.as_str()),
+            (REPOSITORY, "damage")
+        );
+        let on_share = diagnose(
+            JobKind::Export,
+            &Error::corrupt("data/ab/abcd", "hash mismatch"),
+        );
+        assert_eq!(on_share.subject, TARGET);
         let key = diagnose(
             JobKind::Restore,
             &Error::WrongIdentity {
