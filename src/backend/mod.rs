@@ -8,11 +8,13 @@
 mod faulty;
 mod local;
 mod memory;
+mod powercut;
 mod smb;
 
 pub use faulty::{Fault, FaultyBackend};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
+pub use powercut::{Landing, PowerCut, SyncPoint};
 pub use smb::{SmbBackend, SmbLocation};
 
 use crate::error::StorageError;
