@@ -227,7 +227,10 @@ mod tests {
         // contract::check: 4 writes, 2 deletes
         assert_eq!(b.sync_points(), 6);
         let log = b.log();
-        assert_eq!((log[0].call, log[0].name.as_str()), ("write", "data/ab/ab01"));
+        assert_eq!(
+            (log[0].call, log[0].name.as_str()),
+            ("write", "data/ab/ab01")
+        );
         assert_eq!(log[5].call, "delete");
         assert!(!b.is_dead());
     }
