@@ -227,6 +227,7 @@ fn settle_index(root: &Path) {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
+    settle_index(from); // a repository's index is copied only once sled has let go of it
     let s = Command::new("cp").arg("-a").arg(from).arg(to).status();
     assert!(
         s.is_ok_and(|s| s.success()),
@@ -288,9 +289,27 @@ fn assert_restores_as(want: &Expected, got: &Expected, what: &str) {
 }
 
 /// What the crash run did.
+/// What the reboot finds of the controller's index cache (`REPO/local/index`, written by sled
+/// outside the backend: between its flushes a crash may lose any suffix of its writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IndexAfter {
+    /// As the crashed process left it.
+    Kept,
+    /// As it was when the operation started (the operation's writes to it lost).
+    RolledBack,
+}
+
+/// Where the power goes, and what survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cut {
+    n: u64,
+    landing: Landing,
+    index: IndexAfter,
+}
+
 struct Run {
     /// Where the power went (None: the counting run).
-    cut: Option<(u64, Landing)>,
+    cut: Option<Cut>,
     result: cairn::Result<()>,
     points: u64,
     dead: bool,
@@ -299,9 +318,9 @@ struct Run {
 }
 
 impl Run {
-    /// The sync point the power was planned to go at (0: none).
-    fn cut_n(&self) -> u64 {
-        self.cut.map_or(0, |(n, _)| n)
+    /// What the sync point the power went at left.
+    fn landing(&self) -> Option<Landing> {
+        self.cut.map(|c| c.landing)
     }
 
     /// Whether the power went while writing a manifest.
@@ -311,7 +330,7 @@ impl Run {
     }
 
     fn cut_point(&self) -> Option<&SyncPoint> {
-        let (n, _) = self.cut?;
+        let n = self.cut?.n;
         self.log.iter().find(|p| p.n == n)
     }
 
@@ -319,10 +338,10 @@ impl Run {
     fn what(&self, op: &str) -> String {
         match self.cut {
             None => format!("{op} (no cut)"),
-            Some((n, landing)) => {
+            Some(Cut { n, landing, index }) => {
                 let p = self.cut_point();
                 format!(
-                    "{op}, power lost at sync point {n} ({} {}, {landing:?})",
+                    "{op}, power lost at sync point {n} ({} {}, {landing:?}, index {index:?})",
                     p.map_or("?", |p| p.call),
                     p.map_or("?", |p| p.name.as_str()),
                 )
@@ -333,7 +352,7 @@ impl Run {
 
 /// Hands the operation its store, wrapped with the planned cut, and keeps the wrapper to look at.
 struct Plug {
-    cut: Option<(u64, Landing)>,
+    cut: Option<Cut>,
     made: Mutex<Option<Arc<PowerCut<LocalBackend>>>>,
 }
 
@@ -343,7 +362,7 @@ impl Plug {
         let inner = LocalBackend::new(dir);
         let b = Arc::new(match self.cut {
             None => PowerCut::counting(inner),
-            Some((n, landing)) => PowerCut::at(inner, n, landing),
+            Some(c) => PowerCut::at(inner, c.n, c.landing),
         });
         let mut made = self.made.lock().unwrap();
         assert!(made.is_none(), "one wrapped store per run");
@@ -353,18 +372,20 @@ impl Plug {
 }
 
 /// Run `op` on a fresh copy of `template` once without a cut (counting its sync points), then once
-/// per sync point and landing; after each run, `check` reboots and inspects the copy. Returns
-/// the number of sync points.
+/// per sync point and landing (and, with `index_rollback`, once more with the controller's index
+/// rolled back to the operation's start); after each run, `check` reboots and inspects the copy.
+/// Returns the number of sync points.
 fn every_cut(
     op_name: &str,
     template: &Path,
+    index_rollback: bool,
     op: &dyn Fn(&Path, &Plug) -> cairn::Result<()>,
     check: &dyn Fn(&Path, &Run),
 ) -> u64 {
     let scratch = tempfile::tempdir().unwrap();
-    let mut runs = 0u64;
-    let once = |cut: Option<(u64, Landing)>, runs: &mut u64| -> u64 {
-        *runs += 1;
+    let (mut runs, mut unreached, mut max_after) = (0u64, 0u64, 0u64);
+    let mut once = |cut: Option<Cut>| -> u64 {
+        runs += 1;
         let world = scratch.path().join(format!("run-{runs}"));
         copy_dir(template, &world);
         let plug = Plug {
@@ -392,18 +413,39 @@ fn every_cut(
             ),
             _ => {}
         }
+        if cut.is_some() && !run.dead {
+            unreached += 1; // this run had fewer sync points (packs are filled in thread order)
+        }
+        max_after = max_after.max(run.calls_after_cut);
+        if cut.is_some_and(|c| c.index == IndexAfter::RolledBack) {
+            let index = Path::new("repo/local/index");
+            settle_index(&world.join("repo"));
+            let _ = std::fs::remove_dir_all(world.join(index));
+            if template.join(index).exists() {
+                copy_dir(&template.join(index), &world.join(index));
+            }
+        }
         check(&world, &run);
         std::fs::remove_dir_all(&world).unwrap();
         run.points
     };
-    let points = once(None, &mut runs);
+    let points = once(None);
     assert!(points > 0, "{op_name}: no sync point");
     for n in 1..=points {
-        for landing in [Landing::BeforeRename, Landing::AfterRename] {
-            once(Some((n, landing)), &mut runs);
+        let mut variants = vec![
+            (Landing::BeforeRename, IndexAfter::Kept),
+            (Landing::AfterRename, IndexAfter::Kept),
+        ];
+        if index_rollback {
+            variants.push((Landing::AfterRename, IndexAfter::RolledBack));
+        }
+        for (landing, index) in variants {
+            once(Some(Cut { n, landing, index }));
         }
     }
-    eprintln!("{op_name}: {points} sync points, {runs} runs");
+    eprintln!(
+        "{op_name}: {points} sync points, {runs} runs ({unreached} ended before their cut); at most {max_after} calls after a cut"
+    );
     points
 }
 
@@ -550,6 +592,7 @@ fn backup_points(fx: &Fixture, template: &Path) -> u64 {
             "second backup"
         },
         template,
+        true,
         &|world, plug| {
             let repo = world.join("repo");
             let store = plug.store(&repo);
@@ -567,8 +610,7 @@ fn backup_points(fx: &Fixture, template: &Path) -> u64 {
             );
             if !run.dead {
                 assert_eq!(made.len(), 1, "{what}: the backup is not listed");
-            } else if run.cut == Some((run.cut_n(), Landing::AfterRename)) && run.cut_at_manifest()
-            {
+            } else if run.landing() == Some(Landing::AfterRename) && run.cut_at_manifest() {
                 assert_eq!(
                     made.len(),
                     1,
@@ -631,6 +673,7 @@ fn export_points(fx: &Fixture, template: &Path, op_name: &str) -> u64 {
     every_cut(
         op_name,
         template,
+        false,
         &|world, plug| {
             let ctl = open_repo(&world.join("repo"), None);
             let dst = plug.store(&world.join("share"));
@@ -738,6 +781,7 @@ fn prune_points(fx: &Fixture, template: &Path, local: bool) -> u64 {
     every_cut(
         op_name,
         template,
+        local,
         &|world, plug| {
             let dir = world.join(if local { "repo" } else { "share" });
             prune(world, Some(plug.store(&dir)), false).map(|_| ())
@@ -832,6 +876,7 @@ fn power_lost_at_every_sync_point_of_a_recovery() {
     every_cut(
         "recover",
         tpl.path(),
+        false,
         &|world, plug| {
             let repo = world.join("repo");
             std::fs::create_dir(&repo).unwrap();
