@@ -150,7 +150,19 @@ impl Fixture {
         let ctl = open_repo(&self.repo(), None);
         let m = cairn::backup::run(&ctl, &Progress::default()).unwrap();
         self.backups.insert(m.id.clone(), self.expected_now());
+        copy_dir(&self.src(), &self.path(&format!("src-{}", m.id)));
         m.id
+    }
+
+    /// Run `f` with the sources as they were when backup `id` ran (they are put back after).
+    fn with_sources_of<T>(&self, id: &str, f: impl FnOnce() -> T) -> T {
+        let (src, now) = (self.src(), self.path("src-now"));
+        std::fs::rename(&src, &now).unwrap();
+        copy_dir(&self.path(&format!("src-{id}")), &src);
+        let out = f();
+        std::fs::remove_dir_all(&src).unwrap();
+        std::fs::rename(&now, &src).unwrap();
+        out
     }
 
     /// Change the sources: five files rewritten, two added, one removed, the dump changed.
@@ -677,7 +689,12 @@ fn export_points(fx: &Fixture, template: &Path, op_name: &str) -> u64 {
         &|world, plug| {
             let ctl = open_repo(&world.join("repo"), None);
             let dst = plug.store(&world.join("share"));
+            // remote::export, with the target's store wrapped
             cairn::replicate::export(ctl.repo.store.as_ref(), dst.as_ref(), &|_| {})?;
+            assert!(
+                !dst.is_dead(),
+                "the copy reported success after the power was lost: a storage error was swallowed"
+            );
             cairn::remote::record_exported(&ctl.root, dst.as_ref())
         },
         &|world, run| {
@@ -829,6 +846,24 @@ fn prune_points(fx: &Fixture, template: &Path, local: bool) -> u64 {
                 temps.is_empty(),
                 "{what}: temporary files left after the next prune: {temps:?}"
             );
+            if local {
+                // The forgotten backup's sources come back (a file restored to an old version):
+                // a backup must store again the chunks prune deleted, never dedup against an
+                // index entry for a pack that is gone (the index may have been rolled back).
+                let oldest = fx.ids().into_iter().next().unwrap();
+                let m = fx.with_sources_of(&oldest, || {
+                    cairn::backup::run(&open_repo(&world.join("repo"), None), &Progress::default())
+                        .unwrap_or_else(|e| panic!("{what}: a backup after the prune failed: {e}"))
+                });
+                check_local(
+                    &format!("{what}, then a prune and a backup of the old sources"),
+                    &world.join("repo"),
+                    fx,
+                    Some(&fx.backups[&oldest]),
+                    Depth::Restore(&[&m.id]),
+                    world,
+                );
+            }
         },
     )
 }
