@@ -1,21 +1,31 @@
 //! Deterministic crash tests, in the manner of redb's crash-consistency tests: the power goes at
-//! every sync point of backup, export, prune (both copies) and recover, one run per point and per
-//! landing (the temporary file written but not renamed; the rename durable but unreported).
+//! every sync point (every write and delete of the store) of backup (first and deduplicating),
+//! export (full and incremental), prune (the internal repository and the target's copy) and
+//! recover.
 //!
-//! Each run works on a fresh copy of a prepared repository, with the store wrapped in
-//! [`PowerCut`]. After the cut everything is dropped and the repository reopened from disk (the
-//! "reboot"); then:
+//! Each run works on a fresh copy of a prepared repository, with the store the operation writes
+//! wrapped in [`PowerCut`]. A counting run comes first, so every sync point is covered whatever
+//! their number; then one run per sync point and per landing: the temporary file written but not
+//! renamed, and the rename durable but never reported. For the operations on the internal
+//! repository, a third run per point rolls the index cache (`REPO/local/index`, sled, written
+//! outside the store) back to where it was when the operation started, as a crash between two
+//! sled flushes may.
+//!
+//! After the cut everything is dropped and the repository reopened from disk (the "reboot");
+//! then:
 //! - verify, reading every chunk with the identity, finds no damage (unreferenced debris is
 //!   allowed);
 //! - every listed backup restores byte for byte to what its services held when it ran, and no
-//!   backup that the operation did not complete is listed;
-//! - the next job of the same kind succeeds and leaves the repository clean (the next backup;
-//!   the next export, after which the target verifies clean; the next prune, after which a dry
-//!   run has nothing left to do; a recover re-run into a new repository).
+//!   backup the operation did not complete is listed;
+//! - the next job of the same kind succeeds and leaves the repository clean: the next backup (no
+//!   temporary file left); the next export (verify --from-target clean, the target an exact copy);
+//!   the next prune (a dry run then has nothing to do; after it, a backup of the forgotten
+//!   backup's sources stores again what prune deleted); a recover re-run into a new repository.
 //!
-//! The counting run comes first, so every sync point an operation has is covered, whatever
-//! their number. The controller's own state under `REPO/local/` (the index cache, keys.toml) is
-//! not cut: it is written with `fsutil::write_atomic`, not through the backend.
+//! Not modelled: the small files under `REPO/local/` other than the index (keys.toml,
+//! services.toml, exported.json: written with `fsutil::write_atomic`, outside the store), and
+//! deletes that a file system makes durable out of order (`LocalBackend::delete` does not fsync
+//! the directory; the tests take a delete as durable when it returns).
 
 use crate::harness::{assert_same, random_bytes, snapshot, write, Entry, Snapshot};
 use cairn::backend::{Backend, Landing, LocalBackend, PowerCut, SyncPoint, TEMP_PREFIX};
