@@ -396,7 +396,7 @@ impl Plug {
 /// Run `op` on a fresh copy of `template` once without a cut (counting its sync points), then once
 /// per sync point and landing (and, with `index_rollback`, once more with the controller's index
 /// rolled back to the operation's start); after each run, `check` reboots and inspects the copy.
-/// Returns the number of sync points.
+/// Returns the number of sync points (the most any run had).
 fn every_cut(
     op_name: &str,
     template: &Path,
@@ -406,7 +406,7 @@ fn every_cut(
 ) -> u64 {
     let scratch = tempfile::tempdir().unwrap();
     let (mut runs, mut unreached, mut max_after) = (0u64, 0u64, 0u64);
-    let mut once = |cut: Option<Cut>| -> u64 {
+    let mut once = |cut: Option<Cut>| -> (u64, bool) {
         runs += 1;
         let world = scratch.path().join(format!("run-{runs}"));
         copy_dir(template, &world);
@@ -449,11 +449,15 @@ fn every_cut(
         }
         check(&world, &run);
         std::fs::remove_dir_all(&world).unwrap();
-        run.points
+        (run.points, run.dead)
     };
-    let points = once(None);
+    let (points, _) = once(None);
     assert!(points > 0, "{op_name}: no sync point");
-    for n in 1..=points {
+    // Every point of the counting run, and on while some run still reaches its cut (a run can
+    // have more points than the counting run: packs are filled in the order threads finish).
+    let mut n = 0;
+    loop {
+        n += 1;
         let mut variants = vec![
             (Landing::BeforeRename, IndexAfter::Kept),
             (Landing::AfterRename, IndexAfter::Kept),
@@ -461,10 +465,15 @@ fn every_cut(
         if index_rollback {
             variants.push((Landing::AfterRename, IndexAfter::RolledBack));
         }
+        let mut reached = false;
         for (landing, index) in variants {
-            once(Some(Cut { n, landing, index }));
+            reached |= once(Some(Cut { n, landing, index })).1;
+        }
+        if n >= points && !reached {
+            break;
         }
     }
+    let points = points.max(n - 1);
     eprintln!(
         "{op_name}: {points} sync points, {runs} runs ({unreached} ended before their cut); at most {max_after} calls after a cut"
     );
