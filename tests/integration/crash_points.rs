@@ -616,12 +616,13 @@ fn keep_newest() -> Policy {
 
 fn backup_points(fx: &Fixture, template: &Path) -> u64 {
     let new = fx.expected_now();
+    let op_name = if fx.backups.is_empty() {
+        "first backup"
+    } else {
+        "deduplicating backup"
+    };
     every_cut(
-        if fx.backups.is_empty() {
-            "first backup"
-        } else {
-            "second backup"
-        },
+        op_name,
         template,
         true,
         &|world, plug| {
@@ -631,7 +632,7 @@ fn backup_points(fx: &Fixture, template: &Path) -> u64 {
             cairn::backup::run(&ctl, &Progress::default()).map(|_| ())
         },
         &|world, run| {
-            let what = run.what("backup");
+            let what = run.what(op_name);
             let repo = world.join("repo");
             let listed = check_local(&what, &repo, fx, Some(&new), Depth::Full, world);
             let made: Vec<String> = listed.difference(&fx.ids()).cloned().collect();
