@@ -92,7 +92,12 @@ impl Controller {
 
     /// Open the repository at `root`.
     pub fn open(root: &Path) -> Result<Self> {
-        let store: Arc<dyn Backend> = Arc::new(LocalBackend::new(root));
+        Self::open_with_store(root, Arc::new(LocalBackend::new(root)))
+    }
+
+    /// Open the repository at `root`, reaching its objects through `store` (a wrapper of the
+    /// local directory's backend: the crash tests inject power cuts this way).
+    pub fn open_with_store(root: &Path, store: Arc<dyn Backend>) -> Result<Self> {
         let repo = Repository::open(store)?;
         std::fs::create_dir_all(root.join("local"))
             .map_err(|e| Error::io(root.join("local").display().to_string(), e))?;

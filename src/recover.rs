@@ -64,10 +64,20 @@ pub fn prepare(opts: &RecoverOptions) -> Result<()> {
 
 /// Step 2: copy, adopt the keys, restore, run restore commands, verify, configure the target.
 pub fn finish(opts: &RecoverOptions, keys: &KeyRing, progress: &Progress) -> Result<RecoverReport> {
+    finish_into(opts, keys, progress, &LocalBackend::new(&opts.repo))
+}
+
+/// [`finish`], copying the share's objects through `local` (the backend of `opts.repo`, or a
+/// wrapper of it: the crash tests inject power cuts this way).
+pub fn finish_into(
+    opts: &RecoverOptions,
+    keys: &KeyRing,
+    progress: &Progress,
+    local: &dyn Backend,
+) -> Result<RecoverReport> {
     let t0 = std::time::Instant::now();
     let remote: Arc<dyn Backend> = Arc::from(crate::target::open_backend(&opts.from)?);
-    let local = LocalBackend::new(&opts.repo);
-    let copied = crate::replicate::fetch(remote.as_ref(), &local, &|_| {})?;
+    let copied = crate::replicate::fetch(remote.as_ref(), local, &|_| {})?;
     let ctl = Controller::open(&opts.repo)?;
     let m = ctl
         .repo

@@ -9,6 +9,7 @@ mod budget;
 mod faulty;
 mod local;
 mod memory;
+mod powercut;
 mod smb;
 mod smb_negotiate;
 
@@ -16,6 +17,7 @@ pub use budget::{cap_of, check_size, pack_cap, ObjectKind, MAX_REFS};
 pub use faulty::{Fault, FaultyBackend};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
+pub use powercut::{Landing, PowerCut, SyncPoint};
 pub use smb::{SmbBackend, SmbLocation, Transport};
 
 /// The per-request timeout of SMB connections opened for a target.

@@ -1,5 +1,6 @@
 mod cli;
 mod crash;
+mod crash_points;
 mod harness;
 mod hostile;
 mod index;
