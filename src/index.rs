@@ -3,7 +3,10 @@
 //! Also holds the files cache (unchanged files are not read again).
 
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageErrorKind};
+
+/// How long opening the index waits for its file lock (see `Index::open_patiently`).
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 use crate::format::pack::{BlobKind, PackEntry, PackHeader, TRAILER_LEN};
 use crate::format::tree::ChunkRef;
 use crate::id::{ChunkId, KeyId, PackId};
@@ -108,7 +111,7 @@ impl Index {
     /// Copies a rebuild moved aside and could not remove (or an older cairn left, as
     /// `index.corrupt-<seconds>`) are removed.
     pub fn open(path: &Path) -> Result<Self> {
-        match Self::open_at(path) {
+        match Self::open_patiently(path) {
             Ok(i) => {
                 remove_corrupt_copies(path);
                 Ok(i)
@@ -128,6 +131,26 @@ impl Index {
                 );
                 discard(path)?;
                 Self::open_at(path).map_err(ierr)
+            }
+        }
+    }
+
+    /// Open, waiting a little while the database's file lock is still held: the index is the
+    /// lease holder's alone, but sled releases its lock some time after the last handle of an
+    /// earlier job in the same process (`serve`: backup, then prune) is dropped.
+    fn open_patiently(path: &Path) -> sled::Result<Self> {
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            match Self::open_at(path) {
+                Err(e)
+                    if crate::jobs::state::is_lock_conflict(&e)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                }
+                other => return other,
             }
         }
     }
@@ -239,6 +262,11 @@ impl Index {
                     Ok(h) => {
                         self.add_pack(id, o.size, &h)?;
                         added += 1;
+                    }
+                    // a read that failed (the share dropped, a timeout) says nothing about the
+                    // pack: stop, or prune would count its chunks dead and delete it
+                    Err(Error::Storage(e)) if e.kind != StorageErrorKind::TooLarge => {
+                        return Err(Error::Storage(e))
                     }
                     Err(e) => tracing::warn!("pack {} not indexed: {e}", o.name),
                 }

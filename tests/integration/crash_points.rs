@@ -997,7 +997,6 @@ fn power_lost_at_every_sync_point_of_a_recovery() {
 /// a backup, then prune or verify — fails with "in use by another cairn process". `Index::open`
 /// should wait a little for a lock held by this very process (src/index.rs).
 #[test]
-#[ignore = "bug in src/index.rs: the index cannot be reopened right after it was dropped"]
 fn the_index_reopens_right_after_it_was_dropped() {
     use cairn::format::pack::{BlobKind, PackEntry, PackHeader};
     use cairn::id::{ChunkId, KeyId, PackId};
@@ -1040,7 +1039,6 @@ fn the_index_reopens_right_after_it_was_dropped() {
 /// in `Index::sync` fails the sync (only a corrupt header is skipped), and prune never deletes a
 /// pack holding a chunk a kept backup needs that the index does not place.
 #[test]
-#[ignore = "bug in src/index.rs (sync swallows read errors) and src/prune.rs: prune deletes a needed pack"]
 fn a_read_error_while_prune_indexes_the_target_never_deletes_a_needed_pack() {
     use cairn::backend::FaultyBackend;
     use cairn::error::StorageErrorKind;
