@@ -52,6 +52,7 @@ pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod service;
+pub mod signing;
 pub mod target;
 pub mod verify;
 pub mod vfs;

@@ -1,5 +1,10 @@
 //! A repository as stored (locally or on the share): config, key envelopes, packs, manifests.
 //! Read-side access only; it works on any backend and never needs the controller's local state.
+//!
+//! Every signed object read through here is checked against the repository's public signing key
+//! (from its self-signed config, or the key the caller expects: the local controller's, the
+//! fingerprint given to `recover`). An object whose signature does not hold is never returned:
+//! manifests that fail are reported in the damaged list, by name, with the word "signature".
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -7,6 +12,7 @@ use crate::format::config::RepoConfig;
 use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::Manifest;
 use crate::id::{BackupId, KeyId};
+use crate::signing::{PublicKey, SigningKey};
 use std::sync::Arc;
 
 /// A manifest that failed to decode: its object name and the error.
@@ -19,10 +25,49 @@ pub struct Repository {
     pub store: Arc<dyn Backend>,
     /// Its fixed parameters.
     pub config: RepoConfig,
+    /// The public signing key every signed object must verify under.
+    key: PublicKey,
 }
 
+/// A manifest with the blake3 of its object bytes (for the chain).
+pub type Hashed = (Manifest, [u8; 32]);
+
 impl Repository {
-    /// Open the repository stored in `store`.
+    /// A repository from a checked config (at init).
+    pub fn new(store: Arc<dyn Backend>, config: RepoConfig) -> Result<Self> {
+        let key = config.public_key()?;
+        Ok(Repository { store, config, key })
+    }
+
+    /// Open the repository stored in `store`, expecting it to be signed by `key` (the local
+    /// controller's key, or the fingerprint given to `recover`): anything else is refused (exit 1).
+    pub fn open_expecting(store: Arc<dyn Backend>, key: &PublicKey) -> Result<Self> {
+        let repo = Self::open(store)?;
+        if repo.key != *key {
+            return Err(Error::failed(
+                format!(
+                    "the repository at {} is signed by key {}, not by the expected {}",
+                    repo.store.describe(),
+                    repo.key.fingerprint(),
+                    key.fingerprint()
+                ),
+                "nothing was read from it: check the location, and the fingerprint you keep with the identity (`cairn key list` on the controller shows it)",
+            ));
+        }
+        Ok(repo)
+    }
+
+    /// The repository's public signing key.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// The repository fingerprint.
+    pub fn fingerprint(&self) -> String {
+        self.key.fingerprint()
+    }
+
+    /// Open the repository stored in `store`; its config must carry a valid self-signature.
     pub fn open(store: Arc<dyn Backend>) -> Result<Self> {
         let bytes = store.read("config").map_err(|e| match e.kind {
             crate::error::StorageErrorKind::NotFound => Error::usage(
@@ -32,11 +77,18 @@ impl Repository {
             _ => Error::Storage(e),
         })?;
         let config = RepoConfig::decode(&bytes)?;
-        Ok(Repository { store, config })
+        Self::new(store, config)
     }
 
-    /// Every backup manifest, oldest first, with the names of manifests that failed to decode.
+    /// Every backup manifest, oldest first, with the names of manifests that failed to decode
+    /// or whose signature does not hold.
     pub fn manifests(&self) -> Result<(Vec<Manifest>, Vec<Damaged>)> {
+        let (good, bad) = self.manifests_hashed()?;
+        Ok((good.into_iter().map(|(m, _)| m).collect(), bad))
+    }
+
+    /// [`Repository::manifests`] with the blake3 of each manifest's bytes.
+    pub fn manifests_hashed(&self) -> Result<(Vec<Hashed>, Vec<Damaged>)> {
         let mut names: Vec<String> = self
             .store
             .list("backups/")?
@@ -47,7 +99,7 @@ impl Repository {
         let mut good = Vec::new();
         let mut bad = Vec::new();
         for name in names {
-            match self.read_manifest(&name) {
+            match self.read_hashed(&name) {
                 Ok(m) => good.push(m),
                 Err(e) => bad.push((name, e)),
             }
@@ -55,12 +107,15 @@ impl Repository {
         Ok((good, bad))
     }
 
-    fn read_manifest(&self, name: &str) -> Result<Manifest> {
-        let m = Manifest::decode(&self.store.read(name)?, name)?;
-        if format!("backups/{}", m.id) != name {
-            return Err(Error::corrupt(name, "manifest id does not match its name"));
-        }
-        Ok(m)
+    /// Read and check one manifest object (`backups/<id>`).
+    pub fn read_manifest(&self, name: &str) -> Result<Manifest> {
+        self.read_hashed(name).map(|(m, _)| m)
+    }
+
+    fn read_hashed(&self, name: &str) -> Result<Hashed> {
+        let bytes = self.store.read(name)?;
+        let m = Manifest::decode(&bytes, name, &self.config.repo_id, &self.key)?;
+        Ok((m, *blake3::hash(&bytes).as_bytes()))
     }
 
     /// One manifest by id, or the newest for `latest`.
@@ -89,7 +144,7 @@ impl Repository {
         }
     }
 
-    /// A key envelope.
+    /// A key envelope, its hash-name and signature checked.
     pub fn envelope(&self, id: &KeyId) -> Result<Envelope> {
         let name = id.object_name();
         let bytes = self.store.read(&name)?;
@@ -99,7 +154,7 @@ impl Repository {
                 "bytes do not match the envelope's name",
             ));
         }
-        Envelope::decode(&bytes)
+        Envelope::decode(&bytes, &self.config.repo_id, &self.key, &name)
     }
 
     /// The recipients of a key epoch.
@@ -113,9 +168,9 @@ impl Repository {
         }
     }
 
-    /// Store an envelope; returns its id.
-    pub fn put_envelope(&self, env: &Envelope) -> Result<KeyId> {
-        let bytes = env.encode();
+    /// Sign and store an envelope; returns its id.
+    pub fn put_envelope(&self, env: &Envelope, key: &SigningKey) -> Result<KeyId> {
+        let bytes = env.encode(&self.config.repo_id, key);
         let id = Envelope::id_of(&bytes);
         self.store.write(&id.object_name(), &bytes)?;
         Ok(id)

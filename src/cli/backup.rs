@@ -16,13 +16,13 @@ pub struct BackupArgs {
     pub json: bool,
 }
 
-/// Record a backup's figures on its job.
-pub fn record(job: &mut Job, m: &Manifest) -> Result<()> {
+/// Record a backup's figures on its job, with the warnings' texts (kept only in the job record).
+pub fn record(job: &mut Job, m: &Manifest, warnings: &[String]) -> Result<()> {
     job.progress(|r| {
         r.bytes_read = m.bytes();
         r.bytes_stored = m.bytes_new();
         r.backup = Some(m.id.clone());
-        r.warnings = m.warnings.clone();
+        r.warnings = warnings.to_vec();
         r.services = m
             .services
             .iter()
@@ -46,11 +46,17 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
     let outcome = {
         let _bar = output::Bar::start("backup", progress.clone(), g.quiet);
-        cairn::backup::run(&ctl, &progress)
+        cairn::backup::run_with_warnings(&ctl, &progress)
     };
-    if let Ok(m) = &outcome {
-        let _ = record(&mut job, m);
+    if let Ok((m, w)) = &outcome {
+        let _ = record(&mut job, m, w);
     }
+    let outcome = outcome.map(|(m, w)| {
+        for w in &w {
+            eprintln!("warning: {w}");
+        }
+        m
+    });
     let target = cairn::target::TargetConfig::load(&ctl.root).ok().flatten();
     let export_outcome = match (&outcome, target) {
         (Ok(_), Some(_)) => {
@@ -75,9 +81,6 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
     };
     let m = outcome?;
     let secs = t0.elapsed().as_secs_f64();
-    for w in &m.warnings {
-        eprintln!("warning: {w}");
-    }
     if a.json {
         output::json(&super::listing::backup_json(
             &m,

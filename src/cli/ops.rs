@@ -330,8 +330,8 @@ fn run_action(
     progress.check_cancel()?;
     match action {
         Action::Backup => {
-            let m = cairn::backup::run(ctl, progress)?;
-            super::backup::record(job, &m)?;
+            let (m, warnings) = cairn::backup::run_with_warnings(ctl, progress)?;
+            super::backup::record(job, &m, &warnings)?;
             Ok(Done {
                 export_needed: cairn::target::TargetConfig::load(&ctl.root)?.is_some(),
             })
