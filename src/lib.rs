@@ -30,6 +30,7 @@
 
 pub mod backend;
 pub mod backup;
+pub mod chain;
 pub mod chunker;
 pub mod compress;
 pub mod controller;
