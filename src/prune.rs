@@ -548,10 +548,36 @@ pub fn prune_copy(
     progress: &Progress,
 ) -> Result<PruneReport> {
     let repo = Repository::open(store)?;
+    prune_repo(&repo, policy, now, scope, dry_run, progress)
+}
+
+/// [`prune_copy`] of a copy that must be signed by `key` (the controller's own: a target that
+/// holds another key's repository is refused before anything is deleted).
+pub fn prune_copy_expecting(
+    store: Arc<dyn Backend>,
+    key: &crate::signing::PublicKey,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    scope: &Scope,
+    dry_run: bool,
+    progress: &Progress,
+) -> Result<PruneReport> {
+    let repo = Repository::open_expecting(store, key)?;
+    prune_repo(&repo, policy, now, scope, dry_run, progress)
+}
+
+fn prune_repo(
+    repo: &Repository,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    scope: &Scope,
+    dry_run: bool,
+    progress: &Progress,
+) -> Result<PruneReport> {
     let index = Index::temporary()?;
     index.sync(repo.store.as_ref())?;
-    let p = plan_with(&repo, &index, policy, now, scope)?;
-    execute(&repo, &index, &p, dry_run, progress)
+    let p = plan_with(repo, &index, policy, now, scope)?;
+    execute(repo, &index, &p, dry_run, progress)
 }
 
 #[cfg(test)]

@@ -78,7 +78,8 @@ pub fn verify_target(
     let cfg = configured(ctl)?;
     let store = open(&cfg)?;
     let place = store.describe();
-    let repo = Repository::open(store)?;
+    // the target's copy must be this controller's repository (signed by its key)
+    let repo = Repository::open_expecting(store, ctl.repo.key())?;
     let index = Index::temporary()?;
     index.sync(repo.store.as_ref())?;
     Ok((verify::verify(&repo, &index, keys, progress)?, place))
