@@ -7,8 +7,8 @@ use cairn::compress;
 use cairn::format::config::RepoConfig;
 use cairn::format::envelope::{Envelope, EnvelopeKind};
 use cairn::format::manifest::{Definitions, Manifest, Prev, ServiceRecord};
-use cairn::format::sealed_key::SealedKey;
 use cairn::format::pack::{self, BlobKind, PackEntry, PackHeader};
+use cairn::format::sealed_key::SealedKey;
 use cairn::format::tree::{ChunkRef, Node, NodeKind, Tree};
 use cairn::id::{ChunkId, KeyId};
 use cairn::service::ServiceDef;
@@ -164,18 +164,18 @@ fn main() {
     let fb = first.encode(&key);
     put(dir, "manifest", "first-body", &fb[..fb.len() - 64]);
     let defs = Definitions::of(&[
-            ServiceDef {
-                name: "identity".into(),
-                path: Some("/var/lib/identity".into()),
-                command: None,
-                restore_command: None,
-            },
-            ServiceDef {
-                name: "db".into(),
-                path: None,
-                command: Some("pg_dump app".into()),
-                restore_command: Some("psql app".into()),
-            },
+        ServiceDef {
+            name: "identity".into(),
+            path: Some("/var/lib/identity".into()),
+            command: None,
+            restore_command: None,
+        },
+        ServiceDef {
+            name: "db".into(),
+            path: None,
+            command: Some("pg_dump app".into()),
+            restore_command: Some("psql app".into()),
+        },
     ]);
     put(dir, "manifest", "definitions", &defs.encode());
 
@@ -228,7 +228,12 @@ fn main() {
 
     // signed framing and fingerprints
     put(dir, "signed", "manifest", &mb);
-    put(dir, "signed", "fingerprint", key.public().fingerprint().as_bytes());
+    put(
+        dir,
+        "signed",
+        "fingerprint",
+        key.public().fingerprint().as_bytes(),
+    );
     put(dir, "signed", "key", &key.public().to_bytes());
 
     // decompress: raw and zstd payloads

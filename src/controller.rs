@@ -103,7 +103,9 @@ impl Controller {
         };
         ctl.new_epoch(recipients)?;
         // config last: a repository exists once it has its config
-        ctl.repo.store.write("config", &ctl.repo.config.encode(&key))?;
+        ctl.repo
+            .store
+            .write("config", &ctl.repo.config.encode(&key))?;
         Ok(ctl)
     }
 
@@ -274,14 +276,22 @@ mod tests {
         assert_eq!(o.repo.config, c.repo.config);
         assert_eq!(o.signer().unwrap().public(), *c.repo.key());
         // the key is sealed on the repository for the epoch's recipients
-        assert!(o.repo.store.stat(&SealedKey::name(&epoch)).unwrap().is_some());
+        assert!(o
+            .repo
+            .store
+            .stat(&SealedKey::name(&epoch))
+            .unwrap()
+            .is_some());
         // a config replaced by one signed with another key is refused by the controller
         let other = SigningKey::generate();
         let forged = RepoConfig {
             signing_key: other.public().to_bytes(),
             ..c.repo.config.clone()
         };
-        o.repo.store.write("config", &forged.encode(&other)).unwrap();
+        o.repo
+            .store
+            .write("config", &forged.encode(&other))
+            .unwrap();
         let e = Controller::open(d.path()).err().unwrap();
         assert_eq!(e.exit_code(), 1, "{e}");
         let e = Controller::open(&d.path().join("nope")).err().unwrap();

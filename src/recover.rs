@@ -16,12 +16,12 @@ use crate::format::envelope::EnvelopeKind;
 use crate::format::manifest::{Definitions, Manifest};
 use crate::format::sealed_key::{self, SealedKey};
 use crate::keyring::KeyRing;
-use crate::repository::Repository;
-use crate::signing::PublicKey;
 use crate::locator::{ChunkReader, Locator};
 use crate::progress::Progress;
+use crate::repository::Repository;
 use crate::restore::{self, RestoreOptions, RestoreReport};
 use crate::service::{ServiceList, COMMAND_OUTPUT};
+use crate::signing::PublicKey;
 use crate::target::TargetConfig;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -139,7 +139,10 @@ pub fn finish(opts: &RecoverOptions, keys: &KeyRing, progress: &Progress) -> Res
     };
     let newest = (newest.id.clone(), newest.time_ms);
     let m = match &opts.backup {
-        None => all.last().cloned().ok_or_else(|| no_signed_backup(&share, &bad))?,
+        None => all
+            .last()
+            .cloned()
+            .ok_or_else(|| no_signed_backup(&share, &bad))?,
         Some(spec) => share.resolve(spec)?,
     };
     share.envelope(&m.session)?;
@@ -260,7 +263,12 @@ pub fn staleness(newest_ms: i64, now_ms: i64) -> Option<String> {
 
 /// Adopt the sealed signing key whose public half is the fingerprint and which this identity
 /// can open. A key sealed by someone else to the public recipients is never taken.
-fn adopt_signing_key(root: &Path, share: &Repository, keys: &KeyRing, fp: &PublicKey) -> Result<()> {
+fn adopt_signing_key(
+    root: &Path,
+    share: &Repository,
+    keys: &KeyRing,
+    fp: &PublicKey,
+) -> Result<()> {
     let local = LocalBackend::new(root);
     for o in local.list(sealed_key::PREFIX)? {
         let Ok(bytes) = local.read(&o.name) else {

@@ -236,7 +236,13 @@ mod tests {
             PublicKey::parse_fingerprint(&fp[FINGERPRINT_PREFIX.len()..]).unwrap(),
             p
         );
-        for bad in ["", "cairn-fp1:", &fp[..fp.len() - 1], "cairn-fp1:zz", &"0".repeat(64)] {
+        for bad in [
+            "",
+            "cairn-fp1:",
+            &fp[..fp.len() - 1],
+            "cairn-fp1:zz",
+            &"0".repeat(64),
+        ] {
             let e = PublicKey::parse_fingerprint(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}");
             assert!(e.to_string().contains("fingerprint"), "{e}");

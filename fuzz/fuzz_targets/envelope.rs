@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
     let signed = key.sign_object(&REPO, SIGNED_NAME, data.to_vec());
     if let Ok(e) = Envelope::decode(&signed, &REPO, &public, "fuzz") {
         assert_eq!(
-            Envelope::decode(&e.encode(&REPO, &key), &REPO, &public, "fuzz").ok().as_ref(),
+            Envelope::decode(&e.encode(&REPO, &key), &REPO, &public, "fuzz")
+                .ok()
+                .as_ref(),
             Some(&e)
         );
     }

@@ -18,10 +18,16 @@ fuzz_target!(|data: &[u8]| {
     let signed = key.sign_object(&REPO, NAME, data.to_vec());
     if let Ok(m) = Manifest::decode(&signed, NAME, &REPO, &public) {
         assert_eq!(
-            Manifest::decode(&m.encode(&key), NAME, &REPO, &public).ok().as_ref(),
+            Manifest::decode(&m.encode(&key), NAME, &REPO, &public)
+                .ok()
+                .as_ref(),
             Some(&m)
         );
-        assert!(m.services.iter().try_fold(0u64, |a, s| a.checked_add(s.bytes)).is_some());
+        assert!(m
+            .services
+            .iter()
+            .try_fold(0u64, |a, s| a.checked_add(s.bytes))
+            .is_some());
         let _ = (m.bytes(), m.bytes_new());
     }
     if let Ok(d) = Definitions::decode(data) {

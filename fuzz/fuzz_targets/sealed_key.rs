@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = SealedKey::decode(&signed, &REPO, &name) {
         assert_eq!(s.public, key.public().to_bytes());
         assert_eq!(
-            SealedKey::decode(&s.encode(&REPO, &key), &REPO, &name).ok().as_ref(),
+            SealedKey::decode(&s.encode(&REPO, &key), &REPO, &name)
+                .ok()
+                .as_ref(),
             Some(&s)
         );
     }

@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(key.sign_object(&[6; 16], "backups/x", body.to_vec()), data);
     }
     let signed = key.sign_object(&[6; 16], "backups/x", data.to_vec());
-    assert_eq!(public.open_object(&[6; 16], "backups/x", &signed).ok(), Some(data));
+    assert_eq!(
+        public.open_object(&[6; 16], "backups/x", &signed).ok(),
+        Some(data)
+    );
     assert!(public.open_object(&[7; 16], "backups/x", &signed).is_err());
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(p) = PublicKey::parse_fingerprint(text) {

@@ -128,9 +128,9 @@ fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
     Ok(match all.into_iter().next_back() {
         None => (1, None),
         Some((m, hash)) => (
-            m.seq.checked_add(1).ok_or_else(|| {
-                Error::corrupt(m.name(), "sequence number at its maximum")
-            })?,
+            m.seq
+                .checked_add(1)
+                .ok_or_else(|| Error::corrupt(m.name(), "sequence number at its maximum"))?,
             Some(Prev { id: m.id, hash }),
         ),
     })

@@ -96,7 +96,9 @@ mod tests {
         assert!(e.contains("version 1") && e.contains("unsigned"), "{e}");
         // signed by another key than the one it names
         let other = SigningKey::generate();
-        let e = RepoConfig::decode(&c.encode(&other)).unwrap_err().to_string();
+        let e = RepoConfig::decode(&c.encode(&other))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("signature"), "{e}");
         let bad = RepoConfig {
             pack_target: 5,

@@ -120,7 +120,11 @@ mod tests {
             Envelope::decode(&s.encode(&[7; 16], &k), &[7; 16], &p, "e").unwrap(),
             s
         );
-        let junk = k.sign_object(&[7; 16], SIGNED_NAME, b"CAIRNKEY\x02\x00\xff\xff\xff\xff\x0f".to_vec());
+        let junk = k.sign_object(
+            &[7; 16],
+            SIGNED_NAME,
+            b"CAIRNKEY\x02\x00\xff\xff\xff\xff\x0f".to_vec(),
+        );
         assert!(Envelope::decode(&junk, &[7; 16], &p, "e").is_err());
         let v1 = b"CAIRNKEY\x01\x00\x00".to_vec();
         assert!(Envelope::decode(&v1, &[7; 16], &p, "e")

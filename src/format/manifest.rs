@@ -96,7 +96,11 @@ impl Manifest {
 
     /// Encode and sign with the repository key.
     pub fn encode(&self, key: &SigningKey) -> Vec<u8> {
-        key.sign_object(&self.repo_id, &self.name(), super::frame(MAGIC, VERSION, self))
+        key.sign_object(
+            &self.repo_id,
+            &self.name(),
+            super::frame(MAGIC, VERSION, self),
+        )
     }
 
     /// Decode the object `name` of repository `repo_id`: check the signature by `key`, the
@@ -130,14 +134,18 @@ impl Manifest {
         if !self.services.iter().all(|s| seen.insert(s.name.as_str())) {
             return Err(Error::corrupt(name, "a service name appears twice"));
         }
-        if self.checked_sum(|s| s.bytes).is_none() || self.checked_sum(|s| s.bytes_new).is_none()
-        {
+        if self.checked_sum(|s| s.bytes).is_none() || self.checked_sum(|s| s.bytes_new).is_none() {
             return Err(Error::corrupt(name, "service sizes overflow"));
         }
         match (&self.prev, self.seq) {
             (None, 1) => {}
             (Some(p), n) if n > 1 && p.id < self.id => {}
-            _ => return Err(Error::corrupt(name, "bad chain link (sequence or predecessor)")),
+            _ => {
+                return Err(Error::corrupt(
+                    name,
+                    "bad chain link (sequence or predecessor)",
+                ))
+            }
         }
         Ok(())
     }
@@ -221,7 +229,8 @@ impl Definitions {
 
     /// Decode.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let d: Definitions = super::unframe(bytes, DEFS_MAGIC, DEFS_VERSION, "service definitions")?;
+        let d: Definitions =
+            super::unframe(bytes, DEFS_MAGIC, DEFS_VERSION, "service definitions")?;
         for r in &d.services {
             if !crate::service::valid_name(&r.name) {
                 return Err(Error::corrupt(

@@ -41,7 +41,11 @@ impl SealedKey {
 
     /// Encode and sign with the key it holds (`key.public()` must be `public`).
     pub fn encode(&self, repo_id: &[u8; 16], key: &SigningKey) -> Vec<u8> {
-        key.sign_object(repo_id, &Self::name(&self.epoch), frame(MAGIC, VERSION, self))
+        key.sign_object(
+            repo_id,
+            &Self::name(&self.epoch),
+            frame(MAGIC, VERSION, self),
+        )
     }
 
     /// Decode the object `name` of repository `repo_id` and check its self-signature.

@@ -58,8 +58,16 @@ pub fn prune_target(
         if store.stat("config")?.is_none() {
             return Ok(None); // nothing exported yet: nothing to prune there
         }
-        prune_copy_expecting(store, ctl.repo.key(), policy, now, &scope, dry_run, progress)
-            .map(Some)
+        prune_copy_expecting(
+            store,
+            ctl.repo.key(),
+            policy,
+            now,
+            &scope,
+            dry_run,
+            progress,
+        )
+        .map(Some)
     })();
     outcome.map_err(|e| {
         Error::failed(

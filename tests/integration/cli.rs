@@ -411,7 +411,11 @@ fn a_fifo_is_left_out_with_a_warning() {
     assert_eq!(e.list()[0]["warnings"], 1);
     let jobs = e.run(["jobs", "--json"]);
     jobs.ok("jobs --json");
-    assert!(jobs.stdout.contains("a-fifo"), "warnings not recorded: {}", jobs.stdout);
+    assert!(
+        jobs.stdout.contains("a-fifo"),
+        "warnings not recorded: {}",
+        jobs.stdout
+    );
 }
 
 /// As root every file is readable, so the backup runs as `nobody`, which cannot read a mode

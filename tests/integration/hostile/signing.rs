@@ -48,7 +48,12 @@ impl Victim {
     }
 
     /// `recover --from SHARE --identity ID [--fingerprint FP] --target DIR` into a new repo.
-    fn recover(&self, repo: &Path, target: &Path, fingerprint: Option<&str>) -> crate::harness::Out {
+    fn recover(
+        &self,
+        repo: &Path,
+        target: &Path,
+        fingerprint: Option<&str>,
+    ) -> crate::harness::Out {
         let mut args: Vec<OsString> = vec![
             "--quiet".into(),
             "recover".into(),
@@ -151,8 +156,13 @@ impl Forger {
         newest.sort();
         let mpath = newest.pop().unwrap();
         let mname = format!("backups/{}", mpath.file_name().unwrap().to_string_lossy());
-        let mut m = Manifest::decode(&fs::read(&mpath).unwrap(), &mname, &self.config.repo_id, &mine)
-            .unwrap();
+        let mut m = Manifest::decode(
+            &fs::read(&mpath).unwrap(),
+            &mname,
+            &self.config.repo_id,
+            &mine,
+        )
+        .unwrap();
         // the envelopes, re-signed for the victim's repository id (new names)
         let reenc = |id: &KeyId| -> Envelope {
             Envelope::decode(
@@ -260,8 +270,14 @@ fn recover_refuses_a_share_holding_only_a_forged_backup() {
     f2.plant(&v.share, "29991231T000001.000Z", true);
     let repo = v.env.path("rec2");
     let o = v.recover(&repo, &v.env.path("rt2"), Some(&v.fingerprint));
-    o.expect(1, "recover from a share with only forged and unsigned backups");
-    assert!(!f2.marker.exists() && !f.marker.exists(), "a forged restore command ran");
+    o.expect(
+        1,
+        "recover from a share with only forged and unsigned backups",
+    );
+    assert!(
+        !f2.marker.exists() && !f.marker.exists(),
+        "a forged restore command ran"
+    );
     assert!(!repo.join("local/services.toml").exists());
 }
 
@@ -276,14 +292,21 @@ fn recover_restores_the_genuine_backup_and_adopts_nothing_forged() {
     let o = v.recover(&repo, &target, Some(&v.fingerprint));
     o.ok("recover with a forged newer backup on the share");
     assert!(o.stdout.contains(&v.backups[0]), "{}", o.stdout);
-    assert!(o.stderr.contains(&forged), "the forgery is not named: {}", o.stderr);
+    assert!(
+        o.stderr.contains(&forged),
+        "the forgery is not named: {}",
+        o.stderr
+    );
     assert_eq!(
         fs::read(target.join("app/config.txt")).unwrap(),
         b"the genuine data\n"
     );
     assert!(!f.marker.exists(), "the forged restore command ran");
     let services = fs::read_to_string(repo.join("local/services.toml")).unwrap();
-    assert!(!services.contains("evil"), "forged definitions saved: {services}");
+    assert!(
+        !services.contains("evil"),
+        "forged definitions saved: {services}"
+    );
     // the victim's own key and epoch, not the forger's newer ones
     assert_eq!(fingerprint_of(&repo), v.fingerprint);
     assert_ne!(fingerprint_of(&repo), f.fingerprint());
@@ -323,9 +346,17 @@ fn recover_needs_the_right_fingerprint() {
     assert_eq!(files_in(&v.env.path("rt1")), 0);
     assert!(!repo.join("config").exists());
     // malformed: exit 2 with an example
-    let o = v.recover(&v.env.path("rec2"), &v.env.path("rt2"), Some("cairn-fp1:12ab"));
+    let o = v.recover(
+        &v.env.path("rec2"),
+        &v.env.path("rt2"),
+        Some("cairn-fp1:12ab"),
+    );
     o.expect(2, "recover with a malformed fingerprint");
-    assert!(o.stderr.contains("e.g. --fingerprint cairn-fp1:"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("e.g. --fingerprint cairn-fp1:"),
+        "{}",
+        o.stderr
+    );
     // the right one, typed in upper case with spaces: accepted
     let messy = v.fingerprint.to_uppercase().replace(':', ": ");
     let o = v.recover(&v.env.path("rec3"), &v.env.path("rt3"), Some(&messy));
@@ -351,7 +382,10 @@ fn recover_refuses_a_share_whose_config_names_another_key() {
     o.expect(1, "recover from a share whose config was replaced");
     assert!(!f.marker.exists(), "the forged restore command ran");
     assert_eq!(files_in(&v.env.path("rt")), 0);
-    assert!(!repo.join("config").exists(), "recover copied the share anyway");
+    assert!(
+        !repo.join("config").exists(),
+        "recover copied the share anyway"
+    );
     // without --fingerprint, both keys seen on the share are listed (for the operator to compare)
     let o = v.recover(&v.env.path("rec0"), &v.env.path("rt0"), None);
     o.expect(2, "recover without --fingerprint");
@@ -372,7 +406,9 @@ fn a_forged_manifest_is_never_latest_and_verify_names_it() {
         b"the genuine data\n"
     );
     assert!(!target.join("evil").exists());
-    let o = v.env.restore("29991231T000000.000Z", &v.env.path("r2"), &[]);
+    let o = v
+        .env
+        .restore("29991231T000000.000Z", &v.env.path("r2"), &[]);
     assert_ne!(o.code, 0, "restore of a forged backup succeeded");
     assert_eq!(files_in(&v.env.path("r2")), 0);
     let o = v.env.run(["verify"]);
@@ -419,7 +455,9 @@ fn verify_reports_a_gap_in_the_chain() {
     // the oldest one gone is retention, not a gap
     let v = Victim::new(2);
     fs::remove_file(v.env.repo.join(format!("backups/{}", v.backups[0]))).unwrap();
-    v.env.run(["verify"]).ok("verify after the oldest backup is gone");
+    v.env
+        .run(["verify"])
+        .ok("verify after the oldest backup is gone");
 }
 
 #[test]
