@@ -433,6 +433,8 @@ pub fn execute(
     index.flush()?;
     // 5. the key envelopes nothing needs
     for k in &plan.delete_envelopes {
+        // an epoch's sealed signing key goes with it (first: never a sealed key without its epoch)
+        store.delete(&crate::format::sealed_key::SealedKey::name(k))?;
         let name = k.object_name();
         freed += store.stat(&name)?.unwrap_or(0) as i128;
         store.delete(&name)?;

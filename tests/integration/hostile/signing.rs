@@ -22,7 +22,10 @@ use std::path::{Path, PathBuf};
 /// share (an OS-mounted share).
 struct Victim {
     env: Env,
+    /// The share's folder on the local disk (where a share writer writes).
     share: PathBuf,
+    /// `--from` for recover, with the credentials.
+    from: Vec<OsString>,
     fingerprint: String,
     backups: Vec<String>,
 }
@@ -30,18 +33,33 @@ struct Victim {
 impl Victim {
     fn new(backups: usize) -> Self {
         let env = Env::new();
+        let share = env.path("share");
+        fs::create_dir_all(&share).unwrap();
+        let from = vec!["--from".into(), share.clone().into()];
+        Self::with_target(env, backups, share, from.clone(), from[1..].to_vec())
+    }
+
+    /// A victim exporting to `target` (the arguments of `target set`), whose folder on disk is
+    /// `share`; `from` are recover's `--from …` arguments.
+    fn with_target(
+        env: Env,
+        backups: usize,
+        share: PathBuf,
+        from: Vec<OsString>,
+        target: Vec<OsString>,
+    ) -> Self {
         let src = env.path("src/app");
         write(&src.join("config.txt"), b"the genuine data\n");
         env.add_path_service("app", &src);
-        let share = env.path("share");
-        fs::create_dir_all(&share).unwrap();
-        env.run([OsString::from("target"), "set".into(), share.clone().into()])
-            .ok("target set");
+        let mut args: Vec<OsString> = vec!["target".into(), "set".into()];
+        args.extend(target);
+        env.run(args).ok("target set");
         let backups = (0..backups).map(|_| env.backup()).collect();
         let fingerprint = fingerprint_of(&env.repo);
         Victim {
             env,
             share,
+            from,
             fingerprint,
             backups,
         }
@@ -54,16 +72,24 @@ impl Victim {
         target: &Path,
         fingerprint: Option<&str>,
     ) -> crate::harness::Out {
-        let mut args: Vec<OsString> = vec![
-            "--quiet".into(),
-            "recover".into(),
-            "--from".into(),
-            self.share.clone().into(),
+        self.recover_with(&self.env.identity, repo, target, fingerprint)
+    }
+
+    fn recover_with(
+        &self,
+        identity: &Path,
+        repo: &Path,
+        target: &Path,
+        fingerprint: Option<&str>,
+    ) -> crate::harness::Out {
+        let mut args: Vec<OsString> = vec!["--quiet".into(), "recover".into()];
+        args.extend(self.from.iter().cloned());
+        args.extend([
             "--identity".into(),
-            self.env.identity.clone().into(),
+            identity.into(),
             "--target".into(),
             target.into(),
-        ];
+        ]);
         if let Some(fp) = fingerprint {
             args.push("--fingerprint".into());
             args.push(fp.into());
@@ -481,4 +507,78 @@ fn the_fingerprint_is_printed_by_init_and_key_list() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o077, 0, "signing.key mode {mode:o}");
+}
+
+#[test]
+fn after_key_rotate_the_new_identity_recovers_and_goes_on_signing() {
+    let v = Victim::new(1);
+    let new_id = v.env.path("new-id.txt");
+    let g = v.env.run([
+        OsString::from("key"),
+        "generate".into(),
+        "--output".into(),
+        new_id.clone().into(),
+    ]);
+    g.ok("key generate");
+    v.env
+        .run(["key", "rotate", "--recipient", &g.last_line()])
+        .ok("key rotate");
+    assert_eq!(fingerprint_of(&v.env.repo), v.fingerprint);
+    v.env.backup();
+    let repo = v.env.path("rec");
+    let o = v.recover_with(&new_id, &repo, &v.env.path("rt"), Some(&v.fingerprint));
+    o.ok("recover with the rotated identity");
+    assert_eq!(fingerprint_of(&repo), v.fingerprint);
+    cairn(&repo, ["--quiet", "backup"]).ok("backup after recovery");
+    cairn(&repo, ["verify"]).ok("verify after recovery");
+}
+
+#[test]
+fn a_stale_share_is_shown_with_its_age() {
+    assert!(cairn::recover::staleness(0, 23 * 3_600_000).is_none());
+    let w = cairn::recover::staleness(0, 25 * 3_600_000).expect("a warning after two intervals");
+    assert!(w.contains("rolled back"), "{w}");
+    let v = Victim::new(1);
+    let o = v.recover(&v.env.path("rec"), &v.env.path("rt"), Some(&v.fingerprint));
+    o.ok("recover");
+    assert!(
+        o.stdout.contains("newest backup on the share"),
+        "{}",
+        o.stdout
+    );
+    assert!(!o.stderr.contains("rolled back"), "{}", o.stderr);
+}
+
+/// The same attack through a real Samba share.
+#[test]
+fn over_real_smb_recover_refuses_a_forged_backup_and_a_wrong_fingerprint() {
+    use crate::samba::{Samba, PASSWORD};
+    let s = Samba::start();
+    let env = Env::new();
+    let pw = env.path("smb-password");
+    fs::write(&pw, PASSWORD).unwrap();
+    let creds: Vec<OsString> = vec![
+        "--username".into(),
+        "cairn".into(),
+        "--password-file".into(),
+        pw.clone().into(),
+    ];
+    let mut from: Vec<OsString> = vec!["--from".into(), s.url("ctl1").into()];
+    from.extend(creds.iter().cloned());
+    let mut target: Vec<OsString> = vec![s.url("ctl1").into()];
+    target.extend(creds);
+    let v = Victim::with_target(env, 1, s.share_dir().join("ctl1"), from, target);
+    let f = Forger::new(&v.share);
+    f.plant(&v.share, "29991231T000000.000Z", false);
+    let wrong = f.fingerprint();
+    let o = v.recover(&v.env.path("rec0"), &v.env.path("rt0"), Some(&wrong));
+    o.expect(1, "recover over SMB with the forger's fingerprint");
+    fs::remove_file(v.share.join(format!("backups/{}", v.backups[0]))).unwrap();
+    let repo = v.env.path("rec");
+    let o = v.recover(&repo, &v.env.path("rt"), Some(&v.fingerprint));
+    o.expect(1, "recover over SMB from a share with only a forged backup");
+    assert!(o.stderr.contains("signature"), "{}", o.stderr);
+    assert!(!f.marker.exists(), "the forged restore command ran");
+    assert_eq!(files_in(&v.env.path("rt")), 0);
+    assert!(!repo.join("local/services.toml").exists());
 }
