@@ -298,14 +298,36 @@ fn adopt_signing_key(
     ))
 }
 
-/// Remove from the new repository the manifests that fail their signature (they stay on the
-/// share); returns what was left out and why.
+/// Remove from the new repository the signed objects that fail their signature (they stay on
+/// the share): manifests, key envelopes, and sealed signing keys of another key. Returns what was
+/// left out and why.
 fn drop_unsigned(ctl: &Controller) -> Result<Vec<String>> {
     let (_, bad) = ctl.repo.manifests()?;
     let mut out = Vec::new();
     for (name, e) in bad {
         ctl.repo.store.delete(&name)?;
         out.push(format!("{name}: {e}"));
+    }
+    for o in ctl.repo.store.list("keys/")? {
+        let Some(id) = crate::id::KeyId::from_hex(o.name.trim_start_matches("keys/")) else {
+            continue;
+        };
+        if let Err(e) = ctl.repo.envelope(&id) {
+            ctl.repo.store.delete(&o.name)?;
+            out.push(format!("{}: {e}", o.name));
+        }
+    }
+    for o in ctl.repo.store.list(sealed_key::PREFIX)? {
+        let ours = ctl
+            .repo
+            .store
+            .read(&o.name)
+            .ok()
+            .and_then(|b| SealedKey::decode(&b, &ctl.repo.config.repo_id, &o.name).ok());
+        if ours.is_none_or(|k| k.public != ctl.repo.key().to_bytes()) {
+            ctl.repo.store.delete(&o.name)?;
+            out.push(format!("{}: not this repository's signing key", o.name));
+        }
     }
     Ok(out)
 }
