@@ -176,3 +176,97 @@ impl Repository {
         Ok(id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::controller::Controller;
+    use crate::format::envelope::{Envelope, EnvelopeKind};
+    use crate::format::manifest::Manifest;
+    use crate::id::{ChunkId, KeyId};
+    use crate::signing::SigningKey;
+
+    fn manifest(repo_id: [u8; 16], id: &str) -> Manifest {
+        Manifest {
+            id: id.into(),
+            repo_id,
+            seq: 1,
+            prev: None,
+            time_ms: 1,
+            host: "h".into(),
+            epoch: KeyId([1; 32]),
+            session: KeyId([2; 32]),
+            services: vec![],
+            definitions: ChunkId([3; 32]),
+            refs: vec![],
+            warnings: 0,
+        }
+    }
+
+    #[test]
+    fn only_manifests_signed_for_this_repository_are_returned() {
+        let d = tempfile::tempdir().unwrap();
+        let (_, public) = crate::crypto::generate_identity();
+        let r = crate::crypto::parse_recipient(&public).unwrap();
+        let ctl = Controller::init(d.path(), &[r]).unwrap();
+        let repo = &ctl.repo;
+        let rid = repo.config.repo_id;
+        let good = manifest(rid, "20261122T053600.100Z");
+        ctl.commit_manifest(&good).unwrap();
+        let key = ctl.signer().unwrap();
+        let other = SigningKey::generate();
+        let put = |m: &Manifest, bytes: Vec<u8>| repo.store.write(&m.name(), &bytes).unwrap();
+        // signed by another key
+        let forged = manifest(rid, "20261122T053600.200Z");
+        put(&forged, forged.encode(&other));
+        // unsigned: the signature cut off
+        let unsigned = manifest(rid, "20261122T053600.300Z");
+        let mut b = unsigned.encode(&key);
+        b.truncate(b.len() - 64);
+        put(&unsigned, b);
+        // our body, re-signed by another key
+        let resigned = manifest(rid, "20261122T053600.400Z");
+        let b = resigned.encode(&key);
+        put(
+            &resigned,
+            other.sign_object(&rid, &resigned.name(), b[..b.len() - 64].to_vec()),
+        );
+        // another repository's manifest, signed by that repository's key
+        let foreign = manifest([1; 16], "20261122T053600.500Z");
+        put(&foreign, foreign.encode(&other));
+        // our key, but for another repository id
+        let cross = manifest([1; 16], "20261122T053600.600Z");
+        put(&cross, cross.encode(&key));
+        let (all, bad) = repo.manifests().unwrap();
+        assert_eq!(all, vec![good.clone()]);
+        assert_eq!(bad.len(), 5, "{bad:?}");
+        for (name, e) in &bad {
+            let text = e.to_string();
+            assert!(text.contains(name) && text.contains("signature"), "{text}");
+        }
+        assert_eq!(repo.resolve("latest").unwrap(), good);
+        let e = repo.resolve("20261122T053600.200Z").unwrap_err();
+        assert!(e.to_string().contains("signature"), "{e}");
+    }
+
+    #[test]
+    fn envelopes_signed_by_another_key_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let (_, public) = crate::crypto::generate_identity();
+        let r = crate::crypto::parse_recipient(&public).unwrap();
+        let ctl = Controller::init(d.path(), &[r]).unwrap();
+        let env = Envelope {
+            kind: EnvelopeKind::Epoch {
+                recipients: vec![public],
+            },
+            created_ms: i64::MAX,
+            wrapped: vec![1],
+        };
+        let bytes = env.encode(&ctl.repo.config.repo_id, &SigningKey::generate());
+        let id = Envelope::id_of(&bytes);
+        ctl.repo.store.write(&id.object_name(), &bytes).unwrap();
+        let e = ctl.repo.epoch_recipients(&id).unwrap_err().to_string();
+        assert!(e.contains("signature") && e.contains(&id.to_hex()), "{e}");
+        let ours = ctl.repo.put_envelope(&env, &ctl.signer().unwrap()).unwrap();
+        assert_eq!(ctl.repo.envelope(&ours).unwrap(), env);
+    }
+}
