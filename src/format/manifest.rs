@@ -403,12 +403,20 @@ mod tests {
         assert!(bytes.starts_with(b"CAIRNBAK\x01\x00"));
         let p = SigningKey::generate().public();
         assert!(Manifest::decode(&bytes, "backups/x", &[0; 16], &p).is_err());
-        // the same body as a v2 manifest signed by the right key: the sizes are checked
-        let mut v2 = bytes.clone();
-        v2[8] = 2;
+        // The input holds a service size of u64::MAX (the varint ff ff … 01 at offset 164) that
+        // overflowed the sum in the v1 decoder's `bytes()`. Such sums in a v2 manifest signed by
+        // the right key are refused as damage, never wrapped or panicked on.
+        assert_eq!(
+            &bytes[164..174],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]
+        );
+        let m = Manifest {
+            services: vec![record("a", u64::MAX), record("b", 5)],
+            ..sample()
+        };
         let k = SigningKey::generate();
-        let signed = k.sign_object(&[0; 16], "backups/x", v2);
-        assert!(Manifest::decode(&signed, "backups/x", &[0; 16], &k.public()).is_err());
+        let e = Manifest::decode(&m.encode(&k), &m.name(), &[9; 16], &k.public()).unwrap_err();
+        assert!(e.to_string().contains("overflow"), "{e}");
     }
 
     fn base64_decode(s: &str) -> Vec<u8> {
