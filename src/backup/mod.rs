@@ -122,8 +122,9 @@ pub fn run_with_warnings(ctl: &Controller, progress: &Progress) -> Result<(Manif
 }
 
 /// The chain link of the next backup: after the newest valid manifest (sequence number plus
-/// one, its id and the blake3 of its bytes), or the first of the chain.
-fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
+/// one, its id and the blake3 of its bytes), or the first of the chain. For code (and tests)
+/// that commit a manifest of their own with [`Controller::commit_manifest`].
+pub fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
     let (all, _) = ctl.repo.manifests_hashed()?;
     Ok(match all.into_iter().next_back() {
         None => (1, None),
