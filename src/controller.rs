@@ -56,7 +56,8 @@ pub struct Controller {
 /// The signing key's file under `REPO/local/`.
 pub const SIGNING_KEY_FILE: &str = "signing.key";
 
-fn make_private(dir: &Path) -> Result<()> {
+/// Make a directory private to its owner (0700), as `REPO/local` is.
+pub(crate) fn make_private(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| Error::io(dir.display().to_string(), e))

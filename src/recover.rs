@@ -123,7 +123,7 @@ pub fn prepare(opts: &RecoverOptions) -> Result<()> {
     }
     std::fs::create_dir_all(opts.repo.join("local"))
         .map_err(|e| Error::io(opts.repo.display().to_string(), e))?;
-    Ok(())
+    crate::controller::make_private(&opts.repo.join("local"))
 }
 
 /// Step 2: check the share against the fingerprint, copy, adopt the keys, restore, run restore

@@ -337,6 +337,12 @@ fn recover_restores_the_genuine_backup_and_adopts_nothing_forged() {
     assert_eq!(fingerprint_of(&repo), v.fingerprint);
     assert_ne!(fingerprint_of(&repo), f.fingerprint());
     assert_eq!(local_keys_epoch(&repo), victim_epoch);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&repo.join("local")), 0o700);
+        assert_eq!(mode(&repo.join("local/signing.key")), 0o600);
+    }
     // the recovered controller goes on signing: its next backup is listed and verifies
     let next = cairn(&repo, ["--quiet", "backup"]);
     next.ok("backup after recovery");
