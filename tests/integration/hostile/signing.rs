@@ -587,4 +587,16 @@ fn over_real_smb_recover_refuses_a_forged_backup_and_a_wrong_fingerprint() {
     assert!(!f.marker.exists(), "the forged restore command ran");
     assert_eq!(files_in(&v.env.path("rt")), 0);
     assert!(!repo.join("local/services.toml").exists());
+    // the genuine backup exported again: recovered over SMB, with the signing key
+    v.env.run(["--quiet", "export"]).ok("export");
+    let repo = v.env.path("rec-ok");
+    let target = v.env.path("rt-ok");
+    v.recover(&repo, &target, Some(&v.fingerprint))
+        .ok("recover over SMB with the genuine backup back");
+    assert_eq!(
+        fs::read(target.join("app/config.txt")).unwrap(),
+        b"the genuine data\n"
+    );
+    assert!(!f.marker.exists(), "the forged restore command ran");
+    assert_eq!(fingerprint_of(&repo), v.fingerprint);
 }
