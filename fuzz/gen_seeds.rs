@@ -6,11 +6,13 @@ use cairn::chunker::ChunkerParams;
 use cairn::compress;
 use cairn::format::config::RepoConfig;
 use cairn::format::envelope::{Envelope, EnvelopeKind};
-use cairn::format::manifest::{Definitions, Manifest, ServiceRecord};
+use cairn::format::manifest::{Definitions, Manifest, Prev, ServiceRecord};
 use cairn::format::pack::{self, BlobKind, PackEntry, PackHeader};
+use cairn::format::sealed_key::SealedKey;
 use cairn::format::tree::{ChunkRef, Node, NodeKind, Tree};
 use cairn::id::{ChunkId, KeyId};
 use cairn::service::ServiceDef;
+use cairn::signing::SigningKey;
 use std::path::Path;
 
 fn put(dir: &Path, target: &str, name: &str, bytes: &[u8]) {
@@ -116,9 +118,19 @@ fn main() {
     put(dir, "tree", "empty", &Tree::default().encode());
     put(dir, "tree", "four", &tree.encode());
 
-    // manifest (+ definitions); the target appends its own checksum too, so seed both forms
+    // the fuzz targets' fixed repository key and id (see fuzz_targets/*.rs)
+    let key = SigningKey::from_seed(&[42; 32]);
+    let repo_id = [6u8; 16];
+
+    // manifest (+ definitions); the target signs the input itself too, so seed both forms
     let m = Manifest {
         id: "20261122T053600.123Z".into(),
+        repo_id,
+        seq: 2,
+        prev: Some(Prev {
+            id: "20261121T053600.000Z".into(),
+            hash: [8; 32],
+        }),
         time_ms: 1_763_790_000_123,
         host: "controller-1".into(),
         epoch: KeyId([1; 32]),
@@ -139,24 +151,31 @@ fn main() {
         }],
         definitions: ChunkId([4; 32]),
         refs: vec![ChunkId([3; 32]), ChunkId([4; 32])],
-        warnings: vec!["identity: /x vanished while backing up; left out".into()],
+        warnings: 1,
     };
-    let mb = m.encode();
+    let mb = m.encode(&key);
     put(dir, "manifest", "full", &mb);
-    put(dir, "manifest", "body", &mb[..mb.len() - 32]);
+    put(dir, "manifest", "body", &mb[..mb.len() - 64]);
+    let first = Manifest {
+        seq: 1,
+        prev: None,
+        ..m.clone()
+    };
+    let fb = first.encode(&key);
+    put(dir, "manifest", "first-body", &fb[..fb.len() - 64]);
     let defs = Definitions::of(&[
-            ServiceDef {
-                name: "identity".into(),
-                path: Some("/var/lib/identity".into()),
-                command: None,
-                restore_command: None,
-            },
-            ServiceDef {
-                name: "db".into(),
-                path: None,
-                command: Some("pg_dump app".into()),
-                restore_command: Some("psql app".into()),
-            },
+        ServiceDef {
+            name: "identity".into(),
+            path: Some("/var/lib/identity".into()),
+            command: None,
+            restore_command: None,
+        },
+        ServiceDef {
+            name: "db".into(),
+            path: None,
+            command: Some("pg_dump app".into()),
+            restore_command: Some("psql app".into()),
+        },
     ]);
     put(dir, "manifest", "definitions", &defs.encode());
 
@@ -177,8 +196,11 @@ fn main() {
         created_ms: 1_763_790_000_001,
         wrapped: vec![0xa5; 200],
     };
-    put(dir, "envelope", "epoch", &epoch.encode());
-    put(dir, "envelope", "session", &session.encode());
+    for (name, e) in [("epoch", &epoch), ("session", &session)] {
+        let b = e.encode(&repo_id, &key);
+        put(dir, "envelope", name, &b);
+        put(dir, "envelope", &format!("{name}-body"), &b[..b.len() - 64]);
+    }
 
     // config
     let c = RepoConfig {
@@ -187,8 +209,32 @@ fn main() {
         chunker: ChunkerParams::default(),
         pack_target: 16 << 20,
         zstd_level: 3,
+        signing_key: key.public().to_bytes(),
     };
-    put(dir, "config", "default", &c.encode());
+    let cb = c.encode(&key);
+    put(dir, "config", "default", &cb);
+    put(dir, "config", "body", &cb[..cb.len() - 64]);
+
+    // sealed signing key
+    let s = SealedKey {
+        public: key.public().to_bytes(),
+        epoch: KeyId([5; 32]),
+        created_ms: 1_763_790_000_000,
+        wrapped: b"age-encryption.org/v1\n-> X25519 stanza\n".to_vec(),
+    };
+    let sb = s.encode(&repo_id, &key);
+    put(dir, "sealed_key", "full", &sb);
+    put(dir, "sealed_key", "body", &sb[..sb.len() - 64]);
+
+    // signed framing and fingerprints
+    put(dir, "signed", "manifest", &mb);
+    put(
+        dir,
+        "signed",
+        "fingerprint",
+        key.public().fingerprint().as_bytes(),
+    );
+    put(dir, "signed", "key", &key.public().to_bytes());
 
     // decompress: raw and zstd payloads
     let text = b"tenant=contoso plan=gold quota.cores=64\n".repeat(200);

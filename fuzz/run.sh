@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTC_BOOTSTRAP=1
 seconds="${FUZZ_SECONDS:-30}"
-all=(pack_header tree manifest envelope config decompress)
+all=(pack_header tree manifest envelope config sealed_key signed decompress)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

@@ -113,6 +113,16 @@ impl KeyRing {
         Ok(u)
     }
 
+    /// Unwrap a sealed repository signing key (`signing/<epoch>`) with this identity; `None` if
+    /// the identity cannot open it or it does not hold a 32-byte seed. The caller checks that the
+    /// key's public half is the expected fingerprint before using it.
+    pub fn unwrap_signing_key(&self, wrapped: &[u8]) -> Option<crate::signing::SigningKey> {
+        let secret = zeroize::Zeroizing::new(self.identity.unwrap_key(wrapped)?);
+        let seed: zeroize::Zeroizing<[u8; 32]> =
+            zeroize::Zeroizing::new(secret.as_slice().try_into().ok()?);
+        Some(crate::signing::SigningKey::from_seed(&seed))
+    }
+
     fn unwrap32(&self, wrapped: &[u8]) -> Option<[u8; 32]> {
         self.identity.unwrap_key(wrapped)?.try_into().ok()
     }

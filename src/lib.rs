@@ -23,13 +23,19 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Every object that is not named by the hash of its bytes (config, key envelopes, manifests, the
+//! sealed signing key) is signed with the repository's Ed25519 key (`signing`), whose public half
+//! is the repository fingerprint; `repository` returns nothing whose signature does not hold.
+//!
 //! Layers (each uses only those below it): operations (`backup`, `restore`, `verify`,
 //! `replicate`, `prune`, `recover`, `jobs`, `vfs`) → `controller`, `repository`, `locator`,
-//! `keyring` → `index`, `backend` → `format` → `crypto`, `compress`, `chunker` → `id`, `error`.
+//! `keyring`, `chain` → `index`, `backend` → `format` → `crypto`, `signing`, `compress`,
+//! `chunker` → `id`, `error`.
 #![warn(missing_docs)]
 
 pub mod backend;
 pub mod backup;
+pub mod chain;
 pub mod chunker;
 pub mod compress;
 pub mod controller;
@@ -52,6 +58,7 @@ pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod service;
+pub mod signing;
 pub mod target;
 pub mod text;
 pub mod verify;

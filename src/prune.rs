@@ -161,7 +161,7 @@ pub fn plan_with(
     // Pass 1: what the policy needs (no refs kept in memory).
     let mut candidates = Vec::with_capacity(names.len());
     for name in &names {
-        let m = read_manifest(repo.store.as_ref(), name)?;
+        let m = read_manifest(repo, name)?;
         candidates.push(Candidate {
             id: m.id.clone(),
             time: DateTime::from_timestamp_millis(m.time_ms).unwrap_or(DateTime::UNIX_EPOCH),
@@ -182,7 +182,7 @@ pub fn plan_with(
     let mut live = LiveSet::default();
     let (mut sessions, mut epochs) = (BTreeSet::new(), BTreeSet::new());
     for id in &keep {
-        let m = read_manifest(repo.store.as_ref(), &format!("backups/{id}"))?;
+        let m = read_manifest(repo, &format!("backups/{id}"))?;
         sessions.insert(m.session);
         epochs.insert(m.epoch);
         live.merge(m.refs);
@@ -333,20 +333,16 @@ fn manifest_names(store: &dyn Backend) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Read a manifest; a damaged one stops the prune (its chunks cannot be told apart from garbage).
-fn read_manifest(store: &dyn Backend, name: &str) -> Result<Manifest> {
+/// Read a manifest through [`Repository::read_manifest`] (signature checked); a damaged or
+/// unsigned one stops the prune (its chunks cannot be told apart from garbage).
+fn read_manifest(repo: &Repository, name: &str) -> Result<Manifest> {
     let damaged = |why: String| {
         Error::failed(
             format!("prune stopped: backup manifest {name} is unreadable ({why}), so prune cannot tell which chunks it needs"),
             "run `cairn verify`; restore the manifest from the other copy (`cairn export` / the share), or delete that backup's manifest by hand if it is beyond repair, then prune again",
         )
     };
-    let bytes = store.read(name).map_err(|e| damaged(e.to_string()))?;
-    let m = Manifest::decode(&bytes, name).map_err(|e| damaged(e.to_string()))?;
-    if format!("backups/{}", m.id) != name {
-        return Err(damaged("its id does not match its name".into()));
-    }
-    Ok(m)
+    repo.read_manifest(name).map_err(|e| damaged(e.to_string()))
 }
 
 /// Carry out `plan` on `repo` (with the `index` the plan was made with). With `dry_run`, only
@@ -437,6 +433,8 @@ pub fn execute(
     index.flush()?;
     // 5. the key envelopes nothing needs
     for k in &plan.delete_envelopes {
+        // an epoch's sealed signing key goes with it (first: never a sealed key without its epoch)
+        store.delete(&crate::format::sealed_key::SealedKey::name(k))?;
         let name = k.object_name();
         freed += store.stat(&name)?.unwrap_or(0) as i128;
         store.delete(&name)?;
@@ -552,10 +550,36 @@ pub fn prune_copy(
     progress: &Progress,
 ) -> Result<PruneReport> {
     let repo = Repository::open(store)?;
+    prune_repo(&repo, policy, now, scope, dry_run, progress)
+}
+
+/// [`prune_copy`] of a copy that must be signed by `key` (the controller's own: a target that
+/// holds another key's repository is refused before anything is deleted).
+pub fn prune_copy_expecting(
+    store: Arc<dyn Backend>,
+    key: &crate::signing::PublicKey,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    scope: &Scope,
+    dry_run: bool,
+    progress: &Progress,
+) -> Result<PruneReport> {
+    let repo = Repository::open_expecting(store, key)?;
+    prune_repo(&repo, policy, now, scope, dry_run, progress)
+}
+
+fn prune_repo(
+    repo: &Repository,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    scope: &Scope,
+    dry_run: bool,
+    progress: &Progress,
+) -> Result<PruneReport> {
     let index = Index::temporary()?;
     index.sync(repo.store.as_ref())?;
-    let p = plan_with(&repo, &index, policy, now, scope)?;
-    execute(&repo, &index, &p, dry_run, progress)
+    let p = plan_with(repo, &index, policy, now, scope)?;
+    execute(repo, &index, &p, dry_run, progress)
 }
 
 #[cfg(test)]

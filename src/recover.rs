@@ -1,16 +1,27 @@
-//! Cloud recovery: from the share and the identity alone, rebuild the controller and restore
-//! every service, verified, ready to keep backing up to the same share.
+//! Cloud recovery: from the share, the identity and the repository fingerprint alone, rebuild
+//! the controller and restore every service, verified, ready to keep backing up to the same share.
+//!
+//! The share is hostile until checked. Before anything is copied or restored, the share's config
+//! must be signed by the key the fingerprint names, and the backup to restore must be a manifest
+//! signed by it, whose key envelopes are signed by it too. Only then is the share copied; the
+//! signing key is adopted only if its public half is the fingerprint; only signed epoch envelopes
+//! are adopted; the service definitions (and so the restore commands) come from the sealed blob
+//! the signed manifest names. Objects on the share that fail their signature are named and left
+//! out of the new repository.
 
 use crate::backend::{Backend, LocalBackend};
 use crate::controller::Controller;
 use crate::error::{Error, Result};
 use crate::format::envelope::EnvelopeKind;
 use crate::format::manifest::{Definitions, Manifest};
+use crate::format::sealed_key::{self, SealedKey};
 use crate::keyring::KeyRing;
 use crate::locator::{ChunkReader, Locator};
 use crate::progress::Progress;
+use crate::repository::Repository;
 use crate::restore::{self, RestoreOptions, RestoreReport};
 use crate::service::{ServiceList, COMMAND_OUTPUT};
+use crate::signing::PublicKey;
 use crate::target::TargetConfig;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +36,9 @@ pub struct RecoverOptions {
     pub target: PathBuf,
     /// Which backup (default: the newest).
     pub backup: Option<String>,
+    /// The repository fingerprint the operator kept with the identity. Required: without it,
+    /// recovery only lists the fingerprints found on the share.
+    pub fingerprint: Option<PublicKey>,
 }
 
 /// What recovery did.
@@ -44,8 +58,58 @@ pub struct RecoverReport {
     pub bytes_copied: u64,
     /// Restore commands run.
     pub restore_commands: Vec<String>,
+    /// The newest signed backup on the share: its id and time (unix ms).
+    pub newest: (String, i64),
+    /// Set when the newest backup is older than two backup intervals (a rollback or stalled
+    /// backups): the text to show the operator.
+    pub stale: Option<String>,
+    /// Objects on the share that were ignored (bad signature, damaged), with the reason.
+    pub ignored: Vec<String>,
     /// Seconds taken.
     pub seconds: f64,
+}
+
+/// Step 0: check the share against the fingerprint before anything is written. Without a
+/// fingerprint, list the ones found on the share and stop (exit 2); with the wrong one, or with an
+/// unsigned or forged config, stop (exit 1). Returns the share's repository, opened expecting the
+/// fingerprint's key.
+pub fn check_share(opts: &RecoverOptions) -> Result<Repository> {
+    let remote: Arc<dyn Backend> = Arc::from(crate::target::open_backend(&opts.from)?);
+    let Some(fp) = &opts.fingerprint else {
+        return Err(Error::usage(
+            format!(
+                "recover needs the repository fingerprint (--fingerprint); found on {}: {}",
+                remote.describe(),
+                fingerprints_found(&remote)
+            ),
+            "pass --fingerprint FP with the fingerprint kept with the identity (printed by `cairn init` and `cairn key list`), e.g. --fingerprint cairn-fp1:3b6a…; do not take it from this list on trust: anyone who can write the share can add one",
+        ));
+    };
+    Repository::open_expecting(remote, fp)
+}
+
+/// The fingerprints named on a share: its config's key and those of the sealed signing keys.
+pub fn fingerprints_found(store: &Arc<dyn Backend>) -> String {
+    let mut found: Vec<String> = Vec::new();
+    let repo = match Repository::open(store.clone()) {
+        Ok(r) => r,
+        Err(e) => return format!("none (the config is unreadable: {e})"),
+    };
+    found.push(format!("{} (config)", repo.fingerprint()));
+    for o in store.list(sealed_key::PREFIX).unwrap_or_default() {
+        let Ok(bytes) = store.read(&o.name) else {
+            continue;
+        };
+        if let Ok(k) = SealedKey::decode(&bytes, &repo.config.repo_id, &o.name) {
+            if let Ok(p) = k.public_key(&o.name) {
+                let text = format!("{} (sealed key {})", p.fingerprint(), o.name);
+                if p != *repo.key() && !found.contains(&text) {
+                    found.push(text);
+                }
+            }
+        }
+    }
+    found.join(", ")
 }
 
 /// Step 1: create the new repository directory and copy the share's objects into it.
@@ -59,10 +123,11 @@ pub fn prepare(opts: &RecoverOptions) -> Result<()> {
     }
     std::fs::create_dir_all(opts.repo.join("local"))
         .map_err(|e| Error::io(opts.repo.display().to_string(), e))?;
-    Ok(())
+    crate::controller::make_private(&opts.repo.join("local"))
 }
 
-/// Step 2: copy, adopt the keys, restore, run restore commands, verify, configure the target.
+/// Step 2: check the share against the fingerprint, copy, adopt the keys, restore, run restore
+/// commands, verify, configure the target.
 pub fn finish(opts: &RecoverOptions, keys: &KeyRing, progress: &Progress) -> Result<RecoverReport> {
     finish_into(opts, keys, progress, &LocalBackend::new(&opts.repo))
 }
@@ -76,16 +141,47 @@ pub fn finish_into(
     local: &dyn Backend,
 ) -> Result<RecoverReport> {
     let t0 = std::time::Instant::now();
-    let remote: Arc<dyn Backend> = Arc::from(crate::target::open_backend(&opts.from)?);
-    let copied = crate::replicate::fetch(remote.as_ref(), local, &|_| {})?;
+    let share = check_share(opts)?;
+    let fp = *share.key();
+    // the backup to restore and its keys, all signed, before anything is copied
+    let (all, bad) = share.manifests()?;
+    let Some(newest) = all.last() else {
+        return Err(no_signed_backup(&share, &bad));
+    };
+    let newest = (newest.id.clone(), newest.time_ms);
+    let m = match &opts.backup {
+        None => all
+            .last()
+            .cloned()
+            .ok_or_else(|| no_signed_backup(&share, &bad))?,
+        Some(spec) => share.resolve(spec)?,
+    };
+    share.envelope(&m.session)?;
+    share.epoch_recipients(&m.epoch)?;
+    let stale = staleness(newest.1, chrono::Utc::now().timestamp_millis());
+    let copied = crate::replicate::fetch(share.store.as_ref(), local, &|_| {})?;
+    adopt_signing_key(&opts.repo, &share, keys, &fp)?;
     let ctl = Controller::open(&opts.repo)?;
-    let m = ctl
-        .repo
-        .resolve(opts.backup.as_deref().unwrap_or("latest"))?;
+    if ctl.repo.key() != &fp || ctl.repo.config.repo_id != share.config.repo_id {
+        return Err(Error::failed(
+            "the share changed while it was copied",
+            "run `cairn recover` again into a new --repo DIR",
+        ));
+    }
+    let ignored = drop_unsigned(&ctl)?;
+    // the same signed manifest, read again from the copy
+    let copy = ctl.repo.read_manifest(&m.name())?;
+    if copy != m {
+        return Err(Error::failed(
+            format!("backup {} changed on the share while it was copied", m.id),
+            "run `cairn recover` again into a new --repo DIR",
+        ));
+    }
     adopt_keys(&opts.repo, &ctl, keys, &m)?;
+    // definitions before restore: a blob that does not open stops recovery before any write
+    let defs = definitions(&ctl, keys, &m)?;
     let restored = restore_all(&ctl, keys, &m, &opts.target, progress)?;
     // the services as they were configured, so backups continue as before
-    let defs = definitions(&ctl, keys, &m)?;
     let mut commands = Vec::new();
     let services = defs.to_services();
     for s in &services {
@@ -101,7 +197,16 @@ pub fn finish_into(
     ctl.save_services(&ServiceList { services })?;
     // rebuild the index from the pack headers and check the copy's structure
     let index = ctl.index()?;
-    let report = crate::verify::verify(&ctl.repo, &index, None, &Progress::default())?;
+    let mut report = crate::verify::verify(&ctl.repo, &index, None, &Progress::default())?;
+    let mut ignored = ignored;
+    // a gap in the chain is the share's history, not damage to the copy: shown, not fatal
+    report.damaged_backups.retain(|id, what| {
+        let gap = what.iter().all(|w| w.starts_with("chain gap"));
+        if gap {
+            ignored.push(format!("backup {id}: {}", what.join("; ")));
+        }
+        !gap
+    });
     if !report.clean() {
         return Err(Error::corrupt(
             "the copy recovered from the share",
@@ -117,7 +222,7 @@ pub fn finish_into(
         ));
     }
     opts.from.save(&opts.repo)?;
-    crate::remote::record_exported(&opts.repo, remote.as_ref())?;
+    crate::remote::record_exported(&opts.repo, share.store.as_ref())?;
     Ok(RecoverReport {
         backup: m.id.clone(),
         services: m.services.iter().map(|s| s.name.clone()).collect(),
@@ -126,8 +231,115 @@ pub fn finish_into(
         objects_copied: copied.objects_sent,
         bytes_copied: copied.bytes_sent,
         restore_commands: commands,
+        newest,
+        stale,
+        ignored,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+fn no_signed_backup(share: &Repository, bad: &[crate::repository::Damaged]) -> Error {
+    let why = if bad.is_empty() {
+        "there is no backup on it".to_string()
+    } else {
+        format!(
+            "no backup on it is signed by this repository's key; ignored: {}",
+            bad.iter()
+                .map(|(n, e)| format!("{n} ({e})"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    };
+    Error::failed(
+        format!("nothing to recover from {}: {why}", share.store.describe()),
+        "check the location and the fingerprint; nothing was restored and no command was run",
+    )
+}
+
+/// A warning when the newest backup is older than two backup intervals (the schedule default
+/// when the old controller's schedule is unknown): a share rolled back, or backups that stopped.
+pub fn staleness(newest_ms: i64, now_ms: i64) -> Option<String> {
+    let every = crate::schedule::ScheduleConfig::default().backup_every;
+    let age_ms = now_ms.saturating_sub(newest_ms);
+    let limit = (every.as_millis() as i64).saturating_mul(2);
+    (age_ms > limit).then(|| {
+        format!(
+            "the newest backup on the share is {} old, older than two backup intervals ({} each): the share may have been rolled back, or backups stopped; check that this is the backup you expect",
+            crate::retention::format_duration(std::time::Duration::from_millis(age_ms.max(0) as u64)),
+            crate::retention::format_duration(every)
+        )
+    })
+}
+
+/// Adopt the sealed signing key whose public half is the fingerprint and which this identity
+/// can open. A key sealed by someone else to the public recipients is never taken.
+fn adopt_signing_key(
+    root: &Path,
+    share: &Repository,
+    keys: &KeyRing,
+    fp: &PublicKey,
+) -> Result<()> {
+    let local = LocalBackend::new(root);
+    for o in local.list(sealed_key::PREFIX)? {
+        let Ok(bytes) = local.read(&o.name) else {
+            continue;
+        };
+        let Ok(sealed) = SealedKey::decode(&bytes, &share.config.repo_id, &o.name) else {
+            continue;
+        };
+        if sealed.public != fp.to_bytes() {
+            continue;
+        }
+        let Some(key) = keys.unwrap_signing_key(&sealed.wrapped) else {
+            continue;
+        };
+        if key.public() != *fp {
+            continue;
+        }
+        key.save(&root.join("local").join(crate::controller::SIGNING_KEY_FILE))?;
+        return Ok(());
+    }
+    Err(Error::failed(
+        format!(
+            "the share holds no signing key with fingerprint {} that this identity can open",
+            fp.fingerprint()
+        ),
+        "pass an identity of the repository's current recipients (`cairn key list` on the old controller shows them); nothing was restored",
+    ))
+}
+
+/// Remove from the new repository the signed objects that fail their signature (they stay on
+/// the share): manifests, key envelopes, and sealed signing keys of another key. Returns what was
+/// left out and why.
+fn drop_unsigned(ctl: &Controller) -> Result<Vec<String>> {
+    let (_, bad) = ctl.repo.manifests()?;
+    let mut out = Vec::new();
+    for (name, e) in bad {
+        ctl.repo.store.delete(&name)?;
+        out.push(format!("{name}: {e}"));
+    }
+    for o in ctl.repo.store.list("keys/")? {
+        let Some(id) = crate::id::KeyId::from_hex(o.name.trim_start_matches("keys/")) else {
+            continue;
+        };
+        if let Err(e) = ctl.repo.envelope(&id) {
+            ctl.repo.store.delete(&o.name)?;
+            out.push(format!("{}: {e}", o.name));
+        }
+    }
+    for o in ctl.repo.store.list(sealed_key::PREFIX)? {
+        let ours = ctl
+            .repo
+            .store
+            .read(&o.name)
+            .ok()
+            .and_then(|b| SealedKey::decode(&b, &ctl.repo.config.repo_id, &o.name).ok());
+        if ours.is_none_or(|k| k.public != ctl.repo.key().to_bytes()) {
+            ctl.repo.store.delete(&o.name)?;
+            out.push(format!("{}: not this repository's signing key", o.name));
+        }
+    }
+    Ok(out)
 }
 
 /// Take as the controller's current key epoch the newest epoch this identity can open.

@@ -75,7 +75,12 @@ pub fn check_owner(store: &Arc<dyn Backend>, local: &Repository) -> Result<()> {
         )
     };
     let why = match Repository::open(store.clone()) {
-        Ok(r) if r.config.repo_id == local.config.repo_id => return Ok(()),
+        Ok(r) if r.config.repo_id == local.config.repo_id && r.key() == local.key() => {
+            return Ok(())
+        }
+        Ok(r) if r.config.repo_id == local.config.repo_id => {
+            "holds a `config` with this repository's id signed by another key".to_string()
+        }
         Ok(r) => format!(
             "holds another repository (id {}, this one is {})",
             hex::encode(r.config.repo_id),
@@ -239,7 +244,8 @@ fn open_target_copy(ctl: &Controller) -> Result<(Repository, Index, String)> {
         ));
     }
     check_owner(&store, &ctl.repo)?;
-    let repo = Repository::open(store)?;
+    // the target's copy must be this controller's repository (signed by its key)
+    let repo = Repository::open_expecting(store, ctl.repo.key())?;
     let index = Index::temporary()?;
     index.sync(repo.store.as_ref())?;
     Ok((repo, index, place))

@@ -1,5 +1,10 @@
 //! A repository as stored (locally or on the share): config, key envelopes, packs, manifests.
 //! Read-side access only; it works on any backend and never needs the controller's local state.
+//!
+//! Every signed object read through here is checked against the repository's public signing key
+//! (from its self-signed config, or the key the caller expects: the local controller's, the
+//! fingerprint given to `recover`). An object whose signature does not hold is never returned:
+//! manifests that fail are reported in the damaged list, by name, with the word "signature".
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -7,6 +12,7 @@ use crate::format::config::RepoConfig;
 use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::Manifest;
 use crate::id::{BackupId, KeyId};
+use crate::signing::{PublicKey, SigningKey};
 use std::sync::Arc;
 
 /// A manifest that failed to decode: its object name and the error.
@@ -19,10 +25,49 @@ pub struct Repository {
     pub store: Arc<dyn Backend>,
     /// Its fixed parameters.
     pub config: RepoConfig,
+    /// The public signing key every signed object must verify under.
+    key: PublicKey,
 }
 
+/// A manifest with the blake3 of its object bytes (for the chain).
+pub type Hashed = (Manifest, [u8; 32]);
+
 impl Repository {
-    /// Open the repository stored in `store`.
+    /// A repository from a checked config (at init).
+    pub fn new(store: Arc<dyn Backend>, config: RepoConfig) -> Result<Self> {
+        let key = config.public_key()?;
+        Ok(Repository { store, config, key })
+    }
+
+    /// Open the repository stored in `store`, expecting it to be signed by `key` (the local
+    /// controller's key, or the fingerprint given to `recover`): anything else is refused (exit 1).
+    pub fn open_expecting(store: Arc<dyn Backend>, key: &PublicKey) -> Result<Self> {
+        let repo = Self::open(store)?;
+        if repo.key != *key {
+            return Err(Error::failed(
+                format!(
+                    "the repository at {} is signed by key {}, not by the expected {}",
+                    repo.store.describe(),
+                    repo.key.fingerprint(),
+                    key.fingerprint()
+                ),
+                "nothing was read from it: check the location, and the fingerprint you keep with the identity (`cairn key list` on the controller shows it)",
+            ));
+        }
+        Ok(repo)
+    }
+
+    /// The repository's public signing key.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// The repository fingerprint.
+    pub fn fingerprint(&self) -> String {
+        self.key.fingerprint()
+    }
+
+    /// Open the repository stored in `store`; its config must carry a valid self-signature.
     pub fn open(store: Arc<dyn Backend>) -> Result<Self> {
         let bytes = store.read("config").map_err(|e| match e.kind {
             crate::error::StorageErrorKind::NotFound => Error::usage(
@@ -32,11 +77,18 @@ impl Repository {
             _ => Error::Storage(e),
         })?;
         let config = RepoConfig::decode(&bytes)?;
-        Ok(Repository { store, config })
+        Self::new(store, config)
     }
 
-    /// Every backup manifest, oldest first, with the names of manifests that failed to decode.
+    /// Every backup manifest, oldest first, with the names of manifests that failed to decode
+    /// or whose signature does not hold.
     pub fn manifests(&self) -> Result<(Vec<Manifest>, Vec<Damaged>)> {
+        let (good, bad) = self.manifests_hashed()?;
+        Ok((good.into_iter().map(|(m, _)| m).collect(), bad))
+    }
+
+    /// [`Repository::manifests`] with the blake3 of each manifest's bytes.
+    pub fn manifests_hashed(&self) -> Result<(Vec<Hashed>, Vec<Damaged>)> {
         let mut names: Vec<String> = self
             .store
             .list("backups/")?
@@ -47,7 +99,7 @@ impl Repository {
         let mut good = Vec::new();
         let mut bad = Vec::new();
         for name in names {
-            match self.read_manifest(&name) {
+            match self.read_hashed(&name) {
                 Ok(m) => good.push(m),
                 Err(e) => bad.push((name, e)),
             }
@@ -55,12 +107,15 @@ impl Repository {
         Ok((good, bad))
     }
 
-    fn read_manifest(&self, name: &str) -> Result<Manifest> {
-        let m = Manifest::decode(&self.store.read(name)?, name)?;
-        if format!("backups/{}", m.id) != name {
-            return Err(Error::corrupt(name, "manifest id does not match its name"));
-        }
-        Ok(m)
+    /// Read and check one manifest object (`backups/<id>`).
+    pub fn read_manifest(&self, name: &str) -> Result<Manifest> {
+        self.read_hashed(name).map(|(m, _)| m)
+    }
+
+    fn read_hashed(&self, name: &str) -> Result<Hashed> {
+        let bytes = self.store.read(name)?;
+        let m = Manifest::decode(&bytes, name, &self.config.repo_id, &self.key)?;
+        Ok((m, *blake3::hash(&bytes).as_bytes()))
     }
 
     /// One manifest by id, or the newest for `latest`.
@@ -89,7 +144,7 @@ impl Repository {
         }
     }
 
-    /// A key envelope.
+    /// A key envelope, its hash-name and signature checked.
     pub fn envelope(&self, id: &KeyId) -> Result<Envelope> {
         let name = id.object_name();
         let bytes = self.store.read(&name)?;
@@ -99,7 +154,7 @@ impl Repository {
                 "bytes do not match the envelope's name",
             ));
         }
-        Envelope::decode(&bytes)
+        Envelope::decode(&bytes, &self.config.repo_id, &self.key, &name)
     }
 
     /// The recipients of a key epoch.
@@ -113,11 +168,105 @@ impl Repository {
         }
     }
 
-    /// Store an envelope; returns its id.
-    pub fn put_envelope(&self, env: &Envelope) -> Result<KeyId> {
-        let bytes = env.encode();
+    /// Sign and store an envelope; returns its id.
+    pub fn put_envelope(&self, env: &Envelope, key: &SigningKey) -> Result<KeyId> {
+        let bytes = env.encode(&self.config.repo_id, key);
         let id = Envelope::id_of(&bytes);
         self.store.write(&id.object_name(), &bytes)?;
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::controller::Controller;
+    use crate::format::envelope::{Envelope, EnvelopeKind};
+    use crate::format::manifest::Manifest;
+    use crate::id::{ChunkId, KeyId};
+    use crate::signing::SigningKey;
+
+    fn manifest(repo_id: [u8; 16], id: &str) -> Manifest {
+        Manifest {
+            id: id.into(),
+            repo_id,
+            seq: 1,
+            prev: None,
+            time_ms: 1,
+            host: "h".into(),
+            epoch: KeyId([1; 32]),
+            session: KeyId([2; 32]),
+            services: vec![],
+            definitions: ChunkId([3; 32]),
+            refs: vec![],
+            warnings: 0,
+        }
+    }
+
+    #[test]
+    fn only_manifests_signed_for_this_repository_are_returned() {
+        let d = tempfile::tempdir().unwrap();
+        let (_, public) = crate::crypto::generate_identity();
+        let r = crate::crypto::parse_recipient(&public).unwrap();
+        let ctl = Controller::init(d.path(), &[r]).unwrap();
+        let repo = &ctl.repo;
+        let rid = repo.config.repo_id;
+        let good = manifest(rid, "20261122T053600.100Z");
+        ctl.commit_manifest(&good).unwrap();
+        let key = ctl.signer().unwrap();
+        let other = SigningKey::generate();
+        let put = |m: &Manifest, bytes: Vec<u8>| repo.store.write(&m.name(), &bytes).unwrap();
+        // signed by another key
+        let forged = manifest(rid, "20261122T053600.200Z");
+        put(&forged, forged.encode(&other));
+        // unsigned: the signature cut off
+        let unsigned = manifest(rid, "20261122T053600.300Z");
+        let mut b = unsigned.encode(&key);
+        b.truncate(b.len() - 64);
+        put(&unsigned, b);
+        // our body, re-signed by another key
+        let resigned = manifest(rid, "20261122T053600.400Z");
+        let b = resigned.encode(&key);
+        put(
+            &resigned,
+            other.sign_object(&rid, &resigned.name(), b[..b.len() - 64].to_vec()),
+        );
+        // another repository's manifest, signed by that repository's key
+        let foreign = manifest([1; 16], "20261122T053600.500Z");
+        put(&foreign, foreign.encode(&other));
+        // our key, but for another repository id
+        let cross = manifest([1; 16], "20261122T053600.600Z");
+        put(&cross, cross.encode(&key));
+        let (all, bad) = repo.manifests().unwrap();
+        assert_eq!(all, vec![good.clone()]);
+        assert_eq!(bad.len(), 5, "{bad:?}");
+        for (name, e) in &bad {
+            let text = e.to_string();
+            assert!(text.contains(name) && text.contains("signature"), "{text}");
+        }
+        assert_eq!(repo.resolve("latest").unwrap(), good);
+        let e = repo.resolve("20261122T053600.200Z").unwrap_err();
+        assert!(e.to_string().contains("signature"), "{e}");
+    }
+
+    #[test]
+    fn envelopes_signed_by_another_key_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let (_, public) = crate::crypto::generate_identity();
+        let r = crate::crypto::parse_recipient(&public).unwrap();
+        let ctl = Controller::init(d.path(), &[r]).unwrap();
+        let env = Envelope {
+            kind: EnvelopeKind::Epoch {
+                recipients: vec![public],
+            },
+            created_ms: i64::MAX,
+            wrapped: vec![1],
+        };
+        let bytes = env.encode(&ctl.repo.config.repo_id, &SigningKey::generate());
+        let id = Envelope::id_of(&bytes);
+        ctl.repo.store.write(&id.object_name(), &bytes).unwrap();
+        let e = ctl.repo.epoch_recipients(&id).unwrap_err().to_string();
+        assert!(e.contains("signature") && e.contains(&id.to_hex()), "{e}");
+        let ours = ctl.repo.put_envelope(&env, &ctl.signer().unwrap()).unwrap();
+        assert_eq!(ctl.repo.envelope(&ours).unwrap(), env);
     }
 }

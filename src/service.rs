@@ -36,12 +36,7 @@ impl ServiceDef {
     /// Check the definition is complete and its name usable as a folder name.
     pub fn validate(&self) -> Result<()> {
         let n = &self.name;
-        let ok_name = !n.is_empty()
-            && n.len() <= 64
-            && n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-            && !n.starts_with('.');
-        if !ok_name {
+        if !valid_name(n) {
             return Err(Error::usage(
                 format!("bad service name {n:?}"),
                 "use letters, digits, '-', '_' or '.', e.g. `cairn service add identity --path /var/lib/identity`",
@@ -60,6 +55,16 @@ impl ServiceDef {
             )),
         }
     }
+}
+
+/// The rule for service names (`service add`, and every name decoded from a repository): 1 to 64
+/// of letters, digits, `-`, `_`, `.`, not starting with `.` (so never `..`, `/` or NUL).
+pub fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && !n.starts_with('.')
 }
 
 /// The service list as stored in `REPO/local/services.toml`.

@@ -1,6 +1,7 @@
 //! Verify a repository (the internal one or the target's copy).
 //!
-//! Without the identity: every manifest decodes and its checksum holds; every pack's bytes hash
+//! Without the identity: every manifest decodes and its signature holds, and the chain of
+//! manifests has no gap (see `chain`); every pack's bytes hash
 //! to its name and its header decodes; every chunk a backup references is in an intact pack.
 //! With `--read-data` and the identity: every referenced chunk is also decrypted, decompressed
 //! and checked against its id, and damaged backups are walked to name the files they hurt.
@@ -73,7 +74,11 @@ fn run(
     subset: Option<(u32, u32)>,
 ) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
-    let (manifests, bad) = repo.manifests()?;
+    let (hashed, bad) = repo.manifests_hashed()?;
+    for (id, what) in crate::chain::gaps(&hashed) {
+        report.damaged_backups.entry(id).or_default().push(what);
+    }
+    let manifests: Vec<_> = hashed.into_iter().map(|(m, _)| m).collect();
     for (name, e) in bad {
         let id = name.trim_start_matches("backups/").to_string();
         report.damaged_objects.insert(name, e.to_string());

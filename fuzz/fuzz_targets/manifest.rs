@@ -1,20 +1,33 @@
-//! `Manifest::decode` (and the sealed `Definitions` blob). The trailing blake3 stops almost every
-//! mutation at the checksum, so the input is also decoded with a correct checksum appended: that
-//! reaches the postcard body.
+//! `Manifest::decode` (and the sealed `Definitions` blob). The signature stops almost every
+//! mutation, so the input is also decoded as a body signed with the fuzzer's fixed key (the
+//! repository key of the seeds): that reaches the postcard body and the checks after it (service
+//! names, overflowing sums, chain links, repository id, name).
 #![no_main]
 
 use cairn::format::manifest::{Definitions, Manifest};
+use cairn::signing::SigningKey;
 use libfuzzer_sys::fuzz_target;
 
+const NAME: &str = "backups/20261122T053600.123Z";
+const REPO: [u8; 16] = [6; 16];
+
 fuzz_target!(|data: &[u8]| {
-    let _ = Manifest::decode(data, "fuzz");
-    let mut summed = data.to_vec();
-    summed.extend_from_slice(blake3::hash(data).as_bytes());
-    if let Ok(m) = Manifest::decode(&summed, "fuzz") {
+    let key = SigningKey::from_seed(&[42; 32]);
+    let public = key.public();
+    let _ = Manifest::decode(data, NAME, &REPO, &public);
+    let signed = key.sign_object(&REPO, NAME, data.to_vec());
+    if let Ok(m) = Manifest::decode(&signed, NAME, &REPO, &public) {
         assert_eq!(
-            Manifest::decode(&m.encode(), "fuzz").ok().as_ref(),
+            Manifest::decode(&m.encode(&key), NAME, &REPO, &public)
+                .ok()
+                .as_ref(),
             Some(&m)
         );
+        assert!(m
+            .services
+            .iter()
+            .try_fold(0u64, |a, s| a.checked_add(s.bytes))
+            .is_some());
         let _ = (m.bytes(), m.bytes_new());
     }
     if let Ok(d) = Definitions::decode(data) {

@@ -14,7 +14,7 @@ use crate::controller::Controller;
 use crate::crypto::{self, SessionKey};
 use crate::error::{Error, Result};
 use crate::format::envelope::{Envelope, EnvelopeKind};
-use crate::format::manifest::{Definitions, Manifest, ServiceRecord};
+use crate::format::manifest::{Definitions, Manifest, Prev, ServiceRecord};
 use crate::format::pack::BlobKind;
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::BackupId;
@@ -29,6 +29,12 @@ use walk::{WalkStats, Walker};
 
 /// Run one backup of all configured services; returns the committed manifest.
 pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
+    run_with_warnings(ctl, progress).map(|(m, _)| m)
+}
+
+/// [`run`], also returning the warnings' texts (files that vanished, ...). They name files, so
+/// they belong in the controller's job record only; the manifest keeps just their count.
+pub fn run_with_warnings(ctl: &Controller, progress: &Progress) -> Result<(Manifest, Vec<String>)> {
     let services = ctl.services()?.services;
     if services.is_empty() {
         return Err(Error::usage(
@@ -40,6 +46,7 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
         precheck(s)?;
     }
     let repo = &ctl.repo;
+    let signer = ctl.signer()?;
     repo.store.clean_temp()?;
     let index = Arc::new(ctl.index()?);
     let (epoch, id_key) = ctl.keys()?;
@@ -54,7 +61,8 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
         created_ms: now_ms(),
         wrapped: crypto::wrap_key(&key.0, &recipients)?,
     };
-    let session = repo.put_envelope(&envelope)?;
+    let session = repo.put_envelope(&envelope, &signer)?;
+    drop(signer);
     let started_ms = now_ms();
     let store = ChunkStore::start(
         repo.store.clone(),
@@ -94,8 +102,13 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
         first.bytes_new += extra;
     }
     let id = next_id(ctl, started_ms)?;
+    let warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (seq, prev) = chain_link(ctl)?;
     let manifest = Manifest {
         id: id.to_string(),
+        repo_id: repo.config.repo_id,
+        seq,
+        prev,
         time_ms: started_ms,
         host: hostname(),
         epoch,
@@ -103,10 +116,26 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
         services: records,
         definitions,
         refs: stats.refs,
-        warnings: warnings.into_inner().unwrap_or_else(|p| p.into_inner()),
+        warnings: warnings.len() as u64,
     };
-    repo.store.write(&id.object_name(), &manifest.encode())?;
-    Ok(manifest)
+    ctl.commit_manifest(&manifest)?;
+    Ok((manifest, warnings))
+}
+
+/// The chain link of the next backup: after the newest valid manifest (sequence number plus
+/// one, its id and the blake3 of its bytes), or the first of the chain. For code (and tests)
+/// that commit a manifest of their own with [`Controller::commit_manifest`].
+pub fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
+    let (all, _) = ctl.repo.manifests_hashed()?;
+    Ok(match all.into_iter().next_back() {
+        None => (1, None),
+        Some((m, hash)) => (
+            m.seq
+                .checked_add(1)
+                .ok_or_else(|| Error::corrupt(m.name(), "sequence number at its maximum"))?,
+            Some(Prev { id: m.id, hash }),
+        ),
+    })
 }
 
 fn precheck(s: &ServiceDef) -> Result<()> {

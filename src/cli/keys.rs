@@ -23,7 +23,9 @@ pub enum KeyCmd {
     ///
     /// Example: cairn key rotate --recipient age1…
     Rotate(RecipientArgs),
-    /// Show which recipients each backup was written for.
+    /// Show the repository fingerprint and which recipients each backup was written for.
+    ///
+    /// Example: cairn key list --json
     List {
         /// One JSON document on stdout.
         #[arg(long)]
@@ -69,13 +71,17 @@ impl RecipientArgs {
 /// `cairn init`.
 pub fn init(g: &Global, a: RecipientArgs) -> Result<()> {
     let r = a.parse()?;
-    cairn::controller::Controller::init(&g.repo, &r)?;
+    let ctl = cairn::controller::Controller::init(&g.repo, &r)?;
     if !g.quiet {
         eprintln!(
             "initialised repository {} for {} recipient(s)",
             g.repo.display(),
             r.len()
         );
+    }
+    println!("repository fingerprint: {}", ctl.repo.fingerprint());
+    if !g.quiet {
+        eprintln!("keep this fingerprint with the identity: `cairn recover` needs both (`cairn key list` shows it again)");
     }
     Ok(())
 }
@@ -118,7 +124,7 @@ pub fn run(g: &Global, c: KeyCmd) -> Result<()> {
             let epoch = ctl.new_epoch(&r)?;
             ctl.index()?.clear_files()?;
             if !g.quiet {
-                eprintln!("new backups now encrypt to {} recipient(s) (key epoch {}); older backups stay readable with their identities", r.len(), epoch.short());
+                eprintln!("new backups now encrypt to {} recipient(s) (key epoch {}); older backups stay readable with their identities; the signing key is sealed to them too (fingerprint unchanged: {})", r.len(), epoch.short(), ctl.repo.fingerprint());
             }
             Ok(())
         }
@@ -131,11 +137,13 @@ pub fn run(g: &Global, c: KeyCmd) -> Result<()> {
                 rows.push(serde_json::json!({"backup": m.id, "epoch": m.epoch.to_hex(), "recipients": ctl.repo.epoch_recipients(&m.epoch)?}));
             }
             let cur = ctl.repo.epoch_recipients(&current)?;
+            let fingerprint = ctl.repo.fingerprint();
             if json {
                 output::json(
-                    &serde_json::json!({"current": {"epoch": current.to_hex(), "recipients": cur}, "backups": rows}),
+                    &serde_json::json!({"fingerprint": fingerprint, "current": {"epoch": current.to_hex(), "recipients": cur}, "backups": rows}),
                 );
             } else {
+                println!("repository fingerprint: {fingerprint}");
                 println!("new backups encrypt to: {}", cur.join(", "));
                 for r in rows {
                     println!(

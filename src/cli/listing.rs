@@ -116,8 +116,11 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
             s.duration_ms as f64 / 1000.0
         );
     }
-    for w in &m.warnings {
-        println!("warning  {}", e(w));
+    if m.warnings > 0 {
+        println!(
+            "warnings {} (their texts are in the backup's job: `cairn jobs`)",
+            m.warnings
+        );
     }
     Ok(())
 }

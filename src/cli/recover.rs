@@ -4,6 +4,7 @@ use super::{output, Global, IdentityArg};
 use cairn::jobs::JobKind;
 use cairn::progress::Progress;
 use cairn::recover::{self, RecoverOptions};
+use cairn::signing::PublicKey;
 use cairn::target::{self, TargetConfig};
 use cairn::Result;
 use clap::Args;
@@ -31,10 +32,22 @@ pub struct RecoverArgs {
     /// Which backup (default: the newest).
     #[arg(long)]
     pub backup: Option<String>,
+    /// The repository fingerprint kept with the identity (printed by `cairn init` and
+    /// `cairn key list`); nothing not signed by its key is accepted. Without it, recover lists the
+    /// fingerprints found on the share and stops.
+    ///
+    /// Example: --fingerprint cairn-fp1:3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29
+    #[arg(long, value_name = "FP")]
+    pub fingerprint: Option<String>,
 }
 
 /// Run a recovery and print its report.
 pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
+    let fingerprint = a
+        .fingerprint
+        .as_deref()
+        .map(PublicKey::parse_fingerprint)
+        .transpose()?;
     let keys = a.identity.require("recover")?;
     let pw = target::read_password(a.password_file.as_deref())?;
     let from = TargetConfig::new(&a.from, a.username, pw)?;
@@ -43,13 +56,31 @@ pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
         repo: g.repo.clone(),
         target: a.target,
         backup: a.backup,
+        fingerprint,
     };
+    // the fingerprint is checked before anything is created or copied
+    recover::check_share(&opts)?;
     recover::prepare(&opts)?;
     let progress = Arc::new(Progress::default());
     let r = super::as_job(&g.repo.join("local"), JobKind::Recover, |_| {
         let _bar = output::Bar::start("recover", progress.clone(), g.quiet);
         recover::finish(&opts, &keys, &progress)
     })?;
+    for i in &r.ignored {
+        eprintln!("warning: ignored on the share: {}", i.escape_debug());
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    println!(
+        "newest backup on the share: {} from {} ({} ago)",
+        r.newest.0,
+        output::rfc3339(r.newest.1),
+        cairn::retention::format_duration(std::time::Duration::from_millis(
+            now.saturating_sub(r.newest.1).max(0) as u64
+        ))
+    );
+    if let Some(w) = &r.stale {
+        eprintln!("warning: {w}");
+    }
     println!("recovered backup {} ({})", r.backup, r.services.join(", "));
     println!(
         "  {} files, {} restored and verified into {}",

@@ -1,24 +1,29 @@
 //! `backups/<id>`: a backup manifest, the record that commits a backup.
 //!
-//! `"CAIRNBAK" ‖ version u16 LE ‖ postcard Manifest ‖ blake3(all preceding bytes) (32)`.
+//! `"CAIRNBAK" ‖ version u16 LE ‖ postcard Manifest ‖ Ed25519 signature (64)`, signed by the
+//! repository key over the object name `backups/<id>` and the repository id (docs/FORMAT.md).
 //! Written last, after every pack it needs. Its plaintext says what `cairn list` shows and which
 //! chunks the backup references (so that verify and prune work without the identity); file names
-//! and service definitions live only in sealed blobs.
+//! and service definitions live only in sealed blobs. Manifests form a chain: each names its
+//! predecessor and the blake3 of the predecessor's bytes, and counts up a sequence number.
 
 use super::check_header;
 use crate::error::{Error, Result};
 use crate::id::{ChunkId, KeyId};
+use crate::signing::{PublicKey, SigningKey};
 use serde::{Deserialize, Serialize};
 
 /// Magic of a manifest.
 pub const MAGIC: &[u8; 8] = b"CAIRNBAK";
-/// Manifest layout version.
-pub const VERSION: u16 = 1;
+/// Manifest layout version (1: unkeyed checksum, retired).
+pub const VERSION: u16 = 2;
+/// Version of the sealed definitions blob (unchanged).
+pub const DEFS_VERSION: u16 = 1;
 
 /// Per-service record of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceRecord {
-    /// Service name.
+    /// Service name (checked with the rules of `service add` when decoded).
     pub name: String,
     /// `path` or `command`.
     pub kind: String,
@@ -44,11 +49,26 @@ pub struct ServiceRecord {
     pub root_mtime_s: i64,
 }
 
+/// The link to the previous backup in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prev {
+    /// The predecessor's backup id.
+    pub id: String,
+    /// blake3 of the predecessor's whole manifest object (signature included).
+    pub hash: [u8; 32],
+}
+
 /// A backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// The backup id (also the object name).
     pub id: String,
+    /// The repository id (as in the config).
+    pub repo_id: [u8; 16],
+    /// Position in the chain: 1 for the first backup, the predecessor's plus one after.
+    pub seq: u64,
+    /// The predecessor (`None` for the first backup of the repository).
+    pub prev: Option<Prev>,
     /// Time of the backup, unix milliseconds.
     pub time_ms: i64,
     /// Controller host name.
@@ -63,43 +83,87 @@ pub struct Manifest {
     pub definitions: ChunkId,
     /// Every chunk the backup needs (data, trees, meta), each once.
     pub refs: Vec<ChunkId>,
-    /// Warnings recorded during the backup (files that vanished, ...).
-    pub warnings: Vec<String>,
+    /// How many warnings the backup recorded (their texts, which name files, stay in the
+    /// controller's job record: no file name is stored in plaintext).
+    pub warnings: u64,
 }
 
 impl Manifest {
-    /// Encode to bytes (with the trailing checksum).
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = super::frame(MAGIC, VERSION, self);
-        let sum = blake3::hash(&out);
-        out.extend_from_slice(sum.as_bytes());
-        out
+    /// The object name of this manifest: `backups/<id>`.
+    pub fn name(&self) -> String {
+        format!("backups/{}", self.id)
     }
 
-    /// Decode, checking the checksum.
-    pub fn decode(bytes: &[u8], what: &str) -> Result<Self> {
-        check_header(bytes, MAGIC, VERSION, what)?;
-        if bytes.len() < 42 {
-            return Err(Error::corrupt(what, "manifest too short"));
-        }
-        let (body, sum) = bytes.split_at(bytes.len() - 32);
-        if blake3::hash(body).as_bytes() != sum {
-            return Err(Error::corrupt(
-                what,
-                "checksum mismatch (the manifest was altered or truncated)",
-            ));
-        }
-        super::unframe(body, MAGIC, VERSION, what)
+    /// Encode and sign with the repository key.
+    pub fn encode(&self, key: &SigningKey) -> Vec<u8> {
+        key.sign_object(
+            &self.repo_id,
+            &self.name(),
+            super::frame(MAGIC, VERSION, self),
+        )
     }
 
-    /// Logical bytes over all services.
+    /// Decode the object `name` of repository `repo_id`: check the signature by `key`, the
+    /// repository id, the name, the service names and the sums.
+    pub fn decode(bytes: &[u8], name: &str, repo_id: &[u8; 16], key: &PublicKey) -> Result<Self> {
+        super::retired(bytes, MAGIC, 1, name)?;
+        check_header(bytes, MAGIC, VERSION, name)?;
+        let body = key.open_object(repo_id, name, bytes)?;
+        let m: Manifest = super::unframe(body, MAGIC, VERSION, name)?;
+        if &m.repo_id != repo_id {
+            return Err(Error::corrupt(name, "belongs to another repository"));
+        }
+        if m.name() != name {
+            return Err(Error::corrupt(name, "manifest id does not match its name"));
+        }
+        m.validate(name)?;
+        Ok(m)
+    }
+
+    /// Checks that do not need the signature (also run by the fuzz target on unsigned input).
+    pub fn validate(&self, name: &str) -> Result<()> {
+        for s in &self.services {
+            if !crate::service::valid_name(&s.name) {
+                return Err(Error::corrupt(
+                    name,
+                    format!("bad service name {:?}", s.name),
+                ));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if !self.services.iter().all(|s| seen.insert(s.name.as_str())) {
+            return Err(Error::corrupt(name, "a service name appears twice"));
+        }
+        if self.checked_sum(|s| s.bytes).is_none() || self.checked_sum(|s| s.bytes_new).is_none() {
+            return Err(Error::corrupt(name, "service sizes overflow"));
+        }
+        match (&self.prev, self.seq) {
+            (None, 1) => {}
+            (Some(p), n) if n > 1 && p.id < self.id => {}
+            _ => {
+                return Err(Error::corrupt(
+                    name,
+                    "bad chain link (sequence or predecessor)",
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn checked_sum(&self, f: impl Fn(&ServiceRecord) -> u64) -> Option<u64> {
+        self.services
+            .iter()
+            .try_fold(0u64, |acc, s| acc.checked_add(f(s)))
+    }
+
+    /// Logical bytes over all services (a decoded manifest's sums never overflow; saturates).
     pub fn bytes(&self) -> u64 {
-        self.services.iter().map(|s| s.bytes).sum()
+        self.checked_sum(|s| s.bytes).unwrap_or(u64::MAX)
     }
 
-    /// New bytes over all services.
+    /// New bytes over all services (a decoded manifest's sums never overflow; saturates).
     pub fn bytes_new(&self) -> u64 {
-        self.services.iter().map(|s| s.bytes_new).sum()
+        self.checked_sum(|s| s.bytes_new).unwrap_or(u64::MAX)
     }
 }
 
@@ -160,12 +224,22 @@ pub const DEFS_MAGIC: &[u8; 8] = b"CAIRNDEF";
 impl Definitions {
     /// Encode (the plaintext of the Meta blob).
     pub fn encode(&self) -> Vec<u8> {
-        super::frame(DEFS_MAGIC, VERSION, self)
+        super::frame(DEFS_MAGIC, DEFS_VERSION, self)
     }
 
     /// Decode.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        super::unframe(bytes, DEFS_MAGIC, VERSION, "service definitions")
+        let d: Definitions =
+            super::unframe(bytes, DEFS_MAGIC, DEFS_VERSION, "service definitions")?;
+        for r in &d.services {
+            if !crate::service::valid_name(&r.name) {
+                return Err(Error::corrupt(
+                    "service definitions",
+                    format!("bad service name {:?}", r.name),
+                ));
+            }
+        }
+        Ok(d)
     }
 }
 
@@ -173,10 +247,12 @@ impl Definitions {
 mod tests {
     use super::*;
 
-    #[test]
-    fn checksum_catches_flips() {
-        let m = Manifest {
+    fn sample() -> Manifest {
+        Manifest {
             id: "20261122T053600.123Z".into(),
+            repo_id: [9; 16],
+            seq: 1,
+            prev: None,
             time_ms: 1,
             host: "h".into(),
             epoch: KeyId([1; 32]),
@@ -184,15 +260,181 @@ mod tests {
             services: vec![],
             definitions: ChunkId([3; 32]),
             refs: vec![ChunkId([4; 32])],
-            warnings: vec![],
-        };
-        let b = m.encode();
-        assert_eq!(Manifest::decode(&b, "m").unwrap(), m);
+            warnings: 0,
+        }
+    }
+
+    fn record(name: &str, bytes: u64) -> ServiceRecord {
+        ServiceRecord {
+            name: name.into(),
+            kind: "path".into(),
+            root: ChunkId([5; 32]),
+            files: 1,
+            dirs: 1,
+            bytes,
+            bytes_new: 0,
+            duration_ms: 0,
+            root_mode: 0o755,
+            root_uid: 0,
+            root_gid: 0,
+            root_mtime_s: 0,
+        }
+    }
+
+    #[test]
+    fn signature_catches_flips_and_binds_repo_name_and_key() {
+        let k = SigningKey::generate();
+        let p = k.public();
+        let m = sample();
+        let name = m.name();
+        let b = m.encode(&k);
+        assert_eq!(Manifest::decode(&b, &name, &[9; 16], &p).unwrap(), m);
         for i in 0..b.len() {
             let mut c = b.clone();
             c[i] ^= 0x10;
-            assert!(Manifest::decode(&c, "m").is_err(), "flip at {i} not caught");
+            assert!(
+                Manifest::decode(&c, &name, &[9; 16], &p).is_err(),
+                "flip at {i} not caught"
+            );
         }
+        let e = Manifest::decode(&b, &name, &[8; 16], &p).unwrap_err();
+        assert!(e.to_string().contains("signature"), "{e}");
+        // renamed to a far-future id
+        let e = Manifest::decode(&b, "backups/29991122T053600.123Z", &[9; 16], &p).unwrap_err();
+        assert!(e.to_string().contains("signature"), "{e}");
+        let other = SigningKey::generate();
+        assert!(Manifest::decode(&m.encode(&other), &name, &[9; 16], &p).is_err());
+        // signed for another repository, with that repository's id inside
+        let foreign = Manifest {
+            repo_id: [1; 16],
+            ..m.clone()
+        };
+        assert!(Manifest::decode(&foreign.encode(&k), &name, &[9; 16], &p).is_err());
+        // unsigned (the v2 frame without a signature)
+        let bare = crate::format::frame(MAGIC, VERSION, &m);
+        assert!(Manifest::decode(&bare, &name, &[9; 16], &p).is_err());
+    }
+
+    #[test]
+    fn version_1_is_refused_as_retired() {
+        let p = SigningKey::generate().public();
+        let mut v1 = b"CAIRNBAK\x01\x00".to_vec();
+        v1.extend_from_slice(&[0; 80]);
+        let e = Manifest::decode(&v1, "backups/x", &[0; 16], &p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("version 1") && e.contains("retired"), "{e}");
+    }
+
+    #[test]
+    fn bad_service_names_duplicates_and_broken_links_are_refused() {
+        let k = SigningKey::generate();
+        let p = k.public();
+        for bad in ["../..", "/etc", "", ".hidden", "a/b", "x\0y"] {
+            let m = Manifest {
+                services: vec![record(bad, 1)],
+                ..sample()
+            };
+            let e = Manifest::decode(&m.encode(&k), &m.name(), &[9; 16], &p).unwrap_err();
+            assert!(e.to_string().contains("service name"), "{bad}: {e}");
+        }
+        let dup = Manifest {
+            services: vec![record("a", 1), record("a", 1)],
+            ..sample()
+        };
+        assert!(Manifest::decode(&dup.encode(&k), &dup.name(), &[9; 16], &p).is_err());
+        for (seq, prev) in [
+            (0, None),
+            (2, None),
+            (
+                1,
+                Some(Prev {
+                    id: "20261122T053600.000Z".into(),
+                    hash: [0; 32],
+                }),
+            ),
+            (
+                2,
+                Some(Prev {
+                    id: "29991122T053600.000Z".into(),
+                    hash: [0; 32],
+                }),
+            ),
+        ] {
+            let m = Manifest {
+                seq,
+                prev,
+                ..sample()
+            };
+            assert!(Manifest::decode(&m.encode(&k), &m.name(), &[9; 16], &p).is_err());
+        }
+    }
+
+    #[test]
+    fn sums_that_overflow_are_damage_not_a_panic() {
+        let k = SigningKey::generate();
+        let p = k.public();
+        let m = Manifest {
+            services: vec![record("a", u64::MAX), record("b", 1)],
+            ..sample()
+        };
+        assert_eq!(m.bytes(), u64::MAX);
+        let e = Manifest::decode(&m.encode(&k), &m.name(), &[9; 16], &p).unwrap_err();
+        assert!(e.to_string().contains("overflow"), "{e}");
+    }
+
+    /// The fuzzer's input from issue 8 (v1 layout): refused without a panic.
+    #[test]
+    fn regression_issue_8_fuzz_input_overflowing_sizes() {
+        const INPUT: &str = concat!(
+            "Q0FJUk5CQUsBABQyMDI2b2wKfgoKCgoKCgoKCgo/CgoKCgoKCgoKCgoKCgoKCnJsZS0xfwAAAAAlAgUKATABAwEBAQEBAQEBAQEB",
+            "AQEBAQEBAQEBAQEBAQEBAQECAgICAjAyNm9sCgoKCgoKCgoKCgoKCicKCgoKCgoKCgoKCjAKCnJsZS0xfwAAAAAlAgoBAQMBAQEB",
+            "AQEBAQEBAQEBAQFMAAH///////////8BAQEBLwEBAQEBAQEBJgICAgICAwMDAwMDAwMDAwMDAwMDAwMDAwMDAAAAAAAFCgEBAwEB",
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQECAgICAgIDAwMDAwMDAwMDA///AQgBAQEBAQAAAAEBAQEBAQEBAQEBAQEJAQEBAQEB",
+            "AYEBAQEBAQEBAAAAAQEB9QEBAQEBAQEBAQICAjcCAwMDAwMDAwMDAwMDAwMDAwMDAwMDAAAAAAAFCgEBAwEBAQEBAQEBAQEBAQEB",
+            "AQEBAQEBAQEBAQEBAQECAgICAgIDAwMDAwMDAwMDA///JQgBAQEBAQAAAAEBAQEBAQEBAQEBAQEJAQEBAQEBAQEBAQEBAQEBAAAA",
+            "AQEB9QEBAQEBAQEBAQEBAAAAAAAAAAAAJgAAAAAAAAAAAAAAAAAAAAAAAAMDAwMDAwMDAwMDAwMDAwMDA0JBSwFD/////wMDAwMD",
+            "AwMDAwMDAwMDAwMDQkFLAUP/////Uv//FwMDCgKG3wEAAIsAAAAACgAAAAAAAAAA5QAAAAAAAAAAAAAAAAAAAAAAAAAAAAAMgAgA",
+            "Mu0D3/ngLLKKkg0EAwoCIIADAwMDAwMDAAAAAAAAAAAAAAAAAAAEBAQEBAQDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA0FCSwFD////",
+            "/////xcDAwoCgCAAAAAACgAAAAAAAAAAAAAAAAAAAPgAAAAAAAAAAAAAAAAAAAyACAAEBAQEAgMDAwMDAwMDYAMDgwMDAwMC+gMD",
+            "AwMDAwMDAwMDBAM=",
+        );
+        let bytes = base64_decode(INPUT);
+        assert!(bytes.starts_with(b"CAIRNBAK\x01\x00"));
+        let p = SigningKey::generate().public();
+        assert!(Manifest::decode(&bytes, "backups/x", &[0; 16], &p).is_err());
+        // The input holds a service size of u64::MAX (the varint ff ff … 01 at offset 164) that
+        // overflowed the sum in the v1 decoder's `bytes()`. Such sums in a v2 manifest signed by
+        // the right key are refused as damage, never wrapped or panicked on.
+        assert_eq!(
+            &bytes[164..174],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]
+        );
+        let m = Manifest {
+            services: vec![record("a", u64::MAX), record("b", 5)],
+            ..sample()
+        };
+        let k = SigningKey::generate();
+        let e = Manifest::decode(&m.encode(&k), &m.name(), &[9; 16], &k.public()).unwrap_err();
+        assert!(e.to_string().contains("overflow"), "{e}");
+    }
+
+    fn base64_decode(s: &str) -> Vec<u8> {
+        let val = |c: u8| match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            _ => 63,
+        };
+        let digits: Vec<u8> = s.bytes().filter(|&c| c != b'=').map(val).collect();
+        let mut out = Vec::new();
+        for q in digits.chunks(4) {
+            let n = q.iter().fold(0u32, |a, &d| (a << 6) | d as u32) << (6 * (4 - q.len()));
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            out.extend_from_slice(&bytes[..q.len() - 1]);
+        }
+        out
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod config;
 pub mod envelope;
 pub mod manifest;
 pub mod pack;
+pub mod sealed_key;
 pub mod tree;
 
 use crate::error::{Error, Result};
@@ -38,6 +39,20 @@ pub(crate) fn unframe<T: DeserializeOwned>(
         ));
     }
     Ok(v)
+}
+
+/// Refuse an object in a retired, unsigned format version with a message that says what to do.
+pub(crate) fn retired(bytes: &[u8], magic: &[u8; 8], old: u16, what: &str) -> Result<()> {
+    if bytes.len() >= 10 && &bytes[..8] == magic && bytes[8..10] == old.to_le_bytes() {
+        return Err(Error::corrupt(
+            what,
+            format!(
+                "format version {old} is retired: it is unsigned, so it cannot be told from a forgery. \
+                 Back up again with this cairn into a new repository (`cairn init`), or read it with the cairn that wrote it"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Check `magic ‖ version` and return the bytes after it.

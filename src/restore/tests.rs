@@ -135,8 +135,7 @@ impl Forge {
             refs: self.refs.clone(),
             ..self.base.clone()
         };
-        write_manifest(&self.ctl.repo, &m);
-        m
+        write_manifest(&self.ctl, &m)
     }
 
     pub(crate) fn restore(
@@ -154,12 +153,17 @@ impl Forge {
     }
 }
 
-/// The ONE place a forged manifest is committed in the unit tests (switched to the signed commit
-/// when manifests are signed).
-pub(crate) fn write_manifest(repo: &Repository, m: &Manifest) {
-    repo.store
-        .write(&format!("backups/{}", m.id), &m.encode())
-        .unwrap();
+/// The ONE place a forged manifest is committed in the unit tests: signed with the controller's
+/// own key and linked into its chain (a compromised or buggy writer), as committed.
+pub(crate) fn write_manifest(ctl: &Controller, m: &Manifest) -> Manifest {
+    let (seq, prev) = crate::backup::chain_link(ctl).unwrap();
+    let m = Manifest {
+        seq,
+        prev,
+        ..m.clone()
+    };
+    ctl.commit_manifest(&m).unwrap();
+    m
 }
 
 pub(crate) fn node(name: &[u8], kind: NodeKind, mode: u32, size: u64) -> Node {

@@ -99,7 +99,8 @@ impl Backups {
 }
 
 fn read(repo: &Repository, name: &str) -> crate::Result<Manifest> {
-    let m = Manifest::decode(&repo.store.read(name)?, name)?;
+    // signature, repository id and name checked by the repository
+    let m = repo.read_manifest(name)?;
     if format!("backups/{}", m.id) != name || BackupId::parse(&m.id).is_none() {
         return Err(crate::Error::corrupt(
             name,

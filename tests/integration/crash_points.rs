@@ -911,11 +911,15 @@ fn recover_into(
     target: &Path,
     local: &dyn Backend,
 ) -> cairn::Result<RecoverReport> {
+    // the share here is genuine (the power cuts are the attack): its own key is the fingerprint
+    // the operator kept
+    let genuine = cairn::repository::Repository::open(Arc::new(LocalBackend::new(share)))?;
     let opts = RecoverOptions {
         from: TargetConfig::new(&share.display().to_string(), None, None)?,
         repo: repo.to_path_buf(),
         target: target.to_path_buf(),
         backup: None,
+        fingerprint: Some(*genuine.key()),
     };
     cairn::recover::prepare(&opts)?;
     cairn::recover::finish_into(&opts, keys, &Progress::default(), local)

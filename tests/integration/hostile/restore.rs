@@ -12,18 +12,22 @@ use cairn::format::pack::BlobKind;
 use cairn::format::tree::{ChunkRef, Node, NodeKind, Tree};
 use cairn::id::{BackupId, ChunkId};
 use cairn::keyring::{KeyRing, Unlocked};
-use cairn::repository::Repository;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The ONE place a forged manifest is committed (the coordinator switches it to the signed
-/// commit when manifests are signed).
-fn write_manifest(repo: &Repository, m: &Manifest) {
-    repo.store
-        .write(&format!("backups/{}", m.id), &m.encode())
-        .expect("write the forged manifest");
+/// The ONE place a forged manifest is committed: signed with the controller's own key and linked
+/// into its chain (a compromised or buggy writer; a share writer cannot sign, see signing.rs).
+fn write_manifest(ctl: &Controller, m: &Manifest) {
+    let (seq, prev) = cairn::backup::chain_link(ctl).expect("the chain's last link");
+    let m = Manifest {
+        seq,
+        prev,
+        ..m.clone()
+    };
+    ctl.commit_manifest(&m)
+        .expect("sign and write the forged manifest");
 }
 
 /// A writer with the controller's keys that builds backups holding any tree.
@@ -186,7 +190,7 @@ impl Forge {
             refs,
             ..self.base.clone()
         };
-        write_manifest(&self.ctl.repo, &m);
+        write_manifest(&self.ctl, &m);
         id
     }
 
