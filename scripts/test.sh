@@ -19,7 +19,7 @@ if [[ -f fuzz/run.sh ]]; then
 fi
 if [[ -d ../shared/accept ]]; then
   step "cargo build --release" cargo build --release --bin cairn
-  for s in core share mount jobs; do
+  for s in core share mount jobs trust; do
     [[ -f ../shared/accept/$s.sh ]] && step "accept/$s.sh" env CAIRN="$PWD/target/release/cairn" bash "../shared/accept/$s.sh"
   done
 fi

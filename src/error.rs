@@ -109,7 +109,7 @@ impl StorageError {
             }
             StorageErrorKind::Io => "check the storage's health and the system log, then retry".into(),
             StorageErrorKind::Insecure => {
-                "enable SMB 3 encryption on the server (Samba: `server smb encrypt = required` or `desired` in smb.conf; Windows: `Set-SmbShare -EncryptData $true`), or, on a network you trust, accept plaintext SMB with `cairn target set URL ... --allow-unencrypted`".into()
+                "enable SMB 3 encryption on the server (Samba: `server smb encrypt = required` or `desired` in smb.conf; Windows: `Set-SmbShare -EncryptData $true`), or, on a network you trust, accept plaintext SMB with `--allow-unencrypted` (on `cairn target set URL ...` or `cairn recover ...`)".into()
             }
             StorageErrorKind::TooLarge => {
                 "the object is damaged or was planted: run `cairn verify` (or `cairn verify --from-target`) to see which backups it hurts; `cairn export` or `cairn recover` heal from the intact copy".into()

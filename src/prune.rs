@@ -225,7 +225,7 @@ fn plan_packs(
         let Some(pid) = pack_id_of(&o.name) else {
             continue;
         };
-        p.pack_bytes += o.size;
+        p.pack_bytes = p.pack_bytes.saturating_add(o.size); // sizes come from a listing
         let h = match read_pack_header(store, &o.name, o.size) {
             Ok(h) => h,
             Err(e) => {

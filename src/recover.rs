@@ -56,7 +56,7 @@ pub struct RecoverReport {
     pub objects_copied: u64,
     /// Bytes copied from the share.
     pub bytes_copied: u64,
-    /// Restore commands run.
+    /// The services whose restore command ran (names only: a command line may carry credentials).
     pub restore_commands: Vec<String>,
     /// The newest signed backup on the share: its id and time (unix ms).
     pub newest: (String, i64),
@@ -191,7 +191,7 @@ pub fn finish_into(
                 cmd,
                 &opts.target.join(&s.name).join(COMMAND_OUTPUT),
             )?;
-            commands.push(format!("{}: {cmd}", s.name));
+            commands.push(s.name.clone());
         }
     }
     ctl.save_services(&ServiceList { services })?;
@@ -395,15 +395,19 @@ fn definitions(ctl: &Controller, keys: &KeyRing, m: &Manifest) -> Result<Definit
     Definitions::decode(&reader.read(&m.definitions, &m.id)?)
 }
 
+/// Feed a restored command-service file to its restore command. Errors name the service and the
+/// exit status, never the command line (it may carry credentials); the command's own error
+/// output goes to the operator's terminal (escaped, bounded), not into the job record or alerts.
 fn run_restore_command(service: &str, cmd: &str, input: &Path) -> Result<()> {
-    let fail = |cause: String| Error::Service {
+    let fail = |cause: String| {
+        Error::Service {
         service: service.to_string(),
         cause,
         remedy: format!(
-            "the data is restored at {}; fix the restore command and run it by hand: {cmd} < {}",
-            input.display(),
+            "the data is restored at {}; fix what the command's error output says, then run service {service}'s restore command by hand with that file as its standard input (`cairn service list` shows the command)",
             input.display()
         ),
+    }
     };
     let stdin = std::fs::File::open(input)
         .map_err(|e| fail(format!("cannot open {}: {e}", input.display())))?;
@@ -412,13 +416,15 @@ fn run_restore_command(service: &str, cmd: &str, input: &Path) -> Result<()> {
         .arg(cmd)
         .stdin(stdin)
         .output()
-        .map_err(|e| fail(format!("cannot start `{cmd}`: {e}")))?;
+        .map_err(|e| fail(format!("its restore command could not be started: {e}")))?;
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
+        tracing::warn!(
+            "service {service}'s restore command said: {}",
+            crate::service::stderr_excerpt(&out.stderr)
+        );
         return Err(fail(format!(
-            "restore command `{cmd}` exited with {}: {}",
-            out.status,
-            err.trim()
+            "restore: {}",
+            crate::service::exit_cause(&out.status)
         )));
     }
     Ok(())

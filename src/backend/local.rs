@@ -174,7 +174,13 @@ impl Backend for LocalBackend {
     fn delete(&self, name: &str) -> Result<(), StorageError> {
         let p = self.path(name)?;
         match fs::remove_file(&p) {
-            Ok(()) => Ok(()),
+            // durable before the caller goes on: prune forgets manifests before it deletes the
+            // packs they need, and that order must survive a power cut on any file system
+            Ok(()) => match p.parent().map(fs::File::open) {
+                Some(Ok(dir)) => dir.sync_all().map_err(|e| self.err(name, &e)),
+                Some(Err(e)) => Err(self.err(name, &e)),
+                None => Ok(()),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(self.err(name, &e)),
         }

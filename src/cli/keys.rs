@@ -144,19 +144,24 @@ pub fn run(g: &Global, c: KeyCmd) -> Result<()> {
                 );
             } else {
                 println!("repository fingerprint: {fingerprint}");
-                println!("new backups encrypt to: {}", cur.join(", "));
+                println!(
+                    "new backups encrypt to: {}",
+                    output::escape(&cur.join(", "))
+                );
                 for r in rows {
-                    println!(
-                        "{}  {}",
-                        r["backup"].as_str().unwrap_or(""),
-                        r["recipients"]
-                            .as_array()
-                            .map(|a| a
-                                .iter()
+                    let recipients = r["recipients"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
                                 .filter_map(|x| x.as_str())
                                 .collect::<Vec<_>>()
-                                .join(", "))
-                            .unwrap_or_default()
+                                .join(", ")
+                        })
+                        .unwrap_or_default();
+                    println!(
+                        "{}  {}",
+                        output::escape(r["backup"].as_str().unwrap_or("")),
+                        output::escape(&recipients)
                     );
                 }
             }

@@ -94,7 +94,7 @@ pub fn run(g: &Global, a: PruneArgs) -> Result<()> {
 
 fn finish(job: Job, outcome: &Result<()>) {
     for w in job.finish(outcome).warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", output::escape(&w.to_string()));
     }
 }
 
@@ -142,7 +142,7 @@ fn print(
 
 fn print_human(r: &PruneReport, quiet: bool) {
     for w in &r.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", output::escape(&w.to_string()));
     }
     if quiet {
         return;

@@ -39,6 +39,13 @@ pub struct RecoverArgs {
     /// Example: --fingerprint cairn-fp1:3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29
     #[arg(long, value_name = "FP")]
     pub fingerprint: Option<String>,
+    /// Accept an SMB server that offers no encryption (by default SMB 3 encryption is required);
+    /// the recovered controller keeps exporting there with the same setting, which `target show`
+    /// shows as a warning.
+    ///
+    /// Example: cairn recover --from smb://old-nas/backups/ctl1 ... --allow-unencrypted
+    #[arg(long)]
+    pub allow_unencrypted: bool,
 }
 
 /// Run a recovery and print its report.
@@ -50,7 +57,8 @@ pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
         .transpose()?;
     let keys = a.identity.require("recover")?;
     let pw = target::read_password(a.password_file.as_deref())?;
-    let from = TargetConfig::new(&a.from, a.username, pw)?;
+    let mut from = TargetConfig::new(&a.from, a.username, pw)?;
+    from.allow_unencrypted = a.allow_unencrypted;
     let opts = RecoverOptions {
         from,
         repo: g.repo.clone(),
@@ -79,9 +87,13 @@ pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
         ))
     );
     if let Some(w) = &r.stale {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", output::escape(w));
     }
-    println!("recovered backup {} ({})", r.backup, r.services.join(", "));
+    println!(
+        "recovered backup {} ({})",
+        output::escape(&r.backup),
+        output::escape(&r.services.join(", "))
+    );
     println!(
         "  {} files, {} restored and verified into {}",
         r.files,
@@ -95,7 +107,7 @@ pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
         opts.repo.display()
     );
     for c in &r.restore_commands {
-        println!("  ran restore command {c}");
+        println!("  ran the restore command of service {}", output::escape(c));
     }
     println!(
         "  took {:.1}s; backups continue to the same share (`cairn backup`)",

@@ -114,6 +114,46 @@ where
     run_cmd(command(repo, args))
 }
 
+/// Run cairn against `repo` with `args` and measure its peak resident memory, in KiB.
+///
+/// The test process cannot measure its own child: `Command` spawns with vfork semantics, and
+/// at exec the kernel folds the *parent's* high-water RSS into the child's `ru_maxrss`, so the
+/// figure would be this test binary's peak. A small python3 fork()s a fresh child that execs
+/// cairn and reports that child's `ru_maxrss` alone (python's own few MiB at fork included).
+pub fn cairn_measured<I, S>(repo: &Path, args: I) -> (Out, u64)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    const SCRIPT: &str = r#"
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, ru = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(str(ru.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
+"#;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let peak = dir.path().join("peak");
+    let cairn = command(repo, args);
+    let mut c = Command::new("python3");
+    c.arg("-c").arg(SCRIPT).arg(&peak).arg(CAIRN);
+    c.args(cairn.get_args())
+        .env("CAIRN_REPO", repo)
+        .env_remove("CAIRN_IDENTITY_FILE")
+        .env_remove("CAIRN_PASSWORD_FILE")
+        .env_remove("CAIRN_LOG")
+        .stdin(Stdio::null());
+    let out = run_cmd(c);
+    let kib = fs::read_to_string(&peak)
+        .unwrap_or_else(|e| panic!("no peak memory reported ({e}): {}", out.all()))
+        .trim()
+        .parse()
+        .expect("ru_maxrss in KiB");
+    (out, kib)
+}
+
 /// Start cairn without waiting (output discarded).
 pub fn spawn<I, S>(repo: &Path, args: I) -> Child
 where

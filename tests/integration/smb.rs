@@ -691,6 +691,52 @@ fn target_set_refuses_a_server_without_encryption_unless_allowed() {
         b.stdout
     );
     b.json();
+    // Recovery from that server needs the same opt-out: refused without it (nothing restored),
+    // done with it, and the recovered controller keeps the setting (shown as a warning).
+    let fp = env.run(["key", "list", "--json"]).json()["fingerprint"]
+        .as_str()
+        .expect("key list --json has the fingerprint")
+        .to_string();
+    let recover = |repo: &str, rt: &str, extra: &[&str]| {
+        let mut a: Vec<String> = [
+            "recover",
+            "--from",
+            &url,
+            "--username",
+            "cairn",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--identity",
+            env.identity.to_str().unwrap(),
+            "--fingerprint",
+            &fp,
+            "--target",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.push(env.path(rt).display().to_string());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        crate::harness::cairn(&env.path(repo), a)
+    };
+    let refused = recover("rec1", "rt1", &[]);
+    refused.expect(1, "recover from a server without encryption");
+    assert!(
+        refused.stderr.contains("encryption") && refused.stderr.contains("--allow-unencrypted"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !env.path("rt1/app/note.txt").exists(),
+        "a refused recovery restored files"
+    );
+    recover("rec2", "rt2", &["--allow-unencrypted"]).ok("recover --allow-unencrypted");
+    assert_eq!(
+        fs::read(env.path("rt2/app/note.txt")).unwrap(),
+        b"a note\n".to_vec()
+    );
+    let shown = crate::harness::cairn(&env.path("rec2"), ["target", "show", "--json"]).json();
+    assert_eq!(shown["allow_unencrypted"], true, "{shown}");
     // Set again without the flag: refused, the opted-out setting is kept.
     env.run(args).expect(1, "target set without the flag");
     // And a server that offers encryption: set without any flag, no warning.

@@ -3,7 +3,7 @@
 //! must not stop the export of the backups that do not need it; a folder of another repository
 //! is refused; an oversize object is refused with bounded memory.
 
-use crate::harness::{files_under, random_bytes, write, Env, CAIRN};
+use crate::harness::{files_under, random_bytes, write, Env};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -241,28 +241,10 @@ impl ExportFailure for Env {
     }
 }
 
-/// Peak resident memory of a child (wait4's rusage), in KiB, and its exit code.
-fn run_measured(repo: &Path, args: &[&str]) -> (i64, i32, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let child = std::process::Command::new(CAIRN)
-        .args(args)
-        .env("CAIRN_REPO", repo)
-        .stdin(std::process::Stdio::null())
-        .stdout(fs::File::create(&out).unwrap())
-        .stderr(fs::File::create(dir.path().join("err")).unwrap())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: plain wait4(2) on our own child, with out-pointers to locals.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4 failed");
-    std::mem::forget(child);
-    let text = fs::read_to_string(&out).unwrap_or_default()
-        + &fs::read_to_string(dir.path().join("err")).unwrap_or_default();
-    (usage.ru_maxrss, libc::WEXITSTATUS(status), text)
+/// Peak resident memory of cairn (KiB), its exit code and its output.
+fn run_measured(repo: &Path, args: &[&str]) -> (u64, i32, String) {
+    let (o, kib) = crate::harness::cairn_measured(repo, args);
+    (kib, o.code, o.all())
 }
 
 #[test]
