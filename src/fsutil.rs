@@ -122,3 +122,49 @@ mod tests {
         assert_eq!(make_private(&local), 0, "nothing left to tighten");
     }
 }
+
+/// Remove the corrupt database at `path` (the index, the job state): first renamed to a name no
+/// other rebuild uses (`<name>.corrupt-<ns>-<random>`), so a new one can be created at once, then
+/// deleted, with any copy an earlier, interrupted rebuild left behind.
+pub(crate) fn move_aside_corrupt(path: &Path) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "db".into());
+    let prefix = format!("{name}.corrupt-");
+    let aside = path.with_file_name(format!(
+        "{prefix}{}-{:016x}",
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+        rand::random::<u64>()
+    ));
+    std::fs::rename(path, &aside).map_err(|e| Error::io(path.display().to_string(), e))?;
+    remove_corrupt_copies(path);
+    Ok(())
+}
+
+/// Remove every `<name>.corrupt-*` next to the database at `path`, best effort.
+pub(crate) fn remove_corrupt_copies(path: &Path) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "db".into());
+    let prefix = format!("{name}.corrupt-");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let old = rd
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix));
+    for e in old {
+        // A copy that cannot be removed now is only wasted space: the next rebuild retries.
+        let p = e.path();
+        let res = match e.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&p),
+            _ => std::fs::remove_file(&p),
+        };
+        if let Err(err) = res {
+            tracing::warn!("cannot remove the corrupt copy {}: {err}", p.display());
+        }
+    }
+}

@@ -113,7 +113,7 @@ impl Index {
     pub fn open(path: &Path) -> Result<Self> {
         match Self::open_patiently(path) {
             Ok(i) => {
-                remove_corrupt_copies(path);
+                crate::fsutil::remove_corrupt_copies(path);
                 Ok(i)
             }
             Err(e) if crate::jobs::state::is_lock_conflict(&e) => Err(Error::failed(
@@ -129,7 +129,7 @@ impl Index {
                     path.display(),
                     crate::text::escape(&e.to_string())
                 );
-                discard(path)?;
+                crate::fsutil::move_aside_corrupt(path)?;
                 Self::open_at(path).map_err(ierr)
             }
         }
@@ -314,55 +314,6 @@ impl Index {
     /// Where the index lives on disk, if not temporary.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
-    }
-}
-
-/// Remove the corrupt index at `path`: first renamed to a name no other rebuild uses
-/// (`index.corrupt-<ns>-<random>`), so a new index can be created at once, then deleted, with any
-/// copy an earlier, interrupted rebuild left behind.
-fn discard(path: &Path) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "index".into());
-    let prefix = format!("{name}.corrupt-");
-    let aside = path.with_file_name(format!(
-        "{prefix}{}-{:016x}",
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
-        rand::random::<u64>()
-    ));
-    std::fs::rename(path, &aside).map_err(|e| Error::io(path.display().to_string(), e))?;
-    remove_corrupt_copies(path);
-    Ok(())
-}
-
-/// Remove every `<index>.corrupt-*` next to the index at `path`, best effort.
-fn remove_corrupt_copies(path: &Path) {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "index".into());
-    let prefix = format!("{name}.corrupt-");
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let old = rd
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix));
-    for e in old {
-        // A copy that cannot be removed now is only wasted space: the next rebuild retries.
-        let p = e.path();
-        let res = match e.file_type() {
-            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&p),
-            _ => std::fs::remove_file(&p),
-        };
-        if let Err(err) = res {
-            tracing::warn!(
-                "cannot remove the corrupt index copy {}: {err}",
-                p.display()
-            );
-        }
     }
 }
 

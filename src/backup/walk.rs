@@ -379,7 +379,9 @@ impl<'a> Walker<'a> {
 
     /// Store a tree blob; its id.
     pub fn put_tree(&self, tree: &Tree, svc: usize) -> Result<ChunkId> {
+        tree_fits(tree.nodes.len() as u64, 0)?;
         let bytes = tree.encode();
+        tree_fits(0, bytes.len() as u64)?;
         let id = self.id_key.chunk_id(&bytes);
         self.store.put(id, BlobKind::Tree, &bytes, svc)?;
         Ok(id)
@@ -486,6 +488,24 @@ impl Drop for Walker<'_> {
     fn drop(&mut self) {
         drop(self.jobs.take());
     }
+}
+
+/// Whether a directory listing of `entries` entries encoding to `len` bytes is one that restore
+/// and the mount accept (format::tree's caps): a directory no reader could open is refused at
+/// backup time rather than committed in a backup that cannot be restored.
+fn tree_fits(entries: u64, len: u64) -> Result<()> {
+    use crate::format::tree::{MAX_ENTRIES, MAX_TREE_LEN};
+    let what = if entries > MAX_ENTRIES {
+        format!("{entries} entries")
+    } else if len > u64::from(MAX_TREE_LEN) {
+        format!("{len} bytes of listing")
+    } else {
+        return Ok(());
+    };
+    Err(Error::failed(
+        format!("a directory of this service holds {what}, more than a backup's directory may hold"),
+        format!("split the directory into subdirectories of at most {MAX_ENTRIES} entries, or leave it out of the service"),
+    ))
 }
 
 #[cfg(test)]
@@ -632,5 +652,15 @@ mod tests {
         assert!(warnings
             .iter()
             .any(|w| w.contains("sock") && w.contains("socket")));
+    }
+
+    #[test]
+    fn a_directory_too_large_to_restore_is_refused_at_backup() {
+        use crate::format::tree::{MAX_ENTRIES, MAX_TREE_LEN};
+        assert!(tree_fits(MAX_ENTRIES, u64::from(MAX_TREE_LEN)).is_ok());
+        let e = tree_fits(MAX_ENTRIES + 1, 0).unwrap_err();
+        assert!(e.to_string().contains("entries"), "{e}");
+        assert!(e.remedy().contains("split"), "{}", e.remedy());
+        assert!(tree_fits(0, u64::from(MAX_TREE_LEN) + 1).is_err());
     }
 }

@@ -23,6 +23,7 @@ pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -
     let path = local_dir.join(STATE_DB);
     let deadline = Instant::now() + OPEN_PATIENCE;
     let mut pause = Duration::from_millis(5);
+    let mut discarded = false;
     let db = loop {
         match sled::Config::new().path(&path).open() {
             Ok(db) => break db,
@@ -35,6 +36,17 @@ pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -
                     format!("the job state database {} stayed locked by another process for {}s", path.display(), OPEN_PATIENCE.as_secs()),
                     "another cairn process keeps REPO/local/state open: check `ps` for a stuck cairn process, then retry",
                 ));
+            }
+            Err(e) if is_corruption(&e) && !discarded => {
+                // sled can be left unreadable by a kill at the wrong moment. The job history and
+                // alerts are a record, not the backups: start a new one rather than stop every
+                // job (the backups, the index and the target are untouched)
+                tracing::warn!(
+                    "the job state database {} is damaged ({e}); starting a new job history",
+                    path.display()
+                );
+                crate::fsutil::move_aside_corrupt(&path)?;
+                discarded = true;
             }
             Err(e) => return Err(e.into()),
         }
@@ -54,6 +66,15 @@ pub fn read_state<T: Default>(
         return Ok(T::default());
     }
     with_state(local_dir, f)
+}
+
+/// Whether sled found the database's files unreadable (as opposed to busy, or an I/O error of
+/// the disk, which must reach the operator).
+fn is_corruption(e: &sled::Error) -> bool {
+    matches!(
+        e,
+        sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)
+    )
 }
 
 /// Whether sled could not open a database because another process holds its lock.
@@ -99,6 +120,43 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_damaged_state_database_is_replaced_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().to_path_buf();
+        with_state(&local, |db| {
+            db.insert("k", "v")?;
+            Ok(())
+        })
+        .unwrap();
+        // what a kill at the wrong moment can leave: sled rewrites its `conf` file in place
+        // when it opens a database, and a cut one reads as corruption
+        let conf = local.join(STATE_DB).join("conf");
+        let bytes = std::fs::read(&conf).unwrap();
+        std::fs::write(&conf, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(matches!(
+            sled::Config::new().path(local.join(STATE_DB)).open(),
+            Err(sled::Error::Corruption { .. })
+        ));
+        let v = with_state(&local, |db| Ok(db.get("k")?.map(|v| v.to_vec()))).unwrap();
+        assert_eq!(v, None, "a new, empty job history");
+        with_state(&local, |db| {
+            db.insert("k2", "v2")?;
+            Ok(())
+        })
+        .unwrap();
+        let names: Vec<String> = std::fs::read_dir(&local)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [STATE_DB],
+            "the damaged copy is left behind: {names:?}"
+        );
+    }
 
     #[test]
     fn reading_creates_nothing() {
