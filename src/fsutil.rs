@@ -88,41 +88,6 @@ pub fn make_private(dir: &Path) -> usize {
     changed
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn make_private_tightens_a_tree_without_following_links() {
-        let d = tempfile::tempdir().unwrap();
-        let local = d.path().join("local");
-        let outside = d.path().join("outside.txt");
-        fs::create_dir_all(local.join("index/blobs")).unwrap();
-        fs::write(local.join("index/db"), b"x").unwrap();
-        fs::write(local.join("index/blobs/1"), b"x").unwrap();
-        fs::write(&outside, b"x").unwrap();
-        std::os::unix::fs::symlink(&outside, local.join("link")).unwrap();
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
-        for (p, m) in [
-            (local.clone(), 0o755),
-            (local.join("index"), 0o775),
-            (local.join("index/db"), 0o644),
-            (local.join("index/blobs/1"), 0o666),
-            (outside.clone(), 0o644),
-        ] {
-            fs::set_permissions(&p, fs::Permissions::from_mode(m)).unwrap();
-        }
-        assert!(make_private(&local) >= 4);
-        assert_eq!(mode(&local), 0o700);
-        assert_eq!(mode(&local.join("index")), 0o700);
-        assert_eq!(mode(&local.join("index/db")), 0o600);
-        assert_eq!(mode(&local.join("index/blobs/1")), 0o600);
-        assert_eq!(mode(&outside), 0o644, "a link was followed");
-        assert_eq!(make_private(&local), 0, "nothing left to tighten");
-    }
-}
-
 /// Remove the corrupt database at `path` (the index, the job state): first renamed to a name no
 /// other rebuild uses (`<name>.corrupt-<ns>-<random>`), so a new one can be created at once, then
 /// deleted, with any copy an earlier, interrupted rebuild left behind.
@@ -166,5 +131,40 @@ pub(crate) fn remove_corrupt_copies(path: &Path) {
         if let Err(err) = res {
             tracing::warn!("cannot remove the corrupt copy {}: {err}", p.display());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn make_private_tightens_a_tree_without_following_links() {
+        let d = tempfile::tempdir().unwrap();
+        let local = d.path().join("local");
+        let outside = d.path().join("outside.txt");
+        fs::create_dir_all(local.join("index/blobs")).unwrap();
+        fs::write(local.join("index/db"), b"x").unwrap();
+        fs::write(local.join("index/blobs/1"), b"x").unwrap();
+        fs::write(&outside, b"x").unwrap();
+        std::os::unix::fs::symlink(&outside, local.join("link")).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        for (p, m) in [
+            (local.clone(), 0o755),
+            (local.join("index"), 0o775),
+            (local.join("index/db"), 0o644),
+            (local.join("index/blobs/1"), 0o666),
+            (outside.clone(), 0o644),
+        ] {
+            fs::set_permissions(&p, fs::Permissions::from_mode(m)).unwrap();
+        }
+        assert!(make_private(&local) >= 4);
+        assert_eq!(mode(&local), 0o700);
+        assert_eq!(mode(&local.join("index")), 0o700);
+        assert_eq!(mode(&local.join("index/db")), 0o600);
+        assert_eq!(mode(&local.join("index/blobs/1")), 0o600);
+        assert_eq!(mode(&outside), 0o644, "a link was followed");
+        assert_eq!(make_private(&local), 0, "nothing left to tighten");
     }
 }
