@@ -88,6 +88,23 @@ pub struct Manifest {
     pub warnings: u64,
 }
 
+impl ServiceRecord {
+    /// The directory node of the service's root, as recorded here (restore and the mount start
+    /// from it).
+    pub fn root_node(&self) -> super::tree::Node {
+        super::tree::Node {
+            name: self.name.as_bytes().to_vec(),
+            kind: super::tree::NodeKind::Dir { tree: self.root },
+            mode: self.root_mode,
+            uid: self.root_uid,
+            gid: self.root_gid,
+            mtime_s: self.root_mtime_s,
+            mtime_ns: 0,
+            size: 0,
+        }
+    }
+}
+
 impl Manifest {
     /// The object name of this manifest: `backups/<id>`.
     pub fn name(&self) -> String {

@@ -66,16 +66,7 @@ impl Walk<'_, '_> {
     pub(crate) fn service(&self, target: &Dir, s: &ServiceRecord) -> Result<()> {
         let mut budget = Budget::new(self.ctx.backup, s);
         budget.root()?;
-        let root = Node {
-            name: s.name.as_bytes().to_vec(),
-            kind: NodeKind::Dir { tree: s.root },
-            mode: s.root_mode,
-            uid: s.root_uid,
-            gid: s.root_gid,
-            mtime_s: s.root_mtime_s,
-            mtime_ns: 0,
-            size: 0,
-        };
+        let root = s.root_node();
         let overwrite = self.ctx.overwrite;
         let parts: Vec<&str> = self
             .path

@@ -34,7 +34,7 @@ mod table;
 mod tests;
 
 use crate::error::{Error, Result};
-use crate::format::tree::{Node, NodeKind, Tree};
+use crate::format::tree::{NodeKind, Tree};
 use crate::keyring::KeyRing;
 use crate::repository::Repository;
 use backups::{BackupInfo, Backups};
@@ -143,7 +143,7 @@ impl RepoTree {
                 .iter()
                 .filter(|s| is_safe_name(OsStr::new(&s.name)))
                 .map(|s| {
-                    let node = service_node(s);
+                    let node = s.root_node();
                     let e = Entry::new(b.clone(), node);
                     (Arc::from(s.name.as_bytes()), What::Entry(Arc::new(e)))
                 })
@@ -244,20 +244,6 @@ fn check_identity(repo: &Repository, keys: &KeyRing, list: &[Arc<BackupInfo>]) -
         }
     }
     refused.map_or(Ok(()), Err)
-}
-
-/// The directory node of a service's root, as recorded in the manifest.
-fn service_node(s: &crate::format::manifest::ServiceRecord) -> Node {
-    Node {
-        name: s.name.as_bytes().to_vec(),
-        kind: NodeKind::Dir { tree: s.root },
-        mode: s.root_mode,
-        uid: s.root_uid,
-        gid: s.root_gid,
-        mtime_s: s.root_mtime_s,
-        mtime_ns: 0,
-        size: 0,
-    }
 }
 
 fn time(s: i64, ns: u32) -> SystemTime {

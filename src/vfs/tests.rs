@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::crypto::Identity;
-use crate::format::tree::NodeKind;
+use crate::format::tree::{Node, NodeKind};
 use crate::id::ChunkId;
 use crate::restore::tests::{node, Forge};
 
