@@ -20,7 +20,10 @@ fi
 if [[ -d ../shared/accept ]]; then
   step "cargo build --release" cargo build --release --bin cairn
   for s in core share mount jobs trust; do
-    [[ -f ../shared/accept/$s.sh ]] && step "accept/$s.sh" env CAIRN="$PWD/target/release/cairn" bash "../shared/accept/$s.sh"
+    bin=$PWD/target/release/cairn
+    # share.sh predates PRODUCT §7's required --fingerprint: see scripts/accept-compat/fingerprint-kept
+    [[ $s == share ]] && bin=$PWD/scripts/accept-compat/fingerprint-kept
+    [[ -f ../shared/accept/$s.sh ]] && step "accept/$s.sh" env CAIRN="$bin" CAIRN_REAL="$PWD/target/release/cairn" bash "../shared/accept/$s.sh"
   done
 fi
 echo
