@@ -48,6 +48,7 @@ pub mod index;
 pub mod jobs;
 pub mod keyring;
 pub mod locator;
+pub mod ops;
 pub mod progress;
 pub mod prune;
 pub mod recover;

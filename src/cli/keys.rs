@@ -120,11 +120,10 @@ pub fn run(g: &Global, c: KeyCmd) -> Result<()> {
         }
         KeyCmd::Rotate(a) => {
             let r = a.parse()?;
-            let ctl = g.controller()?;
-            let epoch = ctl.new_epoch(&r)?;
-            ctl.index()?.clear_files()?;
+            let term = g.term();
+            let done = cairn::ops::rotate_keys(&g.context(&term), &r)?;
             if !g.quiet {
-                eprintln!("new backups now encrypt to {} recipient(s) (key epoch {}); older backups stay readable with their identities; the signing key is sealed to them too (fingerprint unchanged: {})", r.len(), epoch.short(), ctl.repo.fingerprint());
+                eprintln!("new backups now encrypt to {} recipient(s) (key epoch {}); older backups stay readable with their identities; the signing key is sealed to them too (fingerprint unchanged: {})", done.recipients, done.epoch, done.fingerprint);
             }
             Ok(())
         }
