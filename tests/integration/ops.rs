@@ -106,9 +106,9 @@ fn backup_export_verify_restore_prune_through_ops_are_recorded_jobs() {
     )
     .unwrap();
     assert!(p.target_error.is_none(), "{:?}", p.target_error);
-    assert_eq!(p.internal.backups_forgotten, [first.manifest.id.clone()]);
+    assert_eq!(p.internal.backups_forgotten, [first.manifest.id.as_str()]);
     let on_target = p.target.expect("the target was pruned too");
-    assert_eq!(on_target.backups_forgotten, [first.manifest.id.clone()]);
+    assert_eq!(on_target.backups_forgotten, [first.manifest.id.as_str()]);
     assert!(!share.join("backups").join(&first.manifest.id).exists());
     assert!(share.join("backups").join(&second.manifest.id).exists());
 
