@@ -150,10 +150,21 @@ fn a_cancelled_context_runs_no_operation_and_records_it() {
     assert!(cancel.flag().load(Ordering::SeqCst));
     let e = ops::backup(&cx).unwrap_err();
     assert!(e.to_string().contains("interrupted"), "{e}");
+    // a verify stopped early never reports a clean copy, however far it got
+    let ctl = Controller::open(&repo).unwrap();
+    let index = ctl.index().unwrap();
+    let progress = cairn::progress::Progress::with_cancel(cancel.clone());
+    let e = cairn::verify::verify(&ctl.repo, &index, None, &progress).unwrap_err();
+    assert!(e.to_string().contains("interrupted"), "{e}");
+    drop((index, ctl));
+    assert!(ops::verify(&cx, &VerifyOptions::default()).is_err());
     let jobs = History::new(&repo.join("local")).list(5).unwrap();
     assert_eq!(
         jobs.iter().map(|j| (j.kind, j.state)).collect::<Vec<_>>(),
-        [(JobKind::Backup, JobState::Failed)]
+        [
+            (JobKind::Verify, JobState::Failed),
+            (JobKind::Backup, JobState::Failed)
+        ]
     );
 }
 
