@@ -14,11 +14,9 @@
 //! - when several jobs are due, they run one at a time in that order: backup, export, prune,
 //!   verify.
 
-mod runner;
 mod serve;
 mod verify;
 
-pub use runner::JobRunner;
 pub use serve::{serve, Clock, Runner, SystemClock};
 pub use verify::verify_both;
 

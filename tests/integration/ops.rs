@@ -190,3 +190,81 @@ fn key_rotation_is_a_job_under_the_lease() {
         (JobKind::KeyRotate, JobState::Succeeded)
     );
 }
+
+#[test]
+fn scheduled_ticks_are_recorded_and_raise_and_clear_alerts() {
+    use cairn::schedule::{Action, ScheduleConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, src, share) = (
+        dir.path().join("repo"),
+        dir.path().join("src"),
+        dir.path().join("share"),
+    );
+    write(&src.join("a"), b"scheduled");
+    let (_, recipient) = cairn::crypto::generate_identity();
+    let ctl = Controller::init(
+        &repo,
+        &[cairn::crypto::parse_recipient(&recipient).unwrap()],
+    )
+    .unwrap();
+    let mut services = ctl.services().unwrap();
+    services
+        .add(ServiceDef {
+            name: "quota".into(),
+            path: Some(src.to_str().unwrap().into()),
+            command: None,
+            restore_command: None,
+        })
+        .unwrap();
+    ctl.save_services(&services).unwrap();
+    std::fs::create_dir_all(&share).unwrap();
+    let target = TargetConfig::new(share.to_str().unwrap(), None, None).unwrap();
+    cairn::remote::accept(&ctl, &target).unwrap();
+    target.save(&ctl.root).unwrap();
+    drop(ctl);
+
+    let cx = Context::new(&repo).with_trigger(Trigger::Schedule);
+    let cfg = ScheduleConfig::default();
+    let done = ops::tick(&cx, &cfg, &Action::Backup).unwrap();
+    assert!(done.export_needed, "a target is set: the export is next");
+    // the share is gone (a file where its folder was): the export fails, an alert names the target
+    std::fs::remove_dir_all(&share).unwrap();
+    write(&share, b"not a folder");
+    assert!(ops::tick(&cx, &cfg, &Action::Export).is_err());
+    let active = cairn::jobs::Alerts::new(&repo.join("local"))
+        .active()
+        .unwrap();
+    assert_eq!(active.len(), 1, "{active:?}");
+    assert_eq!(
+        (active[0].kind, active[0].subject.as_str()),
+        (JobKind::Export, "target")
+    );
+    // back again: the next export succeeds and clears it
+    std::fs::remove_file(&share).unwrap();
+    std::fs::create_dir_all(&share).unwrap();
+    ops::tick(&cx, &cfg, &Action::Export).unwrap();
+    assert!(cairn::jobs::Alerts::new(&repo.join("local"))
+        .active()
+        .unwrap()
+        .is_empty());
+    ops::tick(&cx, &cfg, &Action::Prune).unwrap();
+    let jobs = History::new(&repo.join("local")).list(10).unwrap();
+    let seen: Vec<_> = jobs.iter().map(|j| (j.kind, j.state, j.trigger)).collect();
+    let t = Trigger::Schedule;
+    assert_eq!(
+        seen,
+        [
+            (JobKind::Prune, JobState::Succeeded, t),
+            (JobKind::Export, JobState::Succeeded, t),
+            (JobKind::Export, JobState::Failed, t),
+            (JobKind::Backup, JobState::Succeeded, t),
+        ]
+    );
+    // a manual job holding the lease makes a scheduled run busy (exit 3), unrecorded
+    let manual =
+        cairn::jobs::Job::begin(&repo.join("local"), JobKind::Prune, Trigger::Manual).unwrap();
+    let e = ops::tick(&cx, &cfg, &Action::Backup).unwrap_err();
+    assert_eq!(e.exit_code(), 3);
+    manual.finish(&Ok(()));
+    assert_eq!(History::new(&repo.join("local")).list(10).unwrap().len(), 5);
+}
