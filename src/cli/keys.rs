@@ -4,8 +4,6 @@ use super::{output, Global};
 use cairn::crypto::{self, Recipient};
 use cairn::{Error, Result};
 use clap::{Args, Subcommand};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 /// Key commands.
@@ -90,32 +88,7 @@ pub fn init(g: &Global, a: RecipientArgs) -> Result<()> {
 pub fn run(g: &Global, c: KeyCmd) -> Result<()> {
     match c {
         KeyCmd::Generate { output } => {
-            let (text, public) = crypto::generate_identity();
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&output)
-                .map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        Error::usage(
-                            format!(
-                                "{} already exists; a key is never overwritten",
-                                output.display()
-                            ),
-                            "choose a new file name, or move the old key away first",
-                        )
-                    } else {
-                        Error::usage(
-                            format!("cannot create {}: {e}", output.display()),
-                            "choose a writable path",
-                        )
-                    }
-                })?;
-            f.write_all(text.as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(|e| Error::io(output.display().to_string(), e))?;
-            println!("{public}");
+            println!("{}", cairn::ops::generate_key(&output)?);
             Ok(())
         }
         KeyCmd::Rotate(a) => {
