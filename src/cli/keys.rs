@@ -101,41 +101,23 @@ pub fn run(g: &Global, c: KeyCmd) -> Result<()> {
             Ok(())
         }
         KeyCmd::List { json } => {
-            let ctl = g.controller()?;
-            let (current, _) = ctl.keys()?;
-            let (manifests, _) = ctl.repo.manifests()?;
-            let mut rows = Vec::new();
-            for m in &manifests {
-                rows.push(serde_json::json!({"backup": m.id, "epoch": m.epoch.to_hex(), "recipients": ctl.repo.epoch_recipients(&m.epoch)?}));
-            }
-            let cur = ctl.repo.epoch_recipients(&current)?;
-            let fingerprint = ctl.repo.fingerprint();
+            let term = g.term();
+            let l = cairn::ops::key_list(&g.context(&term))?;
             if json {
-                output::json(
-                    &serde_json::json!({"fingerprint": fingerprint, "current": {"epoch": current.to_hex(), "recipients": cur}, "backups": rows}),
-                );
-            } else {
-                println!("repository fingerprint: {fingerprint}");
+                output::json(&l);
+                return Ok(());
+            }
+            println!("repository fingerprint: {}", l.fingerprint);
+            println!(
+                "new backups encrypt to: {}",
+                output::escape(&l.current.recipients.join(", "))
+            );
+            for b in &l.backups {
                 println!(
-                    "new backups encrypt to: {}",
-                    output::escape(&cur.join(", "))
+                    "{}  {}",
+                    output::escape(&b.backup),
+                    output::escape(&b.recipients.join(", "))
                 );
-                for r in rows {
-                    let recipients = r["recipients"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|x| x.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .unwrap_or_default();
-                    println!(
-                        "{}  {}",
-                        output::escape(r["backup"].as_str().unwrap_or("")),
-                        output::escape(&recipients)
-                    );
-                }
             }
             Ok(())
         }

@@ -34,6 +34,62 @@ pub fn rotate_keys(cx: &Context, recipients: &[Recipient]) -> Result<RotateRepor
     })
 }
 
+/// The repository's keys: its fingerprint, the current recipients, and each backup's.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyList {
+    /// The repository fingerprint (§7): kept with the identity, `recover` needs it.
+    pub fingerprint: String,
+    /// The key epoch new backups use.
+    pub current: EpochKeys,
+    /// The epoch of every backup.
+    pub backups: Vec<BackupKeys>,
+}
+
+/// One key epoch: its id and recipients.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EpochKeys {
+    /// The epoch's id (hex).
+    pub epoch: String,
+    /// Its recipients (`age1…`).
+    pub recipients: Vec<String>,
+}
+
+/// Which recipients one backup was written for.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BackupKeys {
+    /// The backup's id.
+    pub backup: String,
+    /// Its key epoch (hex).
+    pub epoch: String,
+    /// Its recipients.
+    pub recipients: Vec<String>,
+}
+
+/// List the repository's keys (reads only; no job).
+pub fn key_list(cx: &Context) -> Result<KeyList> {
+    let ctl = cx.controller()?;
+    let (current, _) = ctl.keys()?;
+    let (manifests, _) = ctl.repo.manifests()?;
+    let backups = manifests
+        .iter()
+        .map(|m| {
+            Ok(BackupKeys {
+                backup: m.id.clone(),
+                epoch: m.epoch.to_hex(),
+                recipients: ctl.repo.epoch_recipients(&m.epoch)?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(KeyList {
+        fingerprint: ctl.repo.fingerprint(),
+        current: EpochKeys {
+            epoch: current.to_hex(),
+            recipients: ctl.repo.epoch_recipients(&current)?,
+        },
+        backups,
+    })
+}
+
 /// Write a new age identity to `output` (mode 0600, synced; never overwrites a file) and return
 /// its public recipient. Needs no repository.
 pub fn generate_key(output: &Path) -> Result<String> {

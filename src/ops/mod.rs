@@ -29,7 +29,7 @@ mod verify;
 pub use crate::progress::Cancel;
 pub use backup::{backup, BackupReport};
 pub use export::{export, ExportOutcome};
-pub use keys::{generate_key, rotate_keys, RotateReport};
+pub use keys::{generate_key, key_list, rotate_keys, BackupKeys, EpochKeys, KeyList, RotateReport};
 pub use prune::{prune, PruneOutcome};
 pub use recover::recover;
 pub use restore::{restore, RestoreOutcome};
