@@ -94,6 +94,7 @@ pub(super) fn backup_job(cx: &Context, job: &mut Job) -> (Result<Manifest>, Vec<
 /// The backup's warnings go to the sink (also when it failed: the end of a failing command's
 /// error output is among them) and into its job record; never into an error or an alert.
 pub fn backup(cx: &Context) -> Result<BackupReport> {
+    cx.controller()?; // no repository: no job (and nothing created)
     let mut job = cx.begin(JobKind::Backup, true)?;
     let t0 = std::time::Instant::now();
     let (outcome, warnings) = backup_job(cx, &mut job);

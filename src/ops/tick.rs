@@ -11,6 +11,7 @@ use std::sync::atomic::AtomicBool;
 /// commands use. A backup exports only when the planner runs the export.
 pub fn tick(cx: &Context, cfg: &ScheduleConfig, action: &Action) -> Result<Done> {
     cx.cancel.check()?;
+    cx.controller()?;
     match action {
         Action::Backup => {
             let mut job = cx.begin(action.kind(), true)?;

@@ -57,6 +57,12 @@ fn init_rejects_a_bad_recipient_and_refuses_twice() {
     let o = cairn(&d.path().join("nothing"), ["list"]);
     o.expect(2, "list without a repository");
     assert!(o.stderr.contains("no cairn repository"), "{}", o.stderr);
+    // nor does an operation create anything there (no job, no lease)
+    for args in [&["backup"][..], &["prune"], &["verify"], &["export"]] {
+        let o = cairn(&d.path().join("nothing"), args);
+        o.expect(2, "an operation without a repository");
+        assert!(!d.path().join("nothing").exists(), "{args:?} created it");
+    }
 }
 
 fn ensure_age() {
