@@ -92,6 +92,26 @@ fn backup_export_verify_restore_prune_through_ops_are_recorded_jobs() {
         "restored through ops",
     );
 
+    // a cancelled restore stops at the next entry (before writing any file)
+    let cancel = ops::Cancel::new();
+    cancel.cancel();
+    let ctl = Controller::open(&repo).unwrap();
+    let e = cairn::restore::restore(
+        &ctl.repo,
+        &keys,
+        &first.manifest,
+        &RestoreOptions {
+            target: dir.path().join("out2"),
+            ..Default::default()
+        },
+        &cairn::progress::Progress::with_cancel(cancel),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("interrupted"), "{e}");
+    let written = crate::harness::files_under(&dir.path().join("out2"));
+    assert!(written.is_empty(), "files written: {written:?}");
+    drop(ctl);
+
     // a second backup, then prune to the newest on both copies
     write(&src.join("new-file"), b"changed");
     let second = ops::backup(&cx).unwrap();
