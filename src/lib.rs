@@ -27,7 +27,9 @@
 //! sealed signing key) is signed with the repository's Ed25519 key (`signing`), whose public half
 //! is the repository fingerprint; `repository` returns nothing whose signature does not hold.
 //!
-//! Layers (each uses only those below it): operations (`backup`, `restore`, `verify`,
+//! Layers (each uses only those below it): `ops` (one function per operation, each a recorded
+//! job with a typed report: what the CLI, `cairn serve` and any other front end call) →
+//! operations (`backup`, `restore`, `verify`,
 //! `replicate`, `prune`, `recover`, `jobs`, `vfs`) → `controller`, `repository`, `locator`,
 //! `keyring`, `chain` → `index`, `backend` → `format` → `crypto`, `signing`, `compress`,
 //! `chunker` → `id`, `error`.
@@ -48,6 +50,7 @@ pub mod index;
 pub mod jobs;
 pub mod keyring;
 pub mod locator;
+pub mod ops;
 pub mod progress;
 pub mod prune;
 pub mod recover;

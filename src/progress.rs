@@ -1,6 +1,45 @@
 //! Progress counters shared between a job's threads and whoever displays them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A cancellation token: cheap to clone, every clone sees the same request. Operations check it
+/// between steps ([`Cancel::check`]); `cairn serve` sets it from SIGTERM/SIGINT.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// A token nobody has cancelled yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ask every holder of this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether stopping was asked for.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// The flag itself (for a loop that waits on an `AtomicBool`, or a signal handler).
+    pub fn flag(&self) -> &Arc<AtomicBool> {
+        &self.0
+    }
+
+    /// Fail with an error if stopping was asked for.
+    pub fn check(&self) -> crate::Result<()> {
+        if self.is_cancelled() {
+            return Err(crate::Error::failed(
+                "the job was interrupted by a shutdown request",
+                "it runs again at its next scheduled time; nothing half-done was committed",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Counters of a long job; updated lock-free, read by a progress bar or the job record.
 #[derive(Debug, Default)]
@@ -11,14 +50,22 @@ pub struct Progress {
     pub bytes: AtomicU64,
     /// Bytes expected in all, if known (0 = unknown).
     pub total: AtomicU64,
-    /// Set to ask the job to stop early (shutdown of `cairn serve`).
-    pub cancel: std::sync::atomic::AtomicBool,
+    /// Set to ask the job to stop early (shutdown of `cairn serve`); shared with the operation's context.
+    pub cancel: Cancel,
     /// What the job worked around (a file left out, ...), for the job record under
     /// `REPO/local` only: these texts name files and never go into a repository object.
     pub warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl Progress {
+    /// Counters for a job that stops when `cancel` is set.
+    pub fn with_cancel(cancel: Cancel) -> Self {
+        Progress {
+            cancel,
+            ..Default::default()
+        }
+    }
+
     /// Count a file of `bytes`.
     pub fn file(&self, bytes: u64) {
         self.files.fetch_add(1, Ordering::Relaxed);
@@ -45,13 +92,7 @@ impl Progress {
 
     /// Fail with an error if the job was asked to stop.
     pub fn check_cancel(&self) -> crate::Result<()> {
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(crate::Error::failed(
-                "the job was interrupted by a shutdown request",
-                "it runs again at its next scheduled time; nothing half-done was committed",
-            ));
-        }
-        Ok(())
+        self.cancel.check()
     }
 
     /// (files, bytes, total)

@@ -143,6 +143,8 @@ pub fn export_report(ctl: &Controller, progress: &Progress) -> Result<ExportRepo
     check_owner(&dst, &ctl.repo)?;
     let index = ctl.index()?;
     let needs = |manifest: &str| -> Result<Vec<String>> {
+        // stop between backups once cancelled (the rest count as skipped; see below)
+        progress.check_cancel()?;
         let id = manifest.strip_prefix("backups/").unwrap_or(manifest);
         let m = ctl.repo.resolve(id)?;
         let mut names = BTreeSet::new();
@@ -177,6 +179,8 @@ pub fn export_report(ctl: &Controller, progress: &Progress) -> Result<ExportRepo
             .store(p.objects_done, std::sync::atomic::Ordering::Relaxed);
     })?;
     record_exported(&ctl.root, dst.as_ref())?;
+    // cancelled: what was sent is complete backup by backup; the rest goes at the next export
+    progress.check_cancel()?;
     Ok(report)
 }
 

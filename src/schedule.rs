@@ -14,16 +14,14 @@
 //! - when several jobs are due, they run one at a time in that order: backup, export, prune,
 //!   verify.
 
-mod runner;
 mod serve;
 mod verify;
 
-pub use runner::JobRunner;
 pub use serve::{serve, Clock, Runner, SystemClock};
 pub use verify::verify_both;
 
 use crate::jobs::catalogue::{stale_backup, Diagnosis};
-use crate::jobs::{JobKind, JobRecord, JobState};
+use crate::jobs::{JobKind, JobRecord, JobState, Trigger};
 use crate::retention::{format_duration, parse_duration, Policy};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -296,8 +294,9 @@ impl ScheduleState {
                     s.prune.record(j.started, ok);
                     s.prune_pending &= !ok;
                 }
-                JobKind::Verify => s.verify.record(j.started, ok),
-                JobKind::Restore | JobKind::Recover => {}
+                // a manual verify (all of one copy) does not move the scheduled rotation
+                JobKind::Verify if j.trigger == Trigger::Schedule => s.verify.record(j.started, ok),
+                JobKind::Verify | JobKind::Restore | JobKind::Recover | JobKind::KeyRotate => {}
             }
         }
         s

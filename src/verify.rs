@@ -120,6 +120,9 @@ fn run(
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
+                if progress.cancel.is_cancelled() {
+                    break;
+                }
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(o) = packs.get(i) else { break };
                 let Some(pid) = pack_id_of(&o.name) else {
@@ -197,6 +200,8 @@ fn run(
             });
         }
     });
+    // a verify stopped early has not checked everything: never a clean report
+    progress.check_cancel()?;
     report.packs = packs.len();
     report.bytes = progress.snapshot().1;
     report.chunks_read = chunks_read.into_inner();

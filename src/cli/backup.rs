@@ -1,12 +1,8 @@
 //! `cairn backup` (then export, if a target is set).
 
 use super::{output, Global};
-use cairn::format::manifest::Manifest;
-use cairn::jobs::{Job, JobKind, ServiceFigures, Trigger};
-use cairn::progress::Progress;
 use cairn::Result;
 use clap::Args;
-use std::sync::Arc;
 
 /// Backup options.
 #[derive(Args, Debug)]
@@ -16,82 +12,15 @@ pub struct BackupArgs {
     pub json: bool,
 }
 
-/// Record a backup's figures on its job, with the texts of its warnings (they name files, so
-/// they live only in the job record under `REPO/local`, never in the repository).
-pub fn record(job: &mut Job, m: &Manifest, warnings: Vec<String>) -> Result<()> {
-    job.progress(|r| {
-        r.bytes_read = m.bytes();
-        r.bytes_stored = m.bytes_new();
-        r.backup = Some(m.id.clone());
-        r.warnings = warnings;
-        r.services = m
-            .services
-            .iter()
-            .map(|s| ServiceFigures {
-                name: s.name.clone(),
-                files: s.files,
-                bytes: s.bytes,
-                bytes_new: s.bytes_new,
-                duration_ms: s.duration_ms,
-            })
-            .collect();
-    })
-}
-
-/// Run a backup and print its id last.
+/// Run a backup (and its export) and print its id last.
 pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
-    let ctl = g.controller()?;
-    let local = ctl.local();
-    let mut job = Job::begin(&local, JobKind::Backup, Trigger::Manual)?;
-    let progress = Arc::new(Progress::default());
-    let t0 = std::time::Instant::now();
-    let outcome = {
-        let _bar = output::Bar::start("backup", progress.clone(), g.quiet);
-        cairn::backup::run(&ctl, &progress)
-    };
-    let warnings = progress.take_warnings();
-    match &outcome {
-        Ok(m) => {
-            let _ = record(&mut job, m, warnings.clone());
-        }
-        Err(_) => {
-            let w = warnings.clone();
-            let _ = job.progress(|r| r.warnings = w);
-        }
-    }
-    let target = cairn::target::TargetConfig::load(&ctl.root).ok().flatten();
-    let export_outcome = match (&outcome, target) {
-        (Ok(_), Some(_)) => {
-            let (done, next) = job.then(&outcome, JobKind::Export);
-            super::finished(done);
-            let mut export_job = next?;
-            let p = Arc::new(Progress::default());
-            let res = {
-                let _bar = output::Bar::start("export", p.clone(), g.quiet);
-                cairn::remote::export(&ctl, &p)
-            };
-            if let Ok(r) = &res {
-                let _ = export_job.progress(|rec| rec.bytes_exported = r.bytes_sent);
-            }
-            super::finished(export_job.finish(&res));
-            Some(res)
-        }
-        _ => {
-            super::finished(job.finish(&outcome));
-            None
-        }
-    };
-    // On the operator's terminal only (also when the backup failed: the end of a failing
-    // command's error output is among them); never in the error, an alert or a notification.
-    for w in &warnings {
-        eprintln!("warning: {}", output::escape(w));
-    }
-    let m = outcome?;
-    let secs = t0.elapsed().as_secs_f64();
+    let term = g.term();
+    let r = cairn::ops::backup(&g.context(&term))?;
+    let m = &r.manifest;
     if a.json {
         output::json(&super::listing::backup_json(
-            &m,
-            export_outcome.as_ref().map(|r| r.is_ok()),
+            m,
+            r.export.as_ref().map(|r| r.is_ok()),
         ));
     } else {
         if !g.quiet {
@@ -105,32 +34,24 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
                 );
             }
             println!(
-                "backup {} of {} in {secs:.1}s, {} new",
+                "backup {} of {} in {:.1}s, {} new",
                 m.id,
                 output::size(m.bytes()),
+                r.seconds,
                 output::size(m.bytes_new())
             );
-            if let Some(Ok(r)) = &export_outcome {
+            if let Some(Ok(e)) = &r.export {
                 println!(
                     "exported {} objects ({}) to the target",
-                    r.objects_sent,
-                    output::size(r.bytes_sent)
+                    e.objects_sent,
+                    output::size(e.bytes_sent)
                 );
             }
         }
         println!("{}", m.id);
     }
-    match export_outcome {
-        Some(Err(e)) => Err(cairn::Error::failed(
-            format!(
-                "backup {} is complete in the internal repository, but its export failed: {e}",
-                m.id
-            ),
-            format!(
-                "{} Then run `cairn export` (it sends only what is missing).",
-                e.remedy()
-            ),
-        )),
-        _ => Ok(()),
+    match r.export_error() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }

@@ -4,8 +4,6 @@ use super::{output, Global};
 use cairn::crypto::{self, Recipient};
 use cairn::{Error, Result};
 use clap::{Args, Subcommand};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 /// Key commands.
@@ -90,80 +88,36 @@ pub fn init(g: &Global, a: RecipientArgs) -> Result<()> {
 pub fn run(g: &Global, c: KeyCmd) -> Result<()> {
     match c {
         KeyCmd::Generate { output } => {
-            let (text, public) = crypto::generate_identity();
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&output)
-                .map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        Error::usage(
-                            format!(
-                                "{} already exists; a key is never overwritten",
-                                output.display()
-                            ),
-                            "choose a new file name, or move the old key away first",
-                        )
-                    } else {
-                        Error::usage(
-                            format!("cannot create {}: {e}", output.display()),
-                            "choose a writable path",
-                        )
-                    }
-                })?;
-            f.write_all(text.as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(|e| Error::io(output.display().to_string(), e))?;
-            println!("{public}");
+            println!("{}", cairn::ops::generate_key(&output)?);
             Ok(())
         }
         KeyCmd::Rotate(a) => {
             let r = a.parse()?;
-            let ctl = g.controller()?;
-            let epoch = ctl.new_epoch(&r)?;
-            ctl.index()?.clear_files()?;
+            let term = g.term();
+            let done = cairn::ops::rotate_keys(&g.context(&term), &r)?;
             if !g.quiet {
-                eprintln!("new backups now encrypt to {} recipient(s) (key epoch {}); older backups stay readable with their identities; the signing key is sealed to them too (fingerprint unchanged: {})", r.len(), epoch.short(), ctl.repo.fingerprint());
+                eprintln!("new backups now encrypt to {} recipient(s) (key epoch {}); older backups stay readable with their identities; the signing key is sealed to them too (fingerprint unchanged: {})", done.recipients, done.epoch, done.fingerprint);
             }
             Ok(())
         }
         KeyCmd::List { json } => {
-            let ctl = g.controller()?;
-            let (current, _) = ctl.keys()?;
-            let (manifests, _) = ctl.repo.manifests()?;
-            let mut rows = Vec::new();
-            for m in &manifests {
-                rows.push(serde_json::json!({"backup": m.id, "epoch": m.epoch.to_hex(), "recipients": ctl.repo.epoch_recipients(&m.epoch)?}));
-            }
-            let cur = ctl.repo.epoch_recipients(&current)?;
-            let fingerprint = ctl.repo.fingerprint();
+            let term = g.term();
+            let l = cairn::ops::key_list(&g.context(&term))?;
             if json {
-                output::json(
-                    &serde_json::json!({"fingerprint": fingerprint, "current": {"epoch": current.to_hex(), "recipients": cur}, "backups": rows}),
-                );
-            } else {
-                println!("repository fingerprint: {fingerprint}");
+                output::json(&l);
+                return Ok(());
+            }
+            println!("repository fingerprint: {}", l.fingerprint);
+            println!(
+                "new backups encrypt to: {}",
+                output::escape(&l.current.recipients.join(", "))
+            );
+            for b in &l.backups {
                 println!(
-                    "new backups encrypt to: {}",
-                    output::escape(&cur.join(", "))
+                    "{}  {}",
+                    output::escape(&b.backup),
+                    output::escape(&b.recipients.join(", "))
                 );
-                for r in rows {
-                    let recipients = r["recipients"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|x| x.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .unwrap_or_default();
-                    println!(
-                        "{}  {}",
-                        output::escape(r["backup"].as_str().unwrap_or("")),
-                        output::escape(&recipients)
-                    );
-                }
             }
             Ok(())
         }

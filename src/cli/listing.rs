@@ -24,7 +24,7 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-/// A backup as JSON (`target`: whether the target holds it, if known).
+/// A backup as JSON (`target`: whether the target holds it; null when no target is set).
 pub fn backup_json(m: &Manifest, target: Option<bool>) -> Value {
     json!({
         "id": m.id,
@@ -55,10 +55,11 @@ pub fn list(g: &Global, a: ListArgs) -> Result<()> {
         );
     }
     if a.json {
+        let on_target = cairn::ops::on_target(&ctl);
         output::json(
             &manifests
                 .iter()
-                .map(|m| backup_json(m, None))
+                .map(|m| backup_json(m, on_target(&m.id)))
                 .collect::<Vec<_>>(),
         );
         return Ok(());
@@ -85,7 +86,7 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
     let ctl = g.controller()?;
     let m = ctl.repo.resolve(&a.id)?;
     if a.json {
-        let mut v = backup_json(&m, None);
+        let mut v = backup_json(&m, cairn::ops::on_target(&ctl)(&m.id));
         v["recipients"] = json!(ctl.repo.epoch_recipients(&m.epoch)?);
         output::json(&v);
         return Ok(());

@@ -167,31 +167,79 @@ impl Global {
     pub fn controller(&self) -> Result<cairn::controller::Controller> {
         cairn::controller::Controller::open(&self.repo)
     }
-}
 
-/// Run `f` as a recorded job holding the repository lease; print bookkeeping warnings.
-pub fn as_job<T>(
-    local: &std::path::Path,
-    kind: cairn::jobs::JobKind,
-    f: impl FnOnce(&mut cairn::jobs::Job) -> Result<T>,
-) -> Result<T> {
-    let mut job = cairn::jobs::Job::begin(local, kind, cairn::jobs::Trigger::Manual)?;
-    if let Some(j) = job.interrupted() {
-        eprintln!(
-            "note: {} job {} was interrupted (its process died); its leftovers are reclaimed",
-            j.kind,
-            output::escape(j.id.as_str())
-        );
+    /// The terminal sink for an operation.
+    pub fn term(&self) -> Term {
+        Term {
+            quiet: self.quiet,
+            log: false,
+        }
     }
-    let out = f(&mut job);
-    finished(job.finish(&out));
-    out
+
+    /// The context for an operation on `--repo`, reporting to `sink`.
+    pub fn context<'s>(&self, sink: &'s Term) -> cairn::ops::Context<'s> {
+        cairn::ops::Context::new(&self.repo).with_sink(sink)
+    }
 }
 
-/// Print what finishing a job could not record.
-pub fn finished(done: cairn::jobs::Finished) {
-    for w in done.warnings {
-        eprintln!("warning: {}", output::escape(&w));
+/// The terminal as the operations' sink: a progress bar per phase, notes and warnings on stderr
+/// (escaped); with `log`, a line as each job starts and ends (`cairn serve`).
+pub struct Term {
+    /// `--quiet`: no bar, no notes.
+    pub quiet: bool,
+    /// Log each job's start and end.
+    pub log: bool,
+}
+
+impl cairn::ops::Sink for Term {
+    fn phase(
+        &self,
+        name: &str,
+        progress: &std::sync::Arc<cairn::progress::Progress>,
+    ) -> Option<Box<dyn std::any::Any>> {
+        Some(Box::new(output::Bar::start(
+            name,
+            progress.clone(),
+            self.quiet || self.log,
+        )))
+    }
+
+    fn note(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("note: {}", output::escape(text));
+        }
+    }
+
+    fn warn(&self, text: &str) {
+        eprintln!("warning: {}", output::escape(text));
+    }
+
+    fn started(&self, job: &cairn::jobs::JobRecord) {
+        if self.log {
+            eprintln!(
+                "{} {} job {} starting",
+                chrono::Utc::now().to_rfc3339(),
+                job.kind,
+                job.id.as_str()
+            );
+        }
+    }
+
+    fn finished(&self, job: &cairn::jobs::JobRecord, error: Option<&Error>) {
+        if !self.log {
+            return;
+        }
+        let now = chrono::Utc::now().to_rfc3339();
+        match error {
+            None => eprintln!("{now} {} job {} succeeded", job.kind, job.id.as_str()),
+            Some(e) => eprintln!(
+                "{now} {} job {} failed: {}\n    what to do: {}",
+                job.kind,
+                job.id.as_str(),
+                output::escape(&e.to_string()),
+                output::escape(&e.remedy())
+            ),
+        }
     }
 }
 

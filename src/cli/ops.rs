@@ -1,14 +1,12 @@
 //! `cairn jobs`, `alerts`, `notify`, `schedule` and `serve`.
 
 use super::{output, Global};
-use cairn::jobs::{Alerts, History, Job, Notifier};
-use cairn::progress::Progress;
+use cairn::jobs::{Alerts, History, Notifier, Trigger};
+use cairn::ops::Cancel;
 use cairn::retention::{format_duration, parse_duration};
-use cairn::schedule::{self, Action, Done, ScheduleConfig, ScheduleState};
+use cairn::schedule::ScheduleConfig;
 use cairn::Result;
 use clap::{Args, Subcommand};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// Jobs options.
 #[derive(Args, Debug)]
@@ -239,143 +237,31 @@ pub fn schedule(g: &Global, c: ScheduleCmd) -> Result<()> {
     }
 }
 
-static SHUTDOWN: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    SHUTDOWN.store(true, Ordering::SeqCst);
-}
-
-/// `cairn serve`: the scheduler in the foreground until SIGTERM/SIGINT.
+/// `cairn serve`: the scheduler in the foreground until SIGTERM/SIGINT, which set the
+/// operations' cancel token (the running job stops at its next check).
 pub fn serve(g: &Global) -> Result<()> {
-    let ctl = g.controller()?;
-    let l = ctl.local();
-    let cfg = ScheduleConfig::load(&l)?;
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    let local = local(g)?;
+    let cfg = ScheduleConfig::load(&local)?;
+    let cancel = Cancel::new();
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, cancel.flag().clone())
+            .map_err(|e| cairn::Error::io("installing the signal handlers", e))?;
     }
-    let jobs = History::new(&l).list(10_000)?;
-    let mut state = ScheduleState::from_history(&jobs, chrono::Utc::now());
-    state.export_pending = export_pending(&ctl);
     eprintln!(
         "cairn serve: backup every {}, verify every {}, keep within {}; stop with SIGTERM",
         format_duration(cfg.backup_every),
         format_duration(cfg.verify_every),
         format_duration(cfg.keep_within)
     );
-    let progress = Arc::new(Progress::default());
-    let watcher = {
-        let p = progress.clone();
-        std::thread::spawn(move || {
-            while !SHUTDOWN.load(Ordering::SeqCst) {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            p.cancel.store(true, Ordering::SeqCst);
-        })
+    let term = super::Term {
+        quiet: g.quiet,
+        log: true,
     };
-    let mut runner = schedule::JobRunner::new(
-        &l,
-        |action: &Action, job: &mut Job, _shutdown: &AtomicBool| -> Result<Done> {
-            eprintln!(
-                "{} {} job {} starting",
-                chrono::Utc::now().to_rfc3339(),
-                action.kind(),
-                job.id().as_str()
-            );
-            let res = run_action(&ctl, &cfg, action, job, &progress);
-            match &res {
-                Ok(_) => eprintln!(
-                    "{} {} job {} succeeded",
-                    chrono::Utc::now().to_rfc3339(),
-                    action.kind(),
-                    job.id().as_str()
-                ),
-                Err(e) => eprintln!(
-                    "{} {} job {} failed: {}\n    what to do: {}",
-                    chrono::Utc::now().to_rfc3339(),
-                    action.kind(),
-                    job.id().as_str(),
-                    output::escape(&e.to_string()),
-                    output::escape(&e.remedy())
-                ),
-            }
-            res
-        },
-    );
-    schedule::serve(
-        &cfg,
-        &mut state,
-        &mut runner,
-        &schedule::SystemClock,
-        &SHUTDOWN,
-    );
-    SHUTDOWN.store(true, Ordering::SeqCst);
-    let _ = watcher.join();
+    let cx = g
+        .context(&term)
+        .with_trigger(Trigger::Schedule)
+        .with_cancel(cancel);
+    cairn::ops::serve(&cx, &cfg)?;
     eprintln!("cairn serve: stopped");
     Ok(())
-}
-
-fn export_pending(ctl: &cairn::controller::Controller) -> bool {
-    if cairn::target::TargetConfig::load(&ctl.root)
-        .ok()
-        .flatten()
-        .is_none()
-    {
-        return false;
-    }
-    let exported = cairn::remote::exported(&ctl.root).unwrap_or_default();
-    ctl.repo
-        .manifests()
-        .map(|(m, _)| m.iter().any(|m| !exported.contains(&m.id)))
-        .unwrap_or(true)
-}
-
-fn run_action(
-    ctl: &cairn::controller::Controller,
-    cfg: &ScheduleConfig,
-    action: &Action,
-    job: &mut Job,
-    progress: &Progress,
-) -> Result<Done> {
-    progress.check_cancel()?;
-    match action {
-        Action::Backup => {
-            progress.take_warnings();
-            let outcome = cairn::backup::run(ctl, progress);
-            let warnings = progress.take_warnings();
-            let m = match outcome {
-                Ok(m) => m,
-                Err(e) => {
-                    let _ = job.progress(|r| r.warnings = warnings);
-                    return Err(e);
-                }
-            };
-            super::backup::record(job, &m, warnings)?;
-            Ok(Done {
-                export_needed: cairn::target::TargetConfig::load(&ctl.root)?.is_some(),
-            })
-        }
-        Action::Export => {
-            let r = cairn::remote::export(ctl, progress)?;
-            job.progress(|rec| rec.bytes_exported = r.bytes_sent)?;
-            Ok(Done::default())
-        }
-        Action::Prune => {
-            let (_, target) = cairn::prune::prune_all(
-                ctl,
-                &cfg.retention(),
-                chrono::Utc::now(),
-                false,
-                progress,
-                &Progress::default(),
-            )?;
-            target?;
-            Ok(Done::default())
-        }
-        Action::Verify { slice, slices } => {
-            cairn::schedule::verify_both(ctl, progress, *slice, *slices)?;
-            Ok(Done::default())
-        }
-    }
 }

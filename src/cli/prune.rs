@@ -2,13 +2,10 @@
 //! repository and then on the target's copy.
 
 use super::{output, Global};
-use cairn::jobs::{Job, JobId, JobKind, Lease, Trigger};
-use cairn::progress::Progress;
-use cairn::prune::{self, PruneReport};
+use cairn::prune::PruneReport;
 use cairn::retention::{parse_duration, Policy};
 use cairn::Result;
 use clap::Args;
-use std::sync::Arc;
 
 /// Prune options.
 #[derive(Args, Debug)]
@@ -39,84 +36,20 @@ fn policy(g: &Global, a: &PruneArgs) -> Result<Policy> {
     })
 }
 
-/// Run prune as a job; the target's copy after the internal one. A dry run only takes the
-/// lease (it records no job, so it clears no alert).
+/// Run prune (`cairn::ops::prune`) and print both parts; a failed target part fails the command
+/// after the internal part is shown.
 pub fn run(g: &Global, a: PruneArgs) -> Result<()> {
-    let ctl = g.controller()?;
     let policy = policy(g, &a)?;
-    if a.dry_run {
-        let _lease = Lease::acquire(&ctl.local(), JobKind::Prune, &JobId::new())?;
-        let (local, target) = work(g, &ctl, &policy, true)?;
-        return print(&a, g.quiet, &local, target?.as_ref());
-    }
-    let mut job = Job::begin(&ctl.local(), JobKind::Prune, Trigger::Manual)?;
-    if let Some(prev) = job.interrupted() {
-        if !g.quiet && !a.json {
-            eprintln!(
-                "note: job {} ({}) was interrupted; its leftovers are reclaimed now",
-                prev.id,
-                prev.kind.as_str()
-            );
-        }
-    }
-    let outcome = work(g, &ctl, &policy, false);
-    let (local, target) = match outcome {
-        Ok(v) => v,
-        Err(e) => {
-            let err = Err(e);
-            finish(job, &err);
-            return err;
-        }
+    let term = super::Term {
+        quiet: g.quiet || a.json,
+        log: false,
     };
-    let warnings: Vec<String> = local
-        .warnings
-        .iter()
-        .chain(target.iter().flatten().flat_map(|t| &t.warnings))
-        .cloned()
-        .collect();
-    if let Err(e) = job.progress(|r| r.warnings.extend(warnings)) {
-        eprintln!("warning: job record not updated: {e}");
+    let o = cairn::ops::prune(&g.context(&term), &policy, a.dry_run)?;
+    print(&a, g.quiet, &o.internal, o.target.as_ref())?;
+    match o.target_error {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    match target {
-        Ok(t) => {
-            finish(job, &Ok(()));
-            print(&a, g.quiet, &local, t.as_ref())
-        }
-        Err(e) => {
-            // the internal prune is done: show it, and fail the job for the target's part
-            print(&a, g.quiet, &local, None)?;
-            let err = Err(e);
-            finish(job, &err);
-            err
-        }
-    }
-}
-
-fn finish(job: Job, outcome: &Result<()>) {
-    for w in job.finish(outcome).warnings {
-        eprintln!("warning: {}", output::escape(&w.to_string()));
-    }
-}
-
-type Reports = (PruneReport, Result<Option<PruneReport>>);
-
-fn work(
-    g: &Global,
-    ctl: &cairn::controller::Controller,
-    policy: &Policy,
-    dry_run: bool,
-) -> Result<Reports> {
-    let (progress, target_progress) =
-        (Arc::new(Progress::default()), Arc::new(Progress::default()));
-    let _bar = output::Bar::start("prune", progress.clone(), g.quiet);
-    prune::prune_all(
-        ctl,
-        policy,
-        chrono::Utc::now(),
-        dry_run,
-        &progress,
-        &target_progress,
-    )
 }
 
 fn print(

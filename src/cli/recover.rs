@@ -1,15 +1,12 @@
 //! `cairn recover`.
 
 use super::{output, Global, IdentityArg};
-use cairn::jobs::JobKind;
-use cairn::progress::Progress;
-use cairn::recover::{self, RecoverOptions};
+use cairn::recover::RecoverOptions;
 use cairn::signing::PublicKey;
 use cairn::target::{self, TargetConfig};
 use cairn::Result;
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Recover options.
 #[derive(Args, Debug)]
@@ -66,14 +63,8 @@ pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
         backup: a.backup,
         fingerprint,
     };
-    // the fingerprint is checked before anything is created or copied
-    recover::check_share(&opts)?;
-    recover::prepare(&opts)?;
-    let progress = Arc::new(Progress::default());
-    let r = super::as_job(&g.repo.join("local"), JobKind::Recover, |_| {
-        let _bar = output::Bar::start("recover", progress.clone(), g.quiet);
-        recover::finish(&opts, &keys, &progress)
-    })?;
+    let term = g.term();
+    let r = cairn::ops::recover(&g.context(&term), &opts, &keys)?;
     for i in &r.ignored {
         eprintln!("warning: ignored on the share: {}", i.escape_debug());
     }

@@ -1,12 +1,10 @@
 //! `cairn restore`.
 
 use super::{output, Global, IdentityArg};
-use cairn::progress::Progress;
 use cairn::restore::RestoreOptions;
 use cairn::Result;
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Restore options.
 #[derive(Args, Debug)]
@@ -30,10 +28,12 @@ pub struct RestoreArgs {
     pub overwrite: bool,
 }
 
-/// Run a restore.
+/// Run a restore (recorded as a job).
 pub fn run(g: &Global, a: RestoreArgs) -> Result<()> {
-    let ctl = g.controller()?;
-    let m = ctl.repo.resolve(&a.id)?;
+    let term = g.term();
+    let cx = g.context(&term);
+    // a bad id or repository is reported before a missing identity
+    cx.controller()?.repo.resolve(&a.id)?;
     let keys = a.identity.require("restore")?;
     let opts = RestoreOptions {
         target: a.target,
@@ -41,23 +41,15 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<()> {
         path: a.path,
         overwrite: a.overwrite,
     };
-    let progress = Arc::new(Progress::default());
-    let t0 = std::time::Instant::now();
-    let r = {
-        let _bar = output::Bar::start("restore", progress.clone(), g.quiet);
-        cairn::restore::restore(&ctl.repo, &keys, &m, &opts, &progress)?
-    };
-    for w in &r.warnings {
-        eprintln!("warning: {}", output::escape(w));
-    }
+    let o = cairn::ops::restore(&cx, &keys, &a.id, &opts)?;
     if !g.quiet {
         println!(
             "restored backup {}: {} files, {} dirs, {} in {:.1}s, every byte checked",
-            output::escape(&m.id),
-            r.files,
-            r.dirs,
-            output::size(r.bytes),
-            t0.elapsed().as_secs_f64()
+            output::escape(&o.backup),
+            o.report.files,
+            o.report.dirs,
+            output::size(o.report.bytes),
+            o.seconds
         );
     }
     Ok(())

@@ -1,13 +1,10 @@
 //! `cairn target set|show|clear` and `cairn export`.
 
 use super::{output, Global};
-use cairn::jobs::JobKind;
-use cairn::progress::Progress;
 use cairn::target::{self, TargetConfig};
 use cairn::Result;
 use clap::Subcommand;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Target commands.
 #[derive(Subcommand, Debug)]
@@ -82,24 +79,12 @@ pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
 /// `cairn export`: exit 1 naming any backup skipped because objects it needs are damaged here
 /// (the others are exported).
 pub fn export(g: &Global) -> Result<()> {
-    let ctl = g.controller()?;
-    cairn::remote::configured(&ctl)?;
-    super::as_job(&ctl.local(), JobKind::Export, |job| {
-        let p = Arc::new(Progress::default());
-        let r = {
-            let _bar = output::Bar::start("export", p.clone(), g.quiet);
-            cairn::remote::export_report(&ctl, &p)?
-        };
-        let _ = job.progress(|rec| rec.bytes_exported = r.bytes_sent);
-        if !g.quiet {
-            print_export(&r);
-        }
-        if r.backups_skipped.is_empty() {
-            Ok(())
-        } else {
-            Err(cairn::remote::skipped_error(&r))
-        }
-    })
+    let term = g.term();
+    let o = cairn::ops::export(&g.context(&term))?;
+    if !g.quiet {
+        print_export(&o.report);
+    }
+    o.result()
 }
 
 fn print_export(r: &cairn::replicate::ExportReport) {

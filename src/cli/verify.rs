@@ -1,10 +1,8 @@
 //! `cairn verify`.
 
 use super::{output, Global, IdentityArg};
-use cairn::progress::Progress;
-use cairn::{Error, Result};
+use cairn::Result;
 use clap::Args;
-use std::sync::Arc;
 
 /// Verify options.
 #[derive(Args, Debug)]
@@ -23,33 +21,22 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
-/// Run verify; exit 1 on any damage.
+/// Run verify (recorded as a job); exit 1 on any damage.
 pub fn run(g: &Global, a: VerifyArgs) -> Result<()> {
-    let ctl = g.controller()?;
+    let term = g.term();
+    let cx = g.context(&term);
+    cx.controller()?;
     let keys = if a.read_data {
         Some(a.identity.require("verify --read-data")?)
     } else {
         None
     };
-    let progress = Arc::new(Progress::default());
-    if a.from_target {
-        let (report, place) = {
-            let _bar = output::Bar::start("verify", progress.clone(), g.quiet);
-            cairn::remote::verify_target(&ctl, keys.as_ref(), &progress)?
-        };
-        return print_report(
-            &report,
-            a.json,
-            g.quiet,
-            &format!("the target's copy at {place}"),
-        );
-    }
-    let index = ctl.index()?;
-    let report = {
-        let _bar = output::Bar::start("verify", progress.clone(), g.quiet);
-        cairn::verify::verify(&ctl.repo, &index, keys.as_ref(), &progress)?
+    let opts = cairn::ops::VerifyOptions {
+        from_target: a.from_target,
+        keys: keys.as_ref(),
     };
-    print_report(&report, a.json, g.quiet, &ctl.repo.store.describe())
+    let o = cairn::ops::verify(&cx, &opts)?;
+    print_report(&o.report, a.json, g.quiet, &o.place)
 }
 
 /// Print a verify report; an error (exit 1) if anything is damaged.
@@ -90,19 +77,5 @@ pub fn print_report(
             );
         }
     }
-    if r.clean() {
-        return Ok(());
-    }
-    Err(Error::corrupt(
-        place.to_string(),
-        format!(
-            "{} damaged object(s); backups hurt: {}",
-            r.damaged_objects.len(),
-            r.damaged_backups
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    ))
+    cairn::ops::damage(r, place)
 }

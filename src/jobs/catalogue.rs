@@ -70,6 +70,7 @@ pub fn diagnose(kind: JobKind, err: &Error) -> Diagnosis {
         JobKind::Prune => "then run `cairn prune` again",
         JobKind::Restore => "then run the restore again",
         JobKind::Recover => "then run `cairn recover` again",
+        JobKind::KeyRotate => "then run `cairn key rotate` again",
     };
     match (err, err.cause_kind()) {
         (Error::Service { service, cause, .. }, _) => {

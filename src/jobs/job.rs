@@ -59,8 +59,9 @@ impl Job {
         })
     }
 
-    /// Start a job that does not need the lease (a restore, which writes nothing to the
-    /// repository): only recorded.
+    /// Start a job that does not need the lease (a verify or a restore, which write nothing to
+    /// the repository; `cairn::ops` starts them so): only recorded. It runs beside a writing
+    /// job, so it neither blocks one nor is blocked.
     pub fn begin_shared(local_dir: &Path, kind: JobKind, trigger: Trigger) -> Result<Job> {
         let record = History::new(local_dir).start(&JobId::new(), kind, trigger)?;
         Ok(Job {

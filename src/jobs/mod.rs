@@ -67,6 +67,8 @@ pub enum JobKind {
     Restore,
     /// Cloud recovery from the share.
     Recover,
+    /// A key rotation: new backups encrypt to new recipients.
+    KeyRotate,
 }
 
 impl JobKind {
@@ -79,6 +81,7 @@ impl JobKind {
             JobKind::Prune => "prune",
             JobKind::Restore => "restore",
             JobKind::Recover => "recover",
+            JobKind::KeyRotate => "key_rotate",
         }
     }
 }

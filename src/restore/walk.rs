@@ -218,6 +218,7 @@ impl Walk<'_, '_> {
             }
         };
         for n in &t.nodes {
+            self.ctx.progress.check_cancel()?;
             budget.take(n)?;
             self.entry(h, n, shown, budget, depth)?;
         }

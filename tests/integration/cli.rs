@@ -57,6 +57,12 @@ fn init_rejects_a_bad_recipient_and_refuses_twice() {
     let o = cairn(&d.path().join("nothing"), ["list"]);
     o.expect(2, "list without a repository");
     assert!(o.stderr.contains("no cairn repository"), "{}", o.stderr);
+    // nor does an operation create anything there (no job, no lease)
+    for args in [&["backup"][..], &["prune"], &["verify"], &["export"]] {
+        let o = cairn(&d.path().join("nothing"), args);
+        o.expect(2, "an operation without a repository");
+        assert!(!d.path().join("nothing").exists(), "{args:?} created it");
+    }
 }
 
 fn ensure_age() {
@@ -758,4 +764,57 @@ fn hostile_entries_in_backups_are_warned_about_never_panicked_on() {
     assert!(o.all().contains("20300101T000000.000Z"), "{}", o.all());
     // and a backup still succeeds, with an id after the newest valid-looking name
     e.backup();
+}
+
+#[test]
+fn a_manual_verify_and_restore_appear_in_jobs_and_list_says_where_backups_are() {
+    let e = Env::new();
+    let src = e.path("src/identity");
+    write(&src.join("conf/a.json"), b"{\"a\": 1}\n");
+    e.add_path_service("identity", &src);
+    let share = e.path("share");
+    fs::create_dir_all(&share).unwrap();
+    let id = e.backup();
+    // no target: list says nothing about one
+    assert_eq!(e.list()[0]["target"], serde_json::Value::Null);
+    e.run(["target", "set", s(&share)]).ok("target set");
+    let id2 = e.backup();
+    let list = e.list();
+    let on_target = |b: &str| {
+        list.iter()
+            .find(|x| x["id"] == b)
+            .map(|x| x["target"].clone())
+            .unwrap()
+    };
+    // the backup's export sends every backup not yet on the target
+    assert_eq!(on_target(&id), serde_json::Value::Bool(true));
+    assert_eq!(on_target(&id2), serde_json::Value::Bool(true));
+
+    e.run(["verify"]).ok("verify");
+    e.restore(&id2, &e.path("out"), &[]).ok("restore");
+    e.run(["verify", "--from-target", "--json"])
+        .ok("verify --from-target");
+    let jobs = e.run(["jobs", "--json"]);
+    jobs.ok("jobs --json");
+    let jobs = jobs.json();
+    let seen: Vec<(String, String, String)> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["kind"].as_str().unwrap_or("").to_string(),
+                j["state"].as_str().unwrap_or("").to_string(),
+                j["trigger"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want = |k: &str| (k.to_string(), "succeeded".to_string(), "manual".to_string());
+    assert_eq!(
+        seen[..3],
+        [want("verify"), want("restore"), want("verify")],
+        "{jobs}"
+    );
+    assert_eq!(jobs[1]["backup"], serde_json::Value::String(id2.clone()));
+    assert!(jobs[0]["ended"].is_string(), "{}", jobs[0]);
 }

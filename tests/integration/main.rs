@@ -5,6 +5,7 @@ mod harness;
 mod hostile;
 mod index;
 mod mount;
+mod ops;
 mod prune_crash;
 mod samba;
 mod serve;

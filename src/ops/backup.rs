@@ -1,0 +1,143 @@
+//! Backup, then its export when a target is set.
+
+use super::Context;
+use crate::format::manifest::Manifest;
+use crate::jobs::{Job, JobKind, ServiceFigures};
+use crate::replicate::ExportReport;
+use crate::{Error, Result};
+
+/// What [`backup`] did.
+#[derive(Debug)]
+pub struct BackupReport {
+    /// The new backup.
+    pub manifest: Manifest,
+    /// What it left out or worked around (also in its job record, and given to the sink).
+    pub warnings: Vec<String>,
+    /// Seconds the backup took (without the export).
+    pub seconds: f64,
+    /// The export that followed (a target is set): its report, or why it failed. The backup is
+    /// complete in the internal repository either way.
+    pub export: Option<Result<ExportReport>>,
+}
+
+impl BackupReport {
+    /// The export's failure as the operation's error: the backup is complete here, what to do.
+    pub fn export_error(&self) -> Option<Error> {
+        let Some(Err(e)) = &self.export else {
+            return None;
+        };
+        Some(Error::failed(
+            format!(
+                "backup {} is complete in the internal repository, but its export failed: {e}",
+                self.manifest.id
+            ),
+            format!(
+                "{} Then run `cairn export` (it sends only what is missing).",
+                e.remedy()
+            ),
+        ))
+    }
+}
+
+/// Record a backup's figures on its job, with the texts of its warnings (they name files, so
+/// they live only in the job record under `REPO/local`, never in the repository).
+pub(super) fn record(job: &mut Job, m: &Manifest, warnings: Vec<String>) -> Result<()> {
+    job.progress(|r| {
+        r.bytes_read = m.bytes();
+        r.bytes_stored = m.bytes_new();
+        r.backup = Some(m.id.clone());
+        r.warnings = warnings;
+        r.services = m
+            .services
+            .iter()
+            .map(|s| ServiceFigures {
+                name: s.name.clone(),
+                files: s.files,
+                bytes: s.bytes,
+                bytes_new: s.bytes_new,
+                duration_ms: s.duration_ms,
+            })
+            .collect();
+    })
+}
+
+/// The backup job's own work: back up every service, record the figures and warnings on `job`.
+pub(super) fn backup_job(cx: &Context, job: &mut Job) -> (Result<Manifest>, Vec<String>) {
+    let outcome = cx.cancel.check().and_then(|()| {
+        let ctl = cx.controller()?;
+        let (progress, _bar) = cx.phase("backup");
+        let out = crate::backup::run(ctl, &progress);
+        let warnings = progress.take_warnings();
+        Ok((out, warnings))
+    });
+    let (outcome, warnings) = match outcome {
+        Ok(v) => v,
+        Err(e) => (Err(e), Vec::new()),
+    };
+    let recorded = match &outcome {
+        Ok(m) => record(job, m, warnings.clone()),
+        Err(_) => {
+            let w = warnings.clone();
+            job.progress(|r| r.warnings = w)
+        }
+    };
+    if let Err(e) = recorded {
+        cx.sink.warn(&format!("job record not updated: {e}"));
+    }
+    (outcome, warnings)
+}
+
+/// Run one coordinated backup of every service as a `backup` job; when a target is set, export
+/// it at once as an `export` job under the same lease (nothing slips in between). A failed
+/// export leaves the backup complete: it comes back in [`BackupReport::export`].
+///
+/// The backup's warnings go to the sink (also when it failed: the end of a failing command's
+/// error output is among them) and into its job record; never into an error or an alert.
+pub fn backup(cx: &Context) -> Result<BackupReport> {
+    cx.controller()?; // no repository: no job (and nothing created)
+    let mut job = cx.begin(JobKind::Backup, true)?;
+    let t0 = std::time::Instant::now();
+    let (outcome, warnings) = backup_job(cx, &mut job);
+    let seconds = t0.elapsed().as_secs_f64();
+    let target = cx
+        .controller()
+        .ok()
+        .and_then(|c| crate::target::TargetConfig::load(&c.root).ok().flatten());
+    let export = match (&outcome, target) {
+        (Ok(_), Some(_)) => {
+            let (done, next) = job.then(&outcome, JobKind::Export);
+            cx.finished(done, None);
+            Some(next.and_then(|mut export_job| {
+                cx.sink.started(export_job.record());
+                let res = export_work(cx, &mut export_job);
+                cx.finish(export_job, &res);
+                res
+            }))
+        }
+        _ => {
+            cx.finish(job, &outcome);
+            None
+        }
+    };
+    for w in &warnings {
+        cx.sink.warn(w);
+    }
+    Ok(BackupReport {
+        manifest: outcome?,
+        warnings,
+        seconds,
+        export,
+    })
+}
+
+/// Export what the target lacks and record the bytes sent on `job`; fails naming skipped backups.
+pub(super) fn export_work(cx: &Context, job: &mut Job) -> Result<ExportReport> {
+    cx.cancel.check()?;
+    let ctl = cx.controller()?;
+    let (p, _bar) = cx.phase("export");
+    let r = crate::remote::export(ctl, &p)?;
+    if let Err(e) = job.progress(|rec| rec.bytes_exported = r.bytes_sent) {
+        cx.sink.warn(&format!("job record not updated: {e}"));
+    }
+    Ok(r)
+}

@@ -1,0 +1,60 @@
+//! Restore a backup (or one service, or one path) into a directory.
+
+use super::Context;
+use crate::jobs::JobKind;
+use crate::keyring::KeyRing;
+use crate::restore::{RestoreOptions, RestoreReport};
+use crate::Result;
+
+/// What [`restore`] did.
+#[derive(Debug)]
+pub struct RestoreOutcome {
+    /// The backup restored.
+    pub backup: String,
+    /// Files, directories and bytes written; entries skipped.
+    pub report: RestoreReport,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+/// Restore backup `id` (or `latest`) with `keys` as a `restore` job (recorded, without the
+/// lease: it writes nothing to the repository), every byte checked against its hash. The
+/// entries it skipped go to the sink as warnings and into the job record.
+pub fn restore(
+    cx: &Context,
+    keys: &KeyRing,
+    id: &str,
+    opts: &RestoreOptions,
+) -> Result<RestoreOutcome> {
+    let ctl = cx.controller()?;
+    let m = ctl.repo.resolve(id)?;
+    let t0 = std::time::Instant::now();
+    let mut job = cx.begin(JobKind::Restore, false)?;
+    if let Some(s) = &opts.service {
+        job.clear_only(vec![s.clone()]);
+    }
+    let outcome = cx.cancel.check().and_then(|()| {
+        let (progress, _bar) = cx.phase("restore");
+        crate::restore::restore(&ctl.repo, keys, &m, opts, &progress)
+    });
+    if let Ok(r) = &outcome {
+        let (bytes, warnings, backup) = (r.bytes, r.warnings.clone(), m.id.clone());
+        if let Err(e) = job.progress(|rec| {
+            rec.bytes_read = bytes;
+            rec.backup = Some(backup);
+            rec.warnings = warnings;
+        }) {
+            cx.sink.warn(&format!("job record not updated: {e}"));
+        }
+    }
+    cx.finish(job, &outcome);
+    let report = outcome?;
+    for w in &report.warnings {
+        cx.sink.warn(w);
+    }
+    Ok(RestoreOutcome {
+        backup: m.id,
+        report,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}

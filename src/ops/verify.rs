@@ -1,0 +1,94 @@
+//! Verify the internal repository or the target's copy.
+
+use super::Context;
+use crate::jobs::catalogue::{REPOSITORY, TARGET};
+use crate::jobs::JobKind;
+use crate::keyring::KeyRing;
+use crate::verify::VerifyReport;
+use crate::{Error, Result};
+
+/// What to verify.
+#[derive(Default)]
+pub struct VerifyOptions<'k> {
+    /// The target's own copy (read over the network) instead of the internal repository.
+    pub from_target: bool,
+    /// Decrypt and check every chunk with these keys (`--read-data`).
+    pub keys: Option<&'k KeyRing>,
+}
+
+/// What [`verify`] found.
+#[derive(Debug)]
+pub struct VerifyOutcome {
+    /// Objects and backups checked, and the damage found.
+    pub report: VerifyReport,
+    /// Which copy: "the target's copy at …" or the internal repository's place.
+    pub place: String,
+}
+
+impl VerifyOutcome {
+    /// The operation's result: an error naming the damage (the job failed with it).
+    pub fn result(&self) -> Result<()> {
+        damage(&self.report, &self.place)
+    }
+}
+
+/// An error naming the damage `r` found in the copy at `place` (exit 1), or Ok if clean.
+pub fn damage(r: &VerifyReport, place: &str) -> Result<()> {
+    if r.clean() {
+        return Ok(());
+    }
+    Err(Error::corrupt(
+        place.to_string(),
+        format!(
+            "{} damaged object(s); backups hurt: {}",
+            r.damaged_objects.len(),
+            r.damaged_backups
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
+}
+
+/// Verify one copy as a `verify` job (recorded, without the lease: it writes nothing to the
+/// repository). Damage fails the job (an alert about that copy) and is returned in the report
+/// ([`VerifyOutcome::result`]); a clean run clears only the alerts about that copy.
+pub fn verify(cx: &Context, opts: &VerifyOptions) -> Result<VerifyOutcome> {
+    let ctl = cx.controller()?;
+    let mut job = cx.begin(JobKind::Verify, false)?;
+    let outcome = cx.cancel.check().and_then(|()| {
+        let (progress, _bar) = cx.phase("verify");
+        if opts.from_target {
+            let (report, place) = crate::remote::verify_target(ctl, opts.keys, &progress)?;
+            Ok(VerifyOutcome {
+                report,
+                place: format!("{} at {place}", crate::remote::TARGET_COPY),
+            })
+        } else {
+            let index = ctl.index()?;
+            let report = crate::verify::verify(&ctl.repo, &index, opts.keys, &progress)?;
+            Ok(VerifyOutcome {
+                report,
+                place: ctl.repo.store.describe(),
+            })
+        }
+    });
+    job.clear_only(vec![
+        if opts.from_target { TARGET } else { REPOSITORY }.to_string()
+    ]);
+    match outcome {
+        Ok(o) => {
+            let bytes = o.report.bytes;
+            if let Err(e) = job.progress(|r| r.bytes_read = bytes) {
+                cx.sink.warn(&format!("job record not updated: {e}"));
+            }
+            cx.finish(job, &o.result());
+            Ok(o)
+        }
+        Err(_) => {
+            cx.finish(job, &outcome);
+            outcome
+        }
+    }
+}
