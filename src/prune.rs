@@ -553,22 +553,9 @@ pub fn prune_copy(
     prune_repo(&repo, policy, now, scope, dry_run, progress)
 }
 
-/// [`prune_copy`] of a copy that must be signed by `key` (the controller's own: a target that
-/// holds another key's repository is refused before anything is deleted).
-pub fn prune_copy_expecting(
-    store: Arc<dyn Backend>,
-    key: &crate::signing::PublicKey,
-    policy: &Policy,
-    now: DateTime<Utc>,
-    scope: &Scope,
-    dry_run: bool,
-    progress: &Progress,
-) -> Result<PruneReport> {
-    let repo = Repository::open_expecting(store, key)?;
-    prune_repo(&repo, policy, now, scope, dry_run, progress)
-}
-
-fn prune_repo(
+/// Prune a copy without local state that is already open (the caller chose which key it must be
+/// signed by, e.g. with [`Repository::open_expecting`]).
+pub fn prune_repo(
     repo: &Repository,
     policy: &Policy,
     now: DateTime<Utc>,

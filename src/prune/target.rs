@@ -1,6 +1,6 @@
 //! Prune both copies: the internal repository, then the target's (if a target is set).
 
-use super::{prune_copy_expecting, prune_local, PruneReport, Scope};
+use super::{prune_local, prune_repo, PruneReport, Scope};
 use crate::backend::Backend;
 use crate::controller::Controller;
 use crate::error::{Error, Result};
@@ -60,16 +60,9 @@ pub fn prune_target(
         }
         // Never prune another repository's backups.
         crate::remote::check_owner(&store, &ctl.repo)?;
-        prune_copy_expecting(
-            store,
-            ctl.repo.key(),
-            policy,
-            now,
-            &scope,
-            dry_run,
-            progress,
-        )
-        .map(Some)
+        // and only a copy signed by this controller's key
+        let copy = crate::repository::Repository::open_expecting(store, ctl.repo.key())?;
+        prune_repo(&copy, policy, now, &scope, dry_run, progress).map(Some)
     })();
     outcome.map_err(|e| {
         Error::failed(
