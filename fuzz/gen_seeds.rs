@@ -10,7 +10,7 @@ use cairn::format::manifest::{Definitions, Manifest, Prev, ServiceRecord};
 use cairn::format::pack::{self, BlobKind, PackEntry, PackHeader};
 use cairn::format::sealed_key::SealedKey;
 use cairn::format::tree::{ChunkRef, Node, NodeKind, Tree};
-use cairn::id::{ChunkId, KeyId};
+use cairn::id::{ChunkId, KeyId, PackId};
 use cairn::service::ServiceDef;
 use cairn::signing::SigningKey;
 use std::path::Path;
@@ -244,4 +244,61 @@ fn main() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     put(dir, "decompress", "noise", &compress::compress(&noise, 3));
+
+    // text: fingerprints, backup ids, pack names, hex ids, recipients, names to escape
+    let pack_name = PackId([0xab; 32]).object_name();
+    for (name, t) in [
+        ("fingerprint", key.public().fingerprint()),
+        ("fingerprint-pasted", format!(" CAIRN-FP1:{} \n", hex_upper(&key.public().to_bytes()))),
+        ("backup-id", "20261122T053600.123Z".to_string()),
+        ("pack-name", pack_name),
+        ("chunk-id", ChunkId([0x3c; 32]).to_hex()),
+        ("recipient", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into()),
+        ("escape", "fifo\u{1b}[31m\nFAKE\r\t\u{7f}\u{9b}\u{202e}x\\y\0 grüße".into()),
+    ] {
+        put(dir, "text", name, t.as_bytes());
+    }
+
+    // smb_negotiate: SMB2 NEGOTIATE answers (3.1.1 with an encryption context; 3.0 by capability)
+    put(dir, "smb_negotiate", "311-aes", &negotiate(0x0311, 0, Some(2)));
+    put(dir, "smb_negotiate", "300-cap", &negotiate(0x0300, 0x40, None));
+}
+
+fn hex_upper(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+/// An SMB2 NEGOTIATE response (as the unit tests of `smb_negotiate` build it).
+fn negotiate(dialect: u16, caps: u32, cipher: Option<u16>) -> Vec<u8> {
+    let put16 = |m: &mut Vec<u8>, x: u16| m.extend_from_slice(&x.to_le_bytes());
+    let put32 = |m: &mut Vec<u8>, x: u32| m.extend_from_slice(&x.to_le_bytes());
+    let pad8 = |m: &mut Vec<u8>| m.resize(m.len().div_ceil(8) * 8, 0);
+    let mut m = b"\xfeSMB".to_vec();
+    m.resize(64, 0);
+    m[4] = 64;
+    put16(&mut m, 65);
+    put16(&mut m, 1);
+    put16(&mut m, dialect);
+    put16(&mut m, cipher.map_or(0, |_| 2));
+    m.extend_from_slice(&[0u8; 16]);
+    put32(&mut m, caps);
+    m.resize(64 + 60, 0);
+    let off_at = m.len();
+    put32(&mut m, 0);
+    pad8(&mut m);
+    let off = m.len() as u32;
+    m[off_at..off_at + 4].copy_from_slice(&off.to_le_bytes());
+    if let Some(c) = cipher {
+        put16(&mut m, 1);
+        put16(&mut m, 38);
+        put32(&mut m, 0);
+        m.extend_from_slice(&[0u8; 38]);
+        pad8(&mut m);
+        put16(&mut m, 2);
+        put16(&mut m, 4);
+        put32(&mut m, 0);
+        put16(&mut m, 1);
+        put16(&mut m, c);
+    }
+    m
 }

@@ -11,7 +11,10 @@ mod local;
 mod memory;
 mod powercut;
 mod smb;
-mod smb_negotiate;
+// Public only for the fuzz target (fuzz/fuzz_targets/smb_negotiate.rs): the parser of a
+// server's (hostile) NEGOTIATE answer.
+#[doc(hidden)]
+pub mod smb_negotiate;
 
 pub use budget::{cap_of, check_size, pack_cap, ObjectKind, MAX_REFS};
 pub use faulty::{Fault, FaultyBackend};
