@@ -23,7 +23,7 @@ use std::ffi::{CString, OsStr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// What a reader made of a file.
 enum Outcome {
@@ -65,7 +65,6 @@ pub struct Walker<'a> {
     pub(super) epoch: KeyId,
     pub(super) params: ChunkerParams,
     pub(super) progress: &'a Progress,
-    pub(super) warnings: &'a Mutex<Vec<String>>,
     jobs: Option<Sender<Job>>,
 }
 
@@ -110,7 +109,6 @@ impl<'a> Walker<'a> {
         epoch: KeyId,
         params: ChunkerParams,
         progress: &'a Progress,
-        warnings: &'a Mutex<Vec<String>>,
         scope: &'s std::thread::Scope<'s, '_>,
     ) -> Self
     where
@@ -138,24 +136,20 @@ impl<'a> Walker<'a> {
             epoch,
             params,
             progress,
-            warnings,
             jobs: Some(tx),
         }
     }
 
-    /// Record a warning for the job (its text stays in the job record under `REPO/local`).
+    /// Record a warning for the job on its [`Progress`] (the text stays in the job record under
+    /// `REPO/local`; the manifest counts it).
     fn warn(&self, w: String) {
         // (info, not warn: the command prints the job's warnings once it ends)
         tracing::info!("{}", crate::text::escape(&w));
-        self.progress.warn(w.clone());
-        self.warnings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(w);
+        self.progress.warn(w);
     }
 
     /// Back up the service root directory `dir` (service slot `svc`, cache key prefix `key`);
-    /// its tree id.
+    /// its tree id, and the root as opened (for its owner, mode and time).
     pub fn dir(
         &self,
         svc: usize,
@@ -163,14 +157,15 @@ impl<'a> Walker<'a> {
         dir: &Path,
         key: &[u8],
         stats: &mut WalkStats,
-    ) -> Result<ChunkId> {
-        let (fd, _) = open::open_root(dir).map_err(|e| {
+    ) -> Result<(ChunkId, Listed)> {
+        let (fd, root) = open::open_root(dir).map_err(|e| {
             service_error(
                 service,
                 format!("cannot open directory {}: {e}", dir.display()),
             )
         })?;
-        self.walk(svc, service, &Arc::new(fd), dir, Path::new(""), key, stats)
+        let tree = self.walk(svc, service, &Arc::new(fd), dir, Path::new(""), key, stats)?;
+        Ok((tree, root))
     }
 
     /// Back up the directory open as `fd` (at `abs`, `rel` within the service).
@@ -541,7 +536,6 @@ mod tests {
             1,
             2,
         );
-        let warnings = Mutex::new(Vec::new());
         let progress = Progress::default();
         let mut stats = WalkStats::default();
         AFTER_STAT.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
@@ -553,19 +547,13 @@ mod tests {
                 KeyId([0; 32]),
                 ChunkerParams::default(),
                 &progress,
-                &warnings,
                 scope,
             );
             w.dir(0, "svc", src, b"svc", &mut stats).unwrap();
         });
         AFTER_STAT.with(|h| *h.borrow_mut() = None);
         let refs = store.finish().unwrap().refs;
-        assert_eq!(
-            progress.take_warnings(),
-            *warnings.lock().unwrap(),
-            "the job record gets every warning"
-        );
-        (refs, warnings.into_inner().unwrap(), stats)
+        (refs, progress.take_warnings(), stats)
     }
 
     #[test]
