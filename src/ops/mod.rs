@@ -174,6 +174,14 @@ impl<'a> Context<'a> {
         self.sink.finished(&done.record, err);
     }
 
+    /// Record progress or figures on `job` ([`Job::progress`]); a failure to write the record
+    /// only warns (the job's own outcome stands).
+    fn record(&self, job: &mut Job, f: impl FnOnce(&mut JobRecord)) {
+        if let Err(e) = job.progress(f) {
+            self.sink.warn(&format!("job record not updated: {e}"));
+        }
+    }
+
     /// Run `work` as a job of `kind` (see [`Context::begin`]).
     fn run_job<T>(
         &self,

@@ -38,14 +38,11 @@ pub fn restore(
         crate::restore::restore(&ctl.repo, keys, &m, opts, &progress)
     });
     if let Ok(r) = &outcome {
-        let (bytes, warnings, backup) = (r.bytes, r.warnings.clone(), m.id.clone());
-        if let Err(e) = job.progress(|rec| {
-            rec.bytes_read = bytes;
-            rec.backup = Some(backup);
-            rec.warnings = warnings;
-        }) {
-            cx.sink.warn(&format!("job record not updated: {e}"));
-        }
+        cx.record(&mut job, |rec| {
+            rec.bytes_read = r.bytes;
+            rec.backup = Some(m.id.clone());
+            rec.warnings = r.warnings.clone();
+        });
     }
     cx.finish(job, &outcome);
     let report = outcome?;

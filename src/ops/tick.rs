@@ -14,10 +14,9 @@ pub fn tick(cx: &Context, cfg: &ScheduleConfig, action: &Action) -> Result<Done>
     cx.controller()?;
     match action {
         Action::Backup => {
-            let mut job = cx.begin(action.kind(), true)?;
-            let (outcome, _warnings) = super::backup::backup_job(cx, &mut job);
-            cx.finish(job, &outcome);
-            outcome?;
+            cx.run_job(action.kind(), true, |job| {
+                super::backup::backup_job(cx, job).0
+            })?;
             let ctl = cx.controller()?;
             Ok(Done {
                 export_needed: crate::target::TargetConfig::load(&ctl.root)?.is_some(),

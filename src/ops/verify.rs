@@ -79,10 +79,7 @@ pub fn verify(cx: &Context, opts: &VerifyOptions) -> Result<VerifyOutcome> {
     ]);
     match outcome {
         Ok(o) => {
-            let bytes = o.report.bytes;
-            if let Err(e) = job.progress(|r| r.bytes_read = bytes) {
-                cx.sink.warn(&format!("job record not updated: {e}"));
-            }
+            cx.record(&mut job, |r| r.bytes_read = o.report.bytes);
             cx.finish(job, &o.result());
             Ok(o)
         }
