@@ -32,9 +32,8 @@ enum Outcome {
         size: u64,
         changed: bool,
     },
-    Vanished,
-    /// Something else stands under the listed name now; why.
-    Changed(&'static str),
+    /// Nothing, or something else, stands under the listed name now; why.
+    LeftOut(&'static str),
 }
 
 struct Job {
@@ -213,14 +212,10 @@ impl<'a> Walker<'a> {
             child_key.extend_from_slice(nb);
             match meta.kind {
                 Kind::Dir => {
-                    let sub = match open::open_dir(fd.as_fd(), &name, &meta) {
-                        Ok(Opened::Same(sub)) => Arc::new(sub),
-                        Ok(Opened::Changed(why)) => {
+                    let sub = match open::open_dir(fd.as_fd(), &name, &meta).map(Opened::listed) {
+                        Ok(Ok(sub)) => Arc::new(sub),
+                        Ok(Err(why)) => {
                             self.warn(left_out(&format!("{why} while backing up")));
-                            continue;
-                        }
-                        Ok(Opened::Vanished) => {
-                            self.warn(left_out("vanished while backing up"));
                             continue;
                         }
                         Err(e) => {
@@ -328,14 +323,7 @@ impl<'a> Walker<'a> {
                         }
                         other => other,
                     })? {
-                        Outcome::Vanished => {
-                            stats.files -= 1;
-                            self.warn(format!(
-                                "{service}: {} vanished while backing up; left out",
-                                path.display()
-                            ));
-                        }
-                        Outcome::Changed(why) => {
+                        Outcome::LeftOut(why) => {
                             stats.files -= 1;
                             self.warn(format!(
                                 "{service}: {} {why} while backing up; left out",
@@ -441,11 +429,11 @@ fn read_file(
     progress: &Progress,
 ) -> Result<Outcome> {
     let loc = || job.path.display().to_string();
-    let (mut f, before) = match open::open_file(job.dir.as_fd(), &job.name, &job.listed) {
-        Ok(Opened::Same(f)) => f,
-        Ok(Opened::Changed(why)) => return Ok(Outcome::Changed(why)),
-        Ok(Opened::Vanished) => return Ok(Outcome::Vanished),
-        Err(e) => return Err(Error::io(loc(), e)),
+    let opened = open::open_file(job.dir.as_fd(), &job.name, &job.listed)
+        .map_err(|e| Error::io(loc(), e))?;
+    let (mut f, before) = match opened.listed() {
+        Ok(f) => f,
+        Err(why) => return Ok(Outcome::LeftOut(why)),
     };
     let svc = job.svc;
     let mut chunks = Vec::new();
