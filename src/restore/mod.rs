@@ -197,7 +197,13 @@ pub fn restore(
                 };
                 services.iter().try_for_each(|s| walk.service(&target, s))
             })
-            .map_err(|e| Error::failed(format!("cannot start the restore: {e}"), "retry"))?;
+            .map_err(|e| {
+                Error::failed(
+                    format!("cannot start the restore: {e}"),
+                    "the system could not start a thread (too little memory or too many \
+                     processes): retry the restore once the load is lower",
+                )
+            })?;
         walker
             .join()
             .map_err(|_| Error::failed("the restore walk panicked", "report a bug"))?

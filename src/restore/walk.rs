@@ -167,7 +167,13 @@ impl Walk<'_, '_> {
                     node: node.clone(),
                     shown: here,
                 })
-                .map_err(|_| Error::failed("restore writers stopped", "retry")),
+                .map_err(|_| {
+                    Error::failed(
+                        "restore writers stopped",
+                        "retry the restore; if they stop again, report a bug with the panic \
+                         message printed above",
+                    )
+                }),
             NodeKind::Symlink { target } => {
                 let d = &parent.dir;
                 let made = d.symlink_temp(target).and_then(|tmp| {
