@@ -33,7 +33,7 @@ pub use keys::{generate_key, key_list, rotate_keys, BackupKeys, EpochKeys, KeyLi
 pub use prune::{prune, PruneOutcome};
 pub use recover::recover;
 pub use restore::{restore, RestoreOutcome};
-pub use tick::{export_pending, on_target, serve, tick, Scheduler};
+pub use tick::{on_target, serve, tick};
 pub use verify::{damage, verify, VerifyOptions, VerifyOutcome};
 
 use crate::controller::Controller;
