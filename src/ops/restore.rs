@@ -11,15 +11,14 @@ use crate::Result;
 pub struct RestoreOutcome {
     /// The backup restored.
     pub backup: String,
-    /// Files, directories and bytes written; entries skipped.
+    /// Files, directories and bytes written.
     pub report: RestoreReport,
     /// Seconds taken.
     pub seconds: f64,
 }
 
 /// Restore backup `id` (or `latest`) with `keys` as a `restore` job (recorded, without the
-/// lease: it writes nothing to the repository), every byte checked against its hash. The
-/// entries it skipped go to the sink as warnings and into the job record.
+/// lease: it writes nothing to the repository), every byte checked against its hash.
 pub fn restore(
     cx: &Context,
     keys: &KeyRing,
@@ -41,17 +40,12 @@ pub fn restore(
         cx.record(&mut job, |rec| {
             rec.bytes_read = r.bytes;
             rec.backup = Some(m.id.clone());
-            rec.warnings = r.warnings.clone();
         });
     }
     cx.finish(job, &outcome);
-    let report = outcome?;
-    for w in &report.warnings {
-        cx.sink.warn(w);
-    }
     Ok(RestoreOutcome {
         backup: m.id,
-        report,
+        report: outcome?,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }

@@ -61,8 +61,6 @@ pub struct RestoreReport {
     pub dirs: u64,
     /// Bytes of file content.
     pub bytes: u64,
-    /// Entries skipped (unsafe names, ...).
-    pub warnings: Vec<String>,
 }
 
 /// Everything the walk and the writers share.
