@@ -34,7 +34,7 @@ pub use prune::{prune, PruneOutcome};
 pub use recover::recover;
 pub use restore::{restore, RestoreOutcome};
 pub use tick::{on_target, serve, tick};
-pub use verify::{damage, verify, VerifyOptions, VerifyOutcome};
+pub use verify::{verify, VerifyOptions, VerifyOutcome};
 
 use crate::controller::Controller;
 use crate::jobs::{Job, JobKind, JobRecord, Trigger};
