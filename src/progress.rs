@@ -85,6 +85,14 @@ impl Progress {
             .push(w);
     }
 
+    /// How many warnings are recorded (and not taken yet).
+    pub fn warning_count(&self) -> usize {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
     /// Take the warnings recorded so far (a long-lived `Progress` serves one job after another).
     pub fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|p| p.into_inner()))

@@ -21,20 +21,17 @@ use crate::id::BackupId;
 use crate::progress::Progress;
 use crate::service::{ServiceDef, COMMAND_OUTPUT};
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 use walk::{WalkStats, Walker};
 
 /// Run one backup of all configured services; returns the committed manifest.
+///
+/// What it worked around (files that vanished, ...) is recorded on `progress`
+/// ([`Progress::take_warnings`]): those texts name files, so they belong in the controller's job
+/// record only; the manifest keeps just their count.
 pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
-    run_with_warnings(ctl, progress).map(|(m, _)| m)
-}
-
-/// [`run`], also returning the warnings' texts (files that vanished, ...). They name files, so
-/// they belong in the controller's job record only; the manifest keeps just their count.
-pub fn run_with_warnings(ctl: &Controller, progress: &Progress) -> Result<(Manifest, Vec<String>)> {
     let services = ctl.services()?.services;
     if services.is_empty() {
         return Err(Error::usage(
@@ -73,7 +70,7 @@ pub fn run_with_warnings(ctl: &Controller, progress: &Progress) -> Result<(Manif
         repo.config.zstd_level,
         services.len() + 1,
     );
-    let warnings = Mutex::new(Vec::new());
+    let warned_before = progress.warning_count();
     let (mut records, definitions) = std::thread::scope(|scope| -> Result<_> {
         let walker = Walker::start(
             &store,
@@ -82,7 +79,6 @@ pub fn run_with_warnings(ctl: &Controller, progress: &Progress) -> Result<(Manif
             epoch,
             repo.config.chunker,
             progress,
-            &warnings,
             scope,
         );
         let mut records = Vec::with_capacity(services.len());
@@ -102,7 +98,6 @@ pub fn run_with_warnings(ctl: &Controller, progress: &Progress) -> Result<(Manif
         first.bytes_new += extra;
     }
     let id = next_id(ctl, started_ms)?;
-    let warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
     let (seq, prev) = chain_link(ctl)?;
     let manifest = Manifest {
         id: id.to_string(),
@@ -116,10 +111,10 @@ pub fn run_with_warnings(ctl: &Controller, progress: &Progress) -> Result<(Manif
         services: records,
         definitions,
         refs: stats.refs,
-        warnings: warnings.len() as u64,
+        warnings: progress.warning_count().saturating_sub(warned_before) as u64,
     };
     ctl.commit_manifest(&manifest)?;
-    Ok((manifest, warnings))
+    Ok(manifest)
 }
 
 /// The chain link of the next backup: after the newest valid manifest (sequence number plus
@@ -162,15 +157,8 @@ fn back_up_service(w: &Walker<'_>, slot: usize, s: &ServiceDef) -> Result<Servic
     let mut stats = WalkStats::default();
     let (root, meta) = match (&s.path, &s.command) {
         (Some(p), _) => {
-            let m = std::fs::metadata(p).map_err(|e| Error::Service {
-                service: s.name.clone(),
-                cause: format!("path {p}: {e}"),
-                remedy: "restore the directory or remove the service".into(),
-            })?;
-            (
-                w.dir(slot, &s.name, Path::new(p), s.name.as_bytes(), &mut stats)?,
-                (m.mode() & 0o7777, m.uid(), m.gid(), m.mtime()),
-            )
+            let (tree, m) = w.dir(slot, &s.name, Path::new(p), s.name.as_bytes(), &mut stats)?;
+            (tree, (m.mode, m.uid, m.gid, m.mtime.0))
         }
         (None, Some(cmd)) => (
             run_command(w, slot, s, cmd, &mut stats)?,

@@ -88,6 +88,25 @@ pub(super) enum Opened<T> {
     Vanished,
 }
 
+impl<T> Opened<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Opened<U> {
+        match self {
+            Opened::Same(t) => Opened::Same(f(t)),
+            Opened::Changed(why) => Opened::Changed(why),
+            Opened::Vanished => Opened::Vanished,
+        }
+    }
+
+    /// The listed object, or why it is left out (`vanished`, `was replaced by …`).
+    pub fn listed(self) -> Result<T, &'static str> {
+        match self {
+            Opened::Same(t) => Ok(t),
+            Opened::Changed(why) => Err(why),
+            Opened::Vanished => Err("vanished"),
+        }
+    }
+}
+
 /// Open a service's root directory (the configured path; links in it are the operator's and
 /// are followed) and describe it.
 pub(super) fn open_root(path: &Path) -> std::io::Result<(OwnedFd, Listed)> {
@@ -158,11 +177,7 @@ pub(super) fn open_file(
         return Ok(Opened::Changed("is not a regular file"));
     }
     // O_NONBLOCK stays set: it has no effect on reading a regular file.
-    Ok(match open_listed(dir, name, listed, OFlags::empty())? {
-        Opened::Same((fd, now)) => Opened::Same((File::from(fd), now)),
-        Opened::Changed(w) => Opened::Changed(w),
-        Opened::Vanished => Opened::Vanished,
-    })
+    Ok(open_listed(dir, name, listed, OFlags::empty())?.map(|(fd, now)| (File::from(fd), now)))
 }
 
 /// Open the directory `name` of `dir` that was listed as `listed`.
@@ -174,11 +189,7 @@ pub(super) fn open_dir(
     if listed.kind != Kind::Dir {
         return Ok(Opened::Changed("is not a directory"));
     }
-    Ok(match open_listed(dir, name, listed, OFlags::DIRECTORY)? {
-        Opened::Same((fd, _)) => Opened::Same(fd),
-        Opened::Changed(w) => Opened::Changed(w),
-        Opened::Vanished => Opened::Vanished,
-    })
+    Ok(open_listed(dir, name, listed, OFlags::DIRECTORY)?.map(|(fd, _)| fd))
 }
 
 /// The names in directory `dir` (without `.` and `..`), sorted bytewise.

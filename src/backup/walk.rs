@@ -23,7 +23,7 @@ use std::ffi::{CString, OsStr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// What a reader made of a file.
 enum Outcome {
@@ -32,9 +32,8 @@ enum Outcome {
         size: u64,
         changed: bool,
     },
-    Vanished,
-    /// Something else stands under the listed name now; why.
-    Changed(&'static str),
+    /// Nothing, or something else, stands under the listed name now; why.
+    LeftOut(&'static str),
 }
 
 struct Job {
@@ -65,7 +64,6 @@ pub struct Walker<'a> {
     pub(super) epoch: KeyId,
     pub(super) params: ChunkerParams,
     pub(super) progress: &'a Progress,
-    pub(super) warnings: &'a Mutex<Vec<String>>,
     jobs: Option<Sender<Job>>,
 }
 
@@ -110,7 +108,6 @@ impl<'a> Walker<'a> {
         epoch: KeyId,
         params: ChunkerParams,
         progress: &'a Progress,
-        warnings: &'a Mutex<Vec<String>>,
         scope: &'s std::thread::Scope<'s, '_>,
     ) -> Self
     where
@@ -138,24 +135,20 @@ impl<'a> Walker<'a> {
             epoch,
             params,
             progress,
-            warnings,
             jobs: Some(tx),
         }
     }
 
-    /// Record a warning for the job (its text stays in the job record under `REPO/local`).
+    /// Record a warning for the job on its [`Progress`] (the text stays in the job record under
+    /// `REPO/local`; the manifest counts it).
     fn warn(&self, w: String) {
         // (info, not warn: the command prints the job's warnings once it ends)
         tracing::info!("{}", crate::text::escape(&w));
-        self.progress.warn(w.clone());
-        self.warnings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(w);
+        self.progress.warn(w);
     }
 
     /// Back up the service root directory `dir` (service slot `svc`, cache key prefix `key`);
-    /// its tree id.
+    /// its tree id, and the root as opened (for its owner, mode and time).
     pub fn dir(
         &self,
         svc: usize,
@@ -163,14 +156,15 @@ impl<'a> Walker<'a> {
         dir: &Path,
         key: &[u8],
         stats: &mut WalkStats,
-    ) -> Result<ChunkId> {
-        let (fd, _) = open::open_root(dir).map_err(|e| {
+    ) -> Result<(ChunkId, Listed)> {
+        let (fd, root) = open::open_root(dir).map_err(|e| {
             service_error(
                 service,
                 format!("cannot open directory {}: {e}", dir.display()),
             )
         })?;
-        self.walk(svc, service, &Arc::new(fd), dir, Path::new(""), key, stats)
+        let tree = self.walk(svc, service, &Arc::new(fd), dir, Path::new(""), key, stats)?;
+        Ok((tree, root))
     }
 
     /// Back up the directory open as `fd` (at `abs`, `rel` within the service).
@@ -218,14 +212,10 @@ impl<'a> Walker<'a> {
             child_key.extend_from_slice(nb);
             match meta.kind {
                 Kind::Dir => {
-                    let sub = match open::open_dir(fd.as_fd(), &name, &meta) {
-                        Ok(Opened::Same(sub)) => Arc::new(sub),
-                        Ok(Opened::Changed(why)) => {
+                    let sub = match open::open_dir(fd.as_fd(), &name, &meta).map(Opened::listed) {
+                        Ok(Ok(sub)) => Arc::new(sub),
+                        Ok(Err(why)) => {
                             self.warn(left_out(&format!("{why} while backing up")));
-                            continue;
-                        }
-                        Ok(Opened::Vanished) => {
-                            self.warn(left_out("vanished while backing up"));
                             continue;
                         }
                         Err(e) => {
@@ -333,14 +323,7 @@ impl<'a> Walker<'a> {
                         }
                         other => other,
                     })? {
-                        Outcome::Vanished => {
-                            stats.files -= 1;
-                            self.warn(format!(
-                                "{service}: {} vanished while backing up; left out",
-                                path.display()
-                            ));
-                        }
-                        Outcome::Changed(why) => {
+                        Outcome::LeftOut(why) => {
                             stats.files -= 1;
                             self.warn(format!(
                                 "{service}: {} {why} while backing up; left out",
@@ -446,11 +429,11 @@ fn read_file(
     progress: &Progress,
 ) -> Result<Outcome> {
     let loc = || job.path.display().to_string();
-    let (mut f, before) = match open::open_file(job.dir.as_fd(), &job.name, &job.listed) {
-        Ok(Opened::Same(f)) => f,
-        Ok(Opened::Changed(why)) => return Ok(Outcome::Changed(why)),
-        Ok(Opened::Vanished) => return Ok(Outcome::Vanished),
-        Err(e) => return Err(Error::io(loc(), e)),
+    let opened = open::open_file(job.dir.as_fd(), &job.name, &job.listed)
+        .map_err(|e| Error::io(loc(), e))?;
+    let (mut f, before) = match opened.listed() {
+        Ok(f) => f,
+        Err(why) => return Ok(Outcome::LeftOut(why)),
     };
     let svc = job.svc;
     let mut chunks = Vec::new();
@@ -541,7 +524,6 @@ mod tests {
             1,
             2,
         );
-        let warnings = Mutex::new(Vec::new());
         let progress = Progress::default();
         let mut stats = WalkStats::default();
         AFTER_STAT.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
@@ -553,19 +535,13 @@ mod tests {
                 KeyId([0; 32]),
                 ChunkerParams::default(),
                 &progress,
-                &warnings,
                 scope,
             );
             w.dir(0, "svc", src, b"svc", &mut stats).unwrap();
         });
         AFTER_STAT.with(|h| *h.borrow_mut() = None);
         let refs = store.finish().unwrap().refs;
-        assert_eq!(
-            progress.take_warnings(),
-            *warnings.lock().unwrap(),
-            "the job record gets every warning"
-        );
-        (refs, warnings.into_inner().unwrap(), stats)
+        (refs, progress.take_warnings(), stats)
     }
 
     #[test]

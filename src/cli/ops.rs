@@ -240,9 +240,17 @@ pub fn schedule(g: &Global, c: ScheduleCmd) -> Result<()> {
 /// `cairn serve`: the scheduler in the foreground until SIGTERM/SIGINT, which set the
 /// operations' cancel token (the running job stops at its next check).
 pub fn serve(g: &Global) -> Result<()> {
-    let local = local(g)?;
-    let cfg = ScheduleConfig::load(&local)?;
+    let term = super::Term {
+        quiet: g.quiet,
+        log: true,
+    };
     let cancel = Cancel::new();
+    let cx = g
+        .context(&term)
+        .with_trigger(Trigger::Schedule)
+        .with_cancel(cancel.clone());
+    // (the repository is opened once, here, and the scheduler keeps it)
+    let cfg = ScheduleConfig::load(&cx.controller()?.local())?;
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, cancel.flag().clone())
             .map_err(|e| cairn::Error::io("installing the signal handlers", e))?;
@@ -253,14 +261,6 @@ pub fn serve(g: &Global) -> Result<()> {
         format_duration(cfg.verify_every),
         format_duration(cfg.keep_within)
     );
-    let term = super::Term {
-        quiet: g.quiet,
-        log: true,
-    };
-    let cx = g
-        .context(&term)
-        .with_trigger(Trigger::Schedule)
-        .with_cancel(cancel);
     cairn::ops::serve(&cx, &cfg)?;
     eprintln!("cairn serve: stopped");
     Ok(())

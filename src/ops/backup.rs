@@ -2,7 +2,7 @@
 
 use super::Context;
 use crate::format::manifest::Manifest;
-use crate::jobs::{Job, JobKind, ServiceFigures};
+use crate::jobs::{Job, JobKind, JobRecord, ServiceFigures};
 use crate::replicate::ExportReport;
 use crate::{Error, Result};
 
@@ -39,51 +39,43 @@ impl BackupReport {
     }
 }
 
-/// Record a backup's figures on its job, with the texts of its warnings (they name files, so
-/// they live only in the job record under `REPO/local`, never in the repository).
-pub(super) fn record(job: &mut Job, m: &Manifest, warnings: Vec<String>) -> Result<()> {
-    job.progress(|r| {
-        r.bytes_read = m.bytes();
-        r.bytes_stored = m.bytes_new();
-        r.backup = Some(m.id.clone());
-        r.warnings = warnings;
-        r.services = m
-            .services
-            .iter()
-            .map(|s| ServiceFigures {
-                name: s.name.clone(),
-                files: s.files,
-                bytes: s.bytes,
-                bytes_new: s.bytes_new,
-                duration_ms: s.duration_ms,
-            })
-            .collect();
-    })
+/// A backup's figures, for its job record.
+fn figures(r: &mut JobRecord, m: &Manifest) {
+    r.bytes_read = m.bytes();
+    r.bytes_stored = m.bytes_new();
+    r.backup = Some(m.id.clone());
+    r.services = m
+        .services
+        .iter()
+        .map(|s| ServiceFigures {
+            name: s.name.clone(),
+            files: s.files,
+            bytes: s.bytes,
+            bytes_new: s.bytes_new,
+            duration_ms: s.duration_ms,
+        })
+        .collect();
 }
 
-/// The backup job's own work: back up every service, record the figures and warnings on `job`.
+/// The backup job's own work: back up every service, record the figures (on success) and the
+/// texts of the warnings (also on failure) on `job`. Those texts name files, so they live only in
+/// the job record under `REPO/local`, never in the repository.
 pub(super) fn backup_job(cx: &Context, job: &mut Job) -> (Result<Manifest>, Vec<String>) {
-    let outcome = cx.cancel.check().and_then(|()| {
-        let ctl = cx.controller()?;
-        let (progress, _bar) = cx.phase("backup");
-        let out = crate::backup::run(ctl, &progress);
-        let warnings = progress.take_warnings();
-        Ok((out, warnings))
-    });
-    let (outcome, warnings) = match outcome {
-        Ok(v) => v,
+    let (outcome, warnings) = match cx.cancel.check().and_then(|()| cx.controller()) {
+        Ok(ctl) => {
+            let (progress, _bar) = cx.phase("backup");
+            let out = crate::backup::run(ctl, &progress);
+            (out, progress.take_warnings())
+        }
         Err(e) => (Err(e), Vec::new()),
     };
-    let recorded = match &outcome {
-        Ok(m) => record(job, m, warnings.clone()),
-        Err(_) => {
-            let w = warnings.clone();
-            job.progress(|r| r.warnings = w)
+    let w = warnings.clone();
+    cx.record(job, |r| {
+        if let Ok(m) = &outcome {
+            figures(r, m);
         }
-    };
-    if let Err(e) = recorded {
-        cx.sink.warn(&format!("job record not updated: {e}"));
-    }
+        r.warnings = w;
+    });
     (outcome, warnings)
 }
 
@@ -136,8 +128,6 @@ pub(super) fn export_work(cx: &Context, job: &mut Job) -> Result<ExportReport> {
     let ctl = cx.controller()?;
     let (p, _bar) = cx.phase("export");
     let r = crate::remote::export(ctl, &p)?;
-    if let Err(e) = job.progress(|rec| rec.bytes_exported = r.bytes_sent) {
-        cx.sink.warn(&format!("job record not updated: {e}"));
-    }
+    cx.record(job, |rec| rec.bytes_exported = r.bytes_sent);
     Ok(r)
 }

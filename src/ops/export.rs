@@ -35,10 +35,7 @@ pub fn export(cx: &Context) -> Result<ExportOutcome> {
     });
     let outcome = res.map(|report| ExportOutcome { report });
     if let Ok(o) = &outcome {
-        let sent = o.report.bytes_sent;
-        if let Err(e) = job.progress(|rec| rec.bytes_exported = sent) {
-            cx.sink.warn(&format!("job record not updated: {e}"));
-        }
+        cx.record(&mut job, |rec| rec.bytes_exported = o.report.bytes_sent);
     }
     match outcome {
         Ok(o) => {

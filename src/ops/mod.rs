@@ -33,8 +33,8 @@ pub use keys::{generate_key, key_list, rotate_keys, BackupKeys, EpochKeys, KeyLi
 pub use prune::{prune, PruneOutcome};
 pub use recover::recover;
 pub use restore::{restore, RestoreOutcome};
-pub use tick::{export_pending, on_target, serve, tick, Scheduler};
-pub use verify::{damage, verify, VerifyOptions, VerifyOutcome};
+pub use tick::{on_target, serve, tick};
+pub use verify::{verify, VerifyOptions, VerifyOutcome};
 
 use crate::controller::Controller;
 use crate::jobs::{Job, JobKind, JobRecord, Trigger};
@@ -172,6 +172,14 @@ impl<'a> Context<'a> {
             self.sink.warn(w);
         }
         self.sink.finished(&done.record, err);
+    }
+
+    /// Record progress or figures on `job` ([`Job::progress`]); a failure to write the record
+    /// only warns (the job's own outcome stands).
+    fn record(&self, job: &mut Job, f: impl FnOnce(&mut JobRecord)) {
+        if let Err(e) = job.progress(f) {
+            self.sink.warn(&format!("job record not updated: {e}"));
+        }
     }
 
     /// Run `work` as a job of `kind` (see [`Context::begin`]).

@@ -72,9 +72,7 @@ pub fn prune(cx: &Context, policy: &Policy, dry_run: bool) -> Result<PruneOutcom
         }
     };
     let warnings = o.warnings();
-    if let Err(e) = job.progress(|r| r.warnings.extend(warnings)) {
-        cx.sink.warn(&format!("job record not updated: {e}"));
-    }
+    cx.record(&mut job, |r| r.warnings.extend(warnings));
     match o.target_error.take() {
         None => cx.finish(job, &Ok(())),
         Some(e) => {

@@ -21,13 +21,10 @@ pub fn recover(cx: &Context, opts: &RecoverOptions, keys: &KeyRing) -> Result<Re
         recover::finish(opts, keys, &progress)
     });
     if let Ok(r) = &outcome {
-        let (bytes, backup) = (r.bytes_copied, r.backup.clone());
-        if let Err(e) = job.progress(|rec| {
-            rec.bytes_read = bytes;
-            rec.backup = Some(backup);
-        }) {
-            cx.sink.warn(&format!("job record not updated: {e}"));
-        }
+        cx.record(&mut job, |rec| {
+            rec.bytes_read = r.bytes_copied;
+            rec.backup = Some(r.backup.clone());
+        });
     }
     cx.finish(job, &outcome);
     outcome

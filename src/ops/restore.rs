@@ -11,15 +11,14 @@ use crate::Result;
 pub struct RestoreOutcome {
     /// The backup restored.
     pub backup: String,
-    /// Files, directories and bytes written; entries skipped.
+    /// Files, directories and bytes written.
     pub report: RestoreReport,
     /// Seconds taken.
     pub seconds: f64,
 }
 
 /// Restore backup `id` (or `latest`) with `keys` as a `restore` job (recorded, without the
-/// lease: it writes nothing to the repository), every byte checked against its hash. The
-/// entries it skipped go to the sink as warnings and into the job record.
+/// lease: it writes nothing to the repository), every byte checked against its hash.
 pub fn restore(
     cx: &Context,
     keys: &KeyRing,
@@ -38,23 +37,15 @@ pub fn restore(
         crate::restore::restore(&ctl.repo, keys, &m, opts, &progress)
     });
     if let Ok(r) = &outcome {
-        let (bytes, warnings, backup) = (r.bytes, r.warnings.clone(), m.id.clone());
-        if let Err(e) = job.progress(|rec| {
-            rec.bytes_read = bytes;
-            rec.backup = Some(backup);
-            rec.warnings = warnings;
-        }) {
-            cx.sink.warn(&format!("job record not updated: {e}"));
-        }
+        cx.record(&mut job, |rec| {
+            rec.bytes_read = r.bytes;
+            rec.backup = Some(m.id.clone());
+        });
     }
     cx.finish(job, &outcome);
-    let report = outcome?;
-    for w in &report.warnings {
-        cx.sink.warn(w);
-    }
     Ok(RestoreOutcome {
         backup: m.id,
-        report,
+        report: outcome?,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }

@@ -14,10 +14,9 @@ pub fn tick(cx: &Context, cfg: &ScheduleConfig, action: &Action) -> Result<Done>
     cx.controller()?;
     match action {
         Action::Backup => {
-            let mut job = cx.begin(action.kind(), true)?;
-            let (outcome, _warnings) = super::backup::backup_job(cx, &mut job);
-            cx.finish(job, &outcome);
-            outcome?;
+            cx.run_job(action.kind(), true, |job| {
+                super::backup::backup_job(cx, job).0
+            })?;
             let ctl = cx.controller()?;
             Ok(Done {
                 export_needed: crate::target::TargetConfig::load(&ctl.root)?.is_some(),
@@ -42,14 +41,14 @@ pub fn tick(cx: &Context, cfg: &ScheduleConfig, action: &Action) -> Result<Done>
 }
 
 /// The scheduler's [`Runner`]: each action through [`tick`], the stale-backup alert raised.
-pub struct Scheduler<'c, 'a> {
+struct Scheduler<'c, 'a> {
     cx: &'c Context<'a>,
     cfg: ScheduleConfig,
 }
 
 impl<'c, 'a> Scheduler<'c, 'a> {
     /// A runner for `cx` (whose trigger should be `schedule`) keeping `cfg`.
-    pub fn new(cx: &'c Context<'a>, cfg: ScheduleConfig) -> Self {
+    fn new(cx: &'c Context<'a>, cfg: ScheduleConfig) -> Self {
         Scheduler { cx, cfg }
     }
 }
@@ -71,7 +70,7 @@ impl Runner for Scheduler<'_, '_> {
 }
 
 /// Whether a target is set and some backup is not on it yet.
-pub fn export_pending(ctl: &crate::controller::Controller) -> bool {
+fn export_pending(ctl: &crate::controller::Controller) -> bool {
     if crate::target::TargetConfig::load(&ctl.root)
         .ok()
         .flatten()

@@ -26,29 +26,26 @@ pub struct VerifyOutcome {
 }
 
 impl VerifyOutcome {
-    /// The operation's result: an error naming the damage (the job failed with it).
+    /// The operation's result: an error naming the damage (exit 1; the job failed with it), or Ok
+    /// if the copy is clean.
     pub fn result(&self) -> Result<()> {
-        damage(&self.report, &self.place)
+        let r = &self.report;
+        if r.clean() {
+            return Ok(());
+        }
+        Err(Error::corrupt(
+            self.place.clone(),
+            format!(
+                "{} damaged object(s); backups hurt: {}",
+                r.damaged_objects.len(),
+                r.damaged_backups
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
     }
-}
-
-/// An error naming the damage `r` found in the copy at `place` (exit 1), or Ok if clean.
-pub fn damage(r: &VerifyReport, place: &str) -> Result<()> {
-    if r.clean() {
-        return Ok(());
-    }
-    Err(Error::corrupt(
-        place.to_string(),
-        format!(
-            "{} damaged object(s); backups hurt: {}",
-            r.damaged_objects.len(),
-            r.damaged_backups
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    ))
 }
 
 /// Verify one copy as a `verify` job (recorded, without the lease: it writes nothing to the
@@ -79,10 +76,7 @@ pub fn verify(cx: &Context, opts: &VerifyOptions) -> Result<VerifyOutcome> {
     ]);
     match outcome {
         Ok(o) => {
-            let bytes = o.report.bytes;
-            if let Err(e) = job.progress(|r| r.bytes_read = bytes) {
-                cx.sink.warn(&format!("job record not updated: {e}"));
-            }
+            cx.record(&mut job, |r| r.bytes_read = o.report.bytes);
             cx.finish(job, &o.result());
             Ok(o)
         }

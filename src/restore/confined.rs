@@ -29,7 +29,7 @@ pub(crate) struct Dir {
 }
 
 /// The prefix of the temporary names restore writes under (a dot file, removed on failure).
-pub(crate) const TEMP_PREFIX: &str = ".cairn-restore-";
+const TEMP_PREFIX: &str = ".cairn-restore-";
 
 fn checked(name: &[u8]) -> io::Result<&[u8]> {
     if safe_name(name) {

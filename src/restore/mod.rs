@@ -61,8 +61,6 @@ pub struct RestoreReport {
     pub dirs: u64,
     /// Bytes of file content.
     pub bytes: u64,
-    /// Entries skipped (unsafe names, ...).
-    pub warnings: Vec<String>,
 }
 
 /// Everything the walk and the writers share.
@@ -197,7 +195,13 @@ pub fn restore(
                 };
                 services.iter().try_for_each(|s| walk.service(&target, s))
             })
-            .map_err(|e| Error::failed(format!("cannot start the restore: {e}"), "retry"))?;
+            .map_err(|e| {
+                Error::failed(
+                    format!("cannot start the restore: {e}"),
+                    "the system could not start a thread (too little memory or too many \
+                     processes): retry the restore once the load is lower",
+                )
+            })?;
         walker
             .join()
             .map_err(|_| Error::failed("the restore walk panicked", "report a bug"))?

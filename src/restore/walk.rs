@@ -75,12 +75,7 @@ impl Walk<'_, '_> {
             .filter(|p| !p.is_empty() && *p != ".")
             .collect();
         let Some((_, parents)) = parts.split_last() else {
-            let dir = target
-                .subdir(s.name.as_bytes(), overwrite)
-                .map_err(|e| self.io(&s.name, e))?;
-            self.ctx.report().dirs += 1;
-            let h = Handle::new(dir, Some(root.clone()), self.ctx.is_root);
-            return self.fill(&h, &root, &s.name, &mut budget, 0);
+            return self.dir(target, &root, &s.name, &mut budget, 0);
         };
         let node = self.find(&root, &parts, &mut budget)?;
         let mut dir = target
@@ -163,15 +158,7 @@ impl Walk<'_, '_> {
     ) -> Result<()> {
         let here = join(shown, &node.name);
         match &node.kind {
-            NodeKind::Dir { .. } => {
-                let dir = parent
-                    .dir
-                    .subdir(&node.name, self.ctx.overwrite)
-                    .map_err(|e| self.io(&here, e))?;
-                self.ctx.report().dirs += 1;
-                let h = Handle::new(dir, Some(node.clone()), self.ctx.is_root);
-                self.fill(&h, node, &here, budget, depth + 1)
-            }
+            NodeKind::Dir { .. } => self.dir(&parent.dir, node, &here, budget, depth + 1),
             NodeKind::File { .. } => self
                 .tx
                 .send(Job {
@@ -180,7 +167,13 @@ impl Walk<'_, '_> {
                     node: node.clone(),
                     shown: here,
                 })
-                .map_err(|_| Error::failed("restore writers stopped", "retry")),
+                .map_err(|_| {
+                    Error::failed(
+                        "restore writers stopped",
+                        "retry the restore; if they stop again, report a bug with the panic \
+                         message printed above",
+                    )
+                }),
             NodeKind::Symlink { target } => {
                 let d = &parent.dir;
                 let made = d.symlink_temp(target).and_then(|tmp| {
@@ -190,6 +183,23 @@ impl Walk<'_, '_> {
                 made.map_err(|e| self.io(&here, e))
             }
         }
+    }
+
+    /// Make the directory `node` in `parent` (`here` is its path) and restore its entries into it.
+    fn dir(
+        &self,
+        parent: &Dir,
+        node: &Node,
+        here: &str,
+        budget: &mut Budget,
+        depth: usize,
+    ) -> Result<()> {
+        let dir = parent
+            .subdir(&node.name, self.ctx.overwrite)
+            .map_err(|e| self.io(here, e))?;
+        self.ctx.report().dirs += 1;
+        let h = Handle::new(dir, Some(node.clone()), self.ctx.is_root);
+        self.fill(&h, node, here, budget, depth)
     }
 
     /// Restore the entries of directory `node` into its open handle `h` (`shown` is its path).

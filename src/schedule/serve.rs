@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Runs the jobs the scheduler asks for. `cairn serve` uses [`crate::ops::Scheduler`], which runs
-/// each through [`crate::ops::tick`] as a recorded job (trigger `schedule`).
+/// Runs the jobs the scheduler asks for. `cairn serve` ([`crate::ops::serve`]) runs each through
+/// [`crate::ops::tick`] as a recorded job (trigger `schedule`).
 pub trait Runner {
     /// Run one job. A long job should check `shutdown` now and then and stop early (returning an
     /// error) once it is set.

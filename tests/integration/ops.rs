@@ -10,7 +10,31 @@ use cairn::restore::RestoreOptions;
 use cairn::retention::Policy;
 use cairn::service::ServiceDef;
 use cairn::target::TargetConfig;
+use std::path::Path;
 use std::sync::atomic::Ordering;
+
+/// A new repository at `repo` backing up `src` as service `service`, exporting to the local
+/// directory `share`; the identity (age secret key text).
+fn repo_with_target(repo: &Path, service: &str, src: &Path, share: &Path) -> String {
+    let (identity, recipient) = cairn::crypto::generate_identity();
+    let ctl =
+        Controller::init(repo, &[cairn::crypto::parse_recipient(&recipient).unwrap()]).unwrap();
+    let mut services = ctl.services().unwrap();
+    services
+        .add(ServiceDef {
+            name: service.into(),
+            path: Some(src.to_str().unwrap().into()),
+            command: None,
+            restore_command: None,
+        })
+        .unwrap();
+    ctl.save_services(&services).unwrap();
+    std::fs::create_dir_all(share).unwrap();
+    let target = TargetConfig::new(share.to_str().unwrap(), None, None).unwrap();
+    cairn::remote::accept(&ctl, &target).unwrap();
+    target.save(&ctl.root).unwrap();
+    identity
+}
 
 #[test]
 fn backup_export_verify_restore_prune_through_ops_are_recorded_jobs() {
@@ -22,27 +46,7 @@ fn backup_export_verify_restore_prune_through_ops_are_recorded_jobs() {
         dir.path().join("out"),
     );
     make_tree(&src, 9, 1);
-    let (identity, recipient) = cairn::crypto::generate_identity();
-    let ctl = Controller::init(
-        &repo,
-        &[cairn::crypto::parse_recipient(&recipient).unwrap()],
-    )
-    .unwrap();
-    let mut services = ctl.services().unwrap();
-    services
-        .add(ServiceDef {
-            name: "identity".into(),
-            path: Some(src.to_str().unwrap().into()),
-            command: None,
-            restore_command: None,
-        })
-        .unwrap();
-    ctl.save_services(&services).unwrap();
-    std::fs::create_dir_all(&share).unwrap();
-    let target = TargetConfig::new(share.to_str().unwrap(), None, None).unwrap();
-    cairn::remote::accept(&ctl, &target).unwrap();
-    target.save(&ctl.root).unwrap();
-    drop(ctl);
+    let identity = repo_with_target(&repo, "identity", &src, &share);
 
     let cx = Context::new(&repo);
     // backup, then its export under the same lease
@@ -221,27 +225,7 @@ fn scheduled_ticks_are_recorded_and_raise_and_clear_alerts() {
         dir.path().join("share"),
     );
     write(&src.join("a"), b"scheduled");
-    let (_, recipient) = cairn::crypto::generate_identity();
-    let ctl = Controller::init(
-        &repo,
-        &[cairn::crypto::parse_recipient(&recipient).unwrap()],
-    )
-    .unwrap();
-    let mut services = ctl.services().unwrap();
-    services
-        .add(ServiceDef {
-            name: "quota".into(),
-            path: Some(src.to_str().unwrap().into()),
-            command: None,
-            restore_command: None,
-        })
-        .unwrap();
-    ctl.save_services(&services).unwrap();
-    std::fs::create_dir_all(&share).unwrap();
-    let target = TargetConfig::new(share.to_str().unwrap(), None, None).unwrap();
-    cairn::remote::accept(&ctl, &target).unwrap();
-    target.save(&ctl.root).unwrap();
-    drop(ctl);
+    repo_with_target(&repo, "quota", &src, &share);
 
     let cx = Context::new(&repo).with_trigger(Trigger::Schedule);
     let cfg = ScheduleConfig::default();
