@@ -7,7 +7,7 @@
 //! manifests that fail are reported in the damaged list, by name, with the word "signature".
 
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageErrorKind};
 use crate::format::config::RepoConfig;
 use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::Manifest;
@@ -70,7 +70,7 @@ impl Repository {
     /// Open the repository stored in `store`; its config must carry a valid self-signature.
     pub fn open(store: Arc<dyn Backend>) -> Result<Self> {
         let bytes = store.read("config").map_err(|e| match e.kind {
-            crate::error::StorageErrorKind::NotFound => Error::usage(
+            StorageErrorKind::NotFound => Error::usage(
                 format!("no cairn repository at {}", store.describe()),
                 "create one with `cairn init --recipient age1…`, or pass the right --repo DIR (or CAIRN_REPO)",
             ),
@@ -89,6 +89,30 @@ impl Repository {
 
     /// [`Repository::manifests`] with the blake3 of each manifest's bytes.
     pub fn manifests_hashed(&self) -> Result<(Vec<Hashed>, Vec<Damaged>)> {
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for name in self.manifest_names()? {
+            match self.read_hashed(&name) {
+                Ok(m) => good.push(m),
+                Err(e) => bad.push((name, e)),
+            }
+        }
+        Ok((good, bad))
+    }
+
+    /// The newest manifest that decodes and whose signature holds (the last of
+    /// [`Repository::manifests_hashed`]), read from the newest name back: only as many
+    /// manifests as it takes, not all of them.
+    pub fn newest_hashed(&self) -> Result<Option<Hashed>> {
+        Ok(self
+            .manifest_names()?
+            .iter()
+            .rev()
+            .find_map(|name| self.read_hashed(name).ok()))
+    }
+
+    /// The names under `backups/`, oldest first.
+    fn manifest_names(&self) -> Result<Vec<String>> {
         let mut names: Vec<String> = self
             .store
             .list("backups/")?
@@ -96,15 +120,7 @@ impl Repository {
             .map(|o| o.name)
             .collect();
         names.sort();
-        let mut good = Vec::new();
-        let mut bad = Vec::new();
-        for name in names {
-            match self.read_hashed(&name) {
-                Ok(m) => good.push(m),
-                Err(e) => bad.push((name, e)),
-            }
-        }
-        Ok((good, bad))
+        Ok(names)
     }
 
     /// Read and check one manifest object (`backups/<id>`).
@@ -121,8 +137,7 @@ impl Repository {
     /// One manifest by id, or the newest for `latest`.
     pub fn resolve(&self, spec: &str) -> Result<Manifest> {
         if spec == "latest" {
-            let (all, _) = self.manifests()?;
-            return all.into_iter().next_back().ok_or_else(|| {
+            return self.newest_hashed()?.map(|(m, _)| m).ok_or_else(|| {
                 Error::usage(
                     "there is no backup yet",
                     "run `cairn backup` first; `cairn list` shows the backups",
@@ -135,12 +150,12 @@ impl Repository {
                 "give an id as shown by `cairn list` (e.g. 20261122T053600.123Z) or `latest`",
             )
         })?;
-        match self.store.stat(&id.object_name())? {
-            None => Err(Error::usage(
+        match self.read_manifest(&id.object_name()) {
+            Err(Error::Storage(e)) if e.kind == StorageErrorKind::NotFound => Err(Error::usage(
                 format!("no backup {spec} in {}", self.store.describe()),
                 "`cairn list` shows the backups",
             )),
-            Some(_) => self.read_manifest(&id.object_name()),
+            other => other,
         }
     }
 
