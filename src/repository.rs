@@ -197,25 +197,7 @@ mod tests {
     use crate::controller::Controller;
     use crate::format::envelope::{Envelope, EnvelopeKind};
     use crate::format::manifest::Manifest;
-    use crate::id::{ChunkId, KeyId};
     use crate::signing::SigningKey;
-
-    fn manifest(repo_id: [u8; 16], id: &str) -> Manifest {
-        Manifest {
-            id: id.into(),
-            repo_id,
-            seq: 1,
-            prev: None,
-            time_ms: 1,
-            host: "h".into(),
-            epoch: KeyId([1; 32]),
-            session: KeyId([2; 32]),
-            services: vec![],
-            definitions: ChunkId([3; 32]),
-            refs: vec![],
-            warnings: 0,
-        }
-    }
 
     #[test]
     fn only_manifests_signed_for_this_repository_are_returned() {
@@ -225,31 +207,31 @@ mod tests {
         let ctl = Controller::init(d.path(), &[r]).unwrap();
         let repo = &ctl.repo;
         let rid = repo.config.repo_id;
-        let good = manifest(rid, "20261122T053600.100Z");
+        let good = Manifest::sample(rid, "20261122T053600.100Z");
         ctl.commit_manifest(&good).unwrap();
         let key = ctl.signer().unwrap();
         let other = SigningKey::generate();
         let put = |m: &Manifest, bytes: Vec<u8>| repo.store.write(&m.name(), &bytes).unwrap();
         // signed by another key
-        let forged = manifest(rid, "20261122T053600.200Z");
+        let forged = Manifest::sample(rid, "20261122T053600.200Z");
         put(&forged, forged.encode(&other));
         // unsigned: the signature cut off
-        let unsigned = manifest(rid, "20261122T053600.300Z");
+        let unsigned = Manifest::sample(rid, "20261122T053600.300Z");
         let mut b = unsigned.encode(&key);
         b.truncate(b.len() - 64);
         put(&unsigned, b);
         // our body, re-signed by another key
-        let resigned = manifest(rid, "20261122T053600.400Z");
+        let resigned = Manifest::sample(rid, "20261122T053600.400Z");
         let b = resigned.encode(&key);
         put(
             &resigned,
             other.sign_object(&rid, &resigned.name(), b[..b.len() - 64].to_vec()),
         );
         // another repository's manifest, signed by that repository's key
-        let foreign = manifest([1; 16], "20261122T053600.500Z");
+        let foreign = Manifest::sample([1; 16], "20261122T053600.500Z");
         put(&foreign, foreign.encode(&other));
         // our key, but for another repository id
-        let cross = manifest([1; 16], "20261122T053600.600Z");
+        let cross = Manifest::sample([1; 16], "20261122T053600.600Z");
         put(&cross, cross.encode(&key));
         let (all, bad) = repo.manifests().unwrap();
         assert_eq!(all, vec![good.clone()]);
