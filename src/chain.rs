@@ -50,7 +50,6 @@ pub fn gaps(manifests: &[Hashed]) -> Vec<(String, String)> {
 mod tests {
     use super::*;
     use crate::format::manifest::{Manifest, Prev};
-    use crate::id::{ChunkId, KeyId};
 
     fn chain(n: usize) -> Vec<Hashed> {
         let mut out: Vec<Hashed> = Vec::new();
@@ -60,18 +59,10 @@ mod tests {
                 hash: *h,
             });
             let m = Manifest {
-                id: format!("20261122T0536{i:02}.000Z"),
-                repo_id: [0; 16],
                 seq: i as u64 + 1,
                 prev,
                 time_ms: i as i64,
-                host: "h".into(),
-                epoch: KeyId([0; 32]),
-                session: KeyId([0; 32]),
-                services: vec![],
-                definitions: ChunkId([0; 32]),
-                refs: vec![],
-                warnings: 0,
+                ..Manifest::sample([0; 16], &format!("20261122T0536{i:02}.000Z"))
             };
             out.push((m, [i as u8 + 1; 32]));
         }

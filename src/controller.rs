@@ -149,18 +149,6 @@ impl Controller {
         Ok(key)
     }
 
-    /// Save the signing key (after recovery), once its public half is known to be the repository's.
-    pub fn adopt_signing_key(&self, key: &SigningKey) -> Result<()> {
-        if key.public() != *self.repo.key() {
-            return Err(Error::failed(
-                "the signing key to adopt is not this repository's",
-                "report a bug",
-            ));
-        }
-        make_private(&self.local())?;
-        key.save(&self.local().join(SIGNING_KEY_FILE))
-    }
-
     /// Sign and write a manifest: the record that commits a backup (`backups/<id>`). This is the
     /// only way library code commits one; tests that forge manifests with the controller's own
     /// key use it too.

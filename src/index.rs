@@ -4,15 +4,15 @@
 
 use crate::backend::Backend;
 use crate::error::{Error, Result, StorageErrorKind};
-
-/// How long opening the index waits for its file lock (see `Index::open_patiently`).
-const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 use crate::format::pack::{BlobKind, PackEntry, PackHeader, TRAILER_LEN};
 use crate::format::tree::ChunkRef;
 use crate::id::{ChunkId, KeyId, PackId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+
+/// How long opening the index waits for its file lock (see `Index::open_patiently`).
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where a chunk is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +116,7 @@ impl Index {
                 crate::fsutil::remove_corrupt_copies(path);
                 Ok(i)
             }
-            Err(e) if crate::jobs::state::is_lock_conflict(&e) => Err(Error::failed(
+            Err(e) if crate::fsutil::is_lock_conflict(&e) => Err(Error::failed(
                 format!(
                     "the local index {} is in use by another cairn process",
                     path.display()
@@ -139,20 +139,7 @@ impl Index {
     /// lease holder's alone, but sled releases its lock some time after the last handle of an
     /// earlier job in the same process (`serve`: backup, then prune) is dropped.
     fn open_patiently(path: &Path) -> sled::Result<Self> {
-        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
-        let mut pause = std::time::Duration::from_millis(5);
-        loop {
-            match Self::open_at(path) {
-                Err(e)
-                    if crate::jobs::state::is_lock_conflict(&e)
-                        && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
-                }
-                other => return other,
-            }
-        }
+        crate::fsutil::open_patiently(LOCK_PATIENCE, || Self::open_at(path))
     }
 
     fn open_at(path: &Path) -> sled::Result<Self> {

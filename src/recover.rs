@@ -148,14 +148,15 @@ pub fn finish_into(
     let Some(newest) = all.last() else {
         return Err(no_signed_backup(&share, &bad));
     };
-    let newest = (newest.id.clone(), newest.time_ms);
-    let m = match &opts.backup {
-        None => all
-            .last()
-            .cloned()
-            .ok_or_else(|| no_signed_backup(&share, &bad))?,
-        Some(spec) => share.resolve(spec)?,
+    let m = match opts.backup.as_deref() {
+        None | Some("latest") => newest.clone(),
+        // one already read and checked is not read again; `resolve` words the errors
+        Some(spec) => match all.iter().find(|m| m.id == spec) {
+            Some(m) => m.clone(),
+            None => share.resolve(spec)?,
+        },
     };
+    let newest = (newest.id.clone(), newest.time_ms);
     share.envelope(&m.session)?;
     share.epoch_recipients(&m.epoch)?;
     let stale = staleness(newest.1, chrono::Utc::now().timestamp_millis());

@@ -7,7 +7,7 @@
 //! manifests that fail are reported in the damaged list, by name, with the word "signature".
 
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageErrorKind};
 use crate::format::config::RepoConfig;
 use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::Manifest;
@@ -70,7 +70,7 @@ impl Repository {
     /// Open the repository stored in `store`; its config must carry a valid self-signature.
     pub fn open(store: Arc<dyn Backend>) -> Result<Self> {
         let bytes = store.read("config").map_err(|e| match e.kind {
-            crate::error::StorageErrorKind::NotFound => Error::usage(
+            StorageErrorKind::NotFound => Error::usage(
                 format!("no cairn repository at {}", store.describe()),
                 "create one with `cairn init --recipient age1…`, or pass the right --repo DIR (or CAIRN_REPO)",
             ),
@@ -89,6 +89,30 @@ impl Repository {
 
     /// [`Repository::manifests`] with the blake3 of each manifest's bytes.
     pub fn manifests_hashed(&self) -> Result<(Vec<Hashed>, Vec<Damaged>)> {
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for name in self.manifest_names()? {
+            match self.read_hashed(&name) {
+                Ok(m) => good.push(m),
+                Err(e) => bad.push((name, e)),
+            }
+        }
+        Ok((good, bad))
+    }
+
+    /// The newest manifest that decodes and whose signature holds (the last of
+    /// [`Repository::manifests_hashed`]), read from the newest name back: only as many
+    /// manifests as it takes, not all of them.
+    pub fn newest_hashed(&self) -> Result<Option<Hashed>> {
+        Ok(self
+            .manifest_names()?
+            .iter()
+            .rev()
+            .find_map(|name| self.read_hashed(name).ok()))
+    }
+
+    /// The names under `backups/`, oldest first.
+    fn manifest_names(&self) -> Result<Vec<String>> {
         let mut names: Vec<String> = self
             .store
             .list("backups/")?
@@ -96,15 +120,7 @@ impl Repository {
             .map(|o| o.name)
             .collect();
         names.sort();
-        let mut good = Vec::new();
-        let mut bad = Vec::new();
-        for name in names {
-            match self.read_hashed(&name) {
-                Ok(m) => good.push(m),
-                Err(e) => bad.push((name, e)),
-            }
-        }
-        Ok((good, bad))
+        Ok(names)
     }
 
     /// Read and check one manifest object (`backups/<id>`).
@@ -121,8 +137,7 @@ impl Repository {
     /// One manifest by id, or the newest for `latest`.
     pub fn resolve(&self, spec: &str) -> Result<Manifest> {
         if spec == "latest" {
-            let (all, _) = self.manifests()?;
-            return all.into_iter().next_back().ok_or_else(|| {
+            return self.newest_hashed()?.map(|(m, _)| m).ok_or_else(|| {
                 Error::usage(
                     "there is no backup yet",
                     "run `cairn backup` first; `cairn list` shows the backups",
@@ -135,12 +150,12 @@ impl Repository {
                 "give an id as shown by `cairn list` (e.g. 20261122T053600.123Z) or `latest`",
             )
         })?;
-        match self.store.stat(&id.object_name())? {
-            None => Err(Error::usage(
+        match self.read_manifest(&id.object_name()) {
+            Err(Error::Storage(e)) if e.kind == StorageErrorKind::NotFound => Err(Error::usage(
                 format!("no backup {spec} in {}", self.store.describe()),
                 "`cairn list` shows the backups",
             )),
-            Some(_) => self.read_manifest(&id.object_name()),
+            other => other,
         }
     }
 
@@ -182,25 +197,7 @@ mod tests {
     use crate::controller::Controller;
     use crate::format::envelope::{Envelope, EnvelopeKind};
     use crate::format::manifest::Manifest;
-    use crate::id::{ChunkId, KeyId};
     use crate::signing::SigningKey;
-
-    fn manifest(repo_id: [u8; 16], id: &str) -> Manifest {
-        Manifest {
-            id: id.into(),
-            repo_id,
-            seq: 1,
-            prev: None,
-            time_ms: 1,
-            host: "h".into(),
-            epoch: KeyId([1; 32]),
-            session: KeyId([2; 32]),
-            services: vec![],
-            definitions: ChunkId([3; 32]),
-            refs: vec![],
-            warnings: 0,
-        }
-    }
 
     #[test]
     fn only_manifests_signed_for_this_repository_are_returned() {
@@ -210,31 +207,31 @@ mod tests {
         let ctl = Controller::init(d.path(), &[r]).unwrap();
         let repo = &ctl.repo;
         let rid = repo.config.repo_id;
-        let good = manifest(rid, "20261122T053600.100Z");
+        let good = Manifest::sample(rid, "20261122T053600.100Z");
         ctl.commit_manifest(&good).unwrap();
         let key = ctl.signer().unwrap();
         let other = SigningKey::generate();
         let put = |m: &Manifest, bytes: Vec<u8>| repo.store.write(&m.name(), &bytes).unwrap();
         // signed by another key
-        let forged = manifest(rid, "20261122T053600.200Z");
+        let forged = Manifest::sample(rid, "20261122T053600.200Z");
         put(&forged, forged.encode(&other));
         // unsigned: the signature cut off
-        let unsigned = manifest(rid, "20261122T053600.300Z");
+        let unsigned = Manifest::sample(rid, "20261122T053600.300Z");
         let mut b = unsigned.encode(&key);
         b.truncate(b.len() - 64);
         put(&unsigned, b);
         // our body, re-signed by another key
-        let resigned = manifest(rid, "20261122T053600.400Z");
+        let resigned = Manifest::sample(rid, "20261122T053600.400Z");
         let b = resigned.encode(&key);
         put(
             &resigned,
             other.sign_object(&rid, &resigned.name(), b[..b.len() - 64].to_vec()),
         );
         // another repository's manifest, signed by that repository's key
-        let foreign = manifest([1; 16], "20261122T053600.500Z");
+        let foreign = Manifest::sample([1; 16], "20261122T053600.500Z");
         put(&foreign, foreign.encode(&other));
         // our key, but for another repository id
-        let cross = manifest([1; 16], "20261122T053600.600Z");
+        let cross = Manifest::sample([1; 16], "20261122T053600.600Z");
         put(&cross, cross.encode(&key));
         let (all, bad) = repo.manifests().unwrap();
         assert_eq!(all, vec![good.clone()]);

@@ -121,8 +121,7 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
 /// one, its id and the blake3 of its bytes), or the first of the chain. For code (and tests)
 /// that commit a manifest of their own with [`Controller::commit_manifest`].
 pub fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
-    let (all, _) = ctl.repo.manifests_hashed()?;
-    Ok(match all.into_iter().next_back() {
+    Ok(match ctl.repo.newest_hashed()? {
         None => (1, None),
         Some((m, hash)) => (
             m.seq

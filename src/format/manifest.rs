@@ -88,6 +88,27 @@ pub struct Manifest {
     pub warnings: u64,
 }
 
+#[cfg(test)]
+impl Manifest {
+    /// A manifest for tests: the first of its chain, no services, one reference.
+    pub(crate) fn sample(repo_id: [u8; 16], id: &str) -> Manifest {
+        Manifest {
+            id: id.into(),
+            repo_id,
+            seq: 1,
+            prev: None,
+            time_ms: 1,
+            host: "h".into(),
+            epoch: KeyId([1; 32]),
+            session: KeyId([2; 32]),
+            services: vec![],
+            definitions: ChunkId([3; 32]),
+            refs: vec![ChunkId([4; 32])],
+            warnings: 0,
+        }
+    }
+}
+
 impl ServiceRecord {
     /// The directory node of the service's root, as recorded here (restore and the mount start
     /// from it).
@@ -265,20 +286,7 @@ mod tests {
     use super::*;
 
     fn sample() -> Manifest {
-        Manifest {
-            id: "20261122T053600.123Z".into(),
-            repo_id: [9; 16],
-            seq: 1,
-            prev: None,
-            time_ms: 1,
-            host: "h".into(),
-            epoch: KeyId([1; 32]),
-            session: KeyId([2; 32]),
-            services: vec![],
-            definitions: ChunkId([3; 32]),
-            refs: vec![ChunkId([4; 32])],
-            warnings: 0,
-        }
+        Manifest::sample([9; 16], "20261122T053600.123Z")
     }
 
     fn record(name: &str, bytes: u64) -> ServiceRecord {

@@ -99,19 +99,14 @@ impl Tree {
 
     /// The number of entries a tree blob claims, read without decoding any of them.
     pub fn entry_count(bytes: &[u8]) -> Result<u64> {
-        let body = check_header(bytes, MAGIC, VERSION, "tree")?;
-        varint(body)
-            .map(|(n, _)| n)
-            .ok_or_else(|| Error::corrupt("tree", "cannot decode: bad entry count"))
+        count_and_entries(bytes).map(|(n, _)| n)
     }
 
     /// Decode and check, refusing a tree with more than `max_entries` entries (or
     /// [`MAX_ENTRIES`]) before decoding any of them.
     pub fn decode_limited(bytes: &[u8], max_entries: u64) -> Result<Self> {
         const WHAT: &str = "tree";
-        let body = check_header(bytes, MAGIC, VERSION, WHAT)?;
-        let (count, mut rest) =
-            varint(body).ok_or_else(|| Error::corrupt(WHAT, "cannot decode: bad entry count"))?;
+        let (count, mut rest) = count_and_entries(bytes)?;
         let cap = max_entries.min(MAX_ENTRIES);
         if count > cap {
             return Err(Error::corrupt(
@@ -136,6 +131,12 @@ impl Tree {
         }
         Ok(Tree { nodes })
     }
+}
+
+/// The entry count a tree blob starts with, and the encoded entries after it.
+fn count_and_entries(bytes: &[u8]) -> Result<(u64, &[u8])> {
+    let body = check_header(bytes, MAGIC, VERSION, "tree")?;
+    varint(body).ok_or_else(|| Error::corrupt("tree", "cannot decode: bad entry count"))
 }
 
 /// A node's name is safe and sorts strictly after the previous one; a symlink target is

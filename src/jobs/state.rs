@@ -5,9 +5,10 @@
 //! process opens it only for one short read or write ([`with_state`]): open, work, flush, drop.
 //! When another process holds it at that moment, opening is retried for up to [`OPEN_PATIENCE`].
 
+use crate::fsutil::is_lock_conflict;
 use crate::{Error, Result};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long to keep retrying while another process has the database open.
 pub const OPEN_PATIENCE: Duration = Duration::from_secs(3);
@@ -21,16 +22,12 @@ pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -
     std::fs::create_dir_all(local_dir)
         .map_err(|e| Error::io(local_dir.display().to_string(), e))?;
     let path = local_dir.join(STATE_DB);
-    let deadline = Instant::now() + OPEN_PATIENCE;
-    let mut pause = Duration::from_millis(5);
     let mut discarded = false;
     let db = loop {
-        match sled::Config::new().path(&path).open() {
+        match crate::fsutil::open_patiently(OPEN_PATIENCE, || {
+            sled::Config::new().path(&path).open()
+        }) {
             Ok(db) => break db,
-            Err(e) if is_lock_conflict(&e) && Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(100));
-            }
             Err(e) if is_lock_conflict(&e) => {
                 return Err(Error::failed(
                     format!("the job state database {} stayed locked by another process for {}s", path.display(), OPEN_PATIENCE.as_secs()),
@@ -75,19 +72,6 @@ fn is_corruption(e: &sled::Error) -> bool {
         e,
         sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)
     )
-}
-
-/// Whether sled could not open a database because another process holds its lock.
-///
-/// sled 0.34.7 has no error kind for this: it reports `Error::Io` of kind `Other` whose text is
-/// "could not acquire lock on …" (the underlying `EWOULDBLOCK` is only formatted into the
-/// text). So the text is matched, but only that exact phrase and only on that variant and kind:
-/// a corrupt database whose message happens to contain "lock" (as in "block") is not taken for
-/// a busy one.
-pub(crate) fn is_lock_conflict(e: &sled::Error) -> bool {
-    matches!(e, sled::Error::Io(io)
-        if io.kind() == std::io::ErrorKind::Other
-            && io.to_string().starts_with("could not acquire lock"))
 }
 
 /// Decode a JSON value stored in the database, naming the record if it is damaged.
@@ -182,7 +166,7 @@ mod tests {
             })
         });
         rx.recv().unwrap();
-        let t = Instant::now();
+        let t = std::time::Instant::now();
         let v = with_state(&local, |db| Ok(db.get("k")?.map(|v| v.to_vec()))).unwrap();
         holder.join().unwrap().unwrap();
         assert_eq!(
