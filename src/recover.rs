@@ -126,27 +126,32 @@ pub fn prepare(opts: &RecoverOptions) -> Result<()> {
     crate::controller::make_private(&opts.repo.join("local"))
 }
 
-/// Step 2: check the share against the fingerprint, copy, adopt the keys, restore, run restore
+/// Step 2: from the share [`check_share`] opened, copy, adopt the keys, restore, run restore
 /// commands, verify, configure the target.
-pub fn finish(opts: &RecoverOptions, keys: &KeyRing, progress: &Progress) -> Result<RecoverReport> {
-    finish_into(opts, keys, progress, &LocalBackend::new(&opts.repo))
+pub fn finish(
+    opts: &RecoverOptions,
+    share: &Repository,
+    keys: &KeyRing,
+    progress: &Progress,
+) -> Result<RecoverReport> {
+    finish_into(opts, share, keys, progress, &LocalBackend::new(&opts.repo))
 }
 
 /// [`finish`], copying the share's objects through `local` (the backend of `opts.repo`, or a
 /// wrapper of it: the crash tests inject power cuts this way).
 pub fn finish_into(
     opts: &RecoverOptions,
+    share: &Repository,
     keys: &KeyRing,
     progress: &Progress,
     local: &dyn Backend,
 ) -> Result<RecoverReport> {
     let t0 = std::time::Instant::now();
-    let share = check_share(opts)?;
     let fp = *share.key();
     // the backup to restore and its keys, all signed, before anything is copied
     let (all, bad) = share.manifests()?;
     let Some(newest) = all.last() else {
-        return Err(no_signed_backup(&share, &bad));
+        return Err(no_signed_backup(share, &bad));
     };
     let m = match opts.backup.as_deref() {
         None | Some("latest") => newest.clone(),
@@ -161,7 +166,7 @@ pub fn finish_into(
     share.epoch_recipients(&m.epoch)?;
     let stale = staleness(newest.1, chrono::Utc::now().timestamp_millis());
     let copied = crate::replicate::fetch(share.store.as_ref(), local, &|_| {})?;
-    adopt_signing_key(&opts.repo, &share, keys, &fp)?;
+    adopt_signing_key(&opts.repo, share, keys, &fp)?;
     let ctl = Controller::open(&opts.repo)?;
     if ctl.repo.key() != &fp || ctl.repo.config.repo_id != share.config.repo_id {
         return Err(Error::failed(

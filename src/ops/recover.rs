@@ -11,14 +11,14 @@ use crate::Result;
 /// as a `recover` job holding its lease copy the share, restore every service of the backup into
 /// `opts.target`, run the restore commands, verify, and keep exporting to the same share.
 pub fn recover(cx: &Context, opts: &RecoverOptions, keys: &KeyRing) -> Result<RecoverReport> {
-    recover::check_share(opts)?;
+    let share = recover::check_share(opts)?;
     recover::prepare(opts)?;
     let local = opts.repo.join("local");
     let mut job = crate::jobs::Job::begin(&local, JobKind::Recover, cx.trigger)?;
     cx.sink.started(job.record());
     let outcome = cx.cancel.check().and_then(|()| {
         let (progress, _bar) = cx.phase("recover");
-        recover::finish(opts, keys, &progress)
+        recover::finish(opts, &share, keys, &progress)
     });
     if let Ok(r) = &outcome {
         cx.record(&mut job, |rec| {

@@ -921,8 +921,9 @@ fn recover_into(
         backup: None,
         fingerprint: Some(*genuine.key()),
     };
+    let share = cairn::recover::check_share(&opts)?;
     cairn::recover::prepare(&opts)?;
-    cairn::recover::finish_into(&opts, keys, &Progress::default(), local)
+    cairn::recover::finish_into(&opts, &share, keys, &Progress::default(), local)
 }
 
 #[test]
