@@ -83,6 +83,23 @@ impl Locator {
         Some((p, pack, session))
     }
 
+    /// Damage unless `id`, if located, is stored as a tree blob no larger than a tree may be.
+    /// Checked before the blob is read, so a lying pack header cannot make restore or the mount
+    /// decompress a giant blob as a directory listing. An unlocated id is left to the read.
+    pub fn check_tree(&self, id: &ChunkId) -> Result<()> {
+        match self.place(id) {
+            Some((p, _, _))
+                if p.kind != BlobKind::Tree || p.raw_len > crate::format::tree::MAX_TREE_LEN =>
+            {
+                Err(Error::corrupt(
+                    format!("tree {}", id.to_hex()),
+                    format!("a {:?} blob of {} bytes, not a tree", p.kind, p.raw_len),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Number of located chunks.
     pub fn len(&self) -> usize {
         self.places.len()

@@ -10,8 +10,7 @@ use super::confined::{set_meta, Dir};
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::format::manifest::ServiceRecord;
-use crate::format::pack::BlobKind;
-use crate::format::tree::{Node, NodeKind, Tree, MAX_TREE_LEN};
+use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::ChunkId;
 use crossbeam_channel::Sender;
 use std::sync::Arc;
@@ -101,13 +100,8 @@ impl Walk<'_, '_> {
     /// against the budget before it is decoded. The outer error stops the restore (budget,
     /// identity); the inner one is a damaged directory.
     fn tree(&self, id: &ChunkId, budget: &Budget) -> Result<Result<Tree>> {
-        if let Some((p, _, _)) = self.ctx.locator.place(id) {
-            if p.raw_len > MAX_TREE_LEN || p.kind != BlobKind::Tree {
-                return Ok(Err(Error::corrupt(
-                    format!("tree {}", id.to_hex()),
-                    format!("a {:?} blob of {} bytes, not a tree", p.kind, p.raw_len),
-                )));
-            }
+        if let Err(e) = self.ctx.locator.check_tree(id) {
+            return Ok(Err(e));
         }
         let bytes = match self.ctx.reader.read(id, self.ctx.backup) {
             Ok(b) => b,

@@ -3,8 +3,6 @@
 
 use super::cache::{ChunkCache, Loaded};
 use crate::error::Error;
-use crate::format::pack::BlobKind;
-use crate::format::tree::MAX_TREE_LEN;
 use crate::id::ChunkId;
 use crate::keyring::KeyRing;
 use crate::locator::{ChunkReader, Locator};
@@ -64,18 +62,10 @@ impl Chunks {
     /// `EIO` unless `id` is stored as a tree blob no larger than a tree may be (checked before
     /// it is read, so a lying pack header cannot make the mount decompress a giant blob).
     pub(crate) fn check_tree(&self, id: &ChunkId) -> Result<(), Errno> {
-        match self.locator().place(id) {
-            Some((p, _, _)) if p.kind != BlobKind::Tree || p.raw_len > MAX_TREE_LEN => {
-                tracing::error!(
-                    "tree {}: stored as a {:?} blob of {} bytes, not a tree",
-                    id.to_hex(),
-                    p.kind,
-                    p.raw_len
-                );
-                Err(Errno::EIO)
-            }
-            _ => Ok(()),
-        }
+        self.locator().check_tree(id).map_err(|e| {
+            tracing::error!("{e}");
+            Errno::EIO
+        })
     }
 
     fn locator(&self) -> Arc<Locator> {
