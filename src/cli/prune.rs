@@ -82,7 +82,7 @@ fn print_human(r: &PruneReport, quiet: bool) {
     }
     let would = if r.dry_run { "would forget" } else { "forgot" };
     for b in &r.backups_forgotten {
-        println!("{would} backup {b}");
+        println!("{would} backup {}", output::escape(b));
     }
     let rewritten = if r.dry_run {
         format!("{} to rewrite", r.packs_rewritten)

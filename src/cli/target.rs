@@ -101,9 +101,17 @@ fn print_export(r: &cairn::replicate::ExportReport) {
         r.seconds
     );
     for (o, why) in &r.damaged_objects {
-        println!("damaged object {o}: {why}");
+        println!(
+            "damaged object {}: {}",
+            output::escape(o),
+            output::escape(&why.to_string())
+        );
     }
     for b in &r.backups_skipped {
-        println!("backup {} not exported: {}", b.id, b.reason);
+        println!(
+            "backup {} not exported: {}",
+            output::escape(&b.id),
+            output::escape(&b.reason)
+        );
     }
 }
