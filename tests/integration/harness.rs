@@ -86,13 +86,18 @@ where
     S: AsRef<OsStr>,
 {
     let mut c = Command::new(CAIRN);
-    c.args(args)
-        .env("CAIRN_REPO", repo)
+    c.args(args);
+    cairn_env(&mut c, repo);
+    c
+}
+
+/// The environment every cairn run gets: `repo`, no inherited CAIRN_* variables, stdin closed.
+fn cairn_env(c: &mut Command, repo: &Path) {
+    c.env("CAIRN_REPO", repo)
         .env_remove("CAIRN_IDENTITY_FILE")
         .env_remove("CAIRN_PASSWORD_FILE")
         .env_remove("CAIRN_LOG")
         .stdin(Stdio::null());
-    c
 }
 
 /// Run a command line to its end.
@@ -136,15 +141,9 @@ sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
 "#;
     let dir = tempfile::tempdir().expect("temp dir");
     let peak = dir.path().join("peak");
-    let cairn = command(repo, args);
     let mut c = Command::new("python3");
-    c.arg("-c").arg(SCRIPT).arg(&peak).arg(CAIRN);
-    c.args(cairn.get_args())
-        .env("CAIRN_REPO", repo)
-        .env_remove("CAIRN_IDENTITY_FILE")
-        .env_remove("CAIRN_PASSWORD_FILE")
-        .env_remove("CAIRN_LOG")
-        .stdin(Stdio::null());
+    c.arg("-c").arg(SCRIPT).arg(&peak).arg(CAIRN).args(args);
+    cairn_env(&mut c, repo);
     let out = run_cmd(c);
     let kib = fs::read_to_string(&peak)
         .unwrap_or_else(|e| panic!("no peak memory reported ({e}): {}", out.all()))
