@@ -127,8 +127,6 @@ pub struct Plan {
     pub bytes_compared: u64,
     /// Every source object's name.
     pub at_source: HashSet<String>,
-    /// The objects found intact at the destination.
-    pub intact: HashSet<String>,
 }
 
 /// The objects of `src` that `dst` lacks or holds damaged, by phase.
@@ -162,7 +160,6 @@ pub fn missing(src: &dyn Backend, dst: &dyn Backend) -> Result<Plan> {
     for (o, same) in same_size.into_iter().zip(verdicts) {
         if same {
             plan.skipped += 1;
-            plan.intact.insert(o.name);
         } else {
             plan.healed += 1;
             plan.phases[phase_of(&o.name)].push(o);
@@ -375,10 +372,7 @@ fn copy(
         send(&batch, &mut report)?;
         let bad: Vec<String> = wanted
             .iter()
-            .filter(|n| {
-                report.damaged_objects.contains_key(*n)
-                    || !(plan.at_source.contains(*n) || plan.intact.contains(*n))
-            })
+            .filter(|n| report.damaged_objects.contains_key(*n) || !plan.at_source.contains(*n))
             .map(|n| match report.damaged_objects.get(n) {
                 Some(why) => format!("{n} is damaged here ({why})"),
                 None => format!("{n} is missing here"),
