@@ -597,7 +597,7 @@ fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str) -> Result<Sent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{FaultyBackend, MemoryBackend};
+    use crate::backend::{FaultyBackend, MemoryBackend, PowerCut};
     use crate::error::StorageErrorKind;
     use std::sync::Mutex;
 
@@ -642,55 +642,24 @@ mod tests {
         }
     }
 
-    /// Records the order of writes.
-    struct Recorder {
-        inner: MemoryBackend,
-        writes: Mutex<Vec<String>>,
+    /// A destination that records the order of writes.
+    fn recorder() -> PowerCut<MemoryBackend> {
+        PowerCut::counting(MemoryBackend::new())
     }
 
-    impl Backend for Recorder {
-        fn describe(&self) -> String {
-            "recorder".into()
-        }
-        fn list(
-            &self,
-            p: &str,
-        ) -> std::result::Result<Vec<ObjectInfo>, crate::error::StorageError> {
-            self.inner.list(p)
-        }
-        fn read(&self, n: &str) -> std::result::Result<Vec<u8>, crate::error::StorageError> {
-            self.inner.read(n)
-        }
-        fn read_range(
-            &self,
-            n: &str,
-            o: u64,
-            l: usize,
-        ) -> std::result::Result<Vec<u8>, crate::error::StorageError> {
-            self.inner.read_range(n, o, l)
-        }
-        fn write(&self, n: &str, d: &[u8]) -> std::result::Result<(), crate::error::StorageError> {
-            self.writes.lock().unwrap().push(n.to_string());
-            self.inner.write(n, d)
-        }
-        fn delete(&self, n: &str) -> std::result::Result<(), crate::error::StorageError> {
-            self.inner.delete(n)
-        }
-        fn stat(&self, n: &str) -> std::result::Result<Option<u64>, crate::error::StorageError> {
-            self.inner.stat(n)
-        }
-        fn clean_temp(&self) -> std::result::Result<usize, crate::error::StorageError> {
-            self.inner.clean_temp()
-        }
+    /// The objects written to `b`, in order.
+    fn writes(b: &PowerCut<MemoryBackend>) -> Vec<String> {
+        b.log()
+            .into_iter()
+            .filter(|p| p.call == "write")
+            .map(|p| p.name)
+            .collect()
     }
 
     #[test]
     fn everything_is_copied_in_commit_order() {
         let src = repo();
-        let dst = Recorder {
-            inner: MemoryBackend::new(),
-            writes: Mutex::new(Vec::new()),
-        };
+        let dst = recorder();
         let seen = Mutex::new(0u64);
         let r = export(&src, &dst, &|p| {
             *seen.lock().unwrap() += 1;
@@ -700,8 +669,8 @@ mod tests {
         assert_eq!(r.objects_sent, 16);
         assert_eq!(*seen.lock().unwrap(), 16);
         assert_eq!(r.objects_skipped, 0);
-        same(&src, &dst.inner);
-        let w = dst.writes.lock().unwrap();
+        same(&src, dst.inner());
+        let w = writes(&dst);
         assert_eq!(w[0], "config");
         assert!(w[1].starts_with("keys/"));
         let last_pack = w.iter().rposition(|n| n.starts_with("data/")).unwrap();
@@ -850,27 +819,24 @@ mod tests {
                 second.clone()
             })
         };
-        let dst = Recorder {
-            inner: MemoryBackend::new(),
-            writes: Mutex::new(Vec::new()),
-        };
+        let dst = recorder();
         let r = export_backups(&src, &dst, &needs, &|_| {}).unwrap();
         assert_eq!(r.backups_skipped.len(), 1, "{r:?}");
         assert_eq!(r.backups_skipped[0].id, "20261122T053600.123Z");
         assert!(r.backups_skipped[0].reason.contains(&first[2]), "{r:?}");
         assert!(r.damaged_objects.contains_key(&first[2]));
         assert_eq!(
-            dst.inner.stat("backups/20261122T053600.123Z").unwrap(),
+            dst.inner().stat("backups/20261122T053600.123Z").unwrap(),
             None
         );
         assert!(dst
-            .inner
+            .inner()
             .stat("backups/20261122T173600.456Z")
             .unwrap()
             .is_some());
-        assert_eq!(dst.inner.stat(&first[2]).unwrap(), None);
+        assert_eq!(dst.inner().stat(&first[2]).unwrap(), None);
         // Backup by backup: each manifest right after what it needs.
-        let w = dst.writes.lock().unwrap();
+        let w = writes(&dst);
         let at = |n: &str| w.iter().position(|x| x == n).unwrap();
         let m2 = at("backups/20261122T173600.456Z");
         assert!(second.iter().all(|p| at(p) < m2), "{w:?}");
@@ -879,13 +845,12 @@ mod tests {
             .iter()
             .filter(|p| **p != first[2])
             .all(|p| w.contains(p)));
-        drop(w);
         // Once the local pack is healed, the next export sends backup 1 and only what it lacks.
         src.write(&first[2], &intact).unwrap();
         let r = export_backups(&src, &dst, &needs, &|_| {}).unwrap();
         assert!(r.backups_skipped.is_empty());
         assert_eq!(r.objects_sent, 2);
-        same(&src, &dst.inner);
+        same(&src, dst.inner());
     }
 
     /// Refuses whole reads of packs and range reads over [`COMPARE_BLOCK`].
