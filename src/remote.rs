@@ -164,9 +164,17 @@ pub fn skipped_error(report: &ExportReport) -> Error {
 
 /// [`export`], returning the report even when backups were skipped (the caller reports them).
 pub fn export_report(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
-    let cfg = configured(ctl)?;
-    let dst = open(&cfg)?;
-    check_owner(&dst, &ctl.repo)?;
+    export_to(ctl, &open(&configured(ctl)?)?, progress)
+}
+
+/// [`export_report`] to the target's store `dst`, already open (the crash tests wrap it).
+#[doc(hidden)]
+pub fn export_to(
+    ctl: &Controller,
+    dst: &Arc<dyn Backend>,
+    progress: &Progress,
+) -> Result<ExportReport> {
+    check_owner(dst, &ctl.repo)?;
     let index = ctl.index()?;
     let needs = |manifest: &str| -> Result<Vec<String>> {
         // stop between backups once cancelled (the rest count as skipped; see below)

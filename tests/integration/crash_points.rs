@@ -707,14 +707,9 @@ fn export_points(fx: &Fixture, template: &Path, op_name: &str) -> u64 {
         false,
         &|world, plug| {
             let ctl = open_repo(&world.join("repo"), None);
-            let dst = plug.store(&world.join("share"));
             // remote::export, with the target's store wrapped
-            cairn::replicate::export(ctl.repo.store.as_ref(), dst.as_ref(), &|_| {})?;
-            assert!(
-                !dst.is_dead(),
-                "the copy reported success after the power was lost: a storage error was swallowed"
-            );
-            cairn::remote::record_exported(&ctl.root, dst.as_ref())
+            let dst: Arc<dyn Backend> = plug.store(&world.join("share"));
+            cairn::remote::export_to(&ctl, &dst, &Progress::default()).map(|_| ())
         },
         &|world, run| {
             let what = run.what(op_name);
