@@ -24,7 +24,6 @@ use crate::backend::{Backend, ObjectInfo, ObjectKind};
 use crate::error::{Error, Result, StorageErrorKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// How many objects are copied (or compared) at once.
@@ -153,10 +152,12 @@ pub fn missing(src: &dyn Backend, dst: &dyn Backend) -> Result<Plan> {
         }
     }
     let compared = AtomicU64::new(0);
-    let verdicts = parallel(&same_size, |o| {
-        let r = same_content(src, dst, o, &compared);
-        (r.is_err(), r)
-    })?;
+    let mut verdicts = vec![false; same_size.len()];
+    parallel(
+        &same_size,
+        |o| same_content(src, dst, o, &compared),
+        |i, same| verdicts[i] = same,
+    )?;
     for (o, same) in same_size.into_iter().zip(verdicts) {
         if same {
             plan.skipped += 1;
@@ -172,43 +173,48 @@ pub fn missing(src: &dyn Backend, dst: &dyn Backend) -> Result<Plan> {
     Ok(plan)
 }
 
-/// Run `f` on every item with [`WORKERS`] threads; results in item order. `f` returns
-/// `(stop, result)`: once one says stop, the others stop early and the first `Err` is returned.
+/// Run `f` on every item with [`WORKERS`] threads, handing each result to `each` on the calling
+/// thread as it comes, with the item's index. The first `Err` stops the workers (items not
+/// started are not run) and is returned.
 fn parallel<T: Sync, R: Send>(
     items: &[T],
-    f: impl Fn(&T) -> (bool, Result<R>) + Sync,
-) -> Result<Vec<R>> {
+    f: impl Fn(&T) -> Result<R> + Sync,
+    mut each: impl FnMut(usize, R),
+) -> Result<()> {
+    let (res_tx, res_rx) = crossbeam_channel::unbounded::<(usize, Result<R>)>();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let out: Mutex<Vec<(usize, Result<R>)>> = Mutex::new(Vec::with_capacity(items.len()));
     std::thread::scope(|s| {
         for _ in 0..WORKERS.min(items.len()) {
-            s.spawn(|| loop {
+            let res_tx = res_tx.clone();
+            let (next, stop, f) = (&next, &stop, &f);
+            s.spawn(move || loop {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(item) = items.get(i) else { break };
-                let (halt, r) = f(item);
-                if halt {
+                let r = f(item);
+                if r.is_err() {
                     stop.store(true, Ordering::SeqCst);
                 }
-                out.lock().unwrap_or_else(|p| p.into_inner()).push((i, r));
+                if res_tx.send((i, r)).is_err() {
+                    break;
+                }
             });
         }
-    });
-    let mut out = out.into_inner().unwrap_or_else(|p| p.into_inner());
-    out.sort_by_key(|(i, _)| *i);
-    if out.len() < items.len() || out.iter().any(|(_, r)| r.is_err()) {
-        for (_, r) in out {
-            r?;
+        drop(res_tx);
+        let mut first_err = None;
+        for (i, r) in res_rx.iter() {
+            match r {
+                Ok(v) => each(i, v),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
         }
-        return Err(Error::failed(
-            "a copy worker stopped early",
-            "run the copy again (it resumes)",
-        ));
-    }
-    Ok(out.into_iter().filter_map(|(_, r)| r.ok()).collect())
+        first_err.map_or(Ok(()), Err)
+    })
 }
 
 /// The blake3 hex of a content-addressed object's name (`data/ab/<64 hex>`, `keys/<64 hex>`).
@@ -402,51 +408,16 @@ fn copy_set(
     objects: &[ObjectInfo],
     done: &mut dyn FnMut(&str, u64),
 ) -> Result<Vec<(String, String)>> {
-    if objects.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (res_tx, res_rx) = crossbeam_channel::unbounded::<(String, Result<Sent>)>();
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        for _ in 0..WORKERS.min(objects.len()) {
-            let res_tx = res_tx.clone();
-            let (next, stop) = (&next, &stop);
-            s.spawn(move || loop {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Some(o) = objects.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                    break;
-                };
-                let r = copy_one(src, dst, &o.name);
-                if r.is_err() {
-                    stop.store(true, Ordering::SeqCst);
-                }
-                if res_tx.send((o.name.clone(), r)).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(res_tx);
-        let mut first_err = None;
-        let mut damaged = Vec::new();
-        for (name, r) in res_rx.iter() {
-            match r {
-                Ok(Sent::Copied(bytes)) => done(&name, bytes),
-                Ok(Sent::DamagedAtSource(why)) => damaged.push((name, why)),
-                Err(e) => {
-                    if first_err.is_none() {
-                        first_err = Some(e);
-                    }
-                }
-            }
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(damaged),
-        }
-    })
+    let mut damaged = Vec::new();
+    parallel(
+        objects,
+        |o| copy_one(src, dst, &o.name),
+        |i, sent| match sent {
+            Sent::Copied(bytes) => done(&objects[i].name, bytes),
+            Sent::DamagedAtSource(why) => damaged.push((objects[i].name.clone(), why)),
+        },
+    )?;
+    Ok(damaged)
 }
 
 /// What became of one object.
