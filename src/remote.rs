@@ -77,7 +77,7 @@ pub(crate) fn open_copy(
 ) -> Result<Option<Repository>> {
     match holds(store, local)? {
         Holds::Nothing => Ok(None),
-        Holds::Ours(copy) => Ok(Some(copy)),
+        Holds::Ours(copy) => Ok(Some(*copy)),
         // the error says what is wrong with its config
         Holds::OursDamaged => Repository::open_expecting(store.clone(), local.key()).map(Some),
     }
@@ -88,7 +88,7 @@ enum Holds {
     /// No `config`: nothing exported there yet.
     Nothing,
     /// This repository's copy (same id, signed by the same key), opened.
-    Ours(Repository),
+    Ours(Box<Repository>),
     /// This repository's copy with a damaged `config` (export replaces it).
     OursDamaged,
 }
@@ -99,7 +99,7 @@ fn holds(store: &Arc<dyn Backend>, local: &Repository) -> Result<Holds> {
     }
     let why = match Repository::open(store.clone()) {
         Ok(r) if r.config.repo_id == local.config.repo_id && r.key() == local.key() => {
-            return Ok(Holds::Ours(r))
+            return Ok(Holds::Ours(Box::new(r)))
         }
         Ok(r) if r.config.repo_id == local.config.repo_id => {
             "holds a `config` with this repository's id signed by another key".to_string()
