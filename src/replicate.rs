@@ -234,6 +234,7 @@ fn same_content(
     o: &ObjectInfo,
     compared: &AtomicU64,
 ) -> Result<bool> {
+    let named_by = name_hash(&o.name);
     let mut hasher = blake3::Hasher::new();
     let mut offset = 0u64;
     while offset < o.size {
@@ -253,7 +254,7 @@ fn same_content(
         if theirs.is_empty() {
             return Ok(false);
         }
-        if name_hash(&o.name).is_some() {
+        if named_by.is_some() {
             hasher.update(&theirs);
         } else {
             let ours = src.read_range(&o.name, offset, theirs.len())?;
@@ -263,10 +264,7 @@ fn same_content(
         }
         offset += theirs.len() as u64;
     }
-    Ok(match name_hash(&o.name) {
-        Some(h) => hasher.finalize().to_hex().as_str() == h,
-        None => true,
-    })
+    Ok(named_by.is_none_or(|h| hasher.finalize().to_hex().as_str() == h))
 }
 
 /// The direction-neutral copy behind [`export`] and [`fetch`].
