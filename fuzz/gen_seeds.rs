@@ -2,6 +2,7 @@
 //! `gen_seeds DIR` fills `DIR/<target>/seed-*` for each fuzz target. Built with the targets by
 //! `cargo fuzz build`, so the seeds always follow the current format.
 
+use cairn::backend::smb_negotiate::response as negotiate;
 use cairn::chunker::ChunkerParams;
 use cairn::compress;
 use cairn::format::config::RepoConfig;
@@ -266,39 +267,4 @@ fn main() {
 
 fn hex_upper(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
-}
-
-/// An SMB2 NEGOTIATE response (as the unit tests of `smb_negotiate` build it).
-fn negotiate(dialect: u16, caps: u32, cipher: Option<u16>) -> Vec<u8> {
-    let put16 = |m: &mut Vec<u8>, x: u16| m.extend_from_slice(&x.to_le_bytes());
-    let put32 = |m: &mut Vec<u8>, x: u32| m.extend_from_slice(&x.to_le_bytes());
-    let pad8 = |m: &mut Vec<u8>| m.resize(m.len().div_ceil(8) * 8, 0);
-    let mut m = b"\xfeSMB".to_vec();
-    m.resize(64, 0);
-    m[4] = 64;
-    put16(&mut m, 65);
-    put16(&mut m, 1);
-    put16(&mut m, dialect);
-    put16(&mut m, cipher.map_or(0, |_| 2));
-    m.extend_from_slice(&[0u8; 16]);
-    put32(&mut m, caps);
-    m.resize(64 + 60, 0);
-    let off_at = m.len();
-    put32(&mut m, 0);
-    pad8(&mut m);
-    let off = m.len() as u32;
-    m[off_at..off_at + 4].copy_from_slice(&off.to_le_bytes());
-    if let Some(c) = cipher {
-        put16(&mut m, 1);
-        put16(&mut m, 38);
-        put32(&mut m, 0);
-        m.extend_from_slice(&[0u8; 38]);
-        pad8(&mut m);
-        put16(&mut m, 2);
-        put16(&mut m, 4);
-        put32(&mut m, 0);
-        put16(&mut m, 1);
-        put16(&mut m, c);
-    }
-    m
 }

@@ -539,8 +539,8 @@ pub fn prune_local(
     execute(&ctl.repo, &index, &p, dry_run, progress)
 }
 
-/// Prune a copy without local state (the target's): a temporary index built from its pack
-/// headers; `scope.also_forget` carries the backups the local prune forgot.
+/// Open the copy in `store` (signed by whatever key its own config names) and prune it with
+/// [`prune_repo`]. The target's prune opens its copy expecting the controller's key instead.
 pub fn prune_copy(
     store: Arc<dyn Backend>,
     policy: &Policy,
@@ -553,8 +553,9 @@ pub fn prune_copy(
     prune_repo(&repo, policy, now, scope, dry_run, progress)
 }
 
-/// Prune a copy without local state that is already open (the caller chose which key it must be
-/// signed by, e.g. with [`Repository::open_expecting`]).
+/// Prune a copy without local state (the target's) that is already open (the caller chose
+/// which key it must be signed by, e.g. with [`Repository::open_expecting`]): a temporary index
+/// built from its pack headers; `scope.also_forget` carries the backups the local prune forgot.
 pub fn prune_repo(
     repo: &Repository,
     policy: &Policy,

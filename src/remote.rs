@@ -65,18 +65,41 @@ pub fn accept(ctl: &Controller, cfg: &TargetConfig) -> Result<()> {
 /// sealed with fresh randomness, so a folder holding one of this repository's envelopes is this
 /// repository's, and its config is damage that export heals.
 pub fn check_owner(store: &Arc<dyn Backend>, local: &Repository) -> Result<()> {
-    if store.stat("config")?.is_none() {
-        return Ok(());
+    holds(store, local).map(|_| ())
+}
+
+/// This controller's copy at `store`, opened (`None` if nothing was exported there yet):
+/// another repository's is refused as by [`check_owner`], and so is a copy not signed by
+/// `local`'s key or whose `config` is damaged.
+pub(crate) fn open_copy(
+    store: &Arc<dyn Backend>,
+    local: &Repository,
+) -> Result<Option<Repository>> {
+    match holds(store, local)? {
+        Holds::Nothing => Ok(None),
+        Holds::Ours(copy) => Ok(Some(*copy)),
+        // the error says what is wrong with its config
+        Holds::OursDamaged => Repository::open_expecting(store.clone(), local.key()).map(Some),
     }
-    let refuse = |what: String| {
-        Error::failed(
-            format!("{} {what}; a target belongs to one repository and nothing was changed there", store.describe()),
-            "choose another folder for this repository's target (e.g. `cairn target set smb://HOST/SHARE/ANOTHER-FOLDER ...`); never point two controllers at the same folder",
-        )
-    };
+}
+
+/// What a target location holds, as [`check_owner`] judges it.
+enum Holds {
+    /// No `config`: nothing exported there yet.
+    Nothing,
+    /// This repository's copy (same id, signed by the same key), opened.
+    Ours(Box<Repository>),
+    /// This repository's copy with a damaged `config` (export replaces it).
+    OursDamaged,
+}
+
+fn holds(store: &Arc<dyn Backend>, local: &Repository) -> Result<Holds> {
+    if store.stat("config")?.is_none() {
+        return Ok(Holds::Nothing);
+    }
     let why = match Repository::open(store.clone()) {
         Ok(r) if r.config.repo_id == local.config.repo_id && r.key() == local.key() => {
-            return Ok(())
+            return Ok(Holds::Ours(Box::new(r)))
         }
         Ok(r) if r.config.repo_id == local.config.repo_id => {
             "holds a `config` with this repository's id signed by another key".to_string()
@@ -100,9 +123,12 @@ pub fn check_owner(store: &Arc<dyn Backend>, local: &Repository) -> Result<()> {
             "{}: its config is damaged ({why}); export replaces it",
             store.describe()
         );
-        return Ok(());
+        return Ok(Holds::OursDamaged);
     }
-    Err(refuse(why))
+    Err(Error::failed(
+        format!("{} {why}; a target belongs to one repository and nothing was changed there", store.describe()),
+        "choose another folder for this repository's target (e.g. `cairn target set smb://HOST/SHARE/ANOTHER-FOLDER ...`); never point two controllers at the same folder",
+    ))
 }
 
 /// Export to the target every object it lacks or holds damaged, backup by backup (oldest
@@ -138,9 +164,17 @@ pub fn skipped_error(report: &ExportReport) -> Error {
 
 /// [`export`], returning the report even when backups were skipped (the caller reports them).
 pub fn export_report(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
-    let cfg = configured(ctl)?;
-    let dst = open(&cfg)?;
-    check_owner(&dst, &ctl.repo)?;
+    export_to(ctl, &open(&configured(ctl)?)?, progress)
+}
+
+/// [`export_report`] to the target's store `dst`, already open (the crash tests wrap it).
+#[doc(hidden)]
+pub fn export_to(
+    ctl: &Controller,
+    dst: &Arc<dyn Backend>,
+    progress: &Progress,
+) -> Result<ExportReport> {
+    check_owner(dst, &ctl.repo)?;
     let index = ctl.index()?;
     let needs = |manifest: &str| -> Result<Vec<String>> {
         // stop between backups once cancelled (the rest count as skipped; see below)
@@ -209,7 +243,14 @@ pub fn verify_target(
     keys: Option<&KeyRing>,
     progress: &Progress,
 ) -> Result<(VerifyReport, String)> {
-    let (repo, index, place) = open_target_copy(ctl)?;
+    let store = open(&configured(ctl)?)?;
+    let place = store.describe();
+    let Some((repo, index)) = open_target_copy(ctl, store)? else {
+        return Err(Error::failed(
+            format!("the target {place} holds no repository yet"),
+            "run `cairn export` first (a backup exports there once a target is set)",
+        ));
+    };
     Ok((verify::verify(&repo, &index, keys, progress)?, place))
 }
 
@@ -226,31 +267,26 @@ pub fn verify_target_slice(
         return Ok(None);
     };
     let store = open(&cfg)?;
-    if store.stat("config")?.is_none() {
+    let place = store.describe();
+    let Some((repo, index)) = open_target_copy(ctl, store)? else {
         return Ok(None);
-    }
-    let (repo, index, place) = open_target_copy(ctl)?;
+    };
     Ok(Some((
         verify::verify_slice(&repo, &index, progress, slice, slices)?,
         place,
     )))
 }
 
-/// The target's copy as a repository, with a temporary index built from its pack headers.
-fn open_target_copy(ctl: &Controller) -> Result<(Repository, Index, String)> {
-    let cfg = configured(ctl)?;
-    let store = open(&cfg)?;
-    let place = store.describe();
-    if store.stat("config")?.is_none() {
-        return Err(Error::failed(
-            format!("the target {place} holds no repository yet"),
-            "run `cairn export` first (a backup exports there once a target is set)",
-        ));
-    }
-    check_owner(&store, &ctl.repo)?;
-    // the target's copy must be this controller's repository (signed by its key)
-    let repo = Repository::open_expecting(store, ctl.repo.key())?;
+/// The target's copy at `store` as a repository (this controller's, signed by its key), with a
+/// temporary index built from its pack headers; `None` if nothing was exported there yet.
+fn open_target_copy(
+    ctl: &Controller,
+    store: Arc<dyn Backend>,
+) -> Result<Option<(Repository, Index)>> {
+    let Some(repo) = open_copy(&store, &ctl.repo)? else {
+        return Ok(None);
+    };
     let index = Index::temporary()?;
     index.sync(repo.store.as_ref())?;
-    Ok((repo, index, place))
+    Ok(Some((repo, index)))
 }

@@ -24,7 +24,6 @@ use crate::backend::{Backend, ObjectInfo, ObjectKind};
 use crate::error::{Error, Result, StorageErrorKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// How many objects are copied (or compared) at once.
@@ -127,8 +126,6 @@ pub struct Plan {
     pub bytes_compared: u64,
     /// Every source object's name.
     pub at_source: HashSet<String>,
-    /// The objects found intact at the destination.
-    pub intact: HashSet<String>,
 }
 
 /// The objects of `src` that `dst` lacks or holds damaged, by phase.
@@ -155,14 +152,15 @@ pub fn missing(src: &dyn Backend, dst: &dyn Backend) -> Result<Plan> {
         }
     }
     let compared = AtomicU64::new(0);
-    let verdicts = parallel(&same_size, |o| {
-        let r = same_content(src, dst, o, &compared);
-        (r.is_err(), r)
-    })?;
+    let mut verdicts = vec![false; same_size.len()];
+    parallel(
+        &same_size,
+        |o| same_content(src, dst, o, &compared),
+        |i, same| verdicts[i] = same,
+    )?;
     for (o, same) in same_size.into_iter().zip(verdicts) {
         if same {
             plan.skipped += 1;
-            plan.intact.insert(o.name);
         } else {
             plan.healed += 1;
             plan.phases[phase_of(&o.name)].push(o);
@@ -175,43 +173,48 @@ pub fn missing(src: &dyn Backend, dst: &dyn Backend) -> Result<Plan> {
     Ok(plan)
 }
 
-/// Run `f` on every item with [`WORKERS`] threads; results in item order. `f` returns
-/// `(stop, result)`: once one says stop, the others stop early and the first `Err` is returned.
+/// Run `f` on every item with [`WORKERS`] threads, handing each result to `each` on the calling
+/// thread as it comes, with the item's index. The first `Err` stops the workers (items not
+/// started are not run) and is returned.
 fn parallel<T: Sync, R: Send>(
     items: &[T],
-    f: impl Fn(&T) -> (bool, Result<R>) + Sync,
-) -> Result<Vec<R>> {
+    f: impl Fn(&T) -> Result<R> + Sync,
+    mut each: impl FnMut(usize, R),
+) -> Result<()> {
+    let (res_tx, res_rx) = crossbeam_channel::unbounded::<(usize, Result<R>)>();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let out: Mutex<Vec<(usize, Result<R>)>> = Mutex::new(Vec::with_capacity(items.len()));
     std::thread::scope(|s| {
         for _ in 0..WORKERS.min(items.len()) {
-            s.spawn(|| loop {
+            let res_tx = res_tx.clone();
+            let (next, stop, f) = (&next, &stop, &f);
+            s.spawn(move || loop {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(item) = items.get(i) else { break };
-                let (halt, r) = f(item);
-                if halt {
+                let r = f(item);
+                if r.is_err() {
                     stop.store(true, Ordering::SeqCst);
                 }
-                out.lock().unwrap_or_else(|p| p.into_inner()).push((i, r));
+                if res_tx.send((i, r)).is_err() {
+                    break;
+                }
             });
         }
-    });
-    let mut out = out.into_inner().unwrap_or_else(|p| p.into_inner());
-    out.sort_by_key(|(i, _)| *i);
-    if out.len() < items.len() || out.iter().any(|(_, r)| r.is_err()) {
-        for (_, r) in out {
-            r?;
+        drop(res_tx);
+        let mut first_err = None;
+        for (i, r) in res_rx.iter() {
+            match r {
+                Ok(v) => each(i, v),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
         }
-        return Err(Error::failed(
-            "a copy worker stopped early",
-            "run the copy again (it resumes)",
-        ));
-    }
-    Ok(out.into_iter().filter_map(|(_, r)| r.ok()).collect())
+        first_err.map_or(Ok(()), Err)
+    })
 }
 
 /// The blake3 hex of a content-addressed object's name (`data/ab/<64 hex>`, `keys/<64 hex>`).
@@ -231,6 +234,7 @@ fn same_content(
     o: &ObjectInfo,
     compared: &AtomicU64,
 ) -> Result<bool> {
+    let named_by = name_hash(&o.name);
     let mut hasher = blake3::Hasher::new();
     let mut offset = 0u64;
     while offset < o.size {
@@ -250,7 +254,7 @@ fn same_content(
         if theirs.is_empty() {
             return Ok(false);
         }
-        if name_hash(&o.name).is_some() {
+        if named_by.is_some() {
             hasher.update(&theirs);
         } else {
             let ours = src.read_range(&o.name, offset, theirs.len())?;
@@ -260,10 +264,7 @@ fn same_content(
         }
         offset += theirs.len() as u64;
     }
-    Ok(match name_hash(&o.name) {
-        Some(h) => hasher.finalize().to_hex().as_str() == h,
-        None => true,
-    })
+    Ok(named_by.is_none_or(|h| hasher.finalize().to_hex().as_str() == h))
 }
 
 /// The direction-neutral copy behind [`export`] and [`fetch`].
@@ -375,10 +376,7 @@ fn copy(
         send(&batch, &mut report)?;
         let bad: Vec<String> = wanted
             .iter()
-            .filter(|n| {
-                report.damaged_objects.contains_key(*n)
-                    || !(plan.at_source.contains(*n) || plan.intact.contains(*n))
-            })
+            .filter(|n| report.damaged_objects.contains_key(*n) || !plan.at_source.contains(*n))
             .map(|n| match report.damaged_objects.get(n) {
                 Some(why) => format!("{n} is damaged here ({why})"),
                 None => format!("{n} is missing here"),
@@ -408,51 +406,16 @@ fn copy_set(
     objects: &[ObjectInfo],
     done: &mut dyn FnMut(&str, u64),
 ) -> Result<Vec<(String, String)>> {
-    if objects.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (res_tx, res_rx) = crossbeam_channel::unbounded::<(String, Result<Sent>)>();
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        for _ in 0..WORKERS.min(objects.len()) {
-            let res_tx = res_tx.clone();
-            let (next, stop) = (&next, &stop);
-            s.spawn(move || loop {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Some(o) = objects.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                    break;
-                };
-                let r = copy_one(src, dst, &o.name);
-                if r.is_err() {
-                    stop.store(true, Ordering::SeqCst);
-                }
-                if res_tx.send((o.name.clone(), r)).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(res_tx);
-        let mut first_err = None;
-        let mut damaged = Vec::new();
-        for (name, r) in res_rx.iter() {
-            match r {
-                Ok(Sent::Copied(bytes)) => done(&name, bytes),
-                Ok(Sent::DamagedAtSource(why)) => damaged.push((name, why)),
-                Err(e) => {
-                    if first_err.is_none() {
-                        first_err = Some(e);
-                    }
-                }
-            }
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(damaged),
-        }
-    })
+    let mut damaged = Vec::new();
+    parallel(
+        objects,
+        |o| copy_one(src, dst, &o.name),
+        |i, sent| match sent {
+            Sent::Copied(bytes) => done(&objects[i].name, bytes),
+            Sent::DamagedAtSource(why) => damaged.push((objects[i].name.clone(), why)),
+        },
+    )?;
+    Ok(damaged)
 }
 
 /// What became of one object.
@@ -603,7 +566,7 @@ fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str) -> Result<Sent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{FaultyBackend, MemoryBackend};
+    use crate::backend::{FaultyBackend, MemoryBackend, PowerCut};
     use crate::error::StorageErrorKind;
     use std::sync::Mutex;
 
@@ -648,55 +611,24 @@ mod tests {
         }
     }
 
-    /// Records the order of writes.
-    struct Recorder {
-        inner: MemoryBackend,
-        writes: Mutex<Vec<String>>,
+    /// A destination that records the order of writes.
+    fn recorder() -> PowerCut<MemoryBackend> {
+        PowerCut::counting(MemoryBackend::new())
     }
 
-    impl Backend for Recorder {
-        fn describe(&self) -> String {
-            "recorder".into()
-        }
-        fn list(
-            &self,
-            p: &str,
-        ) -> std::result::Result<Vec<ObjectInfo>, crate::error::StorageError> {
-            self.inner.list(p)
-        }
-        fn read(&self, n: &str) -> std::result::Result<Vec<u8>, crate::error::StorageError> {
-            self.inner.read(n)
-        }
-        fn read_range(
-            &self,
-            n: &str,
-            o: u64,
-            l: usize,
-        ) -> std::result::Result<Vec<u8>, crate::error::StorageError> {
-            self.inner.read_range(n, o, l)
-        }
-        fn write(&self, n: &str, d: &[u8]) -> std::result::Result<(), crate::error::StorageError> {
-            self.writes.lock().unwrap().push(n.to_string());
-            self.inner.write(n, d)
-        }
-        fn delete(&self, n: &str) -> std::result::Result<(), crate::error::StorageError> {
-            self.inner.delete(n)
-        }
-        fn stat(&self, n: &str) -> std::result::Result<Option<u64>, crate::error::StorageError> {
-            self.inner.stat(n)
-        }
-        fn clean_temp(&self) -> std::result::Result<usize, crate::error::StorageError> {
-            self.inner.clean_temp()
-        }
+    /// The objects written to `b`, in order.
+    fn writes(b: &PowerCut<MemoryBackend>) -> Vec<String> {
+        b.log()
+            .into_iter()
+            .filter(|p| p.call == "write")
+            .map(|p| p.name)
+            .collect()
     }
 
     #[test]
     fn everything_is_copied_in_commit_order() {
         let src = repo();
-        let dst = Recorder {
-            inner: MemoryBackend::new(),
-            writes: Mutex::new(Vec::new()),
-        };
+        let dst = recorder();
         let seen = Mutex::new(0u64);
         let r = export(&src, &dst, &|p| {
             *seen.lock().unwrap() += 1;
@@ -706,8 +638,8 @@ mod tests {
         assert_eq!(r.objects_sent, 16);
         assert_eq!(*seen.lock().unwrap(), 16);
         assert_eq!(r.objects_skipped, 0);
-        same(&src, &dst.inner);
-        let w = dst.writes.lock().unwrap();
+        same(&src, dst.inner());
+        let w = writes(&dst);
         assert_eq!(w[0], "config");
         assert!(w[1].starts_with("keys/"));
         let last_pack = w.iter().rposition(|n| n.starts_with("data/")).unwrap();
@@ -856,27 +788,24 @@ mod tests {
                 second.clone()
             })
         };
-        let dst = Recorder {
-            inner: MemoryBackend::new(),
-            writes: Mutex::new(Vec::new()),
-        };
+        let dst = recorder();
         let r = export_backups(&src, &dst, &needs, &|_| {}).unwrap();
         assert_eq!(r.backups_skipped.len(), 1, "{r:?}");
         assert_eq!(r.backups_skipped[0].id, "20261122T053600.123Z");
         assert!(r.backups_skipped[0].reason.contains(&first[2]), "{r:?}");
         assert!(r.damaged_objects.contains_key(&first[2]));
         assert_eq!(
-            dst.inner.stat("backups/20261122T053600.123Z").unwrap(),
+            dst.inner().stat("backups/20261122T053600.123Z").unwrap(),
             None
         );
         assert!(dst
-            .inner
+            .inner()
             .stat("backups/20261122T173600.456Z")
             .unwrap()
             .is_some());
-        assert_eq!(dst.inner.stat(&first[2]).unwrap(), None);
+        assert_eq!(dst.inner().stat(&first[2]).unwrap(), None);
         // Backup by backup: each manifest right after what it needs.
-        let w = dst.writes.lock().unwrap();
+        let w = writes(&dst);
         let at = |n: &str| w.iter().position(|x| x == n).unwrap();
         let m2 = at("backups/20261122T173600.456Z");
         assert!(second.iter().all(|p| at(p) < m2), "{w:?}");
@@ -885,13 +814,12 @@ mod tests {
             .iter()
             .filter(|p| **p != first[2])
             .all(|p| w.contains(p)));
-        drop(w);
         // Once the local pack is healed, the next export sends backup 1 and only what it lacks.
         src.write(&first[2], &intact).unwrap();
         let r = export_backups(&src, &dst, &needs, &|_| {}).unwrap();
         assert!(r.backups_skipped.is_empty());
         assert_eq!(r.objects_sent, 2);
-        same(&src, &dst.inner);
+        same(&src, dst.inner());
     }
 
     /// Refuses whole reads of packs and range reads over [`COMPARE_BLOCK`].

@@ -31,7 +31,7 @@
 use crate::error::{StorageError, StorageErrorKind};
 
 /// Most chunk refs an honest manifest holds (see the module documentation).
-pub const MAX_REFS: u64 = 4 << 20;
+const MAX_REFS: u64 = 4 << 20;
 
 /// The kinds of stored objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub enum ObjectKind {
 }
 
 /// Largest honest pack for `pack_target` (see the module documentation).
-pub const fn pack_cap(pack_target: u64) -> u64 {
+const fn pack_cap(pack_target: u64) -> u64 {
     let sealed_max =
         crate::format::pack::MAX_BLOB_LEN as u64 + 1 + crate::crypto::SEAL_OVERHEAD as u64;
     let min_sealed = crate::crypto::SEAL_OVERHEAD as u64 + 1;

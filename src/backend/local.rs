@@ -3,7 +3,7 @@
 use super::{budget, valid_name, Backend, ObjectInfo, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
 use std::fs::{self, File, OpenOptions};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -150,15 +150,10 @@ impl Backend for LocalBackend {
                 .mode(0o666)
                 .open(&tmp)
                 .map_err(|e| self.err(name, &e))?;
-            let n = std::io::copy(&mut data.take(size.saturating_add(1)), &mut f)
-                .map_err(|e| super::smb::source_err(self.loc(name), &e))?;
-            if n != size {
-                return Err(StorageError::new(
-                    StorageErrorKind::Io,
-                    self.loc(name),
-                    format!("the source gave {n} bytes, {size} were announced; nothing was stored"),
-                ));
-            }
+            // a failure to write here (a full disk) is this backend's, not the source's
+            super::copy_exact(data, size, self.loc(name), |block| {
+                f.write_all(block).map_err(|e| self.err(name, &e))
+            })?;
             f.sync_all().map_err(|e| self.err(name, &e))?;
             fs::rename(&tmp, &p).map_err(|e| self.err(name, &e))?;
             File::open(&dir)
@@ -227,6 +222,40 @@ mod tests {
         assert!(b.list("").unwrap().is_empty());
         assert_eq!(b.clean_temp().unwrap(), 1);
         assert!(!d.path().join("data/ab/.tmp-123").exists());
+    }
+
+    #[test]
+    fn write_from_stores_exactly_the_announced_bytes_or_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(d.path());
+        let data = vec![7u8; 5 << 20];
+        b.write_from("data/ab/whole", &mut &data[..], data.len() as u64)
+            .unwrap();
+        assert_eq!(b.read("data/ab/whole").unwrap(), data);
+        // a source shorter or longer than announced
+        for announced in [data.len() as u64 + 1, data.len() as u64 - 1] {
+            let e = b
+                .write_from("data/ab/short", &mut &data[..], announced)
+                .unwrap_err();
+            assert!(e.detail.contains("were announced"), "{e}");
+        }
+        // a source that fails part-way
+        let mut failing = (&data[..1000]).chain(FailingRead);
+        let e = b
+            .write_from("data/ab/failed", &mut failing, 2000)
+            .unwrap_err();
+        assert!(e.detail.contains("the source failed"), "{e}");
+        assert_eq!(b.stat("data/ab/short").unwrap(), None);
+        assert_eq!(b.stat("data/ab/failed").unwrap(), None);
+        assert_eq!(b.clean_temp().unwrap(), 0, "a temporary file was left");
+    }
+
+    struct FailingRead;
+
+    impl Read for FailingRead {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("source gone"))
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod smb;
 #[doc(hidden)]
 pub mod smb_negotiate;
 
-pub use budget::{cap_of, check_size, pack_cap, ObjectKind, MAX_REFS};
+pub use budget::{cap_of, check_size, ObjectKind};
 pub use faulty::{Fault, FaultyBackend};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
@@ -73,19 +73,13 @@ pub trait Backend: Send + Sync {
         data: &mut dyn std::io::Read,
         size: u64,
     ) -> Result<(), StorageError> {
+        let location = format!("{}: {name}", self.describe());
         let cap = cap_of(name);
         let mut buf = Vec::with_capacity(size.min(cap) as usize);
         std::io::Read::read_to_end(&mut std::io::Read::take(data, size.min(cap) + 1), &mut buf)
-            .map_err(|e| smb::source_err(format!("{}: {name}", self.describe()), &e))?;
+            .map_err(|e| source_err(location.clone(), &e))?;
         if buf.len() as u64 != size {
-            return Err(StorageError::new(
-                crate::error::StorageErrorKind::Io,
-                format!("{}: {name}", self.describe()),
-                format!(
-                    "the source gave {} bytes, {size} were announced; nothing was stored",
-                    buf.len()
-                ),
-            ));
+            return Err(wrong_length(location, buf.len() as u64, size));
         }
         self.write(name, &buf)
     }
@@ -159,4 +153,68 @@ mod tests {
         assert!(!valid_name("a//b"));
         assert!(!valid_name(""));
     }
+}
+
+/// Hand the `size` bytes `data` yields to `write`, one block of at most [`smb::BLOCK`] at a
+/// time, for [`Backend::write_from`]: a failure of `data` is the source's ([`source_err`]), one
+/// of `write` (the destination's) is returned as it is, and a length other than `size` is an
+/// error. On any error the caller stores nothing. `location` names the object for messages.
+fn copy_exact(
+    data: &mut dyn std::io::Read,
+    size: u64,
+    location: String,
+    mut write: impl FnMut(&[u8]) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    let mut data = std::io::Read::take(data, size.saturating_add(1));
+    let mut buf = vec![
+        0u8;
+        smb::BLOCK
+            .min(usize::try_from(size).unwrap_or(smb::BLOCK))
+            .max(1)
+    ];
+    let mut sent = 0u64;
+    loop {
+        let n = read_full(&mut data, &mut buf).map_err(|e| source_err(location.clone(), &e))?;
+        if n == 0 {
+            break;
+        }
+        write(&buf[..n])?;
+        sent += n as u64;
+    }
+    if sent != size {
+        return Err(wrong_length(location, sent, size));
+    }
+    Ok(())
+}
+
+/// Fill `buf` from `r` as far as it goes; fewer bytes only at the end.
+fn read_full(r: &mut dyn std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A failure of the reader a streamed write copies from (the source, not this backend).
+fn source_err(location: String, e: &std::io::Error) -> StorageError {
+    StorageError::new(
+        crate::error::StorageErrorKind::Io,
+        location,
+        format!("the source failed while being copied: {e}; nothing was stored"),
+    )
+}
+
+/// A source that gave `got` bytes where `size` were announced.
+fn wrong_length(location: String, got: u64, size: u64) -> StorageError {
+    StorageError::new(
+        crate::error::StorageErrorKind::Io,
+        location,
+        format!("the source gave {got} bytes, {size} were announced; nothing was stored"),
+    )
 }

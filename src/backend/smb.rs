@@ -510,24 +510,10 @@ impl SmbBackend {
             )
             .map_err(|e| self.err(name, &e))?;
         // One block in memory at a time, whatever the object's size.
-        let mut buf = vec![0u8; BLOCK.min(usize::try_from(size).unwrap_or(BLOCK)).max(1)];
-        let mut sent = 0u64;
-        loop {
-            let n = read_full(data, &mut buf).map_err(|e| source_err(self.loc(name), &e))?;
-            if n == 0 {
-                break;
-            }
-            f.write_all(&buf[..n]).map_err(|e| self.io_err(name, &e))?;
-            sent += n as u64;
-        }
+        super::copy_exact(data, size, self.loc(name), |block| {
+            f.write_all(block).map_err(|e| self.io_err(name, &e))
+        })?;
         drop(f);
-        if sent != size {
-            return Err(StorageError::new(
-                StorageErrorKind::Io,
-                self.loc(name),
-                format!("the source gave {sent} bytes, {size} were announced; nothing was stored"),
-            ));
-        }
         // The temporary file must hold every byte before it takes the object's name.
         let st = self
             .client
@@ -561,29 +547,6 @@ impl SmbBackend {
         }
         res
     }
-}
-
-/// Fill `buf` from `r` as far as it goes; fewer bytes only at the end.
-pub(crate) fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
-/// A failure of the reader a streamed write copies from (the source, not this backend).
-pub(crate) fn source_err(location: String, e: &std::io::Error) -> StorageError {
-    StorageError::new(
-        StorageErrorKind::Io,
-        location,
-        format!("the source failed while being copied: {e}; nothing was stored"),
-    )
 }
 
 impl Backend for SmbBackend {

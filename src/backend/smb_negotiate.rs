@@ -145,6 +145,41 @@ pub fn parse(msg: &[u8]) -> Option<Offer> {
     })
 }
 
+/// A NEGOTIATE response as a server sends it (SMB2 header and body), for the tests and the fuzz
+/// seeds: `dialect`, `caps`, signing enabled, and for 3.1.1 an ENCRYPTION_CAPABILITIES context
+/// choosing `cipher` (after a PREAUTH_INTEGRITY context) when given.
+#[doc(hidden)]
+pub fn response(dialect: u16, caps: u32, cipher: Option<u16>) -> Vec<u8> {
+    let mut m = b"\xfeSMB".to_vec();
+    m.resize(64, 0);
+    m[4] = 64;
+    put16(&mut m, 65);
+    put16(&mut m, SIGNING_ENABLED);
+    put16(&mut m, dialect);
+    put16(&mut m, cipher.map_or(0, |_| 2));
+    m.extend_from_slice(&[0u8; 16]);
+    put32(&mut m, caps);
+    m.resize(64 + 60, 0);
+    let off_at = m.len();
+    put32(&mut m, 0);
+    pad8(&mut m);
+    let off = m.len() as u32;
+    m[off_at..off_at + 4].copy_from_slice(&off.to_le_bytes());
+    if let Some(c) = cipher {
+        put16(&mut m, 1);
+        put16(&mut m, 38);
+        put32(&mut m, 0);
+        m.extend_from_slice(&[0u8; 38]);
+        pad8(&mut m);
+        put16(&mut m, 2);
+        put16(&mut m, 4);
+        put32(&mut m, 0);
+        put16(&mut m, 1);
+        put16(&mut m, c);
+    }
+    m
+}
+
 /// Ask `host:port` what it offers. `place` names the server in errors.
 pub fn ask(host: &str, port: u16, timeout: Duration, place: &str) -> Result<Offer, StorageError> {
     let unreachable =
@@ -201,37 +236,6 @@ pub fn ask(host: &str, port: u16, timeout: Duration, place: &str) -> Result<Offe
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn response(dialect: u16, caps: u32, cipher: Option<u16>) -> Vec<u8> {
-        let mut m = b"\xfeSMB".to_vec();
-        m.resize(64, 0);
-        m[4] = 64;
-        put16(&mut m, 65);
-        put16(&mut m, SIGNING_ENABLED);
-        put16(&mut m, dialect);
-        put16(&mut m, cipher.map_or(0, |_| 2));
-        m.extend_from_slice(&[0u8; 16]);
-        put32(&mut m, caps);
-        m.resize(64 + 60, 0);
-        let off_at = m.len();
-        put32(&mut m, 0);
-        pad8(&mut m);
-        let off = m.len() as u32;
-        m[off_at..off_at + 4].copy_from_slice(&off.to_le_bytes());
-        if let Some(c) = cipher {
-            put16(&mut m, 1);
-            put16(&mut m, 38);
-            put32(&mut m, 0);
-            m.extend_from_slice(&[0u8; 38]);
-            pad8(&mut m);
-            put16(&mut m, 2);
-            put16(&mut m, 4);
-            put32(&mut m, 0);
-            put16(&mut m, 1);
-            put16(&mut m, c);
-        }
-        m
-    }
 
     #[test]
     fn offers_are_read_from_the_answer() {

@@ -55,13 +55,10 @@ pub fn prune_target(
     };
     let outcome = (|| {
         let store: Arc<dyn Backend> = Arc::from(open_backend(&cfg)?);
-        if store.stat("config")?.is_none() {
+        // Never prune another repository's backups, only a copy signed by this controller's key.
+        let Some(copy) = crate::remote::open_copy(&store, &ctl.repo)? else {
             return Ok(None); // nothing exported yet: nothing to prune there
-        }
-        // Never prune another repository's backups.
-        crate::remote::check_owner(&store, &ctl.repo)?;
-        // and only a copy signed by this controller's key
-        let copy = crate::repository::Repository::open_expecting(store, ctl.repo.key())?;
+        };
         prune_repo(&copy, policy, now, &scope, dry_run, progress).map(Some)
     })();
     outcome.map_err(|e| {

@@ -23,9 +23,8 @@
 //!   backup's sources stores again what prune deleted); a recover re-run into a new repository.
 //!
 //! Not modelled: the small files under `REPO/local/` other than the index (keys.toml,
-//! services.toml, exported.json: written with `fsutil::write_atomic`, outside the store), and
-//! deletes that a file system makes durable out of order (`LocalBackend::delete` does not fsync
-//! the directory; the tests take a delete as durable when it returns).
+//! services.toml, exported.json: written with `fsutil::write_atomic`, outside the store). A
+//! delete is taken as durable when it returns (`LocalBackend::delete` fsyncs the directory).
 
 use crate::harness::{assert_same, random_bytes, snapshot, write, Entry, Snapshot};
 use cairn::backend::{Backend, Landing, LocalBackend, PowerCut, SyncPoint, TEMP_PREFIX};
@@ -310,7 +309,6 @@ fn assert_restores_as(want: &Expected, got: &Expected, what: &str) {
     }
 }
 
-/// What the crash run did.
 /// What the reboot finds of the controller's index cache (`REPO/local/index`, written by sled
 /// outside the backend: between its flushes a crash may lose any suffix of its writes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,6 +327,7 @@ struct Cut {
     index: IndexAfter,
 }
 
+/// What the crash run did.
 struct Run {
     /// Where the power went (None: the counting run).
     cut: Option<Cut>,
@@ -708,14 +707,9 @@ fn export_points(fx: &Fixture, template: &Path, op_name: &str) -> u64 {
         false,
         &|world, plug| {
             let ctl = open_repo(&world.join("repo"), None);
-            let dst = plug.store(&world.join("share"));
             // remote::export, with the target's store wrapped
-            cairn::replicate::export(ctl.repo.store.as_ref(), dst.as_ref(), &|_| {})?;
-            assert!(
-                !dst.is_dead(),
-                "the copy reported success after the power was lost: a storage error was swallowed"
-            );
-            cairn::remote::record_exported(&ctl.root, dst.as_ref())
+            let dst: Arc<dyn Backend> = plug.store(&world.join("share"));
+            cairn::remote::export_to(&ctl, &dst, &Progress::default()).map(|_| ())
         },
         &|world, run| {
             let what = run.what(op_name);
