@@ -54,6 +54,7 @@ pub mod ops;
 pub mod progress;
 pub mod prune;
 pub mod recover;
+pub mod remedy;
 pub mod remote;
 pub mod replicate;
 pub mod repository;

@@ -11,7 +11,7 @@
 
 use crate::backend::{Backend, LocalBackend};
 use crate::controller::Controller;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ServiceCause};
 use crate::format::envelope::EnvelopeKind;
 use crate::format::manifest::{Definitions, Manifest};
 use crate::format::sealed_key::{self, SealedKey};
@@ -405,33 +405,30 @@ fn definitions(ctl: &Controller, keys: &KeyRing, m: &Manifest) -> Result<Definit
 /// exit status, never the command line (it may carry credentials); the command's own error
 /// output goes to the operator's terminal (escaped, bounded), not into the job record or alerts.
 fn run_restore_command(service: &str, cmd: &str, input: &Path) -> Result<()> {
-    let fail = |cause: String| {
-        Error::Service {
-        service: service.to_string(),
-        cause,
-        remedy: format!(
-            "the data is restored at {}; fix what the command's error output says, then run service {service}'s restore command by hand with that file as its standard input (`cairn service list` shows the command)",
-            input.display()
-        ),
-    }
+    let cause = || ServiceCause::RestoreCommandFailed {
+        restored_at: input.to_path_buf(),
+    };
+    let fail_io = |what: String, e: std::io::Error| {
+        Error::service_io(service, cause(), format!("{what}: {e}"), e)
     };
     let stdin = std::fs::File::open(input)
-        .map_err(|e| fail(format!("cannot open {}: {e}", input.display())))?;
+        .map_err(|e| fail_io(format!("cannot open {}", input.display()), e))?;
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .stdin(stdin)
         .output()
-        .map_err(|e| fail(format!("its restore command could not be started: {e}")))?;
+        .map_err(|e| fail_io("its restore command could not be started".into(), e))?;
     if !out.status.success() {
         tracing::warn!(
             "service {service}'s restore command said: {}",
             crate::service::stderr_excerpt(&out.stderr)
         );
-        return Err(fail(format!(
-            "restore: {}",
-            crate::service::exit_cause(&out.status)
-        )));
+        return Err(Error::service(
+            service,
+            cause(),
+            format!("restore: {}", crate::service::exit_cause(&out.status)),
+        ));
     }
     Ok(())
 }
