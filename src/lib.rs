@@ -63,6 +63,7 @@ pub mod retention;
 pub mod schedule;
 pub mod service;
 pub mod signing;
+mod sled_open;
 pub mod target;
 pub mod text;
 pub mod verify;
