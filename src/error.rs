@@ -51,6 +51,8 @@ pub struct StorageError {
     pub detail: String,
     /// The OS error behind it, if there is one (shared: storage errors are cloned).
     source: Option<Arc<std::io::Error>>,
+    /// Which copy the backend holds, when whoever opened it said ([`crate::backend::OnCopy`]).
+    side: CopySide,
 }
 
 impl StorageError {
@@ -65,7 +67,21 @@ impl StorageError {
             location: location.into(),
             detail: detail.into(),
             source: None,
+            side: CopySide::Unknown,
         }
+    }
+
+    /// This error, placed on the copy `side` unless it already is on one.
+    pub fn on_copy(mut self, side: CopySide) -> Self {
+        if self.side == CopySide::Unknown {
+            self.side = side;
+        }
+        self
+    }
+
+    /// Which copy it is on, if its backend's opener said.
+    pub fn side(&self) -> CopySide {
+        self.side
     }
 
     /// Classify an OS error on a local path (keeping a copy of it as the source).
@@ -100,9 +116,9 @@ impl StorageError {
         }
     }
 
-    /// What the operator should do about it (not knowing which copy it is on).
+    /// What the operator should do about it (on its copy, if known).
     pub fn remedy(&self) -> String {
-        crate::remedy::storage(self.kind, CopySide::Unknown)
+        crate::remedy::storage(self.kind, self.side)
     }
 }
 
@@ -348,8 +364,8 @@ impl Error {
         }
     }
 
-    /// This error, with damage whose copy its reader did not say placed on `side` (for callers
-    /// that know which copy they read: a verify of the target's copy, ...).
+    /// This error, with damage or a storage failure whose copy its reader did not say placed on
+    /// `side` (for callers that know which copy they read: a verify of the target's copy, ...).
     pub fn on_copy(self, side: CopySide) -> Self {
         match self {
             Error::Corrupt {
@@ -361,7 +377,17 @@ impl Error {
                 detail,
                 side,
             },
+            Error::Storage(e) => Error::Storage(e.on_copy(side)),
             other => other,
+        }
+    }
+
+    /// Which copy the failure is on, when its reader said (damage, storage failures).
+    pub fn side(&self) -> CopySide {
+        match self {
+            Error::Corrupt { side, .. } => *side,
+            Error::Storage(e) => e.side(),
+            _ => CopySide::Unknown,
         }
     }
 
@@ -410,11 +436,7 @@ impl Error {
 
     /// What the operator should do (see [`crate::remedy`]).
     pub fn remedy(&self) -> String {
-        let side = match self {
-            Error::Corrupt { side, .. } => *side,
-            _ => CopySide::Unknown,
-        };
-        crate::remedy::of(self, side)
+        crate::remedy::of(self, self.side())
     }
 
     /// What kind of failure it is, for the alert catalogue.

@@ -3,7 +3,8 @@
 //!
 //! Input is the failing job's kind and its [`Error`]; the cause comes from [`Error::kind`], a
 //! service failure's from its [`ServiceCause`](crate::error::ServiceCause) (set by the engine
-//! where it failed), and which copy damage is on from [`CopySide`] (set by its reader). Nothing
+//! where it failed), and which copy a failure is on from [`CopySide`] (set by its reader: the
+//! target's backend marks its errors, verify and export mark the damage they find). Nothing
 //! is decided by an error's wording. The remedy for each cause is [`crate::remedy`]'s, the one
 //! [`Error::remedy`] gives; the catalogue appends the step that runs the job again.
 
@@ -49,9 +50,12 @@ pub const REPOSITORY: &str = "repository";
 
 /// Diagnose job `kind` failing with `err`.
 pub fn diagnose(kind: JobKind, err: &Error) -> Diagnosis {
-    let on_target = (matches!(kind, JobKind::Export | JobKind::Recover)
-        && !crate::remote::is_internal_damage(err))
-        || crate::remote::is_target_damage(err);
+    // on the copy its reader names; else export and recover fail on the target's copy
+    let on_target = match err.side() {
+        CopySide::Target => true,
+        CopySide::Internal => false,
+        CopySide::Unknown => matches!(kind, JobKind::Export | JobKind::Recover),
+    };
     let (storage_subject, side) = if on_target {
         (TARGET, CopySide::Target)
     } else {
@@ -315,6 +319,17 @@ mod tests {
             (REPOSITORY, "object_missing", Severity::Critical)
         );
         assert_one_remedy(&d, &err, CopySide::Internal);
+        // the same failure on the target's backend is the target's, whatever the job
+        let cfg =
+            crate::target::TargetConfig::new(&d0.path().display().to_string(), None, None).unwrap();
+        let target = crate::target::open_backend(&cfg).unwrap();
+        let err = Error::from(target.read("data/ab/abcd").unwrap_err());
+        let d = diagnose(JobKind::Verify, &err);
+        assert_eq!(
+            (d.subject.as_str(), d.cause.as_str()),
+            (TARGET, "object_missing")
+        );
+        assert_one_remedy(&d, &err, CopySide::Target);
         let denied = Error::io(
             "/srv/repo/config",
             std::io::Error::from_raw_os_error(libc::EACCES),
@@ -329,6 +344,17 @@ mod tests {
             (TARGET, "share_access_denied")
         );
         assert!(on_share.remedy.contains("cairn target set"));
+        // placed on the target by its backend: the share's remedy, in the error and the alert
+        let on_target = denied.on_copy(CopySide::Target);
+        let d = diagnose(JobKind::Verify, &on_target);
+        assert_eq!(d.cause, "share_access_denied");
+        assert_eq!(
+            on_target.remedy(),
+            crate::remedy::storage(
+                crate::error::StorageErrorKind::AccessDenied,
+                CopySide::Target
+            )
+        );
     }
 
     #[test]
