@@ -23,7 +23,7 @@ use crate::restore::{self, RestoreOptions, RestoreReport};
 use crate::service::{ServiceList, COMMAND_OUTPUT};
 use crate::signing::PublicKey;
 use crate::target::TargetConfig;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -207,13 +207,12 @@ pub fn finish_into(
     let mut report = crate::verify::verify(&ctl.repo, &index, None, &Progress::default())?;
     let mut ignored = ignored;
     // a gap in the chain is the share's history, not damage to the copy: shown, not fatal.
-    // Verify lists a backup's gap once; a backup listed with only that is hurt by nothing else.
-    let gapped: BTreeSet<String> = crate::chain::gaps(&ctl.repo.manifests_hashed()?.0)
+    // A backup whose only hurt is the gap the chain reports for it is hurt by nothing else.
+    let gaps: BTreeMap<String, String> = crate::chain::gaps(&ctl.repo.manifests_hashed()?.0)
         .into_iter()
-        .map(|(id, _)| id)
         .collect();
     report.damaged_backups.retain(|id, what| {
-        let gap = what.len() == 1 && gapped.contains(id);
+        let gap = matches!(&what[..], [only] if gaps.get(id) == Some(only));
         if gap {
             ignored.push(format!("backup {id}: {}", what.join("; ")));
         }
