@@ -6,6 +6,11 @@
 //!   never folded into I/O: verify and restore report it per object and per file.
 //! - Storage (backend) errors keep their cause (unreachable, logon failure, no space, ...) so
 //!   that alerts can give a remedy specific to it.
+//! - Whatever decides by cause matches on a type ([`Error::kind`], [`ServiceCause`],
+//!   [`CopySide`]) set where the error is built, never on its text. The text is for people (and
+//!   never holds a service's command line: it may carry secrets).
+//! - The OS or storage error behind an error is kept as its `source`.
+//! - The remedy for each kind is written once, in [`crate::remedy`].
 //! - Exit codes: 2 usage / bad input, 3 busy, 1 everything else.
 
 use std::fmt;
