@@ -88,39 +88,6 @@ pub fn make_private(dir: &Path) -> usize {
     changed
 }
 
-/// Open a sled database with `open`, retrying with a growing pause (5 ms doubling to 100 ms) for
-/// up to `patience` while another handle holds its lock ([`is_lock_conflict`]). Any other result,
-/// or the lock conflict once the patience is spent, is returned as it is.
-pub(crate) fn open_patiently<T>(
-    patience: std::time::Duration,
-    mut open: impl FnMut() -> sled::Result<T>,
-) -> sled::Result<T> {
-    let deadline = std::time::Instant::now() + patience;
-    let mut pause = std::time::Duration::from_millis(5);
-    loop {
-        match open() {
-            Err(e) if is_lock_conflict(&e) && std::time::Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(std::time::Duration::from_millis(100));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Whether sled could not open a database because another process holds its lock.
-///
-/// sled 0.34.7 has no error kind for this: it reports `Error::Io` of kind `Other` whose text is
-/// "could not acquire lock on …" (the underlying `EWOULDBLOCK` is only formatted into the
-/// text). So the text is matched, but only that exact phrase and only on that variant and kind:
-/// a corrupt database whose message happens to contain "lock" (as in "block") is not taken for
-/// a busy one.
-pub(crate) fn is_lock_conflict(e: &sled::Error) -> bool {
-    matches!(e, sled::Error::Io(io)
-        if io.kind() == std::io::ErrorKind::Other
-            && io.to_string().starts_with("could not acquire lock"))
-}
-
 /// Remove the corrupt database at `path` (the index, the job state): first renamed to a name no
 /// other rebuild uses (`<name>.corrupt-<ns>-<random>`), so a new one can be created at once, then
 /// deleted, with any copy an earlier, interrupted rebuild left behind.

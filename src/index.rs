@@ -7,6 +7,7 @@ use crate::error::{Error, Result, StorageErrorKind};
 use crate::format::pack::{BlobKind, PackEntry, PackHeader, TRAILER_LEN};
 use crate::format::tree::ChunkRef;
 use crate::id::{ChunkId, KeyId, PackId};
+use crate::sled_open::OpenError;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -116,14 +117,14 @@ impl Index {
                 crate::fsutil::remove_corrupt_copies(path);
                 Ok(i)
             }
-            Err(e) if crate::fsutil::is_lock_conflict(&e) => Err(Error::failed(
+            Err(OpenError::Locked) => Err(Error::failed(
                 format!(
                     "the local index {} is in use by another cairn process",
                     path.display()
                 ),
                 "wait for the other job to finish (`cairn jobs`)",
             )),
-            Err(e) => {
+            Err(OpenError::Failed(e)) => {
                 tracing::warn!(
                     "local index {} unreadable ({}); rebuilding it from the pack headers",
                     path.display(),
@@ -138,8 +139,8 @@ impl Index {
     /// Open, waiting a little while the database's file lock is still held: the index is the
     /// lease holder's alone, but sled releases its lock some time after the last handle of an
     /// earlier job in the same process (`serve`: backup, then prune) is dropped.
-    fn open_patiently(path: &Path) -> sled::Result<Self> {
-        crate::fsutil::open_patiently(LOCK_PATIENCE, || Self::open_at(path))
+    fn open_patiently(path: &Path) -> Result<Self, OpenError> {
+        crate::sled_open::open_patiently(path, LOCK_PATIENCE, || Self::open_at(path))
     }
 
     fn open_at(path: &Path) -> sled::Result<Self> {

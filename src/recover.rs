@@ -11,7 +11,7 @@
 
 use crate::backend::{Backend, LocalBackend};
 use crate::controller::Controller;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ServiceCause};
 use crate::format::envelope::EnvelopeKind;
 use crate::format::manifest::{Definitions, Manifest};
 use crate::format::sealed_key::{self, SealedKey};
@@ -23,6 +23,7 @@ use crate::restore::{self, RestoreOptions, RestoreReport};
 use crate::service::{ServiceList, COMMAND_OUTPUT};
 use crate::signing::PublicKey;
 use crate::target::TargetConfig;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -205,9 +206,13 @@ pub fn finish_into(
     let index = ctl.index()?;
     let mut report = crate::verify::verify(&ctl.repo, &index, None, &Progress::default())?;
     let mut ignored = ignored;
-    // a gap in the chain is the share's history, not damage to the copy: shown, not fatal
+    // a gap in the chain is the share's history, not damage to the copy: shown, not fatal.
+    // A backup whose only hurt is the gap the chain reports for it is hurt by nothing else.
+    let gaps: BTreeMap<String, String> = crate::chain::gaps(&ctl.repo.manifests_hashed()?.0)
+        .into_iter()
+        .collect();
     report.damaged_backups.retain(|id, what| {
-        let gap = what.iter().all(|w| w.starts_with("chain gap"));
+        let gap = matches!(&what[..], [only] if gaps.get(id) == Some(only));
         if gap {
             ignored.push(format!("backup {id}: {}", what.join("; ")));
         }
@@ -405,33 +410,30 @@ fn definitions(ctl: &Controller, keys: &KeyRing, m: &Manifest) -> Result<Definit
 /// exit status, never the command line (it may carry credentials); the command's own error
 /// output goes to the operator's terminal (escaped, bounded), not into the job record or alerts.
 fn run_restore_command(service: &str, cmd: &str, input: &Path) -> Result<()> {
-    let fail = |cause: String| {
-        Error::Service {
-        service: service.to_string(),
-        cause,
-        remedy: format!(
-            "the data is restored at {}; fix what the command's error output says, then run service {service}'s restore command by hand with that file as its standard input (`cairn service list` shows the command)",
-            input.display()
-        ),
-    }
+    let cause = || ServiceCause::RestoreCommandFailed {
+        restored_at: input.to_path_buf(),
+    };
+    let fail_io = |what: String, e: std::io::Error| {
+        Error::service_io(service, cause(), format!("{what}: {e}"), e)
     };
     let stdin = std::fs::File::open(input)
-        .map_err(|e| fail(format!("cannot open {}: {e}", input.display())))?;
+        .map_err(|e| fail_io(format!("cannot open {}", input.display()), e))?;
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .stdin(stdin)
         .output()
-        .map_err(|e| fail(format!("its restore command could not be started: {e}")))?;
+        .map_err(|e| fail_io("its restore command could not be started".into(), e))?;
     if !out.status.success() {
         tracing::warn!(
             "service {service}'s restore command said: {}",
             crate::service::stderr_excerpt(&out.stderr)
         );
-        return Err(fail(format!(
-            "restore: {}",
-            crate::service::exit_cause(&out.status)
-        )));
+        return Err(Error::service(
+            service,
+            cause(),
+            format!("restore: {}", crate::service::exit_cause(&out.status)),
+        ));
     }
     Ok(())
 }

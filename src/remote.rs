@@ -3,7 +3,7 @@
 
 use crate::backend::Backend;
 use crate::controller::Controller;
-use crate::error::{Error, Result};
+use crate::error::{CopySide, Error, ErrorKind, Result};
 use crate::index::Index;
 use crate::keyring::KeyRing;
 use crate::progress::Progress;
@@ -22,15 +22,28 @@ pub const TARGET_COPY: &str = "the target's copy";
 /// The object named by the error of an export that skipped backups damaged in the internal copy.
 pub const INTERNAL_COPY: &str = "the internal repository";
 
-/// Whether `err` is damage found in the internal copy while exporting (its alert is about the
-/// repository, not the target: the target is fine, the internal copy needs healing).
+/// Whether `err` is damage its reader found in the internal copy (e.g. while exporting: its
+/// alert is about the repository, not the target: the target is fine, the internal copy needs
+/// healing).
 pub fn is_internal_damage(err: &Error) -> bool {
-    matches!(err, Error::Corrupt { object, .. } if object == INTERNAL_COPY)
+    matches!(
+        err,
+        Error::Corrupt {
+            side: CopySide::Internal,
+            ..
+        }
+    )
 }
 
-/// Whether `err` is damage found on the target's copy (its alert is about the target).
+/// Whether `err` is damage its reader found on the target's copy (its alert is about the target).
 pub fn is_target_damage(err: &Error) -> bool {
-    matches!(err, Error::Corrupt { object, .. } if object.starts_with(TARGET_COPY))
+    matches!(
+        err,
+        Error::Corrupt {
+            side: CopySide::Target,
+            ..
+        }
+    )
 }
 
 /// The configured target, or a usage error saying how to set one.
@@ -109,7 +122,7 @@ fn holds(store: &Arc<dyn Backend>, local: &Repository) -> Result<Holds> {
             hex::encode(r.config.repo_id),
             hex::encode(local.config.repo_id)
         ),
-        Err(e @ Error::Storage(_)) if e.cause_kind() != "damage" => return Err(e),
+        Err(e @ Error::Storage(_)) if e.kind() != ErrorKind::Damage => return Err(e),
         Err(e) => format!("holds a `config` that is not this repository's ({e})"),
     };
     let ours: BTreeSet<String> = local
@@ -147,7 +160,8 @@ pub fn export(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
 
 /// The error of an export that skipped backups: damage, naming each backup and why.
 pub fn skipped_error(report: &ExportReport) -> Error {
-    Error::corrupt(
+    Error::corrupt_in(
+        CopySide::Internal,
         INTERNAL_COPY,
         format!(
             "{} backup(s) not exported because objects they need are damaged here (the others were exported): {}",

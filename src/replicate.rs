@@ -661,7 +661,7 @@ mod tests {
         // clean_temp + list, then a few objects (write + read-back each), then the line drops.
         dst.disconnect_after(2 + 2 * 5);
         let err = export(&src, &dst, &|_| {}).unwrap_err();
-        assert_eq!(err.cause_kind(), "disconnected", "{err}");
+        assert_eq!(err.kind(), crate::error::ErrorKind::Disconnected, "{err}");
         let there = dst.inner().list("").unwrap();
         assert!(!there.is_empty() && there.len() < 16);
         assert!(
@@ -683,7 +683,7 @@ mod tests {
         // the end), op 6 write the key: cut short.
         dst.truncate_write(6, 3);
         let err = export(&src, &dst, &|_| {}).unwrap_err();
-        assert_eq!(err.cause_kind(), "disconnected");
+        assert_eq!(err.kind(), crate::error::ErrorKind::Disconnected);
         let key = src.list("keys/").unwrap().remove(0);
         assert_eq!(dst.inner().stat(&key.name).unwrap(), Some(3));
         let r = export(&src, &dst, &|_| {}).unwrap();
@@ -702,7 +702,7 @@ mod tests {
         });
         let err = export(&src, &dst, &|_| {}).unwrap_err();
         match &err {
-            Error::Corrupt { object, detail } => {
+            Error::Corrupt { object, detail, .. } => {
                 assert!(object.contains("keys/"), "{object}");
                 assert!(detail.contains("read back as 3 bytes"), "{detail}");
             }
@@ -895,7 +895,7 @@ mod tests {
         let dst = FaultyBackend::new(MemoryBackend::new());
         dst.fail_op(3, StorageErrorKind::NoSpace);
         let err = export(&src, &dst, &|_| {}).unwrap_err();
-        assert_eq!(err.cause_kind(), "no_space");
+        assert_eq!(err.kind(), crate::error::ErrorKind::NoSpace);
         assert!(err.remedy().contains("prune"));
     }
 }

@@ -3,8 +3,8 @@
 //! Settings live at `REPO/local/target.toml`, created with mode 0600 (they hold the share's
 //! password), and are never exported. Nothing shown to the operator contains the password.
 
-use crate::backend::{Backend, LocalBackend, SmbBackend, Transport, TEMP_PREFIX};
-use crate::error::{Error, Result, StorageError, StorageErrorKind};
+use crate::backend::{Backend, LocalBackend, OnCopy, SmbBackend, Transport, TEMP_PREFIX};
+use crate::error::{CopySide, Error, Result, StorageError, StorageErrorKind};
 use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -224,7 +224,13 @@ impl fmt::Display for TargetConfig {
 }
 
 /// Connect to the target and return its backend (the repository folder is created if needed).
+/// Its errors, and a failure to connect, are placed on the target's copy ([`CopySide::Target`]).
 pub fn open_backend(cfg: &TargetConfig) -> Result<Box<dyn Backend>> {
+    let inner = connect(cfg).map_err(|e| e.on_copy(CopySide::Target))?;
+    Ok(Box::new(OnCopy::new(CopySide::Target, inner)))
+}
+
+fn connect(cfg: &TargetConfig) -> Result<Box<dyn Backend>> {
     match &cfg.url {
         TargetUrl::Local(dir) => match fs::metadata(dir) {
             Ok(m) if m.is_dir() => Ok(Box::new(LocalBackend::new(dir))),

@@ -12,7 +12,7 @@ pub use store::{ChunkStore, StoreStats};
 
 use crate::controller::Controller;
 use crate::crypto::{self, SessionKey};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ServiceCause};
 use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::{Definitions, Manifest, Prev, ServiceRecord};
 use crate::format::pack::BlobKind;
@@ -134,20 +134,25 @@ pub fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
 
 fn precheck(s: &ServiceDef) -> Result<()> {
     let Some(p) = &s.path else { return Ok(()) };
-    let fail = |cause: String| {
-        Error::Service {
-        service: s.name.clone(),
-        cause,
-        remedy: format!("restore the directory, correct the service (`cairn service remove {0}` then `cairn service add {0} --path DIR`), or remove it", s.name),
-    }
-    };
     match std::fs::metadata(p) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(fail(format!("path {p} is not a directory"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(fail(format!("path {p} does not exist")))
-        }
-        Err(e) => Err(fail(format!("path {p} cannot be read: {e}"))),
+        Ok(_) => Err(Error::service(
+            &s.name,
+            ServiceCause::PathMissing,
+            format!("path {p} is not a directory"),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::service_io(
+            &s.name,
+            ServiceCause::PathMissing,
+            format!("path {p} does not exist"),
+            e,
+        )),
+        Err(e) => Err(Error::service_io(
+            &s.name,
+            ServiceCause::of_path(&e),
+            format!("path {p} cannot be read: {e}"),
+            e,
+        )),
     }
 }
 
@@ -202,15 +207,14 @@ fn run_command(
     use std::process::{Command, Stdio};
     // The command line never goes into the error: it may hold secrets (`PGPASSWORD=… pg_dump`),
     // and errors reach alerts and notifications. See `service_command_failed`.
-    let fail = |cause: String| {
-        Error::Service {
-        service: s.name.clone(),
-        cause,
-        remedy: format!(
-            "run the service's command by hand (`cairn service list` shows it) to see why it fails and fix it, or `cairn service remove {}`; `cairn jobs` shows the end of its error output",
-            s.name
-        ),
-    }
+    let fail = |detail: String| Error::service(&s.name, ServiceCause::CommandFailed, detail);
+    let fail_io = |detail: String, e: std::io::Error| {
+        Error::service_io(
+            &s.name,
+            ServiceCause::CommandFailed,
+            format!("{detail}: {e}"),
+            e,
+        )
     };
     let mut child = Command::new("sh")
         .arg("-c")
@@ -219,7 +223,7 @@ fn run_command(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| fail(format!("its command could not be started (sh): {e}")))?;
+        .map_err(|e| fail_io("its command could not be started (sh)".into(), e))?;
     let mut stderr = child.stderr.take();
     let err_thread = std::thread::spawn(move || {
         let mut v = Vec::new();
@@ -238,7 +242,7 @@ fn run_command(
     }
     let status = child
         .wait()
-        .map_err(|e| fail(format!("waiting for its command: {e}")))?;
+        .map_err(|e| fail_io("waiting for its command".into(), e))?;
     let err_text = err_thread.join().unwrap_or_default();
     let (chunks, size) = streamed?;
     if !status.success() {

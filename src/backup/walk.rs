@@ -12,7 +12,7 @@ use super::open::{self, Kind, Listed, Opened};
 use super::store::ChunkStore;
 use crate::chunker::{chunk_reader, ChunkError, ChunkerParams};
 use crate::crypto::IdKey;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ServiceCause, StorageErrorKind};
 use crate::format::pack::BlobKind;
 use crate::format::tree::{ChunkRef, Node, NodeKind, Tree};
 use crate::id::{ChunkId, KeyId};
@@ -160,7 +160,8 @@ impl<'a> Walker<'a> {
         let (fd, root) = open::open_root(dir).map_err(|e| {
             service_error(
                 service,
-                format!("cannot open directory {}: {e}", dir.display()),
+                format!("cannot open directory {}", dir.display()),
+                e,
             )
         })?;
         let tree = self.walk(svc, service, &Arc::new(fd), dir, Path::new(""), key, stats)?;
@@ -179,10 +180,10 @@ impl<'a> Walker<'a> {
         key: &[u8],
         stats: &mut WalkStats,
     ) -> Result<ChunkId> {
-        let serr = |cause: String| service_error(service, cause);
+        let serr = |what: String, e: std::io::Error| service_error(service, what, e);
         stats.dirs += 1;
         let names = open::list_dir(fd.as_ref())
-            .map_err(|e| serr(format!("cannot list directory {}: {e}", abs.display())))?;
+            .map_err(|e| serr(format!("cannot list directory {}", abs.display()), e))?;
         let mut pending = Vec::with_capacity(names.len());
         for name in names {
             self.store.check()?;
@@ -199,7 +200,7 @@ impl<'a> Walker<'a> {
                     self.warn(left_out("vanished while backing up"));
                     continue;
                 }
-                Err(e) => return Err(serr(format!("cannot stat {}: {e}", abs_path.display()))),
+                Err(e) => return Err(serr(format!("cannot stat {}", abs_path.display()), e)),
             };
             #[cfg(test)]
             tests::AFTER_STAT.with(|h| {
@@ -219,10 +220,10 @@ impl<'a> Walker<'a> {
                             continue;
                         }
                         Err(e) => {
-                            return Err(serr(format!(
-                                "cannot open directory {}: {e}",
-                                abs_path.display()
-                            )))
+                            return Err(serr(
+                                format!("cannot open directory {}", abs_path.display()),
+                                e,
+                            ))
                         }
                     };
                     let tree =
@@ -241,10 +242,10 @@ impl<'a> Walker<'a> {
                             continue;
                         }
                         Err(e) => {
-                            return Err(serr(format!(
-                                "cannot read link {}: {e}",
-                                abs_path.display()
-                            )))
+                            return Err(serr(
+                                format!("cannot read link {}", abs_path.display()),
+                                e.into(),
+                            ))
                         }
                     };
                     pending.push(Pending::Ready(node(
@@ -319,7 +320,13 @@ impl<'a> Walker<'a> {
                     })?;
                     match r.map_err(|e| match e {
                         Error::Storage(s) if s.location == abs.display().to_string() => {
-                            serr(format!("cannot read {}: {}", abs.display(), s.detail))
+                            let cause = match s.kind {
+                                StorageErrorKind::NotFound => ServiceCause::PathMissing,
+                                StorageErrorKind::AccessDenied => ServiceCause::PathUnreadable,
+                                _ => ServiceCause::Other,
+                            };
+                            let detail = format!("cannot read {}: {}", abs.display(), s.detail);
+                            Error::service_io(service, cause, detail, s)
                         }
                         other => other,
                     })? {
@@ -407,16 +414,11 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// A service failure with the remedy for unreadable data.
-fn service_error(service: &str, cause: String) -> Error {
-    Error::Service {
-        service: service.to_string(),
-        cause,
-        remedy: format!(
-            "make the path readable by cairn (it runs as uid {}), or fix the service with `cairn service add/remove`",
-            rustix::process::geteuid().as_raw()
-        ),
-    }
+/// Service `service` failed on the OS error `e` while doing `what`: its cause is `e`'s kind
+/// (missing, unreadable or another failure), `e` is kept as the source.
+fn service_error(service: &str, what: String, e: std::io::Error) -> Error {
+    let cause = ServiceCause::of_path(&e);
+    Error::service_io(service, cause, format!("{what}: {e}"), e)
 }
 
 /// Open the listed file (only if it still is the listed regular file), read, chunk and store it.

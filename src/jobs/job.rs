@@ -241,11 +241,11 @@ mod tests {
                 .contains(&format!("backup job {}", job.id())),
             "{busy}"
         );
-        let err: Result<()> = Err(Error::Service {
-            service: "broken".into(),
-            cause: "path /srv/broken does not exist".into(),
-            remedy: "r".into(),
-        });
+        let err: Result<()> = Err(Error::service(
+            "broken",
+            crate::error::ServiceCause::PathMissing,
+            "path /srv/broken does not exist",
+        ));
         let done = job.finish(&err);
         assert!(done.warnings.is_empty(), "{:?}", done.warnings);
         assert_eq!(done.record.state, JobState::Failed);

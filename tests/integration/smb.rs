@@ -428,7 +428,7 @@ fn wrong_password_is_a_logon_failure_with_its_remedy() {
     );
     assert_eq!(e.kind, StorageErrorKind::LogonFailure, "{e}");
     let err = Error::Storage(e.clone());
-    assert_eq!(err.cause_kind(), "logon_failure");
+    assert_eq!(err.kind(), cairn::error::ErrorKind::LogonFailure);
     assert!(err.remedy().contains("--password-file"), "{}", err.remedy());
     assert!(!err.to_string().contains("not-the-password"));
     // A direct connection says the same.
