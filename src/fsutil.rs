@@ -15,6 +15,18 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 /// `mode`) in `path`'s directory, is fsynced, renamed over `path`, and the directory fsynced.
 /// A crash leaves either the old file or the new one, plus at most a temporary file.
 pub(crate) fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    replace_with(path, mode, |f| f.write_all(data), |e| e)
+}
+
+/// [`replace_file`] with the contents written by `fill` (e.g. streamed from a reader), its
+/// errors of type `E`; `io` turns the file system's errors into `E`. Nothing is renamed unless
+/// `fill` succeeds; the temporary file is removed on any failure.
+pub(crate) fn replace_with<E>(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut fs::File) -> Result<(), E>,
+    io: impl Fn(std::io::Error) -> E,
+) -> Result<(), E> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         "{}{:016x}",
@@ -26,11 +38,12 @@ pub(crate) fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Resu
             .write(true)
             .create_new(true)
             .mode(mode)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
+            .open(&tmp)
+            .map_err(&io)?;
+        fill(&mut f)?;
+        f.sync_all().map_err(&io)?;
+        fs::rename(&tmp, path).map_err(&io)?;
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(&io)
     })();
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
