@@ -71,3 +71,36 @@ pub fn unseal(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::Controller;
+    use crate::crypto::{generate_identity, parse_recipient, Identity};
+
+    #[test]
+    fn unseal_takes_only_the_fingerprints_key_this_identity_opens() {
+        let d = tempfile::tempdir().unwrap();
+        let (identity, public) = generate_identity();
+        let r = parse_recipient(&public).unwrap();
+        let ctl = Controller::init(d.path(), std::slice::from_ref(&r)).unwrap();
+        let repo = &ctl.repo;
+        let keys = KeyRing::new(Identity::parse(&identity, "id").unwrap());
+        let (store, id) = (repo.store.as_ref(), &repo.config.repo_id);
+        let fp = *repo.key();
+        let key = unseal(store, id, &keys, &fp).unwrap().unwrap();
+        assert_eq!(key.public(), fp);
+        // another key, sealed to the same public recipients, is listed but never taken for fp
+        let forger = SigningKey::generate();
+        seal(repo, &forger, KeyId([9; 32]), 0, std::slice::from_ref(&r)).unwrap();
+        assert_eq!(list(store, id).unwrap().len(), 2);
+        assert!(unseal(store, id, &keys, &forger.public())
+            .unwrap()
+            .is_some_and(|k| k.public() == forger.public()));
+        assert_eq!(unseal(store, id, &keys, &fp).unwrap().unwrap().public(), fp);
+        // an identity the key was not sealed to opens nothing
+        let (other, _) = generate_identity();
+        let stranger = KeyRing::new(Identity::parse(&other, "other").unwrap());
+        assert!(unseal(store, id, &stranger, &fp).unwrap().is_none());
+    }
+}
