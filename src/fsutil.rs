@@ -186,6 +186,37 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
+    fn a_replacement_is_whole_or_absent_and_leaves_no_temporary_file() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("schedule.toml");
+        write_atomic(&path, b"old", 0o600).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // a fill that fails half way: the old file stays, the temporary file is gone
+        let err = replace_with(
+            &path,
+            0o600,
+            |f| {
+                f.write_all(b"half")?;
+                Err(std::io::Error::other("disk full"))
+            },
+            |e| e,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["schedule.toml"], "no temporary file left");
+        write_atomic(&path, b"new", 0o600).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+    }
+
+    #[test]
     fn make_private_tightens_a_tree_without_following_links() {
         let d = tempfile::tempdir().unwrap();
         let local = d.path().join("local");
