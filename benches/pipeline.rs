@@ -53,7 +53,7 @@ fn chunker(c: &mut Criterion) {
 fn hash_compress_seal(c: &mut Criterion) {
     let text = text_bytes(CHUNK, 3);
     let random = random_bytes(CHUNK, 4);
-    let key = IdKey([7; 32]);
+    let key = IdKey::from_bytes([7; 32]);
     let id = key.chunk_id(&text);
 
     let mut g = c.benchmark_group("id_hash");
@@ -82,7 +82,7 @@ fn hash_compress_seal(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("seal");
     g.throughput(Throughput::Bytes(CHUNK as u64));
-    let sk = SessionKey([9; 32]);
+    let sk = SessionKey::from_bytes([9; 32]);
     g.bench_function("xchacha20poly1305_256KiB", |b| {
         b.iter(|| sk.seal(&id, black_box(&random)))
     });

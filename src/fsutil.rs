@@ -15,6 +15,18 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 /// `mode`) in `path`'s directory, is fsynced, renamed over `path`, and the directory fsynced.
 /// A crash leaves either the old file or the new one, plus at most a temporary file.
 pub(crate) fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    replace_with(path, mode, |f| f.write_all(data), |e| e)
+}
+
+/// [`replace_file`] with the contents written by `fill` (e.g. streamed from a reader), its
+/// errors of type `E`; `io` turns the file system's errors into `E`. Nothing is renamed unless
+/// `fill` succeeds; the temporary file is removed on any failure.
+pub(crate) fn replace_with<E>(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut fs::File) -> Result<(), E>,
+    io: impl Fn(std::io::Error) -> E,
+) -> Result<(), E> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         "{}{:016x}",
@@ -26,11 +38,12 @@ pub(crate) fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Resu
             .write(true)
             .create_new(true)
             .mode(mode)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
+            .open(&tmp)
+            .map_err(&io)?;
+        fill(&mut f)?;
+        f.sync_all().map_err(&io)?;
+        fs::rename(&tmp, path).map_err(&io)?;
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(&io)
     })();
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -138,6 +151,37 @@ pub(crate) fn remove_corrupt_copies(path: &Path) {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_replacement_is_whole_or_absent_and_leaves_no_temporary_file() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("schedule.toml");
+        write_atomic(&path, b"old", 0o600).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // a fill that fails half way: the old file stays, the temporary file is gone
+        let err = replace_with(
+            &path,
+            0o600,
+            |f| {
+                f.write_all(b"half")?;
+                Err(std::io::Error::other("disk full"))
+            },
+            |e| e,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["schedule.toml"], "no temporary file left");
+        write_atomic(&path, b"new", 0o600).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+    }
 
     #[test]
     fn make_private_tightens_a_tree_without_following_links() {

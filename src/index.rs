@@ -236,7 +236,7 @@ impl Index {
     /// Make the index agree with the packs in `store`: index packs it lacks (from their headers),
     /// and rebuild from scratch if it names packs that are gone. Returns packs indexed.
     pub fn sync(&self, store: &dyn Backend) -> Result<usize> {
-        let on_store = store.list("data/")?;
+        let on_store = store.list(crate::object::ObjectKind::Pack.prefix())?;
         let mut present = HashSet::with_capacity(on_store.len());
         let indexed: HashSet<PackId> = self.packs()?.into_iter().map(|(p, _)| p).collect();
         let mut added = 0;
@@ -307,9 +307,7 @@ impl Index {
 
 /// The pack id in an object name `data/xx/<64 hex>`.
 pub fn pack_id_of(name: &str) -> Option<PackId> {
-    let hex = name.strip_prefix("data/")?.split('/').nth(1)?;
-    let id = PackId::from_hex(hex)?;
-    (id.object_name() == name).then_some(id)
+    crate::object::ObjectName::pack(name)
 }
 
 /// Read and decode a pack's header with two range reads (trailer, header).

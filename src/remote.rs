@@ -6,6 +6,7 @@ use crate::controller::Controller;
 use crate::error::{CopySide, Error, ErrorKind, Result};
 use crate::index::Index;
 use crate::keyring::KeyRing;
+use crate::object::{ObjectKind, CONFIG_NAME};
 use crate::progress::Progress;
 use crate::replicate::{self, ExportReport};
 use crate::repository::Repository;
@@ -107,7 +108,7 @@ enum Holds {
 }
 
 fn holds(store: &Arc<dyn Backend>, local: &Repository) -> Result<Holds> {
-    if store.stat("config")?.is_none() {
+    if store.stat(CONFIG_NAME)?.is_none() {
         return Ok(Holds::Nothing);
     }
     let why = match Repository::open(store.clone()) {
@@ -127,11 +128,15 @@ fn holds(store: &Arc<dyn Backend>, local: &Repository) -> Result<Holds> {
     };
     let ours: BTreeSet<String> = local
         .store
-        .list("keys/")?
+        .list(ObjectKind::Key.prefix())?
         .into_iter()
         .map(|o| o.name)
         .collect();
-    if store.list("keys/")?.iter().any(|o| ours.contains(&o.name)) {
+    if store
+        .list(ObjectKind::Key.prefix())?
+        .iter()
+        .any(|o| ours.contains(&o.name))
+    {
         tracing::warn!(
             "{}: its config is damaged ({why}); export replaces it",
             store.describe()
@@ -193,7 +198,7 @@ pub fn export_to(
     let needs = |manifest: &str| -> Result<Vec<String>> {
         // stop between backups once cancelled (the rest count as skipped; see below)
         progress.check_cancel()?;
-        let id = manifest.strip_prefix("backups/").unwrap_or(manifest);
+        let id = ObjectKind::Manifest.strip(manifest).unwrap_or(manifest);
         let m = ctl.repo.resolve(id)?;
         let mut names = BTreeSet::new();
         names.insert(m.epoch.object_name());
@@ -235,9 +240,9 @@ pub fn export_to(
 /// Remember the backups the target holds now.
 pub fn record_exported(root: &Path, dst: &dyn Backend) -> Result<()> {
     let ids: BTreeSet<String> = dst
-        .list("backups/")?
+        .list(ObjectKind::Manifest.prefix())?
         .into_iter()
-        .filter_map(|o| o.name.strip_prefix("backups/").map(str::to_string))
+        .filter_map(|o| ObjectKind::Manifest.strip(&o.name).map(str::to_string))
         .collect();
     let text = serde_json::to_vec(&ids).unwrap_or_default();
     crate::fsutil::write_atomic(&root.join("local").join(EXPORTED_FILE), &text, 0o600)

@@ -6,9 +6,8 @@
 use crate::backend::{Backend, LocalBackend, OnCopy, SmbBackend, Transport, TEMP_PREFIX};
 use crate::error::{CopySide, Error, Result, StorageError, StorageErrorKind};
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 mod password;
@@ -131,24 +130,7 @@ impl TargetConfig {
                 "report this as a bug",
             )
         })?;
-        let path = Self::file(repo);
-        let tmp = dir.join(format!(".{TARGET_FILE}.{:016x}", rand::random::<u64>()));
-        let res = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            fs::File::open(&dir)?.sync_all()
-        })();
-        if let Err(e) = res {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io(path.display().to_string(), e));
-        }
-        Ok(())
+        crate::fsutil::write_atomic(&Self::file(repo), text.as_bytes(), 0o600)
     }
 
     /// Load the saved settings; `None` when no target is set.

@@ -80,7 +80,10 @@ fn run(
     }
     let manifests: Vec<_> = hashed.into_iter().map(|(m, _)| m).collect();
     for (name, e) in bad {
-        let id = name.trim_start_matches("backups/").to_string();
+        let id = crate::object::ObjectKind::Manifest
+            .strip(&name)
+            .unwrap_or(&name)
+            .to_string();
         report.damaged_objects.insert(name, e.to_string());
         report
             .damaged_backups
@@ -98,7 +101,7 @@ fn run(
             }
         }
     }
-    let mut packs = repo.store.list("data/")?;
+    let mut packs = repo.store.list(crate::object::ObjectKind::Pack.prefix())?;
     if let Some((slice, slices)) = subset {
         packs.retain(|o| pack_id_of(&o.name).is_some_and(|p| p.0[0] as u32 % slices == slice));
     }

@@ -56,7 +56,7 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
     let envelope = Envelope {
         kind: EnvelopeKind::Session { epoch },
         created_ms: now_ms(),
-        wrapped: crypto::wrap_key(&key.0, &recipients)?,
+        wrapped: crypto::wrap_key(key.expose(), &recipients)?,
     };
     let session = repo.put_envelope(&envelope, &signer)?;
     drop(signer);
@@ -279,9 +279,9 @@ fn next_id(ctl: &Controller, started_ms: i64) -> Result<BackupId> {
     let newest = ctl
         .repo
         .store
-        .list("backups/")?
+        .list(crate::object::ObjectKind::Manifest.prefix())?
         .into_iter()
-        .filter_map(|o| BackupId::parse(o.name.strip_prefix("backups/")?)?.millis())
+        .filter_map(|o| crate::object::ObjectName::manifest(&o.name)?.millis())
         .max();
     Ok(BackupId::from_millis(match newest {
         Some(n) if n >= started_ms => n + 1,

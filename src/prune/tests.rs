@@ -227,7 +227,7 @@ fn a_duplicate_left_by_an_interrupted_rewrite_is_reclaimed() {
     live.merge(b2.refs.clone());
     let mut rewritten = None;
     for o in &first {
-        let pid = pack_id_of(&o.name).unwrap();
+        let pid = ObjectName::pack(&o.name).unwrap();
         let h = read_pack_header(store, &o.name, o.size).unwrap();
         if h.session != b1.session {
             continue;
