@@ -1,3 +1,5 @@
+//! The one integration test binary: the CLI, the operations layer, Samba, FUSE, crashes and hostile input, each in its module.
+
 mod cli;
 mod crash;
 mod crash_points;

@@ -272,3 +272,67 @@ fn scheduled_ticks_are_recorded_and_raise_and_clear_alerts() {
     manual.finish(&Ok(()));
     assert_eq!(History::new(&repo.join("local")).list(10).unwrap().len(), 5);
 }
+
+/// Runs `cairn prune` and `cairn verify` (as their own processes) the moment a restore job starts,
+/// while it holds the lease.
+struct DuringRestore {
+    repo: std::path::PathBuf,
+    seen: std::cell::RefCell<Option<(crate::harness::Out, crate::harness::Out, String)>>,
+}
+
+impl ops::Sink for DuringRestore {
+    fn started(&self, job: &cairn::jobs::JobRecord) {
+        if job.kind == JobKind::Restore {
+            let prune = crate::harness::cairn(&self.repo, ["prune", "--keep-last", "1"]);
+            let verify = crate::harness::cairn(&self.repo, ["verify"]);
+            *self.seen.borrow_mut() = Some((prune, verify, job.id.to_string()));
+        }
+    }
+}
+
+#[test]
+fn a_prune_is_busy_while_a_restore_reads_and_a_verify_reads_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, src, share) = (
+        dir.path().join("repo"),
+        dir.path().join("src"),
+        dir.path().join("share"),
+    );
+    make_tree(&src, 5, 0);
+    let identity = repo_with_target(&repo, "identity", &src, &share);
+    ops::backup(&Context::new(&repo)).unwrap();
+    write(&src.join("new-file"), b"changed");
+    ops::backup(&Context::new(&repo)).unwrap();
+    let keys = KeyRing::new(cairn::crypto::Identity::parse(&identity, "test").unwrap());
+
+    let sink = DuringRestore {
+        repo: repo.clone(),
+        seen: Default::default(),
+    };
+    let cx = Context::new(&repo).with_sink(&sink);
+    let opts = RestoreOptions {
+        target: dir.path().join("out"),
+        ..Default::default()
+    };
+    ops::restore(&cx, &keys, "latest", &opts).unwrap();
+    let (prune, verify, restore_job) = sink.seen.take().expect("the restore job started");
+    prune.expect(3, "prune while a restore reads");
+    assert!(
+        prune.stderr.contains(&format!(
+            "repository busy: restore job {restore_job} running since "
+        )),
+        "{}",
+        prune.stderr
+    );
+    verify.ok("verify beside a restore");
+    // Once the restore ended the prune runs, and nothing was pruned meanwhile.
+    assert_eq!(
+        crate::harness::cairn(&repo, ["list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    crate::harness::cairn(&repo, ["prune", "--keep-last", "1"]).ok("prune after the restore");
+}
