@@ -8,6 +8,9 @@
 //! Every group reports bytes per second (`Throughput::Bytes`). Sample sizes are kept at
 //! criterion's minimum so a default run stays within a few minutes on a 2-core machine.
 
+// criterion_group! defines an undocumented public function.
+#![allow(missing_docs)]
+
 mod common;
 
 use cairn::chunker::{chunk_reader, ChunkerParams};

@@ -34,6 +34,8 @@
 //! `keyring`, `chain` → `index`, `backend` → `format` → `crypto`, `signing`, `compress`,
 //! `chunker` → `id`, `error`.
 #![warn(missing_docs)]
+// Unsafe code lives in one audited module, `sys`.
+#![deny(unsafe_code)]
 
 pub mod backend;
 pub mod backup;
@@ -62,6 +64,8 @@ pub mod retention;
 pub mod schedule;
 pub mod service;
 pub mod signing;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod target;
 pub mod text;
 pub mod verify;
