@@ -319,6 +319,12 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The message of a test that needs a program this machine lacks: tests install nothing
+/// themselves; `scripts/prereqs.sh` (which `scripts/test.sh` runs first) does.
+pub fn missing_tool(what: &str) -> String {
+    format!("{what} is not installed: run `bash scripts/prereqs.sh` (as root) to install the test prerequisites")
+}
+
 /// Reproducible incompressible bytes.
 pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut r = rand::rngs::StdRng::seed_from_u64(seed);

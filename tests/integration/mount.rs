@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// Whether this machine can mount (root and /dev/fuse); tests skip, saying so, otherwise.
 fn can_mount() -> bool {
     // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = rustix::process::geteuid().as_raw() == 0;
     let ok = root && Path::new("/dev/fuse").exists();
     if !ok {
         eprintln!("skipped: mounting needs root and /dev/fuse");
