@@ -67,6 +67,8 @@ pub mod signing;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod target;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod text;
 pub mod verify;
 pub mod vfs;

@@ -3,6 +3,7 @@
 mod cli;
 mod crash;
 mod crash_points;
+mod fixtures;
 mod harness;
 mod hostile;
 mod index;

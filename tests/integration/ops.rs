@@ -1,6 +1,7 @@
 //! The operations layer driven directly, with no CLI: what a new front end (the management API)
 //! would do.
 
+use crate::fixtures::{init_repo, repo_with_service};
 use crate::harness::{assert_same, make_tree, snapshot, subtree, write};
 use cairn::controller::Controller;
 use cairn::jobs::{History, JobKind, JobState, Trigger};
@@ -8,7 +9,6 @@ use cairn::keyring::KeyRing;
 use cairn::ops::{self, Context, VerifyOptions};
 use cairn::restore::RestoreOptions;
 use cairn::retention::Policy;
-use cairn::service::ServiceDef;
 use cairn::target::TargetConfig;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -16,19 +16,7 @@ use std::sync::atomic::Ordering;
 /// A new repository at `repo` backing up `src` as service `service`, exporting to the local
 /// directory `share`; the identity (age secret key text).
 fn repo_with_target(repo: &Path, service: &str, src: &Path, share: &Path) -> String {
-    let (identity, recipient) = cairn::crypto::generate_identity();
-    let ctl =
-        Controller::init(repo, &[cairn::crypto::parse_recipient(&recipient).unwrap()]).unwrap();
-    let mut services = ctl.services().unwrap();
-    services
-        .add(ServiceDef {
-            name: service.into(),
-            path: Some(src.to_str().unwrap().into()),
-            command: None,
-            restore_command: None,
-        })
-        .unwrap();
-    ctl.save_services(&services).unwrap();
+    let (ctl, identity) = repo_with_service(repo, service, src);
     std::fs::create_dir_all(share).unwrap();
     let target = TargetConfig::new(share.to_str().unwrap(), None, None).unwrap();
     cairn::remote::accept(&ctl, &target).unwrap();
@@ -162,12 +150,7 @@ fn backup_export_verify_restore_prune_through_ops_are_recorded_jobs() {
 fn a_cancelled_context_runs_no_operation_and_records_it() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
-    let (_, recipient) = cairn::crypto::generate_identity();
-    Controller::init(
-        &repo,
-        &[cairn::crypto::parse_recipient(&recipient).unwrap()],
-    )
-    .unwrap();
+    init_repo(&repo);
     let cancel = ops::Cancel::new();
     let cx = Context::new(&repo).with_cancel(cancel.clone());
     cancel.cancel();
