@@ -305,8 +305,7 @@ fn serve_verifies_the_targets_own_copy_and_alerts_about_the_target() {
             break v;
         }
     };
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    crate::harness::terminate(&child);
     let _ = child.wait();
     let log = fs::read_to_string(env.path("serve.log")).unwrap_or_default();
     let v = verified.unwrap_or_else(|| panic!("no scheduled verify ran: {log}"));
