@@ -7,6 +7,11 @@
 //! ```
 //! Every group reports bytes per second (`Throughput::Bytes`). Sample sizes are kept at
 //! criterion's minimum so a default run stays within a few minutes on a 2-core machine.
+#![allow(clippy::unwrap_used)]
+// a test or bench: a panic is the failure report
+
+// criterion_group! defines an undocumented public function.
+#![allow(missing_docs)]
 
 mod common;
 

@@ -35,6 +35,8 @@
 //! → `format` → `crypto`, `signing`, `compress`, `chunker` → `object` (object kinds and names),
 //! `id`, `error`.
 #![warn(missing_docs)]
+// Unsafe code lives in one audited module, `sys`.
+#![deny(unsafe_code)]
 
 pub mod backend;
 pub mod backup;
@@ -67,7 +69,11 @@ pub mod schedule;
 pub mod service;
 pub mod signing;
 mod sled_open;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod target;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod text;
 pub mod verify;
 pub mod vfs;

@@ -300,30 +300,12 @@ fn files_hurt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::Controller;
-    use crate::service::{ServiceDef, ServiceList};
 
     #[test]
     fn slices_partition_the_packs_and_find_damage_in_their_slice() {
-        let d = tempfile::tempdir().unwrap();
-        let (_, public) = crate::crypto::generate_identity();
-        let ctl = Controller::init(
-            &d.path().join("repo"),
-            &[crate::crypto::parse_recipient(&public).unwrap()],
-        )
-        .unwrap();
-        let src = d.path().join("src");
-        std::fs::create_dir_all(&src).unwrap();
-        let def = ServiceDef {
-            name: "s".into(),
-            path: Some(src.display().to_string()),
-            command: None,
-            restore_command: None,
-        };
-        ctl.save_services(&ServiceList {
-            services: vec![def],
-        })
-        .unwrap();
+        let crate::testutil::TestRepo {
+            dir: d, ctl, src, ..
+        } = crate::testutil::TestRepo::with_service("s");
         for i in 0..4u8 {
             std::fs::write(src.join(format!("f{i}")), vec![i; 100_000 + i as usize]).unwrap();
             crate::backup::run(&ctl, &Progress::default()).unwrap();

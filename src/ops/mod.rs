@@ -5,7 +5,7 @@
 //! Each operation takes one [`Context`] (the repository, who asked, a [`Sink`] for progress,
 //! notes and warnings, a [`Cancel`] token) and runs as a recorded [`Job`]: writers (backup,
 //! export, prune, key rotation, recovery) hold the repository lease exclusively; readers (verify,
-//! restore) are recorded without taking it ([`Job::begin_shared`]).
+//! restore) hold it shared ([`Job::begin_shared`]): together, but never beside a writer.
 //!
 //! ```no_run
 //! use cairn::ops::{self, Context};
@@ -143,7 +143,7 @@ impl<'a> Context<'a> {
         (p, guard)
     }
 
-    /// Start a job of `kind`: exclusive (under the lease) or shared (recorded only).
+    /// Start a job of `kind`, holding the lease exclusive (a writer) or shared (a reader).
     fn begin(&self, kind: JobKind, exclusive: bool) -> Result<Job> {
         let local = self.local();
         let job = if exclusive {

@@ -52,8 +52,8 @@ impl VerifyOutcome {
     }
 }
 
-/// Verify one copy as a `verify` job (recorded, without the lease: it writes nothing to the
-/// repository). Damage fails the job (an alert about that copy) and is returned in the report
+/// Verify one copy as a `verify` job (holding the lease shared: it writes nothing to the
+/// repository, and no prune may delete what it reads meanwhile). Damage fails the job (an alert about that copy) and is returned in the report
 /// ([`VerifyOutcome::result`]); a clean run clears only the alerts about that copy.
 pub fn verify(cx: &Context, opts: &VerifyOptions) -> Result<VerifyOutcome> {
     let ctl = cx.controller()?;
