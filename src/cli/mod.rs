@@ -1,15 +1,19 @@
 //! Command-line interface: clap definitions, one file per command group. It parses arguments,
 //! calls the library and prints; it holds no logic of its own.
 
+mod alerts;
 mod backup;
+mod jobs;
 mod keys;
 mod listing;
 mod mount;
-mod ops;
+mod notify;
 mod output;
 mod prune;
 mod recover;
 mod restore;
+mod schedule;
+mod serve;
 mod services;
 mod target;
 mod verify;
@@ -87,17 +91,17 @@ pub enum Command {
     /// Job history, newest first.
     ///
     /// Example: cairn jobs --limit 20
-    Jobs(ops::JobsArgs),
+    Jobs(jobs::JobsArgs),
     /// Active alerts with their remediation (--all for the history).
     ///
     /// Example: cairn alerts --json
-    Alerts(ops::AlertsArgs),
+    Alerts(alerts::AlertsArgs),
     /// The command that receives every alert raised and cleared (JSON on stdin).
     #[command(subcommand)]
-    Notify(ops::NotifyCmd),
+    Notify(notify::NotifyCmd),
     /// The schedule and retention policy that `cairn serve` keeps.
     #[command(subcommand)]
-    Schedule(ops::ScheduleCmd),
+    Schedule(schedule::ScheduleCmd),
     /// Run the scheduler in the foreground: backup, export, prune and verify on their schedules.
     ///
     /// Example: cairn serve
@@ -139,11 +143,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Target(c) => target::run(&g, c),
         Command::Export => target::export(&g),
         Command::Recover(a) => recover::run(&g, a),
-        Command::Jobs(a) => ops::jobs(&g, a),
-        Command::Alerts(a) => ops::alerts(&g, a),
-        Command::Notify(c) => ops::notify(&g, c),
-        Command::Schedule(c) => ops::schedule(&g, c),
-        Command::Serve => ops::serve(&g),
+        Command::Jobs(a) => jobs::run(&g, a),
+        Command::Alerts(a) => alerts::run(&g, a),
+        Command::Notify(c) => notify::run(&g, c),
+        Command::Schedule(c) => schedule::run(&g, c),
+        Command::Serve => serve::run(&g),
         Command::Mount(a) => mount::run(&g, a),
         Command::Prune(a) => prune::run(&g, a),
     }

@@ -23,16 +23,18 @@ mod keys;
 mod prune;
 mod recover;
 mod restore;
+mod services;
 mod tick;
 mod verify;
 
-pub use crate::progress::Cancel;
+pub use crate::progress::{Cancel, SHUTDOWN_SIGNALS};
 pub use backup::{backup, BackupReport};
 pub use export::{export, ExportOutcome};
 pub use keys::{generate_key, key_list, rotate_keys, BackupKeys, EpochKeys, KeyList, RotateReport};
 pub use prune::{prune, PruneOutcome};
 pub use recover::recover;
 pub use restore::{restore, RestoreOutcome};
+pub use services::{add_service, remove_service, services};
 pub use tick::{on_target, serve, tick};
 pub use verify::{verify, VerifyOptions, VerifyOutcome};
 
@@ -41,13 +43,15 @@ use crate::jobs::{Job, JobKind, JobRecord, Trigger};
 use crate::progress::Progress;
 use crate::{Error, Result};
 use std::any::Any;
-use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Where an operation reports as it goes. Every method has a silent default; texts may hold
 /// names from outside (files, services, the share), so a printer escapes them.
-pub trait Sink {
+///
+/// `Send + Sync`: one [`Context`] (and its sink) may be shared by the tasks of a server, and an
+/// operation may report from its worker threads.
+pub trait Sink: Send + Sync {
     /// A phase of the operation (`backup`, `export`, `verify`, ...) starts counting on
     /// `progress`; whatever is returned (a progress bar) is dropped when the phase ends.
     fn phase(&self, _name: &str, _progress: &Arc<Progress>) -> Option<Box<dyn Any>> {
@@ -69,10 +73,11 @@ pub struct Silent;
 
 impl Sink for Silent {}
 
-/// What every operation runs with.
+/// What every operation runs with. `Send + Sync`: a server shares one context across its tasks
+/// (the repository is opened once, by whichever uses it first).
 pub struct Context<'a> {
     root: PathBuf,
-    ctl: OnceCell<Controller>,
+    ctl: OnceLock<Controller>,
     /// Who asked: `manual` (a command) or `schedule` (`cairn serve`).
     pub trigger: Trigger,
     /// Where progress, notes and warnings go.
@@ -86,7 +91,7 @@ impl<'a> Context<'a> {
     pub fn new(root: impl AsRef<Path>) -> Context<'static> {
         Context {
             root: root.as_ref().to_path_buf(),
-            ctl: OnceCell::new(),
+            ctl: OnceLock::new(),
             trigger: Trigger::Manual,
             sink: &Silent,
             cancel: Cancel::new(),
@@ -193,5 +198,26 @@ impl<'a> Context<'a> {
         let out = self.cancel.check().and_then(|()| work(&mut job));
         self.finish(job, &out);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync>(_: &T) {}
+
+    #[test]
+    fn a_context_is_shared_across_threads_and_opens_the_repository_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cx = Context::new(dir.path());
+        shareable(&cx);
+        // two threads ask at once: both see the same failure (no repository), neither panics
+        std::thread::scope(|s| {
+            let a = s.spawn(|| cx.controller().map(|_| ()).is_err());
+            let b = s.spawn(|| cx.controller().map(|_| ()).is_err());
+            assert!(a.join().unwrap() && b.join().unwrap());
+        });
+        assert_eq!(cx.local(), dir.path().join("local"));
     }
 }
