@@ -50,6 +50,7 @@ pub mod index;
 pub mod jobs;
 pub mod keyring;
 pub mod locator;
+pub mod mount;
 pub mod ops;
 pub mod progress;
 pub mod prune;
