@@ -20,10 +20,13 @@
 mod backup;
 mod export;
 mod keys;
+mod listing;
 mod prune;
+mod recipients;
 mod recover;
 mod restore;
 mod services;
+mod target;
 mod tick;
 mod verify;
 
@@ -31,10 +34,13 @@ pub use crate::progress::{Cancel, SHUTDOWN_SIGNALS};
 pub use backup::{backup, BackupReport};
 pub use export::{export, ExportOutcome};
 pub use keys::{generate_key, key_list, rotate_keys, BackupKeys, EpochKeys, KeyList, RotateReport};
+pub use listing::{backup_json, list_backups, show_backup, BackupDetail, BackupEntry, BackupList};
 pub use prune::{prune, PruneOutcome};
+pub use recipients::recipients;
 pub use recover::recover;
 pub use restore::{restore, RestoreOutcome};
 pub use services::{add_service, remove_service, services};
+pub use target::{clear_target, set_target, target};
 pub use tick::{on_target, serve, tick};
 pub use verify::{verify, VerifyOptions, VerifyOutcome};
 
