@@ -203,6 +203,8 @@ mod tests {
         assert_eq!(last_lines(&log), "b / c / d");
         let e = child_error(&log, Some(1));
         assert_eq!(e.exit_code(), 1);
-        assert!(e.to_string().starts_with("the mount process exited (Some(1))"));
+        assert!(e
+            .to_string()
+            .starts_with("the mount process exited (Some(1))"));
     }
 }

@@ -57,7 +57,10 @@ mod tests {
 
     #[test]
     fn times_print_as_rfc3339_in_utc_with_milliseconds() {
-        assert_eq!(super::rfc3339_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            super::rfc3339_ms(1_700_000_000_123),
+            "2023-11-14T22:13:20.123Z"
+        );
         assert_eq!(super::rfc3339_ms(i64::MAX), "");
     }
 

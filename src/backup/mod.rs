@@ -18,9 +18,9 @@ use crate::format::manifest::{Definitions, Manifest, Prev, ServiceRecord};
 use crate::format::pack::BlobKind;
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::{BackupId, KeyId};
-use crate::signing::SigningKey;
 use crate::progress::Progress;
 use crate::service::{ServiceDef, COMMAND_OUTPUT};
+use crate::signing::SigningKey;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -115,11 +115,7 @@ fn configured_services(ctl: &Controller) -> Result<Vec<ServiceDef>> {
 
 /// A fresh session key for one backup, wrapped to the recipients of key epoch `epoch` in an
 /// envelope stored in the repository; the key and the envelope's id.
-fn new_session(
-    ctl: &Controller,
-    epoch: KeyId,
-    signer: &SigningKey,
-) -> Result<(SessionKey, KeyId)> {
+fn new_session(ctl: &Controller, epoch: KeyId, signer: &SigningKey) -> Result<(SessionKey, KeyId)> {
     let recipients: Vec<crypto::Recipient> = ctl
         .repo
         .epoch_recipients(&epoch)?

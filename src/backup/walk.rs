@@ -287,10 +287,7 @@ impl<'a> Walker<'a> {
                 return Ok(None);
             }
             Err(err) => {
-                return Err(d.error(format!(
-                    "cannot open directory {}: {err}",
-                    e.abs.display()
-                )))
+                return Err(d.error(format!("cannot open directory {}: {err}", e.abs.display())))
             }
         };
         let at = DirAt {
@@ -318,14 +315,17 @@ impl<'a> Walker<'a> {
                 self.warn(d.left_out(&e.path, "is no longer a symbolic link"));
                 return Ok(None);
             }
-            Err(err) => {
-                return Err(d.error(format!("cannot read link {}: {err}", e.abs.display())))
-            }
+            Err(err) => return Err(d.error(format!("cannot read link {}: {err}", e.abs.display()))),
         };
         let kind = NodeKind::Symlink {
             target: target.into_bytes(),
         };
-        Ok(Some(Pending::Ready(node(e.name.as_bytes(), kind, &e.meta, 0))))
+        Ok(Some(Pending::Ready(node(
+            e.name.as_bytes(),
+            kind,
+            &e.meta,
+            0,
+        ))))
     }
 
     /// A regular file: its cached chunks if unchanged, else handed to the readers.

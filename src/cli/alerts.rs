@@ -54,4 +54,3 @@ pub fn run(g: &Global, a: AlertsArgs) -> Result<()> {
     }
     Ok(())
 }
-

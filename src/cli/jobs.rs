@@ -68,4 +68,3 @@ pub fn run(g: &Global, a: JobsArgs) -> Result<()> {
     }
     Ok(())
 }
-

@@ -200,7 +200,7 @@ impl cairn::ops::Sink for Term {
         &self,
         name: &str,
         progress: &std::sync::Arc<cairn::progress::Progress>,
-    ) -> Option<Box<dyn std::any::Any>> {
+    ) -> Option<cairn::ops::PhaseGuard> {
         Some(Box::new(output::Bar::start(
             name,
             progress.clone(),

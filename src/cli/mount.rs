@@ -54,7 +54,11 @@ fn foreground(g: &Global, a: &MountArgs) -> Result<()> {
 
 /// The same command, detached; returns once it has mounted.
 fn background(g: &Global, a: &MountArgs) -> Result<()> {
-    let d = cairn::mount::detach(&g.repo, &a.mountpoint, std::env::args_os().skip(1).collect())?;
+    let d = cairn::mount::detach(
+        &g.repo,
+        &a.mountpoint,
+        std::env::args_os().skip(1).collect(),
+    )?;
     if !g.quiet {
         println!(
             "mounted at {} (process {}, log {}); `umount {}` ends it",

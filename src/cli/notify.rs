@@ -37,4 +37,3 @@ pub fn run(g: &Global, c: NotifyCmd) -> Result<()> {
         }
     }
 }
-

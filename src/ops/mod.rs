@@ -60,7 +60,7 @@ use std::sync::{Arc, OnceLock};
 pub trait Sink: Send + Sync {
     /// A phase of the operation (`backup`, `export`, `verify`, ...) starts counting on
     /// `progress`; whatever is returned (a progress bar) is dropped when the phase ends.
-    fn phase(&self, _name: &str, _progress: &Arc<Progress>) -> Option<Box<dyn Any>> {
+    fn phase(&self, _name: &str, _progress: &Arc<Progress>) -> Option<PhaseGuard> {
         None
     }
     /// Something the operator may want to know (an earlier job was interrupted, ...).
@@ -72,6 +72,10 @@ pub trait Sink: Send + Sync {
     /// A job ended (`error` is its failure).
     fn finished(&self, _job: &JobRecord, _error: Option<&Error>) {}
 }
+
+/// What a sink keeps for the length of a phase (a progress bar), dropped when it ends; `Send`,
+/// so an operation may end its phase on another thread than it began.
+pub type PhaseGuard = Box<dyn Any + Send>;
 
 /// A sink that says nothing.
 #[derive(Debug, Clone, Copy, Default)]
@@ -148,7 +152,7 @@ impl<'a> Context<'a> {
 
     /// Fresh counters for a phase named `name`, tied to the cancel token, and the sink's guard
     /// for it (drop it when the phase ends).
-    pub fn phase(&self, name: &str) -> (Arc<Progress>, Option<Box<dyn Any>>) {
+    pub fn phase(&self, name: &str) -> (Arc<Progress>, Option<PhaseGuard>) {
         let p = Arc::new(Progress::with_cancel(self.cancel.clone()));
         let guard = self.sink.phase(name, &p);
         (p, guard)
@@ -225,5 +229,8 @@ mod tests {
             assert!(a.join().unwrap() && b.join().unwrap());
         });
         assert_eq!(cx.local(), dir.path().join("local"));
+        // a phase may end on another thread than it began
+        let (_progress, guard) = cx.phase("verify");
+        std::thread::spawn(move || drop(guard)).join().unwrap();
     }
 }
