@@ -53,6 +53,7 @@ pub mod index;
 pub mod jobs;
 pub mod keys;
 pub mod locator;
+pub mod mount;
 pub mod object;
 pub mod ops;
 pub mod packer;

@@ -15,9 +15,11 @@
 //!   verify.
 
 mod serve;
+mod settings;
 mod verify;
 
 pub use serve::{serve, Clock, Runner, SystemClock};
+pub use settings::{retention_policy, ScheduleChange, ScheduleSummary};
 pub use verify::verify_both;
 
 use crate::jobs::catalogue::{stale_backup, Diagnosis};

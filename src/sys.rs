@@ -29,3 +29,17 @@ pub fn limit_malloc_arenas(arenas: i32) {
     #[cfg(not(target_env = "gnu"))]
     let _ = arenas;
 }
+
+/// Make the child that `cmd` spawns the leader of a new session (setsid(2) between fork and
+/// exec), detached from our terminal and session: a background mount outlives the shell.
+pub fn new_session_on_exec(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls setsid(2), which
+    // is async-signal-safe, allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(|| {
+            let _ = rustix::process::setsid();
+            Ok(())
+        });
+    }
+}

@@ -17,9 +17,10 @@ use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::{Definitions, Manifest, Prev, ServiceRecord};
 use crate::format::pack::BlobKind;
 use crate::format::tree::{Node, NodeKind, Tree};
-use crate::id::BackupId;
+use crate::id::{BackupId, KeyId};
 use crate::progress::Progress;
 use crate::service::{ServiceDef, COMMAND_OUTPUT};
+use crate::signing::SigningKey;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -32,33 +33,13 @@ use walk::{WalkStats, Walker};
 /// ([`Progress::take_warnings`]): those texts name files, so they belong in the controller's job
 /// record only; the manifest keeps just their count.
 pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
-    let services = ctl.services()?.services;
-    if services.is_empty() {
-        return Err(Error::usage(
-            "no services are configured",
-            "add one first, e.g. `cairn service add identity --path /var/lib/identity`",
-        ));
-    }
-    for s in &services {
-        precheck(s)?;
-    }
+    let services = configured_services(ctl)?;
     let repo = &ctl.repo;
     let signer = ctl.signer()?;
     repo.store.clean_temp()?;
     let index = Arc::new(ctl.index()?);
     let (epoch, id_key) = ctl.keys()?;
-    let recipients: Vec<crypto::Recipient> = repo
-        .epoch_recipients(&epoch)?
-        .iter()
-        .map(|r| crypto::parse_recipient(r))
-        .collect::<Result<_>>()?;
-    let key = SessionKey::generate();
-    let envelope = Envelope {
-        kind: EnvelopeKind::Session { epoch },
-        created_ms: now_ms(),
-        wrapped: crypto::wrap_key(key.expose(), &recipients)?,
-    };
-    let session = repo.put_envelope(&envelope, &signer)?;
+    let (key, session) = new_session(ctl, epoch, &signer)?;
     drop(signer);
     let started_ms = now_ms();
     let store = ChunkStore::start(
@@ -115,6 +96,40 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
     };
     ctl.commit_manifest(&manifest)?;
     Ok(manifest)
+}
+
+/// The configured services, each checked before anything is written.
+fn configured_services(ctl: &Controller) -> Result<Vec<ServiceDef>> {
+    let services = ctl.services()?.services;
+    if services.is_empty() {
+        return Err(Error::usage(
+            "no services are configured",
+            "add one first, e.g. `cairn service add identity --path /var/lib/identity`",
+        ));
+    }
+    for s in &services {
+        precheck(s)?;
+    }
+    Ok(services)
+}
+
+/// A fresh session key for one backup, wrapped to the recipients of key epoch `epoch` in an
+/// envelope stored in the repository; the key and the envelope's id.
+fn new_session(ctl: &Controller, epoch: KeyId, signer: &SigningKey) -> Result<(SessionKey, KeyId)> {
+    let recipients: Vec<crypto::Recipient> = ctl
+        .repo
+        .epoch_recipients(&epoch)?
+        .iter()
+        .map(|r| crypto::parse_recipient(r))
+        .collect::<Result<_>>()?;
+    let key = SessionKey::generate();
+    let envelope = Envelope {
+        kind: EnvelopeKind::Session { epoch },
+        created_ms: now_ms(),
+        wrapped: crypto::wrap_key(key.expose(), &recipients)?,
+    };
+    let session = ctl.repo.put_envelope(&envelope, signer)?;
+    Ok((key, session))
 }
 
 /// The chain link of the next backup: after the newest valid manifest (sequence number plus

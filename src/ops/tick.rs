@@ -106,7 +106,7 @@ pub fn serve(cx: &Context, cfg: &ScheduleConfig) -> Result<()> {
     } else {
         cx_sched = Context {
             root: cx.root.clone(),
-            ctl: std::cell::OnceCell::new(),
+            ctl: std::sync::OnceLock::new(),
             trigger: Trigger::Schedule,
             sink: cx.sink,
             cancel: cx.cancel.clone(),

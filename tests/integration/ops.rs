@@ -260,7 +260,7 @@ fn scheduled_ticks_are_recorded_and_raise_and_clear_alerts() {
 /// while it holds the lease.
 struct DuringRestore {
     repo: std::path::PathBuf,
-    seen: std::cell::RefCell<Option<(crate::harness::Out, crate::harness::Out, String)>>,
+    seen: std::sync::Mutex<Option<(crate::harness::Out, crate::harness::Out, String)>>,
 }
 
 impl ops::Sink for DuringRestore {
@@ -268,7 +268,7 @@ impl ops::Sink for DuringRestore {
         if job.kind == JobKind::Restore {
             let prune = crate::harness::cairn(&self.repo, ["prune", "--keep-last", "1"]);
             let verify = crate::harness::cairn(&self.repo, ["verify"]);
-            *self.seen.borrow_mut() = Some((prune, verify, job.id.to_string()));
+            *self.seen.lock().expect("not poisoned") = Some((prune, verify, job.id.to_string()));
         }
     }
 }
@@ -298,7 +298,11 @@ fn a_prune_is_busy_while_a_restore_reads_and_a_verify_reads_beside_it() {
         ..Default::default()
     };
     ops::restore(&cx, &keys, "latest", &opts).unwrap();
-    let (prune, verify, restore_job) = sink.seen.take().expect("the restore job started");
+    let (prune, verify, restore_job) = sink
+        .seen
+        .into_inner()
+        .expect("not poisoned")
+        .expect("the restore job started");
     prune.expect(3, "prune while a restore reads");
     assert!(
         prune.stderr.contains(&format!(
