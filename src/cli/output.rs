@@ -28,20 +28,9 @@ pub fn error(e: &cairn::Error) {
     eprintln!("  what to do: {}", escape(&e.remedy()));
 }
 
-/// Bytes for humans.
+/// Bytes for humans, in binary units (`512 B`, `1.50 KiB`, `4.00 GiB`).
 pub fn size(b: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
+    indicatif::HumanBytes(b).to_string()
 }
 
 /// Unix milliseconds as RFC 3339.
