@@ -35,6 +35,7 @@
 //! `chunker` → `id`, `error`.
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod backend;
 pub mod backup;
 pub mod chain;
@@ -49,6 +50,7 @@ pub mod id;
 pub mod index;
 pub mod jobs;
 pub mod keyring;
+pub mod listing;
 pub mod locator;
 pub mod ops;
 pub mod progress;

@@ -24,23 +24,10 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-/// A backup as JSON (`target`: whether the target holds it; null when no target is set).
+/// A backup as JSON (`target`: whether the target holds it; null when no target is set): the
+/// library's document, which the API serves too.
 pub fn backup_json(m: &Manifest, target: Option<bool>) -> Value {
-    json!({
-        "id": m.id,
-        "time": output::rfc3339(m.time_ms),
-        "host": m.host,
-        "services": m.services.iter().map(|s| json!({
-            "name": s.name, "kind": s.kind, "files": s.files, "dirs": s.dirs,
-            "bytes": s.bytes, "bytes_new": s.bytes_new, "duration_ms": s.duration_ms,
-        })).collect::<Vec<_>>(),
-        "bytes": m.bytes(),
-        "bytes_new": m.bytes_new(),
-        "chunks": m.refs.len(),
-        "warnings": m.warnings,
-        "internal": true,
-        "target": target,
-    })
+    serde_json::to_value(cairn::listing::BackupDoc::new(m, target)).unwrap_or_default()
 }
 
 /// `cairn list`.

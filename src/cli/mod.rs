@@ -3,6 +3,7 @@
 
 mod backup;
 mod keys;
+mod listen;
 mod listing;
 mod mount;
 mod ops;
@@ -12,6 +13,7 @@ mod recover;
 mod restore;
 mod services;
 mod target;
+mod token;
 mod verify;
 
 use cairn::{Error, Result};
@@ -98,10 +100,14 @@ pub enum Command {
     /// The schedule and retention policy that `cairn serve` keeps.
     #[command(subcommand)]
     Schedule(ops::ScheduleCmd),
-    /// Run the scheduler in the foreground: backup, export, prune and verify on their schedules.
+    /// Run the scheduler in the foreground: backup, export, prune and verify on their schedules;
+    /// with --listen, also the management API.
     ///
-    /// Example: cairn serve
-    Serve,
+    /// Example: cairn serve --listen 127.0.0.1:8443
+    Serve(listen::ServeArgs),
+    /// The management API's tokens.
+    #[command(subcommand)]
+    Token(token::TokenCmd),
     /// Show every backup as a read-only filesystem: MOUNTPOINT/<backup-id>/<service>/… and
     /// MOUNTPOINT/latest.
     ///
@@ -143,7 +149,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Alerts(a) => ops::alerts(&g, a),
         Command::Notify(c) => ops::notify(&g, c),
         Command::Schedule(c) => ops::schedule(&g, c),
-        Command::Serve => ops::serve(&g),
+        Command::Serve(a) => listen::serve(&g, a),
+        Command::Token(c) => token::run(&g, c),
         Command::Mount(a) => mount::run(&g, a),
         Command::Prune(a) => prune::run(&g, a),
     }
