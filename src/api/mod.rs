@@ -98,9 +98,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(index))
         .merge(api)
-        .layer(middleware::map_response(json_limit_errors))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        // outside the limit, whose 413 is plain text
+        .layer(middleware::map_response(json_limit_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
