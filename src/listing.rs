@@ -86,7 +86,7 @@ impl BackupDoc {
 
 /// Every readable backup, oldest first, and the names of the damaged manifests left out (with
 /// why).
-pub fn list(ctl: &Controller) -> Result<(Vec<BackupDoc>, Vec<(String, crate::Error)>)> {
+pub fn list(ctl: &Controller) -> Result<(Vec<BackupDoc>, Vec<crate::repository::Damaged>)> {
     let (manifests, bad) = ctl.repo.manifests()?;
     let on_target = crate::ops::on_target(ctl);
     let docs = manifests

@@ -23,7 +23,10 @@ pub(super) async fn list(
         let ctl = crate::controller::Controller::open(&repo)?;
         let (docs, bad) = crate::listing::list(&ctl)?;
         for (name, e) in &bad {
-            tracing::warn!("{} is damaged and not listed: {e}", crate::text::escape(name));
+            tracing::warn!(
+                "{} is damaged and not listed: {e}",
+                crate::text::escape(name)
+            );
         }
         Ok(Json(docs))
     })
@@ -132,9 +135,7 @@ pub(super) struct RotateBody {
 }
 
 /// Parse recipients, refusing an empty list.
-pub(super) fn parse_recipients(
-    list: &[String],
-) -> Result<Vec<crate::crypto::Recipient>, ApiError> {
+pub(super) fn parse_recipients(list: &[String]) -> Result<Vec<crate::crypto::Recipient>, ApiError> {
     if list.iter().all(|r| r.trim().is_empty()) {
         return Err(ApiError::bad_request(
             "no recipients given",

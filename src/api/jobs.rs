@@ -44,7 +44,9 @@ pub(super) async fn list(
     let st = state.clone();
     super::blocking(move || {
         let list = History::new(&st.local()).list(limit)?;
-        Ok(Json(list.into_iter().map(|r| JobDoc::new(r, &st)).collect()))
+        Ok(Json(
+            list.into_iter().map(|r| JobDoc::new(r, &st)).collect(),
+        ))
     })
     .await
 }

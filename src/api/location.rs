@@ -61,7 +61,7 @@ pub(super) struct LocationBody {
 /// A positive, finite number of `unit` seconds (at most ten years) as a duration.
 fn duration(field: &str, v: f64, unit: f64) -> Result<Duration, ApiError> {
     let secs = v * unit;
-    if !(secs.is_finite() && secs >= 60.0 && secs <= 10.0 * 365.0 * 86_400.0) {
+    if !(secs.is_finite() && (60.0..=10.0 * 365.0 * 86_400.0).contains(&secs)) {
         return Err(ApiError::bad_request(
             format!("{field} is {v}: not a usable period"),
             format!("give {field} as a positive number of at least one minute and at most ten years, for example 12"),
@@ -142,7 +142,10 @@ pub(super) async fn put_location(
         let local = st.local();
         if let Some(cfg) = &target {
             cfg.save(&st.repo)?;
-            eprintln!("{} target set to {cfg} through the API", crate::jobs::time::rfc3339(&chrono::Utc::now()));
+            eprintln!(
+                "{} target set to {cfg} through the API",
+                crate::jobs::time::rfc3339(&chrono::Utc::now())
+            );
         }
         let mut changed = false;
         if every.is_some() || keep.is_some() {

@@ -54,7 +54,13 @@ pub fn render(state: &AppState) -> crate::Result<String> {
     let jobs = History::new(&local).list(HISTORY)?;
     let alerts = Alerts::new(&local).active()?;
     let mut out = String::new();
-    family(&mut out, "cairn_up", "gauge", "1 while cairn serve answers.", &one(1.0));
+    family(
+        &mut out,
+        "cairn_up",
+        "gauge",
+        "1 while cairn serve answers.",
+        &one(1.0),
+    );
     let last = manifests.last();
     family(
         &mut out,
@@ -158,7 +164,10 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Result<Respon
     let st = state.clone();
     let text = super::blocking(move || render(&st)).await?;
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response())

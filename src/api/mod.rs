@@ -222,7 +222,10 @@ mod scheduler {
             let cfg = match ScheduleConfig::load(&local) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("cairn serve: the schedule is unreadable: {e}; what to do: {}", e.remedy());
+                    eprintln!(
+                        "cairn serve: the schedule is unreadable: {e}; what to do: {}",
+                        e.remedy()
+                    );
                     wait(&state, 30);
                     continue;
                 }
@@ -243,7 +246,10 @@ mod scheduler {
                         .with_trigger(Trigger::Schedule)
                         .with_cancel(cancel.clone());
                     if let Err(e) = crate::ops::serve(&cx, &cfg) {
-                        eprintln!("cairn serve: the scheduler stopped: {e}; what to do: {}", e.remedy());
+                        eprintln!(
+                            "cairn serve: the scheduler stopped: {e}; what to do: {}",
+                            e.remedy()
+                        );
                     }
                     done.store(true, Ordering::SeqCst);
                 });
@@ -321,18 +327,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> std::result::Result<Self, ApiError> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e: BytesRejection| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::too_large(BODY_LIMIT)
-                } else {
-                    ApiError::bad_request(
-                        format!("the request body could not be read: {e}"),
-                        "send the body again",
-                    )
-                }
-            })?;
+        let bytes =
+            axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|e: BytesRejection| {
+                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::too_large(BODY_LIMIT)
+                    } else {
+                        ApiError::bad_request(
+                            format!("the request body could not be read: {e}"),
+                            "send the body again",
+                        )
+                    }
+                })?;
         let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {

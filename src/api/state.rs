@@ -117,7 +117,10 @@ impl ApiSink {
 
     /// The job running now through this sink, if any.
     pub fn running(&self) -> Option<String> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The first job that started through this sink.
@@ -173,11 +176,13 @@ impl Sink for ApiSink {
             }),
         );
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
-        self.jobs
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+        if let Some(tx) = self
+            .started
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(id);
-        if let Some(tx) = self.started.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            .take()
+        {
             let _ = tx.send(job.clone());
         }
     }
@@ -233,8 +238,9 @@ impl Settings {
 
     /// Save them (mode 0600, atomically).
     pub fn save(&self, local: &Path) -> crate::Result<()> {
-        let b = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::failed(format!("encoding settings: {e}"), "report this as a bug"))?;
+        let b = serde_json::to_vec_pretty(self).map_err(|e| {
+            Error::failed(format!("encoding settings: {e}"), "report this as a bug")
+        })?;
         crate::fsutil::write_atomic(&local.join(SETTINGS_FILE), &b, 0o600)
     }
 }

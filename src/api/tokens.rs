@@ -254,7 +254,10 @@ mod tests {
         let mut flipped = admin.clone().into_bytes();
         let last = flipped.len() - 1;
         flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
-        assert!(t.check(std::str::from_utf8(&flipped).unwrap()).unwrap().is_none());
+        assert!(t
+            .check(std::str::from_utf8(&flipped).unwrap())
+            .unwrap()
+            .is_none());
         t.revoke("viewer").unwrap();
         assert!(t.check(&reader).unwrap().is_none());
         assert!(t.check(&admin).unwrap().is_some());

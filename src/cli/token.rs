@@ -53,10 +53,17 @@ pub fn run(g: &Global, c: TokenCmd) -> Result<()> {
             if json {
                 output::json(&list);
             } else if list.is_empty() {
-                println!("no tokens; create one with `cairn token create NAME --role admin|reader`");
+                println!(
+                    "no tokens; create one with `cairn token create NAME --role admin|reader`"
+                );
             } else {
                 for t in &list {
-                    println!("{:<24} {:<7} created {}", output::escape(&t.name), t.role, t.created);
+                    println!(
+                        "{:<24} {:<7} created {}",
+                        output::escape(&t.name),
+                        t.role,
+                        t.created
+                    );
                 }
             }
         }
