@@ -127,6 +127,23 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the server's runtime", e))?;
+    // the TLS certificate and key are read before anything starts: a bad one is bad input
+    let tls = match &opts.tls {
+        None => None,
+        Some((cert, key)) => Some(
+            rt.block_on(axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key))
+                .map_err(|e| {
+                    Error::usage(
+                        format!(
+                            "cannot use the TLS certificate {} and key {}: {e}",
+                            cert.display(),
+                            key.display()
+                        ),
+                        "give --tls-cert a PEM certificate chain and --tls-key its PEM private key (PKCS#8, PKCS#1 or SEC1), both readable by cairn",
+                    )
+                })?,
+        ),
+    };
     let scheduler = {
         let state = state.clone();
         std::thread::Builder::new()
@@ -152,26 +169,14 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
             })
         };
         let app = router(state.clone()).into_make_service();
-        let out = match &opts.tls {
+        let out = match tls {
             None => {
                 axum_server::from_tcp(listener)?
                     .handle(handle)
                     .serve(app)
                     .await
             }
-            Some((cert, key)) => {
-                let cfg = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                    .await
-                    .map_err(|e| {
-                        std::io::Error::new(
-                            e.kind(),
-                            format!(
-                                "reading the TLS certificate {} and key {}: {e}",
-                                cert.display(),
-                                key.display()
-                            ),
-                        )
-                    })?;
+            Some(cfg) => {
                 axum_server::tls_rustls::from_tcp_rustls(listener, cfg)?
                     .handle(handle)
                     .serve(app)

@@ -469,8 +469,8 @@ fn a_backup_started_through_the_api_shows_live_progress_and_a_second_gets_409_na
     .ok("service add slow");
     let s = Server::start(&env);
     let a = Some(admin.as_str());
-    let (code, text) = s.call("POST", "/api/v1/backups", a, Some("{}"));
-    assert_eq!(code, 202, "{text}");
+    // (the scheduler's first prune and verify may hold the repository for a moment: 409, retried)
+    let text = wait_free(|| s.call("POST", "/api/v1/backups", a, Some("{}")), 202);
     let started: Value = serde_json::from_str(&text).unwrap();
     let job = started["job_id"].as_str().unwrap().to_string();
     assert_eq!(started["url"], format!("/api/v1/jobs/{job}").as_str());
@@ -640,4 +640,27 @@ fn wait_free(f: impl Fn() -> (u16, String), want: u16) -> String {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+fn serve_refuses_an_unreadable_tls_certificate_before_starting() {
+    let env = Env::new();
+    let missing = env.path("missing.pem");
+    let m = missing.to_str().unwrap();
+    let o = env.run([
+        "serve",
+        "--listen",
+        &format!("0.0.0.0:{}", free_port()),
+        "--tls-cert",
+        m,
+        "--tls-key",
+        m,
+    ]);
+    o.expect(2, "serve with a missing TLS certificate");
+    assert!(o.stderr.contains("TLS certificate"), "{}", o.stderr);
+    assert!(
+        !o.stderr.contains("backup every"),
+        "the scheduler started: {}",
+        o.stderr
+    );
 }
