@@ -8,6 +8,7 @@
 //! updates), chunks both with each parameter set, and prints what fraction of B's bytes (and of
 //! its zstd-3 compressed bytes) are in chunks A does not have, the chunk count, and chunking
 //! speed. docs/FORMAT.md records the figures.
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is the failure report
 
 mod common;
 

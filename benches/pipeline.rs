@@ -7,6 +7,11 @@
 //! ```
 //! Every group reports bytes per second (`Throughput::Bytes`). Sample sizes are kept at
 //! criterion's minimum so a default run stays within a few minutes on a 2-core machine.
+#![allow(clippy::unwrap_used)]
+// a test or bench: a panic is the failure report
+
+// criterion_group! defines an undocumented public function.
+#![allow(missing_docs)]
 
 mod common;
 
@@ -53,7 +58,7 @@ fn chunker(c: &mut Criterion) {
 fn hash_compress_seal(c: &mut Criterion) {
     let text = text_bytes(CHUNK, 3);
     let random = random_bytes(CHUNK, 4);
-    let key = IdKey([7; 32]);
+    let key = IdKey::from_bytes([7; 32]);
     let id = key.chunk_id(&text);
 
     let mut g = c.benchmark_group("id_hash");
@@ -82,7 +87,7 @@ fn hash_compress_seal(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("seal");
     g.throughput(Throughput::Bytes(CHUNK as u64));
-    let sk = SessionKey([9; 32]);
+    let sk = SessionKey::from_bytes([9; 32]);
     g.bench_function("xchacha20poly1305_256KiB", |b| {
         b.iter(|| sk.seal(&id, black_box(&random)))
     });

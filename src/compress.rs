@@ -72,15 +72,7 @@ mod tests {
         assert_eq!(c[0], ZSTD);
         assert!(c.len() < text.len() / 10);
         assert_eq!(decompress(&c, text.len(), "t").unwrap(), text);
-        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-        let noise: Vec<u8> = (0..10000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect();
+        let noise = crate::testutil::bytes(1, 10000);
         let c = compress(&noise, 3);
         assert_eq!(c[0], RAW);
         assert_eq!(decompress(&c, noise.len(), "n").unwrap(), noise);

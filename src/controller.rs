@@ -5,45 +5,19 @@
 
 use crate::backend::{Backend, LocalBackend};
 use crate::chunker::ChunkerParams;
-use crate::crypto::{self, IdKey, Recipient};
+use crate::crypto::{IdKey, Recipient};
 use crate::error::{Error, Result};
 use crate::format::config::RepoConfig;
-use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::Manifest;
-use crate::format::sealed_key::SealedKey;
 use crate::id::KeyId;
 use crate::index::Index;
+use crate::keys::{self, LocalKeys};
+use crate::object::{ObjectKind, CONFIG_NAME};
 use crate::repository::Repository;
 use crate::service::ServiceList;
 use crate::signing::SigningKey;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// The current key epoch as the controller keeps it (`local/keys.toml`, mode 0600).
-#[derive(Clone, Serialize, Deserialize)]
-pub struct LocalKeys {
-    /// Epoch envelope id (hex).
-    pub epoch: String,
-    /// The epoch's id key (hex). Names chunks; cannot decrypt anything.
-    pub id_key: String,
-}
-
-impl LocalKeys {
-    /// Parsed epoch id and id key.
-    pub fn parse(&self) -> Result<(KeyId, IdKey)> {
-        let bad = || {
-            Error::failed(
-                "REPO/local/keys.toml is malformed",
-                "restore it from a backup of the controller, or run `cairn recover` from the share",
-            )
-        };
-        let epoch = KeyId::from_hex(&self.epoch).ok_or_else(bad)?;
-        let mut k = [0u8; 32];
-        hex::decode_to_slice(&self.id_key, &mut k).map_err(|_| bad())?;
-        Ok((epoch, IdKey(k)))
-    }
-}
 
 /// The internal repository and its local state.
 pub struct Controller {
@@ -69,7 +43,7 @@ pub const PACK_TARGET: u32 = 16 << 20;
 impl Controller {
     /// Create a new repository at `root` for these recipients.
     pub fn init(root: &Path, recipients: &[Recipient]) -> Result<Self> {
-        if root.join("config").exists() {
+        if root.join(CONFIG_NAME).exists() {
             return Err(Error::usage(
                 format!("a cairn repository already exists at {}", root.display()),
                 "use it as it is, or choose another --repo DIR",
@@ -81,7 +55,9 @@ impl Controller {
                 "e.g. `cairn init --recipient age1…` (from `cairn key generate`)",
             ));
         }
-        for d in ["data", "keys", "backups", "local"] {
+        let dirs = [ObjectKind::Pack, ObjectKind::Key, ObjectKind::Manifest]
+            .map(|k| k.dir().unwrap_or_default());
+        for d in dirs.into_iter().chain(["local"]) {
             std::fs::create_dir_all(root.join(d))
                 .map_err(|e| Error::io(root.join(d).display().to_string(), e))?;
         }
@@ -106,7 +82,7 @@ impl Controller {
         // config last: a repository exists once it has its config
         ctl.repo
             .store
-            .write("config", &ctl.repo.config.encode(&key))?;
+            .write(CONFIG_NAME, &ctl.repo.config.encode(&key))?;
         Ok(ctl)
     }
 
@@ -167,7 +143,7 @@ impl Controller {
     /// Adopt an existing repository directory (after recovery) with a known epoch and id key.
     pub fn adopt(root: &Path, epoch: KeyId, id_key: &IdKey) -> Result<Self> {
         let ctl = Self::open(root)?;
-        ctl.save_keys(epoch, id_key)?;
+        LocalKeys::save(&ctl.local(), epoch, id_key)?;
         Ok(ctl)
     }
 
@@ -186,59 +162,17 @@ impl Controller {
         l.save(&self.local().join("services.toml"))
     }
 
-    /// The current epoch and its id key.
+    /// The current epoch and its id key (`local/keys.toml`).
     pub fn keys(&self) -> Result<(KeyId, IdKey)> {
-        let p = self.local().join("keys.toml");
-        let text = std::fs::read_to_string(&p).map_err(|e| {
-            Error::failed(
-                format!("cannot read {}: {e}", p.display()),
-                "this controller's key state is missing: run `cairn recover` from the share with the identity to rebuild it",
-            )
-        })?;
-        let k: LocalKeys = toml::from_str(&text).map_err(|_| {
-            Error::failed(
-                "REPO/local/keys.toml is malformed",
-                "run `cairn recover` to rebuild it",
-            )
-        })?;
-        k.parse()
+        LocalKeys::load(&self.local())
     }
 
-    fn save_keys(&self, epoch: KeyId, id_key: &IdKey) -> Result<()> {
-        let k = LocalKeys {
-            epoch: epoch.to_hex(),
-            id_key: hex::encode(id_key.0),
-        };
-        let text = toml::to_string(&k).map_err(|e| Error::failed(e.to_string(), "report a bug"))?;
-        crate::fsutil::write_atomic(&self.local().join("keys.toml"), text.as_bytes(), 0o600)
-    }
-
-    /// Start a new key epoch for `recipients` (init and `key rotate`): a fresh id key wrapped to
-    /// them. New backups use it; older backups stay readable with the identities of their epoch.
-    /// The signing key is sealed to them too (`signing/<epoch>`), so the share carries it.
+    /// Start a new key epoch for `recipients` (init and `key rotate`) and make it current: a
+    /// fresh id key wrapped to them, the signing key sealed to them ([`keys::epoch::start`]).
+    /// New backups use it; older backups stay readable with the identities of their epoch.
     pub fn new_epoch(&self, recipients: &[Recipient]) -> Result<KeyId> {
-        let key = self.signer()?;
-        let id_key = IdKey::generate();
-        let now = chrono::Utc::now().timestamp_millis();
-        let env = Envelope {
-            kind: EnvelopeKind::Epoch {
-                recipients: recipients.iter().map(|r| r.to_string()).collect(),
-            },
-            created_ms: now,
-            wrapped: crypto::wrap_key(&id_key.0, recipients)?,
-        };
-        let epoch = self.repo.put_envelope(&env, &key)?;
-        let sealed = SealedKey {
-            public: key.public().to_bytes(),
-            epoch,
-            created_ms: now,
-            wrapped: crypto::wrap_key(&key.seed()[..], recipients)?,
-        };
-        self.repo.store.write(
-            &SealedKey::name(&epoch),
-            &sealed.encode(&self.repo.config.repo_id, &key),
-        )?;
-        self.save_keys(epoch, &id_key)?;
+        let (epoch, id_key) = keys::epoch::start(&self.repo, &self.signer()?, recipients)?;
+        LocalKeys::save(&self.local(), epoch, &id_key)?;
         Ok(epoch)
     }
 
@@ -253,6 +187,8 @@ impl Controller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto;
+    use crate::format::sealed_key::SealedKey;
 
     #[test]
     fn init_open_and_refuse_twice() {

@@ -14,18 +14,29 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use std::io::{Read, Write};
 use std::str::FromStr;
+use zeroize::Zeroizing;
 
 /// Bytes a sealed blob adds to its payload: nonce (24) + tag (16).
 pub const SEAL_OVERHEAD: usize = 24 + 16;
 
-/// The key of the keyed chunk-id hash.
-#[derive(Clone)]
-pub struct IdKey(pub [u8; 32]);
+/// The key of the keyed chunk-id hash. Its bytes are wiped on drop; it is not `Clone` (share
+/// one behind an `Arc`), so no stray copy outlives its use.
+pub struct IdKey(Zeroizing<[u8; 32]>);
 
 impl IdKey {
     /// A fresh random key.
     pub fn generate() -> Self {
         IdKey(random_key())
+    }
+
+    /// The key with these bytes (unwrapped from an envelope, read from `local/keys.toml`).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        IdKey(Zeroizing::new(bytes))
+    }
+
+    /// The secret bytes, for wrapping or saving only.
+    pub(crate) fn expose(&self) -> &[u8; 32] {
+        &self.0
     }
 
     /// The id of a chunk's plaintext.
@@ -34,9 +45,9 @@ impl IdKey {
     }
 }
 
-/// A symmetric key that seals the chunks of one backup.
-#[derive(Clone)]
-pub struct SessionKey(pub [u8; 32]);
+/// A symmetric key that seals the chunks of one backup. Wiped on drop, not `Clone` (the
+/// sealing threads share one behind an `Arc`).
+pub struct SessionKey(Zeroizing<[u8; 32]>);
 
 impl SessionKey {
     /// A fresh random key.
@@ -44,9 +55,19 @@ impl SessionKey {
         SessionKey(random_key())
     }
 
+    /// The key with these bytes (unwrapped from a session envelope).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        SessionKey(Zeroizing::new(bytes))
+    }
+
+    /// The secret bytes, for wrapping only.
+    pub(crate) fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// Seal `payload` for chunk `id`: nonce ‖ ciphertext ‖ tag.
     pub fn seal(&self, id: &ChunkId, payload: &[u8]) -> Vec<u8> {
-        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let cipher = XChaCha20Poly1305::new((&*self.0).into());
         let mut nonce = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut nonce);
         let ct = cipher
@@ -69,7 +90,7 @@ impl SessionKey {
         if sealed.len() < SEAL_OVERHEAD {
             return None;
         }
-        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let cipher = XChaCha20Poly1305::new((&*self.0).into());
         let (nonce, ct) = sealed.split_at(24);
         cipher
             .decrypt(
@@ -83,9 +104,29 @@ impl SessionKey {
     }
 }
 
-fn random_key() -> [u8; 32] {
-    let mut k = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut k);
+// Both secret types wipe their bytes when dropped (their only field is `Zeroizing`).
+impl zeroize::ZeroizeOnDrop for IdKey {}
+impl zeroize::ZeroizeOnDrop for SessionKey {}
+
+/// A build-time guard: this fails to compile if `IdKey` or `SessionKey` ever becomes `Clone`
+/// (the call is ambiguous between the two impls then), so no code can copy a secret key.
+const _: fn() = || {
+    trait AmbiguousIfClone<A> {
+        fn check() {}
+    }
+    impl<T> AmbiguousIfClone<()> for T {}
+    struct IsClone;
+    impl<T: Clone> AmbiguousIfClone<IsClone> for T {}
+    let _ = <IdKey as AmbiguousIfClone<_>>::check;
+    let _ = <SessionKey as AmbiguousIfClone<_>>::check;
+    fn wiped<T: zeroize::ZeroizeOnDrop>() {}
+    wiped::<IdKey>();
+    wiped::<SessionKey>();
+};
+
+fn random_key() -> Zeroizing<[u8; 32]> {
+    let mut k = Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(&mut k[..]);
     k
 }
 
@@ -244,8 +285,8 @@ mod tests {
 
     #[test]
     fn ids_are_keyed() {
-        let a = IdKey([1; 32]);
-        let b = IdKey([2; 32]);
+        let a = IdKey::from_bytes([1; 32]);
+        let b = IdKey::from_bytes([2; 32]);
         assert_eq!(a.chunk_id(b"x"), a.chunk_id(b"x"));
         assert_ne!(a.chunk_id(b"x"), b.chunk_id(b"x"));
     }

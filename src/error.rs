@@ -6,9 +6,15 @@
 //!   never folded into I/O: verify and restore report it per object and per file.
 //! - Storage (backend) errors keep their cause (unreachable, logon failure, no space, ...) so
 //!   that alerts can give a remedy specific to it.
+//! - Whatever decides by cause matches on a type ([`Error::kind`], [`ServiceCause`],
+//!   [`CopySide`]) set where the error is built, never on its text. The text is for people (and
+//!   never holds a service's command line: it may carry secrets).
+//! - The OS or storage error behind an error is kept as its `source`.
+//! - The remedy for each kind is written once, in [`crate::remedy`].
 //! - Exit codes: 2 usage / bad input, 3 busy, 1 everything else.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -48,6 +54,10 @@ pub struct StorageError {
     pub location: String,
     /// Low-level detail (OS or protocol message).
     pub detail: String,
+    /// The OS error behind it, if there is one (shared: storage errors are cloned).
+    source: Option<Arc<std::io::Error>>,
+    /// Which copy the backend holds, when whoever opened it said ([`crate::backend::OnCopy`]).
+    side: CopySide,
 }
 
 impl StorageError {
@@ -61,11 +71,35 @@ impl StorageError {
             kind,
             location: location.into(),
             detail: detail.into(),
+            source: None,
+            side: CopySide::Unknown,
         }
     }
 
-    /// Classify an OS error on a local path.
+    /// This error, placed on the copy `side` unless it already is on one.
+    pub fn on_copy(mut self, side: CopySide) -> Self {
+        if self.side == CopySide::Unknown {
+            self.side = side;
+        }
+        self
+    }
+
+    /// Which copy it is on, if its backend's opener said.
+    pub fn side(&self) -> CopySide {
+        self.side
+    }
+
+    /// Classify an OS error on a local path (keeping a copy of it as the source).
     pub fn from_io(location: impl Into<String>, e: &std::io::Error) -> Self {
+        let copy = match e.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(e.kind(), e.to_string()),
+        };
+        Self::from_io_error(location, copy)
+    }
+
+    /// Classify an OS error on a local path, keeping it as the source.
+    pub fn from_io_error(location: impl Into<String>, e: std::io::Error) -> Self {
         use std::io::ErrorKind as K;
         let kind = match e.kind() {
             K::NotFound => StorageErrorKind::NotFound,
@@ -80,41 +114,16 @@ impl StorageError {
             }
             _ => StorageErrorKind::Io,
         };
-        StorageError::new(kind, location, e.to_string())
+        StorageError {
+            detail: e.to_string(),
+            source: Some(Arc::new(e)),
+            ..StorageError::new(kind, location, "")
+        }
     }
 
-    /// What the operator should do about it.
+    /// What the operator should do about it (on its copy, if known).
     pub fn remedy(&self) -> String {
-        match self.kind {
-            StorageErrorKind::NotFound => {
-                "the object is missing: run `cairn verify` to see which backups it hurts, then `cairn export` (or `cairn recover`) to heal it from the other copy".into()
-            }
-            StorageErrorKind::Unreachable => {
-                "check the address and port (445 unless given), that the server is running, and the firewall between this controller and the share".into()
-            }
-            StorageErrorKind::LogonFailure => {
-                "the share refused the username or password: run `cairn target set URL --username U --password-file F` with the right credentials".into()
-            }
-            StorageErrorKind::ShareNotFound => {
-                "check the share name and path in the URL (smb://HOST/SHARE/PATH), then run `cairn target set` again".into()
-            }
-            StorageErrorKind::AccessDenied => {
-                "give the share's user read and write access to the share and the path, or choose another path with `cairn target set`".into()
-            }
-            StorageErrorKind::NoSpace => {
-                "the storage is full: free space on it, or run `cairn prune` to drop backups outside the retention policy".into()
-            }
-            StorageErrorKind::Disconnected => {
-                "the connection dropped mid-transfer: check the network, then run `cairn export` to resume (only missing objects are sent)".into()
-            }
-            StorageErrorKind::Io => "check the storage's health and the system log, then retry".into(),
-            StorageErrorKind::Insecure => {
-                "enable SMB 3 encryption on the server (Samba: `server smb encrypt = required` or `desired` in smb.conf; Windows: `Set-SmbShare -EncryptData $true`), or, on a network you trust, accept plaintext SMB with `--allow-unencrypted` (on `cairn target set URL ...` or `cairn recover ...`)".into()
-            }
-            StorageErrorKind::TooLarge => {
-                "the object is damaged or was planted: run `cairn verify` (or `cairn verify --from-target`) to see which backups it hurts; `cairn export` or `cairn recover` heal from the intact copy".into()
-            }
-        }
+        crate::remedy::storage(self.kind, self.side)
     }
 }
 
@@ -136,7 +145,133 @@ impl fmt::Display for StorageError {
     }
 }
 
-impl std::error::Error for StorageError {}
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// What kind of failure an [`Error`] is: what the alert catalogue and every other decision by
+/// cause match on (never the message text). The serialized names are the alert causes'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Bad usage or input.
+    Usage,
+    /// Another job holds the repository.
+    Busy,
+    /// The identity cannot decrypt.
+    Key,
+    /// A service could not be backed up or restored ([`ServiceCause`] says why).
+    Service,
+    /// A stored object does not exist.
+    StorageNotFound,
+    /// The share cannot be reached.
+    Unreachable,
+    /// The share refused the username or password.
+    LogonFailure,
+    /// The share or the path on it does not exist.
+    ShareNotFound,
+    /// Permission denied on the storage.
+    AccessDenied,
+    /// The storage is full.
+    NoSpace,
+    /// The connection dropped mid-transfer.
+    Disconnected,
+    /// Another I/O failure.
+    Io,
+    /// The server does not offer the transport protection required.
+    InsecureTransport,
+    /// Stored bytes are damaged (or too large to be honest).
+    Damage,
+    /// Anything else.
+    Failed,
+}
+
+impl ErrorKind {
+    /// The machine-readable name (as serialized).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Key => "key",
+            ErrorKind::Service => "service",
+            ErrorKind::StorageNotFound => "storage_not_found",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::LogonFailure => "logon_failure",
+            ErrorKind::ShareNotFound => "share_not_found",
+            ErrorKind::AccessDenied => "access_denied",
+            ErrorKind::NoSpace => "no_space",
+            ErrorKind::Disconnected => "disconnected",
+            ErrorKind::Io => "io",
+            ErrorKind::InsecureTransport => "insecure_transport",
+            ErrorKind::Damage => "damage",
+            ErrorKind::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a service could not be backed up (or restored), set where the engine meets the failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceCause {
+    /// Its path (or something under it) does not exist or is not a directory.
+    PathMissing,
+    /// cairn may not read its path or something under it.
+    PathUnreadable,
+    /// Its backup command could not run, or failed.
+    CommandFailed,
+    /// Its restore command could not run, or failed; the data it was fed is at `restored_at`.
+    RestoreCommandFailed {
+        /// Where the restored data was left.
+        restored_at: std::path::PathBuf,
+    },
+    /// Another failure reading its data (an I/O error).
+    Other,
+}
+
+impl ServiceCause {
+    /// The cause of an OS error met reading a service's path.
+    pub fn of_path(e: &std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => {
+                ServiceCause::PathMissing
+            }
+            std::io::ErrorKind::PermissionDenied => ServiceCause::PathUnreadable,
+            _ => ServiceCause::Other,
+        }
+    }
+
+    /// The alert cause's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ServiceCause::PathMissing => "service_path_missing",
+            ServiceCause::PathUnreadable => "service_path_unreadable",
+            ServiceCause::CommandFailed => "service_command_failed",
+            ServiceCause::RestoreCommandFailed { .. } => "service_restore_command_failed",
+            ServiceCause::Other => "service_failed",
+        }
+    }
+}
+
+/// Which copy a damaged object was read from, set by whoever read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopySide {
+    /// The reader did not say: the failing job decides (export and recover: the target's copy;
+    /// the others: the internal repository).
+    Unknown,
+    /// The internal repository on the controller.
+    Internal,
+    /// The target's copy (the external location).
+    Target,
+}
 
 /// The library's error.
 #[derive(Debug, thiserror::Error)]
@@ -164,17 +299,20 @@ pub enum Error {
         recipients: Vec<String>,
     },
     /// A service could not be backed up (exit 1); nothing of the backup was committed.
-    #[error("service {service}: {cause}")]
+    #[error("service {service}: {detail}")]
     Service {
         /// The service's name.
         service: String,
-        /// What went wrong.
-        cause: String,
-        /// What to do.
-        remedy: String,
+        /// Why, for the remedy.
+        cause: ServiceCause,
+        /// What went wrong, in words (never a command line: it may hold secrets).
+        detail: String,
+        /// The error behind it (an OS or storage error), if there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A storage backend failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Storage(#[from] StorageError),
     /// Stored bytes do not match their name, fail authentication or do not decode.
     #[error("corrupt object {object}: {detail}")]
@@ -183,6 +321,8 @@ pub enum Error {
         object: String,
         /// What is wrong with it.
         detail: String,
+        /// Which copy it was read from.
+        side: CopySide,
     },
     /// An operation failed for another reason.
     #[error("{message}")]
@@ -211,17 +351,83 @@ impl Error {
         }
     }
 
-    /// Corruption of a named object.
+    /// Corruption of a named object (the job decides which copy it is on).
     pub fn corrupt(object: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::corrupt_in(CopySide::Unknown, object, detail)
+    }
+
+    /// Corruption of a named object read from the copy `side`.
+    pub fn corrupt_in(
+        side: CopySide,
+        object: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
         Error::Corrupt {
             object: object.into(),
             detail: detail.into(),
+            side,
         }
     }
 
-    /// A local I/O failure, classified.
+    /// This error, with damage or a storage failure whose copy its reader did not say placed on
+    /// `side` (for callers that know which copy they read: a verify of the target's copy, ...).
+    pub fn on_copy(self, side: CopySide) -> Self {
+        match self {
+            Error::Corrupt {
+                object,
+                detail,
+                side: CopySide::Unknown,
+            } => Error::Corrupt {
+                object,
+                detail,
+                side,
+            },
+            Error::Storage(e) => Error::Storage(e.on_copy(side)),
+            other => other,
+        }
+    }
+
+    /// Which copy the failure is on, when its reader said (damage, storage failures).
+    pub fn side(&self) -> CopySide {
+        match self {
+            Error::Corrupt { side, .. } => *side,
+            Error::Storage(e) => e.side(),
+            _ => CopySide::Unknown,
+        }
+    }
+
+    /// Service `service` failed for `cause`.
+    pub fn service(
+        service: impl Into<String>,
+        cause: ServiceCause,
+        detail: impl Into<String>,
+    ) -> Self {
+        Error::Service {
+            service: service.into(),
+            cause,
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// Service `service` failed for `cause` on the (OS or storage) error `e`, kept as the source.
+    pub fn service_io(
+        service: impl Into<String>,
+        cause: ServiceCause,
+        detail: impl Into<String>,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Service {
+            service: service.into(),
+            cause,
+            detail: detail.into(),
+            source: Some(Box::new(e)),
+        }
+    }
+
+    /// A local I/O failure, classified (the OS error kept as the source).
     pub fn io(context: impl Into<String>, e: std::io::Error) -> Self {
-        Error::Storage(StorageError::from_io(context, &e))
+        Error::Storage(StorageError::from_io_error(context, e))
     }
 
     /// The process exit code for this error.
@@ -233,46 +439,32 @@ impl Error {
         }
     }
 
-    /// What the operator should do.
+    /// What the operator should do (see [`crate::remedy`]).
     pub fn remedy(&self) -> String {
-        match self {
-            Error::Usage { remedy, .. } | Error::Failed { remedy, .. } | Error::Service { remedy, .. } => {
-                remedy.clone()
-            }
-            Error::Busy { .. } => {
-                "wait for that job to finish (`cairn jobs` shows it); a job whose process died is taken over automatically".into()
-            }
-            Error::WrongIdentity { .. } => {
-                "pass the identity file (--identity or CAIRN_IDENTITY_FILE) whose public key is one of those recipients; `cairn key list` shows which recipients each backup was written for".into()
-            }
-            Error::Storage(e) => e.remedy(),
-            Error::Corrupt { .. } => {
-                "run `cairn verify` to see which backups and files are hurt; `cairn export` or `cairn recover` heal from the intact copy".into()
-            }
-        }
+        crate::remedy::of(self, self.side())
     }
 
-    /// A short machine-readable name of the cause, used by the alert catalogue.
-    pub fn cause_kind(&self) -> &'static str {
+    /// What kind of failure it is, for the alert catalogue.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Usage { .. } => "usage",
-            Error::Busy { .. } => "busy",
-            Error::WrongIdentity { .. } => "key",
-            Error::Service { .. } => "service",
+            Error::Usage { .. } => ErrorKind::Usage,
+            Error::Busy { .. } => ErrorKind::Busy,
+            Error::WrongIdentity { .. } => ErrorKind::Key,
+            Error::Service { .. } => ErrorKind::Service,
             Error::Storage(e) => match e.kind {
-                StorageErrorKind::NotFound => "storage_not_found",
-                StorageErrorKind::Unreachable => "unreachable",
-                StorageErrorKind::LogonFailure => "logon_failure",
-                StorageErrorKind::ShareNotFound => "share_not_found",
-                StorageErrorKind::AccessDenied => "access_denied",
-                StorageErrorKind::NoSpace => "no_space",
-                StorageErrorKind::Disconnected => "disconnected",
-                StorageErrorKind::Io => "io",
-                StorageErrorKind::Insecure => "insecure_transport",
-                StorageErrorKind::TooLarge => "damage",
+                StorageErrorKind::NotFound => ErrorKind::StorageNotFound,
+                StorageErrorKind::Unreachable => ErrorKind::Unreachable,
+                StorageErrorKind::LogonFailure => ErrorKind::LogonFailure,
+                StorageErrorKind::ShareNotFound => ErrorKind::ShareNotFound,
+                StorageErrorKind::AccessDenied => ErrorKind::AccessDenied,
+                StorageErrorKind::NoSpace => ErrorKind::NoSpace,
+                StorageErrorKind::Disconnected => ErrorKind::Disconnected,
+                StorageErrorKind::Io => ErrorKind::Io,
+                StorageErrorKind::Insecure => ErrorKind::InsecureTransport,
+                StorageErrorKind::TooLarge => ErrorKind::Damage,
             },
-            Error::Corrupt { .. } => "damage",
-            Error::Failed { .. } => "failed",
+            Error::Corrupt { .. } => ErrorKind::Damage,
+            Error::Failed { .. } => ErrorKind::Failed,
         }
     }
 }
@@ -283,5 +475,135 @@ impl From<sled::Error> for Error {
             format!("local state database (REPO/local) failed: {e}"),
             "check free space and permissions under REPO/local; the index is a cache and is rebuilt from the packs if you move REPO/local/index away",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{Backend, LocalBackend};
+
+    fn io_source<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+        let mut next = e.source();
+        while let Some(s) = next {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                return Some(io);
+            }
+            next = s.source();
+        }
+        None
+    }
+
+    #[test]
+    fn storage_errors_keep_the_os_error_as_their_source() {
+        let full = Error::io(
+            "/srv/repo/x",
+            std::io::Error::from_raw_os_error(libc::ENOSPC),
+        );
+        assert_eq!(full.kind(), ErrorKind::NoSpace);
+        let io = io_source(&full).expect("the io::Error is the source");
+        assert_eq!(io.raw_os_error(), Some(libc::ENOSPC));
+        // a backend's error (classified from a borrowed io::Error) keeps it too, and clones do
+        let d = tempfile::tempdir().unwrap();
+        let missing = LocalBackend::new(d.path())
+            .read("data/ab/abcd")
+            .unwrap_err();
+        assert_eq!(missing.kind, StorageErrorKind::NotFound);
+        let copy = missing.clone();
+        let io = io_source(&copy).expect("a clone keeps the source");
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(
+            io_source(&Error::from(missing)).map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+        // the text is as before: the OS's message is in it once
+        assert!(full
+            .to_string()
+            .starts_with("/srv/repo/x is full (no space left): "));
+    }
+
+    #[test]
+    fn service_errors_keep_their_cause_and_source() {
+        let e = std::io::Error::from_raw_os_error(libc::EACCES);
+        let err = Error::service_io("ad", ServiceCause::of_path(&e), "cannot list /srv/ad: x", e);
+        assert_eq!(err.to_string(), "service ad: cannot list /srv/ad: x");
+        assert_eq!(err.kind(), ErrorKind::Service);
+        assert!(matches!(
+            &err,
+            Error::Service {
+                cause: ServiceCause::PathUnreadable,
+                ..
+            }
+        ));
+        assert_eq!(
+            io_source(&err).and_then(std::io::Error::raw_os_error),
+            Some(libc::EACCES)
+        );
+        assert_eq!(
+            err.remedy(),
+            crate::remedy::service(&ServiceCause::PathUnreadable, "ad")
+        );
+    }
+
+    #[test]
+    fn kinds_serialize_as_the_alert_causes() {
+        use ErrorKind as K;
+        for k in [
+            K::Usage,
+            K::Busy,
+            K::Key,
+            K::Service,
+            K::StorageNotFound,
+            K::Unreachable,
+            K::LogonFailure,
+            K::ShareNotFound,
+            K::AccessDenied,
+            K::NoSpace,
+            K::Disconnected,
+            K::Io,
+            K::InsecureTransport,
+            K::Damage,
+            K::Failed,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.name())
+            );
+        }
+        assert_eq!(K::InsecureTransport.name(), "insecure_transport");
+        assert_eq!(K::StorageNotFound.name(), "storage_not_found");
+    }
+
+    #[test]
+    fn damage_is_placed_only_by_its_reader() {
+        let unplaced = Error::corrupt("the target's copy at x", "bad");
+        assert!(matches!(
+            unplaced,
+            Error::Corrupt {
+                side: CopySide::Unknown,
+                ..
+            }
+        ));
+        let placed = unplaced.on_copy(CopySide::Target);
+        assert!(matches!(
+            placed,
+            Error::Corrupt {
+                side: CopySide::Target,
+                ..
+            }
+        ));
+        // a side already set is kept
+        let kept = placed.on_copy(CopySide::Internal);
+        assert!(matches!(
+            kept,
+            Error::Corrupt {
+                side: CopySide::Target,
+                ..
+            }
+        ));
+        assert_eq!(
+            kept.to_string(),
+            "corrupt object the target's copy at x: bad"
+        );
     }
 }

@@ -15,6 +15,18 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 /// `mode`) in `path`'s directory, is fsynced, renamed over `path`, and the directory fsynced.
 /// A crash leaves either the old file or the new one, plus at most a temporary file.
 pub(crate) fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    replace_with(path, mode, |f| f.write_all(data), |e| e)
+}
+
+/// [`replace_file`] with the contents written by `fill` (e.g. streamed from a reader), its
+/// errors of type `E`; `io` turns the file system's errors into `E`. Nothing is renamed unless
+/// `fill` succeeds; the temporary file is removed on any failure.
+pub(crate) fn replace_with<E>(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut fs::File) -> Result<(), E>,
+    io: impl Fn(std::io::Error) -> E,
+) -> Result<(), E> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         "{}{:016x}",
@@ -26,11 +38,12 @@ pub(crate) fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Resu
             .write(true)
             .create_new(true)
             .mode(mode)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
+            .open(&tmp)
+            .map_err(&io)?;
+        fill(&mut f)?;
+        f.sync_all().map_err(&io)?;
+        fs::rename(&tmp, path).map_err(&io)?;
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(&io)
     })();
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -88,39 +101,6 @@ pub fn make_private(dir: &Path) -> usize {
     changed
 }
 
-/// Open a sled database with `open`, retrying with a growing pause (5 ms doubling to 100 ms) for
-/// up to `patience` while another handle holds its lock ([`is_lock_conflict`]). Any other result,
-/// or the lock conflict once the patience is spent, is returned as it is.
-pub(crate) fn open_patiently<T>(
-    patience: std::time::Duration,
-    mut open: impl FnMut() -> sled::Result<T>,
-) -> sled::Result<T> {
-    let deadline = std::time::Instant::now() + patience;
-    let mut pause = std::time::Duration::from_millis(5);
-    loop {
-        match open() {
-            Err(e) if is_lock_conflict(&e) && std::time::Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(std::time::Duration::from_millis(100));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Whether sled could not open a database because another process holds its lock.
-///
-/// sled 0.34.7 has no error kind for this: it reports `Error::Io` of kind `Other` whose text is
-/// "could not acquire lock on …" (the underlying `EWOULDBLOCK` is only formatted into the
-/// text). So the text is matched, but only that exact phrase and only on that variant and kind:
-/// a corrupt database whose message happens to contain "lock" (as in "block") is not taken for
-/// a busy one.
-pub(crate) fn is_lock_conflict(e: &sled::Error) -> bool {
-    matches!(e, sled::Error::Io(io)
-        if io.kind() == std::io::ErrorKind::Other
-            && io.to_string().starts_with("could not acquire lock"))
-}
-
 /// Remove the corrupt database at `path` (the index, the job state): first renamed to a name no
 /// other rebuild uses (`<name>.corrupt-<ns>-<random>`), so a new one can be created at once, then
 /// deleted, with any copy an earlier, interrupted rebuild left behind.
@@ -171,6 +151,37 @@ pub(crate) fn remove_corrupt_copies(path: &Path) {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_replacement_is_whole_or_absent_and_leaves_no_temporary_file() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("schedule.toml");
+        write_atomic(&path, b"old", 0o600).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // a fill that fails half way: the old file stays, the temporary file is gone
+        let err = replace_with(
+            &path,
+            0o600,
+            |f| {
+                f.write_all(b"half")?;
+                Err(std::io::Error::other("disk full"))
+            },
+            |e| e,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["schedule.toml"], "no temporary file left");
+        write_atomic(&path, b"new", 0o600).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+    }
 
     #[test]
     fn make_private_tightens_a_tree_without_following_links() {

@@ -55,15 +55,14 @@ hash_id!(
 impl PackId {
     /// The pack's object name in a repository: `data/<2 hex>/<64 hex>`.
     pub fn object_name(&self) -> String {
-        let h = self.to_hex();
-        format!("data/{}/{}", &h[..2], h)
+        crate::object::ObjectName::Pack(*self).to_string()
     }
 }
 
 impl KeyId {
     /// The envelope's object name in a repository: `keys/<64 hex>`.
     pub fn object_name(&self) -> String {
-        format!("keys/{}", self.to_hex())
+        crate::object::ObjectName::Key(*self).to_string()
     }
 }
 
@@ -105,7 +104,7 @@ impl BackupId {
 
     /// The manifest's object name: `backups/<id>`.
     pub fn object_name(&self) -> String {
-        format!("backups/{}", self.0)
+        crate::object::ObjectName::Manifest(self.clone()).to_string()
     }
 }
 

@@ -17,7 +17,7 @@
 //! services.add(ServiceDef { name: "identity".into(), path: Some("/etc".into()), command: None, restore_command: None })?;
 //! ctl.save_services(&services)?;
 //! let backup = cairn::backup::run(&ctl, &Progress::default())?;
-//! let keys = cairn::keyring::KeyRing::new(crypto::Identity::parse(&identity_text, "demo")?);
+//! let keys = cairn::keys::KeyRing::new(crypto::Identity::parse(&identity_text, "demo")?);
 //! let opts = cairn::restore::RestoreOptions { target: "/tmp/demo-restore".into(), ..Default::default() };
 //! cairn::restore::restore(&ctl.repo, &keys, &backup, &opts, &Progress::default())?;
 //! # Ok(()) }
@@ -31,9 +31,12 @@
 //! job with a typed report: what the CLI, `cairn serve` and any other front end call) →
 //! operations (`backup`, `restore`, `verify`,
 //! `replicate`, `prune`, `recover`, `jobs`, `vfs`) → `controller`, `repository`, `locator`,
-//! `keyring`, `chain` → `index`, `backend` → `format` → `crypto`, `signing`, `compress`,
-//! `chunker` → `id`, `error`.
+//! `keys` (every key operation), `packer` (the one pack writer), `chain` → `index`, `backend`
+//! → `format` → `crypto`, `signing`, `compress`, `chunker` → `object` (object kinds and names),
+//! `id`, `error`.
 #![warn(missing_docs)]
+// Unsafe code lives in one audited module, `sys`.
+#![deny(unsafe_code)]
 
 pub mod api;
 pub mod backend;
@@ -49,13 +52,16 @@ pub mod fsutil;
 pub mod id;
 pub mod index;
 pub mod jobs;
-pub mod keyring;
-pub mod listing;
+pub mod keys;
 pub mod locator;
+pub mod mount;
+pub mod object;
 pub mod ops;
+pub mod packer;
 pub mod progress;
 pub mod prune;
 pub mod recover;
+pub mod remedy;
 pub mod remote;
 pub mod replicate;
 pub mod repository;
@@ -64,9 +70,16 @@ pub mod retention;
 pub mod schedule;
 pub mod service;
 pub mod signing;
+mod sled_open;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod target;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod text;
 pub mod verify;
 pub mod vfs;
 
 pub use error::{Error, Result};
+/// The key ring (unwrapped keys), at its old path; it lives in [`keys::ring`].
+pub use keys::ring as keyring;

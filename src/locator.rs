@@ -6,8 +6,9 @@
 use crate::error::{Error, Result};
 use crate::format::pack::BlobKind;
 use crate::id::{ChunkId, KeyId, PackId};
-use crate::index::{pack_id_of, read_pack_header};
+use crate::index::read_pack_header;
 use crate::keyring::KeyRing;
+use crate::object::{ObjectKind, ObjectName};
 use crate::repository::Repository;
 use std::collections::{HashMap, HashSet};
 
@@ -39,8 +40,8 @@ impl Locator {
     /// Scan every pack header in `repo`, keeping the chunks in `wanted` (all if `None`).
     pub fn scan(repo: &Repository, wanted: Option<&HashSet<ChunkId>>) -> Result<Self> {
         let mut loc = Locator::default();
-        for o in repo.store.list("data/")? {
-            let Some(pid) = pack_id_of(&o.name) else {
+        for o in repo.store.list(ObjectKind::Pack.prefix())? {
+            let Some(pid) = ObjectName::pack(&o.name) else {
                 continue;
             };
             let h = match read_pack_header(repo.store.as_ref(), &o.name, o.size) {

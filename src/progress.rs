@@ -29,6 +29,16 @@ impl Cancel {
         &self.0
     }
 
+    /// Set this token when any of `signals` arrives (the handler only sets the flag; the
+    /// operations see it at their next check). `cairn serve` passes [`SHUTDOWN_SIGNALS`].
+    pub fn on_signals(&self, signals: &[i32]) -> crate::Result<()> {
+        for &sig in signals {
+            signal_hook::flag::register(sig, self.0.clone())
+                .map_err(|e| crate::Error::io("installing the signal handlers", e))?;
+        }
+        Ok(())
+    }
+
     /// Fail with an error if stopping was asked for.
     pub fn check(&self) -> crate::Result<()> {
         if self.is_cancelled() {
@@ -40,6 +50,9 @@ impl Cancel {
         Ok(())
     }
 }
+
+/// The signals that ask a long-running front end (`cairn serve`) to stop: SIGTERM and SIGINT.
+pub const SHUTDOWN_SIGNALS: [i32; 2] = [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT];
 
 /// Counters of a long job; updated lock-free, read by a progress bar or the job record.
 #[derive(Debug, Default)]
@@ -110,5 +123,20 @@ impl Progress {
             self.bytes.load(Ordering::Relaxed),
             self.total.load(Ordering::Relaxed),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_sets_the_cancel_token() {
+        let cancel = Cancel::new();
+        cancel.on_signals(&[signal_hook::consts::SIGUSR2]).unwrap();
+        assert!(cancel.check().is_ok());
+        signal_hook::low_level::raise(signal_hook::consts::SIGUSR2).unwrap();
+        assert!(cancel.is_cancelled());
+        assert!(cancel.check().is_err());
     }
 }

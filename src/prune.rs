@@ -26,9 +26,11 @@ use crate::controller::Controller;
 use crate::error::{Error, Result};
 use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::Manifest;
-use crate::format::pack::{self, PackEntry, PackHeader};
+use crate::format::pack::{PackEntry, PackHeader};
 use crate::id::{BackupId, KeyId, PackId};
-use crate::index::{pack_id_of, read_pack_header, Index};
+use crate::index::{read_pack_header, Index};
+use crate::object::{ObjectKind, ObjectName};
+use crate::packer::{store_pack, PackBuilder};
 use crate::progress::Progress;
 use crate::repository::Repository;
 use crate::retention::{self, Candidate, Policy};
@@ -157,36 +159,8 @@ pub fn plan_with(
     now: DateTime<Utc>,
     scope: &Scope,
 ) -> Result<PrunePlan> {
-    let names = manifest_names(repo.store.as_ref())?;
-    // Pass 1: what the policy needs (no refs kept in memory).
-    let mut candidates = Vec::with_capacity(names.len());
-    for name in &names {
-        let m = read_manifest(repo, name)?;
-        candidates.push(Candidate {
-            id: m.id.clone(),
-            time: DateTime::from_timestamp_millis(m.time_ms).unwrap_or(DateTime::UNIX_EPOCH),
-            complete: true,
-        });
-    }
-    let verdicts = retention::decide(&candidates, policy, now);
-    let (mut forget, mut keep) = (Vec::new(), Vec::new());
-    for (id, v) in verdicts {
-        let forced = v != retention::Verdict::KeepNewest && scope.also_forget.contains(&id);
-        if v.keeps() && !forced {
-            keep.push(id);
-        } else {
-            forget.push(id);
-        }
-    }
-    // Pass 2: the live chunks, sessions and epochs of the kept backups.
-    let mut live = LiveSet::default();
-    let (mut sessions, mut epochs) = (BTreeSet::new(), BTreeSet::new());
-    for id in &keep {
-        let m = read_manifest(repo, &format!("backups/{id}"))?;
-        sessions.insert(m.session);
-        epochs.insert(m.epoch);
-        live.merge(m.refs);
-    }
+    let (forget, keep) = decide(repo, policy, now, scope)?;
+    let (live, mut sessions, mut epochs) = needed_by(repo, &keep)?;
     let mut p = PrunePlan {
         forget,
         keep,
@@ -212,6 +186,57 @@ pub fn plan_with(
     Ok(p)
 }
 
+/// Pass 1: which backups the policy (and `scope.also_forget`) forgets and which it keeps, ids
+/// oldest first. Only the policy's fields are kept in memory, no refs.
+fn decide(
+    repo: &Repository,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    scope: &Scope,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let names = repo.manifest_names()?;
+    let mut candidates = Vec::with_capacity(names.len());
+    for name in &names {
+        let m = read_manifest(repo, name)?;
+        candidates.push(Candidate {
+            id: m.id.clone(),
+            time: DateTime::from_timestamp_millis(m.time_ms).unwrap_or(DateTime::UNIX_EPOCH),
+            complete: true,
+        });
+    }
+    let (mut forget, mut keep) = (Vec::new(), Vec::new());
+    for (id, v) in retention::decide(&candidates, policy, now) {
+        let forced = v != retention::Verdict::KeepNewest && scope.also_forget.contains(&id);
+        if v.keeps() && !forced {
+            keep.push(id);
+        } else {
+            forget.push(id);
+        }
+    }
+    Ok((forget, keep))
+}
+
+/// Pass 2: the live chunks, sessions and epochs of the kept backups.
+fn needed_by(
+    repo: &Repository,
+    keep: &[String],
+) -> Result<(LiveSet, BTreeSet<KeyId>, BTreeSet<KeyId>)> {
+    let mut live = LiveSet::default();
+    let (mut sessions, mut epochs) = (BTreeSet::new(), BTreeSet::new());
+    for id in keep {
+        let m = read_manifest(repo, &manifest_name(id))?;
+        sessions.insert(m.session);
+        epochs.insert(m.epoch);
+        live.merge(m.refs);
+    }
+    Ok((live, sessions, epochs))
+}
+
+/// `backups/<id>` for an id taken from a manifest (lenient: prune reads back what it listed).
+fn manifest_name(id: &str) -> String {
+    format!("{}{id}", ObjectKind::Manifest.prefix())
+}
+
 /// Classify every pack; returns the number of live chunks found. Adds the sessions of the packs
 /// that stay to `sessions`.
 fn plan_packs(
@@ -221,8 +246,8 @@ fn plan_packs(
     sessions: &mut BTreeSet<KeyId>,
 ) -> Result<u64> {
     let mut found = 0u64;
-    for o in store.list("data/")? {
-        let Some(pid) = pack_id_of(&o.name) else {
+    for o in store.list(ObjectKind::Pack.prefix())? {
+        let Some(pid) = ObjectName::pack(&o.name) else {
             continue;
         };
         p.pack_bytes = p.pack_bytes.saturating_add(o.size); // sizes come from a listing
@@ -290,15 +315,12 @@ fn plan_envelopes(
     protect: &[KeyId],
 ) -> Result<()> {
     let mut found: Vec<(KeyId, Envelope)> = Vec::new();
-    for o in repo.store.list("keys/")? {
-        let Some(id) = o.name.strip_prefix("keys/").and_then(KeyId::from_hex) else {
-            continue;
-        };
-        match repo.envelope(&id) {
+    for (id, env) in repo.envelopes()? {
+        match env {
             Ok(env) => found.push((id, env)),
             Err(e) => p.warnings.push(format!(
                 "key envelope {} left alone: unreadable ({e})",
-                o.name
+                id.object_name()
             )),
         }
     }
@@ -321,16 +343,6 @@ fn plan_envelopes(
     }
     p.delete_envelopes.sort();
     Ok(())
-}
-
-fn manifest_names(store: &dyn Backend) -> Result<Vec<String>> {
-    let mut names: Vec<String> = store
-        .list("backups/")?
-        .into_iter()
-        .map(|o| o.name)
-        .collect();
-    names.sort();
-    Ok(names)
 }
 
 /// Read a manifest through [`Repository::read_manifest`] (signature checked); a damaged or
@@ -376,16 +388,8 @@ pub fn execute(
         std::sync::atomic::Ordering::Relaxed,
     );
     r.temp_files_removed = store.clean_temp()?;
-    let mut freed: i128 = 0;
     // 1. forget the backups
-    for id in &plan.forget {
-        let name = format!("backups/{id}");
-        if BackupId::parse(id).is_none() {
-            continue;
-        }
-        freed += store.stat(&name)?.unwrap_or(0) as i128;
-        store.delete(&name)?;
-    }
+    let mut freed = forget_backups(store, &plan.forget)?;
     // 2. + 3. copy the live blobs of partly-live packs into new packs, index them, flush
     let mut old: Vec<(PackId, bool)> = plan.delete_packs.iter().map(|u| (u.id, false)).collect();
     let mut w = Rewriter::new(store, index, plan.pack_target);
@@ -404,10 +408,44 @@ pub fn execute(
     r.packs_written = w.written.len();
     freed -= w.bytes_written as i128;
     index.flush()?;
-    // 4. delete the old packs: index entry first, then the file. Never a pack this run wrote
-    // (a rewrite can reproduce, byte for byte, a pack an interrupted prune left behind).
-    for (pid, rewritten) in old {
-        if w.written.contains(&pid) {
+    // 4. delete the old packs
+    freed += delete_old_packs(store, index, &old, &w.written, &mut r)?;
+    index.flush()?;
+    // 5. the key envelopes nothing needs
+    freed += delete_envelopes(store, &plan.delete_envelopes)?;
+    r.envelopes_deleted = plan.delete_envelopes.len();
+    r.bytes_freed = freed.max(0) as u64;
+    Ok(r)
+}
+
+/// Delete the manifests of `forget` (a backup is gone once its manifest is); returns the bytes
+/// freed.
+fn forget_backups(store: &dyn Backend, forget: &[String]) -> Result<i128> {
+    let mut freed = 0i128;
+    for id in forget {
+        let Some(id) = BackupId::parse(id) else {
+            continue;
+        };
+        let name = id.object_name();
+        freed += store.stat(&name)?.unwrap_or(0) as i128;
+        store.delete(&name)?;
+    }
+    Ok(freed)
+}
+
+/// Delete the old packs (`true`: rewritten, `false`: wholly dead): index entry first, then the
+/// file. Never a pack this run wrote (a rewrite can reproduce, byte for byte, a pack an
+/// interrupted prune left behind). Counts them in `r`; returns the bytes freed.
+fn delete_old_packs(
+    store: &dyn Backend,
+    index: &Index,
+    old: &[(PackId, bool)],
+    written: &HashSet<PackId>,
+    r: &mut PruneReport,
+) -> Result<i128> {
+    let mut freed = 0i128;
+    for &(pid, rewritten) in old {
+        if written.contains(&pid) {
             continue;
         }
         let name = pid.object_name();
@@ -430,18 +468,20 @@ pub fn execute(
             r.packs_deleted += 1;
         }
     }
-    index.flush()?;
-    // 5. the key envelopes nothing needs
-    for k in &plan.delete_envelopes {
-        // an epoch's sealed signing key goes with it (first: never a sealed key without its epoch)
+    Ok(freed)
+}
+
+/// Delete the key envelopes nothing needs, each after its epoch's sealed signing key (never a
+/// sealed key without its epoch); returns the bytes freed.
+fn delete_envelopes(store: &dyn Backend, envelopes: &[KeyId]) -> Result<i128> {
+    let mut freed = 0i128;
+    for k in envelopes {
         store.delete(&crate::format::sealed_key::SealedKey::name(k))?;
         let name = k.object_name();
         freed += store.stat(&name)?.unwrap_or(0) as i128;
         store.delete(&name)?;
-        r.envelopes_deleted += 1;
     }
-    r.bytes_freed = freed.max(0) as u64;
-    Ok(r)
+    Ok(freed)
 }
 
 /// Copies live sealed blobs, grouped by session, into new packs of about `target` bytes.
@@ -449,9 +489,7 @@ struct Rewriter<'a> {
     store: &'a dyn Backend,
     index: &'a Index,
     target: u64,
-    session: Option<KeyId>,
-    buf: Vec<u8>,
-    entries: Vec<PackEntry>,
+    pack: Option<PackBuilder>,
     written: HashSet<PackId>,
     bytes_written: u64,
 }
@@ -462,9 +500,7 @@ impl<'a> Rewriter<'a> {
             store,
             index,
             target: target.max(1),
-            session: None,
-            buf: pack::lead(),
-            entries: Vec::new(),
+            pack: None,
             written: HashSet::new(),
             bytes_written: 0,
         }
@@ -478,9 +514,9 @@ impl<'a> Rewriter<'a> {
             return Ok(false);
         }
         let h = PackHeader::from_pack(&bytes, &name)?;
-        if self.session != Some(h.session) {
+        if self.pack.as_ref().map(PackBuilder::session) != Some(h.session) {
             self.flush()?;
-            self.session = Some(h.session);
+            self.pack = Some(PackBuilder::new(h.session));
         }
         for e in &h.entries {
             if !is_live(live, self.index, u.id, e)? {
@@ -490,11 +526,11 @@ impl<'a> Rewriter<'a> {
             let blob = bytes
                 .get(start..end)
                 .ok_or_else(|| Error::corrupt(&name, "pack entry out of bounds"))?;
-            let offset = u32::try_from(self.buf.len())
-                .map_err(|_| Error::failed("a rewritten pack grew past 4 GiB", "report a bug"))?;
-            self.entries.push(PackEntry { offset, ..*e });
-            self.buf.extend_from_slice(blob);
-            if self.buf.len() as u64 >= self.target {
+            let Some(pack) = self.pack.as_mut() else {
+                continue; // set above
+            };
+            pack.push(*e, blob)?;
+            if pack.len() as u64 >= self.target {
                 self.flush()?;
             }
         }
@@ -503,18 +539,10 @@ impl<'a> Rewriter<'a> {
 
     /// Write the pack being built (atomic and durable), then index it.
     fn flush(&mut self) -> Result<()> {
-        let (Some(session), false) = (self.session, self.entries.is_empty()) else {
+        let Some((bytes, header)) = self.pack.as_mut().and_then(PackBuilder::finish) else {
             return Ok(());
         };
-        let header = PackHeader {
-            session,
-            entries: std::mem::take(&mut self.entries),
-        };
-        let mut bytes = std::mem::replace(&mut self.buf, pack::lead());
-        bytes.extend_from_slice(&header.encode_tail());
-        let id = PackId(*blake3::hash(&bytes).as_bytes());
-        self.store.write(&id.object_name(), &bytes)?;
-        self.index.add_pack(id, bytes.len() as u64, &header)?;
+        let id = store_pack(self.store, self.index, &bytes, &header)?;
         self.written.insert(id);
         self.bytes_written += bytes.len() as u64;
         Ok(())

@@ -11,10 +11,9 @@
 
 use crate::backend::{Backend, LocalBackend};
 use crate::controller::Controller;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ServiceCause};
 use crate::format::envelope::EnvelopeKind;
 use crate::format::manifest::{Definitions, Manifest};
-use crate::format::sealed_key::{self, SealedKey};
 use crate::keyring::KeyRing;
 use crate::locator::{ChunkReader, Locator};
 use crate::progress::Progress;
@@ -23,6 +22,7 @@ use crate::restore::{self, RestoreOptions, RestoreReport};
 use crate::service::{ServiceList, COMMAND_OUTPUT};
 use crate::signing::PublicKey;
 use crate::target::TargetConfig;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -96,16 +96,12 @@ pub fn fingerprints_found(store: &Arc<dyn Backend>) -> String {
         Err(e) => return format!("none (the config is unreadable: {e})"),
     };
     found.push(format!("{} (config)", repo.fingerprint()));
-    for o in store.list(sealed_key::PREFIX).unwrap_or_default() {
-        let Ok(bytes) = store.read(&o.name) else {
-            continue;
-        };
-        if let Ok(k) = SealedKey::decode(&bytes, &repo.config.repo_id, &o.name) {
-            if let Ok(p) = k.public_key(&o.name) {
-                let text = format!("{} (sealed key {})", p.fingerprint(), o.name);
-                if p != *repo.key() && !found.contains(&text) {
-                    found.push(text);
-                }
+    let sealed = crate::keys::sealed::list(store.as_ref(), &repo.config.repo_id);
+    for (name, k) in sealed.unwrap_or_default() {
+        if let Some(p) = k.and_then(|k| k.public_key(&name).ok()) {
+            let text = format!("{} (sealed key {name})", p.fingerprint());
+            if p != *repo.key() && !found.contains(&text) {
+                found.push(text);
             }
         }
     }
@@ -115,7 +111,7 @@ pub fn fingerprints_found(store: &Arc<dyn Backend>) -> String {
 /// Step 1: create the new repository directory and copy the share's objects into it.
 /// Separate from [`finish`] so the caller can hold the new repository's lease in between.
 pub fn prepare(opts: &RecoverOptions) -> Result<()> {
-    if opts.repo.join("config").exists() {
+    if opts.repo.join(crate::object::CONFIG_NAME).exists() {
         return Err(Error::usage(
             format!("a repository already exists at {}", opts.repo.display()),
             "recover into a new --repo DIR (the old controller's state is rebuilt from the share)",
@@ -147,8 +143,36 @@ pub fn finish_into(
     local: &dyn Backend,
 ) -> Result<RecoverReport> {
     let t0 = std::time::Instant::now();
-    let fp = *share.key();
     // the backup to restore and its keys, all signed, before anything is copied
+    let (m, newest) = choose_backup(opts, share)?;
+    let stale = staleness(newest.1, chrono::Utc::now().timestamp_millis());
+    let (ctl, copied, mut ignored) = copy_share(opts, share, keys, local, &m)?;
+    adopt_keys(&opts.repo, &ctl, keys, &m)?;
+    // definitions before restore: a blob that does not open stops recovery before any write
+    let defs = definitions(&ctl, keys, &m)?;
+    let restored = restore_all(&ctl, keys, &m, &opts.target, progress)?;
+    let commands = restore_services(&ctl, &defs, &opts.target)?;
+    check_copy(&ctl, &mut ignored)?;
+    opts.from.save(&opts.repo)?;
+    crate::remote::record_exported(&opts.repo, share.store.as_ref())?;
+    Ok(RecoverReport {
+        backup: m.id.clone(),
+        services: m.services.iter().map(|s| s.name.clone()).collect(),
+        files: restored.files,
+        bytes: restored.bytes,
+        objects_copied: copied.objects_sent,
+        bytes_copied: copied.bytes_sent,
+        restore_commands: commands,
+        newest,
+        stale,
+        ignored,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// The backup to restore (`opts.backup`, or the newest), with its keys' envelopes checked, and
+/// the id and time of the newest signed backup on the share.
+fn choose_backup(opts: &RecoverOptions, share: &Repository) -> Result<(Manifest, (String, i64))> {
     let (all, bad) = share.manifests()?;
     let Some(newest) = all.last() else {
         return Err(no_signed_backup(share, &bad));
@@ -161,10 +185,22 @@ pub fn finish_into(
             None => share.resolve(spec)?,
         },
     };
-    let newest = (newest.id.clone(), newest.time_ms);
     share.envelope(&m.session)?;
     share.epoch_recipients(&m.epoch)?;
-    let stale = staleness(newest.1, chrono::Utc::now().timestamp_millis());
+    Ok((m, (newest.id.clone(), newest.time_ms)))
+}
+
+/// Copy the share's objects through `local`, adopt the signing key, open the new repository and
+/// drop from it what fails its signature; check that the share did not change meanwhile (its key,
+/// its id, the manifest `m`). Returns the controller, what was copied, and what was left out.
+fn copy_share(
+    opts: &RecoverOptions,
+    share: &Repository,
+    keys: &KeyRing,
+    local: &dyn Backend,
+    m: &Manifest,
+) -> Result<(Controller, crate::replicate::ExportReport, Vec<String>)> {
+    let fp = *share.key();
     let copied = crate::replicate::fetch(share.store.as_ref(), local, &|_| {})?;
     adopt_signing_key(&opts.repo, share, keys, &fp)?;
     let ctl = Controller::open(&opts.repo)?;
@@ -176,38 +212,41 @@ pub fn finish_into(
     }
     let ignored = drop_unsigned(&ctl)?;
     // the same signed manifest, read again from the copy
-    let copy = ctl.repo.read_manifest(&m.name())?;
-    if copy != m {
+    if ctl.repo.read_manifest(&m.name())? != *m {
         return Err(Error::failed(
             format!("backup {} changed on the share while it was copied", m.id),
             "run `cairn recover` again into a new --repo DIR",
         ));
     }
-    adopt_keys(&opts.repo, &ctl, keys, &m)?;
-    // definitions before restore: a blob that does not open stops recovery before any write
-    let defs = definitions(&ctl, keys, &m)?;
-    let restored = restore_all(&ctl, keys, &m, &opts.target, progress)?;
-    // the services as they were configured, so backups continue as before
+    Ok((ctl, copied, ignored))
+}
+
+/// Save the services as they were configured, so backups continue as before, after feeding
+/// each command service's restored file to its restore command. Returns those services.
+fn restore_services(ctl: &Controller, defs: &Definitions, target: &Path) -> Result<Vec<String>> {
     let mut commands = Vec::new();
     let services = defs.to_services();
     for s in &services {
         if let (Some(cmd), Some(_)) = (&s.restore_command, &s.command) {
-            run_restore_command(
-                &s.name,
-                cmd,
-                &opts.target.join(&s.name).join(COMMAND_OUTPUT),
-            )?;
+            run_restore_command(&s.name, cmd, &target.join(&s.name).join(COMMAND_OUTPUT))?;
             commands.push(s.name.clone());
         }
     }
     ctl.save_services(&ServiceList { services })?;
-    // rebuild the index from the pack headers and check the copy's structure
+    Ok(commands)
+}
+
+/// Rebuild the index from the pack headers and check the copy's structure. A gap in the chain is
+/// the share's history, not damage to the copy: added to `ignored`, not fatal.
+fn check_copy(ctl: &Controller, ignored: &mut Vec<String>) -> Result<()> {
     let index = ctl.index()?;
     let mut report = crate::verify::verify(&ctl.repo, &index, None, &Progress::default())?;
-    let mut ignored = ignored;
-    // a gap in the chain is the share's history, not damage to the copy: shown, not fatal
+    // A backup whose only hurt is the gap the chain reports for it is hurt by nothing else.
+    let gaps: BTreeMap<String, String> = crate::chain::gaps(&ctl.repo.manifests_hashed()?.0)
+        .into_iter()
+        .collect();
     report.damaged_backups.retain(|id, what| {
-        let gap = what.iter().all(|w| w.starts_with("chain gap"));
+        let gap = matches!(&what[..], [only] if gaps.get(id) == Some(only));
         if gap {
             ignored.push(format!("backup {id}: {}", what.join("; ")));
         }
@@ -227,21 +266,7 @@ pub fn finish_into(
             ),
         ));
     }
-    opts.from.save(&opts.repo)?;
-    crate::remote::record_exported(&opts.repo, share.store.as_ref())?;
-    Ok(RecoverReport {
-        backup: m.id.clone(),
-        services: m.services.iter().map(|s| s.name.clone()).collect(),
-        files: restored.files,
-        bytes: restored.bytes,
-        objects_copied: copied.objects_sent,
-        bytes_copied: copied.bytes_sent,
-        restore_commands: commands,
-        newest,
-        stale,
-        ignored,
-        seconds: t0.elapsed().as_secs_f64(),
-    })
+    Ok(())
 }
 
 fn no_signed_backup(share: &Repository, bad: &[crate::repository::Damaged]) -> Error {
@@ -278,7 +303,7 @@ pub fn staleness(newest_ms: i64, now_ms: i64) -> Option<String> {
 }
 
 /// Adopt the sealed signing key whose public half is the fingerprint and which this identity
-/// can open. A key sealed by someone else to the public recipients is never taken.
+/// can open ([`keys::sealed::unseal`]).
 fn adopt_signing_key(
     root: &Path,
     share: &Repository,
@@ -286,24 +311,8 @@ fn adopt_signing_key(
     fp: &PublicKey,
 ) -> Result<()> {
     let local = LocalBackend::new(root);
-    for o in local.list(sealed_key::PREFIX)? {
-        let Ok(bytes) = local.read(&o.name) else {
-            continue;
-        };
-        let Ok(sealed) = SealedKey::decode(&bytes, &share.config.repo_id, &o.name) else {
-            continue;
-        };
-        if sealed.public != fp.to_bytes() {
-            continue;
-        }
-        let Some(key) = keys.unwrap_signing_key(&sealed.wrapped) else {
-            continue;
-        };
-        if key.public() != *fp {
-            continue;
-        }
-        key.save(&root.join("local").join(crate::controller::SIGNING_KEY_FILE))?;
-        return Ok(());
+    if let Some(key) = crate::keys::sealed::unseal(&local, &share.config.repo_id, keys, fp)? {
+        return key.save(&root.join("local").join(crate::controller::SIGNING_KEY_FILE));
     }
     Err(Error::failed(
         format!(
@@ -324,25 +333,18 @@ fn drop_unsigned(ctl: &Controller) -> Result<Vec<String>> {
         ctl.repo.store.delete(&name)?;
         out.push(format!("{name}: {e}"));
     }
-    for o in ctl.repo.store.list("keys/")? {
-        let Some(id) = crate::id::KeyId::from_hex(o.name.trim_start_matches("keys/")) else {
-            continue;
-        };
-        if let Err(e) = ctl.repo.envelope(&id) {
-            ctl.repo.store.delete(&o.name)?;
-            out.push(format!("{}: {e}", o.name));
+    for (id, env) in ctl.repo.envelopes()? {
+        if let Err(e) = env {
+            let name = id.object_name();
+            ctl.repo.store.delete(&name)?;
+            out.push(format!("{name}: {e}"));
         }
     }
-    for o in ctl.repo.store.list(sealed_key::PREFIX)? {
-        let ours = ctl
-            .repo
-            .store
-            .read(&o.name)
-            .ok()
-            .and_then(|b| SealedKey::decode(&b, &ctl.repo.config.repo_id, &o.name).ok());
-        if ours.is_none_or(|k| k.public != ctl.repo.key().to_bytes()) {
-            ctl.repo.store.delete(&o.name)?;
-            out.push(format!("{}: not this repository's signing key", o.name));
+    let sealed = crate::keys::sealed::list(ctl.repo.store.as_ref(), &ctl.repo.config.repo_id)?;
+    for (name, key) in sealed {
+        if key.is_none_or(|k| k.public != ctl.repo.key().to_bytes()) {
+            ctl.repo.store.delete(&name)?;
+            out.push(format!("{name}: not this repository's signing key"));
         }
     }
     Ok(out)
@@ -350,17 +352,15 @@ fn drop_unsigned(ctl: &Controller) -> Result<Vec<String>> {
 
 /// Take as the controller's current key epoch the newest epoch this identity can open.
 fn adopt_keys(root: &Path, ctl: &Controller, keys: &KeyRing, m: &Manifest) -> Result<()> {
-    let mut epochs = Vec::new();
-    for o in ctl.repo.store.list("keys/")? {
-        let Some(id) = crate::id::KeyId::from_hex(o.name.trim_start_matches("keys/")) else {
-            continue;
-        };
-        if let Ok(env) = ctl.repo.envelope(&id) {
-            if matches!(env.kind, EnvelopeKind::Epoch { .. }) {
-                epochs.push((env.created_ms, id));
-            }
-        }
-    }
+    let mut epochs: Vec<_> = ctl
+        .repo
+        .envelopes()?
+        .into_iter()
+        .filter_map(|(id, env)| match env {
+            Ok(env) if matches!(env.kind, EnvelopeKind::Epoch { .. }) => Some((env.created_ms, id)),
+            _ => None,
+        })
+        .collect();
     epochs.sort();
     for (_, epoch) in epochs.iter().rev() {
         if let Ok(k) = keys.epoch_key(&ctl.repo, epoch, &m.id) {
@@ -405,33 +405,30 @@ fn definitions(ctl: &Controller, keys: &KeyRing, m: &Manifest) -> Result<Definit
 /// exit status, never the command line (it may carry credentials); the command's own error
 /// output goes to the operator's terminal (escaped, bounded), not into the job record or alerts.
 fn run_restore_command(service: &str, cmd: &str, input: &Path) -> Result<()> {
-    let fail = |cause: String| {
-        Error::Service {
-        service: service.to_string(),
-        cause,
-        remedy: format!(
-            "the data is restored at {}; fix what the command's error output says, then run service {service}'s restore command by hand with that file as its standard input (`cairn service list` shows the command)",
-            input.display()
-        ),
-    }
+    let cause = || ServiceCause::RestoreCommandFailed {
+        restored_at: input.to_path_buf(),
+    };
+    let fail_io = |what: String, e: std::io::Error| {
+        Error::service_io(service, cause(), format!("{what}: {e}"), e)
     };
     let stdin = std::fs::File::open(input)
-        .map_err(|e| fail(format!("cannot open {}: {e}", input.display())))?;
+        .map_err(|e| fail_io(format!("cannot open {}", input.display()), e))?;
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .stdin(stdin)
         .output()
-        .map_err(|e| fail(format!("its restore command could not be started: {e}")))?;
+        .map_err(|e| fail_io("its restore command could not be started".into(), e))?;
     if !out.status.success() {
         tracing::warn!(
             "service {service}'s restore command said: {}",
             crate::service::stderr_excerpt(&out.stderr)
         );
-        return Err(fail(format!(
-            "restore: {}",
-            crate::service::exit_cause(&out.status)
-        )));
+        return Err(Error::service(
+            service,
+            cause(),
+            format!("restore: {}", crate::service::exit_cause(&out.status)),
+        ));
     }
     Ok(())
 }

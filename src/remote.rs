@@ -3,9 +3,10 @@
 
 use crate::backend::Backend;
 use crate::controller::Controller;
-use crate::error::{Error, Result};
+use crate::error::{CopySide, Error, ErrorKind, Result};
 use crate::index::Index;
 use crate::keyring::KeyRing;
+use crate::object::{ObjectKind, CONFIG_NAME};
 use crate::progress::Progress;
 use crate::replicate::{self, ExportReport};
 use crate::repository::Repository;
@@ -22,15 +23,28 @@ pub const TARGET_COPY: &str = "the target's copy";
 /// The object named by the error of an export that skipped backups damaged in the internal copy.
 pub const INTERNAL_COPY: &str = "the internal repository";
 
-/// Whether `err` is damage found in the internal copy while exporting (its alert is about the
-/// repository, not the target: the target is fine, the internal copy needs healing).
+/// Whether `err` is damage its reader found in the internal copy (e.g. while exporting: its
+/// alert is about the repository, not the target: the target is fine, the internal copy needs
+/// healing).
 pub fn is_internal_damage(err: &Error) -> bool {
-    matches!(err, Error::Corrupt { object, .. } if object == INTERNAL_COPY)
+    matches!(
+        err,
+        Error::Corrupt {
+            side: CopySide::Internal,
+            ..
+        }
+    )
 }
 
-/// Whether `err` is damage found on the target's copy (its alert is about the target).
+/// Whether `err` is damage its reader found on the target's copy (its alert is about the target).
 pub fn is_target_damage(err: &Error) -> bool {
-    matches!(err, Error::Corrupt { object, .. } if object.starts_with(TARGET_COPY))
+    matches!(
+        err,
+        Error::Corrupt {
+            side: CopySide::Target,
+            ..
+        }
+    )
 }
 
 /// The configured target, or a usage error saying how to set one.
@@ -94,7 +108,7 @@ enum Holds {
 }
 
 fn holds(store: &Arc<dyn Backend>, local: &Repository) -> Result<Holds> {
-    if store.stat("config")?.is_none() {
+    if store.stat(CONFIG_NAME)?.is_none() {
         return Ok(Holds::Nothing);
     }
     let why = match Repository::open(store.clone()) {
@@ -109,16 +123,20 @@ fn holds(store: &Arc<dyn Backend>, local: &Repository) -> Result<Holds> {
             hex::encode(r.config.repo_id),
             hex::encode(local.config.repo_id)
         ),
-        Err(e @ Error::Storage(_)) if e.cause_kind() != "damage" => return Err(e),
+        Err(e @ Error::Storage(_)) if e.kind() != ErrorKind::Damage => return Err(e),
         Err(e) => format!("holds a `config` that is not this repository's ({e})"),
     };
     let ours: BTreeSet<String> = local
         .store
-        .list("keys/")?
+        .list(ObjectKind::Key.prefix())?
         .into_iter()
         .map(|o| o.name)
         .collect();
-    if store.list("keys/")?.iter().any(|o| ours.contains(&o.name)) {
+    if store
+        .list(ObjectKind::Key.prefix())?
+        .iter()
+        .any(|o| ours.contains(&o.name))
+    {
         tracing::warn!(
             "{}: its config is damaged ({why}); export replaces it",
             store.describe()
@@ -147,7 +165,8 @@ pub fn export(ctl: &Controller, progress: &Progress) -> Result<ExportReport> {
 
 /// The error of an export that skipped backups: damage, naming each backup and why.
 pub fn skipped_error(report: &ExportReport) -> Error {
-    Error::corrupt(
+    Error::corrupt_in(
+        CopySide::Internal,
         INTERNAL_COPY,
         format!(
             "{} backup(s) not exported because objects they need are damaged here (the others were exported): {}",
@@ -179,7 +198,7 @@ pub fn export_to(
     let needs = |manifest: &str| -> Result<Vec<String>> {
         // stop between backups once cancelled (the rest count as skipped; see below)
         progress.check_cancel()?;
-        let id = manifest.strip_prefix("backups/").unwrap_or(manifest);
+        let id = ObjectKind::Manifest.strip(manifest).unwrap_or(manifest);
         let m = ctl.repo.resolve(id)?;
         let mut names = BTreeSet::new();
         names.insert(m.epoch.object_name());
@@ -221,9 +240,9 @@ pub fn export_to(
 /// Remember the backups the target holds now.
 pub fn record_exported(root: &Path, dst: &dyn Backend) -> Result<()> {
     let ids: BTreeSet<String> = dst
-        .list("backups/")?
+        .list(ObjectKind::Manifest.prefix())?
         .into_iter()
-        .filter_map(|o| o.name.strip_prefix("backups/").map(str::to_string))
+        .filter_map(|o| ObjectKind::Manifest.strip(&o.name).map(str::to_string))
         .collect();
     let text = serde_json::to_vec(&ids).unwrap_or_default();
     crate::fsutil::write_atomic(&root.join("local").join(EXPORTED_FILE), &text, 0o600)

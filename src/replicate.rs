@@ -87,7 +87,7 @@ fn phase_of(name: &str) -> usize {
     match ObjectKind::of(name) {
         ObjectKind::Config => 0,
         ObjectKind::Key => 1,
-        ObjectKind::Other => 2,
+        ObjectKind::SealedKey | ObjectKind::Other => 2,
         ObjectKind::Pack => 3,
         ObjectKind::Manifest => 4,
     }
@@ -314,47 +314,84 @@ fn copy(
         temp_removed,
         ..Default::default()
     };
-    let objects_total = plan.phases.iter().map(|p| p.len() as u64).sum();
-    // Listed sizes come from the source (a hostile share when fetching): never overflow.
-    let bytes_total = plan
-        .phases
-        .iter()
-        .flatten()
-        .fold(0u64, |t, o| t.saturating_add(o.size));
-    let send = |objects: &[ObjectInfo], report: &mut ExportReport| -> Result<()> {
-        let damaged = copy_set(src, dst, objects, &mut |name, bytes| {
+    let sender = Sender {
+        src,
+        dst,
+        progress,
+        objects_total: plan.phases.iter().map(|p| p.len() as u64).sum(),
+        // Listed sizes come from the source (a hostile share when fetching): never overflow.
+        bytes_total: plan
+            .phases
+            .iter()
+            .flatten()
+            .fold(0u64, |t, o| t.saturating_add(o.size)),
+    };
+    for objects in &plan.phases[..3] {
+        sender.send(objects, &mut report)?;
+    }
+    let (data, manifests) = (&plan.phases[3], &plan.phases[4]);
+    match needs {
+        None => {
+            sender.send(data, &mut report)?;
+            if report.damaged_objects.is_empty() {
+                sender.send(manifests, &mut report)?;
+            }
+        }
+        Some(needs) => {
+            let mut pending: BTreeMap<&str, &ObjectInfo> =
+                data.iter().map(|o| (o.name.as_str(), o)).collect();
+            for m in manifests {
+                sender.send_backup(m, needs, &plan.at_source, &mut pending, &mut report)?;
+            }
+            let rest: Vec<ObjectInfo> = pending.into_values().cloned().collect();
+            sender.send(&rest, &mut report)?;
+        }
+    }
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Sends sets of objects for [`copy`], counting them in the report and telling `progress`.
+struct Sender<'a> {
+    src: &'a dyn Backend,
+    dst: &'a dyn Backend,
+    progress: &'a dyn Fn(ExportProgress),
+    objects_total: u64,
+    bytes_total: u64,
+}
+
+impl Sender<'_> {
+    /// Send `objects`; those damaged at the source go to `report.damaged_objects`.
+    fn send(&self, objects: &[ObjectInfo], report: &mut ExportReport) -> Result<()> {
+        let damaged = copy_set(self.src, self.dst, objects, &mut |name, bytes| {
             report.objects_sent += 1;
             report.bytes_sent += bytes;
-            progress(ExportProgress {
+            (self.progress)(ExportProgress {
                 phase: PHASES[phase_of(name)],
                 objects_done: report.objects_sent,
-                objects_total,
+                objects_total: self.objects_total,
                 bytes_done: report.bytes_sent,
-                bytes_total,
+                bytes_total: self.bytes_total,
                 object: name.to_string(),
             });
         })?;
         report.damaged_objects.extend(damaged);
         Ok(())
-    };
-    for objects in &plan.phases[..3] {
-        send(objects, &mut report)?;
     }
-    let (data, manifests) = (&plan.phases[3], &plan.phases[4]);
-    let Some(needs) = needs else {
-        send(data, &mut report)?;
-        if report.damaged_objects.is_empty() {
-            send(manifests, &mut report)?;
-        }
-        report.seconds = start.elapsed().as_secs_f64();
-        return Ok(report);
-    };
-    let mut pending: BTreeMap<&str, &ObjectInfo> =
-        data.iter().map(|o| (o.name.as_str(), o)).collect();
-    for m in manifests {
-        let id = m
-            .name
-            .strip_prefix("backups/")
+
+    /// Export one backup: the objects its manifest `m` needs (taken from `pending`), then the
+    /// manifest, unless one of them is damaged or missing here: then the backup is skipped and
+    /// reported.
+    fn send_backup(
+        &self,
+        m: &ObjectInfo,
+        needs: Needs<'_>,
+        at_source: &HashSet<String>,
+        pending: &mut BTreeMap<&str, &ObjectInfo>,
+        report: &mut ExportReport,
+    ) -> Result<()> {
+        let id = ObjectKind::Manifest
+            .strip(&m.name)
             .unwrap_or(&m.name)
             .to_string();
         let wanted = match needs(&m.name) {
@@ -365,7 +402,7 @@ fn copy(
                     id,
                     reason: e.to_string(),
                 });
-                continue;
+                return Ok(());
             }
         };
         let batch: Vec<ObjectInfo> = wanted
@@ -373,28 +410,25 @@ fn copy(
             .filter_map(|n| pending.remove(n.as_str()))
             .cloned()
             .collect();
-        send(&batch, &mut report)?;
+        self.send(&batch, report)?;
         let bad: Vec<String> = wanted
             .iter()
-            .filter(|n| report.damaged_objects.contains_key(*n) || !plan.at_source.contains(*n))
+            .filter(|n| report.damaged_objects.contains_key(*n) || !at_source.contains(*n))
             .map(|n| match report.damaged_objects.get(n) {
                 Some(why) => format!("{n} is damaged here ({why})"),
                 None => format!("{n} is missing here"),
             })
             .collect();
         if bad.is_empty() {
-            send(std::slice::from_ref(m), &mut report)?;
+            self.send(std::slice::from_ref(m), report)?;
         } else {
             report.backups_skipped.push(SkippedBackup {
                 id,
                 reason: bad.join("; "),
             });
         }
+        Ok(())
     }
-    let rest: Vec<ObjectInfo> = pending.into_values().cloned().collect();
-    send(&rest, &mut report)?;
-    report.seconds = start.elapsed().as_secs_f64();
-    Ok(report)
 }
 
 /// Copy `objects` with a few workers. Objects found damaged at the source are returned (name,
@@ -661,7 +695,7 @@ mod tests {
         // clean_temp + list, then a few objects (write + read-back each), then the line drops.
         dst.disconnect_after(2 + 2 * 5);
         let err = export(&src, &dst, &|_| {}).unwrap_err();
-        assert_eq!(err.cause_kind(), "disconnected", "{err}");
+        assert_eq!(err.kind(), crate::error::ErrorKind::Disconnected, "{err}");
         let there = dst.inner().list("").unwrap();
         assert!(!there.is_empty() && there.len() < 16);
         assert!(
@@ -683,7 +717,7 @@ mod tests {
         // the end), op 6 write the key: cut short.
         dst.truncate_write(6, 3);
         let err = export(&src, &dst, &|_| {}).unwrap_err();
-        assert_eq!(err.cause_kind(), "disconnected");
+        assert_eq!(err.kind(), crate::error::ErrorKind::Disconnected);
         let key = src.list("keys/").unwrap().remove(0);
         assert_eq!(dst.inner().stat(&key.name).unwrap(), Some(3));
         let r = export(&src, &dst, &|_| {}).unwrap();
@@ -702,7 +736,7 @@ mod tests {
         });
         let err = export(&src, &dst, &|_| {}).unwrap_err();
         match &err {
-            Error::Corrupt { object, detail } => {
+            Error::Corrupt { object, detail, .. } => {
                 assert!(object.contains("keys/"), "{object}");
                 assert!(detail.contains("read back as 3 bytes"), "{detail}");
             }
@@ -895,7 +929,7 @@ mod tests {
         let dst = FaultyBackend::new(MemoryBackend::new());
         dst.fail_op(3, StorageErrorKind::NoSpace);
         let err = export(&src, &dst, &|_| {}).unwrap_err();
-        assert_eq!(err.cause_kind(), "no_space");
+        assert_eq!(err.kind(), crate::error::ErrorKind::NoSpace);
         assert!(err.remedy().contains("prune"));
     }
 }

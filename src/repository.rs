@@ -12,6 +12,7 @@ use crate::format::config::RepoConfig;
 use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::Manifest;
 use crate::id::{BackupId, KeyId};
+use crate::object::{ObjectKind, ObjectName, CONFIG_NAME};
 use crate::signing::{PublicKey, SigningKey};
 use std::sync::Arc;
 
@@ -69,7 +70,7 @@ impl Repository {
 
     /// Open the repository stored in `store`; its config must carry a valid self-signature.
     pub fn open(store: Arc<dyn Backend>) -> Result<Self> {
-        let bytes = store.read("config").map_err(|e| match e.kind {
+        let bytes = store.read(CONFIG_NAME).map_err(|e| match e.kind {
             StorageErrorKind::NotFound => Error::usage(
                 format!("no cairn repository at {}", store.describe()),
                 "create one with `cairn init --recipient age1…`, or pass the right --repo DIR (or CAIRN_REPO)",
@@ -111,11 +112,12 @@ impl Repository {
             .find_map(|name| self.read_hashed(name).ok()))
     }
 
-    /// The names under `backups/`, oldest first.
-    fn manifest_names(&self) -> Result<Vec<String>> {
+    /// The names under `backups/`, oldest first (a listing: nothing is read or checked; read
+    /// each with [`Repository::read_manifest`]).
+    pub fn manifest_names(&self) -> Result<Vec<String>> {
         let mut names: Vec<String> = self
             .store
-            .list("backups/")?
+            .list(ObjectKind::Manifest.prefix())?
             .into_iter()
             .map(|o| o.name)
             .collect();
@@ -170,6 +172,19 @@ impl Repository {
             ));
         }
         Envelope::decode(&bytes, &self.config.repo_id, &self.key, &name)
+    }
+
+    /// Every key envelope under `keys/`, each read through [`Repository::envelope`] (name and
+    /// signature checked): its id and the envelope, or why it is unusable. Objects whose names
+    /// are not envelope names are left out.
+    pub fn envelopes(&self) -> Result<Vec<(KeyId, Result<Envelope>)>> {
+        Ok(self
+            .store
+            .list(ObjectKind::Key.prefix())?
+            .iter()
+            .filter_map(|o| ObjectName::key(&o.name))
+            .map(|id| (id, self.envelope(&id)))
+            .collect())
     }
 
     /// The recipients of a key epoch.

@@ -15,9 +15,11 @@
 //!   verify.
 
 mod serve;
+mod settings;
 mod verify;
 
 pub use serve::{serve, Clock, Runner, SystemClock};
+pub use settings::{retention_policy, ScheduleChange, ScheduleSummary};
 pub use verify::verify_both;
 
 use crate::jobs::catalogue::{stale_backup, Diagnosis};
@@ -141,10 +143,7 @@ impl ScheduleConfig {
         })?;
         std::fs::create_dir_all(local_dir)
             .map_err(|e| Error::io(local_dir.display().to_string(), e))?;
-        let path = local_dir.join(SCHEDULE_FILE);
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(|e| Error::io(tmp.display().to_string(), e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(path.display().to_string(), e))
+        crate::fsutil::write_atomic(&local_dir.join(SCHEDULE_FILE), text.as_bytes(), 0o600)
     }
 
     /// The retention policy the scheduled prune applies.

@@ -3,12 +3,11 @@
 //! Settings live at `REPO/local/target.toml`, created with mode 0600 (they hold the share's
 //! password), and are never exported. Nothing shown to the operator contains the password.
 
-use crate::backend::{Backend, LocalBackend, SmbBackend, Transport, TEMP_PREFIX};
-use crate::error::{Error, Result, StorageError, StorageErrorKind};
+use crate::backend::{Backend, LocalBackend, OnCopy, SmbBackend, Transport, TEMP_PREFIX};
+use crate::error::{CopySide, Error, Result, StorageError, StorageErrorKind};
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 mod password;
@@ -131,24 +130,7 @@ impl TargetConfig {
                 "report this as a bug",
             )
         })?;
-        let path = Self::file(repo);
-        let tmp = dir.join(format!(".{TARGET_FILE}.{:016x}", rand::random::<u64>()));
-        let res = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            fs::File::open(&dir)?.sync_all()
-        })();
-        if let Err(e) = res {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io(path.display().to_string(), e));
-        }
-        Ok(())
+        crate::fsutil::write_atomic(&Self::file(repo), text.as_bytes(), 0o600)
     }
 
     /// Load the saved settings; `None` when no target is set.
@@ -224,7 +206,13 @@ impl fmt::Display for TargetConfig {
 }
 
 /// Connect to the target and return its backend (the repository folder is created if needed).
+/// Its errors, and a failure to connect, are placed on the target's copy ([`CopySide::Target`]).
 pub fn open_backend(cfg: &TargetConfig) -> Result<Box<dyn Backend>> {
+    let inner = connect(cfg).map_err(|e| e.on_copy(CopySide::Target))?;
+    Ok(Box::new(OnCopy::new(CopySide::Target, inner)))
+}
+
+fn connect(cfg: &TargetConfig) -> Result<Box<dyn Backend>> {
     match &cfg.url {
         TargetUrl::Local(dir) => match fs::metadata(dir) {
             Ok(m) if m.is_dir() => Ok(Box::new(LocalBackend::new(dir))),

@@ -43,9 +43,26 @@ fn needs_escape(c: char) -> bool {
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Unix milliseconds as RFC 3339 with milliseconds and a `Z` suffix (the form of every time
+/// cairn prints); empty if out of range.
+pub fn rfc3339_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| crate::jobs::time::rfc3339(&t))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_print_as_rfc3339_in_utc_with_milliseconds() {
+        assert_eq!(
+            super::rfc3339_ms(1_700_000_000_123),
+            "2023-11-14T22:13:20.123Z"
+        );
+        assert_eq!(super::rfc3339_ms(i64::MAX), "");
+    }
 
     #[test]
     fn control_characters_are_escaped_and_plain_text_is_kept() {

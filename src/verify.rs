@@ -6,7 +6,9 @@
 //! With `--read-data` and the identity: every referenced chunk is also decrypted, decompressed
 //! and checked against its id, and damaged backups are walked to name the files they hurt.
 
+use crate::backend::ObjectInfo;
 use crate::error::Result;
+use crate::format::manifest::Manifest;
 use crate::format::pack::PackHeader;
 use crate::format::tree::{NodeKind, Tree};
 use crate::id::{ChunkId, PackId};
@@ -74,13 +76,80 @@ fn run(
     subset: Option<(u32, u32)>,
 ) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
+    let manifests = check_manifests(repo, keys, &mut report)?;
+    let packs = packs_to_check(repo, subset)?;
+    progress.total.store(
+        packs.iter().map(|p| p.size).sum(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    // 1. every pack: hash matches name, header decodes (in parallel)
+    let found = Findings::default();
+    check_packs(repo, keys, &packs, progress, &found);
+    // a verify stopped early has not checked everything: never a clean report
+    progress.check_cancel()?;
+    report.packs = packs.len();
+    report.bytes = progress.snapshot().1;
+    report.chunks_read = found.chunks_read.load(std::sync::atomic::Ordering::Relaxed);
+    report.damaged_objects.extend(take(found.objects));
+    let damaged_packs = take(found.packs);
+    let mut damaged_chunks = take(found.chunks);
+    // 2. every backup's references resolve to intact packs
+    for m in &manifests {
+        let mut hurt = references_hurt(index, m, &damaged_packs, &mut damaged_chunks)?;
+        if !hurt.is_empty() {
+            if let Some(k) = keys {
+                hurt.extend(files_hurt(repo, k, m, &damaged_chunks));
+            }
+            report.damaged_backups.insert(m.id.clone(), hurt);
+        }
+    }
+    Ok(report)
+}
+
+/// What the pack checks found, filled by several threads.
+#[derive(Default)]
+struct Findings {
+    /// Packs whose bytes or header are damaged.
+    packs: Mutex<HashSet<PackId>>,
+    /// Chunks that failed to decrypt or to match their id.
+    chunks: Mutex<HashSet<ChunkId>>,
+    /// Damaged objects: name → what is wrong.
+    objects: Mutex<BTreeMap<String, String>>,
+    /// Chunks decrypted and checked.
+    chunks_read: std::sync::atomic::AtomicU64,
+}
+
+impl Findings {
+    fn object(&self, name: String, why: String) {
+        lock(&self.objects).insert(name, why);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn take<T>(m: Mutex<T>) -> T {
+    m.into_inner().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The manifests that decode, their chain gaps and damaged manifests noted in `report`. A wrong
+/// identity is bad input (exit 2) naming the backup, not damage to every pack.
+fn check_manifests(
+    repo: &Repository,
+    keys: Option<&KeyRing>,
+    report: &mut VerifyReport,
+) -> Result<Vec<Manifest>> {
     let (hashed, bad) = repo.manifests_hashed()?;
     for (id, what) in crate::chain::gaps(&hashed) {
         report.damaged_backups.entry(id).or_default().push(what);
     }
     let manifests: Vec<_> = hashed.into_iter().map(|(m, _)| m).collect();
     for (name, e) in bad {
-        let id = name.trim_start_matches("backups/").to_string();
+        let id = crate::object::ObjectKind::Manifest
+            .strip(&name)
+            .unwrap_or(&name)
+            .to_string();
         report.damaged_objects.insert(name, e.to_string());
         report
             .damaged_backups
@@ -89,7 +158,6 @@ fn run(
             .push("its manifest is damaged".into());
     }
     report.backups = manifests.len();
-    // a wrong identity is bad input (exit 2) naming the backup, not damage to every pack
     if let Some(k) = keys {
         for m in &manifests {
             if let Err(e @ crate::Error::WrongIdentity { .. }) = k.session(repo, &m.session, &m.id)
@@ -98,19 +166,26 @@ fn run(
             }
         }
     }
-    let mut packs = repo.store.list("data/")?;
+    Ok(manifests)
+}
+
+/// The packs to read: all of them, or those of one subset (`slice` of `slices`).
+fn packs_to_check(repo: &Repository, subset: Option<(u32, u32)>) -> Result<Vec<ObjectInfo>> {
+    let mut packs = repo.store.list(crate::object::ObjectKind::Pack.prefix())?;
     if let Some((slice, slices)) = subset {
         packs.retain(|o| pack_id_of(&o.name).is_some_and(|p| p.0[0] as u32 % slices == slice));
     }
-    progress.total.store(
-        packs.iter().map(|p| p.size).sum(),
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    // 1. every pack: hash matches name, header decodes (in parallel)
-    let damaged_packs: Mutex<HashSet<PackId>> = Mutex::default();
-    let damaged_chunks: Mutex<HashSet<ChunkId>> = Mutex::default();
-    let objects: Mutex<BTreeMap<String, String>> = Mutex::default();
-    let chunks_read = std::sync::atomic::AtomicU64::new(0);
+    Ok(packs)
+}
+
+/// Read every pack of `packs` on a few threads, until done or cancelled.
+fn check_packs(
+    repo: &Repository,
+    keys: Option<&KeyRing>,
+    packs: &[ObjectInfo],
+    progress: &Progress,
+    found: &Findings,
+) {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let locator = Locator::default();
     let threads = std::thread::available_parallelism()
@@ -128,124 +203,108 @@ fn run(
                 let Some(pid) = pack_id_of(&o.name) else {
                     continue;
                 };
-                let problem = match repo.store.read(&o.name) {
-                    Err(e) => Some(e.to_string()),
-                    Ok(bytes) => {
-                        progress.add(bytes.len() as u64);
-                        if blake3::hash(&bytes).as_bytes() != &pid.0 {
-                            Some(
-                                "bytes do not match the pack's name (flipped or truncated)"
-                                    .to_string(),
-                            )
-                        } else {
-                            match PackHeader::from_pack(&bytes, &o.name) {
-                                Err(e) => Some(e.to_string()),
-                                Ok(h) => {
-                                    if let Some(k) = keys {
-                                        let reader = ChunkReader {
-                                            repo,
-                                            keys: k,
-                                            locator: &locator,
-                                        };
-                                        for e in &h.entries {
-                                            let sealed = &bytes
-                                                [e.offset as usize..(e.offset + e.length) as usize];
-                                            chunks_read
-                                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                            if let Err(err) = reader.open(
-                                                &e.id, sealed, e.raw_len, &pid, &h.session, &o.name,
-                                            ) {
-                                                if matches!(err, crate::Error::WrongIdentity { .. })
-                                                {
-                                                    objects
-                                                        .lock()
-                                                        .unwrap_or_else(|p| p.into_inner())
-                                                        .insert(o.name.clone(), err.to_string());
-                                                    break;
-                                                }
-                                                damaged_chunks
-                                                    .lock()
-                                                    .unwrap_or_else(|p| p.into_inner())
-                                                    .insert(e.id);
-                                                objects
-                                                    .lock()
-                                                    .unwrap_or_else(|p| p.into_inner())
-                                                    .insert(
-                                                        format!(
-                                                            "{} chunk {}",
-                                                            o.name,
-                                                            e.id.short()
-                                                        ),
-                                                        err.to_string(),
-                                                    );
-                                            }
-                                        }
-                                    }
-                                    None
-                                }
-                            }
-                        }
-                    }
-                };
-                if let Some(p) = problem {
-                    damaged_packs
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(pid);
-                    objects
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(o.name.clone(), p);
+                let reader = keys.map(|keys| ChunkReader {
+                    repo,
+                    keys,
+                    locator: &locator,
+                });
+                if let Some(p) = check_pack(repo, reader.as_ref(), o, pid, progress, found) {
+                    lock(&found.packs).insert(pid);
+                    found.object(o.name.clone(), p);
                 }
             });
         }
     });
-    // a verify stopped early has not checked everything: never a clean report
-    progress.check_cancel()?;
-    report.packs = packs.len();
-    report.bytes = progress.snapshot().1;
-    report.chunks_read = chunks_read.into_inner();
-    report
-        .damaged_objects
-        .extend(objects.into_inner().unwrap_or_else(|p| p.into_inner()));
-    let damaged_packs = damaged_packs
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
-    let mut damaged_chunks = damaged_chunks
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
-    // 2. every backup's references resolve to intact packs
-    for m in &manifests {
-        let mut hurt = Vec::new();
-        let (mut missing, mut in_damaged) = (0usize, 0usize);
-        for r in &m.refs {
-            match index.lookup(r)? {
-                None => {
-                    missing += 1;
-                    damaged_chunks.insert(*r);
-                }
-                Some(loc) if damaged_packs.contains(&loc.pack) => {
-                    in_damaged += 1;
-                    damaged_chunks.insert(*r);
-                }
-                Some(_) if damaged_chunks.contains(r) => in_damaged += 1,
-                Some(_) => {}
+}
+
+/// One pack: its bytes hash to its name and its header decodes (then, with `reader`, every
+/// chunk in it opens); what is wrong with it, if anything.
+fn check_pack(
+    repo: &Repository,
+    reader: Option<&ChunkReader>,
+    o: &ObjectInfo,
+    pid: PackId,
+    progress: &Progress,
+    found: &Findings,
+) -> Option<String> {
+    let bytes = match repo.store.read(&o.name) {
+        Err(e) => return Some(e.to_string()),
+        Ok(b) => b,
+    };
+    progress.add(bytes.len() as u64);
+    if blake3::hash(&bytes).as_bytes() != &pid.0 {
+        return Some("bytes do not match the pack's name (flipped or truncated)".to_string());
+    }
+    match PackHeader::from_pack(&bytes, &o.name) {
+        Err(e) => Some(e.to_string()),
+        Ok(h) => {
+            if let Some(r) = reader {
+                check_chunks(r, &bytes, &h, o, pid, found);
             }
-        }
-        if missing > 0 {
-            hurt.push(format!("{missing} chunk(s) missing"));
-        }
-        if in_damaged > 0 {
-            hurt.push(format!("{in_damaged} chunk(s) in damaged packs"));
-        }
-        if !hurt.is_empty() {
-            if let Some(k) = keys {
-                hurt.extend(files_hurt(repo, k, m, &damaged_chunks));
-            }
-            report.damaged_backups.insert(m.id.clone(), hurt);
+            None
         }
     }
-    Ok(report)
+}
+
+/// Decrypt and check every chunk of a pack; a wrong identity names the pack and stops.
+fn check_chunks(
+    reader: &ChunkReader,
+    bytes: &[u8],
+    h: &PackHeader,
+    o: &ObjectInfo,
+    pid: PackId,
+    found: &Findings,
+) {
+    for e in &h.entries {
+        let sealed = &bytes[e.offset as usize..(e.offset + e.length) as usize];
+        found
+            .chunks_read
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Err(err) = reader.open(&e.id, sealed, e.raw_len, &pid, &h.session, &o.name) {
+            if matches!(err, crate::Error::WrongIdentity { .. }) {
+                found.object(o.name.clone(), err.to_string());
+                break;
+            }
+            lock(&found.chunks).insert(e.id);
+            found.object(
+                format!("{} chunk {}", o.name, e.id.short()),
+                err.to_string(),
+            );
+        }
+    }
+}
+
+/// What is hurt in backup `m`'s references: chunks missing, chunks in damaged packs (those are
+/// added to `damaged_chunks`).
+fn references_hurt(
+    index: &Index,
+    m: &Manifest,
+    damaged_packs: &HashSet<PackId>,
+    damaged_chunks: &mut HashSet<ChunkId>,
+) -> Result<Vec<String>> {
+    let mut hurt = Vec::new();
+    let (mut missing, mut in_damaged) = (0usize, 0usize);
+    for r in &m.refs {
+        match index.lookup(r)? {
+            None => {
+                missing += 1;
+                damaged_chunks.insert(*r);
+            }
+            Some(loc) if damaged_packs.contains(&loc.pack) => {
+                in_damaged += 1;
+                damaged_chunks.insert(*r);
+            }
+            Some(_) if damaged_chunks.contains(r) => in_damaged += 1,
+            Some(_) => {}
+        }
+    }
+    if missing > 0 {
+        hurt.push(format!("{missing} chunk(s) missing"));
+    }
+    if in_damaged > 0 {
+        hurt.push(format!("{in_damaged} chunk(s) in damaged packs"));
+    }
+    Ok(hurt)
 }
 
 /// Walk a backup's trees and name the files and directories that use damaged chunks.
@@ -297,30 +356,12 @@ fn files_hurt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::Controller;
-    use crate::service::{ServiceDef, ServiceList};
 
     #[test]
     fn slices_partition_the_packs_and_find_damage_in_their_slice() {
-        let d = tempfile::tempdir().unwrap();
-        let (_, public) = crate::crypto::generate_identity();
-        let ctl = Controller::init(
-            &d.path().join("repo"),
-            &[crate::crypto::parse_recipient(&public).unwrap()],
-        )
-        .unwrap();
-        let src = d.path().join("src");
-        std::fs::create_dir_all(&src).unwrap();
-        let def = ServiceDef {
-            name: "s".into(),
-            path: Some(src.display().to_string()),
-            command: None,
-            restore_command: None,
-        };
-        ctl.save_services(&ServiceList {
-            services: vec![def],
-        })
-        .unwrap();
+        let crate::testutil::TestRepo {
+            dir: d, ctl, src, ..
+        } = crate::testutil::TestRepo::with_service("s");
         for i in 0..4u8 {
             std::fs::write(src.join(format!("f{i}")), vec![i; 100_000 + i as usize]).unwrap();
             crate::backup::run(&ctl, &Progress::default()).unwrap();

@@ -1,5 +1,6 @@
 //! Mounts a small in-memory tree in the foreground until `umount` or Ctrl-C, like
 //! `cairn mount --foreground` would: `cargo run -p cairn-fuse --example serve -- /mnt/x`
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is the failure report
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -2,6 +2,7 @@
 //! (and by 1 MiB `read(2)` calls) under several open/readahead policies.
 //!
 //! Run as root: `cargo run --release -p cairn-fuse --example throughput`
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is the failure report
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -72,6 +72,7 @@ mod tree;
 
 pub use error::MountError;
 pub use lifecycle::{check_mountpoint, mount_foreground, spawn, MountHandle, FS_NAME};
+pub use mountinfo::is_mount_point;
 pub use options::MountOptions;
 pub use tree::{
     is_safe_name, Attr, DirEntry, Errno, Kind, ReadOnlyTree, MAX_DIR_COOKIE, MAX_NAME_LEN, ROOT_INO,

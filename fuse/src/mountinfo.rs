@@ -75,6 +75,12 @@ pub(crate) fn mount_at(path: &Path) -> Option<MountEntry> {
         .find(|m| m.mount_point == path)
 }
 
+/// Whether `path` (already canonical) is a mount point in this process's namespace; `false`
+/// when the mount table cannot be read.
+pub fn is_mount_point(path: &Path) -> bool {
+    mount_at(path).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +102,14 @@ mod tests {
     #[test]
     fn root_is_a_mount_point() {
         assert!(mount_at(Path::new("/")).is_some());
+        assert!(is_mount_point(Path::new("/")));
+        assert!(!is_mount_point(Path::new("/no/such/mount/point")));
+    }
+
+    #[test]
+    fn only_complete_octal_escapes_are_undone() {
+        assert_eq!(unescape(r"/mnt/a\040b"), b"/mnt/a b");
+        assert_eq!(unescape(r"/x\\y"), br"/x\\y");
+        assert_eq!(unescape(r"/end\04"), br"/end\04");
     }
 }

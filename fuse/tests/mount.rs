@@ -1,4 +1,5 @@
 //! Mount an in-memory tree through the real kernel FUSE and check what processes see.
+#![allow(clippy::unwrap_used)] // a test or bench: a panic is the failure report
 
 mod common;
 

@@ -5,30 +5,33 @@ use super::error::ApiError;
 use super::state::{ApiSink, AppState};
 use super::JsonBody;
 use crate::keyring::KeyRing;
-use crate::listing::BackupDoc;
 use crate::ops::Context;
 use crate::restore::RestoreOptions;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
+use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub(super) async fn list(
-    State(state): State<Arc<AppState>>,
-) -> Result<Json<Vec<BackupDoc>>, ApiError> {
+pub(super) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let repo = state.repo.clone();
     super::blocking(move || {
-        let ctl = crate::controller::Controller::open(&repo)?;
-        let (docs, bad) = crate::listing::list(&ctl)?;
-        for (name, e) in &bad {
+        let l = crate::ops::list_backups(&Context::new(&repo))?;
+        for (name, e) in &l.damaged {
             tracing::warn!(
-                "{} is damaged and not listed: {e}",
-                crate::text::escape(name)
+                "{} is damaged and not listed: {}",
+                crate::text::escape(name),
+                crate::text::escape(e)
             );
         }
-        Ok(Json(docs))
+        Ok(Json(Value::Array(
+            l.backups
+                .iter()
+                .map(|b| crate::ops::backup_json(&b.manifest, b.on_target))
+                .collect(),
+        )))
     })
     .await
 }
@@ -54,12 +57,15 @@ fn exists(ctl: &crate::controller::Controller, id: &str) -> Result<(), ApiError>
 pub(super) async fn show(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<BackupDoc>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let repo = state.repo.clone();
     let out = tokio::task::spawn_blocking(move || {
         let ctl = crate::controller::Controller::open(&repo)?;
         exists(&ctl, &id)?;
-        Ok::<_, ApiError>(Json(crate::listing::show(&ctl, &id)?))
+        let d = crate::ops::show_backup(&Context::new(&repo), &id)?;
+        let mut v = crate::ops::backup_json(&d.entry.manifest, d.entry.on_target);
+        v["recipients"] = serde_json::json!(d.recipients);
+        Ok::<_, ApiError>(Json(v))
     })
     .await;
     out.unwrap_or_else(|e| {

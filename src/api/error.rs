@@ -125,11 +125,7 @@ mod tests {
                 409,
             ),
             (
-                Error::Service {
-                    service: "s".into(),
-                    cause: "c".into(),
-                    remedy: "r".into(),
-                },
+                Error::service("s", crate::error::ServiceCause::CommandFailed, "exit 1"),
                 500,
             ),
             (

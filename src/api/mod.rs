@@ -111,10 +111,7 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     check_listen(&opts.listen, opts.tls.is_some())?;
     crate::controller::Controller::open(&opts.repo)?; // no repository: no server
     let stop = Cancel::new();
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, stop.flag().clone())
-            .map_err(|e| Error::io("installing the signal handlers", e))?;
-    }
+    stop.on_signals(&crate::ops::SHUTDOWN_SIGNALS)?;
     let listener = std::net::TcpListener::bind(opts.listen).map_err(|e| {
         Error::failed(
             format!("cannot listen on {}: {e}", opts.listen),

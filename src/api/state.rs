@@ -6,7 +6,6 @@ use crate::ops::{Cancel, Sink};
 use crate::progress::Progress;
 use crate::Error;
 use serde::{Deserialize, Serialize};
-use std::any::Any;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -138,7 +137,7 @@ fn now() -> String {
 }
 
 impl Sink for ApiSink {
-    fn phase(&self, name: &str, progress: &Arc<Progress>) -> Option<Box<dyn Any>> {
+    fn phase(&self, name: &str, progress: &Arc<Progress>) -> Option<crate::ops::PhaseGuard> {
         if let Some(id) = self.running() {
             self.state.set_live(
                 &id,

@@ -27,7 +27,7 @@ pub(super) async fn status(State(state): State<Arc<AppState>>) -> Result<Json<Va
             let job = jobs.iter().find(|j| j.backup.as_deref() == Some(m.id.as_str()));
             json!({
                 "id": m.id,
-                "time": crate::listing::rfc3339_ms(m.time_ms),
+                "time": crate::text::rfc3339_ms(m.time_ms),
                 "state": match on_target(&m.id) {
                     Some(true) => "exported",
                     Some(false) => "internal_only",

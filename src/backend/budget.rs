@@ -2,12 +2,14 @@
 //! its kind can hold, so a planted or damaged giant (a 300 MB sparse "manifest") is refused after
 //! a stat, before a byte of it is read into memory.
 //!
-//! The kind is derived from the object's name, here and nowhere else:
+//! The kind comes from the object's name ([`ObjectKind::of`], in [`crate::object`]); the caps
+//! are here:
 //!
 //! | name            | kind        | cap | why |
 //! |-----------------|-------------|-----|-----|
 //! | `config`        | Config      | 64 KiB | a few fixed fields (and a signature and public key) |
 //! | `keys/…`        | Key         | 256 KiB | an age envelope: ~200 bytes per X25519 recipient (~1.6 KB for a post-quantum hybrid one), over a hundred recipients, a signature |
+//! | `signing/…`     | SealedKey   | 1 MiB | an age envelope of a 32-byte seed, like a key envelope's |
 //! | `backups/…`     | Manifest    | 129 MiB | [`MAX_REFS`] chunk refs of 32 bytes + 1 MiB for the rest (below) |
 //! | `data/…`        | Pack        | ~291 MiB | [`pack_cap`] of the pack target (below) |
 //! | anything else   | Other       | 1 MiB | probes and objects of later versions; nothing large |
@@ -29,24 +31,10 @@
 //! the cap is ~291 MiB, nearly all of it the largest tree blob the format allows.
 
 use crate::error::{StorageError, StorageErrorKind};
+pub use crate::object::ObjectKind;
 
 /// Most chunk refs an honest manifest holds (see the module documentation).
 const MAX_REFS: u64 = 4 << 20;
-
-/// The kinds of stored objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectKind {
-    /// `config`.
-    Config,
-    /// `keys/…`: key envelopes and recipient lists.
-    Key,
-    /// `backups/…`: manifests.
-    Manifest,
-    /// `data/…`: packs.
-    Pack,
-    /// Anything else (write probes, objects of later versions).
-    Other,
-}
 
 /// Largest honest pack for `pack_target` (see the module documentation).
 const fn pack_cap(pack_target: u64) -> u64 {
@@ -62,17 +50,6 @@ const fn pack_cap(pack_target: u64) -> u64 {
 }
 
 impl ObjectKind {
-    /// The kind of the object named `name`.
-    pub fn of(name: &str) -> ObjectKind {
-        match name.split_once('/') {
-            None if name == "config" => ObjectKind::Config,
-            Some(("keys", _)) => ObjectKind::Key,
-            Some(("backups", _)) => ObjectKind::Manifest,
-            Some(("data", _)) => ObjectKind::Pack,
-            _ => ObjectKind::Other,
-        }
-    }
-
     /// The largest object of this kind a backend returns.
     pub const fn cap(self) -> u64 {
         match self {
@@ -80,23 +57,7 @@ impl ObjectKind {
             ObjectKind::Key => 256 << 10,
             ObjectKind::Manifest => MAX_REFS * 32 + (1 << 20),
             ObjectKind::Pack => pack_cap(crate::controller::PACK_TARGET as u64),
-            ObjectKind::Other => 1 << 20,
-        }
-    }
-
-    /// Whether objects of this kind are named by the blake3 hash of their bytes.
-    pub fn content_addressed(self) -> bool {
-        matches!(self, ObjectKind::Pack | ObjectKind::Key)
-    }
-
-    /// A short name for messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectKind::Config => "config",
-            ObjectKind::Key => "key envelope",
-            ObjectKind::Manifest => "manifest",
-            ObjectKind::Pack => "pack",
-            ObjectKind::Other => "object",
+            ObjectKind::SealedKey | ObjectKind::Other => 1 << 20,
         }
     }
 }

@@ -2,10 +2,9 @@
 
 use super::{budget, valid_name, Backend, ObjectInfo, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Objects as files under a root directory.
@@ -142,28 +141,13 @@ impl Backend for LocalBackend {
         let p = self.path(name)?;
         let dir = p.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
-        let tmp = dir.join(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
-        let res = (|| -> Result<(), StorageError> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o666)
-                .open(&tmp)
-                .map_err(|e| self.err(name, &e))?;
+        let fill = |f: &mut File| {
             // a failure to write here (a full disk) is this backend's, not the source's
             super::copy_exact(data, size, self.loc(name), |block| {
                 f.write_all(block).map_err(|e| self.err(name, &e))
-            })?;
-            f.sync_all().map_err(|e| self.err(name, &e))?;
-            fs::rename(&tmp, &p).map_err(|e| self.err(name, &e))?;
-            File::open(&dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| self.err(name, &e))
-        })();
-        if res.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        res
+            })
+        };
+        crate::fsutil::replace_with(&p, 0o666, fill, |e| self.err(name, &e))
     }
 
     fn delete(&self, name: &str) -> Result<(), StorageError> {

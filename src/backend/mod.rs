@@ -9,6 +9,7 @@ mod budget;
 mod faulty;
 mod local;
 mod memory;
+mod on_copy;
 mod powercut;
 mod smb;
 // Public only for the fuzz target (fuzz/fuzz_targets/smb_negotiate.rs): the parser of a
@@ -20,6 +21,7 @@ pub use budget::{cap_of, check_size, ObjectKind};
 pub use faulty::{Fault, FaultyBackend};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
+pub use on_copy::OnCopy;
 pub use powercut::{Landing, PowerCut, SyncPoint};
 pub use smb::{SmbBackend, SmbLocation, Transport};
 

@@ -12,14 +12,15 @@ pub use store::{ChunkStore, StoreStats};
 
 use crate::controller::Controller;
 use crate::crypto::{self, SessionKey};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ServiceCause};
 use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::{Definitions, Manifest, Prev, ServiceRecord};
 use crate::format::pack::BlobKind;
 use crate::format::tree::{Node, NodeKind, Tree};
-use crate::id::BackupId;
+use crate::id::{BackupId, KeyId};
 use crate::progress::Progress;
 use crate::service::{ServiceDef, COMMAND_OUTPUT};
+use crate::signing::SigningKey;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -32,33 +33,13 @@ use walk::{WalkStats, Walker};
 /// ([`Progress::take_warnings`]): those texts name files, so they belong in the controller's job
 /// record only; the manifest keeps just their count.
 pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
-    let services = ctl.services()?.services;
-    if services.is_empty() {
-        return Err(Error::usage(
-            "no services are configured",
-            "add one first, e.g. `cairn service add identity --path /var/lib/identity`",
-        ));
-    }
-    for s in &services {
-        precheck(s)?;
-    }
+    let services = configured_services(ctl)?;
     let repo = &ctl.repo;
     let signer = ctl.signer()?;
     repo.store.clean_temp()?;
     let index = Arc::new(ctl.index()?);
     let (epoch, id_key) = ctl.keys()?;
-    let recipients: Vec<crypto::Recipient> = repo
-        .epoch_recipients(&epoch)?
-        .iter()
-        .map(|r| crypto::parse_recipient(r))
-        .collect::<Result<_>>()?;
-    let key = SessionKey::generate();
-    let envelope = Envelope {
-        kind: EnvelopeKind::Session { epoch },
-        created_ms: now_ms(),
-        wrapped: crypto::wrap_key(&key.0, &recipients)?,
-    };
-    let session = repo.put_envelope(&envelope, &signer)?;
+    let (key, session) = new_session(ctl, epoch, &signer)?;
     drop(signer);
     let started_ms = now_ms();
     let store = ChunkStore::start(
@@ -117,6 +98,40 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
     Ok(manifest)
 }
 
+/// The configured services, each checked before anything is written.
+fn configured_services(ctl: &Controller) -> Result<Vec<ServiceDef>> {
+    let services = ctl.services()?.services;
+    if services.is_empty() {
+        return Err(Error::usage(
+            "no services are configured",
+            "add one first, e.g. `cairn service add identity --path /var/lib/identity`",
+        ));
+    }
+    for s in &services {
+        precheck(s)?;
+    }
+    Ok(services)
+}
+
+/// A fresh session key for one backup, wrapped to the recipients of key epoch `epoch` in an
+/// envelope stored in the repository; the key and the envelope's id.
+fn new_session(ctl: &Controller, epoch: KeyId, signer: &SigningKey) -> Result<(SessionKey, KeyId)> {
+    let recipients: Vec<crypto::Recipient> = ctl
+        .repo
+        .epoch_recipients(&epoch)?
+        .iter()
+        .map(|r| crypto::parse_recipient(r))
+        .collect::<Result<_>>()?;
+    let key = SessionKey::generate();
+    let envelope = Envelope {
+        kind: EnvelopeKind::Session { epoch },
+        created_ms: now_ms(),
+        wrapped: crypto::wrap_key(key.expose(), &recipients)?,
+    };
+    let session = ctl.repo.put_envelope(&envelope, signer)?;
+    Ok((key, session))
+}
+
 /// The chain link of the next backup: after the newest valid manifest (sequence number plus
 /// one, its id and the blake3 of its bytes), or the first of the chain. For code (and tests)
 /// that commit a manifest of their own with [`Controller::commit_manifest`].
@@ -134,20 +149,25 @@ pub fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
 
 fn precheck(s: &ServiceDef) -> Result<()> {
     let Some(p) = &s.path else { return Ok(()) };
-    let fail = |cause: String| {
-        Error::Service {
-        service: s.name.clone(),
-        cause,
-        remedy: format!("restore the directory, correct the service (`cairn service remove {0}` then `cairn service add {0} --path DIR`), or remove it", s.name),
-    }
-    };
     match std::fs::metadata(p) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(fail(format!("path {p} is not a directory"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(fail(format!("path {p} does not exist")))
-        }
-        Err(e) => Err(fail(format!("path {p} cannot be read: {e}"))),
+        Ok(_) => Err(Error::service(
+            &s.name,
+            ServiceCause::PathMissing,
+            format!("path {p} is not a directory"),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::service_io(
+            &s.name,
+            ServiceCause::PathMissing,
+            format!("path {p} does not exist"),
+            e,
+        )),
+        Err(e) => Err(Error::service_io(
+            &s.name,
+            ServiceCause::of_path(&e),
+            format!("path {p} cannot be read: {e}"),
+            e,
+        )),
     }
 }
 
@@ -163,8 +183,8 @@ fn back_up_service(w: &Walker<'_>, slot: usize, s: &ServiceDef) -> Result<Servic
             run_command(w, slot, s, cmd, &mut stats)?,
             (
                 0o700,
-                unsafe { libc::geteuid() },
-                unsafe { libc::getegid() },
+                rustix::process::geteuid().as_raw(),
+                rustix::process::getegid().as_raw(),
                 now_ms() / 1000,
             ),
         ),
@@ -202,15 +222,14 @@ fn run_command(
     use std::process::{Command, Stdio};
     // The command line never goes into the error: it may hold secrets (`PGPASSWORD=… pg_dump`),
     // and errors reach alerts and notifications. See `service_command_failed`.
-    let fail = |cause: String| {
-        Error::Service {
-        service: s.name.clone(),
-        cause,
-        remedy: format!(
-            "run the service's command by hand (`cairn service list` shows it) to see why it fails and fix it, or `cairn service remove {}`; `cairn jobs` shows the end of its error output",
-            s.name
-        ),
-    }
+    let fail = |detail: String| Error::service(&s.name, ServiceCause::CommandFailed, detail);
+    let fail_io = |detail: String, e: std::io::Error| {
+        Error::service_io(
+            &s.name,
+            ServiceCause::CommandFailed,
+            format!("{detail}: {e}"),
+            e,
+        )
     };
     let mut child = Command::new("sh")
         .arg("-c")
@@ -219,7 +238,7 @@ fn run_command(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| fail(format!("its command could not be started (sh): {e}")))?;
+        .map_err(|e| fail_io("its command could not be started (sh)".into(), e))?;
     let mut stderr = child.stderr.take();
     let err_thread = std::thread::spawn(move || {
         let mut v = Vec::new();
@@ -238,7 +257,7 @@ fn run_command(
     }
     let status = child
         .wait()
-        .map_err(|e| fail(format!("waiting for its command: {e}")))?;
+        .map_err(|e| fail_io("waiting for its command".into(), e))?;
     let err_text = err_thread.join().unwrap_or_default();
     let (chunks, size) = streamed?;
     if !status.success() {
@@ -259,8 +278,8 @@ fn run_command(
         name: COMMAND_OUTPUT.as_bytes().to_vec(),
         kind: NodeKind::File { chunks },
         mode: 0o600,
-        uid: unsafe { libc::geteuid() },
-        gid: unsafe { libc::getegid() },
+        uid: rustix::process::geteuid().as_raw(),
+        gid: rustix::process::getegid().as_raw(),
         mtime_s: now / 1000,
         mtime_ns: ((now % 1000) * 1_000_000) as u32,
         size,
@@ -275,9 +294,9 @@ fn next_id(ctl: &Controller, started_ms: i64) -> Result<BackupId> {
     let newest = ctl
         .repo
         .store
-        .list("backups/")?
+        .list(crate::object::ObjectKind::Manifest.prefix())?
         .into_iter()
-        .filter_map(|o| BackupId::parse(o.name.strip_prefix("backups/")?)?.millis())
+        .filter_map(|o| crate::object::ObjectName::manifest(&o.name)?.millis())
         .max();
     Ok(BackupId::from_millis(match newest {
         Some(n) if n >= started_ms => n + 1,

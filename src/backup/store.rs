@@ -9,9 +9,10 @@
 use crate::backend::Backend;
 use crate::crypto::SessionKey;
 use crate::error::{Error, Result};
-use crate::format::pack::{self, BlobKind, PackEntry, PackHeader};
-use crate::id::{ChunkId, KeyId, PackId};
+use crate::format::pack::{BlobKind, PackEntry, PackHeader};
+use crate::id::{ChunkId, KeyId};
 use crate::index::Index;
+use crate::packer::{store_pack, PackBuilder};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -76,12 +77,13 @@ impl ChunkStore {
     pub fn start(
         store: Arc<dyn Backend>,
         index: Arc<Index>,
-        key: SessionKey,
+        key: impl Into<Arc<SessionKey>>,
         session: KeyId,
         pack_target: u32,
         zstd_level: i32,
         slots: usize,
     ) -> Self {
+        let key: Arc<SessionKey> = key.into();
         let shared = Arc::new(Shared {
             index,
             seen: Mutex::new(HashSet::new()),
@@ -252,7 +254,7 @@ impl Drop for ChunkStore {
 fn seal_loop(
     rx: Receiver<Raw>,
     tx: Sender<(Sealed, usize)>,
-    key: SessionKey,
+    key: Arc<SessionKey>,
     level: i32,
     sh: Arc<Shared>,
 ) {
@@ -281,42 +283,35 @@ fn pack_loop(
     target: usize,
     sh: Arc<Shared>,
 ) {
-    let mut buf = pack::lead();
-    let mut entries: Vec<PackEntry> = Vec::new();
-    let flush = |buf: &mut Vec<u8>, entries: &mut Vec<PackEntry>| -> bool {
-        if entries.is_empty() {
-            return true;
-        }
-        let header = PackHeader {
-            session,
-            entries: std::mem::take(entries),
-        };
-        let mut bytes = std::mem::replace(buf, pack::lead());
-        bytes.extend_from_slice(&header.encode_tail());
-        tx.send((bytes, header)).is_ok()
+    let mut pack = PackBuilder::new(session);
+    let send = |pack: &mut PackBuilder| match pack.finish() {
+        Some(done) => tx.send(done).is_ok(),
+        None => true,
     };
     for (s, svc) in rx {
         if sh.failed.load(Ordering::Relaxed) {
             continue;
         }
-        let offset = buf.len() as u32;
-        entries.push(PackEntry {
+        let entry = PackEntry {
             id: s.id,
             kind: s.kind,
-            offset,
-            length: s.sealed.len() as u32,
+            offset: 0,
+            length: 0,
             raw_len: s.raw_len,
-        });
-        buf.extend_from_slice(&s.sealed);
+        };
+        if let Err(e) = pack.push(entry, &s.sealed) {
+            sh.fail(e);
+            return;
+        }
         if let Some(c) = sh.new_bytes.get(svc) {
             c.fetch_add(s.sealed.len() as u64, Ordering::Relaxed);
         }
-        if buf.len() >= target && !flush(&mut buf, &mut entries) {
+        if pack.len() >= target && !send(&mut pack) {
             return;
         }
     }
     if !sh.failed.load(Ordering::Relaxed) {
-        flush(&mut buf, &mut entries);
+        send(&mut pack);
     }
 }
 
@@ -325,13 +320,8 @@ fn write_loop(rx: Receiver<(Vec<u8>, PackHeader)>, store: Arc<dyn Backend>, sh: 
         if sh.failed.load(Ordering::Relaxed) {
             continue;
         }
-        let id = PackId(*blake3::hash(&bytes).as_bytes());
-        let res = store
-            .write(&id.object_name(), &bytes)
-            .map_err(Error::from)
-            .and_then(|()| sh.index.add_pack(id, bytes.len() as u64, &header));
-        match res {
-            Ok(()) => {
+        match store_pack(store.as_ref(), &sh.index, &bytes, &header) {
+            Ok(_) => {
                 sh.packs_written.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => sh.fail(e),

@@ -12,7 +12,7 @@ use super::open::{self, Kind, Listed, Opened};
 use super::store::ChunkStore;
 use crate::chunker::{chunk_reader, ChunkError, ChunkerParams};
 use crate::crypto::IdKey;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ServiceCause, StorageErrorKind};
 use crate::format::pack::BlobKind;
 use crate::format::tree::{ChunkRef, Node, NodeKind, Tree};
 use crate::id::{ChunkId, KeyId};
@@ -67,17 +67,60 @@ pub struct Walker<'a> {
     jobs: Option<Sender<Job>>,
 }
 
+/// A directory being walked.
+struct DirAt<'d> {
+    /// The service's slot.
+    svc: usize,
+    /// The service's name.
+    service: &'d str,
+    /// The directory, open.
+    fd: &'d Arc<OwnedFd>,
+    /// Its path.
+    abs: &'d Path,
+    /// Its path within the service.
+    rel: &'d Path,
+    /// Its files cache key.
+    key: &'d [u8],
+}
+
+impl DirAt<'_> {
+    /// A failure of the service's backup.
+    fn error(&self, what: String, e: std::io::Error) -> Error {
+        service_error(self.service, what, e)
+    }
+
+    /// The warning for `path` (within the service) left out, and why.
+    fn left_out(&self, path: &Path, why: &str) -> String {
+        format!("{}: {} {why}; left out", self.service, path.display())
+    }
+}
+
+/// One entry of a directory being walked, as listed.
+struct Entry {
+    name: CString,
+    meta: Listed,
+    /// Its path.
+    abs: PathBuf,
+    /// Its path within the service.
+    path: PathBuf,
+    /// Its files cache key.
+    key: Vec<u8>,
+}
+
+/// A file handed to the readers, and where its node goes once read.
+struct Reading {
+    node: Node,
+    rx: Receiver<Result<Outcome>>,
+    meta: Listed,
+    key: Vec<u8>,
+    path: PathBuf,
+    abs: PathBuf,
+}
+
 #[allow(clippy::large_enum_variant)] // lives only on the walker's stack, one per entry
 enum Pending {
     Ready(Node),
-    File {
-        node: Node,
-        rx: Receiver<Result<Outcome>>,
-        meta: Listed,
-        key: Vec<u8>,
-        path: PathBuf,
-        abs: PathBuf,
-    },
+    File(Reading),
 }
 
 fn ns((s, n): (i64, u32)) -> i128 {
@@ -160,204 +203,246 @@ impl<'a> Walker<'a> {
         let (fd, root) = open::open_root(dir).map_err(|e| {
             service_error(
                 service,
-                format!("cannot open directory {}: {e}", dir.display()),
+                format!("cannot open directory {}", dir.display()),
+                e,
             )
         })?;
-        let tree = self.walk(svc, service, &Arc::new(fd), dir, Path::new(""), key, stats)?;
+        let at = DirAt {
+            svc,
+            service,
+            fd: &Arc::new(fd),
+            abs: dir,
+            rel: Path::new(""),
+            key,
+        };
+        let tree = self.walk(&at, stats)?;
         Ok((tree, root))
     }
 
-    /// Back up the directory open as `fd` (at `abs`, `rel` within the service).
-    #[allow(clippy::too_many_arguments)]
-    fn walk(
-        &self,
-        svc: usize,
-        service: &str,
-        fd: &Arc<OwnedFd>,
-        abs: &Path,
-        rel: &Path,
-        key: &[u8],
-        stats: &mut WalkStats,
-    ) -> Result<ChunkId> {
-        let serr = |cause: String| service_error(service, cause);
+    /// Back up the directory `d`; its tree id.
+    fn walk(&self, d: &DirAt, stats: &mut WalkStats) -> Result<ChunkId> {
         stats.dirs += 1;
-        let names = open::list_dir(fd.as_ref())
-            .map_err(|e| serr(format!("cannot list directory {}: {e}", abs.display())))?;
+        let names = open::list_dir(d.fd.as_ref())
+            .map_err(|e| d.error(format!("cannot list directory {}", d.abs.display()), e))?;
         let mut pending = Vec::with_capacity(names.len());
         for name in names {
             self.store.check()?;
             self.progress.check_cancel()?;
-            let nb = name.as_bytes();
-            let (abs_path, path) = (
-                abs.join(OsStr::from_bytes(nb)),
-                rel.join(OsStr::from_bytes(nb)),
-            );
-            let left_out = |why: &str| format!("{service}: {} {why}; left out", path.display());
-            let meta = match open::stat_entry(fd.as_fd(), &name) {
-                Ok(Some(m)) => m,
-                Ok(None) => {
-                    self.warn(left_out("vanished while backing up"));
-                    continue;
-                }
-                Err(e) => return Err(serr(format!("cannot stat {}: {e}", abs_path.display()))),
+            let Some(e) = self.stat(d, name)? else {
+                continue;
             };
-            #[cfg(test)]
-            tests::AFTER_STAT.with(|h| {
-                if let Some(f) = h.borrow().as_ref() {
-                    f(&abs_path)
-                }
-            });
-            let mut child_key = key.to_vec();
-            child_key.push(b'/');
-            child_key.extend_from_slice(nb);
-            match meta.kind {
-                Kind::Dir => {
-                    let sub = match open::open_dir(fd.as_fd(), &name, &meta).map(Opened::listed) {
-                        Ok(Ok(sub)) => Arc::new(sub),
-                        Ok(Err(why)) => {
-                            self.warn(left_out(&format!("{why} while backing up")));
-                            continue;
-                        }
-                        Err(e) => {
-                            return Err(serr(format!(
-                                "cannot open directory {}: {e}",
-                                abs_path.display()
-                            )))
-                        }
-                    };
-                    let tree =
-                        self.walk(svc, service, &sub, &abs_path, &path, &child_key, stats)?;
-                    pending.push(Pending::Ready(node(nb, NodeKind::Dir { tree }, &meta, 0)));
-                }
-                Kind::Symlink => {
-                    let target = match rustix::fs::readlinkat(fd.as_fd(), &name, Vec::new()) {
-                        Ok(t) => t,
-                        Err(rustix::io::Errno::NOENT) => {
-                            self.warn(left_out("vanished while backing up"));
-                            continue;
-                        }
-                        Err(rustix::io::Errno::INVAL) => {
-                            self.warn(left_out("is no longer a symbolic link"));
-                            continue;
-                        }
-                        Err(e) => {
-                            return Err(serr(format!(
-                                "cannot read link {}: {e}",
-                                abs_path.display()
-                            )))
-                        }
-                    };
-                    pending.push(Pending::Ready(node(
-                        nb,
-                        NodeKind::Symlink {
-                            target: target.into_bytes(),
-                        },
-                        &meta,
-                        0,
-                    )));
-                }
+            let p = match e.meta.kind {
+                Kind::Dir => self.subdir(d, e, stats)?,
+                Kind::Symlink => self.symlink(d, e)?,
                 Kind::Special(what) => {
-                    self.warn(left_out(&format!("is {what} (never read)")));
+                    self.warn(d.left_out(&e.path, &format!("is {what} (never read)")));
+                    None
                 }
-                Kind::File => {
-                    stats.files += 1;
-                    if let Some(chunks) = self.unchanged(&child_key, &meta)? {
-                        stats.bytes += meta.size;
-                        self.progress.file(meta.size);
-                        pending.push(Pending::Ready(node(
-                            nb,
-                            NodeKind::File { chunks },
-                            &meta,
-                            meta.size,
-                        )));
-                        continue;
-                    }
-                    let (tx, rx) = bounded(1);
-                    let job = Job {
-                        dir: fd.clone(),
-                        name: name.clone(),
-                        listed: meta,
-                        path: abs_path.clone(),
-                        svc,
-                        reply: tx,
-                    };
-                    self.jobs
-                        .as_ref()
-                        .and_then(|j| j.send(job).ok())
-                        .ok_or_else(|| Error::failed("file readers stopped", "retry the backup"))?;
-                    let n = node(nb, NodeKind::File { chunks: Vec::new() }, &meta, 0);
-                    pending.push(Pending::File {
-                        node: n,
-                        rx,
-                        meta,
-                        key: child_key,
-                        path,
-                        abs: abs_path,
-                    });
-                }
-            }
+                Kind::File => self.file(d, e, stats)?,
+            };
+            pending.extend(p);
         }
+        let tree = self.collect(d.service, pending, stats)?;
+        self.put_tree(&tree, d.svc)
+    }
+
+    /// The entry `name` of `d` as listed now; `None` (with a warning) if it vanished.
+    fn stat(&self, d: &DirAt, name: CString) -> Result<Option<Entry>> {
+        let nb = name.as_bytes();
+        let (abs, path) = (
+            d.abs.join(OsStr::from_bytes(nb)),
+            d.rel.join(OsStr::from_bytes(nb)),
+        );
+        let meta = match open::stat_entry(d.fd.as_fd(), &name) {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                self.warn(d.left_out(&path, "vanished while backing up"));
+                return Ok(None);
+            }
+            Err(e) => return Err(d.error(format!("cannot stat {}", abs.display()), e)),
+        };
+        #[cfg(test)]
+        tests::AFTER_STAT.with(|h| {
+            if let Some(f) = h.borrow().as_ref() {
+                f(&abs)
+            }
+        });
+        let mut key = d.key.to_vec();
+        key.push(b'/');
+        key.extend_from_slice(nb);
+        Ok(Some(Entry {
+            name,
+            meta,
+            abs,
+            path,
+            key,
+        }))
+    }
+
+    /// A subdirectory, walked now (depth-first); `None` if it is no longer the one listed.
+    fn subdir(&self, d: &DirAt, e: Entry, stats: &mut WalkStats) -> Result<Option<Pending>> {
+        let sub = match open::open_dir(d.fd.as_fd(), &e.name, &e.meta).map(Opened::listed) {
+            Ok(Ok(sub)) => Arc::new(sub),
+            Ok(Err(why)) => {
+                self.warn(d.left_out(&e.path, &format!("{why} while backing up")));
+                return Ok(None);
+            }
+            Err(err) => {
+                return Err(d.error(format!("cannot open directory {}", e.abs.display()), err))
+            }
+        };
+        let at = DirAt {
+            svc: d.svc,
+            service: d.service,
+            fd: &sub,
+            abs: &e.abs,
+            rel: &e.path,
+            key: &e.key,
+        };
+        let tree = self.walk(&at, stats)?;
+        let n = node(e.name.as_bytes(), NodeKind::Dir { tree }, &e.meta, 0);
+        Ok(Some(Pending::Ready(n)))
+    }
+
+    /// A symbolic link and its target; `None` if it vanished or is no longer a link.
+    fn symlink(&self, d: &DirAt, e: Entry) -> Result<Option<Pending>> {
+        let target = match rustix::fs::readlinkat(d.fd.as_fd(), &e.name, Vec::new()) {
+            Ok(t) => t,
+            Err(rustix::io::Errno::NOENT) => {
+                self.warn(d.left_out(&e.path, "vanished while backing up"));
+                return Ok(None);
+            }
+            Err(rustix::io::Errno::INVAL) => {
+                self.warn(d.left_out(&e.path, "is no longer a symbolic link"));
+                return Ok(None);
+            }
+            Err(err) => {
+                return Err(d.error(format!("cannot read link {}", e.abs.display()), err.into()))
+            }
+        };
+        let kind = NodeKind::Symlink {
+            target: target.into_bytes(),
+        };
+        Ok(Some(Pending::Ready(node(
+            e.name.as_bytes(),
+            kind,
+            &e.meta,
+            0,
+        ))))
+    }
+
+    /// A regular file: its cached chunks if unchanged, else handed to the readers.
+    fn file(&self, d: &DirAt, e: Entry, stats: &mut WalkStats) -> Result<Option<Pending>> {
+        stats.files += 1;
+        let nb = e.name.as_bytes();
+        if let Some(chunks) = self.unchanged(&e.key, &e.meta)? {
+            stats.bytes += e.meta.size;
+            self.progress.file(e.meta.size);
+            let n = node(nb, NodeKind::File { chunks }, &e.meta, e.meta.size);
+            return Ok(Some(Pending::Ready(n)));
+        }
+        let node = node(nb, NodeKind::File { chunks: Vec::new() }, &e.meta, 0);
+        let (tx, rx) = bounded(1);
+        let job = Job {
+            dir: d.fd.clone(),
+            name: e.name,
+            listed: e.meta,
+            path: e.abs.clone(),
+            svc: d.svc,
+            reply: tx,
+        };
+        self.jobs
+            .as_ref()
+            .and_then(|j| j.send(job).ok())
+            .ok_or_else(|| Error::failed("file readers stopped", "retry the backup"))?;
+        Ok(Some(Pending::File(Reading {
+            node,
+            rx,
+            meta: e.meta,
+            key: e.key,
+            path: e.path,
+            abs: e.abs,
+        })))
+    }
+
+    /// A directory's tree from its entries, in listing order, once their files are read.
+    fn collect(&self, service: &str, pending: Vec<Pending>, stats: &mut WalkStats) -> Result<Tree> {
         let mut tree = Tree {
             nodes: Vec::with_capacity(pending.len()),
         };
         for p in pending {
             match p {
                 Pending::Ready(n) => tree.nodes.push(n),
-                Pending::File {
-                    mut node,
-                    rx,
-                    meta,
-                    key,
-                    path,
-                    abs,
-                } => {
-                    let r = rx.recv().map_err(|_| {
-                        Error::failed(
-                            "a file reader stopped",
-                            "see the earlier error; retry the backup",
-                        )
-                    })?;
-                    match r.map_err(|e| match e {
-                        Error::Storage(s) if s.location == abs.display().to_string() => {
-                            serr(format!("cannot read {}: {}", abs.display(), s.detail))
-                        }
-                        other => other,
-                    })? {
-                        Outcome::LeftOut(why) => {
-                            stats.files -= 1;
-                            self.warn(format!(
-                                "{service}: {} {why} while backing up; left out",
-                                path.display()
-                            ));
-                        }
-                        Outcome::Stored {
-                            chunks,
-                            size,
-                            changed,
-                        } => {
-                            if changed {
-                                self.warn(format!("{service}: {} changed while it was read; recorded as read ({size} bytes)", path.display()));
-                            } else {
-                                let c = CachedFile {
-                                    size,
-                                    mtime: ns(meta.mtime),
-                                    ctime: ns(meta.ctime),
-                                    ino: meta.ino,
-                                    epoch: self.epoch,
-                                    chunks: chunks.clone(),
-                                };
-                                self.index.cache_file(&key, &c)?;
-                            }
-                            stats.bytes += size;
-                            node.size = size;
-                            node.kind = NodeKind::File { chunks };
-                            tree.nodes.push(node);
-                        }
-                    }
-                }
+                Pending::File(r) => tree.nodes.extend(self.file_read(service, r, stats)?),
             }
         }
-        self.put_tree(&tree, svc)
+        Ok(tree)
+    }
+
+    /// A file's node once a reader is done with it (and its files cache entry, unless it
+    /// changed while read); `None` if it was left out.
+    fn file_read(&self, service: &str, r: Reading, stats: &mut WalkStats) -> Result<Option<Node>> {
+        let Reading {
+            mut node,
+            rx,
+            meta,
+            key,
+            path,
+            abs,
+        } = r;
+        let out = rx.recv().map_err(|_| {
+            Error::failed(
+                "a file reader stopped",
+                "see the earlier error; retry the backup",
+            )
+        })?;
+        let out = out.map_err(|e| match e {
+            Error::Storage(s) if s.location == abs.display().to_string() => {
+                let cause = match s.kind {
+                    StorageErrorKind::NotFound => ServiceCause::PathMissing,
+                    StorageErrorKind::AccessDenied => ServiceCause::PathUnreadable,
+                    _ => ServiceCause::Other,
+                };
+                let detail = format!("cannot read {}: {}", abs.display(), s.detail);
+                Error::service_io(service, cause, detail, s)
+            }
+            other => other,
+        })?;
+        let (chunks, size, changed) = match out {
+            Outcome::LeftOut(why) => {
+                stats.files -= 1;
+                self.warn(format!(
+                    "{service}: {} {why} while backing up; left out",
+                    path.display()
+                ));
+                return Ok(None);
+            }
+            Outcome::Stored {
+                chunks,
+                size,
+                changed,
+            } => (chunks, size, changed),
+        };
+        if changed {
+            self.warn(format!(
+                "{service}: {} changed while it was read; recorded as read ({size} bytes)",
+                path.display()
+            ));
+        } else {
+            let c = CachedFile {
+                size,
+                mtime: ns(meta.mtime),
+                ctime: ns(meta.ctime),
+                ino: meta.ino,
+                epoch: self.epoch,
+                chunks: chunks.clone(),
+            };
+            self.index.cache_file(&key, &c)?;
+        }
+        stats.bytes += size;
+        node.size = size;
+        node.kind = NodeKind::File { chunks };
+        Ok(Some(node))
     }
 
     /// Store a tree blob; its id.
@@ -407,16 +492,11 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// A service failure with the remedy for unreadable data.
-fn service_error(service: &str, cause: String) -> Error {
-    Error::Service {
-        service: service.to_string(),
-        cause,
-        remedy: format!(
-            "make the path readable by cairn (it runs as uid {}), or fix the service with `cairn service add/remove`",
-            rustix::process::geteuid().as_raw()
-        ),
-    }
+/// Service `service` failed on the OS error `e` while doing `what`: its cause is `e`'s kind
+/// (missing, unreadable or another failure), `e` is kept as the source.
+fn service_error(service: &str, what: String, e: std::io::Error) -> Error {
+    let cause = ServiceCause::of_path(&e);
+    Error::service_io(service, cause, format!("{what}: {e}"), e)
 }
 
 /// Open the listed file (only if it still is the listed regular file), read, chunk and store it.

@@ -18,7 +18,7 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
     let r = cairn::ops::backup(&g.context(&term))?;
     let m = &r.manifest;
     if a.json {
-        output::json(&super::listing::backup_json(
+        output::json(&cairn::ops::backup_json(
             m,
             r.export.as_ref().map(|r| r.is_ok()),
         ));

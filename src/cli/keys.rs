@@ -1,8 +1,8 @@
 //! `cairn key …` and `cairn init`.
 
 use super::{output, Global};
-use cairn::crypto::{self, Recipient};
-use cairn::{Error, Result};
+use cairn::crypto::Recipient;
+use cairn::Result;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -44,25 +44,7 @@ pub struct RecipientArgs {
 
 impl RecipientArgs {
     fn parse(&self) -> Result<Vec<Recipient>> {
-        if let Some(f) = &self.recipients_file {
-            let text = std::fs::read_to_string(f).map_err(|e| {
-                Error::usage(
-                    format!("cannot read recipients file {}: {e}", f.display()),
-                    "pass a readable file with one age1… key per line",
-                )
-            })?;
-            return crypto::parse_recipients_file(&text, &f.display().to_string());
-        }
-        if self.recipients.is_empty() {
-            return Err(Error::usage(
-                "no recipient given",
-                "pass --recipient age1… (from `cairn key generate`) or --recipients-file FILE",
-            ));
-        }
-        self.recipients
-            .iter()
-            .map(|r| crypto::parse_recipient(r))
-            .collect()
+        cairn::ops::recipients(&self.recipients, self.recipients_file.as_deref())
     }
 }
 

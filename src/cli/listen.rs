@@ -25,7 +25,7 @@ pub struct ServeArgs {
 /// `cairn serve`.
 pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
     let Some(listen) = a.listen else {
-        return super::ops::serve(g);
+        return super::serve::run(g);
     };
     let listen: SocketAddr = listen.parse().map_err(|_| {
         Error::usage(

@@ -1,10 +1,10 @@
 //! `cairn list` and `cairn show`.
 
 use super::{output, Global};
-use cairn::format::manifest::Manifest;
+use cairn::ops::backup_json;
 use cairn::Result;
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// List options.
 #[derive(Args, Debug)]
@@ -24,37 +24,30 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-/// A backup as JSON (`target`: whether the target holds it; null when no target is set): the
-/// library's document, which the API serves too.
-pub fn backup_json(m: &Manifest, target: Option<bool>) -> Value {
-    serde_json::to_value(cairn::listing::BackupDoc::new(m, target)).unwrap_or_default()
-}
-
 /// `cairn list`.
 pub fn list(g: &Global, a: ListArgs) -> Result<()> {
-    let ctl = g.controller()?;
-    let (manifests, bad) = ctl.repo.manifests()?;
-    for (name, e) in &bad {
+    let term = g.term();
+    let l = cairn::ops::list_backups(&g.context(&term))?;
+    for (name, e) in &l.damaged {
         eprintln!(
             "warning: {} is damaged and not listed: {}",
             output::escape(name),
-            output::escape(&e.to_string())
+            output::escape(e)
         );
     }
     if a.json {
-        let on_target = cairn::ops::on_target(&ctl);
         output::json(
-            &manifests
+            &l.backups
                 .iter()
-                .map(|m| backup_json(m, on_target(&m.id)))
+                .map(|b| backup_json(&b.manifest, b.on_target))
                 .collect::<Vec<_>>(),
         );
         return Ok(());
     }
-    if manifests.is_empty() {
+    if l.backups.is_empty() {
         println!("no backups yet; run `cairn backup`");
     }
-    for m in &manifests {
+    for m in l.backups.iter().map(|b| &b.manifest) {
         let names: Vec<&str> = m.services.iter().map(|s| s.name.as_str()).collect();
         println!(
             "{}  {}  {:>10}  {:>10} new  {}",
@@ -70,11 +63,12 @@ pub fn list(g: &Global, a: ListArgs) -> Result<()> {
 
 /// `cairn show`.
 pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
-    let ctl = g.controller()?;
-    let m = ctl.repo.resolve(&a.id)?;
+    let term = g.term();
+    let d = cairn::ops::show_backup(&g.context(&term), &a.id)?;
+    let m = &d.entry.manifest;
     if a.json {
-        let mut v = backup_json(&m, cairn::ops::on_target(&ctl)(&m.id));
-        v["recipients"] = json!(ctl.repo.epoch_recipients(&m.epoch)?);
+        let mut v = backup_json(m, d.entry.on_target);
+        v["recipients"] = json!(d.recipients);
         output::json(&v);
         return Ok(());
     }
@@ -88,10 +82,7 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
         output::size(m.bytes_new()),
         m.refs.len()
     );
-    println!(
-        "keys     {}",
-        e(&ctl.repo.epoch_recipients(&m.epoch)?.join(", "))
-    );
+    println!("keys     {}", e(&d.recipients.join(", ")));
     for s in &m.services {
         println!(
             "service  {:<16} {:<8} {:>8} files {:>6} dirs {:>12} {:>12} new  {:.1}s",

@@ -1,20 +1,27 @@
 //! Command-line interface: clap definitions, one file per command group. It parses arguments,
 //! calls the library and prints; it holds no logic of its own.
 
+mod alerts;
 mod backup;
+mod jobs;
 mod keys;
 mod listen;
 mod listing;
 mod mount;
-mod ops;
+mod notify;
 mod output;
 mod prune;
 mod recover;
 mod restore;
+mod schedule;
+mod serve;
 mod services;
 mod target;
+mod term;
 mod token;
 mod verify;
+
+pub use term::Term;
 
 use cairn::{Error, Result};
 use clap::{Parser, Subcommand};
@@ -89,17 +96,17 @@ pub enum Command {
     /// Job history, newest first.
     ///
     /// Example: cairn jobs --limit 20
-    Jobs(ops::JobsArgs),
+    Jobs(jobs::JobsArgs),
     /// Active alerts with their remediation (--all for the history).
     ///
     /// Example: cairn alerts --json
-    Alerts(ops::AlertsArgs),
+    Alerts(alerts::AlertsArgs),
     /// The command that receives every alert raised and cleared (JSON on stdin).
     #[command(subcommand)]
-    Notify(ops::NotifyCmd),
+    Notify(notify::NotifyCmd),
     /// The schedule and retention policy that `cairn serve` keeps.
     #[command(subcommand)]
-    Schedule(ops::ScheduleCmd),
+    Schedule(schedule::ScheduleCmd),
     /// Run the scheduler in the foreground: backup, export, prune and verify on their schedules;
     /// with --listen, also the management API.
     ///
@@ -145,10 +152,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Target(c) => target::run(&g, c),
         Command::Export => target::export(&g),
         Command::Recover(a) => recover::run(&g, a),
-        Command::Jobs(a) => ops::jobs(&g, a),
-        Command::Alerts(a) => ops::alerts(&g, a),
-        Command::Notify(c) => ops::notify(&g, c),
-        Command::Schedule(c) => ops::schedule(&g, c),
+        Command::Jobs(a) => jobs::run(&g, a),
+        Command::Alerts(a) => alerts::run(&g, a),
+        Command::Notify(c) => notify::run(&g, c),
+        Command::Schedule(c) => schedule::run(&g, c),
         Command::Serve(a) => listen::serve(&g, a),
         Command::Token(c) => token::run(&g, c),
         Command::Mount(a) => mount::run(&g, a),
@@ -186,67 +193,6 @@ impl Global {
     /// The context for an operation on `--repo`, reporting to `sink`.
     pub fn context<'s>(&self, sink: &'s Term) -> cairn::ops::Context<'s> {
         cairn::ops::Context::new(&self.repo).with_sink(sink)
-    }
-}
-
-/// The terminal as the operations' sink: a progress bar per phase, notes and warnings on stderr
-/// (escaped); with `log`, a line as each job starts and ends (`cairn serve`).
-pub struct Term {
-    /// `--quiet`: no bar, no notes.
-    pub quiet: bool,
-    /// Log each job's start and end.
-    pub log: bool,
-}
-
-impl cairn::ops::Sink for Term {
-    fn phase(
-        &self,
-        name: &str,
-        progress: &std::sync::Arc<cairn::progress::Progress>,
-    ) -> Option<Box<dyn std::any::Any>> {
-        Some(Box::new(output::Bar::start(
-            name,
-            progress.clone(),
-            self.quiet || self.log,
-        )))
-    }
-
-    fn note(&self, text: &str) {
-        if !self.quiet {
-            eprintln!("note: {}", output::escape(text));
-        }
-    }
-
-    fn warn(&self, text: &str) {
-        eprintln!("warning: {}", output::escape(text));
-    }
-
-    fn started(&self, job: &cairn::jobs::JobRecord) {
-        if self.log {
-            eprintln!(
-                "{} {} job {} starting",
-                chrono::Utc::now().to_rfc3339(),
-                job.kind,
-                job.id.as_str()
-            );
-        }
-    }
-
-    fn finished(&self, job: &cairn::jobs::JobRecord, error: Option<&Error>) {
-        if !self.log {
-            return;
-        }
-        let now = chrono::Utc::now().to_rfc3339();
-        match error {
-            None => eprintln!("{now} {} job {} succeeded", job.kind, job.id.as_str()),
-            Some(e) => eprintln!(
-                "{now} {} job {} failed: {}\n    what to do: {}",
-                job.kind,
-                job.id.as_str(),
-                output::escape(&e.to_string()),
-                output::escape(&e.remedy())
-            ),
-        }
     }
 }
 

@@ -46,9 +46,7 @@ pub fn size(b: u64) -> String {
 
 /// Unix milliseconds as RFC 3339.
 pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
+    cairn::text::rfc3339_ms(ms)
 }
 
 /// A progress bar over `p`, shown only on a terminal and without --quiet; stops on drop.

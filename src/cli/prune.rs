@@ -3,7 +3,6 @@
 
 use super::{output, Global};
 use cairn::prune::PruneReport;
-use cairn::retention::{parse_duration, Policy};
 use cairn::Result;
 use clap::Args;
 
@@ -25,21 +24,14 @@ pub struct PruneArgs {
     pub json: bool,
 }
 
-/// The policy the flags give (or the schedule's when neither is given).
-fn policy(g: &Global, a: &PruneArgs) -> Result<Policy> {
-    if a.keep_within.is_none() && a.keep_last.is_none() {
-        return Ok(cairn::schedule::ScheduleConfig::load(&g.repo.join("local"))?.retention());
-    }
-    Ok(Policy {
-        keep_within: a.keep_within.as_deref().map(parse_duration).transpose()?,
-        keep_last: a.keep_last,
-    })
-}
-
 /// Run prune (`cairn::ops::prune`) and print both parts; a failed target part fails the command
 /// after the internal part is shown.
 pub fn run(g: &Global, a: PruneArgs) -> Result<()> {
-    let policy = policy(g, &a)?;
+    let policy = cairn::schedule::retention_policy(
+        &g.repo.join("local"),
+        a.keep_within.as_deref(),
+        a.keep_last,
+    )?;
     let term = super::Term {
         quiet: g.quiet || a.json,
         log: false,

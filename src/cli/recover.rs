@@ -1,7 +1,7 @@
 //! `cairn recover`.
 
 use super::{output, Global, IdentityArg};
-use cairn::recover::RecoverOptions;
+use cairn::recover::{RecoverOptions, RecoverReport};
 use cairn::signing::PublicKey;
 use cairn::target::{self, TargetConfig};
 use cairn::Result;
@@ -65,6 +65,12 @@ pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
     };
     let term = g.term();
     let r = cairn::ops::recover(&g.context(&term), &opts, &keys)?;
+    print_report(&r, &opts);
+    Ok(())
+}
+
+/// Print what a recovery did.
+fn print_report(r: &RecoverReport, opts: &RecoverOptions) {
     for i in &r.ignored {
         eprintln!("warning: ignored on the share: {}", i.escape_debug());
     }
@@ -104,5 +110,4 @@ pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
         "  took {:.1}s; backups continue to the same share (`cairn backup`)",
         r.seconds
     );
-    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::{output, Global};
 use cairn::service::ServiceDef;
-use cairn::{Error, Result};
+use cairn::Result;
 use clap::Subcommand;
 
 /// Service commands.
@@ -40,8 +40,8 @@ pub enum ServiceCmd {
 
 /// Run a service command.
 pub fn run(g: &Global, c: ServiceCmd) -> Result<()> {
-    let ctl = g.controller()?;
-    let mut list = ctl.services()?;
+    let term = g.term();
+    let cx = g.context(&term);
     match c {
         ServiceCmd::Add {
             name,
@@ -49,34 +49,22 @@ pub fn run(g: &Global, c: ServiceCmd) -> Result<()> {
             command,
             restore_command,
         } => {
-            let path = match path {
-                None => None,
-                Some(p) => {
-                    let abs = if p.is_absolute() {
-                        p
-                    } else {
-                        std::env::current_dir()
-                            .map_err(|e| Error::io("current directory", e))?
-                            .join(p)
-                    };
-                    Some(abs.to_string_lossy().into_owned())
-                }
-            };
-            list.add(ServiceDef {
+            let def = ServiceDef {
                 name,
-                path,
+                path: path.map(|p| p.to_string_lossy().into_owned()),
                 command,
                 restore_command,
-            })?;
-            ctl.save_services(&list)
+            };
+            cairn::ops::add_service(&cx, def)
         }
         ServiceCmd::List { json } => {
+            let list = cairn::ops::services(&cx)?;
             if json {
-                output::json(&list.services);
-            } else if list.services.is_empty() {
+                output::json(&list);
+            } else if list.is_empty() {
                 println!("no services; add one with `cairn service add NAME --path DIR`");
             } else {
-                for s in &list.services {
+                for s in &list {
                     match (&s.path, &s.command) {
                         (Some(p), _) => {
                             println!("{}\tpath\t{}", output::escape(&s.name), output::escape(p))
@@ -92,9 +80,6 @@ pub fn run(g: &Global, c: ServiceCmd) -> Result<()> {
             }
             Ok(())
         }
-        ServiceCmd::Remove { name } => {
-            list.remove(&name)?;
-            ctl.save_services(&list)
-        }
+        ServiceCmd::Remove { name } => cairn::ops::remove_service(&cx, &name).map(|_| ()),
     }
 }

@@ -41,7 +41,9 @@ pub enum TargetCmd {
 
 /// Run a target command.
 pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
-    let ctl = g.controller()?;
+    let term = g.term();
+    let cx = g.context(&term);
+    cx.controller()?;
     match c {
         TargetCmd::Set {
             url,
@@ -52,16 +54,14 @@ pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
             let pw = target::read_password(password_file.as_deref())?;
             let mut cfg = TargetConfig::new(&url, username, pw)?;
             cfg.allow_unencrypted = allow_unencrypted;
-            cairn::remote::accept(&ctl, &cfg)?;
-            cfg.save(&ctl.root)?;
+            cairn::ops::set_target(&cx, &cfg)?;
             if !g.quiet {
                 eprintln!("target set to {cfg}; backups are exported there after each backup");
             }
             Ok(())
         }
         TargetCmd::Show { json } => {
-            let cfg = TargetConfig::load(&ctl.root)?;
-            match (cfg, json) {
+            match (cairn::ops::target(&cx)?, json) {
                 (Some(c), true) => output::json(&c.to_json()),
                 (None, true) => output::json(&serde_json::Value::Null),
                 (Some(c), false) => println!("{c}"),
@@ -69,10 +69,7 @@ pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
             }
             Ok(())
         }
-        TargetCmd::Clear => {
-            TargetConfig::clear(&ctl.root)?;
-            Ok(())
-        }
+        TargetCmd::Clear => cairn::ops::clear_target(&cx).map(|_| ()),
     }
 }
 

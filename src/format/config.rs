@@ -14,7 +14,7 @@ pub const MAGIC: &[u8; 8] = b"CAIRNCFG";
 /// Version of the config layout (1: unsigned, retired).
 pub const VERSION: u16 = 2;
 /// The object name of the config.
-pub const NAME: &str = "config";
+pub const NAME: &str = crate::object::CONFIG_NAME;
 
 /// Repository parameters; public (holds no secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ impl RepoConfig {
             || !(1 << 16..=1 << 30).contains(&c.pack_target)
             || !(-7..=22).contains(&c.zstd_level)
         {
-            return Err(Error::corrupt("config", "parameters out of range"));
+            return Err(Error::corrupt(NAME, "parameters out of range"));
         }
         Ok(c)
     }

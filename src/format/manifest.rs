@@ -129,7 +129,11 @@ impl ServiceRecord {
 impl Manifest {
     /// The object name of this manifest: `backups/<id>`.
     pub fn name(&self) -> String {
-        format!("backups/{}", self.id)
+        format!(
+            "{}{}",
+            crate::object::ObjectKind::Manifest.prefix(),
+            self.id
+        )
     }
 
     /// Encode and sign with the repository key.

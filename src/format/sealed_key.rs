@@ -18,7 +18,7 @@ pub const MAGIC: &[u8; 8] = b"CAIRNSGK";
 /// Layout version.
 pub const VERSION: u16 = 1;
 /// Object name prefix.
-pub const PREFIX: &str = "signing/";
+pub const PREFIX: &str = crate::object::ObjectKind::SealedKey.prefix();
 
 /// The signing key, wrapped to an epoch's recipients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +36,7 @@ pub struct SealedKey {
 impl SealedKey {
     /// The object name for an epoch.
     pub fn name(epoch: &KeyId) -> String {
-        format!("{PREFIX}{}", epoch.to_hex())
+        crate::object::ObjectName::SealedKey(*epoch).to_string()
     }
 
     /// Encode and sign with the key it holds (`key.public()` must be `public`).

@@ -200,11 +200,11 @@ mod tests {
     fn raise_dedupe_and_clear() {
         let dir = tempfile::tempdir().unwrap();
         let (h, alerts) = (History::new(dir.path()), Alerts::new(dir.path()));
-        let broken = Error::Service {
-            service: "broken".into(),
-            cause: "path /x does not exist".into(),
-            remedy: "r".into(),
-        };
+        let broken = Error::service(
+            "broken",
+            crate::error::ServiceCause::PathMissing,
+            "path /x does not exist",
+        );
         let a1 = alerts
             .raise(&failed_job(&h, JobKind::Backup, &broken), &broken)
             .unwrap();

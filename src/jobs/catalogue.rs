@@ -1,15 +1,15 @@
 //! The alert catalogue: from a failed job's cause to the alert's subject, severity, message and
 //! remediation steps specific to that cause.
 //!
-//! Input is the failing job's kind and its [`Error`]; the cause comes from
-//! [`Error::cause_kind`], the service's name from [`Error::Service`], and the storage cause from
-//! [`StorageErrorKind`](crate::error::StorageErrorKind). `Error::Service` carries its cause as
-//! text, so a service failure is classified by its wording: the backup engine should say
-//! "not found" / "does not exist" for a missing path, "permission denied" for an unreadable one,
-//! and "command ... exited" for a failing command.
+//! Input is the failing job's kind and its [`Error`]; the cause comes from [`Error::kind`], a
+//! service failure's from its [`ServiceCause`](crate::error::ServiceCause) (set by the engine
+//! where it failed), and which copy a failure is on from [`CopySide`] (set by its reader: the
+//! target's backend marks its errors, verify and export mark the damage they find). Nothing
+//! is decided by an error's wording. The remedy for each cause is [`crate::remedy`]'s, the one
+//! [`Error::remedy`] gives; the catalogue appends the step that runs the job again.
 
 use super::JobKind;
-use crate::Error;
+use crate::error::{CopySide, Error, ErrorKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -50,20 +50,48 @@ pub const REPOSITORY: &str = "repository";
 
 /// Diagnose job `kind` failing with `err`.
 pub fn diagnose(kind: JobKind, err: &Error) -> Diagnosis {
-    let on_target = (matches!(kind, JobKind::Export | JobKind::Recover)
-        && !crate::remote::is_internal_damage(err))
-        || crate::remote::is_target_damage(err);
-    let storage_subject = if on_target { TARGET } else { REPOSITORY };
-    let what = format!("{kind} failed: {err}");
-    let d = |subject: &str, cause: &str, severity, remedy: String| Diagnosis {
+    // on the copy its reader names; else export and recover fail on the target's copy
+    let on_target = match err.side() {
+        CopySide::Target => true,
+        CopySide::Internal => false,
+        CopySide::Unknown => matches!(kind, JobKind::Export | JobKind::Recover),
+    };
+    let (storage_subject, side) = if on_target {
+        (TARGET, CopySide::Target)
+    } else {
+        (REPOSITORY, CopySide::Internal)
+    };
+    let d = |subject: &str, cause: &str, severity| Diagnosis {
         kind,
         subject: subject.to_string(),
         cause: cause.to_string(),
         severity,
-        message: what.clone(),
-        remedy,
+        message: format!("{kind} failed: {err}"),
+        remedy: format!("{}; {}", crate::remedy::of(err, side), then(kind)),
     };
-    let then = match kind {
+    use ErrorKind as K;
+    use Severity::{Critical, Error as Failed, Warning};
+    match (err.kind(), err) {
+        (_, Error::Service { service, cause, .. }) => d(service, cause.name(), Failed),
+        (K::Unreachable, _) => d(TARGET, "share_unreachable", Failed),
+        (K::Disconnected, _) => d(TARGET, "share_disconnected", Failed),
+        (K::LogonFailure, _) => d(TARGET, "logon_failure", Failed),
+        (K::ShareNotFound, _) => d(TARGET, "share_not_found", Failed),
+        (K::AccessDenied, _) if on_target => d(TARGET, "share_access_denied", Failed),
+        (K::AccessDenied, _) => d(REPOSITORY, "repository_access_denied", Failed),
+        (K::NoSpace, _) if on_target => d(TARGET, "share_full", Failed),
+        (K::NoSpace, _) => d(REPOSITORY, "local_disk_full", Critical),
+        (K::Damage, _) => d(storage_subject, "damage", Critical),
+        (K::Key, _) => d("keys", "key_problem", Failed),
+        (K::StorageNotFound, _) => d(storage_subject, "object_missing", Critical),
+        (K::Usage, _) => d(storage_subject, "usage", Warning),
+        (k, _) => d(storage_subject, k.name(), Failed),
+    }
+}
+
+/// The step that ends every remedy: run the failed job again.
+fn then(kind: JobKind) -> &'static str {
+    match kind {
         JobKind::Backup => "then run `cairn backup`",
         JobKind::Export => "then run `cairn export` (it sends only what is missing)",
         JobKind::Verify => "then run `cairn verify` again",
@@ -71,45 +99,6 @@ pub fn diagnose(kind: JobKind, err: &Error) -> Diagnosis {
         JobKind::Restore => "then run the restore again",
         JobKind::Recover => "then run `cairn recover` again",
         JobKind::KeyRotate => "then run `cairn key rotate` again",
-    };
-    match (err, err.cause_kind()) {
-        (Error::Service { service, cause, .. }, _) => {
-            let c = cause.to_lowercase();
-            if ["not found", "does not exist", "no such file", "missing", "vanished"].iter().any(|w| c.contains(w)) {
-                d(service, "service_path_missing", Severity::Error, format!(
-                    "the data of service {service} is not where it is configured: restore or remount it, or point the service at its real location (`cairn service remove {service}` then `cairn service add {service} --path DIR`; `cairn service list` shows the current one); {then}"))
-            } else if ["permission denied", "unreadable", "access denied", "not permitted"].iter().any(|w| c.contains(w)) {
-                d(service, "service_path_unreadable", Severity::Error, format!(
-                    "cairn cannot read all of service {service}'s data: run cairn as a user that can read every file under its path (usually root), or fix the files' ownership and modes; {then}"))
-            } else if ["command", "exit", "status", "signal"].iter().any(|w| c.contains(w)) {
-                d(service, "service_command_failed", Severity::Error, format!(
-                    "service {service}'s command failed: run it by hand (`cairn service list` shows it) and fix what its error output says; it must exit 0 and write the data to standard output; {then}"))
-            } else {
-                d(service, "service_failed", Severity::Error, format!("{}; {then}", err.remedy()))
-            }
-        }
-        (_, "unreachable") => d(TARGET, "share_unreachable", Severity::Error, format!(
-            "the share cannot be reached: check the address in `cairn target show`, that the SMB server is running and listens on the port (445 unless the URL gives one), and that no firewall between this controller and the server blocks it; the backups are safe in the internal copy; {then}")),
-        (_, "disconnected") => d(TARGET, "share_disconnected", Severity::Error, format!(
-            "the connection to the share dropped mid-transfer: check the network and the server's log; {then}")),
-        (_, "logon_failure") => d(TARGET, "logon_failure", Severity::Error, format!(
-            "the share refused the username or password: set the right ones with `cairn target set smb://HOST/SHARE/PATH --username USER --password-file FILE` (check the account is not locked or expired on the server); {then}")),
-        (_, "share_not_found") => d(TARGET, "share_not_found", Severity::Error, format!(
-            "the share or the path on it does not exist: check the share name and path (`cairn target show`), create the folder or fix the URL with `cairn target set`; {then}")),
-        (_, "access_denied") if on_target => d(TARGET, "share_access_denied", Severity::Error, format!(
-            "the share's user may not write there: give it read and write access to the share and the path, or choose another path with `cairn target set`; {then}")),
-        (_, "no_space") if on_target => d(TARGET, "share_full", Severity::Error, format!(
-            "the share is full: free space on it or enlarge its quota, or drop old backups with `cairn prune` (they go from both copies); {then}")),
-        (_, "no_space") => d(REPOSITORY, "local_disk_full", Severity::Critical, format!(
-            "the controller's disk holding the repository is full, so no new backup can be kept: free space on that file system (`df -h` on --repo), or drop backups outside the retention policy with `cairn prune`; {then}")),
-        (_, "damage") => d(storage_subject, "damage", Severity::Critical, format!(
-            "stored backup data is damaged: run `cairn verify` (and `cairn verify --from-target`) to list the damaged backups and files; `cairn export` heals the target from an intact internal copy and `cairn recover` rebuilds the internal copy from an intact target; check the disk's health (SMART, dmesg); {then}")),
-        (_, "key") => d("keys", "key_problem", Severity::Error, format!("{}; {then}", err.remedy())),
-        (_, "storage_not_found") => d(storage_subject, "object_missing", Severity::Critical, format!("{}; {then}", err.remedy())),
-        (_, "access_denied") => d(REPOSITORY, "repository_access_denied", Severity::Error, format!(
-            "cairn may not read or write the repository: run it as the user that owns --repo (usually root) or fix the ownership of the repository directory; {then}")),
-        (_, "usage") => d(storage_subject, "usage", Severity::Warning, format!("{}; {then}", err.remedy())),
-        (_, cause) => d(storage_subject, cause, Severity::Error, format!("{}; {then}", err.remedy())),
     }
 }
 
@@ -142,94 +131,286 @@ pub fn stale_backup(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{StorageError, StorageErrorKind as K};
+    use crate::backend::{Backend, LocalBackend};
+    use crate::controller::Controller;
+    use crate::error::{ServiceCause, StorageError};
+    use crate::progress::Progress;
+    use crate::service::ServiceDef;
 
-    fn storage(kind: K) -> Error {
-        Error::Storage(StorageError::new(kind, "smb://nas/backups", "detail"))
+    /// The error of a backup of the one service `def`, run by the backup engine.
+    fn backup_of(def: ServiceDef) -> Error {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, public) = crate::crypto::generate_identity();
+        let r = crate::crypto::parse_recipient(&public).unwrap();
+        let ctl = Controller::init(&dir.path().join("repo"), &[r]).unwrap();
+        let mut services = ctl.services().unwrap();
+        services.add(def).unwrap();
+        ctl.save_services(&services).unwrap();
+        crate::backup::run(&ctl, &Progress::default()).expect_err("the backup must fail")
     }
 
-    fn service(cause: &str) -> Error {
-        Error::Service {
-            service: "ad".into(),
-            cause: cause.into(),
-            remedy: "engine remedy".into(),
+    fn path_service(name: &str, path: &std::path::Path) -> ServiceDef {
+        ServiceDef {
+            name: name.into(),
+            path: Some(path.display().to_string()),
+            command: None,
+            restore_command: None,
         }
     }
 
-    #[test]
-    fn service_failures_name_the_service_and_the_cause() {
-        let d = diagnose(JobKind::Backup, &service("path /srv/ad not found"));
+    /// The diagnosis's remedy is the error's own remedy plus the step that reruns the job.
+    fn assert_one_remedy(d: &Diagnosis, err: &Error, side: CopySide) {
         assert_eq!(
-            (d.subject.as_str(), d.cause.as_str()),
-            ("ad", "service_path_missing")
-        );
-        assert!(d.message.contains("ad") && d.remedy.contains("cairn service add ad --path"));
-        assert_eq!(
-            diagnose(
-                JobKind::Backup,
-                &service("reading /srv/ad/x: Permission denied (os error 13)")
-            )
-            .cause,
-            "service_path_unreadable"
-        );
-        assert_eq!(
-            diagnose(
-                JobKind::Backup,
-                &service("command `pg_dump` exited with status 1")
-            )
-            .cause,
-            "service_command_failed"
-        );
-        assert_eq!(
-            diagnose(JobKind::Backup, &service("odd")).remedy,
-            "engine remedy; then run `cairn backup`"
+            d.remedy,
+            format!("{}; {}", crate::remedy::of(err, side), then(d.kind))
         );
     }
 
     #[test]
-    fn storage_failures_get_remedies_for_their_cause() {
-        let d = diagnose(JobKind::Export, &storage(K::Unreachable));
+    fn a_missing_service_path_is_diagnosed_by_its_cause() {
+        let d0 = tempfile::tempdir().unwrap();
+        let err = backup_of(path_service("ad", &d0.path().join("gone")));
+        assert!(
+            matches!(
+                &err,
+                Error::Service {
+                    cause: ServiceCause::PathMissing,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let source =
+            std::error::Error::source(&err).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            source.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+        let d = diagnose(JobKind::Backup, &err);
+        assert_eq!(
+            (d.subject.as_str(), d.cause.as_str(), d.severity),
+            ("ad", "service_path_missing", Severity::Error)
+        );
+        assert!(d.message.contains("ad") && d.remedy.contains("cairn service add ad --path"));
+        assert_eq!(
+            err.remedy(),
+            crate::remedy::service(&ServiceCause::PathMissing, "ad")
+        );
+        assert_one_remedy(&d, &err, CopySide::Internal);
+        // a file where the directory should be: the data is not where it is configured either
+        let file = d0.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let not_dir = diagnose(JobKind::Backup, &backup_of(path_service("ad", &file)));
+        assert_eq!(not_dir.cause, "service_path_missing");
+    }
+
+    #[test]
+    fn a_failing_command_is_diagnosed_by_its_cause() {
+        let err = backup_of(ServiceDef {
+            name: "db".into(),
+            path: None,
+            command: Some("echo 'db not found' >&2; exit 3".into()),
+            restore_command: None,
+        });
+        assert!(err.to_string().contains("status 3"), "{err}");
+        let d = diagnose(JobKind::Backup, &err);
         assert_eq!(
             (d.subject.as_str(), d.cause.as_str()),
-            (TARGET, "share_unreachable")
+            ("db", "service_command_failed")
+        );
+        assert!(d.remedy.contains("run it by hand") && d.remedy.contains("cairn service list"));
+        assert_one_remedy(&d, &err, CopySide::Internal);
+    }
+
+    #[test]
+    fn a_service_failure_is_classified_by_its_cause_never_by_its_wording() {
+        // wording that the old classifier took for a missing path, an unreadable one, a command
+        let misleading = [
+            (
+                ServiceCause::CommandFailed,
+                "its command said: file not found, permission denied",
+            ),
+            (
+                ServiceCause::PathUnreadable,
+                "cannot list /srv/missing-command-exit-status",
+            ),
+            (
+                ServiceCause::PathMissing,
+                "path /srv/permission denied/command does not exist",
+            ),
+            (
+                ServiceCause::Other,
+                "cannot read /srv/vanished: Input/output error",
+            ),
+        ];
+        for (cause, text) in misleading {
+            let err = Error::service("ad", cause.clone(), text);
+            let d = diagnose(JobKind::Backup, &err);
+            assert_eq!(d.cause, cause.name(), "{text}");
+            assert_one_remedy(&d, &err, CopySide::Internal);
+        }
+        // an unreadable path, as the walker reports the OS's refusal
+        let denied = std::io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(ServiceCause::of_path(&denied), ServiceCause::PathUnreadable);
+        let gone = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(ServiceCause::of_path(&gone), ServiceCause::PathMissing);
+        assert_eq!(
+            ServiceCause::of_path(&std::io::Error::from_raw_os_error(libc::EIO)),
+            ServiceCause::Other
+        );
+    }
+
+    #[test]
+    fn a_closed_port_is_an_unreachable_share() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg = crate::target::TargetConfig::new(
+            &format!("smb://127.0.0.1:{port}/backups"),
+            Some("cairn".into()),
+            Some("pw".into()),
+        )
+        .unwrap();
+        let err = crate::target::open_backend(&cfg)
+            .err()
+            .expect("nothing listens there");
+        let d = diagnose(JobKind::Export, &err);
+        assert_eq!(
+            (d.subject.as_str(), d.cause.as_str()),
+            (TARGET, "share_unreachable"),
+            "{err}"
         );
         assert!(d.remedy.contains("445") && d.remedy.contains("firewall"));
-        assert!(diagnose(JobKind::Export, &storage(K::LogonFailure))
-            .remedy
-            .contains("cairn target set"));
-        let full = diagnose(JobKind::Export, &storage(K::NoSpace));
+        assert!(err.remedy().contains("445") && err.remedy().contains("firewall"));
+        assert_one_remedy(&d, &err, CopySide::Target);
+    }
+
+    #[test]
+    fn a_full_disk_is_the_shares_on_export_and_the_controllers_otherwise() {
+        let os = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let err = Error::Storage(StorageError::from_io("/srv/repo/data/ab/abcd", &os));
+        let full = diagnose(JobKind::Export, &err);
         assert_eq!(
             (full.subject.as_str(), full.cause.as_str()),
             (TARGET, "share_full")
         );
-        let local = diagnose(JobKind::Backup, &storage(K::NoSpace));
+        assert_one_remedy(&full, &err, CopySide::Target);
+        let local = diagnose(JobKind::Backup, &err);
         assert_eq!(
             (local.subject.as_str(), local.cause.as_str(), local.severity),
             (REPOSITORY, "local_disk_full", Severity::Critical)
         );
-        let dmg = diagnose(
-            JobKind::Verify,
-            &Error::corrupt("data/ab/abcd", "hash mismatch"),
+        assert!(local.remedy.contains("df -h") && local.remedy.contains("cairn prune"));
+        assert_one_remedy(&local, &err, CopySide::Internal);
+        // not knowing the copy, the error's own remedy names both
+        assert!(err.remedy().contains("df -h") && err.remedy().contains("quota"));
+    }
+
+    #[test]
+    fn a_missing_object_and_a_refusal_are_diagnosed_by_kind() {
+        let d0 = tempfile::tempdir().unwrap();
+        let store = LocalBackend::new(d0.path());
+        let err = Error::from(store.read("data/ab/abcd").unwrap_err());
+        let d = diagnose(JobKind::Verify, &err);
+        assert_eq!(
+            (d.subject.as_str(), d.cause.as_str(), d.severity),
+            (REPOSITORY, "object_missing", Severity::Critical)
+        );
+        assert_one_remedy(&d, &err, CopySide::Internal);
+        // the same failure on the target's backend is the target's, whatever the job
+        let cfg =
+            crate::target::TargetConfig::new(&d0.path().display().to_string(), None, None).unwrap();
+        let target = crate::target::open_backend(&cfg).unwrap();
+        let err = Error::from(target.read("data/ab/abcd").unwrap_err());
+        let d = diagnose(JobKind::Verify, &err);
+        assert_eq!(
+            (d.subject.as_str(), d.cause.as_str()),
+            (TARGET, "object_missing")
+        );
+        assert_one_remedy(&d, &err, CopySide::Target);
+        let denied = Error::io(
+            "/srv/repo/config",
+            std::io::Error::from_raw_os_error(libc::EACCES),
         );
         assert_eq!(
-            (dmg.cause.as_str(), dmg.severity),
-            ("damage", Severity::Critical)
+            diagnose(JobKind::Backup, &denied).cause,
+            "repository_access_denied"
         );
-        assert!(dmg.remedy.contains("cairn verify"));
+        let on_share = diagnose(JobKind::Export, &denied);
+        assert_eq!(
+            (on_share.subject.as_str(), on_share.cause.as_str()),
+            (TARGET, "share_access_denied")
+        );
+        assert!(on_share.remedy.contains("cairn target set"));
+        // placed on the target by its backend: the share's remedy, in the error and the alert
+        let on_target = denied.on_copy(CopySide::Target);
+        let d = diagnose(JobKind::Verify, &on_target);
+        assert_eq!(d.cause, "share_access_denied");
+        assert_eq!(
+            on_target.remedy(),
+            crate::remedy::storage(
+                crate::error::StorageErrorKind::AccessDenied,
+                CopySide::Target
+            )
+        );
+    }
+
+    #[test]
+    fn damage_is_placed_on_the_copy_its_reader_names_never_by_its_object_name() {
+        let mut report = crate::verify::VerifyReport::default();
+        report
+            .damaged_objects
+            .insert("data/ab/abcd".into(), "hash mismatch".into());
+        let on_target = crate::ops::VerifyOutcome {
+            report,
+            place: format!("{} at /mnt/share", crate::remote::TARGET_COPY),
+            side: CopySide::Target,
+        }
+        .result()
+        .unwrap_err();
+        let dmg = diagnose(JobKind::Verify, &on_target);
+        assert_eq!(
+            (dmg.subject.as_str(), dmg.cause.as_str(), dmg.severity),
+            (TARGET, "damage", Severity::Critical)
+        );
+        assert!(dmg.remedy.contains("cairn verify") && dmg.remedy.contains("cairn export"));
+        assert_one_remedy(&dmg, &on_target, CopySide::Target);
         // an export that skipped backups damaged in the internal copy: the repository needs healing
-        let skipped = diagnose(
-            JobKind::Export,
-            &Error::corrupt(crate::remote::INTERNAL_COPY, "1 backup(s) not exported"),
-        );
+        let skipped = crate::remote::skipped_error(&crate::replicate::ExportReport {
+            backups_skipped: vec![crate::replicate::SkippedBackup {
+                id: "20260101T000000.000Z".into(),
+                reason: "pack x is damaged".into(),
+            }],
+            ..Default::default()
+        });
+        let d = diagnose(JobKind::Export, &skipped);
         assert_eq!(
-            (skipped.subject.as_str(), skipped.cause.as_str()),
+            (d.subject.as_str(), d.cause.as_str()),
             (REPOSITORY, "damage")
         );
-        let on_share = diagnose(
-            JobKind::Export,
-            &Error::corrupt("data/ab/abcd", "hash mismatch"),
-        );
-        assert_eq!(on_share.subject, TARGET);
+        // damage a reader did not place: the job decides (export: the target's copy)
+        let unplaced = Error::corrupt("data/ab/abcd", "hash mismatch");
+        assert_eq!(diagnose(JobKind::Export, &unplaced).subject, TARGET);
+        assert_eq!(diagnose(JobKind::Verify, &unplaced).subject, REPOSITORY);
+        // the object's name says nothing: wording that names a copy does not place it
+        let named = Error::corrupt(crate::remote::TARGET_COPY, "x");
+        assert_eq!(diagnose(JobKind::Verify, &named).subject, REPOSITORY);
+        let named = Error::corrupt(crate::remote::INTERNAL_COPY, "x");
+        assert_eq!(diagnose(JobKind::Export, &named).subject, TARGET);
+        // a storage error of an object too large to be honest is damage too
+        let big = Error::Storage(StorageError::new(
+            crate::error::StorageErrorKind::TooLarge,
+            "data/ab/abcd",
+            "too large",
+        ));
+        assert_eq!(diagnose(JobKind::Verify, &big).cause, "damage");
+        assert_eq!(big.remedy(), crate::remedy::DAMAGE);
+    }
+
+    #[test]
+    fn a_wrong_identity_is_a_key_problem() {
         let key = diagnose(
             JobKind::Restore,
             &Error::WrongIdentity {
@@ -241,6 +422,7 @@ mod tests {
             (key.subject.as_str(), key.cause.as_str()),
             ("keys", "key_problem")
         );
+        assert!(key.remedy.starts_with(crate::remedy::WRONG_IDENTITY));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::JobKind;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// A running job: its lease (for writing jobs), its history record, and on [`Job::finish`] its
+/// A running job: its lease (exclusive for writing jobs, shared for reading ones), its history record, and on [`Job::finish`] its
 /// alerts and notifications.
 #[derive(Debug)]
 pub struct Job {
@@ -59,18 +59,21 @@ impl Job {
         })
     }
 
-    /// Start a job that does not need the lease (a verify or a restore, which write nothing to
-    /// the repository; `cairn::ops` starts them so): only recorded. It runs beside a writing
-    /// job, so it neither blocks one nor is blocked.
+    /// Start a reading job (a verify or a restore, which write nothing to the repository;
+    /// `cairn::ops` starts them so): take the lease shared (fails at once with [`Error::Busy`]
+    /// if a writing job holds it; other readers may hold it too) and record the job as
+    /// `running`. While it runs no writer can start, so a prune cannot delete what it reads.
     pub fn begin_shared(local_dir: &Path, kind: JobKind, trigger: Trigger) -> Result<Job> {
-        let record = History::new(local_dir).start(&JobId::new(), kind, trigger)?;
+        let id = JobId::new();
+        let lease = Lease::acquire_shared(local_dir, kind, &id)?;
+        let record = History::new(local_dir).start(&id, kind, trigger)?;
         Ok(Job {
             local: local_dir.to_path_buf(),
             record,
             interrupted: None,
             clears: None,
             finished: false,
-            lease: None,
+            lease: Some(lease),
         })
     }
 
@@ -241,11 +244,11 @@ mod tests {
                 .contains(&format!("backup job {}", job.id())),
             "{busy}"
         );
-        let err: Result<()> = Err(Error::Service {
-            service: "broken".into(),
-            cause: "path /srv/broken does not exist".into(),
-            remedy: "r".into(),
-        });
+        let err: Result<()> = Err(Error::service(
+            "broken",
+            crate::error::ServiceCause::PathMissing,
+            "path /srv/broken does not exist",
+        ));
         let done = job.finish(&err);
         assert!(done.warnings.is_empty(), "{:?}", done.warnings);
         assert_eq!(done.record.state, JobState::Failed);

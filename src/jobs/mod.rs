@@ -1,10 +1,11 @@
-//! Jobs: the lease that lets one writing job run at a time, the job history, alerts with
-//! remediation, and notifications.
+//! Jobs: the lease that lets one writing job run at a time (or readers together), the job
+//! history, alerts with remediation, and notifications.
 //!
 //! Around every job the operations layer does, in this order (see [`Job`]):
 //!
 //! 1. [`Job::begin`]: take the repository lease ([`Lease::acquire`], fails at once with
-//!    [`Error::Busy`](crate::Error::Busy)), mark a job whose process died `interrupted`, and
+//!    [`Error::Busy`](crate::Error::Busy); a reading job takes it shared with
+//!    [`Job::begin_shared`]), mark a job whose process died `interrupted`, and
 //!    record the new job as `running` ([`History::start`]).
 //! 2. [`Job::progress`] now and then (it opens the state database briefly each time).
 //! 3. [`Job::finish`] with the job's result: the record becomes `succeeded` or `failed`, a failure
@@ -19,6 +20,8 @@
 //! let mut job = Job::begin(&local, JobKind::Backup, Trigger::Manual)?;
 //! // A second writing job meanwhile fails at once, exit code 3.
 //! assert_eq!(Job::begin(&local, JobKind::Prune, Trigger::Manual).unwrap_err().exit_code(), 3);
+//! // So does a reading job: it would read what the writer is changing.
+//! assert_eq!(Job::begin_shared(&local, JobKind::Verify, Trigger::Manual).unwrap_err().exit_code(), 3);
 //! job.progress(|r| r.bytes_read += 1024)?;
 //! let outcome: cairn::Result<()> = Ok(()); // the backup's own result
 //! let done = job.finish(&outcome);
@@ -28,7 +31,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! All state lives under `REPO/local/`: the lease file `lease`, the sled database `state` (job
+//! All state lives under `REPO/local/`: the lease file `lease` (and `readers/`), the sled database `state` (job
 //! history and alerts; opened only briefly by every process, see [`state`]) and `notify.toml`.
 
 pub mod alerts;

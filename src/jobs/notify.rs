@@ -13,7 +13,8 @@ use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use wait_timeout::ChildExt;
 
 /// File name of the notifier's settings under `REPO/local`.
 pub const NOTIFY_FILE: &str = "notify.toml";
@@ -189,17 +190,12 @@ fn run(cmd: &str, doc: Vec<u8>, limit: Duration) -> std::result::Result<(), Stri
             let _ = tx.send(kept);
         });
     }
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => break None,
-        }
-    };
+    let status = child.wait_timeout(limit).ok().flatten();
     let Some(status) = status else {
-        // SAFETY: kill(2) on the process group we created for the notifier.
-        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+        // Kill the whole process group we created for the notifier (anything it started too).
+        if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
         let _ = child.wait();
         return Err(format!(
             "the notifier did not finish within {}s and was killed; make it return quickly (hand slow work to a background queue)",
@@ -231,6 +227,7 @@ mod tests {
     use crate::jobs::alerts::AlertState;
     use crate::jobs::{JobKind, Severity};
     use chrono::Utc;
+    use std::time::Instant;
 
     fn alert() -> Alert {
         Alert {

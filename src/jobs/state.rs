@@ -5,7 +5,7 @@
 //! process opens it only for one short read or write ([`with_state`]): open, work, flush, drop.
 //! When another process holds it at that moment, opening is retried for up to [`OPEN_PATIENCE`].
 
-use crate::fsutil::is_lock_conflict;
+use crate::sled_open::OpenError;
 use crate::{Error, Result};
 use std::path::Path;
 use std::time::Duration;
@@ -24,17 +24,17 @@ pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -
     let path = local_dir.join(STATE_DB);
     let mut discarded = false;
     let db = loop {
-        match crate::fsutil::open_patiently(OPEN_PATIENCE, || {
+        match crate::sled_open::open_patiently(&path, OPEN_PATIENCE, || {
             sled::Config::new().path(&path).open()
         }) {
             Ok(db) => break db,
-            Err(e) if is_lock_conflict(&e) => {
+            Err(OpenError::Locked) => {
                 return Err(Error::failed(
                     format!("the job state database {} stayed locked by another process for {}s", path.display(), OPEN_PATIENCE.as_secs()),
                     "another cairn process keeps REPO/local/state open: check `ps` for a stuck cairn process, then retry",
                 ));
             }
-            Err(e) if is_corruption(&e) && !discarded => {
+            Err(OpenError::Failed(e)) if is_corruption(&e) && !discarded => {
                 // sled can be left unreadable by a kill at the wrong moment. The job history and
                 // alerts are a record, not the backups: start a new one rather than stop every
                 // job (the backups, the index and the target are untouched)
@@ -45,7 +45,7 @@ pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -
                 crate::fsutil::move_aside_corrupt(&path)?;
                 discarded = true;
             }
-            Err(e) => return Err(e.into()),
+            Err(OpenError::Failed(e)) => return Err(e.into()),
         }
     };
     let out = f(&db)?;

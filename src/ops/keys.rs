@@ -3,9 +3,7 @@
 use super::Context;
 use crate::crypto::Recipient;
 use crate::jobs::JobKind;
-use crate::{Error, Result};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use crate::Result;
 use std::path::Path;
 
 /// What [`rotate_keys`] did.
@@ -93,30 +91,5 @@ pub fn key_list(cx: &Context) -> Result<KeyList> {
 /// Write a new age identity to `output` (mode 0600, synced; never overwrites a file) and return
 /// its public recipient. Needs no repository.
 pub fn generate_key(output: &Path) -> Result<String> {
-    let (text, public) = crate::crypto::generate_identity();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(output)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::usage(
-                    format!(
-                        "{} already exists; a key is never overwritten",
-                        output.display()
-                    ),
-                    "choose a new file name, or move the old key away first",
-                )
-            } else {
-                Error::usage(
-                    format!("cannot create {}: {e}", output.display()),
-                    "choose a writable path",
-                )
-            }
-        })?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(output.display().to_string(), e))?;
-    Ok(public)
+    crate::keys::identity::generate_file(output)
 }

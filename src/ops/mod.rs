@@ -5,7 +5,7 @@
 //! Each operation takes one [`Context`] (the repository, who asked, a [`Sink`] for progress,
 //! notes and warnings, a [`Cancel`] token) and runs as a recorded [`Job`]: writers (backup,
 //! export, prune, key rotation, recovery) hold the repository lease exclusively; readers (verify,
-//! restore) are recorded without taking it ([`Job::begin_shared`]).
+//! restore) hold it shared ([`Job::begin_shared`]): together, but never beside a writer.
 //!
 //! ```no_run
 //! use cairn::ops::{self, Context};
@@ -20,19 +20,27 @@
 mod backup;
 mod export;
 mod keys;
+mod listing;
 mod prune;
+mod recipients;
 mod recover;
 mod restore;
+mod services;
+mod target;
 mod tick;
 mod verify;
 
-pub use crate::progress::Cancel;
+pub use crate::progress::{Cancel, SHUTDOWN_SIGNALS};
 pub use backup::{backup, BackupReport};
 pub use export::{export, ExportOutcome};
 pub use keys::{generate_key, key_list, rotate_keys, BackupKeys, EpochKeys, KeyList, RotateReport};
+pub use listing::{backup_json, list_backups, show_backup, BackupDetail, BackupEntry, BackupList};
 pub use prune::{prune, PruneOutcome};
+pub use recipients::recipients;
 pub use recover::recover;
 pub use restore::{restore, RestoreOutcome};
+pub use services::{add_service, remove_service, services};
+pub use target::{clear_target, set_target, target};
 pub use tick::{on_target, serve, tick};
 pub use verify::{verify, VerifyOptions, VerifyOutcome};
 
@@ -41,16 +49,18 @@ use crate::jobs::{Job, JobKind, JobRecord, Trigger};
 use crate::progress::Progress;
 use crate::{Error, Result};
 use std::any::Any;
-use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Where an operation reports as it goes. Every method has a silent default; texts may hold
 /// names from outside (files, services, the share), so a printer escapes them.
-pub trait Sink {
+///
+/// `Send + Sync`: one [`Context`] (and its sink) may be shared by the tasks of a server, and an
+/// operation may report from its worker threads.
+pub trait Sink: Send + Sync {
     /// A phase of the operation (`backup`, `export`, `verify`, ...) starts counting on
     /// `progress`; whatever is returned (a progress bar) is dropped when the phase ends.
-    fn phase(&self, _name: &str, _progress: &Arc<Progress>) -> Option<Box<dyn Any>> {
+    fn phase(&self, _name: &str, _progress: &Arc<Progress>) -> Option<PhaseGuard> {
         None
     }
     /// Something the operator may want to know (an earlier job was interrupted, ...).
@@ -63,16 +73,21 @@ pub trait Sink {
     fn finished(&self, _job: &JobRecord, _error: Option<&Error>) {}
 }
 
+/// What a sink keeps for the length of a phase (a progress bar), dropped when it ends; `Send`,
+/// so an operation may end its phase on another thread than it began.
+pub type PhaseGuard = Box<dyn Any + Send>;
+
 /// A sink that says nothing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Silent;
 
 impl Sink for Silent {}
 
-/// What every operation runs with.
+/// What every operation runs with. `Send + Sync`: a server shares one context across its tasks
+/// (the repository is opened once, by whichever uses it first).
 pub struct Context<'a> {
     root: PathBuf,
-    ctl: OnceCell<Controller>,
+    ctl: OnceLock<Controller>,
     /// Who asked: `manual` (a command) or `schedule` (`cairn serve`).
     pub trigger: Trigger,
     /// Where progress, notes and warnings go.
@@ -86,7 +101,7 @@ impl<'a> Context<'a> {
     pub fn new(root: impl AsRef<Path>) -> Context<'static> {
         Context {
             root: root.as_ref().to_path_buf(),
-            ctl: OnceCell::new(),
+            ctl: OnceLock::new(),
             trigger: Trigger::Manual,
             sink: &Silent,
             cancel: Cancel::new(),
@@ -137,13 +152,13 @@ impl<'a> Context<'a> {
 
     /// Fresh counters for a phase named `name`, tied to the cancel token, and the sink's guard
     /// for it (drop it when the phase ends).
-    pub fn phase(&self, name: &str) -> (Arc<Progress>, Option<Box<dyn Any>>) {
+    pub fn phase(&self, name: &str) -> (Arc<Progress>, Option<PhaseGuard>) {
         let p = Arc::new(Progress::with_cancel(self.cancel.clone()));
         let guard = self.sink.phase(name, &p);
         (p, guard)
     }
 
-    /// Start a job of `kind`: exclusive (under the lease) or shared (recorded only).
+    /// Start a job of `kind`, holding the lease exclusive (a writer) or shared (a reader).
     fn begin(&self, kind: JobKind, exclusive: bool) -> Result<Job> {
         let local = self.local();
         let job = if exclusive {
@@ -193,5 +208,29 @@ impl<'a> Context<'a> {
         let out = self.cancel.check().and_then(|()| work(&mut job));
         self.finish(job, &out);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync>(_: &T) {}
+
+    #[test]
+    fn a_context_is_shared_across_threads_and_opens_the_repository_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cx = Context::new(dir.path());
+        shareable(&cx);
+        // two threads ask at once: both see the same failure (no repository), neither panics
+        std::thread::scope(|s| {
+            let a = s.spawn(|| cx.controller().map(|_| ()).is_err());
+            let b = s.spawn(|| cx.controller().map(|_| ()).is_err());
+            assert!(a.join().unwrap() && b.join().unwrap());
+        });
+        assert_eq!(cx.local(), dir.path().join("local"));
+        // a phase may end on another thread than it began
+        let (_progress, guard) = cx.phase("verify");
+        std::thread::spawn(move || drop(guard)).join().unwrap();
     }
 }

@@ -17,8 +17,8 @@ pub struct RestoreOutcome {
     pub seconds: f64,
 }
 
-/// Restore backup `id` (or `latest`) with `keys` as a `restore` job (recorded, without the
-/// lease: it writes nothing to the repository), every byte checked against its hash.
+/// Restore backup `id` (or `latest`) with `keys` as a `restore` job (holding the lease
+/// shared: it writes nothing to the repository, and no prune may delete what it reads meanwhile), every byte checked against its hash.
 pub fn restore(
     cx: &Context,
     keys: &KeyRing,

@@ -32,7 +32,8 @@ pub fn tick(cx: &Context, cfg: &ScheduleConfig, action: &Action) -> Result<Done>
                 None => Ok(Done::default()),
             }
         }
-        Action::Verify { slice, slices } => cx.run_job(action.kind(), true, |_| {
+        // A reader: the lease shared, like a manual verify (a restore may run beside it).
+        Action::Verify { slice, slices } => cx.run_job(action.kind(), false, |_| {
             let (progress, _bar) = cx.phase("verify");
             schedule::verify_both(cx.controller()?, &progress, *slice, *slices)?;
             Ok(Done::default())
@@ -105,7 +106,7 @@ pub fn serve(cx: &Context, cfg: &ScheduleConfig) -> Result<()> {
     } else {
         cx_sched = Context {
             root: cx.root.clone(),
-            ctl: std::cell::OnceCell::new(),
+            ctl: std::sync::OnceLock::new(),
             trigger: Trigger::Schedule,
             sink: cx.sink,
             cancel: cx.cancel.clone(),

@@ -1,6 +1,7 @@
 //! Verify the internal repository or the target's copy.
 
 use super::Context;
+use crate::error::CopySide;
 use crate::jobs::catalogue::{REPOSITORY, TARGET};
 use crate::jobs::JobKind;
 use crate::keyring::KeyRing;
@@ -23,6 +24,8 @@ pub struct VerifyOutcome {
     pub report: VerifyReport,
     /// Which copy: "the target's copy at …" or the internal repository's place.
     pub place: String,
+    /// Which copy, for the alert's subject.
+    pub side: CopySide,
 }
 
 impl VerifyOutcome {
@@ -33,7 +36,8 @@ impl VerifyOutcome {
         if r.clean() {
             return Ok(());
         }
-        Err(Error::corrupt(
+        Err(Error::corrupt_in(
+            self.side,
             self.place.clone(),
             format!(
                 "{} damaged object(s); backups hurt: {}",
@@ -48,8 +52,8 @@ impl VerifyOutcome {
     }
 }
 
-/// Verify one copy as a `verify` job (recorded, without the lease: it writes nothing to the
-/// repository). Damage fails the job (an alert about that copy) and is returned in the report
+/// Verify one copy as a `verify` job (holding the lease shared: it writes nothing to the
+/// repository, and no prune may delete what it reads meanwhile). Damage fails the job (an alert about that copy) and is returned in the report
 /// ([`VerifyOutcome::result`]); a clean run clears only the alerts about that copy.
 pub fn verify(cx: &Context, opts: &VerifyOptions) -> Result<VerifyOutcome> {
     let ctl = cx.controller()?;
@@ -57,10 +61,12 @@ pub fn verify(cx: &Context, opts: &VerifyOptions) -> Result<VerifyOutcome> {
     let outcome = cx.cancel.check().and_then(|()| {
         let (progress, _bar) = cx.phase("verify");
         if opts.from_target {
-            let (report, place) = crate::remote::verify_target(ctl, opts.keys, &progress)?;
+            let (report, place) = crate::remote::verify_target(ctl, opts.keys, &progress)
+                .map_err(|e| e.on_copy(CopySide::Target))?;
             Ok(VerifyOutcome {
                 report,
                 place: format!("{} at {place}", crate::remote::TARGET_COPY),
+                side: CopySide::Target,
             })
         } else {
             let index = ctl.index()?;
@@ -68,6 +74,7 @@ pub fn verify(cx: &Context, opts: &VerifyOptions) -> Result<VerifyOutcome> {
             Ok(VerifyOutcome {
                 report,
                 place: ctl.repo.store.describe(),
+                side: CopySide::Internal,
             })
         }
     });

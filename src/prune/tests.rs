@@ -2,10 +2,9 @@
 
 use super::*;
 use crate::backend::MemoryBackend;
-use crate::crypto;
 use crate::keyring::KeyRing;
 use crate::restore::{restore, RestoreOptions};
-use crate::service::ServiceDef;
+use crate::testutil::{bytes, TestRepo};
 use std::path::Path;
 
 struct Fixture {
@@ -15,41 +14,13 @@ struct Fixture {
     keys: KeyRing,
 }
 
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(len);
-    v
-}
-
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let (identity, public) = crypto::generate_identity();
-    let r = crypto::parse_recipient(&public).unwrap();
-    let ctl = Controller::init(&dir.path().join("repo"), &[r]).unwrap();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(&src).unwrap();
-    let mut services = ctl.services().unwrap();
-    services
-        .add(ServiceDef {
-            name: "svc".into(),
-            path: Some(src.display().to_string()),
-            command: None,
-            restore_command: None,
-        })
-        .unwrap();
-    ctl.save_services(&services).unwrap();
-    let keys = KeyRing::new(crypto::Identity::parse(&identity, "test").unwrap());
+    let t = TestRepo::with_service("svc");
+    let keys = t.keys();
     Fixture {
-        _dir: dir,
-        src,
-        ctl,
+        _dir: t.dir,
+        src: t.src,
+        ctl: t.ctl,
         keys,
     }
 }
@@ -227,7 +198,7 @@ fn a_duplicate_left_by_an_interrupted_rewrite_is_reclaimed() {
     live.merge(b2.refs.clone());
     let mut rewritten = None;
     for o in &first {
-        let pid = pack_id_of(&o.name).unwrap();
+        let pid = ObjectName::pack(&o.name).unwrap();
         let h = read_pack_header(store, &o.name, o.size).unwrap();
         if h.session != b1.session {
             continue;

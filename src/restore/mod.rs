@@ -118,30 +118,7 @@ pub fn restore(
         ));
     }
     keys.session(repo, &m.session, &m.id)?; // a wrong identity fails here, before anything is written
-    let services: Vec<&ServiceRecord> = match &opts.service {
-        None => m.services.iter().collect(),
-        Some(name) => {
-            let s = m.services.iter().find(|s| &s.name == name).ok_or_else(|| {
-                let names: Vec<&str> = m.services.iter().map(|s| s.name.as_str()).collect();
-                Error::usage(
-                    format!("backup {} has no service {name}", m.id),
-                    format!("its services are: {}", names.join(", ")),
-                )
-            })?;
-            vec![s]
-        }
-    };
-    // A service name is a directory name under the target: never a path.
-    if let Some(bad) = services.iter().find(|s| !plain_service_name(&s.name)) {
-        return Err(Error::corrupt(
-            format!("backup {}", m.id),
-            format!(
-                "its service name {:?} is not a plain name (letters, digits, '-', '_', '.'); \
-                 nothing was restored: the backup is damaged or was not written by cairn",
-                bad.name
-            ),
-        ));
-    }
+    let services = services_to_restore(m, opts.service.as_deref())?;
     let wanted: HashSet<ChunkId> = m.refs.iter().copied().collect();
     let locator = Locator::scan(repo, Some(&wanted))?;
     progress.total.store(
@@ -166,6 +143,51 @@ pub fn restore(
     raise_open_file_limit();
     let target = Dir::open_target(&opts.target)
         .map_err(|e| Error::io(opts.target.display().to_string(), e))?;
+    write_services(&ctx, &target, &services, opts.path.as_deref())?;
+    let damaged = ctx.damaged.into_inner().unwrap_or_else(|p| p.into_inner());
+    if !damaged.is_empty() {
+        return Err(damaged_error(&m.id, &damaged));
+    }
+    Ok(ctx.report.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// The services of `m` to restore: all, or the one named. A service name is a directory name
+/// under the target, never a path: a backup with any other name is refused as damaged.
+fn services_to_restore<'m>(m: &'m Manifest, only: Option<&str>) -> Result<Vec<&'m ServiceRecord>> {
+    let services: Vec<&ServiceRecord> = match only {
+        None => m.services.iter().collect(),
+        Some(name) => {
+            let s = m.services.iter().find(|s| s.name == name).ok_or_else(|| {
+                let names: Vec<&str> = m.services.iter().map(|s| s.name.as_str()).collect();
+                Error::usage(
+                    format!("backup {} has no service {name}", m.id),
+                    format!("its services are: {}", names.join(", ")),
+                )
+            })?;
+            vec![s]
+        }
+    };
+    if let Some(bad) = services.iter().find(|s| !plain_service_name(&s.name)) {
+        return Err(Error::corrupt(
+            format!("backup {}", m.id),
+            format!(
+                "its service name {:?} is not a plain name (letters, digits, '-', '_', '.'); \
+                 nothing was restored: the backup is damaged or was not written by cairn",
+                bad.name
+            ),
+        ));
+    }
+    Ok(services)
+}
+
+/// Walk `services` (only `path` within them, if given) into `target`, the files written by a
+/// pool of writer threads.
+fn write_services(
+    ctx: &Ctx,
+    target: &Dir,
+    services: &[&ServiceRecord],
+    path: Option<&str>,
+) -> Result<()> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get() * 2)
         .unwrap_or(4)
@@ -174,7 +196,6 @@ pub fn restore(
     std::thread::scope(|scope| -> Result<()> {
         for _ in 0..threads {
             let rx = rx.clone();
-            let ctx = &ctx;
             scope.spawn(move || {
                 for job in rx {
                     write::file(ctx, job);
@@ -188,12 +209,8 @@ pub fn restore(
             .name("cairn-restore-walk".into())
             .stack_size(64 << 20)
             .spawn_scoped(scope, || {
-                let walk = Walk {
-                    ctx: &ctx,
-                    tx,
-                    path: opts.path.as_deref(),
-                };
-                services.iter().try_for_each(|s| walk.service(&target, s))
+                let walk = Walk { ctx, tx, path };
+                services.iter().try_for_each(|s| walk.service(target, s))
             })
             .map_err(|e| {
                 Error::failed(
@@ -205,21 +222,21 @@ pub fn restore(
         walker
             .join()
             .map_err(|_| Error::failed("the restore walk panicked", "report a bug"))?
-    })?;
-    let damaged = ctx.damaged.into_inner().unwrap_or_else(|p| p.into_inner());
-    if !damaged.is_empty() {
-        return Err(Error::corrupt(
-            format!("backup {}", m.id),
-            format!(
-                "{} entr{} not restored because the stored data is damaged (any live copy in \
-                 the target was left as it was): {}",
-                damaged.len(),
-                if damaged.len() == 1 { "y" } else { "ies" },
-                damaged.join("; ")
-            ),
-        ));
-    }
-    Ok(ctx.report.into_inner().unwrap_or_else(|p| p.into_inner()))
+    })
+}
+
+/// The error of a restore that left out entries whose stored data is damaged.
+fn damaged_error(backup: &str, damaged: &[String]) -> Error {
+    Error::corrupt(
+        format!("backup {backup}"),
+        format!(
+            "{} entr{} not restored because the stored data is damaged (any live copy in \
+             the target was left as it was): {}",
+            damaged.len(),
+            if damaged.len() == 1 { "y" } else { "ies" },
+            damaged.join("; ")
+        ),
+    )
 }
 
 /// A deep tree holds one directory handle per level, and queued files hold theirs: use the

@@ -12,7 +12,6 @@ use crate::format::pack::BlobKind;
 use crate::format::tree::{ChunkRef, Node, NodeKind, Tree};
 use crate::id::BackupId;
 use crate::keyring::Unlocked;
-use crate::service::ServiceDef;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -34,23 +33,13 @@ pub(crate) struct Forge {
 
 impl Forge {
     pub(crate) fn new() -> Forge {
-        let dir = tempfile::tempdir().unwrap();
-        let (identity, public) = crypto::generate_identity();
-        let r = crypto::parse_recipient(&public).unwrap();
-        let ctl = Controller::init(&dir.path().join("repo"), &[r]).unwrap();
-        let src = dir.path().join("src");
-        fs::create_dir_all(&src).unwrap();
+        let crate::testutil::TestRepo {
+            dir,
+            ctl,
+            identity,
+            src,
+        } = crate::testutil::TestRepo::with_service("honest");
         fs::write(src.join("f.txt"), b"honest\n").unwrap();
-        let mut services = ctl.services().unwrap();
-        services
-            .add(ServiceDef {
-                name: "honest".into(),
-                path: Some(src.display().to_string()),
-                command: None,
-                restore_command: None,
-            })
-            .unwrap();
-        ctl.save_services(&services).unwrap();
         let base = crate::backup::run(&ctl, &Progress::default()).unwrap();
         let keys = KeyRing::new(crypto::Identity::parse(&identity, "test").unwrap());
         let unlocked = keys.session(&ctl.repo, &base.session, &base.id).unwrap();

@@ -347,3 +347,23 @@ fn config_round_trips_and_rejects_bad_values() {
         Some(hours(24 * 14))
     );
 }
+
+#[test]
+fn the_schedule_is_saved_whole_private_and_reads_back() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let c = ScheduleConfig {
+        keep_last: Some(7),
+        ..ScheduleConfig::default()
+    };
+    c.save(d.path()).unwrap();
+    assert_eq!(ScheduleConfig::load(d.path()).unwrap(), c);
+    let path = d.path().join(SCHEDULE_FILE);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let names: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [SCHEDULE_FILE], "no temporary file left");
+}

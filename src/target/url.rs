@@ -72,6 +72,19 @@ impl TargetUrl {
             Some(i) => (&rest[..i], &rest[i + 1..]),
             None => (rest, ""),
         };
+        let (host, port) = Self::parse_authority(url, authority)?;
+        let (share, path) = Self::parse_share_path(url, path)?;
+        Ok(SmbLocation {
+            host: host.to_string(),
+            port,
+            share: share.to_string(),
+            path,
+        })
+    }
+
+    /// `HOST[:PORT]` (or `[IPv6][:PORT]`): no credentials, a plain host name or address, a port
+    /// from 1 to 65535.
+    fn parse_authority<'u>(url: &str, authority: &'u str) -> Result<(&'u str, Option<u16>)> {
         if authority.contains('@') {
             return Err(bad_url(
                 url,
@@ -118,6 +131,12 @@ impl TargetUrl {
                 }
             },
         };
+        Ok((host, port))
+    }
+
+    /// `SHARE[/PATH]`: the share name and the folders below it (trailing `/` ignored; no empty,
+    /// `.` or `..` folder, no `\`).
+    fn parse_share_path<'u>(url: &str, path: &'u str) -> Result<(&'u str, String)> {
         let mut parts = path.split('/');
         let share = parts.next().unwrap_or("");
         if share.is_empty() {
@@ -143,12 +162,7 @@ impl TargetUrl {
                 return Err(bad_url(url, "use '/' between folders, not '\\'"));
             }
         }
-        Ok(SmbLocation {
-            host: host.to_string(),
-            port,
-            share: share.to_string(),
-            path: comps.join("/"),
-        })
+        Ok((share, comps.join("/")))
     }
 
     /// The URL as the operator writes it (no credentials).

@@ -67,13 +67,7 @@ impl Backups {
 
     /// Read the manifests not seen yet; forget those that are gone.
     pub(crate) fn rescan(&mut self, repo: &Repository) -> crate::Result<()> {
-        let mut names: Vec<String> = repo
-            .store
-            .list("backups/")?
-            .into_iter()
-            .map(|o| o.name)
-            .collect();
-        names.sort();
+        let names = repo.manifest_names()?;
         let mut known = HashMap::with_capacity(names.len());
         let mut list = Vec::with_capacity(names.len());
         for name in names {
@@ -101,7 +95,7 @@ impl Backups {
 fn read(repo: &Repository, name: &str) -> crate::Result<Manifest> {
     // signature, repository id and name checked by the repository
     let m = repo.read_manifest(name)?;
-    if format!("backups/{}", m.id) != name || BackupId::parse(&m.id).is_none() {
+    if m.name() != name || BackupId::parse(&m.id).is_none() {
         return Err(crate::Error::corrupt(
             name,
             "manifest id does not match its name",

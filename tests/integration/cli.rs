@@ -1,6 +1,7 @@
 //! The operator's flows, driving the real `cairn` binary: keys, init, services, backup, list,
 //! restore, dedup, encryption at rest, verify, corruption, key rotation, hostile repositories.
 
+use crate::fixtures::{flip_at, largest_of};
 use crate::harness::*;
 use std::ffi::OsStr;
 use std::fs;
@@ -65,17 +66,15 @@ fn init_rejects_a_bad_recipient_and_refuses_twice() {
     }
 }
 
+/// Fails clearly when age-keygen is missing: tests install nothing themselves.
 fn ensure_age() {
     if Path::new("/usr/bin/age-keygen").exists() {
         return;
     }
-    let _ = Command::new("apt-get").args(["update", "-qq"]).output();
-    let o = Command::new("apt-get")
-        .args(["install", "-y", "-qq", "age"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .output()
-        .expect("apt-get");
-    assert!(o.status.success(), "apt-get install age failed");
+    panic!(
+        "{}",
+        crate::harness::missing_tool("age-keygen (Debian package age)")
+    );
 }
 
 #[test]
@@ -446,7 +445,7 @@ fn an_unreadable_file_fails_the_backup_naming_the_service() {
     if o.code == 0 {
         // not root after all, or a kernel without permission checks: nothing to prove here
         assert!(
-            unsafe { libc::geteuid() } != 0,
+            rustix::process::geteuid().as_raw() != 0,
             "nobody read a mode 000 file"
         );
         return;
@@ -527,24 +526,6 @@ fn dedup_unchanged_backup_adds_almost_nothing_and_a_small_edit_little() {
     );
 }
 
-fn flip_byte(p: &Path, at: u64) {
-    let mut d = fs::read(p).unwrap();
-    d[at as usize] ^= 0x40;
-    // packs are read-only for some backends; write through a fresh file
-    let mode = fs::metadata(p).unwrap().permissions();
-    fs::set_permissions(p, fs::Permissions::from_mode(0o644)).unwrap();
-    fs::write(p, &d).unwrap();
-    fs::set_permissions(p, mode).unwrap();
-}
-
-fn largest(files: &[std::path::PathBuf]) -> std::path::PathBuf {
-    files
-        .iter()
-        .max_by_key(|p| fs::metadata(p).unwrap().len())
-        .unwrap()
-        .clone()
-}
-
 #[test]
 fn verify_names_the_backup_hurt_by_a_flipped_or_truncated_pack() {
     let e = Env::new();
@@ -556,9 +537,9 @@ fn verify_names_the_backup_hurt_by_a_flipped_or_truncated_pack() {
     e.run(["verify"]).ok("verify of a sound repository");
     e.run(["verify", "--read-data", "--identity", s(&e.identity)])
         .ok("verify --read-data of a sound repository");
-    let pack = largest(&e.packs());
+    let pack = largest_of(&e.packs());
     let good = fs::read(&pack).unwrap();
-    flip_byte(&pack, good.len() as u64 / 2);
+    flip_at(&pack, good.len() as u64 / 2, 0x40);
     let o = e.run(["verify"]);
     o.expect(1, "verify after a flipped byte");
     assert!(
@@ -610,9 +591,9 @@ fn a_damaged_chunk_is_named_by_verify_and_never_restored_as_wrong_bytes() {
         .filter(|p| !before.contains(p))
         .collect();
     assert!(!new.is_empty());
-    let pack = largest(&new);
+    let pack = largest_of(&new);
     let len = fs::metadata(&pack).unwrap().len();
-    flip_byte(&pack, len / 3);
+    flip_at(&pack, len / 3, 0x40);
 
     let o = e.run(["verify"]);
     o.expect(1, "verify");

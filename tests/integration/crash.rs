@@ -178,17 +178,8 @@ fn backups_killed_at_random_moments_leave_a_consistent_repository() {
         let delay = Duration::from_secs_f64(rng.gen_range(0.0..1.15) * expected);
         let before = e.ids();
         let mut child = spawn(&e.repo, ["--quiet", "backup"]);
-        let start = Instant::now();
-        // the random moment: poll so a run that ends early is noticed
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break Some(s);
-            }
-            if start.elapsed() >= delay {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        // the random moment, or the end of a run that ends earlier
+        let status = wait_timeout::ChildExt::wait_timeout(&mut child, delay).unwrap();
         let finished_ok = match status {
             Some(s) => {
                 assert!(s.success(), "run {it}: backup failed on its own: {s}");

@@ -319,6 +319,18 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Send SIGTERM to our child `child` (to stop it as an operator would).
+pub fn terminate(child: &std::process::Child) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child's pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("signal the child");
+}
+
+/// The message of a test that needs a program this machine lacks: tests install nothing
+/// themselves; `scripts/prereqs.sh` (which `scripts/test.sh` runs first) does.
+pub fn missing_tool(what: &str) -> String {
+    format!("{what} is not installed: run `bash scripts/prereqs.sh` (as root) to install the test prerequisites")
+}
+
 /// Reproducible incompressible bytes.
 pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut r = rand::rngs::StdRng::seed_from_u64(seed);

@@ -1,11 +1,11 @@
 //! `cairn mount`'s tree served through the real kernel FUSE: bytes identical to the source,
 //! read-only, `latest`, backups taken while mounted, EIO (never wrong bytes) on damage.
 
+use crate::fixtures::{bytes, repo_with_service};
 use cairn::controller::Controller;
 use cairn::crypto::{self, Identity};
 use cairn::keyring::KeyRing;
 use cairn::progress::Progress;
-use cairn::service::ServiceDef;
 use cairn::vfs::RepoTree;
 use cairn_fuse::{MountHandle, MountOptions};
 use std::fs;
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// Whether this machine can mount (root and /dev/fuse); tests skip, saying so, otherwise.
 fn can_mount() -> bool {
     // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = rustix::process::geteuid().as_raw() == 0;
     let ok = root && Path::new("/dev/fuse").exists();
     if !ok {
         eprintln!("skipped: mounting needs root and /dev/fuse");
@@ -51,40 +51,6 @@ fn mount(ctl: &Controller, identity: &str, at: &Path) -> Mounted {
         handle: Some(handle),
         at: at.to_path_buf(),
     }
-}
-
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(len);
-    v
-}
-
-/// A repository with one service over `src`, and the identity that reads it.
-fn setup(dir: &Path, src: &Path) -> (Controller, String) {
-    let (identity, recipient) = crypto::generate_identity();
-    let ctl = Controller::init(
-        &dir.join("repo"),
-        &[crypto::parse_recipient(&recipient).unwrap()],
-    )
-    .unwrap();
-    let mut services = ctl.services().unwrap();
-    services
-        .add(ServiceDef {
-            name: "ca".into(),
-            path: Some(src.display().to_string()),
-            command: None,
-            restore_command: None,
-        })
-        .unwrap();
-    ctl.save_services(&services).unwrap();
-    (ctl, identity)
 }
 
 fn make_source(src: &Path) {
@@ -152,7 +118,7 @@ fn mount_shows_every_backup_as_its_source() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     make_source(&src);
-    let (ctl, identity) = setup(dir.path(), &src);
+    let (ctl, identity) = repo_with_service(&dir.path().join("repo"), "ca", &src);
     let b1 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
     let mnt = dir.path().join("mnt");
     let _m = mount(&ctl, &identity, &mnt);
@@ -230,7 +196,7 @@ fn damaged_data_reads_as_eio_and_the_mount_stays_up() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     make_source(&src);
-    let (ctl, identity) = setup(dir.path(), &src);
+    let (ctl, identity) = repo_with_service(&dir.path().join("repo"), "ca", &src);
     let b1 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
     let mnt = dir.path().join("mnt");
     let _m = mount(&ctl, &identity, &mnt);
@@ -283,7 +249,7 @@ fn a_wrong_identity_is_refused_before_mounting() {
     let src = dir.path().join("src");
     fs::create_dir_all(&src).unwrap();
     fs::write(src.join("a"), "a").unwrap();
-    let (ctl, _identity) = setup(dir.path(), &src);
+    let (ctl, _identity) = repo_with_service(&dir.path().join("repo"), "ca", &src);
     let b1 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
     let (other, _) = crypto::generate_identity();
     let keys = KeyRing::new(Identity::parse(&other, "other").unwrap());

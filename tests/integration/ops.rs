@@ -1,6 +1,7 @@
 //! The operations layer driven directly, with no CLI: what a new front end (the management API)
 //! would do.
 
+use crate::fixtures::{init_repo, repo_with_service};
 use crate::harness::{assert_same, make_tree, snapshot, subtree, write};
 use cairn::controller::Controller;
 use cairn::jobs::{History, JobKind, JobState, Trigger};
@@ -8,7 +9,6 @@ use cairn::keyring::KeyRing;
 use cairn::ops::{self, Context, VerifyOptions};
 use cairn::restore::RestoreOptions;
 use cairn::retention::Policy;
-use cairn::service::ServiceDef;
 use cairn::target::TargetConfig;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -16,19 +16,7 @@ use std::sync::atomic::Ordering;
 /// A new repository at `repo` backing up `src` as service `service`, exporting to the local
 /// directory `share`; the identity (age secret key text).
 fn repo_with_target(repo: &Path, service: &str, src: &Path, share: &Path) -> String {
-    let (identity, recipient) = cairn::crypto::generate_identity();
-    let ctl =
-        Controller::init(repo, &[cairn::crypto::parse_recipient(&recipient).unwrap()]).unwrap();
-    let mut services = ctl.services().unwrap();
-    services
-        .add(ServiceDef {
-            name: service.into(),
-            path: Some(src.to_str().unwrap().into()),
-            command: None,
-            restore_command: None,
-        })
-        .unwrap();
-    ctl.save_services(&services).unwrap();
+    let (ctl, identity) = repo_with_service(repo, service, src);
     std::fs::create_dir_all(share).unwrap();
     let target = TargetConfig::new(share.to_str().unwrap(), None, None).unwrap();
     cairn::remote::accept(&ctl, &target).unwrap();
@@ -162,12 +150,7 @@ fn backup_export_verify_restore_prune_through_ops_are_recorded_jobs() {
 fn a_cancelled_context_runs_no_operation_and_records_it() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
-    let (_, recipient) = cairn::crypto::generate_identity();
-    Controller::init(
-        &repo,
-        &[cairn::crypto::parse_recipient(&recipient).unwrap()],
-    )
-    .unwrap();
+    init_repo(&repo);
     let cancel = ops::Cancel::new();
     let cx = Context::new(&repo).with_cancel(cancel.clone());
     cancel.cancel();
@@ -271,4 +254,72 @@ fn scheduled_ticks_are_recorded_and_raise_and_clear_alerts() {
     assert_eq!(e.exit_code(), 3);
     manual.finish(&Ok(()));
     assert_eq!(History::new(&repo.join("local")).list(10).unwrap().len(), 5);
+}
+
+/// Runs `cairn prune` and `cairn verify` (as their own processes) the moment a restore job starts,
+/// while it holds the lease.
+struct DuringRestore {
+    repo: std::path::PathBuf,
+    seen: std::sync::Mutex<Option<(crate::harness::Out, crate::harness::Out, String)>>,
+}
+
+impl ops::Sink for DuringRestore {
+    fn started(&self, job: &cairn::jobs::JobRecord) {
+        if job.kind == JobKind::Restore {
+            let prune = crate::harness::cairn(&self.repo, ["prune", "--keep-last", "1"]);
+            let verify = crate::harness::cairn(&self.repo, ["verify"]);
+            *self.seen.lock().expect("not poisoned") = Some((prune, verify, job.id.to_string()));
+        }
+    }
+}
+
+#[test]
+fn a_prune_is_busy_while_a_restore_reads_and_a_verify_reads_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, src, share) = (
+        dir.path().join("repo"),
+        dir.path().join("src"),
+        dir.path().join("share"),
+    );
+    make_tree(&src, 5, 0);
+    let identity = repo_with_target(&repo, "identity", &src, &share);
+    ops::backup(&Context::new(&repo)).unwrap();
+    write(&src.join("new-file"), b"changed");
+    ops::backup(&Context::new(&repo)).unwrap();
+    let keys = KeyRing::new(cairn::crypto::Identity::parse(&identity, "test").unwrap());
+
+    let sink = DuringRestore {
+        repo: repo.clone(),
+        seen: Default::default(),
+    };
+    let cx = Context::new(&repo).with_sink(&sink);
+    let opts = RestoreOptions {
+        target: dir.path().join("out"),
+        ..Default::default()
+    };
+    ops::restore(&cx, &keys, "latest", &opts).unwrap();
+    let (prune, verify, restore_job) = sink
+        .seen
+        .into_inner()
+        .expect("not poisoned")
+        .expect("the restore job started");
+    prune.expect(3, "prune while a restore reads");
+    assert!(
+        prune.stderr.contains(&format!(
+            "repository busy: restore job {restore_job} running since "
+        )),
+        "{}",
+        prune.stderr
+    );
+    verify.ok("verify beside a restore");
+    // Once the restore ended the prune runs, and nothing was pruned meanwhile.
+    assert_eq!(
+        crate::harness::cairn(&repo, ["list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    crate::harness::cairn(&repo, ["prune", "--keep-last", "1"]).ok("prune after the restore");
 }

@@ -1,6 +1,7 @@
 //! `cairn prune` killed with SIGKILL at random points: the repository always verifies clean,
 //! every listed backup restores byte for byte, and the next prune finishes the work.
 
+use crate::fixtures::bytes;
 use rand::Rng;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -30,19 +31,6 @@ fn ok(repo: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(len);
-    v
 }
 
 fn copy_dir(from: &Path, to: &Path) {

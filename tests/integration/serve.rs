@@ -1,7 +1,7 @@
 //! `cairn serve`: a short schedule runs several backups, exports and prunes unattended, and
 //! SIGTERM stops it cleanly.
 
-use crate::harness::{command, Env};
+use crate::harness::{command, terminate, Env};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -43,19 +43,10 @@ fn scheduler_backs_up_exports_and_prunes_unattended_then_stops_on_sigterm() {
         n += 1;
         std::fs::write(src.join("conf/changing.txt"), format!("generation {n}\n")).unwrap();
     }
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let stopped = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(30),
-            "serve did not stop within 30 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    terminate(&child);
+    let status = wait_timeout::ChildExt::wait_timeout(&mut child, Duration::from_secs(30))
+        .unwrap()
+        .expect("serve did not stop within 30 s of SIGTERM");
     let log = std::fs::read_to_string(env.path("serve.log")).unwrap_or_default();
     assert!(status.success(), "serve exited {status}: {log}");
 

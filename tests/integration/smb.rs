@@ -1,5 +1,6 @@
 //! The SMB backend, the target probe and export against a real Samba smbd on 127.0.0.1.
 
+use crate::fixtures::{bytes, flip, largest};
 use crate::samba::{Samba, PASSWORD};
 use cairn::backend::{Backend, LocalBackend, SmbBackend};
 use cairn::error::{Error, StorageError, StorageErrorKind};
@@ -19,20 +20,6 @@ fn storage(e: Error) -> StorageError {
         Error::Storage(s) => s,
         other => panic!("expected a storage error, got {other:?}"),
     }
-}
-
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    // xorshift: incompressible and reproducible.
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(len);
-    v
 }
 
 /// A source repository in a local directory: config, a key, packs of the given sizes, two manifests.
@@ -428,7 +415,7 @@ fn wrong_password_is_a_logon_failure_with_its_remedy() {
     );
     assert_eq!(e.kind, StorageErrorKind::LogonFailure, "{e}");
     let err = Error::Storage(e.clone());
-    assert_eq!(err.cause_kind(), "logon_failure");
+    assert_eq!(err.kind(), cairn::error::ErrorKind::LogonFailure);
     assert!(err.remedy().contains("--password-file"), "{}", err.remedy());
     assert!(!err.to_string().contains("not-the-password"));
     // A direct connection says the same.
@@ -574,20 +561,6 @@ fn a_server_without_encryption_is_refused_unless_allowed() {
         storage(probe(&bad).unwrap_err()).kind,
         StorageErrorKind::Insecure
     );
-}
-
-fn flip(p: &std::path::Path) {
-    let mut b = fs::read(p).unwrap();
-    let n = b.len() / 2;
-    b[n] ^= 1;
-    fs::write(p, b).unwrap();
-}
-
-fn largest(dir: &std::path::Path) -> std::path::PathBuf {
-    crate::harness::files_under(dir)
-        .into_iter()
-        .max_by_key(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .expect("no file")
 }
 
 /// An Env whose target is `url` on a real Samba, with the password in a file.

@@ -211,29 +211,36 @@ impl ReadOnlyTree for MemTree {
     }
 }
 
-/// Deterministic pseudo-random bytes (xorshift64*).
-pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
+/// A small deterministic generator (xorshift64*) for test data and offsets; its state must not
+/// be 0.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 pseudo-random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut s = self.0;
         s ^= s >> 12;
         s ^= s << 25;
         s ^= s >> 27;
-        out.extend_from_slice(&s.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+        self.0 = s;
+        s.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform enough in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut r = Rng(seed | 1);
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        out.extend_from_slice(&r.next_u64().to_le_bytes());
     }
     out.truncate(len);
     out
-}
-
-/// A small deterministic generator for test offsets.
-pub struct Rng(pub u64);
-impl Rng {
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 /// Fails clearly when this machine cannot run FUSE tests.

@@ -13,7 +13,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use wait_timeout::ChildExt;
 
 /// Run cairn with a time limit (killed after it); output through files, so nothing blocks.
 fn run_within(e: &Env, args: &[&str], limit: Duration) -> Out {
@@ -22,17 +23,10 @@ fn run_within(e: &Env, args: &[&str], limit: Duration) -> Out {
     c.stdout(Stdio::from(fs::File::create(&o).unwrap()))
         .stderr(Stdio::from(fs::File::create(&r).unwrap()));
     let mut child = c.spawn().expect("start cairn");
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if t.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("cairn {args:?} did not finish within {limit:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let Some(status) = child.wait_timeout(limit).unwrap() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("cairn {args:?} did not finish within {limit:?}: it hangs");
     };
     Out {
         code: status.code().unwrap_or(-1),

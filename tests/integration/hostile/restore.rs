@@ -111,8 +111,8 @@ impl Forge {
             name: name.to_vec(),
             kind,
             mode,
-            uid: unsafe { libc::geteuid() },
-            gid: unsafe { libc::getegid() },
+            uid: rustix::process::geteuid().as_raw(),
+            gid: rustix::process::getegid().as_raw(),
             mtime_s: 1_500_000_000,
             mtime_ns: 0,
             size,
@@ -164,8 +164,8 @@ impl Forge {
             bytes_new: 0,
             duration_ms: 0,
             root_mode: 0o755,
-            root_uid: unsafe { libc::geteuid() },
-            root_gid: unsafe { libc::getegid() },
+            root_uid: rustix::process::geteuid().as_raw(),
+            root_gid: rustix::process::getegid().as_raw(),
             root_mtime_s: 1_500_000_000,
         }
     }

@@ -557,6 +557,21 @@ fn verify_reports_a_gap_in_the_chain() {
         .ok("verify after the oldest backup is gone");
 }
 
+/// A gap in the share's chain is its history, not damage to the recovered copy: recover names
+/// it and succeeds.
+#[test]
+fn recover_from_a_share_with_a_gap_in_its_chain_names_the_gap_and_succeeds() {
+    let v = Victim::new(3);
+    fs::remove_file(v.share.join(format!("backups/{}", v.backups[1]))).unwrap();
+    let o = v.recover(&v.env.path("rec"), &v.env.path("rt"), Some(&v.fingerprint));
+    o.ok("recover from a share with a backup deleted from the middle");
+    assert!(
+        o.all().contains("chain gap") && o.all().contains(&v.backups[2]),
+        "the gap is not shown: {}",
+        o.all()
+    );
+}
+
 #[test]
 fn the_fingerprint_is_printed_by_init_and_key_list() {
     let env = Env::new();

@@ -3,25 +3,10 @@
 //! must not stop the export of the backups that do not need it; a folder of another repository
 //! is refused; an oversize object is refused with bounded memory.
 
+use crate::fixtures::{flip, largest};
 use crate::harness::{files_under, random_bytes, write, Env};
 use std::fs;
 use std::path::{Path, PathBuf};
-
-/// Flip one bit in the middle of a file.
-pub fn flip(p: &Path) {
-    let mut b = fs::read(p).unwrap();
-    let n = b.len() / 2;
-    b[n] ^= 1;
-    fs::write(p, b).unwrap();
-}
-
-/// The largest file under `dir`.
-pub fn largest(dir: &Path) -> PathBuf {
-    files_under(dir)
-        .into_iter()
-        .max_by_key(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .expect("no file")
-}
 
 /// An Env with a service holding `mib` MiB of incompressible data and a target directory set.
 fn with_local_target(mib: usize) -> (Env, PathBuf) {
@@ -320,8 +305,7 @@ fn serve_verifies_the_targets_own_copy_and_alerts_about_the_target() {
             break v;
         }
     };
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    crate::harness::terminate(&child);
     let _ = child.wait();
     let log = fs::read_to_string(env.path("serve.log")).unwrap_or_default();
     let v = verified.unwrap_or_else(|| panic!("no scheduled verify ran: {log}"));

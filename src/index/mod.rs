@@ -1,96 +1,27 @@
 //! The chunk index: chunk id → pack location. A cache of what the pack headers say, kept in
 //! sled under `REPO/local/index`, rebuilt from the packs whenever it is missing, stale or corrupt.
 //! Also holds the files cache (unchanged files are not read again).
+//!
+//! - [`location`]: the chunk location record and its encoding;
+//! - [`sync`](Index::sync): indexing a store's packs from their headers, rebuilding when stale;
+//! - [`files`]: the files cache.
 
-use crate::backend::Backend;
-use crate::error::{Error, Result, StorageErrorKind};
-use crate::format::pack::{BlobKind, PackEntry, PackHeader, TRAILER_LEN};
-use crate::format::tree::ChunkRef;
-use crate::id::{ChunkId, KeyId, PackId};
-use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+mod files;
+mod location;
+mod sync;
+
+pub use files::CachedFile;
+pub use location::Location;
+pub use sync::{pack_id_of, read_pack_header};
+
+use crate::error::{Error, Result};
+use crate::format::pack::PackHeader;
+use crate::id::{ChunkId, PackId};
+use crate::sled_open::OpenError;
 use std::path::{Path, PathBuf};
 
 /// How long opening the index waits for its file lock (see `Index::open_patiently`).
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Where a chunk is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Location {
-    /// The pack holding it.
-    pub pack: PackId,
-    /// Offset of the sealed blob in the pack.
-    pub offset: u32,
-    /// Length of the sealed blob.
-    pub length: u32,
-    /// Plaintext length.
-    pub raw_len: u32,
-    /// What it holds.
-    pub kind: BlobKind,
-}
-
-impl Location {
-    fn encode(&self) -> [u8; 45] {
-        let mut v = [0u8; 45];
-        v[..32].copy_from_slice(&self.pack.0);
-        v[32..36].copy_from_slice(&self.offset.to_le_bytes());
-        v[36..40].copy_from_slice(&self.length.to_le_bytes());
-        v[40..44].copy_from_slice(&self.raw_len.to_le_bytes());
-        v[44] = match self.kind {
-            BlobKind::Data => 0,
-            BlobKind::Tree => 1,
-            BlobKind::Meta => 2,
-        };
-        v
-    }
-
-    fn decode(v: &[u8]) -> Option<Self> {
-        if v.len() != 45 {
-            return None;
-        }
-        let u = |i: usize| u32::from_le_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
-        let kind = match v[44] {
-            0 => BlobKind::Data,
-            1 => BlobKind::Tree,
-            2 => BlobKind::Meta,
-            _ => return None,
-        };
-        Some(Location {
-            pack: PackId(v[..32].try_into().ok()?),
-            offset: u(32),
-            length: u(36),
-            raw_len: u(40),
-            kind,
-        })
-    }
-
-    fn of(pack: PackId, e: &PackEntry) -> Self {
-        Location {
-            pack,
-            offset: e.offset,
-            length: e.length,
-            raw_len: e.raw_len,
-            kind: e.kind,
-        }
-    }
-}
-
-/// A file's state when it was last backed up, to skip reading it again if unchanged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CachedFile {
-    /// Size.
-    pub size: u64,
-    /// mtime (ns since epoch).
-    pub mtime: i128,
-    /// ctime (ns since epoch).
-    pub ctime: i128,
-    /// Inode number.
-    pub ino: u64,
-    /// Key epoch the chunk ids belong to.
-    pub epoch: KeyId,
-    /// Content.
-    pub chunks: Vec<ChunkRef>,
-}
 
 /// The index of a repository, as the operations see it.
 pub struct Index {
@@ -116,14 +47,14 @@ impl Index {
                 crate::fsutil::remove_corrupt_copies(path);
                 Ok(i)
             }
-            Err(e) if crate::fsutil::is_lock_conflict(&e) => Err(Error::failed(
+            Err(OpenError::Locked) => Err(Error::failed(
                 format!(
                     "the local index {} is in use by another cairn process",
                     path.display()
                 ),
                 "wait for the other job to finish (`cairn jobs`)",
             )),
-            Err(e) => {
+            Err(OpenError::Failed(e)) => {
                 tracing::warn!(
                     "local index {} unreadable ({}); rebuilding it from the pack headers",
                     path.display(),
@@ -138,8 +69,8 @@ impl Index {
     /// Open, waiting a little while the database's file lock is still held: the index is the
     /// lease holder's alone, but sled releases its lock some time after the last handle of an
     /// earlier job in the same process (`serve`: backup, then prune) is dropped.
-    fn open_patiently(path: &Path) -> sled::Result<Self> {
-        crate::fsutil::open_patiently(LOCK_PATIENCE, || Self::open_at(path))
+    fn open_patiently(path: &Path) -> Result<Self, OpenError> {
+        crate::sled_open::open_patiently(path, LOCK_PATIENCE, || Self::open_at(path))
     }
 
     fn open_at(path: &Path) -> sled::Result<Self> {
@@ -232,70 +163,10 @@ impl Index {
         self.chunks.len()
     }
 
-    /// Make the index agree with the packs in `store`: index packs it lacks (from their headers),
-    /// and rebuild from scratch if it names packs that are gone. Returns packs indexed.
-    pub fn sync(&self, store: &dyn Backend) -> Result<usize> {
-        let on_store = store.list("data/")?;
-        let mut present = HashSet::with_capacity(on_store.len());
-        let indexed: HashSet<PackId> = self.packs()?.into_iter().map(|(p, _)| p).collect();
-        let mut added = 0;
-        for o in &on_store {
-            let Some(id) = pack_id_of(&o.name) else {
-                continue;
-            };
-            present.insert(id);
-            if !indexed.contains(&id) {
-                match read_pack_header(store, &o.name, o.size) {
-                    Ok(h) => {
-                        self.add_pack(id, o.size, &h)?;
-                        added += 1;
-                    }
-                    // a read that failed (the share dropped, a timeout) says nothing about the
-                    // pack: stop, or prune would count its chunks dead and delete it
-                    Err(Error::Storage(e)) if e.kind != StorageErrorKind::TooLarge => {
-                        return Err(Error::Storage(e))
-                    }
-                    Err(e) => tracing::warn!("pack {} not indexed: {e}", o.name),
-                }
-            }
-        }
-        if indexed.iter().any(|p| !present.contains(p)) {
-            tracing::info!("index names packs that are gone; rebuilding it from the pack headers");
-            self.chunks.clear().map_err(ierr)?;
-            self.packs.clear().map_err(ierr)?;
-            return self.sync(store);
-        }
-        if added > 0 {
-            self.flush()?;
-        }
-        Ok(added)
-    }
-
     /// Make every change durable.
     pub fn flush(&self) -> Result<()> {
         self.db.flush().map_err(ierr)?;
         Ok(())
-    }
-
-    /// The files cache entry for a key (service + path).
-    pub fn cached_file(&self, key: &[u8]) -> Result<Option<CachedFile>> {
-        Ok(self
-            .files
-            .get(key)
-            .map_err(ierr)?
-            .and_then(|v| postcard::from_bytes(&v).ok()))
-    }
-
-    /// Store a files cache entry.
-    pub fn cache_file(&self, key: &[u8], f: &CachedFile) -> Result<()> {
-        let v = postcard::to_allocvec(f).unwrap_or_default();
-        self.files.insert(key, v).map_err(ierr)?;
-        Ok(())
-    }
-
-    /// Drop the whole files cache (after a key rotation: chunk ids change).
-    pub fn clear_files(&self) -> Result<()> {
-        self.files.clear().map_err(ierr)
     }
 
     /// Where the index lives on disk, if not temporary.
@@ -304,31 +175,12 @@ impl Index {
     }
 }
 
-/// The pack id in an object name `data/xx/<64 hex>`.
-pub fn pack_id_of(name: &str) -> Option<PackId> {
-    let hex = name.strip_prefix("data/")?.split('/').nth(1)?;
-    let id = PackId::from_hex(hex)?;
-    (id.object_name() == name).then_some(id)
-}
-
-/// Read and decode a pack's header with two range reads (trailer, header).
-pub fn read_pack_header(store: &dyn Backend, name: &str, size: u64) -> Result<PackHeader> {
-    if size < (crate::format::pack::LEAD_LEN + TRAILER_LEN) as u64 {
-        return Err(Error::corrupt(name, "pack too short"));
-    }
-    let trailer = store.read_range(name, size - TRAILER_LEN as u64, TRAILER_LEN)?;
-    let hl = PackHeader::header_len(&trailer, name)? as u64;
-    if hl + (TRAILER_LEN + crate::format::pack::LEAD_LEN) as u64 > size {
-        return Err(Error::corrupt(name, "header length out of range"));
-    }
-    let header = store.read_range(name, size - TRAILER_LEN as u64 - hl, hl as usize)?;
-    PackHeader::decode(&header, size, name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::MemoryBackend;
+    use crate::backend::{Backend, MemoryBackend};
+    use crate::format::pack::{BlobKind, PackEntry};
+    use crate::id::KeyId;
 
     fn corrupt(path: &Path) {
         let mut stack = vec![path.to_path_buf()];

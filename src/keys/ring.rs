@@ -1,4 +1,5 @@
-//! The keys unwrapped with the operator's identity, for restore, mount and deep verify.
+//! The keys unwrapped with the operator's identity, for restore, mount, deep verify and recover.
+//! Unwrapped keys are cached behind `Arc`s: the secret types are not `Clone`.
 
 use crate::crypto::{IdKey, Identity, SessionKey};
 use crate::error::{Error, Result};
@@ -7,20 +8,21 @@ use crate::id::KeyId;
 use crate::repository::Repository;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use zeroize::Zeroizing;
 
 /// A session key with the id key of its epoch (to check chunk ids after decryption).
 pub struct Unlocked {
     /// Opens the blobs sealed under this session.
-    pub session: SessionKey,
+    pub session: Arc<SessionKey>,
     /// Computes chunk ids of this epoch.
-    pub id_key: IdKey,
+    pub id_key: Arc<IdKey>,
 }
 
 /// Unwrapped keys, cached.
 pub struct KeyRing {
     identity: Identity,
     sessions: Mutex<HashMap<KeyId, Arc<Unlocked>>>,
-    epochs: Mutex<HashMap<KeyId, IdKey>>,
+    epochs: Mutex<HashMap<KeyId, Arc<IdKey>>>,
 }
 
 impl KeyRing {
@@ -39,7 +41,7 @@ impl KeyRing {
     }
 
     /// The id key of an epoch.
-    pub fn epoch_key(&self, repo: &Repository, epoch: &KeyId, backup: &str) -> Result<IdKey> {
+    pub fn epoch_key(&self, repo: &Repository, epoch: &KeyId, backup: &str) -> Result<Arc<IdKey>> {
         if let Some(k) = self
             .epochs
             .lock()
@@ -61,7 +63,7 @@ impl KeyRing {
                 backup: backup.to_string(),
                 recipients: recipients.clone(),
             })?;
-        let k = IdKey(key);
+        let k = Arc::new(IdKey::from_bytes(*key));
         self.epochs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -103,7 +105,7 @@ impl KeyRing {
             }
         };
         let u = Arc::new(Unlocked {
-            session: SessionKey(key),
+            session: Arc::new(SessionKey::from_bytes(*key)),
             id_key,
         });
         self.sessions
@@ -117,13 +119,13 @@ impl KeyRing {
     /// the identity cannot open it or it does not hold a 32-byte seed. The caller checks that the
     /// key's public half is the expected fingerprint before using it.
     pub fn unwrap_signing_key(&self, wrapped: &[u8]) -> Option<crate::signing::SigningKey> {
-        let secret = zeroize::Zeroizing::new(self.identity.unwrap_key(wrapped)?);
-        let seed: zeroize::Zeroizing<[u8; 32]> =
-            zeroize::Zeroizing::new(secret.as_slice().try_into().ok()?);
+        let seed = self.unwrap32(wrapped)?;
         Some(crate::signing::SigningKey::from_seed(&seed))
     }
 
-    fn unwrap32(&self, wrapped: &[u8]) -> Option<[u8; 32]> {
-        self.identity.unwrap_key(wrapped)?.try_into().ok()
+    /// Unwrap a 32-byte secret; the unwrapped bytes are wiped when dropped.
+    fn unwrap32(&self, wrapped: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
+        let secret = Zeroizing::new(self.identity.unwrap_key(wrapped)?);
+        Some(Zeroizing::new(secret.as_slice().try_into().ok()?))
     }
 }

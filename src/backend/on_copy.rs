@@ -1,0 +1,66 @@
+//! A backend wrapper that marks its errors with the copy it holds ([`CopySide`]), so the alert
+//! catalogue and [`Error::remedy`](crate::Error::remedy) know which copy a failure is on
+//! without reading its location.
+
+use super::{Backend, ObjectInfo};
+use crate::error::{CopySide, StorageError};
+
+/// Wraps the backend of one copy (the target's, ...) and places every error on `side`.
+pub struct OnCopy {
+    side: CopySide,
+    inner: Box<dyn Backend>,
+}
+
+impl OnCopy {
+    /// `inner` holds the copy `side`.
+    pub fn new(side: CopySide, inner: Box<dyn Backend>) -> Self {
+        OnCopy { side, inner }
+    }
+
+    fn on<T>(&self, r: Result<T, StorageError>) -> Result<T, StorageError> {
+        r.map_err(|e| e.on_copy(self.side))
+    }
+}
+
+impl Backend for OnCopy {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+        self.on(self.inner.list(prefix))
+    }
+
+    fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        self.on(self.inner.read(name))
+    }
+
+    fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
+        self.on(self.inner.read_range(name, offset, len))
+    }
+
+    fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
+        self.on(self.inner.write(name, data))
+    }
+
+    fn write_from(
+        &self,
+        name: &str,
+        data: &mut dyn std::io::Read,
+        size: u64,
+    ) -> Result<(), StorageError> {
+        self.on(self.inner.write_from(name, data, size))
+    }
+
+    fn delete(&self, name: &str) -> Result<(), StorageError> {
+        self.on(self.inner.delete(name))
+    }
+
+    fn stat(&self, name: &str) -> Result<Option<u64>, StorageError> {
+        self.on(self.inner.stat(name))
+    }
+
+    fn clean_temp(&self) -> Result<usize, StorageError> {
+        self.on(self.inner.clean_temp())
+    }
+}

@@ -1,0 +1,55 @@
+//! The services a backup covers: add, list, remove (`cairn service …`, the API later).
+
+use super::Context;
+use crate::service::ServiceDef;
+use crate::{Error, Result};
+use std::path::Path;
+
+/// Add `def`; a relative `path` is taken from the current directory (the definition keeps it
+/// absolute).
+pub fn add_service(cx: &Context, mut def: ServiceDef) -> Result<()> {
+    let ctl = cx.controller()?;
+    let mut list = ctl.services()?;
+    if let Some(p) = &def.path {
+        def.path = Some(absolute(Path::new(p))?);
+    }
+    list.add(def)?;
+    ctl.save_services(&list)
+}
+
+/// The configured services, in the order they were added.
+pub fn services(cx: &Context) -> Result<Vec<ServiceDef>> {
+    Ok(cx.controller()?.services()?.services)
+}
+
+/// Remove the service `name` (its backups stay).
+pub fn remove_service(cx: &Context, name: &str) -> Result<ServiceDef> {
+    let ctl = cx.controller()?;
+    let mut list = ctl.services()?;
+    let gone = list.remove(name)?;
+    ctl.save_services(&list)?;
+    Ok(gone)
+}
+
+/// `p` as an absolute path, from the current directory if relative.
+fn absolute(p: &Path) -> Result<String> {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Error::io("current directory", e))?
+            .join(p)
+    };
+    Ok(abs.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_relative_service_path_is_made_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        let got = super::absolute("data/db".as_ref()).unwrap();
+        assert_eq!(got, cwd.join("data/db").to_string_lossy());
+        assert_eq!(super::absolute("/srv/x".as_ref()).unwrap(), "/srv/x");
+    }
+}
