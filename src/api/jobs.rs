@@ -64,6 +64,9 @@ pub(super) async fn show(
     let Some(jid) = JobId::parse(&id) else {
         return Err(missing());
     };
+    if let Some(r) = state.running_record(jid.as_str()) {
+        return Ok(Json(JobDoc::new(r, &state)));
+    }
     let st = state.clone();
     let rec = super::blocking(move || History::new(&st.local()).get(&jid)).await?;
     match rec {

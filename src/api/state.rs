@@ -29,6 +29,8 @@ pub struct AppState {
 struct Live {
     phase: String,
     progress: Arc<Progress>,
+    /// Its record as it started (the history holds the same until it ends).
+    record: JobRecord,
 }
 
 /// A running job's progress as the API shows it.
@@ -72,6 +74,21 @@ impl AppState {
                 files_done: files,
             }
         })
+    }
+
+    /// The record of job `id` while this process runs it: polls of a running job are answered
+    /// without opening the state database.
+    pub fn running_record(&self, id: &str) -> Option<JobRecord> {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.get(id).map(|l| l.record.clone())
+    }
+
+    fn set_phase(&self, id: &str, phase: &str, progress: &Arc<Progress>) {
+        let mut map = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = map.get_mut(id) {
+            l.phase = phase.to_string();
+            l.progress = progress.clone();
+        }
     }
 
     fn set_live(&self, id: &str, live: Option<Live>) {
@@ -139,13 +156,7 @@ fn now() -> String {
 impl Sink for ApiSink {
     fn phase(&self, name: &str, progress: &Arc<Progress>) -> Option<crate::ops::PhaseGuard> {
         if let Some(id) = self.running() {
-            self.state.set_live(
-                &id,
-                Some(Live {
-                    phase: name.to_string(),
-                    progress: progress.clone(),
-                }),
-            );
+            self.state.set_phase(&id, name, progress);
         }
         None
     }
@@ -172,6 +183,7 @@ impl Sink for ApiSink {
             Some(Live {
                 phase: "starting".into(),
                 progress: Arc::default(),
+                record: job.clone(),
             }),
         );
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
