@@ -38,6 +38,7 @@
 // Unsafe code lives in one audited module, `sys`.
 #![deny(unsafe_code)]
 
+pub mod api;
 pub mod backend;
 pub mod backup;
 pub mod chain;

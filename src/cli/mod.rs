@@ -5,6 +5,7 @@ mod alerts;
 mod backup;
 mod jobs;
 mod keys;
+mod listen;
 mod listing;
 mod mount;
 mod notify;
@@ -17,6 +18,7 @@ mod serve;
 mod services;
 mod target;
 mod term;
+mod token;
 mod verify;
 
 pub use term::Term;
@@ -105,10 +107,14 @@ pub enum Command {
     /// The schedule and retention policy that `cairn serve` keeps.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCmd),
-    /// Run the scheduler in the foreground: backup, export, prune and verify on their schedules.
+    /// Run the scheduler in the foreground: backup, export, prune and verify on their schedules;
+    /// with --listen, also the management API.
     ///
-    /// Example: cairn serve
-    Serve,
+    /// Example: cairn serve --listen 127.0.0.1:8443
+    Serve(listen::ServeArgs),
+    /// The management API's tokens.
+    #[command(subcommand)]
+    Token(token::TokenCmd),
     /// Show every backup as a read-only filesystem: MOUNTPOINT/<backup-id>/<service>/… and
     /// MOUNTPOINT/latest.
     ///
@@ -150,7 +156,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Alerts(a) => alerts::run(&g, a),
         Command::Notify(c) => notify::run(&g, c),
         Command::Schedule(c) => schedule::run(&g, c),
-        Command::Serve => serve::run(&g),
+        Command::Serve(a) => listen::serve(&g, a),
+        Command::Token(c) => token::run(&g, c),
         Command::Mount(a) => mount::run(&g, a),
         Command::Prune(a) => prune::run(&g, a),
     }

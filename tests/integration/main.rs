@@ -1,6 +1,7 @@
 //! The one integration test binary: the CLI, the operations layer, Samba, FUSE, crashes and hostile input, each in its module.
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is the failure report
 
+mod api;
 mod cli;
 mod crash;
 mod crash_points;

@@ -1,0 +1,418 @@
+//! The management API (PRODUCT §8): `cairn serve --listen ADDR:PORT` serves JSON under
+//! `/api/v1` and Prometheus text at `/metrics`, beside the scheduler, from one process.
+//!
+//! Every route calls the same [`crate::ops`] functions as the CLI; a job runs on a blocking
+//! thread (`spawn_blocking`) with an [`ApiSink`](state::ApiSink) that records its phases, so
+//! `GET /api/v1/jobs/{id}` shows its live progress, and the request that started it answers 202
+//! as soon as the job is recorded (or 409 naming the job that holds the repository).
+//!
+//! Every request but the console's page needs `Authorization: Bearer TOKEN` ([`tokens`]);
+//! reader tokens may only read. Errors are `{"error", "remedy"}` ([`error`]). Bodies are
+//! limited to 1 MiB (413). Without TLS the server binds only to loopback addresses.
+
+pub mod auth;
+mod backups;
+pub mod error;
+mod jobs;
+mod location;
+mod metrics;
+pub mod state;
+mod status;
+pub mod tokens;
+
+use crate::jobs::JobRecord;
+use crate::ops::{Cancel, Context};
+use crate::{Error, Result};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use error::ApiError;
+use serde::de::DeserializeOwned;
+use state::{ApiSink, AppState};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The largest request body accepted.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The OpenAPI 3 description of every route.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// How `cairn serve --listen` runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The repository directory.
+    pub repo: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// TLS certificate chain and private key (PEM files); without them, loopback only.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// Refuse a non-loopback address without TLS (exit 2, with the remedy).
+pub fn check_listen(listen: &SocketAddr, tls: bool) -> Result<()> {
+    if tls || listen.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(Error::usage(
+        format!(
+            "refusing to serve the API on {listen} without TLS: tokens and identities would cross the network in clear text"
+        ),
+        format!(
+            "listen on a loopback address (--listen 127.0.0.1:{0} or --listen [::1]:{0}) and reach it through a TLS proxy, or give --tls-cert FILE --tls-key FILE",
+            listen.port()
+        ),
+    ))
+}
+
+/// The router of the API over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/api/v1/status", get(status::status))
+        .route(
+            "/api/v1/location",
+            get(location::get_location).put(location::put_location),
+        )
+        .route(
+            "/api/v1/backups",
+            get(backups::list).post(backups::start_backup),
+        )
+        .route("/api/v1/backups/{id}", get(backups::show))
+        .route("/api/v1/backups/{id}/restore", post(backups::restore))
+        .route("/api/v1/jobs", get(jobs::list))
+        .route("/api/v1/jobs/{id}", get(jobs::show))
+        .route("/api/v1/alerts", get(jobs::alerts))
+        .route("/api/v1/keys/rotate", post(backups::rotate_keys))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics::metrics))
+        .fallback(not_found)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/", get(index))
+        .merge(api)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        // outside the limit, whose 413 is plain text
+        .layer(middleware::map_response(json_limit_errors))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serve the API on `opts.listen` and run the scheduler beside it until SIGTERM or SIGINT.
+pub fn serve(opts: &ServeOptions) -> Result<()> {
+    check_listen(&opts.listen, opts.tls.is_some())?;
+    crate::controller::Controller::open(&opts.repo)?; // no repository: no server
+    let stop = Cancel::new();
+    stop.on_signals(&crate::ops::SHUTDOWN_SIGNALS)?;
+    let listener = std::net::TcpListener::bind(opts.listen).map_err(|e| {
+        Error::failed(
+            format!("cannot listen on {}: {e}", opts.listen),
+            "choose a free port (another process listens there) or an address of this host",
+        )
+    })?;
+    let state = Arc::new(AppState::new(&opts.repo, stop.clone()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the server's runtime", e))?;
+    // the TLS certificate and key are read before anything starts: a bad one is bad input
+    let tls = match &opts.tls {
+        None => None,
+        Some((cert, key)) => Some(
+            rt.block_on(axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key))
+                .map_err(|e| {
+                    Error::usage(
+                        format!(
+                            "cannot use the TLS certificate {} and key {}: {e}",
+                            cert.display(),
+                            key.display()
+                        ),
+                        "give --tls-cert a PEM certificate chain and --tls-key its PEM private key (PKCS#8, PKCS#1 or SEC1), both readable by cairn",
+                    )
+                })?,
+        ),
+    };
+    let scheduler = {
+        let state = state.clone();
+        std::thread::Builder::new()
+            .name("scheduler".into())
+            .spawn(move || scheduler::run(state))
+            .map_err(|e| Error::io("starting the scheduler thread", e))?
+    };
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    eprintln!(
+        "cairn serve: API on {scheme}://{}/api/v1 (OpenAPI at /api/v1/openapi.json); stop with SIGTERM",
+        opts.listen
+    );
+    let served = rt.block_on(async {
+        let handle = axum_server::Handle::new();
+        let watcher = {
+            let handle = handle.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                while !stop.is_cancelled() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                handle.graceful_shutdown(Some(Duration::from_secs(5)));
+            })
+        };
+        let app = router(state.clone()).into_make_service();
+        let out = match tls {
+            None => {
+                axum_server::from_tcp(listener)?
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+            Some(cfg) => {
+                axum_server::tls_rustls::from_tcp_rustls(listener, cfg)?
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+        };
+        watcher.abort();
+        out
+    });
+    stop.cancel(); // the server ended (signal, or failure): stop the scheduler too
+    let _ = scheduler.join();
+    served.map_err(|e| {
+        Error::failed(
+            format!("the API server failed: {e}"),
+            "check the TLS certificate and key (PEM files) and the address, then start `cairn serve` again",
+        )
+    })?;
+    eprintln!("cairn serve: stopped");
+    Ok(())
+}
+
+mod scheduler {
+    //! The scheduler beside the server: [`crate::ops::serve`] as `cairn serve` runs it, restarted
+    //! with the new schedule when the API changes it (between jobs), paused while disabled.
+
+    use super::state::{ApiSink, AppState, Settings};
+    use crate::jobs::Trigger;
+    use crate::ops::{Cancel, Context};
+    use crate::schedule::ScheduleConfig;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    const POLL: Duration = Duration::from_millis(200);
+
+    pub(super) fn run(state: Arc<AppState>) {
+        let local = state.local();
+        while !state.stop.is_cancelled() {
+            let generation = state.schedule_generation.load(Ordering::SeqCst);
+            let changed = || state.schedule_generation.load(Ordering::SeqCst) != generation;
+            if !Settings::load(&local).scheduler_enabled {
+                eprintln!("cairn serve: the scheduler is disabled (PUT /api/v1/location with scheduler_enabled: true enables it)");
+                while !state.stop.is_cancelled() && !changed() {
+                    std::thread::sleep(POLL);
+                }
+                continue;
+            }
+            let cfg = match ScheduleConfig::load(&local) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!(
+                        "cairn serve: the schedule is unreadable: {e}; what to do: {}",
+                        e.remedy()
+                    );
+                    wait(&state, 30);
+                    continue;
+                }
+            };
+            eprintln!(
+                "cairn serve: backup every {}, verify every {}, keep within {}",
+                crate::retention::format_duration(cfg.backup_every),
+                crate::retention::format_duration(cfg.verify_every),
+                crate::retention::format_duration(cfg.keep_within)
+            );
+            let cancel = Cancel::new();
+            let sink = ApiSink::new(state.clone(), None);
+            let done = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let cx = Context::new(&state.repo)
+                        .with_sink(&sink)
+                        .with_trigger(Trigger::Schedule)
+                        .with_cancel(cancel.clone());
+                    if let Err(e) = crate::ops::serve(&cx, &cfg) {
+                        eprintln!(
+                            "cairn serve: the scheduler stopped: {e}; what to do: {}",
+                            e.remedy()
+                        );
+                    }
+                    done.store(true, Ordering::SeqCst);
+                });
+                loop {
+                    std::thread::sleep(POLL);
+                    if done.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if state.stop.is_cancelled() || (changed() && sink.running().is_none()) {
+                        cancel.cancel();
+                        break;
+                    }
+                }
+            });
+            if !state.stop.is_cancelled() && !changed() {
+                wait(&state, 30); // it stopped by itself (an error): try again later
+            }
+        }
+    }
+
+    fn wait(state: &AppState, secs: u64) {
+        for _ in 0..secs * 5 {
+            if state.stop.is_cancelled() {
+                return;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+/// `GET /`: until the console is built, a page that says where the API is.
+async fn index() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'self'",
+            ),
+        ],
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cairn</title></head>\n<body><h1>cairn</h1><p>The web console is not part of this build. The management API is at <code>/api/v1</code>; its description is <code>/api/v1/openapi.json</code> (send <code>Authorization: Bearer TOKEN</code>, from <code>cairn token create</code>).</p></body></html>\n",
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found(
+        "no such API route",
+        "see /api/v1/openapi.json for the routes",
+    )
+}
+
+/// A 413 from the body limit (which answers in plain text) becomes a JSON error.
+async fn json_limit_errors(resp: Response) -> Response {
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !json {
+        return ApiError::too_large(BODY_LIMIT).into_response();
+    }
+    resp
+}
+
+/// A JSON request body, refused as `{"error", "remedy"}`: 413 over the limit, 400 when it is
+/// not the document expected.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> std::result::Result<Self, ApiError> {
+        let bytes =
+            axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|e: BytesRejection| {
+                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::too_large(BODY_LIMIT)
+                    } else {
+                        ApiError::bad_request(
+                            format!("the request body could not be read: {e}"),
+                            "send the body again",
+                        )
+                    }
+                })?;
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(body).map(JsonBody).map_err(|e| {
+            ApiError::bad_request(
+                format!("the request body is not the JSON document expected: {e}"),
+                "see /api/v1/openapi.json for the fields of this request",
+            )
+        })
+    }
+}
+
+/// Run `f` on a blocking thread (the library's calls block).
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> std::result::Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::from(Error::failed(
+            format!("the request's work stopped: {e}"),
+            "retry; if it persists, see the server's log",
+        ))),
+    }
+}
+
+/// Start `work` as a job on a blocking thread with a context on the repository; answer 202 with
+/// the job (id, kind, URL) once it is recorded, or the error that stopped it before (409 busy,
+/// 400 bad input, ...). The job goes on after the answer.
+pub(crate) async fn start_job(
+    state: &Arc<AppState>,
+    work: impl FnOnce(&Context) -> Result<()> + Send + 'static,
+) -> std::result::Result<Response, ApiError> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<JobRecord>();
+    let st = state.clone();
+    let handle = tokio::task::spawn_blocking(move || {
+        let sink = ApiSink::new(st.clone(), Some(tx));
+        let cx = Context::new(&st.repo)
+            .with_sink(&sink)
+            .with_cancel(st.stop.clone());
+        work(&cx)
+    });
+    match rx.await {
+        Ok(rec) => Ok(accepted(&rec)),
+        Err(_) => match handle.await {
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(())) => Err(ApiError::from(Error::failed(
+                "the operation ended without starting a job",
+                "retry; if it persists, see the server's log",
+            ))),
+            Err(e) => Err(ApiError::from(Error::failed(
+                format!("the job's thread stopped: {e}"),
+                "see the server's log",
+            ))),
+        },
+    }
+}
+
+/// 202 with a job's id, kind and URL (also in `Location`).
+fn accepted(rec: &JobRecord) -> Response {
+    let url = format!("/api/v1/jobs/{}", rec.id);
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, url.clone())],
+        Json(serde_json::json!({
+            "job_id": rec.id,
+            "kind": rec.kind,
+            "state": rec.state,
+            "url": url,
+        })),
+    )
+        .into_response()
+}
