@@ -6,6 +6,16 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+/// The text of the small settings file `path`, or `None` when there is none (a missing file
+/// means "not set"); any other failure to read it is an error naming the path.
+pub fn read_if_present(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path.display().to_string(), e)),
+    }
+}
+
 /// Write `data` to `path` atomically (temp file with `mode`, fsync, rename, fsync dir).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     replace_file(path, data, mode).map_err(|e| Error::io(path.display().to_string(), e))

@@ -413,9 +413,7 @@ fn run_restore_command(service: &str, cmd: &str, input: &Path) -> Result<()> {
     };
     let stdin = std::fs::File::open(input)
         .map_err(|e| fail_io(format!("cannot open {}", input.display()), e))?;
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
+    let out = crate::sys::shell(cmd)
         .stdin(stdin)
         .output()
         .map_err(|e| fail_io("its restore command could not be started".into(), e))?;

@@ -136,10 +136,8 @@ impl TargetConfig {
     /// Load the saved settings; `None` when no target is set.
     pub fn load(repo: &Path) -> Result<Option<TargetConfig>> {
         let path = Self::file(repo);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path.display().to_string(), e)),
+        let Some(text) = crate::fsutil::read_if_present(&path)? else {
+            return Ok(None);
         };
         let broken =
             |what: String| {

@@ -35,6 +35,17 @@ use crate::error::StorageError;
 /// Prefix of the file name of an object being written (it is renamed into place when complete).
 pub const TEMP_PREFIX: &str = ".tmp-";
 
+/// The object name, relative to a directory backend's root, of the entry `name` in its directory
+/// `rel` (`""` for the root); `None` for the root's `local` directory, the controller's own state
+/// (a repository's root holds it), which no listing enters.
+pub(crate) fn entry_name(rel: &str, name: &str) -> Option<String> {
+    if rel.is_empty() {
+        (name != "local").then(|| name.to_string())
+    } else {
+        Some(format!("{rel}/{name}"))
+    }
+}
+
 /// One stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
