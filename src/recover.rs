@@ -41,6 +41,50 @@ pub struct RecoverOptions {
     pub fingerprint: Option<PublicKey>,
 }
 
+/// What to recover, as the operator gave it (`cairn recover`'s arguments, parsed but unchecked).
+pub struct RecoverRequest<'a> {
+    /// The share: `smb://HOST[:PORT]/SHARE[/PATH]` or a local directory.
+    pub from: &'a str,
+    /// The SMB username.
+    pub username: Option<String>,
+    /// The file holding the SMB password (else the file `CAIRN_PASSWORD_FILE` names).
+    pub password_file: Option<&'a Path>,
+    /// Accept an SMB server that offers no encryption.
+    pub allow_unencrypted: bool,
+    /// The repository fingerprint, as typed.
+    pub fingerprint: Option<&'a str>,
+}
+
+impl RecoverOptions {
+    /// Check `req` (the fingerprint first, then the share's settings, reading its password file)
+    /// and assemble the options to recover into the new repository `repo`, restoring `backup`
+    /// (default: the newest) into `target`.
+    pub fn new(
+        req: RecoverRequest<'_>,
+        repo: PathBuf,
+        target: PathBuf,
+        backup: Option<String>,
+    ) -> Result<Self> {
+        let fingerprint = req
+            .fingerprint
+            .map(PublicKey::parse_fingerprint)
+            .transpose()?;
+        let from = TargetConfig::from_args(
+            req.from,
+            req.username,
+            req.password_file,
+            req.allow_unencrypted,
+        )?;
+        Ok(RecoverOptions {
+            from,
+            repo,
+            target,
+            backup,
+            fingerprint,
+        })
+    }
+}
+
 /// What recovery did.
 #[derive(Debug, serde::Serialize)]
 pub struct RecoverReport {

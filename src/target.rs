@@ -59,6 +59,22 @@ struct Stored {
 pub const UNENCRYPTED_WARNING: &str = "WARNING: SMB encryption is not required for this target (--allow-unencrypted): backup data, names of objects and the share's password exchange may cross the network without encryption; run `cairn target set` again without --allow-unencrypted once the server offers SMB 3 encryption";
 
 impl TargetConfig {
+    /// The settings of `cairn target set` / `cairn recover --from` as the operator gave them:
+    /// the password is read from `password_file` (or the file [`PASSWORD_FILE_ENV`] names), then
+    /// checked and assembled as in [`TargetConfig::new`].
+    pub fn from_args(
+        url: &str,
+        username: Option<String>,
+        password_file: Option<&Path>,
+        allow_unencrypted: bool,
+    ) -> Result<TargetConfig> {
+        let password = read_password(password_file)?;
+        Ok(TargetConfig {
+            allow_unencrypted,
+            ..TargetConfig::new(url, username, password)?
+        })
+    }
+
     /// Check and assemble the settings of `cairn target set` / `cairn recover --from`.
     /// An SMB URL needs a username and a password; a local directory takes neither.
     pub fn new(

@@ -32,6 +32,45 @@ pub fn smb_timeout() -> std::time::Duration {
 
 use crate::error::StorageError;
 
+/// In an `impl Backend` of a wrapper whose backend is `self.inner`: the calls that change
+/// nothing (list, read, read_range, stat) and `clean_temp`, each passed on after
+/// `self.$guard(name)?` (a fault injector's gate, a power cut's check that the power is on;
+/// `clean_temp` passes `""`).
+macro_rules! guarded_calls {
+    ($guard:ident) => {
+        fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+            self.$guard(prefix)?;
+            self.inner.list(prefix)
+        }
+
+        fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+            self.$guard(name)?;
+            self.inner.read(name)
+        }
+
+        fn read_range(
+            &self,
+            name: &str,
+            offset: u64,
+            len: usize,
+        ) -> Result<Vec<u8>, StorageError> {
+            self.$guard(name)?;
+            self.inner.read_range(name, offset, len)
+        }
+
+        fn stat(&self, name: &str) -> Result<Option<u64>, StorageError> {
+            self.$guard(name)?;
+            self.inner.stat(name)
+        }
+
+        fn clean_temp(&self) -> Result<usize, StorageError> {
+            self.$guard("")?;
+            self.inner.clean_temp()
+        }
+    };
+}
+use guarded_calls;
+
 /// Prefix of the file name of an object being written (it is renamed into place when complete).
 pub const TEMP_PREFIX: &str = ".tmp-";
 

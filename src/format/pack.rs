@@ -92,14 +92,12 @@ impl PackHeader {
 
     /// Decode a header whose pack is `pack_len` bytes long, checking every entry's bounds.
     pub fn decode(header: &[u8], pack_len: u64, what: &str) -> Result<Self> {
-        let (h, rest) = postcard::take_from_bytes::<PackHeader>(header)
-            .map_err(|e| Error::corrupt(what, format!("bad pack header: {e}")))?;
-        if !rest.is_empty() {
-            return Err(Error::corrupt(
-                what,
-                format!("{} stray bytes after the pack header", rest.len()),
-            ));
-        }
+        let h: PackHeader = super::decode_whole(
+            header,
+            what,
+            "bad pack header",
+            "stray bytes after the pack header",
+        )?;
         let blobs_end = (header.len() as u64)
             .checked_add(TRAILER_LEN as u64)
             .and_then(|tail| pack_len.checked_sub(tail))
