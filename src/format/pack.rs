@@ -145,34 +145,38 @@ pub fn lead() -> Vec<u8> {
     v
 }
 
+/// A well-formed pack for tests: its blobs `(id, kind, sealed length, plaintext length, fill)`
+/// stand in as `length` bytes of `fill` each, under the session `session`.
+#[cfg(test)]
+pub(crate) fn assemble(session: KeyId, blobs: &[(ChunkId, BlobKind, u32, u32, u8)]) -> Vec<u8> {
+    let mut p = lead();
+    let mut entries = Vec::new();
+    for &(id, kind, length, raw_len, fill) in blobs {
+        entries.push(PackEntry {
+            id,
+            kind,
+            offset: p.len() as u32,
+            length,
+            raw_len,
+        });
+        p.resize(p.len() + length as usize, fill);
+    }
+    p.extend_from_slice(&PackHeader { session, entries }.encode_tail());
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sample() -> Vec<u8> {
-        let mut p = lead();
-        let e1 = PackEntry {
-            id: ChunkId([1; 32]),
-            kind: BlobKind::Data,
-            offset: p.len() as u32,
-            length: 50,
-            raw_len: 9,
-        };
-        p.extend_from_slice(&[7u8; 50]);
-        let e2 = PackEntry {
-            id: ChunkId([2; 32]),
-            kind: BlobKind::Tree,
-            offset: p.len() as u32,
-            length: 60,
-            raw_len: 20,
-        };
-        p.extend_from_slice(&[8u8; 60]);
-        let h = PackHeader {
-            session: KeyId([9; 32]),
-            entries: vec![e1, e2],
-        };
-        p.extend_from_slice(&h.encode_tail());
-        p
+        assemble(
+            KeyId([9; 32]),
+            &[
+                (ChunkId([1; 32]), BlobKind::Data, 50, 9, 7),
+                (ChunkId([2; 32]), BlobKind::Tree, 60, 20, 8),
+            ],
+        )
     }
 
     #[test]
