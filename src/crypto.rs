@@ -112,7 +112,6 @@ impl SessionKey {
     }
 }
 
-
 /// A build-time guard: this fails to compile if `IdKey` or `SessionKey` ever becomes `Clone`
 /// (the call is ambiguous between the two impls then), so no code can copy a secret key.
 const _: fn() = || {

@@ -163,6 +163,20 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
+    fn a_missing_settings_file_is_none_and_an_unreadable_one_an_error_naming_it() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("notify.toml");
+        assert_eq!(read_if_present(&path).unwrap(), None);
+        fs::write(&path, "x = 1\n").unwrap();
+        assert_eq!(read_if_present(&path).unwrap().as_deref(), Some("x = 1\n"));
+        let e = read_if_present(d.path()).unwrap_err();
+        assert!(
+            e.to_string().contains(&d.path().display().to_string()),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_replacement_is_whole_or_absent_and_leaves_no_temporary_file() {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("schedule.toml");

@@ -474,3 +474,39 @@ fn run_restore_command(service: &str, cmd: &str, input: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_check_the_fingerprint_first_then_read_the_share_settings() {
+        let d = tempfile::tempdir().unwrap();
+        let pw = d.path().join("pass");
+        let fp = crate::signing::SigningKey::generate().public();
+        let text = fp.fingerprint();
+        let req = |fingerprint| RecoverRequest {
+            from: "smb://nas/backups",
+            username: Some("cairn".into()),
+            password_file: Some(&pw),
+            allow_unencrypted: true,
+            fingerprint,
+        };
+        let new = |r| RecoverOptions::new(r, "/repo".into(), "/restore".into(), None);
+        // the password file is missing too: the fingerprint is named first
+        let e = new(req(Some("cairn-fp1:00"))).err().unwrap();
+        assert!(
+            e.to_string().contains("is not a repository fingerprint"),
+            "{e}"
+        );
+        let e = new(req(Some(&text))).err().unwrap();
+        assert!(e.to_string().contains("pass"), "{e}");
+        std::fs::write(&pw, "s3cret\n").unwrap();
+        let o = new(req(Some(&text))).unwrap();
+        assert_eq!(o.fingerprint, Some(fp));
+        assert_eq!(o.from.password.as_deref(), Some("s3cret"));
+        assert!(o.from.allow_unencrypted);
+        assert_eq!((o.repo, o.target), ("/repo".into(), "/restore".into()));
+        assert_eq!(new(req(None)).unwrap().fingerprint, None);
+    }
+}

@@ -319,6 +319,22 @@ mod tests {
     }
 
     #[test]
+    fn settings_from_arguments_read_the_password_file_and_keep_the_encryption_choice() {
+        let d = tempfile::tempdir().unwrap();
+        let pw = d.path().join("pass");
+        fs::write(&pw, "s3cret\n").unwrap();
+        let cfg = TargetConfig::from_args("smb://h/s", Some("u".into()), Some(&pw), true).unwrap();
+        assert_eq!(cfg.password.as_deref(), Some("s3cret"));
+        assert!(cfg.allow_unencrypted);
+        let cfg = TargetConfig::from_args("smb://h/s", Some("u".into()), Some(&pw), false).unwrap();
+        assert!(!cfg.allow_unencrypted);
+        let absent = d.path().join("absent-pass");
+        let e = TargetConfig::from_args("smb://h/s", Some("u".into()), Some(&absent), false)
+            .unwrap_err();
+        assert!(e.to_string().contains("absent-pass"), "{e}");
+    }
+
+    #[test]
     fn smb_targets_need_credentials() {
         assert!(matches!(
             TargetConfig::new("smb://h/s", None, Some("p".into())),

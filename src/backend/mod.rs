@@ -48,12 +48,7 @@ macro_rules! guarded_calls {
             self.inner.read(name)
         }
 
-        fn read_range(
-            &self,
-            name: &str,
-            offset: u64,
-            len: usize,
-        ) -> Result<Vec<u8>, StorageError> {
+        fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
             self.$guard(name)?;
             self.inner.read_range(name, offset, len)
         }
@@ -196,6 +191,17 @@ pub(crate) mod contract {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listings_name_entries_from_the_root_and_never_enter_the_local_state() {
+        assert_eq!(entry_name("", "config").as_deref(), Some("config"));
+        assert_eq!(
+            entry_name("data/ab", "abcd").as_deref(),
+            Some("data/ab/abcd")
+        );
+        assert_eq!(entry_name("", "local"), None);
+        assert_eq!(entry_name("data", "local").as_deref(), Some("data/local"));
+    }
 
     #[test]
     fn names_are_checked() {

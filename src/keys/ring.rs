@@ -57,7 +57,9 @@ impl KeyRing {
 
     /// The id key of an epoch.
     pub fn epoch_key(&self, repo: &Repository, epoch: &KeyId, backup: &str) -> Result<Arc<IdKey>> {
-        cached(&self.epochs, epoch, || self.unwrap_epoch(repo, epoch, backup))
+        cached(&self.epochs, epoch, || {
+            self.unwrap_epoch(repo, epoch, backup)
+        })
     }
 
     /// Unwrap the id key of an epoch (uncached).
