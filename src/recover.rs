@@ -481,10 +481,10 @@ mod tests {
 
     #[test]
     fn options_check_the_fingerprint_first_then_read_the_share_settings() {
-        let d = tempfile::tempdir().unwrap();
-        let pw = d.path().join("pass");
         let fp = crate::signing::SigningKey::generate().public();
         let text = fp.fingerprint();
+        let d = tempfile::tempdir().unwrap();
+        let pw = d.path().join("pass");
         let req = |fingerprint| RecoverRequest {
             from: "smb://nas/backups",
             username: Some("cairn".into()),
