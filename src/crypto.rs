@@ -19,52 +19,60 @@ use zeroize::Zeroizing;
 /// Bytes a sealed blob adds to its payload: nonce (24) + tag (16).
 pub const SEAL_OVERHEAD: usize = 24 + 16;
 
-/// The key of the keyed chunk-id hash. Its bytes are wiped on drop; it is not `Clone` (share
-/// one behind an `Arc`), so no stray copy outlives its use.
-pub struct IdKey(Zeroizing<[u8; 32]>);
+/// A 32-byte secret key type: its bytes are wiped on drop and it is not `Clone` (whoever shares
+/// one shares it behind an `Arc`), so no stray copy outlives its use. `$unwrapped` says where
+/// [`from_bytes`](IdKey::from_bytes) gets its bytes, `$exposed` what the bytes may be used for.
+macro_rules! secret_key {
+    ($(#[$doc:meta])* $name:ident, $unwrapped:literal, $exposed:literal) => {
+        $(#[$doc])*
+        pub struct $name(Zeroizing<[u8; 32]>);
+
+        impl $name {
+            /// A fresh random key.
+            pub fn generate() -> Self {
+                $name(random_key())
+            }
+
+            #[doc = concat!("The key with these bytes (", $unwrapped, ").")]
+            pub fn from_bytes(bytes: [u8; 32]) -> Self {
+                $name(Zeroizing::new(bytes))
+            }
+
+            #[doc = concat!("The secret bytes, for ", $exposed, " only.")]
+            pub(crate) fn expose(&self) -> &[u8; 32] {
+                &self.0
+            }
+        }
+
+        // Its only field is `Zeroizing`: the bytes are wiped when it is dropped.
+        impl zeroize::ZeroizeOnDrop for $name {}
+    };
+}
+
+secret_key!(
+    /// The key of the keyed chunk-id hash. Its bytes are wiped on drop; it is not `Clone` (share
+    /// one behind an `Arc`), so no stray copy outlives its use.
+    IdKey,
+    "unwrapped from an envelope, read from `local/keys.toml`",
+    "wrapping or saving"
+);
+
+secret_key!(
+    /// A symmetric key that seals the chunks of one backup. Wiped on drop, not `Clone` (the
+    /// sealing threads share one behind an `Arc`).
+    SessionKey,
+    "unwrapped from a session envelope",
+    "wrapping"
+);
 
 impl IdKey {
-    /// A fresh random key.
-    pub fn generate() -> Self {
-        IdKey(random_key())
-    }
-
-    /// The key with these bytes (unwrapped from an envelope, read from `local/keys.toml`).
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        IdKey(Zeroizing::new(bytes))
-    }
-
-    /// The secret bytes, for wrapping or saving only.
-    pub(crate) fn expose(&self) -> &[u8; 32] {
-        &self.0
-    }
-
     /// The id of a chunk's plaintext.
     pub fn chunk_id(&self, data: &[u8]) -> ChunkId {
         ChunkId(*blake3::keyed_hash(&self.0, data).as_bytes())
     }
 }
 
-/// A symmetric key that seals the chunks of one backup. Wiped on drop, not `Clone` (the
-/// sealing threads share one behind an `Arc`).
-pub struct SessionKey(Zeroizing<[u8; 32]>);
-
 impl SessionKey {
-    /// A fresh random key.
-    pub fn generate() -> Self {
-        SessionKey(random_key())
-    }
-
-    /// The key with these bytes (unwrapped from a session envelope).
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        SessionKey(Zeroizing::new(bytes))
-    }
-
-    /// The secret bytes, for wrapping only.
-    pub(crate) fn expose(&self) -> &[u8; 32] {
-        &self.0
-    }
-
     /// Seal `payload` for chunk `id`: nonce ‖ ciphertext ‖ tag.
     pub fn seal(&self, id: &ChunkId, payload: &[u8]) -> Vec<u8> {
         let cipher = XChaCha20Poly1305::new((&*self.0).into());
@@ -103,10 +111,6 @@ impl SessionKey {
             .ok()
     }
 }
-
-// Both secret types wipe their bytes when dropped (their only field is `Zeroizing`).
-impl zeroize::ZeroizeOnDrop for IdKey {}
-impl zeroize::ZeroizeOnDrop for SessionKey {}
 
 /// A build-time guard: this fails to compile if `IdKey` or `SessionKey` ever becomes `Clone`
 /// (the call is ambiguous between the two impls then), so no code can copy a secret key.

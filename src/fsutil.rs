@@ -6,6 +6,16 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+/// The text of the small settings file `path`, or `None` when there is none (a missing file
+/// means "not set"); any other failure to read it is an error naming the path.
+pub fn read_if_present(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path.display().to_string(), e)),
+    }
+}
+
 /// Write `data` to `path` atomically (temp file with `mode`, fsync, rename, fsync dir).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     replace_file(path, data, mode).map_err(|e| Error::io(path.display().to_string(), e))
@@ -151,6 +161,20 @@ pub(crate) fn remove_corrupt_copies(path: &Path) {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_missing_settings_file_is_none_and_an_unreadable_one_an_error_naming_it() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("notify.toml");
+        assert_eq!(read_if_present(&path).unwrap(), None);
+        fs::write(&path, "x = 1\n").unwrap();
+        assert_eq!(read_if_present(&path).unwrap().as_deref(), Some("x = 1\n"));
+        let e = read_if_present(d.path()).unwrap_err();
+        assert!(
+            e.to_string().contains(&d.path().display().to_string()),
+            "{e}"
+        );
+    }
 
     #[test]
     fn a_replacement_is_whole_or_absent_and_leaves_no_temporary_file() {

@@ -38,7 +38,6 @@ use chrono::{DateTime, Utc};
 use live::LiveSet;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
 
 /// A pack is rewritten when more than this share (in percent) of its blob bytes is dead...
 pub const REWRITE_DEAD_PERCENT: u64 = 30;
@@ -565,20 +564,6 @@ pub fn prune_local(
     };
     let p = plan_with(&ctl.repo, &index, policy, now, &scope)?;
     execute(&ctl.repo, &index, &p, dry_run, progress)
-}
-
-/// Open the copy in `store` (signed by whatever key its own config names) and prune it with
-/// [`prune_repo`]. The target's prune opens its copy expecting the controller's key instead.
-pub fn prune_copy(
-    store: Arc<dyn Backend>,
-    policy: &Policy,
-    now: DateTime<Utc>,
-    scope: &Scope,
-    dry_run: bool,
-    progress: &Progress,
-) -> Result<PruneReport> {
-    let repo = Repository::open(store)?;
-    prune_repo(&repo, policy, now, scope, dry_run, progress)
 }
 
 /// Prune a copy without local state (the target's) that is already open (the caller chose

@@ -41,6 +41,50 @@ pub struct RecoverOptions {
     pub fingerprint: Option<PublicKey>,
 }
 
+/// What to recover, as the operator gave it (`cairn recover`'s arguments, parsed but unchecked).
+pub struct RecoverRequest<'a> {
+    /// The share: `smb://HOST[:PORT]/SHARE[/PATH]` or a local directory.
+    pub from: &'a str,
+    /// The SMB username.
+    pub username: Option<String>,
+    /// The file holding the SMB password (else the file `CAIRN_PASSWORD_FILE` names).
+    pub password_file: Option<&'a Path>,
+    /// Accept an SMB server that offers no encryption.
+    pub allow_unencrypted: bool,
+    /// The repository fingerprint, as typed.
+    pub fingerprint: Option<&'a str>,
+}
+
+impl RecoverOptions {
+    /// Check `req` (the fingerprint first, then the share's settings, reading its password file)
+    /// and assemble the options to recover into the new repository `repo`, restoring `backup`
+    /// (default: the newest) into `target`.
+    pub fn new(
+        req: RecoverRequest<'_>,
+        repo: PathBuf,
+        target: PathBuf,
+        backup: Option<String>,
+    ) -> Result<Self> {
+        let fingerprint = req
+            .fingerprint
+            .map(PublicKey::parse_fingerprint)
+            .transpose()?;
+        let from = TargetConfig::from_args(
+            req.from,
+            req.username,
+            req.password_file,
+            req.allow_unencrypted,
+        )?;
+        Ok(RecoverOptions {
+            from,
+            repo,
+            target,
+            backup,
+            fingerprint,
+        })
+    }
+}
+
 /// What recovery did.
 #[derive(Debug, serde::Serialize)]
 pub struct RecoverReport {
@@ -413,9 +457,7 @@ fn run_restore_command(service: &str, cmd: &str, input: &Path) -> Result<()> {
     };
     let stdin = std::fs::File::open(input)
         .map_err(|e| fail_io(format!("cannot open {}", input.display()), e))?;
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
+    let out = crate::sys::shell(cmd)
         .stdin(stdin)
         .output()
         .map_err(|e| fail_io("its restore command could not be started".into(), e))?;
@@ -431,4 +473,40 @@ fn run_restore_command(service: &str, cmd: &str, input: &Path) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_check_the_fingerprint_first_then_read_the_share_settings() {
+        let fp = crate::signing::SigningKey::generate().public();
+        let text = fp.fingerprint();
+        let d = tempfile::tempdir().unwrap();
+        let pw = d.path().join("pass");
+        let req = |fingerprint| RecoverRequest {
+            from: "smb://nas/backups",
+            username: Some("cairn".into()),
+            password_file: Some(&pw),
+            allow_unencrypted: true,
+            fingerprint,
+        };
+        let new = |r| RecoverOptions::new(r, "/repo".into(), "/restore".into(), None);
+        // the password file is missing too: the fingerprint is named first
+        let e = new(req(Some("cairn-fp1:00"))).err().unwrap();
+        assert!(
+            e.to_string().contains("is not a repository fingerprint"),
+            "{e}"
+        );
+        let e = new(req(Some(&text))).err().unwrap();
+        assert!(e.to_string().contains("pass"), "{e}");
+        std::fs::write(&pw, "s3cret\n").unwrap();
+        let o = new(req(Some(&text))).unwrap();
+        assert_eq!(o.fingerprint, Some(fp));
+        assert_eq!(o.from.password.as_deref(), Some("s3cret"));
+        assert!(o.from.allow_unencrypted);
+        assert_eq!((o.repo, o.target), ("/repo".into(), "/restore".into()));
+        assert_eq!(new(req(None)).unwrap().fingerprint, None);
+    }
 }

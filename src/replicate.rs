@@ -101,17 +101,19 @@ pub fn export(
     dst: &dyn Backend,
     progress: &dyn Fn(ExportProgress),
 ) -> Result<ExportReport> {
-    copy_missing(src, dst, progress)
+    let report = copy(src, dst, None, progress)?;
+    if let Some((object, detail)) = report.damaged_objects.iter().next() {
+        return Err(Error::corrupt(
+            format!("{}: {object}", src.describe()),
+            detail.clone(),
+        ));
+    }
+    Ok(report)
 }
 
-/// Copy from the target to a (new) internal repository: [`export`] with the roles swapped.
-pub fn fetch(
-    target: &dyn Backend,
-    local: &dyn Backend,
-    progress: &dyn Fn(ExportProgress),
-) -> Result<ExportReport> {
-    copy_missing(target, local, progress)
-}
+/// Copy from the target to a (new) internal repository: [`export`] with the roles swapped
+/// (`fetch(target, local, progress)`); the copy is direction-neutral.
+pub use self::export as fetch;
 
 /// What a copy will send.
 #[derive(Debug, Default)]
@@ -265,22 +267,6 @@ fn same_content(
         offset += theirs.len() as u64;
     }
     Ok(named_by.is_none_or(|h| hasher.finalize().to_hex().as_str() == h))
-}
-
-/// The direction-neutral copy behind [`export`] and [`fetch`].
-pub fn copy_missing(
-    src: &dyn Backend,
-    dst: &dyn Backend,
-    progress: &dyn Fn(ExportProgress),
-) -> Result<ExportReport> {
-    let report = copy(src, dst, None, progress)?;
-    if let Some((object, detail)) = report.damaged_objects.iter().next() {
-        return Err(Error::corrupt(
-            format!("{}: {object}", src.describe()),
-            detail.clone(),
-        ));
-    }
-    Ok(report)
 }
 
 /// The objects (by name) a backup needs besides its manifest, given the manifest's name; an

@@ -83,12 +83,8 @@ impl ScheduleConfig {
     /// Load `REPO/local/schedule.toml`; defaults for what it does not say (or if it is absent).
     pub fn load(local_dir: &Path) -> Result<ScheduleConfig> {
         let path = local_dir.join(SCHEDULE_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(ScheduleConfig::default())
-            }
-            Err(e) => return Err(Error::io(path.display().to_string(), e)),
+        let Some(text) = crate::fsutil::read_if_present(&path)? else {
+            return Ok(ScheduleConfig::default());
         };
         let bad = |what: String| {
             Error::failed(

@@ -78,16 +78,15 @@ pub struct ServiceList {
 impl ServiceList {
     /// Read the list (empty if the file does not exist).
     pub fn load(path: &Path) -> Result<Self> {
-        match std::fs::read_to_string(path) {
-            Ok(t) => toml::from_str(&t).map_err(|e| {
-                Error::failed(
-                    format!("cannot parse {}: {e}", path.display()),
-                    "fix the file by hand or remove and re-add the services",
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(Error::io(path.display().to_string(), e)),
-        }
+        let Some(t) = crate::fsutil::read_if_present(path)? else {
+            return Ok(Self::default());
+        };
+        toml::from_str(&t).map_err(|e| {
+            Error::failed(
+                format!("cannot parse {}: {e}", path.display()),
+                "fix the file by hand or remove and re-add the services",
+            )
+        })
     }
 
     /// Write the list atomically.

@@ -30,6 +30,14 @@ pub fn limit_malloc_arenas(arenas: i32) {
     let _ = arenas;
 }
 
+/// `sh -c cmd`: how every operator-given command (a service's backup and restore commands, the
+/// notifier) is run. The caller sets its standard streams.
+pub fn shell(cmd: &str) -> std::process::Command {
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c").arg(cmd);
+    c
+}
+
 /// Make the child that `cmd` spawns the leader of a new session (setsid(2) between fork and
 /// exec), detached from our terminal and session: a background mount outlives the shell.
 pub fn new_session_on_exec(cmd: &mut std::process::Command) {

@@ -59,6 +59,22 @@ struct Stored {
 pub const UNENCRYPTED_WARNING: &str = "WARNING: SMB encryption is not required for this target (--allow-unencrypted): backup data, names of objects and the share's password exchange may cross the network without encryption; run `cairn target set` again without --allow-unencrypted once the server offers SMB 3 encryption";
 
 impl TargetConfig {
+    /// The settings of `cairn target set` / `cairn recover --from` as the operator gave them:
+    /// the password is read from `password_file` (or the file [`PASSWORD_FILE_ENV`] names), then
+    /// checked and assembled as in [`TargetConfig::new`].
+    pub fn from_args(
+        url: &str,
+        username: Option<String>,
+        password_file: Option<&Path>,
+        allow_unencrypted: bool,
+    ) -> Result<TargetConfig> {
+        let password = read_password(password_file)?;
+        Ok(TargetConfig {
+            allow_unencrypted,
+            ..TargetConfig::new(url, username, password)?
+        })
+    }
+
     /// Check and assemble the settings of `cairn target set` / `cairn recover --from`.
     /// An SMB URL needs a username and a password; a local directory takes neither.
     pub fn new(
@@ -136,10 +152,8 @@ impl TargetConfig {
     /// Load the saved settings; `None` when no target is set.
     pub fn load(repo: &Path) -> Result<Option<TargetConfig>> {
         let path = Self::file(repo);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path.display().to_string(), e)),
+        let Some(text) = crate::fsutil::read_if_present(&path)? else {
+            return Ok(None);
         };
         let broken =
             |what: String| {
@@ -302,6 +316,22 @@ mod tests {
         assert!(TargetConfig::clear(d.path()).unwrap());
         assert_eq!(TargetConfig::load(d.path()).unwrap(), None);
         assert!(!TargetConfig::clear(d.path()).unwrap());
+    }
+
+    #[test]
+    fn settings_from_arguments_read_the_password_file_and_keep_the_encryption_choice() {
+        let d = tempfile::tempdir().unwrap();
+        let pw = d.path().join("pass");
+        fs::write(&pw, "s3cret\n").unwrap();
+        let cfg = TargetConfig::from_args("smb://h/s", Some("u".into()), Some(&pw), true).unwrap();
+        assert_eq!(cfg.password.as_deref(), Some("s3cret"));
+        assert!(cfg.allow_unencrypted);
+        let cfg = TargetConfig::from_args("smb://h/s", Some("u".into()), Some(&pw), false).unwrap();
+        assert!(!cfg.allow_unencrypted);
+        let absent = d.path().join("absent-pass");
+        let e = TargetConfig::from_args("smb://h/s", Some("u".into()), Some(&absent), false)
+            .unwrap_err();
+        assert!(e.to_string().contains("absent-pass"), "{e}");
     }
 
     #[test]

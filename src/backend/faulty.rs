@@ -148,20 +148,7 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         format!("faulty {}", self.inner.describe())
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
-        self.gate(prefix)?;
-        self.inner.list(prefix)
-    }
-
-    fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        self.gate(name)?;
-        self.inner.read(name)
-    }
-
-    fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
-        self.gate(name)?;
-        self.inner.read_range(name, offset, len)
-    }
+    super::guarded_calls!(gate);
 
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
         match self.next() {
@@ -180,16 +167,6 @@ impl<B: Backend> Backend for FaultyBackend<B> {
     fn delete(&self, name: &str) -> Result<(), StorageError> {
         self.gate(name)?;
         self.inner.delete(name)
-    }
-
-    fn stat(&self, name: &str) -> Result<Option<u64>, StorageError> {
-        self.gate(name)?;
-        self.inner.stat(name)
-    }
-
-    fn clean_temp(&self) -> Result<usize, StorageError> {
-        self.gate("")?;
-        self.inner.clean_temp()
     }
 }
 

@@ -68,14 +68,9 @@ impl LocalBackend {
             let ent = ent.map_err(|e| self.err(rel, &e))?;
             let name = ent.file_name();
             let Some(name) = name.to_str() else { continue };
-            let child = if rel.is_empty() {
-                name.to_string()
-            } else {
-                format!("{rel}/{name}")
-            };
-            if rel.is_empty() && name == "local" {
+            let Some(child) = super::entry_name(rel, name) else {
                 continue;
-            }
+            };
             let ft = ent.file_type().map_err(|e| self.err(&child, &e))?;
             if name.starts_with(TEMP_PREFIX) {
                 temps.push(ent.path());

@@ -32,8 +32,53 @@ pub fn smb_timeout() -> std::time::Duration {
 
 use crate::error::StorageError;
 
+/// In an `impl Backend` of a wrapper whose backend is `self.inner`: the calls that change
+/// nothing (list, read, read_range, stat) and `clean_temp`, each passed on after
+/// `self.$guard(name)?` (a fault injector's gate, a power cut's check that the power is on;
+/// `clean_temp` passes `""`).
+macro_rules! guarded_calls {
+    ($guard:ident) => {
+        fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+            self.$guard(prefix)?;
+            self.inner.list(prefix)
+        }
+
+        fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+            self.$guard(name)?;
+            self.inner.read(name)
+        }
+
+        fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
+            self.$guard(name)?;
+            self.inner.read_range(name, offset, len)
+        }
+
+        fn stat(&self, name: &str) -> Result<Option<u64>, StorageError> {
+            self.$guard(name)?;
+            self.inner.stat(name)
+        }
+
+        fn clean_temp(&self) -> Result<usize, StorageError> {
+            self.$guard("")?;
+            self.inner.clean_temp()
+        }
+    };
+}
+use guarded_calls;
+
 /// Prefix of the file name of an object being written (it is renamed into place when complete).
 pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// The object name, relative to a directory backend's root, of the entry `name` in its directory
+/// `rel` (`""` for the root); `None` for the root's `local` directory, the controller's own state
+/// (a repository's root holds it), which no listing enters.
+pub(crate) fn entry_name(rel: &str, name: &str) -> Option<String> {
+    if rel.is_empty() {
+        (name != "local").then(|| name.to_string())
+    } else {
+        Some(format!("{rel}/{name}"))
+    }
+}
 
 /// One stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +191,17 @@ pub(crate) mod contract {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listings_name_entries_from_the_root_and_never_enter_the_local_state() {
+        assert_eq!(entry_name("", "config").as_deref(), Some("config"));
+        assert_eq!(
+            entry_name("data/ab", "abcd").as_deref(),
+            Some("data/ab/abcd")
+        );
+        assert_eq!(entry_name("", "local"), None);
+        assert_eq!(entry_name("data", "local").as_deref(), Some("data/local"));
+    }
 
     #[test]
     fn names_are_checked() {

@@ -162,20 +162,7 @@ impl<B: Backend> Backend for PowerCut<B> {
         self.inner.describe()
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
-        self.alive(prefix)?;
-        self.inner.list(prefix)
-    }
-
-    fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        self.alive(name)?;
-        self.inner.read(name)
-    }
-
-    fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
-        self.alive(name)?;
-        self.inner.read_range(name, offset, len)
-    }
+    super::guarded_calls!(alive);
 
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
         if !self.point("write", name)? {
@@ -201,16 +188,6 @@ impl<B: Backend> Backend for PowerCut<B> {
             self.inner.delete(name)?;
         }
         Err(self.dead_error(name))
-    }
-
-    fn stat(&self, name: &str) -> Result<Option<u64>, StorageError> {
-        self.alive(name)?;
-        self.inner.stat(name)
-    }
-
-    fn clean_temp(&self) -> Result<usize, StorageError> {
-        self.alive("")?;
-        self.inner.clean_temp()
     }
 }
 

@@ -414,14 +414,9 @@ impl SmbBackend {
             if name.is_empty() || name == "." || name == ".." {
                 continue;
             }
-            let child = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            if rel.is_empty() && name == "local" {
+            let Some(child) = super::entry_name(rel, &name) else {
                 continue;
-            }
+            };
             if name.starts_with(TEMP_PREFIX) {
                 temps.push(child);
             } else if ent.get_type() == SmbDirentType::Dir {

@@ -219,7 +219,7 @@ fn run_command(
     cmd: &str,
     stats: &mut WalkStats,
 ) -> Result<crate::id::ChunkId> {
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     // The command line never goes into the error: it may hold secrets (`PGPASSWORD=… pg_dump`),
     // and errors reach alerts and notifications. See `service_command_failed`.
     let fail = |detail: String| Error::service(&s.name, ServiceCause::CommandFailed, detail);
@@ -231,9 +231,7 @@ fn run_command(
             e,
         )
     };
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
+    let mut child = crate::sys::shell(cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

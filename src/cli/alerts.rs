@@ -28,14 +28,8 @@ pub fn run(g: &Global, a: AlertsArgs) -> Result<()> {
         println!("no {}alerts", if a.all { "" } else { "active " });
     }
     for x in &list {
-        let sev = serde_json::to_value(x.severity)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let state = serde_json::to_value(x.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let sev = output::name_of(&x.severity);
+        let state = output::name_of(&x.state);
         println!(
             "[{sev}] {} {} ({}, {} job, raised {}{}): {}",
             output::escape(&x.id),

@@ -31,10 +31,7 @@ pub fn run(g: &Global, a: JobsArgs) -> Result<()> {
             .duration_ms
             .map(|d| format!("{:.1}s", d as f64 / 1000.0))
             .unwrap_or_else(|| "-".into());
-        let state = serde_json::to_value(j.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let state = output::name_of(&j.state);
         println!(
             "{}  {:<8} {:<11} {:>8}  read {:>10} stored {:>10} exported {:>10}{}",
             j.id.as_str(),

@@ -17,6 +17,14 @@ pub fn json<T: serde::Serialize>(v: &T) {
     );
 }
 
+/// The name a unit enum value (a job state, a severity) has in JSON, for the text listings.
+pub fn name_of<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// Text with its control characters escaped (see [`cairn::text::escape`]).
 pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
     cairn::text::escape(s)

@@ -1,9 +1,7 @@
 //! `cairn recover`.
 
 use super::{output, Global, IdentityArg};
-use cairn::recover::{RecoverOptions, RecoverReport};
-use cairn::signing::PublicKey;
-use cairn::target::{self, TargetConfig};
+use cairn::recover::{RecoverOptions, RecoverReport, RecoverRequest};
 use cairn::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -47,22 +45,15 @@ pub struct RecoverArgs {
 
 /// Run a recovery and print its report.
 pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
-    let fingerprint = a
-        .fingerprint
-        .as_deref()
-        .map(PublicKey::parse_fingerprint)
-        .transpose()?;
-    let keys = a.identity.require("recover")?;
-    let pw = target::read_password(a.password_file.as_deref())?;
-    let mut from = TargetConfig::new(&a.from, a.username, pw)?;
-    from.allow_unencrypted = a.allow_unencrypted;
-    let opts = RecoverOptions {
-        from,
-        repo: g.repo.clone(),
-        target: a.target,
-        backup: a.backup,
-        fingerprint,
+    let req = RecoverRequest {
+        from: &a.from,
+        username: a.username,
+        password_file: a.password_file.as_deref(),
+        allow_unencrypted: a.allow_unencrypted,
+        fingerprint: a.fingerprint.as_deref(),
     };
+    let opts = RecoverOptions::new(req, g.repo.clone(), a.target, a.backup)?;
+    let keys = a.identity.require("recover")?;
     let term = g.term();
     let r = cairn::ops::recover(&g.context(&term), &opts, &keys)?;
     print_report(&r, &opts);

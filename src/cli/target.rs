@@ -1,7 +1,7 @@
 //! `cairn target set|show|clear` and `cairn export`.
 
 use super::{output, Global};
-use cairn::target::{self, TargetConfig};
+use cairn::target::TargetConfig;
 use cairn::Result;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -51,9 +51,12 @@ pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
             password_file,
             allow_unencrypted,
         } => {
-            let pw = target::read_password(password_file.as_deref())?;
-            let mut cfg = TargetConfig::new(&url, username, pw)?;
-            cfg.allow_unencrypted = allow_unencrypted;
+            let cfg = TargetConfig::from_args(
+                &url,
+                username,
+                password_file.as_deref(),
+                allow_unencrypted,
+            )?;
             cairn::ops::set_target(&cx, &cfg)?;
             if !g.quiet {
                 eprintln!("target set to {cfg}; backups are exported there after each backup");

@@ -30,13 +30,21 @@ pub(crate) fn unframe<T: DeserializeOwned>(
     what: &str,
 ) -> Result<T> {
     let body = check_header(bytes, magic, version, what)?;
+    decode_whole(body, what, "cannot decode", "trailing bytes")
+}
+
+/// Decode all of `body` as one postcard `T`: damage to `what` if it does not decode (`bad: …`)
+/// or bytes are left after it (`N {left}`).
+pub(crate) fn decode_whole<T: DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+    bad: &str,
+    left: &str,
+) -> Result<T> {
     let (v, rest) = postcard::take_from_bytes::<T>(body)
-        .map_err(|e| Error::corrupt(what, format!("cannot decode: {e}")))?;
+        .map_err(|e| Error::corrupt(what, format!("{bad}: {e}")))?;
     if !rest.is_empty() {
-        return Err(Error::corrupt(
-            what,
-            format!("{} trailing bytes", rest.len()),
-        ));
+        return Err(Error::corrupt(what, format!("{} {left}", rest.len())));
     }
     Ok(v)
 }

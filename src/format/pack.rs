@@ -92,14 +92,12 @@ impl PackHeader {
 
     /// Decode a header whose pack is `pack_len` bytes long, checking every entry's bounds.
     pub fn decode(header: &[u8], pack_len: u64, what: &str) -> Result<Self> {
-        let (h, rest) = postcard::take_from_bytes::<PackHeader>(header)
-            .map_err(|e| Error::corrupt(what, format!("bad pack header: {e}")))?;
-        if !rest.is_empty() {
-            return Err(Error::corrupt(
-                what,
-                format!("{} stray bytes after the pack header", rest.len()),
-            ));
-        }
+        let h: PackHeader = super::decode_whole(
+            header,
+            what,
+            "bad pack header",
+            "stray bytes after the pack header",
+        )?;
         let blobs_end = (header.len() as u64)
             .checked_add(TRAILER_LEN as u64)
             .and_then(|tail| pack_len.checked_sub(tail))
@@ -147,34 +145,38 @@ pub fn lead() -> Vec<u8> {
     v
 }
 
+/// A well-formed pack for tests: its blobs `(id, kind, sealed length, plaintext length, fill)`
+/// stand in as `length` bytes of `fill` each, under the session `session`.
+#[cfg(test)]
+pub(crate) fn assemble(session: KeyId, blobs: &[(ChunkId, BlobKind, u32, u32, u8)]) -> Vec<u8> {
+    let mut p = lead();
+    let mut entries = Vec::new();
+    for &(id, kind, length, raw_len, fill) in blobs {
+        entries.push(PackEntry {
+            id,
+            kind,
+            offset: p.len() as u32,
+            length,
+            raw_len,
+        });
+        p.resize(p.len() + length as usize, fill);
+    }
+    p.extend_from_slice(&PackHeader { session, entries }.encode_tail());
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sample() -> Vec<u8> {
-        let mut p = lead();
-        let e1 = PackEntry {
-            id: ChunkId([1; 32]),
-            kind: BlobKind::Data,
-            offset: p.len() as u32,
-            length: 50,
-            raw_len: 9,
-        };
-        p.extend_from_slice(&[7u8; 50]);
-        let e2 = PackEntry {
-            id: ChunkId([2; 32]),
-            kind: BlobKind::Tree,
-            offset: p.len() as u32,
-            length: 60,
-            raw_len: 20,
-        };
-        p.extend_from_slice(&[8u8; 60]);
-        let h = PackHeader {
-            session: KeyId([9; 32]),
-            entries: vec![e1, e2],
-        };
-        p.extend_from_slice(&h.encode_tail());
-        p
+        assemble(
+            KeyId([9; 32]),
+            &[
+                (ChunkId([1; 32]), BlobKind::Data, 50, 9, 7),
+                (ChunkId([2; 32]), BlobKind::Tree, 60, 20, 8),
+            ],
+        )
     }
 
     #[test]

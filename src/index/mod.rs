@@ -179,7 +179,7 @@ impl Index {
 mod tests {
     use super::*;
     use crate::backend::{Backend, MemoryBackend};
-    use crate::format::pack::{BlobKind, PackEntry};
+    use crate::format::pack::BlobKind;
     use crate::id::KeyId;
 
     fn corrupt(path: &Path) {
@@ -257,21 +257,9 @@ mod tests {
     #[test]
     fn sync_indexes_packs_and_rebuilds_when_stale() {
         let store = MemoryBackend::new();
-        let mut pack = crate::format::pack::lead();
-        let e = PackEntry {
-            id: ChunkId([1; 32]),
-            kind: BlobKind::Data,
-            offset: pack.len() as u32,
-            length: 60,
-            raw_len: 5,
-        };
-        pack.extend_from_slice(&[0u8; 60]);
-        pack.extend_from_slice(
-            &PackHeader {
-                session: KeyId([0; 32]),
-                entries: vec![e],
-            }
-            .encode_tail(),
+        let pack = crate::format::pack::assemble(
+            KeyId([0; 32]),
+            &[(ChunkId([1; 32]), BlobKind::Data, 60, 5, 0)],
         );
         let id = PackId(*blake3::hash(&pack).as_bytes());
         store.write(&id.object_name(), &pack).unwrap();

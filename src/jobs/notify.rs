@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 use wait_timeout::ChildExt;
 
@@ -60,14 +60,10 @@ impl Notifier {
     /// Load `REPO/local/notify.toml` (no file: no notifier).
     pub fn load(local_dir: &Path) -> Result<Notifier> {
         let path = local_dir.join(NOTIFY_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Notifier {
-                    config: NotifyConfig::default(),
-                })
-            }
-            Err(e) => return Err(Error::io(path.display().to_string(), e)),
+        let Some(text) = crate::fsutil::read_if_present(&path)? else {
+            return Ok(Notifier {
+                config: NotifyConfig::default(),
+            });
         };
         let config = toml::from_str(&text).map_err(|e| {
             Error::failed(
@@ -158,9 +154,7 @@ fn save(local_dir: &Path, config: &NotifyConfig) -> Result<()> {
 
 /// Run `sh -c cmd` with `doc` on stdin; `Err(warning)` unless it exits 0 within `limit`.
 fn run(cmd: &str, doc: Vec<u8>, limit: Duration) -> std::result::Result<(), String> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
+    let mut child = crate::sys::shell(cmd)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -18,6 +18,21 @@ pub struct Unlocked {
     pub id_key: Arc<IdKey>,
 }
 
+/// The value cached under `id`, or the one `unwrap` makes (then cached). The lock is not held
+/// while unwrapping: two callers may both unwrap a key, and the first one cached is kept.
+fn cached<V>(
+    cache: &Mutex<HashMap<KeyId, Arc<V>>>,
+    id: &KeyId,
+    unwrap: impl FnOnce() -> Result<V>,
+) -> Result<Arc<V>> {
+    let lock = || cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(v) = lock().get(id) {
+        return Ok(v.clone());
+    }
+    let v = Arc::new(unwrap()?);
+    Ok(lock().entry(*id).or_insert(v).clone())
+}
+
 /// Unwrapped keys, cached.
 pub struct KeyRing {
     identity: Identity,
@@ -42,14 +57,13 @@ impl KeyRing {
 
     /// The id key of an epoch.
     pub fn epoch_key(&self, repo: &Repository, epoch: &KeyId, backup: &str) -> Result<Arc<IdKey>> {
-        if let Some(k) = self
-            .epochs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(epoch)
-        {
-            return Ok(k.clone());
-        }
+        cached(&self.epochs, epoch, || {
+            self.unwrap_epoch(repo, epoch, backup)
+        })
+    }
+
+    /// Unwrap the id key of an epoch (uncached).
+    fn unwrap_epoch(&self, repo: &Repository, epoch: &KeyId, backup: &str) -> Result<IdKey> {
         let env = repo.envelope(epoch)?;
         let EnvelopeKind::Epoch { recipients } = &env.kind else {
             return Err(Error::corrupt(
@@ -63,12 +77,7 @@ impl KeyRing {
                 backup: backup.to_string(),
                 recipients: recipients.clone(),
             })?;
-        let k = Arc::new(IdKey::from_bytes(*key));
-        self.epochs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(*epoch, k.clone());
-        Ok(k)
+        Ok(IdKey::from_bytes(*key))
     }
 
     /// The keys of a session (the backup id is for the error message).
@@ -78,14 +87,13 @@ impl KeyRing {
         session: &KeyId,
         backup: &str,
     ) -> Result<Arc<Unlocked>> {
-        if let Some(u) = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(session)
-        {
-            return Ok(u.clone());
-        }
+        cached(&self.sessions, session, || {
+            self.unwrap_session(repo, session, backup)
+        })
+    }
+
+    /// Unwrap the keys of a session (uncached; the epoch's id key comes from the cache).
+    fn unwrap_session(&self, repo: &Repository, session: &KeyId, backup: &str) -> Result<Unlocked> {
         let env = repo.envelope(session)?;
         let EnvelopeKind::Session { epoch } = env.kind else {
             return Err(Error::corrupt(
@@ -104,15 +112,10 @@ impl KeyRing {
                 });
             }
         };
-        let u = Arc::new(Unlocked {
+        Ok(Unlocked {
             session: Arc::new(SessionKey::from_bytes(*key)),
             id_key,
-        });
-        self.sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(*session, u.clone());
-        Ok(u)
+        })
     }
 
     /// Unwrap a sealed repository signing key (`signing/<epoch>`) with this identity; `None` if

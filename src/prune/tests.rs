@@ -6,6 +6,7 @@ use crate::keyring::KeyRing;
 use crate::restore::{restore, RestoreOptions};
 use crate::testutil::{bytes, TestRepo};
 use std::path::Path;
+use std::sync::Arc;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -264,8 +265,8 @@ fn the_target_copy_is_pruned_without_local_state() {
         keep_last: None,
     };
     let store: Arc<dyn Backend> = share.clone();
-    let r = prune_copy(
-        store.clone(),
+    let r = prune_repo(
+        &Repository::open(store.clone()).unwrap(),
         &keep_all,
         Utc::now(),
         &scope,

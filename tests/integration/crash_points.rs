@@ -799,14 +799,16 @@ fn prune_points(fx: &Fixture, template: &Path, local: bool) -> u64 {
             cairn::prune::prune_local(&ctl, &keep_newest(), now, dry_run, &Progress::default())
         } else {
             let store = store.unwrap_or_else(|| Arc::new(LocalBackend::new(world.join("share"))));
-            cairn::prune::prune_copy(
-                store,
-                &keep_newest(),
-                now,
-                &scope,
-                dry_run,
-                &Progress::default(),
-            )
+            cairn::repository::Repository::open(store).and_then(|repo| {
+                cairn::prune::prune_repo(
+                    &repo,
+                    &keep_newest(),
+                    now,
+                    &scope,
+                    dry_run,
+                    &Progress::default(),
+                )
+            })
         }
     };
     every_cut(
@@ -1051,14 +1053,16 @@ fn a_read_error_while_prune_indexes_the_target_never_deletes_a_needed_pack() {
         keep_within: None,
         keep_last: Some(10),
     };
-    let r = cairn::prune::prune_copy(
-        store,
-        &keep_all,
-        chrono::Utc::now(),
-        &cairn::prune::Scope::default(),
-        false,
-        &Progress::default(),
-    );
+    let r = cairn::repository::Repository::open(store).and_then(|repo| {
+        cairn::prune::prune_repo(
+            &repo,
+            &keep_all,
+            chrono::Utc::now(),
+            &cairn::prune::Scope::default(),
+            false,
+            &Progress::default(),
+        )
+    });
     // the injected read error reaches the prune (it stops), and it was a pack's read: were the
     // operation numbers to drift, this says so rather than passing without the fault
     match &r {
