@@ -51,6 +51,15 @@ pub fn rfc3339_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A value's name as serde writes it (`succeeded`, `critical`): the name of a unit enum variant
+/// in JSON documents, empty for anything that is not a plain string.
+pub fn serde_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

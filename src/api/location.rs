@@ -88,13 +88,32 @@ pub(super) async fn put_location(
         .as_deref()
         .map(super::backups::parse_recipients)
         .transpose()?;
+    let target = probe(&state, &mut body).await?;
+    if let Some(r) = recipients {
+        rotate_if_changed(&state, r).await?;
+    }
+    let st = state.clone();
+    let enable = body.scheduler_enabled;
+    let doc = super::blocking(move || {
+        save(&st, target.as_ref(), every, keep, enable)?;
+        document(&st)
+    })
+    .await?;
+    Ok(Json(doc))
+}
+
+/// The probe of a new location, like `cairn target set`: the settings to save, or `None` when
+/// the body names no URL. A failed probe is the request's fault (400) and saves nothing.
+async fn probe(
+    state: &Arc<AppState>,
+    body: &mut LocationBody,
+) -> Result<Option<TargetConfig>, ApiError> {
     let st = state.clone();
     let url = body.url.take();
     let username = body.username.take();
     let password = body.password.take();
     let allow_unencrypted = body.allow_unencrypted;
-    // the probe: like `cairn target set`; a failure is the request's (400), nothing saved
-    let target = super::blocking(move || {
+    super::blocking(move || {
         let ctl = crate::controller::Controller::open(&st.repo)?;
         let Some(url) = url else {
             return Ok(Ok(None));
@@ -118,60 +137,70 @@ pub(super) async fn put_location(
             Err(e) => Err(ApiError::from(e).with_status(StatusCode::BAD_REQUEST)),
         })
     })
-    .await??;
-    // the recipients: a key rotation when they change (a job under the lease: 409 if busy)
-    if let Some(r) = recipients {
-        let st = state.clone();
-        let current = super::blocking(move || {
-            Ok(crate::ops::key_list(&crate::ops::Context::new(&st.repo))?
-                .current
-                .recipients)
-        })
-        .await?;
-        let mut want: Vec<String> = r.iter().map(|x| x.to_string()).collect();
-        let mut have = current;
-        want.sort();
-        have.sort();
-        if want != have {
-            super::backups::rotate(&state, r).await?;
-        }
-    }
+    .await?
+}
+
+/// A key rotation when the recipients differ from the current epoch's (a job under the lease:
+/// 409 if busy).
+async fn rotate_if_changed(
+    state: &Arc<AppState>,
+    recipients: Vec<crate::crypto::Recipient>,
+) -> Result<(), ApiError> {
     let st = state.clone();
-    let enable = body.scheduler_enabled;
-    let doc = super::blocking(move || {
-        let local = st.local();
-        if let Some(cfg) = &target {
-            cfg.save(&st.repo)?;
-            eprintln!(
-                "{} target set to {cfg} through the API",
-                crate::jobs::time::rfc3339(&chrono::Utc::now())
-            );
-        }
-        let mut changed = false;
-        if every.is_some() || keep.is_some() {
-            let mut cfg = ScheduleConfig::load(&local)?;
-            if let Some(d) = every {
-                cfg.backup_every = d;
-            }
-            if let Some(d) = keep {
-                cfg.keep_within = d;
-            }
-            cfg.save(&local)?;
-            changed = true;
-        }
-        if let Some(on) = enable {
-            let mut s = Settings::load(&local);
-            if s.scheduler_enabled != on {
-                s.scheduler_enabled = on;
-                s.save(&local)?;
-                changed = true;
-            }
-        }
-        if changed || target.is_some() {
-            st.schedule_changed();
-        }
-        document(&st)
+    let mut have = super::blocking(move || {
+        Ok(crate::ops::key_list(&crate::ops::Context::new(&st.repo))?
+            .current
+            .recipients)
     })
     .await?;
-    Ok(Json(doc))
+    let mut want: Vec<String> = recipients.iter().map(|x| x.to_string()).collect();
+    want.sort();
+    have.sort();
+    if want != have {
+        super::backups::rotate(state, recipients).await?;
+    }
+    Ok(())
+}
+
+/// Save what the request changes (the probed target, the schedule, the scheduler switch) and
+/// restart the scheduler when its plan changed.
+fn save(
+    st: &AppState,
+    target: Option<&TargetConfig>,
+    every: Option<Duration>,
+    keep: Option<Duration>,
+    enable: Option<bool>,
+) -> crate::Result<()> {
+    let local = st.local();
+    if let Some(cfg) = target {
+        cfg.save(&st.repo)?;
+        eprintln!(
+            "{} target set to {cfg} through the API",
+            crate::jobs::time::rfc3339(&chrono::Utc::now())
+        );
+    }
+    let mut changed = false;
+    if every.is_some() || keep.is_some() {
+        let mut cfg = ScheduleConfig::load(&local)?;
+        if let Some(d) = every {
+            cfg.backup_every = d;
+        }
+        if let Some(d) = keep {
+            cfg.keep_within = d;
+        }
+        cfg.save(&local)?;
+        changed = true;
+    }
+    if let Some(on) = enable {
+        let mut s = Settings::load(&local);
+        if s.scheduler_enabled != on {
+            s.scheduler_enabled = on;
+            s.save(&local)?;
+            changed = true;
+        }
+    }
+    if changed || target.is_some() {
+        st.schedule_changed();
+    }
+    Ok(())
 }

@@ -127,19 +127,7 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     // the TLS certificate and key are read before anything starts: a bad one is bad input
     let tls = match &opts.tls {
         None => None,
-        Some((cert, key)) => Some(
-            rt.block_on(axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key))
-                .map_err(|e| {
-                    Error::usage(
-                        format!(
-                            "cannot use the TLS certificate {} and key {}: {e}",
-                            cert.display(),
-                            key.display()
-                        ),
-                        "give --tls-cert a PEM certificate chain and --tls-key its PEM private key (PKCS#8, PKCS#1 or SEC1), both readable by cairn",
-                    )
-                })?,
-        ),
+        Some((cert, key)) => Some(load_tls(&rt, cert, key)?),
     };
     let scheduler = {
         let state = state.clone();
@@ -153,36 +141,12 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
         "cairn serve: API on {scheme}://{}/api/v1 (OpenAPI at /api/v1/openapi.json); stop with SIGTERM",
         opts.listen
     );
-    let served = rt.block_on(async {
-        let handle = axum_server::Handle::new();
-        let watcher = {
-            let handle = handle.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                while !stop.is_cancelled() {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                handle.graceful_shutdown(Some(Duration::from_secs(5)));
-            })
-        };
-        let app = router(state.clone()).into_make_service();
-        let out = match tls {
-            None => {
-                axum_server::from_tcp(listener)?
-                    .handle(handle)
-                    .serve(app)
-                    .await
-            }
-            Some(cfg) => {
-                axum_server::tls_rustls::from_tcp_rustls(listener, cfg)?
-                    .handle(handle)
-                    .serve(app)
-                    .await
-            }
-        };
-        watcher.abort();
-        out
-    });
+    let served = rt.block_on(run_server(
+        listener,
+        tls,
+        router(state.clone()),
+        stop.clone(),
+    ));
     stop.cancel(); // the server ended (signal, or failure): stop the scheduler too
     let _ = scheduler.join();
     served.map_err(|e| {
@@ -193,6 +157,62 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     })?;
     eprintln!("cairn serve: stopped");
     Ok(())
+}
+
+/// The TLS certificate chain and private key (PEM files) for the server.
+fn load_tls(
+    rt: &tokio::runtime::Runtime,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<axum_server::tls_rustls::RustlsConfig> {
+    rt.block_on(axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key))
+        .map_err(|e| {
+            Error::usage(
+                format!(
+                    "cannot use the TLS certificate {} and key {}: {e}",
+                    cert.display(),
+                    key.display()
+                ),
+                "give --tls-cert a PEM certificate chain and --tls-key its PEM private key (PKCS#8, PKCS#1 or SEC1), both readable by cairn",
+            )
+        })
+}
+
+/// Serve `app` on `listener` (over TLS when `tls` is given) until `stop` is set, then let the
+/// open requests finish for up to 5 s.
+async fn run_server(
+    listener: std::net::TcpListener,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    app: Router,
+    stop: Cancel,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let watcher = {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            handle.graceful_shutdown(Some(Duration::from_secs(5)));
+        })
+    };
+    let app = app.into_make_service();
+    let out = match tls {
+        None => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+        Some(cfg) => {
+            axum_server::tls_rustls::from_tcp_rustls(listener, cfg)?
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+    };
+    watcher.abort();
+    out
 }
 
 mod scheduler {

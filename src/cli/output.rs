@@ -19,10 +19,7 @@ pub fn json<T: serde::Serialize>(v: &T) {
 
 /// The name a unit enum value (a job state, a severity) has in JSON, for the text listings.
 pub fn name_of<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    cairn::text::serde_name(v)
 }
 
 /// Text with its control characters escaped (see [`cairn::text::escape`]).
