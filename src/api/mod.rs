@@ -6,12 +6,14 @@
 //! `GET /api/v1/jobs/{id}` shows its live progress, and the request that started it answers 202
 //! as soon as the job is recorded (or 409 naming the job that holds the repository).
 //!
-//! Every request but the console's page needs `Authorization: Bearer TOKEN` ([`tokens`]);
-//! reader tokens may only read. Errors are `{"error", "remedy"}` ([`error`]). Bodies are
+//! The web console ([`console`]: `/`, `/console.css`, `/console.js`) is served without a token;
+//! every other request needs `Authorization: Bearer TOKEN` ([`tokens`]); reader tokens may only
+//! read. Errors are `{"error", "remedy"}` ([`error`]). Bodies are
 //! limited to 1 MiB (413). Without TLS the server binds only to loopback addresses.
 
 pub mod auth;
 mod backups;
+mod console;
 pub mod error;
 mod jobs;
 mod location;
@@ -96,7 +98,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             auth::require_token,
         ));
     Router::new()
-        .route("/", get(index))
+        .route("/", get(console::index))
+        .route("/console.css", get(console::css))
+        .route("/console.js", get(console::js))
         .merge(api)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
@@ -300,21 +304,6 @@ mod scheduler {
             std::thread::sleep(POLL);
         }
     }
-}
-
-/// `GET /`: until the console is built, a page that says where the API is.
-async fn index() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'self'",
-            ),
-        ],
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cairn</title></head>\n<body><h1>cairn</h1><p>The web console is not part of this build. The management API is at <code>/api/v1</code>; its description is <code>/api/v1/openapi.json</code> (send <code>Authorization: Bearer TOKEN</code>, from <code>cairn token create</code>).</p></body></html>\n",
-    )
-        .into_response()
 }
 
 async fn openapi() -> Response {
