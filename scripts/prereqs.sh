@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building and testing cairn needs on a fresh Debian machine, when missing:
 # libsmbclient (SMB 3 client library, for the `pavao` crate), Samba's smbd (the tests' share),
-# age (keys written by Debian's age-keygen must work), pkg-config.
+# age (keys written by Debian's age-keygen must work), pkg-config, and for the console's browser
+# test Debian's headless Chromium, its WebDriver and Python's selenium.
 set -euo pipefail
 need=()
 [[ -e /usr/include/samba-4.0/libsmbclient.h ]] || need+=(libsmbclient-dev)
@@ -9,6 +10,9 @@ command -v smbd >/dev/null || need+=(samba)
 command -v age-keygen >/dev/null || need+=(age)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v python3 >/dev/null || need+=(python3)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || need+=(chromium-driver)
+python3 -c 'import selenium.webdriver' 2>/dev/null || need+=(python3-selenium)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

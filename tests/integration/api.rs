@@ -660,3 +660,135 @@ fn serve_refuses_an_unreadable_tls_certificate_before_starting() {
         o.stderr
     );
 }
+
+/// GET `path` without a token: (status, content type, CSP, nosniff, referrer policy, body).
+fn fetch_asset(server: &Server, path: &str) -> (u16, [String; 4], String) {
+    let resp = ureq::get(&format!("{}{path}", server.base))
+        .timeout(Duration::from_secs(60))
+        .call()
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let h = |name: &str| resp.header(name).unwrap_or_default().to_string();
+    let headers = [
+        h("Content-Type"),
+        h("Content-Security-Policy"),
+        h("X-Content-Type-Options"),
+        h("Referrer-Policy"),
+    ];
+    (resp.status(), headers, resp.into_string().unwrap())
+}
+
+#[test]
+fn the_console_and_its_assets_are_served_without_a_token_under_a_strict_csp() {
+    let (env, _id, _admin, _reader) = setup();
+    let server = Server::start(&env);
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/console.css", "text/css"),
+        ("/console.js", "text/javascript"),
+    ] {
+        let (code, [ctype, csp, nosniff, referrer], body) = fetch_asset(&server, path);
+        assert_eq!(code, 200, "GET {path} without a token: {body}");
+        assert!(ctype.starts_with(kind), "GET {path}: Content-Type {ctype}");
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "GET {path}: CSP {csp:?}");
+        }
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        assert_eq!(nosniff, "nosniff", "GET {path}");
+        assert_eq!(referrer, "no-referrer", "GET {path}");
+        assert!(!body.is_empty(), "GET {path} is empty");
+    }
+}
+
+#[test]
+fn the_console_page_has_no_inline_script_or_style_and_loads_only_its_own_assets() {
+    let (env, _id, _admin, _reader) = setup();
+    let server = Server::start(&env);
+    let (_, _, html) = fetch_asset(&server, "/");
+    let lower = html.to_ascii_lowercase();
+    assert!(!lower.contains("style="), "a style attribute in the page");
+    assert!(!lower.contains("<style"), "a style element in the page");
+    let mut scripts = 0;
+    for (i, _) in lower.match_indices("<script") {
+        let end = i + lower[i..].find('>').unwrap();
+        assert!(
+            lower[end + 1..].starts_with("</script>"),
+            "an inline script body: {}",
+            &html[i..(end + 80).min(html.len())]
+        );
+        assert!(
+            lower[i..end].contains("src=\"/console.js\""),
+            "{}",
+            &html[i..end]
+        );
+        scripts += 1;
+    }
+    assert_eq!(scripts, 1, "the page loads its one script");
+    // every src and href is this origin's asset, a fragment or the data: favicon
+    for attr in ["src=\"", "href=\""] {
+        for (i, _) in lower.match_indices(attr) {
+            let v = &lower[i + attr.len()..];
+            let v = &v[..v.find('"').unwrap()];
+            assert!(
+                v.starts_with('#')
+                    || v.starts_with("data:")
+                    || (v.starts_with('/') && !v.starts_with("//")),
+                "{attr}{v}: not one of the console's own assets"
+            );
+        }
+    }
+    // the labels a person (and the browser test) relies on (PRODUCT §8)
+    for label in [
+        ">Token<",
+        ">Sign in<",
+        ">Location URL<",
+        ">Username<",
+        ">Password<",
+        ">Recipients<",
+        ">Back up every (hours)<",
+        ">Keep (days)<",
+        ">Save<",
+        ">Back up now<",
+    ] {
+        assert!(html.contains(label), "the page has no {label}");
+    }
+    // and the script never writes HTML
+    let (_, _, js) = fetch_asset(&server, "/console.js");
+    for bad in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!js.contains(bad), "console.js uses {bad}");
+    }
+}
+
+#[test]
+fn the_api_behind_the_console_still_needs_the_token() {
+    let (env, _id, admin, _reader) = setup();
+    let server = Server::start(&env);
+    for path in [
+        "/api/v1/status",
+        "/api/v1/location",
+        "/api/v1/backups",
+        "/metrics",
+    ] {
+        server.error("GET", path, None, None, 401);
+    }
+    server.error("POST", "/api/v1/backups", None, Some("{}"), 401);
+    server.error("PUT", "/api/v1/location", None, Some("{}"), 401);
+    // a path beside the console's assets is not one of them: a JSON 404, no page
+    server.error("GET", "/console.html", None, None, 404);
+    server.json("GET", "/api/v1/status", Some(&admin), None, 200);
+}
