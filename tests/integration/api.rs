@@ -681,12 +681,27 @@ fn fetch_asset(server: &Server, path: &str) -> (u16, [String; 4], String) {
 fn the_console_and_its_assets_are_served_without_a_token_under_a_strict_csp() {
     let (env, _id, _admin, _reader) = setup();
     let server = Server::start(&env);
-    for (path, kind) in [
-        ("/", "text/html"),
-        ("/console.css", "text/css"),
-        ("/console.js", "text/javascript"),
+    // what the page holds (no inline code, only its own assets, its labels) is checked on the
+    // embedded files by `api::console`'s unit tests; here: they are what is served, and how
+    for (path, kind, file) in [
+        (
+            "/",
+            "text/html",
+            include_str!("../../src/api/console/index.html"),
+        ),
+        (
+            "/console.css",
+            "text/css",
+            include_str!("../../src/api/console/console.css"),
+        ),
+        (
+            "/console.js",
+            "text/javascript",
+            include_str!("../../src/api/console/console.js"),
+        ),
     ] {
         let (code, [ctype, csp, nosniff, referrer], body) = fetch_asset(&server, path);
+        assert_eq!(body, file, "GET {path} is not the console's file");
         assert_eq!(code, 200, "GET {path} without a token: {body}");
         assert!(ctype.starts_with(kind), "GET {path}: Content-Type {ctype}");
         for directive in [
@@ -705,72 +720,6 @@ fn the_console_and_its_assets_are_served_without_a_token_under_a_strict_csp() {
         );
         assert_eq!(nosniff, "nosniff", "GET {path}");
         assert_eq!(referrer, "no-referrer", "GET {path}");
-        assert!(!body.is_empty(), "GET {path} is empty");
-    }
-}
-
-#[test]
-fn the_console_page_has_no_inline_script_or_style_and_loads_only_its_own_assets() {
-    let (env, _id, _admin, _reader) = setup();
-    let server = Server::start(&env);
-    let (_, _, html) = fetch_asset(&server, "/");
-    let lower = html.to_ascii_lowercase();
-    assert!(!lower.contains("style="), "a style attribute in the page");
-    assert!(!lower.contains("<style"), "a style element in the page");
-    let mut scripts = 0;
-    for (i, _) in lower.match_indices("<script") {
-        let end = i + lower[i..].find('>').unwrap();
-        assert!(
-            lower[end + 1..].starts_with("</script>"),
-            "an inline script body: {}",
-            &html[i..(end + 80).min(html.len())]
-        );
-        assert!(
-            lower[i..end].contains("src=\"/console.js\""),
-            "{}",
-            &html[i..end]
-        );
-        scripts += 1;
-    }
-    assert_eq!(scripts, 1, "the page loads its one script");
-    // every src and href is this origin's asset, a fragment or the data: favicon
-    for attr in ["src=\"", "href=\""] {
-        for (i, _) in lower.match_indices(attr) {
-            let v = &lower[i + attr.len()..];
-            let v = &v[..v.find('"').unwrap()];
-            assert!(
-                v.starts_with('#')
-                    || v.starts_with("data:")
-                    || (v.starts_with('/') && !v.starts_with("//")),
-                "{attr}{v}: not one of the console's own assets"
-            );
-        }
-    }
-    // the labels a person (and the browser test) relies on (PRODUCT §8)
-    for label in [
-        ">Token<",
-        ">Sign in<",
-        ">Location URL<",
-        ">Username<",
-        ">Password<",
-        ">Recipients<",
-        ">Back up every (hours)<",
-        ">Keep (days)<",
-        ">Save<",
-        ">Back up now<",
-    ] {
-        assert!(html.contains(label), "the page has no {label}");
-    }
-    // and the script never writes HTML
-    let (_, _, js) = fetch_asset(&server, "/console.js");
-    for bad in [
-        "innerHTML",
-        "outerHTML",
-        "insertAdjacentHTML",
-        "document.write",
-        "eval(",
-    ] {
-        assert!(!js.contains(bad), "console.js uses {bad}");
     }
 }
 

@@ -58,15 +58,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_page_holds_no_inline_script_or_style() {
+    fn the_page_holds_no_inline_script_or_style_and_loads_only_its_own_assets() {
         let html = INDEX_HTML.to_ascii_lowercase();
         assert!(!html.contains("style="), "a style attribute");
         assert!(!html.contains("<style"), "a style element");
+        let mut scripts = 0;
         for (i, _) in html.match_indices("<script") {
             let end = i + html[i..].find('>').expect("a closed tag");
             assert!(html[end + 1..].starts_with("</script>"), "an inline script");
+            assert!(
+                html[i..end].contains("src=\"/console.js\""),
+                "{}",
+                &html[i..end]
+            );
+            scripts += 1;
         }
-        assert!(html.contains("href=\"/console.css\"") && html.contains("src=\"/console.js\""));
+        assert_eq!(scripts, 1, "the page loads its one script");
+        assert!(html.contains("href=\"/console.css\""));
+        // every src and href is this origin's asset, a fragment or the data: favicon
+        for attr in ["src=\"", "href=\""] {
+            for (i, _) in html.match_indices(attr) {
+                let v = &html[i + attr.len()..];
+                let v = &v[..v.find('"').expect("a closed attribute")];
+                assert!(
+                    v.starts_with('#')
+                        || v.starts_with("data:")
+                        || (v.starts_with('/') && !v.starts_with("//")),
+                    "{attr}{v}: not one of the console's own assets"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_page_has_the_labels_people_rely_on() {
+        // PRODUCT §8, and what the browser check finds fields and buttons by
+        for label in [
+            ">Token<",
+            ">Sign in<",
+            ">Location URL<",
+            ">Username<",
+            ">Password<",
+            ">Recipients<",
+            ">Back up every (hours)<",
+            ">Keep (days)<",
+            ">Save<",
+            ">Back up now<",
+        ] {
+            assert!(INDEX_HTML.contains(label), "the page has no {label}");
+        }
     }
 
     #[test]
