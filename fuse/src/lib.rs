@@ -61,6 +61,7 @@
 //! cairn_fuse::mount_foreground(Hello, "/mnt/x".as_ref(), &MountOptions::default())
 //! # }
 //! ```
+#![deny(unsafe_code)]
 
 mod error;
 mod glue;
@@ -68,6 +69,9 @@ mod lifecycle;
 mod mountinfo;
 mod options;
 mod signals;
+// the crate's only raw system calls (signal dispositions), each with its SAFETY argument
+#[allow(unsafe_code)]
+mod sys;
 mod tree;
 
 pub use error::MountError;

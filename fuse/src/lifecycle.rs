@@ -1,16 +1,15 @@
 //! Mounting and unmounting: checks on the mount point, a background mount with a handle, and
 //! a foreground mount that lasts until `umount` or SIGINT/SIGTERM.
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use fuser::{Config, MountOption, Session, SessionACL, SessionUnmounter};
+use rustix::mount::UnmountFlags;
 
 use crate::error::MountError;
 use crate::glue::Glue;
@@ -124,12 +123,7 @@ impl Drop for MountHandle {
 }
 
 fn umount_lazy(path: &Path) -> io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes())?;
-    // SAFETY: c is a valid NUL-terminated path.
-    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::mount::unmount(path, UnmountFlags::DETACH)?)
 }
 
 fn fuser_config(opts: &MountOptions) -> Config {

@@ -4,7 +4,12 @@
 //! the pipe's other end, together with the session's own "ended" notice.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use rustix::fs::OFlags;
+use rustix::pipe::PipeFlags;
+
+use crate::sys;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The write end of the installed pipe, for the handler; -1 when none is installed.
@@ -16,13 +21,7 @@ pub(crate) const ENDED: u8 = 0;
 extern "C" fn on_signal(sig: libc::c_int) {
     let fd = WAKE_FD.load(Ordering::SeqCst);
     if fd >= 0 {
-        // SAFETY: write(2) and errno access are async-signal-safe; the byte lives on our stack.
-        unsafe {
-            let saved = *libc::__errno_location();
-            let b = sig as u8;
-            libc::write(fd, (&b as *const u8).cast(), 1);
-            *libc::__errno_location() = saved;
-        }
+        sys::write_from_handler(fd, sig as u8);
     }
 }
 
@@ -31,32 +30,25 @@ extern "C" fn on_signal(sig: libc::c_int) {
 pub(crate) struct SignalPipe {
     read: OwnedFd,
     write: OwnedFd,
-    old: Vec<(libc::c_int, libc::sigaction)>,
+    old: Vec<sys::Saved>,
 }
 
 /// Handled even when inherited as ignored (a background job of a non-interactive shell starts
 /// with SIGINT ignored, yet `kill -INT` must still unmount).
 const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
+/// A close-on-exec pipe whose write end never blocks (a full pipe drops the byte: one is enough).
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: fds is a valid array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 just returned these two fresh descriptors, owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (read, write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
+    let flags = rustix::fs::fcntl_getfl(&write)?;
+    rustix::fs::fcntl_setfl(&write, flags | OFlags::NONBLOCK)?;
+    Ok((read, write))
 }
 
 impl SignalPipe {
     /// Installs the handlers. Fails if another `SignalPipe` is alive in this process.
     pub(crate) fn install() -> io::Result<SignalPipe> {
         let (read, write) = pipe()?;
-        // SAFETY: fcntl on a descriptor we own.
-        unsafe {
-            let fl = libc::fcntl(write.as_raw_fd(), libc::F_GETFL);
-            libc::fcntl(write.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
-        }
         if WAKE_FD
             .compare_exchange(-1, write.as_raw_fd(), Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
@@ -72,18 +64,8 @@ impl SignalPipe {
             old: Vec::new(),
         };
         for sig in SIGNALS {
-            // SAFETY: a zeroed sigaction is valid; we fill handler and mask before use.
-            unsafe {
-                let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = on_signal as *const () as usize;
-                sa.sa_flags = libc::SA_RESTART;
-                libc::sigemptyset(&mut sa.sa_mask);
-                let mut old: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(sig, &sa, &mut old) != 0 {
-                    return Err(io::Error::last_os_error()); // Drop restores what was changed
-                }
-                me.old.push((sig, old));
-            }
+            // on failure, Drop restores what was changed
+            me.old.push(sys::install(sig, on_signal)?);
         }
         Ok(me)
     }
@@ -97,18 +79,12 @@ impl SignalPipe {
     /// Blocks until a byte arrives: a signal number, or [`ENDED`].
     pub(crate) fn wait(&self) -> io::Result<u8> {
         loop {
-            let mut b = 0u8;
-            // SAFETY: reading one byte into a local from a descriptor we own.
-            let n = unsafe { libc::read(self.read.as_raw_fd(), (&mut b as *mut u8).cast(), 1) };
-            match n {
-                1 => return Ok(b),
-                0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "pipe closed")),
-                _ => {
-                    let e = io::Error::last_os_error();
-                    if e.kind() != io::ErrorKind::Interrupted {
-                        return Err(e);
-                    }
-                }
+            let mut b = [0u8; 1];
+            match rustix::io::read(&self.read, &mut b) {
+                Ok(1) => return Ok(b[0]),
+                Ok(_) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "pipe closed")),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -116,19 +92,13 @@ impl SignalPipe {
 
 /// Writes one byte to a pipe end (best effort).
 pub(crate) fn wake(fd: &OwnedFd, byte: u8) {
-    // SAFETY: writing one byte from a local to a descriptor we own.
-    unsafe {
-        libc::write(fd.as_raw_fd(), (&byte as *const u8).cast(), 1);
-    }
+    let _ = rustix::io::write(fd, &[byte]);
 }
 
 impl Drop for SignalPipe {
     fn drop(&mut self) {
-        for (sig, old) in self.old.drain(..).rev() {
-            // SAFETY: restoring a disposition sigaction gave us.
-            unsafe {
-                libc::sigaction(sig, &old, std::ptr::null_mut());
-            }
+        for saved in self.old.drain(..).rev() {
+            sys::restore(saved);
         }
         WAKE_FD.store(-1, Ordering::SeqCst);
     }
