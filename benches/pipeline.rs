@@ -79,6 +79,10 @@ fn hash_compress_seal(c: &mut Criterion) {
             b.iter(|| cairn::compress::compress(black_box(data), 3))
         });
     }
+    // what cairn::compress saves by keeping one context per thread
+    g.bench_function("zstd3_text_256KiB_fresh_context", |b| {
+        b.iter(|| zstd::bulk::compress(black_box(&text), 3).expect("zstd"))
+    });
     let z = cairn::compress::compress(&text, 3);
     g.bench_function("decompress_text_256KiB", |b| {
         b.iter(|| cairn::compress::decompress(black_box(&z), CHUNK, "bench").expect("decompress"))

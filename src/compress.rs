@@ -2,27 +2,68 @@
 //!
 //! Payload layout: one flag byte (0 = raw, 1 = zstd) followed by the body.
 
+use std::cell::RefCell;
+
 use crate::error::{Error, Result};
 
 const RAW: u8 = 0;
 const ZSTD: u8 = 1;
 
+thread_local! {
+    /// One compression context per worker thread, kept across chunks: creating a zstd context
+    /// allocates and initialises its tables, which costs more than compressing a small chunk.
+    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { RefCell::new(None) };
+    /// The same for decompression (restore, verify, the mount).
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
 /// Compress `data` at zstd `level`, keeping it raw if that is not at least 1/32 smaller.
 pub fn compress(data: &[u8], level: i32) -> Vec<u8> {
     if data.len() >= 64 {
-        if let Ok(z) = zstd::bulk::compress(data, level) {
-            if z.len() + z.len() / 32 < data.len() {
-                let mut out = Vec::with_capacity(z.len() + 1);
-                out.push(ZSTD);
-                out.extend_from_slice(&z);
-                return out;
-            }
+        if let Some(out) = compress_zstd(data, level) {
+            return out;
         }
     }
     let mut out = Vec::with_capacity(data.len() + 1);
     out.push(RAW);
     out.extend_from_slice(data);
     out
+}
+
+/// The zstd payload of `data` (flag byte included) written straight into its final buffer with
+/// this thread's context, or `None` when it does not save at least 1/32.
+fn compress_zstd(data: &[u8], level: i32) -> Option<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().map(|(l, _)| *l) != Some(level) {
+            *slot = Some((level, zstd::bulk::Compressor::new(level).ok()?));
+        }
+        let (_, ctx) = slot.as_mut()?;
+        let mut out = vec![0u8; 1 + zstd::zstd_safe::compress_bound(data.len())];
+        out[0] = ZSTD;
+        let n = ctx.compress_to_buffer(data, &mut out[1..]).ok()?;
+        if n + n / 32 >= data.len() {
+            return None;
+        }
+        out.truncate(1 + n);
+        Some(out)
+    })
+}
+
+/// Bulk zstd decompression with this thread's context, into a buffer of at most `max_len`.
+fn decompress_bulk(body: &[u8], max_len: usize) -> std::io::Result<Vec<u8>> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        match slot.as_mut() {
+            Some(ctx) => ctx.decompress(body, max_len),
+            None => zstd::bulk::decompress(body, max_len),
+        }
+    })
 }
 
 /// Largest output decompressed with a buffer reserved up front.
@@ -34,7 +75,7 @@ pub fn decompress(payload: &[u8], max_len: usize, what: &str) -> Result<Vec<u8>>
         Some((&RAW, body)) if body.len() <= max_len => Ok(body.to_vec()),
         // Chunks (≤ 1 MiB) take the fast bulk path, which reserves `max_len` up front; a larger
         // claim (a huge tree, or a header that lies) streams, so memory follows the real output.
-        Some((&ZSTD, body)) if max_len <= BULK_LIMIT => zstd::bulk::decompress(body, max_len)
+        Some((&ZSTD, body)) if max_len <= BULK_LIMIT => decompress_bulk(body, max_len)
             .map_err(|e| Error::corrupt(what, format!("zstd: {e}"))),
         Some((&ZSTD, body)) => {
             use std::io::Read;
@@ -76,6 +117,17 @@ mod tests {
         let c = compress(&noise, 3);
         assert_eq!(c[0], RAW);
         assert_eq!(decompress(&c, noise.len(), "n").unwrap(), noise);
+    }
+
+    #[test]
+    fn a_reused_context_gives_the_same_bytes_as_a_fresh_one_at_every_level() {
+        let text = b"certificate authority serial 0042 ".repeat(3000);
+        for level in [3, 19, 3, 1] {
+            let c = compress(&text, level);
+            let fresh = zstd::bulk::compress(&text, level).unwrap();
+            assert_eq!(&c[1..], &fresh[..], "level {level}");
+            assert_eq!(decompress(&c, text.len(), "t").unwrap(), text);
+        }
     }
 
     #[test]
