@@ -52,7 +52,7 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
         services.len() + 1,
     );
     let warned_before = progress.warning_count();
-    let (mut records, definitions) = std::thread::scope(|scope| -> Result<_> {
+    let (mut records, definitions, seen) = std::thread::scope(|scope| -> Result<_> {
         let walker = Walker::start(
             &store,
             &index,
@@ -69,7 +69,7 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
         let defs = Definitions::of(&services).encode();
         let defs_id = id_key.chunk_id(&defs);
         store.put(defs_id, BlobKind::Meta, &defs, services.len())?;
-        Ok((records, defs_id))
+        Ok((records, defs_id, walker.take_seen()))
     })?;
     let stats = store.finish()?;
     for (r, n) in records.iter_mut().zip(&stats.new_bytes) {
@@ -95,7 +95,18 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
         warnings: progress.warning_count().saturating_sub(warned_before) as u64,
     };
     ctl.commit_manifest(&manifest)?;
+    forget_gone_files(&index, seen);
     Ok(manifest)
+}
+
+/// After a complete backup, the files cache keeps only the files it met (a failure here costs
+/// only cache space, so it is logged, not raised: the backup is committed).
+fn forget_gone_files(index: &crate::index::Index, seen: Vec<crate::index::FileKey>) {
+    match index.retain_files(seen).and_then(|n| index.flush().map(|()| n)) {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!("files cache: {n} entries of files that are gone dropped"),
+        Err(e) => tracing::warn!("files cache not trimmed: {e}"),
+    }
 }
 
 /// The configured services, each checked before anything is written.
@@ -311,4 +322,26 @@ pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::progress::Progress;
+    use crate::testutil::TestRepo;
+
+    /// The files cache keeps one entry per file that exists: a deleted file's entry goes with the
+    /// next complete backup, and an unchanged file's entry stays (it is not read again).
+    #[test]
+    fn the_files_cache_forgets_deleted_files_and_keeps_the_rest() {
+        let t = TestRepo::with_service("svc");
+        for i in 0..6 {
+            std::fs::write(t.src.join(format!("f{i}")), format!("file {i}")).unwrap();
+        }
+        super::run(&t.ctl, &Progress::default()).unwrap();
+        assert_eq!(t.ctl.index().unwrap().cached_file_count(), 6);
+        std::fs::remove_file(t.src.join("f0")).unwrap();
+        std::fs::remove_file(t.src.join("f1")).unwrap();
+        super::run(&t.ctl, &Progress::default()).unwrap();
+        assert_eq!(t.ctl.index().unwrap().cached_file_count(), 4);
+    }
 }

@@ -16,7 +16,7 @@ use crate::error::{Error, Result, ServiceCause, StorageErrorKind};
 use crate::format::pack::BlobKind;
 use crate::format::tree::{ChunkRef, Node, NodeKind, Tree};
 use crate::id::{ChunkId, KeyId};
-use crate::index::{CachedFile, Index};
+use crate::index::{CachedFile, FileKey, Index};
 use crate::progress::Progress;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::ffi::{CString, OsStr};
@@ -65,6 +65,8 @@ pub struct Walker<'a> {
     pub(super) params: ChunkerParams,
     pub(super) progress: &'a Progress,
     jobs: Option<Sender<Job>>,
+    /// The files cache keys of every regular file met, for [`Index::retain_files`].
+    seen: std::sync::Mutex<Vec<FileKey>>,
 }
 
 /// A directory being walked.
@@ -112,7 +114,7 @@ struct Reading {
     node: Node,
     rx: Receiver<Result<Outcome>>,
     meta: Listed,
-    key: Vec<u8>,
+    key: FileKey,
     path: PathBuf,
     abs: PathBuf,
 }
@@ -179,6 +181,15 @@ impl<'a> Walker<'a> {
             params,
             progress,
             jobs: Some(tx),
+            seen: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The files cache keys of the regular files met so far (taken: the list starts afresh).
+    pub fn take_seen(&self) -> Vec<FileKey> {
+        match self.seen.lock() {
+            Ok(mut s) => std::mem::take(&mut *s),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
         }
     }
 
@@ -335,7 +346,11 @@ impl<'a> Walker<'a> {
     fn file(&self, d: &DirAt, e: Entry, stats: &mut WalkStats) -> Result<Option<Pending>> {
         stats.files += 1;
         let nb = e.name.as_bytes();
-        if let Some(chunks) = self.unchanged(&e.key, &e.meta)? {
+        let key = FileKey::new(&self.epoch, &e.key);
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.push(key);
+        }
+        if let Some(chunks) = self.unchanged(&key, &e.meta)? {
             stats.bytes += e.meta.size;
             self.progress.file(e.meta.size);
             let n = node(nb, NodeKind::File { chunks }, &e.meta, e.meta.size);
@@ -359,7 +374,7 @@ impl<'a> Walker<'a> {
             node,
             rx,
             meta: e.meta,
-            key: e.key,
+            key,
             path: e.path,
             abs: e.abs,
         })))
@@ -434,7 +449,6 @@ impl<'a> Walker<'a> {
                 mtime: ns(meta.mtime),
                 ctime: ns(meta.ctime),
                 ino: meta.ino,
-                epoch: self.epoch,
                 chunks: chunks.clone(),
             };
             self.index.cache_file(&key, &c)?;
@@ -455,15 +469,14 @@ impl<'a> Walker<'a> {
         Ok(id)
     }
 
-    fn unchanged(&self, key: &[u8], m: &Listed) -> Result<Option<Vec<ChunkRef>>> {
+    fn unchanged(&self, key: &FileKey, m: &Listed) -> Result<Option<Vec<ChunkRef>>> {
         let Some(c) = self.index.cached_file(key)? else {
             return Ok(None);
         };
         let same = c.size == m.size
             && c.mtime == ns(m.mtime)
             && c.ctime == ns(m.ctime)
-            && c.ino == m.ino
-            && c.epoch == self.epoch;
+            && c.ino == m.ino;
         if !same {
             return Ok(None);
         }

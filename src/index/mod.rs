@@ -10,7 +10,7 @@ mod files;
 mod location;
 mod sync;
 
-pub use files::CachedFile;
+pub use files::{CachedFile, FileKey};
 pub use location::Location;
 pub use sync::{pack_id_of, read_pack_header};
 
@@ -19,6 +19,11 @@ use crate::format::pack::PackHeader;
 use crate::id::{ChunkId, PackId};
 use crate::sled_open::OpenError;
 use std::path::{Path, PathBuf};
+
+/// The key, in sled's default tree, of the index layout version (u32 LE).
+const VERSION_KEY: &[u8] = b"cairn-index-version";
+/// The layout described in FORMAT.md section 10.
+const VERSION: u32 = 2;
 
 /// How long opening the index waits for its file lock (see `Index::open_patiently`).
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -92,13 +97,33 @@ impl Index {
     }
 
     fn from_db(db: sled::Db, path: Option<PathBuf>) -> sled::Result<Self> {
-        Ok(Index {
+        let index = Index {
             chunks: db.open_tree("chunks")?,
             packs: db.open_tree("packs")?,
             files: db.open_tree("files")?,
             db,
             path,
-        })
+        };
+        index.check_version()?;
+        Ok(index)
+    }
+
+    /// An index written in another layout (or before layouts had a version) is emptied: the chunk
+    /// index is rebuilt from the pack headers by the next sync, and the files cache starts afresh
+    /// (the next backup reads every file once).
+    fn check_version(&self) -> sled::Result<()> {
+        let version = self.db.get(VERSION_KEY)?;
+        if version.as_deref() == Some(&VERSION.to_le_bytes()[..]) {
+            return Ok(());
+        }
+        if version.is_some() || !self.packs.is_empty() || !self.files.is_empty() {
+            tracing::info!("local index in an older layout; rebuilding it from the pack headers");
+        }
+        self.chunks.clear()?;
+        self.packs.clear()?;
+        self.files.clear()?;
+        self.db.insert(VERSION_KEY, &VERSION.to_le_bytes())?;
+        Ok(())
     }
 
     /// Where a chunk is, if indexed.
@@ -207,13 +232,12 @@ mod tests {
         for round in 0..3u8 {
             let idx = Index::open(&path).unwrap();
             idx.cache_file(
-                b"k",
+                &FileKey([7; 16]),
                 &CachedFile {
                     size: round as u64,
                     mtime: 0,
                     ctime: 0,
                     ino: 1,
-                    epoch: KeyId([0; 32]),
                     chunks: vec![],
                 },
             )
@@ -223,7 +247,7 @@ mod tests {
             corrupt(&path);
         }
         let idx = Index::open(&path).unwrap();
-        assert_eq!(idx.cached_file(b"k").unwrap(), None, "a fresh index");
+        assert_eq!(idx.cached_file(&FileKey([7; 16])).unwrap(), None, "a fresh index");
         assert!(t.elapsed() < std::time::Duration::from_secs(5));
         let left: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -236,6 +260,27 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("index.corrupt-1700000000/blobs")).unwrap();
         drop(Index::open(&path).unwrap());
         assert!(!dir.path().join("index.corrupt-1700000000").exists());
+    }
+
+    /// An index in an older layout (here: one without the version key) is emptied at open,
+    /// never misread: its chunks are indexed again from the packs by the next sync.
+    #[test]
+    fn an_index_of_another_layout_is_emptied_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let idx = Index::open(&path).unwrap();
+        idx.packs.insert([9u8; 32], &1u64.to_le_bytes()).unwrap();
+        idx.files.insert(b"svc/an old path key", &b"old"[..]).unwrap();
+        idx.flush().unwrap();
+        drop(idx);
+        let idx = Index::open(&path).unwrap();
+        assert_eq!(idx.packs().unwrap().len(), 1, "same layout: kept");
+        idx.db.remove(VERSION_KEY).unwrap();
+        idx.flush().unwrap();
+        drop(idx);
+        let idx = Index::open(&path).unwrap();
+        assert!(idx.packs().unwrap().is_empty());
+        assert_eq!(idx.cached_file_count(), 0);
     }
 
     #[test]
