@@ -75,8 +75,9 @@ pub fn decompress(payload: &[u8], max_len: usize, what: &str) -> Result<Vec<u8>>
         Some((&RAW, body)) if body.len() <= max_len => Ok(body.to_vec()),
         // Chunks (≤ 1 MiB) take the fast bulk path, which reserves `max_len` up front; a larger
         // claim (a huge tree, or a header that lies) streams, so memory follows the real output.
-        Some((&ZSTD, body)) if max_len <= BULK_LIMIT => decompress_bulk(body, max_len)
-            .map_err(|e| Error::corrupt(what, format!("zstd: {e}"))),
+        Some((&ZSTD, body)) if max_len <= BULK_LIMIT => {
+            decompress_bulk(body, max_len).map_err(|e| Error::corrupt(what, format!("zstd: {e}")))
+        }
         Some((&ZSTD, body)) => {
             use std::io::Read;
             let zerr = |e: std::io::Error| Error::corrupt(what, format!("zstd: {e}"));

@@ -102,7 +102,10 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
 /// After a complete backup, the files cache keeps only the files it met (a failure here costs
 /// only cache space, so it is logged, not raised: the backup is committed).
 fn forget_gone_files(index: &crate::index::Index, seen: Vec<crate::index::FileKey>) {
-    match index.retain_files(seen).and_then(|n| index.flush().map(|()| n)) {
+    match index
+        .retain_files(seen)
+        .and_then(|n| index.flush().map(|()| n))
+    {
         Ok(0) => {}
         Ok(n) => tracing::debug!("files cache: {n} entries of files that are gone dropped"),
         Err(e) => tracing::warn!("files cache not trimmed: {e}"),

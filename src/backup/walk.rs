@@ -473,10 +473,8 @@ impl<'a> Walker<'a> {
         let Some(c) = self.index.cached_file(key)? else {
             return Ok(None);
         };
-        let same = c.size == m.size
-            && c.mtime == ns(m.mtime)
-            && c.ctime == ns(m.ctime)
-            && c.ino == m.ino;
+        let same =
+            c.size == m.size && c.mtime == ns(m.mtime) && c.ctime == ns(m.ctime) && c.ino == m.ino;
         if !same {
             return Ok(None);
         }

@@ -68,8 +68,8 @@ impl Index {
         let mut dropped = 0;
         for k in self.files.iter().keys() {
             let k = k.map_err(ierr)?;
-            let keep = <[u8; 16]>::try_from(&k[..])
-                .is_ok_and(|a| seen.binary_search(&FileKey(a)).is_ok());
+            let keep =
+                <[u8; 16]>::try_from(&k[..]).is_ok_and(|a| seen.binary_search(&FileKey(a)).is_ok());
             if !keep {
                 self.files.remove(k).map_err(ierr)?;
                 dropped += 1;

@@ -12,6 +12,7 @@ mod sync;
 
 pub use files::{CachedFile, FileKey};
 pub use location::Location;
+use location::Stored;
 pub use sync::{pack_id_of, read_pack_header};
 
 use crate::error::{Error, Result};
@@ -33,12 +34,29 @@ pub struct Index {
     db: sled::Db,
     chunks: sled::Tree,
     packs: sled::Tree,
+    pack_ids: sled::Tree,
     files: sled::Tree,
     path: Option<PathBuf>,
+    /// Held while a pack is given its ordinal (packs are added from several writer threads).
+    numbering: std::sync::Mutex<()>,
 }
 
 fn ierr(e: sled::Error) -> Error {
     Error::from(e)
+}
+
+fn malformed() -> Error {
+    Error::failed(
+        "the local index holds a malformed entry",
+        "move REPO/local/index aside; it is rebuilt from the packs",
+    )
+}
+
+/// A `packs` value: ordinal u32 LE ‖ size u64 LE.
+fn decode_pack_record(v: &[u8]) -> Option<(u32, u64)> {
+    let ordinal = u32::from_le_bytes(v.get(..4)?.try_into().ok()?);
+    let size = u64::from_le_bytes(v.get(4..)?.try_into().ok()?);
+    Some((ordinal, size))
 }
 
 impl Index {
@@ -100,9 +118,11 @@ impl Index {
         let index = Index {
             chunks: db.open_tree("chunks")?,
             packs: db.open_tree("packs")?,
+            pack_ids: db.open_tree("pack_ids")?,
             files: db.open_tree("files")?,
             db,
             path,
+            numbering: std::sync::Mutex::new(()),
         };
         index.check_version()?;
         Ok(index)
@@ -119,24 +139,32 @@ impl Index {
         if version.is_some() || !self.packs.is_empty() || !self.files.is_empty() {
             tracing::info!("local index in an older layout; rebuilding it from the pack headers");
         }
-        self.chunks.clear()?;
-        self.packs.clear()?;
+        self.clear_chunks()?;
         self.files.clear()?;
         self.db.insert(VERSION_KEY, &VERSION.to_le_bytes())?;
         Ok(())
     }
 
+    /// Forget every chunk and pack (the files cache stays).
+    fn clear_chunks(&self) -> sled::Result<()> {
+        self.chunks.clear()?;
+        self.packs.clear()?;
+        self.pack_ids.clear()
+    }
+
     /// Where a chunk is, if indexed.
     pub fn lookup(&self, id: &ChunkId) -> Result<Option<Location>> {
-        match self.chunks.get(id.0).map_err(ierr)? {
-            None => Ok(None),
-            Some(v) => Location::decode(&v).map(Some).ok_or_else(|| {
-                Error::failed(
-                    "the local index holds a malformed entry",
-                    "move REPO/local/index aside; it is rebuilt from the packs",
-                )
-            }),
-        }
+        let Some(v) = self.chunks.get(id.0).map_err(ierr)? else {
+            return Ok(None);
+        };
+        let stored = Stored::decode(&v).ok_or_else(malformed)?;
+        let pack = self
+            .pack_ids
+            .get(stored.ordinal.to_be_bytes())
+            .map_err(ierr)?
+            .and_then(|p| <[u8; 32]>::try_from(&p[..]).ok())
+            .ok_or_else(malformed)?;
+        Ok(Some(stored.at(PackId(pack))))
     }
 
     /// Whether a chunk is indexed.
@@ -146,26 +174,58 @@ impl Index {
 
     /// Record a pack and its entries.
     pub fn add_pack(&self, pack: PackId, size: u64, header: &PackHeader) -> Result<()> {
+        let ordinal = self.number(pack, size)?;
         let mut batch = sled::Batch::default();
         for e in &header.entries {
-            batch.insert(&e.id.0, &Location::of(pack, e).encode()[..]);
+            batch.insert(&e.id.0, Stored::of(ordinal, e).encode());
         }
-        self.chunks.apply_batch(batch).map_err(ierr)?;
-        self.packs
-            .insert(pack.0, &size.to_le_bytes())
+        self.chunks.apply_batch(batch).map_err(ierr)
+    }
+
+    /// The ordinal of `pack`, given now (the next after the highest in use) if it has none.
+    fn number(&self, pack: PackId, size: u64) -> Result<u32> {
+        let _held = self.numbering.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((ordinal, _)) = self.pack_record(&pack)? {
+            return Ok(ordinal);
+        }
+        let next = match self.pack_ids.last().map_err(ierr)? {
+            None => 0,
+            Some((k, _)) => <[u8; 4]>::try_from(&k[..])
+                .ok()
+                .and_then(|k| u32::from_be_bytes(k).checked_add(1))
+                .ok_or_else(malformed)?,
+        };
+        let mut record = [0u8; 12];
+        record[..4].copy_from_slice(&next.to_le_bytes());
+        record[4..].copy_from_slice(&size.to_le_bytes());
+        self.pack_ids
+            .insert(next.to_be_bytes(), &pack.0)
             .map_err(ierr)?;
-        Ok(())
+        self.packs.insert(pack.0, &record).map_err(ierr)?;
+        Ok(next)
+    }
+
+    /// A pack's ordinal and size, if recorded.
+    fn pack_record(&self, pack: &PackId) -> Result<Option<(u32, u64)>> {
+        match self.packs.get(pack.0).map_err(ierr)? {
+            None => Ok(None),
+            Some(v) => decode_pack_record(&v).map(Some).ok_or_else(malformed),
+        }
     }
 
     /// Forget a pack and those of its entries that still point at it.
     pub fn remove_pack(&self, pack: PackId, header: &PackHeader) -> Result<()> {
+        let Some((ordinal, _)) = self.pack_record(&pack)? else {
+            return Ok(());
+        };
         for e in &header.entries {
-            if let Some(loc) = self.lookup(&e.id)? {
-                if loc.pack == pack {
+            if let Some(v) = self.chunks.get(e.id.0).map_err(ierr)? {
+                if Stored::decode(&v).is_some_and(|s| s.ordinal == ordinal) {
                     self.chunks.remove(e.id.0).map_err(ierr)?;
                 }
             }
         }
+        self.pack_ids.remove(ordinal.to_be_bytes()).map_err(ierr)?;
         self.packs.remove(pack.0).map_err(ierr)?;
         Ok(())
     }
@@ -175,10 +235,11 @@ impl Index {
         let mut out = Vec::new();
         for kv in self.packs.iter() {
             let (k, v) = kv.map_err(ierr)?;
-            let (Ok(k), Ok(v)) = (<[u8; 32]>::try_from(&k[..]), <[u8; 8]>::try_from(&v[..])) else {
+            let (Ok(k), Some((_, size))) = (<[u8; 32]>::try_from(&k[..]), decode_pack_record(&v))
+            else {
                 continue;
             };
-            out.push((PackId(k), u64::from_le_bytes(v)));
+            out.push((PackId(k), size));
         }
         Ok(out)
     }
@@ -204,7 +265,7 @@ impl Index {
 mod tests {
     use super::*;
     use crate::backend::{Backend, MemoryBackend};
-    use crate::format::pack::BlobKind;
+    use crate::format::pack::{BlobKind, PackEntry};
     use crate::id::KeyId;
 
     fn corrupt(path: &Path) {
@@ -247,7 +308,11 @@ mod tests {
             corrupt(&path);
         }
         let idx = Index::open(&path).unwrap();
-        assert_eq!(idx.cached_file(&FileKey([7; 16])).unwrap(), None, "a fresh index");
+        assert_eq!(
+            idx.cached_file(&FileKey([7; 16])).unwrap(),
+            None,
+            "a fresh index"
+        );
         assert!(t.elapsed() < std::time::Duration::from_secs(5));
         let left: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -269,8 +334,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index");
         let idx = Index::open(&path).unwrap();
-        idx.packs.insert([9u8; 32], &1u64.to_le_bytes()).unwrap();
-        idx.files.insert(b"svc/an old path key", &b"old"[..]).unwrap();
+        idx.number(PackId([9u8; 32]), 1).unwrap();
+        idx.files
+            .insert(b"svc/an old path key", &b"old"[..])
+            .unwrap();
         idx.flush().unwrap();
         drop(idx);
         let idx = Index::open(&path).unwrap();
@@ -284,16 +351,46 @@ mod tests {
     }
 
     #[test]
-    fn location_round_trip_and_pack_names() {
-        let l = Location {
-            pack: PackId([5; 32]),
-            offset: 10,
+    fn locations_name_their_pack_through_its_ordinal() {
+        let idx = Index::temporary().unwrap();
+        let entry = |id: u8, offset: u32| PackEntry {
+            id: ChunkId([id; 32]),
+            kind: BlobKind::Tree,
+            offset,
             length: 99,
             raw_len: 7,
-            kind: BlobKind::Tree,
         };
-        assert_eq!(Location::decode(&l.encode()), Some(l));
-        assert_eq!(Location::decode(&[0u8; 3]), None);
+        let (a, b) = (PackId([5; 32]), PackId([6; 32]));
+        let header = |e: Vec<PackEntry>| PackHeader {
+            session: KeyId([0; 32]),
+            entries: e,
+        };
+        let ha = header(vec![entry(1, 10), entry(2, 200_000)]);
+        let hb = header(vec![entry(2, 30), entry(3, 40)]);
+        idx.add_pack(a, 1000, &ha).unwrap();
+        idx.add_pack(a, 1000, &ha).unwrap(); // again: keeps its ordinal
+        idx.add_pack(b, 2000, &hb).unwrap();
+        let at = |id: u8| idx.lookup(&ChunkId([id; 32])).unwrap();
+        assert_eq!(at(1).unwrap().pack, a);
+        assert_eq!(at(1).unwrap().offset, 10);
+        assert_eq!(at(2).unwrap().pack, b, "the later pack's copy wins");
+        assert_eq!(at(3).unwrap().pack, b);
+        let mut packs = idx.packs().unwrap();
+        packs.sort();
+        assert_eq!(packs, [(a, 1000), (b, 2000)]);
+        idx.remove_pack(b, &hb).unwrap();
+        assert_eq!(at(1).unwrap().pack, a);
+        assert_eq!((at(2), at(3)), (None, None));
+        assert_eq!(idx.packs().unwrap(), [(a, 1000)]);
+        // an ordinal is never given twice while its pack is indexed
+        let c = PackId([7; 32]);
+        idx.add_pack(c, 5, &header(vec![entry(4, 0)])).unwrap();
+        assert_eq!(at(4).unwrap().pack, c);
+        assert_eq!(at(1).unwrap().pack, a);
+    }
+
+    #[test]
+    fn pack_names() {
         let p = PackId([0xab; 32]);
         assert_eq!(pack_id_of(&p.object_name()), Some(p));
         assert_eq!(pack_id_of("data/cd/abab"), None);
@@ -313,7 +410,7 @@ mod tests {
         assert_eq!(idx.lookup(&ChunkId([1; 32])).unwrap().unwrap().pack, id);
         assert_eq!(idx.sync(&store).unwrap(), 0);
         // a stale entry for a pack that is gone triggers a rebuild
-        idx.packs.insert([9u8; 32], &1u64.to_le_bytes()).unwrap();
+        idx.number(PackId([9u8; 32]), 1).unwrap();
         assert_eq!(idx.sync(&store).unwrap(), 1);
         assert_eq!(idx.packs().unwrap().len(), 1);
     }

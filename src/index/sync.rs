@@ -38,8 +38,7 @@ impl Index {
         }
         if indexed.iter().any(|p| !present.contains(p)) {
             tracing::info!("index names packs that are gone; rebuilding it from the pack headers");
-            self.chunks.clear().map_err(ierr)?;
-            self.packs.clear().map_err(ierr)?;
+            self.clear_chunks().map_err(ierr)?;
             return self.sync(store);
         }
         if added > 0 {
