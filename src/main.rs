@@ -17,7 +17,15 @@ fn main() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
-    let cli = cli::Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(dir) = cli::man_pages_requested(&args) {
+        if let Err(e) = cli::write_man_pages(&dir) {
+            cli::print_error(&e);
+            std::process::exit(e.exit_code());
+        }
+        return;
+    }
+    let cli = cli::Cli::parse_from(args);
     if let Err(e) = cli::run(cli) {
         cli::print_error(&e);
         std::process::exit(e.exit_code());

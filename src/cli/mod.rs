@@ -3,6 +3,7 @@
 
 mod alerts;
 mod backup;
+mod generate;
 mod jobs;
 mod keys;
 mod listen;
@@ -21,6 +22,7 @@ mod term;
 mod token;
 mod verify;
 
+pub use generate::{man_pages_requested, write_man_pages};
 pub use term::Term;
 
 use cairn::{Error, Result};
@@ -126,6 +128,10 @@ pub enum Command {
     ///
     /// Example: cairn prune --keep-within 7d --keep-last 3 --dry-run
     Prune(prune::PruneArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    ///
+    /// Example: cairn completions bash > /etc/bash_completion.d/cairn
+    Completions(generate::CompletionsArgs),
 }
 
 /// Run a parsed command. First, whatever it creates is private (umask 077), and the
@@ -160,6 +166,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Token(c) => token::run(&g, c),
         Command::Mount(a) => mount::run(&g, a),
         Command::Prune(a) => prune::run(&g, a),
+        Command::Completions(a) => generate::completions(a),
     }
 }
 
