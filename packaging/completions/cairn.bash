@@ -25,6 +25,9 @@ _cairn() {
             cairn,completions)
                 cmd="cairn__subcmd__completions"
                 ;;
+            cairn,doctor)
+                cmd="cairn__subcmd__doctor"
+                ;;
             cairn,export)
                 cmd="cairn__subcmd__export"
                 ;;
@@ -87,6 +90,9 @@ _cairn() {
                 ;;
             cairn__subcmd__help,completions)
                 cmd="cairn__subcmd__help__subcmd__completions"
+                ;;
+            cairn__subcmd__help,doctor)
+                cmd="cairn__subcmd__help__subcmd__doctor"
                 ;;
             cairn__subcmd__help,export)
                 cmd="cairn__subcmd__help__subcmd__export"
@@ -338,7 +344,7 @@ _cairn() {
 
     case "${cmd}" in
         cairn)
-            opts="-q -h -V --repo --quiet --help --version key init service backup list show restore verify target export recover jobs alerts notify schedule serve token mount prune completions help"
+            opts="-q -h -V --repo --quiet --help --version key init service backup list show restore verify target export recover jobs alerts notify schedule serve token mount prune completions doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -409,6 +415,24 @@ _cairn() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cairn__subcmd__doctor)
+            opts="-q -h --json --repo --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cairn__subcmd__export)
             opts="-q -h --repo --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -428,7 +452,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__help)
-            opts="key init service backup list show restore verify target export recover jobs alerts notify schedule serve token mount prune completions help"
+            opts="key init service backup list show restore verify target export recover jobs alerts notify schedule serve token mount prune completions doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -470,6 +494,20 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cairn__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod backup;
+mod doctor;
 mod generate;
 mod jobs;
 mod keys;
@@ -132,6 +133,12 @@ pub enum Command {
     ///
     /// Example: cairn completions bash > /etc/bash_completion.d/cairn
     Completions(generate::CompletionsArgs),
+    /// Check every requirement: repository, recipients, target (reachable, writable, encrypted,
+    /// room for the schedule and retention), last backup, alerts, local disk, clock.
+    ///
+    /// Prints each check as ok, warning or failed with what to do; exits 1 when one failed.
+    /// Example: cairn doctor --json
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Run a parsed command. First, whatever it creates is private (umask 077), and the
@@ -167,6 +174,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mount(a) => mount::run(&g, a),
         Command::Prune(a) => prune::run(&g, a),
         Command::Completions(a) => generate::completions(a),
+        Command::Doctor(a) => doctor::run(&g, a),
     }
 }
 

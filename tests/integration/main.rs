@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod crash;
 mod crash_points;
+mod doctor;
 mod fixtures;
 mod harness;
 mod hostile;
