@@ -26,6 +26,8 @@ if [[ -d ../shared/accept ]]; then
     [[ -f ../shared/accept/$s.sh ]] && step "accept/$s.sh" env CAIRN="$bin" CAIRN_REAL="$PWD/target/release/cairn" bash "../shared/accept/$s.sh"
   done
 fi
+# the Debian package, installed and removed on this machine (cargo deb reuses the release build)
+step "package (cargo deb, dpkg -i, dpkg -r)" bash scripts/package-test.sh
 echo
 ((failed)) && printf 'failed: %s\n' "${failures[@]}"
 echo "suite: $passed passed, $failed failed"

@@ -344,7 +344,7 @@ _cairn() {
 
     case "${cmd}" in
         cairn)
-            opts="-q -h -V --repo --quiet --help --version key init service backup list show restore verify target export recover jobs alerts notify schedule serve token mount prune completions doctor help"
+            opts="-q -h -V --repo --quiet --log-format --help --version key init service backup list show restore verify target export recover jobs alerts notify schedule serve token mount prune completions doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -352,6 +352,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -362,7 +366,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__alerts)
-            opts="-q -h --json --all --repo --quiet --help"
+            opts="-q -h --json --all --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,6 +374,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -380,7 +388,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__backup)
-            opts="-q -h --json --repo --quiet --help"
+            opts="-q -h --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -388,6 +396,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -398,7 +410,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__completions)
-            opts="-q -h --repo --quiet --help bash zsh fish"
+            opts="-q -h --repo --quiet --log-format --help bash zsh fish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -406,6 +418,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -416,7 +432,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__doctor)
-            opts="-q -h --json --repo --quiet --help"
+            opts="-q -h --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -424,6 +440,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -434,7 +454,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__export)
-            opts="-q -h --repo --quiet --help"
+            opts="-q -h --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -442,6 +462,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1012,7 +1036,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__init)
-            opts="-q -h --recipient --recipients-file --repo --quiet --help"
+            opts="-q -h --recipient --recipients-file --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1030,6 +1054,10 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1038,7 +1066,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__jobs)
-            opts="-q -h --json --limit --repo --quiet --help"
+            opts="-q -h --json --limit --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1052,6 +1080,10 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1060,7 +1092,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__key)
-            opts="-q -h --repo --quiet --help generate rotate list help"
+            opts="-q -h --repo --quiet --log-format --help generate rotate list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1068,6 +1100,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1078,7 +1114,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__key__subcmd__generate)
-            opts="-q -h --output --repo --quiet --help"
+            opts="-q -h --output --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1090,6 +1126,10 @@ _cairn() {
                     ;;
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1170,7 +1210,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__key__subcmd__list)
-            opts="-q -h --json --repo --quiet --help"
+            opts="-q -h --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1178,6 +1218,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1188,7 +1232,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__key__subcmd__rotate)
-            opts="-q -h --recipient --recipients-file --repo --quiet --help"
+            opts="-q -h --recipient --recipients-file --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1206,6 +1250,10 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1214,7 +1262,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__list)
-            opts="-q -h --json --repo --quiet --help"
+            opts="-q -h --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1222,6 +1270,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1232,7 +1284,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__mount)
-            opts="-q -h --identity --foreground --repo --quiet --help"
+            opts="-q -h --identity --foreground --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1246,6 +1298,10 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1254,7 +1310,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__notify)
-            opts="-q -h --repo --quiet --help set show clear help"
+            opts="-q -h --repo --quiet --log-format --help set show clear help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1262,6 +1318,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1272,7 +1332,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__notify__subcmd__clear)
-            opts="-q -h --repo --quiet --help"
+            opts="-q -h --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1280,6 +1340,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1360,7 +1424,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__notify__subcmd__set)
-            opts="-q -h --command --repo --quiet --help"
+            opts="-q -h --command --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1374,6 +1438,10 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1382,7 +1450,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__notify__subcmd__show)
-            opts="-q -h --repo --quiet --help"
+            opts="-q -h --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1390,6 +1458,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1400,7 +1472,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__prune)
-            opts="-q -h --keep-within --keep-last --dry-run --json --repo --quiet --help"
+            opts="-q -h --keep-within --keep-last --dry-run --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1418,6 +1490,10 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1426,7 +1502,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__recover)
-            opts="-q -h --from --username --password-file --identity --target --backup --fingerprint --allow-unencrypted --repo --quiet --help"
+            opts="-q -h --from --username --password-file --identity --target --backup --fingerprint --allow-unencrypted --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1464,6 +1540,10 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1472,7 +1552,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__restore)
-            opts="-q -h --target --identity --service --path --overwrite --repo --quiet --help"
+            opts="-q -h --target --identity --service --path --overwrite --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1498,6 +1578,10 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1506,7 +1590,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__schedule)
-            opts="-q -h --repo --quiet --help set show help"
+            opts="-q -h --repo --quiet --log-format --help set show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1514,6 +1598,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1580,7 +1668,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__schedule__subcmd__set)
-            opts="-q -h --backup-every --verify-every --keep-within --keep-last --repo --quiet --help"
+            opts="-q -h --backup-every --verify-every --keep-within --keep-last --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1606,6 +1694,10 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1614,7 +1706,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__schedule__subcmd__show)
-            opts="-q -h --json --repo --quiet --help"
+            opts="-q -h --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1622,6 +1714,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1632,7 +1728,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__serve)
-            opts="-q -h --listen --tls-cert --tls-key --repo --quiet --help"
+            opts="-q -h --listen --tls-cert --tls-key --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1654,6 +1750,10 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1662,7 +1762,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__service)
-            opts="-q -h --repo --quiet --help add list remove help"
+            opts="-q -h --repo --quiet --log-format --help add list remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1670,6 +1770,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1680,7 +1784,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__service__subcmd__add)
-            opts="-q -h --path --command --restore-command --repo --quiet --help"
+            opts="-q -h --path --command --restore-command --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1700,6 +1804,10 @@ _cairn() {
                     ;;
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1780,7 +1888,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__service__subcmd__list)
-            opts="-q -h --json --repo --quiet --help"
+            opts="-q -h --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1788,6 +1896,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1798,7 +1910,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__service__subcmd__remove)
-            opts="-q -h --repo --quiet --help"
+            opts="-q -h --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1806,6 +1918,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1816,7 +1932,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__show)
-            opts="-q -h --json --repo --quiet --help"
+            opts="-q -h --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1824,6 +1940,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1834,7 +1954,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__target)
-            opts="-q -h --repo --quiet --help set show clear help"
+            opts="-q -h --repo --quiet --log-format --help set show clear help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1842,6 +1962,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1852,7 +1976,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__target__subcmd__clear)
-            opts="-q -h --repo --quiet --help"
+            opts="-q -h --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1860,6 +1984,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1940,7 +2068,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__target__subcmd__set)
-            opts="-q -h --username --password-file --allow-unencrypted --repo --quiet --help"
+            opts="-q -h --username --password-file --allow-unencrypted --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1958,6 +2086,10 @@ _cairn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1966,7 +2098,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__target__subcmd__show)
-            opts="-q -h --json --repo --quiet --help"
+            opts="-q -h --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1974,6 +2106,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1984,7 +2120,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__token)
-            opts="-q -h --repo --quiet --help create list revoke help"
+            opts="-q -h --repo --quiet --log-format --help create list revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1992,6 +2128,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2002,7 +2142,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__token__subcmd__create)
-            opts="-q -h --role --repo --quiet --help"
+            opts="-q -h --role --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2014,6 +2154,10 @@ _cairn() {
                     ;;
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2094,7 +2238,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__token__subcmd__list)
-            opts="-q -h --json --repo --quiet --help"
+            opts="-q -h --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2102,6 +2246,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2112,7 +2260,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__token__subcmd__revoke)
-            opts="-q -h --repo --quiet --help"
+            opts="-q -h --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2120,6 +2268,10 @@ _cairn() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2130,7 +2282,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__verify)
-            opts="-q -h --from-target --read-data --identity --json --repo --quiet --help"
+            opts="-q -h --from-target --read-data --identity --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2142,6 +2294,10 @@ _cairn() {
                     ;;
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -9,6 +9,7 @@ mod jobs;
 mod keys;
 mod listen;
 mod listing;
+mod logging;
 mod mount;
 mod notify;
 mod output;
@@ -24,6 +25,7 @@ mod token;
 mod verify;
 
 pub use generate::{man_pages_requested, write_man_pages};
+pub use logging::{init as init_logging, LogFormat};
 pub use term::Term;
 
 use cairn::{Error, Result};
@@ -46,6 +48,16 @@ pub struct Cli {
     /// No progress bar and no informational output.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Log lines on stderr as text, or as one JSON object per line (for journald and log
+    /// shippers). Example: cairn --log-format json serve
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "CAIRN_LOG_FORMAT",
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -152,6 +164,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let g = Global {
         repo: cli.repo,
         quiet: cli.quiet,
+        log_format: cli.log_format,
     };
     match cli.command {
         Command::Key(c) => keys::run(&g, c),
@@ -178,9 +191,16 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Print a command's error on stderr, control characters escaped.
-pub fn print_error(e: &Error) {
-    output::error(e);
+/// Print a command's error on stderr, control characters escaped (or as one JSON log line).
+pub fn print_error(e: &Error, format: LogFormat) {
+    match format {
+        LogFormat::Text => output::error(e),
+        LogFormat::Json => logging::json_line(
+            "ERROR",
+            &e.to_string(),
+            serde_json::json!({ "remedy": e.remedy(), "exit_code": e.exit_code() }),
+        ),
+    }
 }
 
 /// Options every command sees.
@@ -189,6 +209,8 @@ pub struct Global {
     pub repo: PathBuf,
     /// `--quiet`.
     pub quiet: bool,
+    /// `--log-format`.
+    pub log_format: LogFormat,
 }
 
 impl Global {
@@ -202,6 +224,7 @@ impl Global {
         Term {
             quiet: self.quiet,
             log: false,
+            json: self.log_format == LogFormat::Json,
         }
     }
 

@@ -10,6 +10,7 @@ mod fixtures;
 mod harness;
 mod hostile;
 mod index;
+mod logs;
 mod mount;
 mod ops;
 mod prune_crash;
