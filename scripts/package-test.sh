@@ -9,7 +9,7 @@ fail() { dpkg -P cairn >/dev/null 2>&1 || true   # and its conffile
 echo "package test: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || fail "needs root (dpkg -i)"
 command -v cargo-deb >/dev/null || fail "cargo-deb is missing: run scripts/prereqs.sh"
-if dpkg -s cairn >/dev/null 2>&1; then fail "a cairn package is already installed here; remove it first (dpkg -r cairn)"; fi
+if [[ $(dpkg-query -W -f='${db:Status-Status}' cairn 2>/dev/null) == installed ]]; then fail "a cairn package is already installed here; remove it first (dpkg -r cairn)"; fi
 target=${CARGO_TARGET_DIR:-$PWD/target}
 log=$(mktemp)
 trap 'rm -f "$log"; dpkg -r cairn >/dev/null 2>&1 || true' EXIT
