@@ -19,13 +19,15 @@ if [[ -f fuzz/run.sh ]]; then
 fi
 if [[ -d ../shared/accept ]]; then
   step "cargo build --release" cargo build --release --bin cairn
-  for s in core share mount jobs trust; do
+  for s in core share mount jobs trust pkg; do
     bin=$PWD/target/release/cairn
     # share.sh predates PRODUCT §7's required --fingerprint: see scripts/accept-compat/fingerprint-kept
     [[ $s == share ]] && bin=$PWD/scripts/accept-compat/fingerprint-kept
     [[ -f ../shared/accept/$s.sh ]] && step "accept/$s.sh" env CAIRN="$bin" CAIRN_REAL="$PWD/target/release/cairn" bash "../shared/accept/$s.sh"
   done
 fi
+# the Debian package, installed and removed on this machine (cargo deb reuses the release build)
+step "package (cargo deb, dpkg -i, dpkg -r)" bash scripts/package-test.sh
 echo
 ((failed)) && printf 'failed: %s\n' "${failures[@]}"
 echo "suite: $passed passed, $failed failed"

@@ -46,6 +46,7 @@ pub mod chunker;
 pub mod compress;
 pub mod controller;
 pub mod crypto;
+pub mod doctor;
 pub mod error;
 pub mod format;
 pub mod fsutil;

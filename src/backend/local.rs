@@ -160,6 +160,12 @@ impl Backend for LocalBackend {
         }
     }
 
+    fn free_space(&self) -> Result<Option<u64>, StorageError> {
+        let st =
+            rustix::fs::statvfs(&self.root).map_err(|e| self.err("", &std::io::Error::from(e)))?;
+        Ok(Some(st.f_bavail.saturating_mul(st.f_frsize.max(1))))
+    }
+
     fn stat(&self, name: &str) -> Result<Option<u64>, StorageError> {
         let p = self.path(name)?;
         match fs::metadata(&p) {

@@ -139,6 +139,12 @@ pub trait Backend: Send + Sync {
 
     /// Remove temporary files left by interrupted writes; returns how many were removed.
     fn clean_temp(&self) -> Result<usize, StorageError>;
+
+    /// The bytes that can still be written there (what the file system or share reports as
+    /// available to this user), or `None` where the store cannot tell (`cairn doctor`).
+    fn free_space(&self) -> Result<Option<u64>, StorageError> {
+        Ok(None)
+    }
 }
 
 /// Check that a name is a safe relative object name (no `..`, no absolute path, no empty part).

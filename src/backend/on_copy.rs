@@ -56,6 +56,10 @@ impl Backend for OnCopy {
         self.on(self.inner.delete(name))
     }
 
+    fn free_space(&self) -> Result<Option<u64>, StorageError> {
+        self.on(self.inner.free_space())
+    }
+
     fn stat(&self, name: &str) -> Result<Option<u64>, StorageError> {
         self.on(self.inner.stat(name))
     }

@@ -590,6 +590,14 @@ impl Backend for SmbBackend {
         }
     }
 
+    fn free_space(&self) -> Result<Option<u64>, StorageError> {
+        let st = self
+            .client
+            .statvfs(self.path(""))
+            .map_err(|e| self.err("", &e))?;
+        Ok(Some(st.bavail.saturating_mul(st.frsize.max(1))))
+    }
+
     fn stat(&self, name: &str) -> Result<Option<u64>, StorageError> {
         self.check(name)?;
         match self.client.stat(self.path(name)) {

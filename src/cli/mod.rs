@@ -3,10 +3,13 @@
 
 mod alerts;
 mod backup;
+mod doctor;
+mod generate;
 mod jobs;
 mod keys;
 mod listen;
 mod listing;
+mod logging;
 mod mount;
 mod notify;
 mod output;
@@ -21,6 +24,8 @@ mod term;
 mod token;
 mod verify;
 
+pub use generate::{man_pages_requested, write_man_pages};
+pub use logging::{init as init_logging, LogFormat};
 pub use term::Term;
 
 use cairn::{Error, Result};
@@ -43,6 +48,16 @@ pub struct Cli {
     /// No progress bar and no informational output.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Log lines on stderr as text, or as one JSON object per line (for journald and log
+    /// shippers). Example: cairn --log-format json serve
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "CAIRN_LOG_FORMAT",
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -126,6 +141,16 @@ pub enum Command {
     ///
     /// Example: cairn prune --keep-within 7d --keep-last 3 --dry-run
     Prune(prune::PruneArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    ///
+    /// Example: cairn completions bash > /etc/bash_completion.d/cairn
+    Completions(generate::CompletionsArgs),
+    /// Check every requirement: repository, recipients, target (reachable, writable, encrypted,
+    /// room for the schedule and retention), last backup, alerts, local disk, clock.
+    ///
+    /// Prints each check as ok, warning or failed with what to do; exits 1 when one failed.
+    /// Example: cairn doctor --json
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Run a parsed command. First, whatever it creates is private (umask 077), and the
@@ -139,6 +164,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let g = Global {
         repo: cli.repo,
         quiet: cli.quiet,
+        log_format: cli.log_format,
     };
     match cli.command {
         Command::Key(c) => keys::run(&g, c),
@@ -160,12 +186,21 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Token(c) => token::run(&g, c),
         Command::Mount(a) => mount::run(&g, a),
         Command::Prune(a) => prune::run(&g, a),
+        Command::Completions(a) => generate::completions(a),
+        Command::Doctor(a) => doctor::run(&g, a),
     }
 }
 
-/// Print a command's error on stderr, control characters escaped.
-pub fn print_error(e: &Error) {
-    output::error(e);
+/// Print a command's error on stderr, control characters escaped (or as one JSON log line).
+pub fn print_error(e: &Error, format: LogFormat) {
+    match format {
+        LogFormat::Text => output::error(e),
+        LogFormat::Json => logging::json_line(
+            "ERROR",
+            &e.to_string(),
+            serde_json::json!({ "remedy": e.remedy(), "exit_code": e.exit_code() }),
+        ),
+    }
 }
 
 /// Options every command sees.
@@ -174,6 +209,8 @@ pub struct Global {
     pub repo: PathBuf,
     /// `--quiet`.
     pub quiet: bool,
+    /// `--log-format`.
+    pub log_format: LogFormat,
 }
 
 impl Global {
@@ -187,6 +224,7 @@ impl Global {
         Term {
             quiet: self.quiet,
             log: false,
+            json: self.log_format == LogFormat::Json,
         }
     }
 

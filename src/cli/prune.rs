@@ -35,6 +35,7 @@ pub fn run(g: &Global, a: PruneArgs) -> Result<()> {
     let term = super::Term {
         quiet: g.quiet || a.json,
         log: false,
+        json: g.log_format == super::LogFormat::Json,
     };
     let o = cairn::ops::prune(&g.context(&term), &policy, a.dry_run)?;
     print(&a, g.quiet, &o.internal, o.target.as_ref())?;

@@ -13,6 +13,7 @@ pub fn run(g: &Global) -> Result<()> {
     let term = super::Term {
         quiet: g.quiet,
         log: true,
+        json: g.log_format == super::LogFormat::Json,
     };
     let cancel = Cancel::new();
     let cx = g
@@ -22,13 +23,17 @@ pub fn run(g: &Global) -> Result<()> {
     // (the repository is opened once, here, and the scheduler keeps it)
     let cfg = ScheduleConfig::load(&cx.controller()?.local())?;
     cancel.on_signals(&cairn::ops::SHUTDOWN_SIGNALS)?;
-    eprintln!(
-        "cairn serve: backup every {}, verify every {}, keep within {}; stop with SIGTERM",
-        format_duration(cfg.backup_every),
-        format_duration(cfg.verify_every),
-        format_duration(cfg.keep_within)
+    term.line(
+        "INFO",
+        &format!(
+            "cairn serve: backup every {}, verify every {}, keep within {}; stop with SIGTERM",
+            format_duration(cfg.backup_every),
+            format_duration(cfg.verify_every),
+            format_duration(cfg.keep_within)
+        ),
+        serde_json::json!({}),
     );
     cairn::ops::serve(&cx, &cfg)?;
-    eprintln!("cairn serve: stopped");
+    term.line("INFO", "cairn serve: stopped", serde_json::json!({}));
     Ok(())
 }

@@ -18,6 +18,7 @@
 //! ```
 
 mod backup;
+mod doctor;
 mod export;
 mod keys;
 mod listing;
@@ -32,6 +33,7 @@ mod verify;
 
 pub use crate::progress::{Cancel, SHUTDOWN_SIGNALS};
 pub use backup::{backup, BackupReport};
+pub use doctor::doctor;
 pub use export::{export, ExportOutcome};
 pub use keys::{generate_key, key_list, rotate_keys, BackupKeys, EpochKeys, KeyList, RotateReport};
 pub use listing::{backup_json, list_backups, show_backup, BackupDetail, BackupEntry, BackupList};
