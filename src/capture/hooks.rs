@@ -193,8 +193,7 @@ fn capture_path(out: &[u8]) -> Option<String> {
         .lines()
         .filter_map(|l| l.trim().strip_prefix("CAIRN_CAPTURE_PATH="))
         .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty())
-        .last()
+        .rfind(|p| !p.is_empty())
 }
 
 #[cfg(test)]

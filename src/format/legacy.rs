@@ -5,6 +5,8 @@
 use super::manifest::{DefinitionRecord, Definitions, Manifest, Phases, Prev, ServiceRecord};
 use crate::id::{ChunkId, KeyId};
 use serde::Deserialize;
+#[cfg(test)]
+use serde::Serialize;
 
 /// Manifest v2: as v3 without [`ServiceRecord::phases`].
 pub const MANIFEST_V2: u16 = 2;
@@ -12,6 +14,7 @@ pub const MANIFEST_V2: u16 = 2;
 pub const DEFS_V1: u16 = 1;
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 pub(crate) struct ManifestV2 {
     id: String,
     repo_id: [u8; 16],
@@ -28,6 +31,7 @@ pub(crate) struct ManifestV2 {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct ServiceRecordV2 {
     name: String,
     kind: String,
@@ -83,11 +87,13 @@ impl From<ServiceRecordV2> for ServiceRecord {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 pub(crate) struct DefinitionsV1 {
     services: Vec<DefinitionRecordV1>,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct DefinitionRecordV1 {
     name: String,
     path: Option<String>,
@@ -110,5 +116,86 @@ impl From<DefinitionsV1> for Definitions {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::manifest::{DEFS_MAGIC, MAGIC};
+    use crate::signing::SigningKey;
+
+    /// A manifest written by the cairn before phase times (v2, signed) still decodes, with
+    /// empty phases; re-encoded, it is v3.
+    #[test]
+    fn a_version_2_manifest_still_decodes() {
+        let old = ManifestV2 {
+            id: "20261122T053600.123Z".into(),
+            repo_id: [9; 16],
+            seq: 1,
+            prev: None,
+            time_ms: 7,
+            host: "h".into(),
+            epoch: KeyId([1; 32]),
+            session: KeyId([2; 32]),
+            services: vec![ServiceRecordV2 {
+                name: "db".into(),
+                kind: "path".into(),
+                root: ChunkId([5; 32]),
+                files: 3,
+                dirs: 1,
+                bytes: 10,
+                bytes_new: 4,
+                duration_ms: 2,
+                root_mode: 0o755,
+                root_uid: 0,
+                root_gid: 0,
+                root_mtime_s: 1,
+            }],
+            definitions: ChunkId([3; 32]),
+            refs: vec![ChunkId([4; 32])],
+            warnings: 0,
+        };
+        let k = SigningKey::generate();
+        let name = "backups/20261122T053600.123Z";
+        let bytes = k.sign_object(
+            &[9; 16],
+            name,
+            crate::format::frame(MAGIC, MANIFEST_V2, &old),
+        );
+        let m = Manifest::decode(&bytes, name, &[9; 16], &k.public()).unwrap();
+        assert_eq!(m.services[0].files, 3);
+        assert_eq!(m.services[0].phases, Phases::default());
+        assert_eq!(m.time_ms, 7);
+        let again = m.encode(&k);
+        assert_eq!(
+            &again[8..10],
+            &crate::format::manifest::VERSION.to_le_bytes()
+        );
+        assert_eq!(
+            Manifest::decode(&again, name, &[9; 16], &k.public()).unwrap(),
+            m
+        );
+        // a version from the future is refused with the version named
+        let mut future = bytes.clone();
+        future[8] = 9;
+        let e = Manifest::decode(&future, name, &[9; 16], &k.public()).unwrap_err();
+        assert!(e.to_string().contains("version 9"), "{e}");
+    }
+
+    #[test]
+    fn version_1_definitions_still_decode_without_hooks() {
+        let old = DefinitionsV1 {
+            services: vec![DefinitionRecordV1 {
+                name: "db".into(),
+                path: None,
+                command: Some("pg_dump".into()),
+                restore_command: Some("psql".into()),
+            }],
+        };
+        let d = Definitions::decode(&crate::format::frame(DEFS_MAGIC, DEFS_V1, &old)).unwrap();
+        let s = &d.to_services()[0];
+        assert_eq!(s.command.as_deref(), Some("pg_dump"));
+        assert!(s.prepare.is_none() && s.restore_after.is_empty());
     }
 }

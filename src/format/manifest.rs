@@ -538,11 +538,26 @@ mod tests {
                 restore_command: Some("cat".into()),
                 ..Default::default()
             },
+            crate::service::ServiceDef {
+                name: "c".into(),
+                path: Some("/c".into()),
+                prepare: Some("sync".into()),
+                release: Some("true".into()),
+                capture_path: Some("/snap/c".into()),
+                hook_timeout_s: Some(30),
+                restore_after: vec!["a".into(), "b".into()],
+                ..Default::default()
+            },
         ];
         let d = Definitions::of(&defs);
         assert_eq!(
             Definitions::decode(&d.encode()).unwrap().to_services(),
             defs
         );
+        // a restore-after name that `service add` would refuse is damage
+        let mut bad = d.clone();
+        bad.services[2].restore_after.push("../x".into());
+        let e = Definitions::decode(&bad.encode()).unwrap_err();
+        assert!(e.to_string().contains("bad service name \"../x\""), "{e}");
     }
 }
