@@ -377,6 +377,67 @@ fn a_crash_between_prepare_and_release_is_released_with_an_alert_at_the_next_sta
 }
 
 #[test]
+fn a_backup_stopped_by_sigterm_during_prepare_releases_what_it_prepared() {
+    let e = Env::new();
+    let l = e.path("log");
+    let l = s(&l);
+    let pid = e.path("pid");
+    add(
+        &e,
+        &[
+            "a",
+            "--command",
+            "echo a",
+            "--prepare",
+            &format!("echo prepared-a >> {l}"),
+            "--release",
+            &format!("echo released-a >> {l}"),
+        ],
+    );
+    let hang = format!("sleep 300 & echo $! > {}; wait", s(&pid));
+    add(
+        &e,
+        &[
+            "b",
+            "--command",
+            &format!("echo captured-b >> {l}"),
+            "--prepare",
+            &hang,
+        ],
+    );
+    let mut child = crate::harness::command(&e.repo, ["--quiet", "backup"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !log(Path::new(l)).contains(&"prepared-a".into()) || !pid.exists() {
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "prepare never ran: {:?}",
+            log(Path::new(l))
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    crate::harness::terminate(&child);
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("interrupted"), "{err}");
+    assert_eq!(log(Path::new(l)), ["prepared-a", "released-a"]);
+    assert!(
+        !pending(&e).exists(),
+        "the release was left to the next start"
+    );
+    let p = fs::read_to_string(&pid).unwrap().trim().to_string();
+    let stat = fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "the stopped prepare's child survived: {stat}"
+    );
+}
+
+#[test]
 fn capture_path_from_the_flag_and_from_prepare_stdout_is_what_is_captured() {
     let e = Env::new();
     let (live_a, snap_a) = (e.path("live-a"), e.path("snap-a"));
