@@ -405,7 +405,7 @@ fn a_backup_stopped_by_sigterm_during_prepare_releases_what_it_prepared() {
             &hang,
         ],
     );
-    let mut child = crate::harness::command(&e.repo, ["--quiet", "backup"])
+    let child = crate::harness::command(&e.repo, ["--quiet", "backup"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
