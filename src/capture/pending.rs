@@ -112,7 +112,8 @@ pub fn release_leftovers(local: &Path) -> Result<Vec<Error>> {
             service: s,
             backup_id: &st.backup,
             phase: Phase::Release,
-            captured: None,
+            // what prepare printed died with the process: the configured place is the best guess
+            captured: s.capture_path.as_deref().or(s.path.as_deref()),
             limit: super::limit(s),
         };
         out.push(match hook.run(&|| false) {
