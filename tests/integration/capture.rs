@@ -438,6 +438,48 @@ fn a_backup_stopped_by_sigterm_during_prepare_releases_what_it_prepared() {
 }
 
 #[test]
+fn a_failing_release_fails_the_backup_with_an_alert_naming_the_service() {
+    let e = Env::new();
+    add(
+        &e,
+        &[
+            "idp",
+            "--command",
+            "echo idp",
+            "--prepare",
+            "true",
+            "--release",
+            "echo stuck >&2; exit 4",
+        ],
+    );
+    let o = e.run(["--quiet", "backup"]);
+    o.expect(1, "backup with a failing release");
+    assert!(
+        o.stderr.contains("service idp: its release hook failed"),
+        "{}",
+        o.stderr
+    );
+    assert!(e.ids().is_empty(), "a backup was committed");
+    let a = alerts(&e, false);
+    let hit = a
+        .iter()
+        .find(|x| x["subject"] == "idp")
+        .unwrap_or_else(|| panic!("{a:?}"));
+    assert_eq!(hit["cause"], "service_release_failed");
+    assert!(
+        hit["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("run the release by hand"),
+        "{hit}"
+    );
+    assert!(
+        !pending(&e).exists(),
+        "a failed release is the alert's, not retried at each start"
+    );
+}
+
+#[test]
 fn capture_path_from_the_flag_and_from_prepare_stdout_is_what_is_captured() {
     let e = Env::new();
     let (live_a, snap_a) = (e.path("live-a"), e.path("snap-a"));
