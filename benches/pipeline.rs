@@ -136,6 +136,7 @@ fn new_controller(repo: &Path, data: &Path) -> Controller {
         path: Some(data.display().to_string()),
         command: None,
         restore_command: None,
+        ..Default::default()
     })
     .expect("add service");
     ctl.save_services(&s).expect("save services");

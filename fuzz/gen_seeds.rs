@@ -149,6 +149,7 @@ fn main() {
             root_uid: 0,
             root_gid: 0,
             root_mtime_s: 1_763_790_000,
+            phases: Default::default(),
         }],
         definitions: ChunkId([4; 32]),
         refs: vec![ChunkId([3; 32]), ChunkId([4; 32])],
@@ -170,12 +171,14 @@ fn main() {
             path: Some("/var/lib/identity".into()),
             command: None,
             restore_command: None,
+            ..Default::default()
         },
         ServiceDef {
             name: "db".into(),
             path: None,
             command: Some("pg_dump app".into()),
             restore_command: Some("psql app".into()),
+            ..Default::default()
         },
     ]);
     put(dir, "manifest", "definitions", &defs.encode());

@@ -235,6 +235,14 @@ pub enum ServiceCause {
     },
     /// Another failure reading its data (an I/O error).
     Other,
+    /// Its prepare hook could not run or failed: nothing was captured, the others were released.
+    PrepareFailed,
+    /// Its prepare hook did not finish within its time limit and was killed.
+    PrepareTimedOut,
+    /// Its release hook could not run, failed or timed out: the service may still be paused.
+    ReleaseFailed,
+    /// cairn stopped between its prepare and its release; the release ran at the next start.
+    ReleasedAfterCrash,
 }
 
 impl ServiceCause {
@@ -257,6 +265,10 @@ impl ServiceCause {
             ServiceCause::CommandFailed => "service_command_failed",
             ServiceCause::RestoreCommandFailed { .. } => "service_restore_command_failed",
             ServiceCause::Other => "service_failed",
+            ServiceCause::PrepareFailed => "service_prepare_failed",
+            ServiceCause::PrepareTimedOut => "service_prepare_timed_out",
+            ServiceCause::ReleaseFailed => "service_release_failed",
+            ServiceCause::ReleasedAfterCrash => "service_released_after_crash",
         }
     }
 }

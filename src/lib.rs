@@ -14,7 +14,7 @@
 //! let repo = std::path::Path::new("/tmp/demo-repo");
 //! let ctl = Controller::init(repo, &[crypto::parse_recipient(&recipient)?])?;
 //! let mut services = ctl.services()?;
-//! services.add(ServiceDef { name: "identity".into(), path: Some("/etc".into()), command: None, restore_command: None })?;
+//! services.add(ServiceDef { name: "identity".into(), path: Some("/etc".into()), command: None, ..Default::default() })?;
 //! ctl.save_services(&services)?;
 //! let backup = cairn::backup::run(&ctl, &Progress::default())?;
 //! let keys = cairn::keys::KeyRing::new(crypto::Identity::parse(&identity_text, "demo")?);
@@ -41,6 +41,7 @@
 pub mod api;
 pub mod backend;
 pub mod backup;
+pub mod capture;
 pub mod chain;
 pub mod chunker;
 pub mod compress;

@@ -39,6 +39,17 @@ impl Cancel {
         Ok(())
     }
 
+    /// Like [`Cancel::on_signals`], for a command run by hand: the first signal asks the job to
+    /// stop (so `cairn backup` releases the services it prepared), a second one ends the
+    /// process at once (exit 130).
+    pub fn on_signals_twice_to_exit(&self, signals: &[i32]) -> crate::Result<()> {
+        for &sig in signals {
+            signal_hook::flag::register_conditional_shutdown(sig, 130, self.0.clone())
+                .map_err(|e| crate::Error::io("installing the signal handlers", e))?;
+        }
+        self.on_signals(signals)
+    }
+
     /// Fail with an error if stopping was asked for.
     pub fn check(&self) -> crate::Result<()> {
         if self.is_cancelled() {

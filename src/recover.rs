@@ -266,17 +266,20 @@ fn copy_share(
 }
 
 /// Save the services as they were configured, so backups continue as before, after feeding
-/// each command service's restored file to its restore command. Returns those services.
+/// each command service's restored file to its restore command, in the restore order
+/// (`--restore-after`, [`ServiceList::restore_order`]). Returns those services, in that order.
 fn restore_services(ctl: &Controller, defs: &Definitions, target: &Path) -> Result<Vec<String>> {
     let mut commands = Vec::new();
-    let services = defs.to_services();
-    for s in &services {
+    let list = ServiceList {
+        services: defs.to_services(),
+    };
+    for s in list.restore_order() {
         if let (Some(cmd), Some(_)) = (&s.restore_command, &s.command) {
             run_restore_command(&s.name, cmd, &target.join(&s.name).join(COMMAND_OUTPUT))?;
             commands.push(s.name.clone());
         }
     }
-    ctl.save_services(&ServiceList { services })?;
+    ctl.save_services(&list)?;
     Ok(commands)
 }
 

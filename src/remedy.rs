@@ -88,6 +88,18 @@ pub fn service(cause: &ServiceCause, service: &str) -> String {
             "the data is restored at {}; fix what the command's error output says, then run service {service}'s restore command by hand with that file as its standard input (`cairn service list` shows the command)",
             restored_at.display()
         ),
+        ServiceCause::PrepareFailed => format!(
+            "service {service}'s prepare hook failed, so nothing was captured and every prepared service was released: run the hook by hand (`cairn service list --json` shows it; `cairn jobs` shows the end of its error output) and fix what it says (it must exit 0), or drop it with `cairn service set {service} --prepare ''`"
+        ),
+        ServiceCause::PrepareTimedOut => format!(
+            "service {service}'s prepare hook did not finish within its time limit and was killed with its process group: run it by hand to see what it waits for, or give it longer with `cairn service set {service} --timeout 30m`"
+        ),
+        ServiceCause::ReleaseFailed => format!(
+            "service {service}'s release hook failed, so the service may still be paused or its snapshot mounted: run the release by hand now (`cairn service list --json` shows it; `cairn jobs` shows the end of its error output), then fix the hook (`cairn service set {service} --release CMD`)"
+        ),
+        ServiceCause::ReleasedAfterCrash => format!(
+            "cairn stopped between service {service}'s prepare and its release (a crash, a kill or a power cut); its release hook ran at cairn's next start: check that the service runs normally again, and see why cairn stopped (`cairn jobs`, the system log)"
+        ),
         ServiceCause::Other => format!(
             "reading service {service}'s data failed: check the disk under its path and the system log (dmesg), or correct the service (`cairn service remove {service}` then `cairn service add {service} ...`)"
         ),

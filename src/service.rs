@@ -4,8 +4,10 @@ use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// One configured service: a directory tree (`path`) or a command's standard output (`command`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One configured service: a directory tree (`path`) or a command's standard output (`command`),
+/// with its optional hooks (`prepare`, `release`, `capture_path`, `hook_timeout_s`, see
+/// [`crate::capture`]) and its place in the restore order (`restore_after`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceDef {
     /// Unique name; the service's folder in restores and mounts.
     pub name: String,
@@ -18,6 +20,22 @@ pub struct ServiceDef {
     /// Command that takes the backed-up output on standard input at recovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_command: Option<String>,
+    /// Hook run before capture (all services' together, see [`crate::capture::barrier`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepare: Option<String>,
+    /// Hook run after capture; always runs once `prepare` succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    /// Directory captured instead of `path` (a snapshot mount); prepare's
+    /// `CAIRN_CAPTURE_PATH=…` line overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_path: Option<String>,
+    /// Time limit of each hook, seconds (default [`crate::capture::DEFAULT_TIMEOUT_S`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_timeout_s: Option<u64>,
+    /// Services whose restore command `recover` runs before this one's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restore_after: Vec<String>,
 }
 
 /// File name under which a command service's output is stored.
@@ -42,6 +60,7 @@ impl ServiceDef {
                 "use letters, digits, '-', '_' or '.', e.g. `cairn service add identity --path /var/lib/identity`",
             ));
         }
+        self.validate_hooks()?;
         match (&self.path, &self.command) {
             (Some(p), None) if Path::new(p).is_absolute() => Ok(()),
             (Some(p), None) => Err(Error::usage(
@@ -53,6 +72,76 @@ impl ServiceDef {
                 format!("service {n}: give exactly one of --path DIR or --command CMD"),
                 format!("e.g. `cairn service add {n} --path /var/lib/{n}` or `cairn service add {n} --command 'pg_dump app'`"),
             )),
+        }
+    }
+}
+
+impl ServiceDef {
+    /// Hooks: a capture path is absolute and for a path service; a timeout is at least a second;
+    /// `restore_after` names valid services other than this one.
+    fn validate_hooks(&self) -> Result<()> {
+        let n = &self.name;
+        if let Some(c) = &self.capture_path {
+            if self.path.is_none() || !Path::new(c).is_absolute() {
+                return Err(Error::usage(
+                    format!("service {n}: --capture-path must be an absolute directory, for a --path service"),
+                    format!("e.g. `cairn service set {n} --capture-path /mnt/snap/{n}` (or let --prepare print CAIRN_CAPTURE_PATH=DIR)"),
+                ));
+            }
+        }
+        if self.hook_timeout_s == Some(0) {
+            return Err(Error::usage(
+                format!("service {n}: a hook timeout of 0 s"),
+                "give a duration of at least 1s, e.g. `--timeout 10m`",
+            ));
+        }
+        for o in &self.restore_after {
+            if !valid_name(o) || o == n {
+                return Err(Error::usage(
+                    format!("service {n} cannot be restored after {o:?}: that is a cycle or not a service name"),
+                    format!("name another service that {n}'s restore command needs first, e.g. `cairn service set {n} --restore-after ca`"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Changes to a service's hooks and restore order (`service add` and `service set`): `None`
+/// leaves a setting as it is; an empty command, path or list removes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookSettings {
+    /// `--prepare CMD`.
+    pub prepare: Option<String>,
+    /// `--release CMD`.
+    pub release: Option<String>,
+    /// `--capture-path DIR`.
+    pub capture_path: Option<String>,
+    /// `--timeout DURATION`, seconds.
+    pub timeout_s: Option<u64>,
+    /// `--restore-command CMD` (command services).
+    pub restore_command: Option<String>,
+    /// `--restore-after OTHER` (repeated).
+    pub restore_after: Option<Vec<String>>,
+}
+
+impl HookSettings {
+    /// Apply to `def`.
+    pub fn apply(&self, def: &mut ServiceDef) {
+        let set = |field: &mut Option<String>, v: &Option<String>| {
+            if let Some(v) = v {
+                *field = (!v.trim().is_empty()).then(|| v.clone());
+            }
+        };
+        set(&mut def.prepare, &self.prepare);
+        set(&mut def.release, &self.release);
+        set(&mut def.capture_path, &self.capture_path);
+        set(&mut def.restore_command, &self.restore_command);
+        if let Some(t) = self.timeout_s {
+            def.hook_timeout_s = Some(t);
+        }
+        if let Some(after) = &self.restore_after {
+            def.restore_after = after.iter().filter(|a| !a.is_empty()).cloned().collect();
         }
     }
 }
@@ -109,7 +198,74 @@ impl ServiceList {
             ));
         }
         self.services.push(def);
+        self.check_order()
+    }
+
+    /// Replace the definition of the service named `def.name`, refusing an unknown name.
+    pub fn set(&mut self, def: ServiceDef) -> Result<()> {
+        def.validate()?;
+        let slot = self
+            .services
+            .iter_mut()
+            .find(|s| s.name == def.name)
+            .ok_or_else(|| unknown(&def.name))?;
+        *slot = def;
+        self.check_order()
+    }
+
+    /// Every `restore_after` names a configured service and the order has no cycle.
+    fn check_order(&self) -> Result<()> {
+        for s in &self.services {
+            if let Some(o) = s.restore_after.iter().find(|o| self.find(o).is_none()) {
+                return Err(Error::usage(
+                    format!(
+                        "service {} is to be restored after {o}, which is not configured",
+                        s.name
+                    ),
+                    format!(
+                        "add service {o} first, or give an existing one (`cairn service list`)"
+                    ),
+                ));
+            }
+        }
+        let order = self.restore_order();
+        if order.len() < self.services.len() {
+            let stuck: Vec<&str> = self
+                .services
+                .iter()
+                .filter(|s| !order.iter().any(|o| o.name == s.name))
+                .map(|s| s.name.as_str())
+                .collect();
+            return Err(Error::usage(
+                format!("--restore-after makes a cycle among services {}", stuck.join(", ")),
+                "each service may only be restored after services that are not (directly or through others) restored after it: drop one --restore-after of the cycle (`cairn service set NAME --restore-after ...`)",
+            ));
+        }
         Ok(())
+    }
+
+    fn find(&self, name: &str) -> Option<&ServiceDef> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The services in the order `recover` runs their restore commands: each after those it
+    /// names in `restore_after` (names not configured are ignored), otherwise in the order they
+    /// were added. Services on a cycle (refused by `service add`) are left out.
+    pub fn restore_order(&self) -> Vec<&ServiceDef> {
+        let mut done: Vec<&ServiceDef> = Vec::with_capacity(self.services.len());
+        while done.len() < self.services.len() {
+            let ready = self.services.iter().find(|s| {
+                !done.iter().any(|d| d.name == s.name)
+                    && s.restore_after
+                        .iter()
+                        .all(|o| self.find(o).is_none() || done.iter().any(|d| &d.name == o))
+            });
+            match ready {
+                Some(s) => done.push(s),
+                None => break,
+            }
+        }
+        done
     }
 
     /// Remove a service by name.
@@ -118,14 +274,29 @@ impl ServiceList {
             .services
             .iter()
             .position(|s| s.name == name)
-            .ok_or_else(|| {
-                Error::usage(
-                    format!("no service named {name}"),
-                    "`cairn service list` shows the configured services",
-                )
-            })?;
+            .ok_or_else(|| unknown(name))?;
+        if let Some(d) = self
+            .services
+            .iter()
+            .find(|s| s.restore_after.iter().any(|o| o == name))
+        {
+            return Err(Error::usage(
+                format!("service {} is restored after {name}", d.name),
+                format!(
+                    "first drop that order: `cairn service set {} --restore-after ...` without {name}",
+                    d.name
+                ),
+            ));
+        }
         Ok(self.services.remove(i))
     }
+}
+
+fn unknown(name: &str) -> Error {
+    Error::usage(
+        format!("no service named {name}"),
+        "`cairn service list` shows the configured services",
+    )
 }
 
 /// Why a service's command failed, without the command line (it may hold secrets such as
@@ -189,6 +360,7 @@ mod tests {
             path: Some("/var/lib/idp".into()),
             command: None,
             restore_command: None,
+            ..Default::default()
         })
         .unwrap();
         l.add(ServiceDef {
@@ -196,6 +368,7 @@ mod tests {
             path: None,
             command: Some("echo hi".into()),
             restore_command: Some("cat".into()),
+            ..Default::default()
         })
         .unwrap();
         assert_eq!(
@@ -203,7 +376,8 @@ mod tests {
                 name: "idp".into(),
                 path: Some("/x".into()),
                 command: None,
-                restore_command: None
+                restore_command: None,
+                ..Default::default()
             })
             .unwrap_err()
             .exit_code(),
@@ -214,7 +388,8 @@ mod tests {
                 name: "../x".into(),
                 path: Some("/x".into()),
                 command: None,
-                restore_command: None
+                restore_command: None,
+                ..Default::default()
             })
             .is_err());
         assert!(l
@@ -222,7 +397,8 @@ mod tests {
                 name: "rel".into(),
                 path: Some("x".into()),
                 command: None,
-                restore_command: None
+                restore_command: None,
+                ..Default::default()
             })
             .is_err());
         l.save(&f).unwrap();

@@ -49,6 +49,7 @@ impl TestRepo {
                 path: Some(src.display().to_string()),
                 command: None,
                 restore_command: None,
+                ..Default::default()
             })
             .unwrap();
         ctl.save_services(&services).unwrap();

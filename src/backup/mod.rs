@@ -10,82 +10,75 @@ mod walk;
 
 pub use store::{ChunkStore, StoreStats};
 
+use crate::capture::Barrier;
 use crate::controller::Controller;
-use crate::crypto::{self, SessionKey};
+use crate::crypto::{self, IdKey, SessionKey};
 use crate::error::{Error, Result, ServiceCause};
 use crate::format::envelope::{Envelope, EnvelopeKind};
-use crate::format::manifest::{Definitions, Manifest, Prev, ServiceRecord};
+use crate::format::manifest::{Definitions, Manifest, Phases, Prev, ServiceRecord, Span};
 use crate::format::pack::BlobKind;
 use crate::format::tree::{Node, NodeKind, Tree};
-use crate::id::{BackupId, KeyId};
+use crate::id::{BackupId, ChunkId, KeyId};
+use crate::index::Index;
 use crate::progress::Progress;
 use crate::service::{ServiceDef, COMMAND_OUTPUT};
 use crate::signing::SigningKey;
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use walk::{WalkStats, Walker};
 
 /// Run one backup of all configured services; returns the committed manifest.
+///
+/// Every service's prepare hook runs first, all at once ([`crate::capture`]); capture begins
+/// when all have succeeded, and that moment is the backup's point in time (`time_ms`). Services
+/// are captured in parallel, each released as soon as its capture ends.
 ///
 /// What it worked around (files that vanished, ...) is recorded on `progress`
 /// ([`Progress::take_warnings`]): those texts name files, so they belong in the controller's job
 /// record only; the manifest keeps just their count.
 pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
     let services = configured_services(ctl)?;
-    let repo = &ctl.repo;
     let signer = ctl.signer()?;
-    repo.store.clean_temp()?;
+    ctl.repo.store.clean_temp()?;
     let index = Arc::new(ctl.index()?);
     let (epoch, id_key) = ctl.keys()?;
     let (key, session) = new_session(ctl, epoch, &signer)?;
     drop(signer);
-    let started_ms = now_ms();
-    let store = ChunkStore::start(
-        repo.store.clone(),
-        index.clone(),
-        key,
-        session,
-        repo.config.pack_target,
-        repo.config.zstd_level,
-        services.len() + 1,
-    );
+    let id = next_id(ctl, now_ms())?.to_string();
     let warned_before = progress.warning_count();
-    let (mut records, definitions, seen) = std::thread::scope(|scope| -> Result<_> {
-        let walker = Walker::start(
-            &store,
-            &index,
-            &id_key,
-            epoch,
-            repo.config.chunker,
+    let barrier = Barrier::new(&ctl.local(), &services, &id, progress)?;
+    let keys = Keys {
+        id_key: &id_key,
+        epoch,
+        session,
+    };
+    let captured = barrier.prepare_all().and_then(|()| {
+        let point_ms = now_ms();
+        capture_all(
+            ctl,
+            &services,
+            &barrier,
             progress,
-            scope,
-        );
-        let mut records = Vec::with_capacity(services.len());
-        for (slot, s) in services.iter().enumerate() {
-            records.push(back_up_service(&walker, slot, s)?);
-        }
-        let defs = Definitions::of(&services).encode();
-        let defs_id = id_key.chunk_id(&defs);
-        store.put(defs_id, BlobKind::Meta, &defs, services.len())?;
-        Ok((records, defs_id, walker.take_seen()))
-    })?;
-    let stats = store.finish()?;
-    for (r, n) in records.iter_mut().zip(&stats.new_bytes) {
-        r.bytes_new = *n;
+            (index.clone(), key, keys),
+        )
+        .map(|c| (c, point_ms))
+    });
+    let (phases, released) = barrier.finish();
+    let ((mut records, definitions, stats, seen), point_ms) = captured?;
+    released?;
+    for (r, p) in records.iter_mut().zip(phases) {
+        r.phases = p;
     }
-    if let (Some(first), Some(extra)) = (records.first_mut(), stats.new_bytes.get(services.len())) {
-        first.bytes_new += extra;
-    }
-    let id = next_id(ctl, started_ms)?;
     let (seq, prev) = chain_link(ctl)?;
     let manifest = Manifest {
-        id: id.to_string(),
-        repo_id: repo.config.repo_id,
+        id,
+        repo_id: ctl.repo.config.repo_id,
         seq,
         prev,
-        time_ms: started_ms,
+        time_ms: point_ms,
         host: hostname(),
         epoch,
         session,
@@ -101,7 +94,7 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
 
 /// After a complete backup, the files cache keeps only the files it met (a failure here costs
 /// only cache space, so it is logged, not raised: the backup is committed).
-fn forget_gone_files(index: &crate::index::Index, seen: Vec<crate::index::FileKey>) {
+fn forget_gone_files(index: &Index, seen: Vec<crate::index::FileKey>) {
     match index
         .retain_files(seen)
         .and_then(|n| index.flush().map(|()| n))
@@ -110,6 +103,123 @@ fn forget_gone_files(index: &crate::index::Index, seen: Vec<crate::index::FileKe
         Ok(n) => tracing::debug!("files cache: {n} entries of files that are gone dropped"),
         Err(e) => tracing::warn!("files cache not trimmed: {e}"),
     }
+}
+
+/// The keys a backup's blobs are made with.
+struct Keys<'a> {
+    id_key: &'a IdKey,
+    epoch: KeyId,
+    session: KeyId,
+}
+
+/// Capture every service (in parallel) and the definitions into packs: the service records
+/// (new bytes counted), the definitions blob and the store's figures.
+fn capture_all(
+    ctl: &Controller,
+    services: &[ServiceDef],
+    barrier: &Barrier<'_>,
+    progress: &Progress,
+    (index, key, k): (Arc<Index>, SessionKey, Keys<'_>),
+) -> Result<(
+    Vec<ServiceRecord>,
+    ChunkId,
+    StoreStats,
+    Vec<crate::index::FileKey>,
+)> {
+    let repo = &ctl.repo;
+    let store = ChunkStore::start(
+        repo.store.clone(),
+        index.clone(),
+        key,
+        k.session,
+        repo.config.pack_target,
+        repo.config.zstd_level,
+        services.len() + 1,
+    );
+    let (mut records, definitions, seen) = std::thread::scope(|scope| -> Result<_> {
+        let params = repo.config.chunker;
+        let walker = Walker::start(&store, &index, k.id_key, k.epoch, params, progress, scope);
+        let records = capture_parallel(&walker, services, barrier)?;
+        let defs = Definitions::of(services).encode();
+        let defs_id = k.id_key.chunk_id(&defs);
+        store.put(defs_id, BlobKind::Meta, &defs, services.len())?;
+        Ok((records, defs_id, walker.take_seen()))
+    })?;
+    let stats = store.finish()?;
+    for (r, n) in records.iter_mut().zip(&stats.new_bytes) {
+        r.bytes_new = *n;
+    }
+    if let (Some(first), Some(extra)) = (records.first_mut(), stats.new_bytes.get(services.len())) {
+        first.bytes_new += extra;
+    }
+    Ok((records, definitions, stats, seen))
+}
+
+/// Capture the services on as many threads as there are cores (at most one per service),
+/// releasing each as soon as its capture ends. After a failure the services not yet begun are
+/// not captured (but released); the first failure in the configured order is returned.
+fn capture_parallel(
+    w: &Walker<'_>,
+    services: &[ServiceDef],
+    barrier: &Barrier<'_>,
+) -> Result<Vec<ServiceRecord>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, services.len().max(1));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let done: Mutex<Vec<Option<Result<ServiceRecord>>>> =
+        Mutex::new(services.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(s) = services.get(i) else { break };
+                let r = (!failed.load(Ordering::SeqCst)).then(|| capture_one(w, i, s, barrier));
+                barrier.release(i);
+                if matches!(r, Some(Err(_))) {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                done.lock().unwrap_or_else(|p| p.into_inner())[i] = r;
+            });
+        }
+    });
+    let done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (mut records, mut first_err, mut skipped) = (Vec::new(), None, false);
+    for r in done {
+        match r {
+            Some(Ok(rec)) => records.push(rec),
+            Some(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            None => skipped = true,
+        }
+    }
+    match (first_err, skipped) {
+        (Some(e), _) => Err(e),
+        (None, true) => Err(Error::failed("a service was not captured", "report a bug")),
+        (None, false) => Ok(records),
+    }
+}
+
+/// Capture service `i`, from the directory its prepare hook named if it did.
+fn capture_one(
+    w: &Walker<'_>,
+    i: usize,
+    s: &ServiceDef,
+    barrier: &Barrier<'_>,
+) -> Result<ServiceRecord> {
+    let start_ms = now_ms();
+    let r = back_up_service(w, i, s, barrier.capture_path(i).as_deref());
+    barrier.captured(
+        i,
+        Span {
+            start_ms,
+            end_ms: now_ms(),
+        },
+    );
+    r
 }
 
 /// The configured services, each checked before anything is written.
@@ -185,11 +295,17 @@ fn precheck(s: &ServiceDef) -> Result<()> {
     }
 }
 
-fn back_up_service(w: &Walker<'_>, slot: usize, s: &ServiceDef) -> Result<ServiceRecord> {
+fn back_up_service(
+    w: &Walker<'_>,
+    slot: usize,
+    s: &ServiceDef,
+    from: Option<&str>,
+) -> Result<ServiceRecord> {
     let t0 = Instant::now();
     let mut stats = WalkStats::default();
     let (root, meta) = match (&s.path, &s.command) {
         (Some(p), _) => {
+            let p = from.unwrap_or(p);
             let (tree, m) = w.dir(slot, &s.name, Path::new(p), s.name.as_bytes(), &mut stats)?;
             (tree, (m.mode, m.uid, m.gid, m.mtime.0))
         }
@@ -222,6 +338,7 @@ fn back_up_service(w: &Walker<'_>, slot: usize, s: &ServiceDef) -> Result<Servic
         root_uid: meta.1,
         root_gid: meta.2,
         root_mtime_s: meta.3,
+        phases: Phases::default(),
     })
 }
 

@@ -15,7 +15,11 @@ pub struct BackupArgs {
 /// Run a backup (and its export) and print its id last.
 pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
     let term = g.term();
-    let r = cairn::ops::backup(&g.context(&term))?;
+    // SIGINT/SIGTERM stop the backup between steps, so the services it prepared are released
+    // now rather than at cairn's next start; a second signal ends cairn at once.
+    let cancel = cairn::ops::Cancel::new();
+    cancel.on_signals_twice_to_exit(&cairn::ops::SHUTDOWN_SIGNALS)?;
+    let r = cairn::ops::backup(&g.context(&term).with_cancel(cancel))?;
     let m = &r.manifest;
     if a.json {
         output::json(&cairn::ops::backup_json(

@@ -74,7 +74,10 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
     }
     let e = output::escape;
     println!("backup   {}", e(&m.id));
-    println!("time     {}", output::rfc3339(m.time_ms));
+    println!(
+        "time     {} (point in time: every prepare hook done, capture began)",
+        output::rfc3339(m.time_ms)
+    );
     println!("host     {}", e(&m.host));
     println!(
         "size     {} ({} new, {} chunks)",
@@ -94,6 +97,9 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
             output::size(s.bytes_new),
             s.duration_ms as f64 / 1000.0
         );
+        if let Some(line) = phases_line(&s.phases) {
+            println!("         {:<16} {line}", e(&s.name));
+        }
     }
     if m.warnings > 0 {
         println!(
@@ -102,4 +108,21 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `prepare HH:MM:SS.mmm–HH:MM:SS.mmm  capture …  release …` (UTC), for the phases recorded.
+fn phases_line(p: &cairn::format::manifest::Phases) -> Option<String> {
+    let clock = |ms: i64| {
+        let t = cairn::text::rfc3339_ms(ms);
+        t.get(11..23).map(str::to_string).unwrap_or(t)
+    };
+    let parts: Vec<String> = [
+        ("prepare", p.prepare),
+        ("capture", p.capture),
+        ("release", p.release),
+    ]
+    .into_iter()
+    .filter_map(|(name, s)| s.map(|s| format!("{name} {}–{}", clock(s.start_ms), clock(s.end_ms))))
+    .collect();
+    (!parts.is_empty()).then(|| parts.join("  "))
 }

@@ -1,9 +1,51 @@
-//! `cairn service add|list|remove`.
+//! `cairn service add|set|list|remove`.
 
 use super::{output, Global};
-use cairn::service::ServiceDef;
+use cairn::service::{HookSettings, ServiceDef};
 use cairn::Result;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+
+/// Hooks and restore order, for `service add` and `service set` (docs/SERVICES.md).
+#[derive(Args, Debug, Default)]
+pub struct HookArgs {
+    /// Hook run before capture, every service's at once (flush, freeze, snapshot); capture
+    /// begins when all succeeded. It may print CAIRN_CAPTURE_PATH=DIR to name the directory to
+    /// capture. With `service set`, '' removes it.
+    #[arg(long, value_name = "CMD")]
+    prepare: Option<String>,
+    /// Hook run as soon as the service's capture ends; always runs once prepare succeeded,
+    /// also when the backup fails or is cancelled. With `service set`, '' removes it.
+    #[arg(long, value_name = "CMD")]
+    release: Option<String>,
+    /// Capture this directory (a snapshot mount) instead of --path.
+    #[arg(long, value_name = "DIR")]
+    capture_path: Option<std::path::PathBuf>,
+    /// Time limit of each hook (e.g. 30s, 10m; default 10m); past it the hook's process group
+    /// is killed.
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// At recovery, run this service's restore command after OTHER's (repeatable; a cycle is
+    /// refused). With `service set`, '' clears the list.
+    #[arg(long, value_name = "OTHER")]
+    restore_after: Vec<String>,
+}
+
+impl HookArgs {
+    fn settings(self, restore_command: Option<String>) -> Result<HookSettings> {
+        let timeout_s = match &self.timeout {
+            Some(t) => Some(cairn::retention::parse_duration(t)?.as_secs()),
+            None => None,
+        };
+        Ok(HookSettings {
+            prepare: self.prepare,
+            release: self.release,
+            capture_path: self.capture_path.map(|p| p.to_string_lossy().into_owned()),
+            timeout_s,
+            restore_command,
+            restore_after: (!self.restore_after.is_empty()).then_some(self.restore_after),
+        })
+    }
+}
 
 /// Service commands.
 #[derive(Subcommand, Debug)]
@@ -24,6 +66,22 @@ pub enum ServiceCmd {
         /// Command that takes the output on standard input at recovery.
         #[arg(long, requires = "command")]
         restore_command: Option<String>,
+        #[command(flatten)]
+        hooks: HookArgs,
+    },
+    /// Change a service's hooks, restore command or restore order.
+    ///
+    /// Examples: cairn service set db --prepare 'psql -c CHECKPOINT' --timeout 5m
+    ///           cairn service set identity --restore-after ca
+    ///           cairn service set db --release ''   (removes the release hook)
+    Set {
+        /// The service's name.
+        name: String,
+        /// Command that takes the output on standard input at recovery ('' removes it).
+        #[arg(long)]
+        restore_command: Option<String>,
+        #[command(flatten)]
+        hooks: HookArgs,
     },
     /// List the services.
     List {
@@ -48,14 +106,24 @@ pub fn run(g: &Global, c: ServiceCmd) -> Result<()> {
             path,
             command,
             restore_command,
+            hooks,
         } => {
-            let def = ServiceDef {
+            let mut def = ServiceDef {
                 name,
                 path: path.map(|p| p.to_string_lossy().into_owned()),
                 command,
-                restore_command,
+                ..ServiceDef::default()
             };
+            hooks.settings(restore_command)?.apply(&mut def);
             cairn::ops::add_service(&cx, def)
+        }
+        ServiceCmd::Set {
+            name,
+            restore_command,
+            hooks,
+        } => {
+            let changes = hooks.settings(restore_command)?;
+            cairn::ops::set_service(&cx, &name, &changes).map(|_| ())
         }
         ServiceCmd::List { json } => {
             let list = cairn::ops::services(&cx)?;

@@ -8,6 +8,7 @@
 //! predecessor and the blake3 of the predecessor's bytes, and counts up a sequence number.
 
 use super::check_header;
+use super::legacy::{DefinitionsV1, ManifestV2, DEFS_V1, MANIFEST_V2};
 use crate::error::{Error, Result};
 use crate::id::{ChunkId, KeyId};
 use crate::signing::{PublicKey, SigningKey};
@@ -15,10 +16,31 @@ use serde::{Deserialize, Serialize};
 
 /// Magic of a manifest.
 pub const MAGIC: &[u8; 8] = b"CAIRNBAK";
-/// Manifest layout version (1: unkeyed checksum, retired).
-pub const VERSION: u16 = 2;
-/// Version of the sealed definitions blob (unchanged).
-pub const DEFS_VERSION: u16 = 1;
+/// Manifest layout version (1: unkeyed checksum, retired; 2: no phase times, still read).
+pub const VERSION: u16 = 3;
+/// Version of the sealed definitions blob (1: no hooks, still read).
+pub const DEFS_VERSION: u16 = 2;
+
+/// When one phase of a service's capture ran: unix milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    /// Start.
+    pub start_ms: i64,
+    /// End.
+    pub end_ms: i64,
+}
+
+/// A service's phases in one backup (manifest v3; all `None` in a v2 manifest). `prepare` and
+/// `release` are `None` for a service without that hook.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phases {
+    /// Its prepare hook.
+    pub prepare: Option<Span>,
+    /// Reading its data.
+    pub capture: Option<Span>,
+    /// Its release hook.
+    pub release: Option<Span>,
+}
 
 /// Per-service record of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +69,8 @@ pub struct ServiceRecord {
     pub root_gid: u32,
     /// The root directory's mtime, seconds.
     pub root_mtime_s: i64,
+    /// When its prepare, capture and release ran (v3).
+    pub phases: Phases,
 }
 
 /// The link to the previous backup in the chain.
@@ -69,7 +93,8 @@ pub struct Manifest {
     pub seq: u64,
     /// The predecessor (`None` for the first backup of the repository).
     pub prev: Option<Prev>,
-    /// Time of the backup, unix milliseconds.
+    /// The backup's point in time, unix milliseconds: the moment every prepare hook had
+    /// succeeded and capture began.
     pub time_ms: i64,
     /// Controller host name.
     pub host: String,
@@ -149,9 +174,16 @@ impl Manifest {
     /// repository id, the name, the service names and the sums.
     pub fn decode(bytes: &[u8], name: &str, repo_id: &[u8; 16], key: &PublicKey) -> Result<Self> {
         super::retired(bytes, MAGIC, 1, name)?;
-        check_header(bytes, MAGIC, VERSION, name)?;
+        let v2 = check_header(bytes, MAGIC, MANIFEST_V2, name).is_ok();
+        if !v2 {
+            check_header(bytes, MAGIC, VERSION, name)?;
+        }
         let body = key.open_object(repo_id, name, bytes)?;
-        let m: Manifest = super::unframe(body, MAGIC, VERSION, name)?;
+        let m: Manifest = if v2 {
+            super::unframe::<ManifestV2>(body, MAGIC, MANIFEST_V2, name)?.into()
+        } else {
+            super::unframe(body, MAGIC, VERSION, name)?
+        };
         if &m.repo_id != repo_id {
             return Err(Error::corrupt(name, "belongs to another repository"));
         }
@@ -211,7 +243,7 @@ impl Manifest {
 
 /// One service definition as sealed in a backup. Every field is always encoded (postcard is not
 /// self-describing, so optional fields cannot be skipped).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DefinitionRecord {
     /// Name.
     pub name: String,
@@ -221,6 +253,16 @@ pub struct DefinitionRecord {
     pub command: Option<String>,
     /// Restore command, for a command service.
     pub restore_command: Option<String>,
+    /// Prepare hook (v2).
+    pub prepare: Option<String>,
+    /// Release hook (v2).
+    pub release: Option<String>,
+    /// Capture path (v2).
+    pub capture_path: Option<String>,
+    /// Time limit of each hook, seconds (v2).
+    pub hook_timeout_s: Option<u64>,
+    /// Services restored before this one (v2).
+    pub restore_after: Vec<String>,
 }
 
 /// Service definitions sealed inside a backup (for `recover`).
@@ -241,6 +283,11 @@ impl Definitions {
                     path: s.path.clone(),
                     command: s.command.clone(),
                     restore_command: s.restore_command.clone(),
+                    prepare: s.prepare.clone(),
+                    release: s.release.clone(),
+                    capture_path: s.capture_path.clone(),
+                    hook_timeout_s: s.hook_timeout_s,
+                    restore_after: s.restore_after.clone(),
                 })
                 .collect(),
         }
@@ -255,6 +302,11 @@ impl Definitions {
                 path: d.path.clone(),
                 command: d.command.clone(),
                 restore_command: d.restore_command.clone(),
+                prepare: d.prepare.clone(),
+                release: d.release.clone(),
+                capture_path: d.capture_path.clone(),
+                hook_timeout_s: d.hook_timeout_s,
+                restore_after: d.restore_after.clone(),
             })
             .collect()
     }
@@ -269,16 +321,18 @@ impl Definitions {
         super::frame(DEFS_MAGIC, DEFS_VERSION, self)
     }
 
-    /// Decode.
+    /// Decode (version 2, or 1 without hooks).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let d: Definitions =
-            super::unframe(bytes, DEFS_MAGIC, DEFS_VERSION, "service definitions")?;
+        const WHAT: &str = "service definitions";
+        let d: Definitions = if check_header(bytes, DEFS_MAGIC, DEFS_V1, WHAT).is_ok() {
+            super::unframe::<DefinitionsV1>(bytes, DEFS_MAGIC, DEFS_V1, WHAT)?.into()
+        } else {
+            super::unframe(bytes, DEFS_MAGIC, DEFS_VERSION, WHAT)?
+        };
         for r in &d.services {
-            if !crate::service::valid_name(&r.name) {
-                return Err(Error::corrupt(
-                    "service definitions",
-                    format!("bad service name {:?}", r.name),
-                ));
+            let mut names = std::iter::once(&r.name).chain(&r.restore_after);
+            if let Some(bad) = names.find(|n| !crate::service::valid_name(n)) {
+                return Err(Error::corrupt(WHAT, format!("bad service name {bad:?}")));
             }
         }
         Ok(d)
@@ -307,6 +361,7 @@ mod tests {
             root_uid: 0,
             root_gid: 0,
             root_mtime_s: 0,
+            phases: Phases::default(),
         }
     }
 
@@ -474,12 +529,24 @@ mod tests {
                 path: Some("/a".into()),
                 command: None,
                 restore_command: None,
+                ..Default::default()
             },
             crate::service::ServiceDef {
                 name: "b".into(),
                 path: None,
                 command: Some("echo".into()),
                 restore_command: Some("cat".into()),
+                ..Default::default()
+            },
+            crate::service::ServiceDef {
+                name: "c".into(),
+                path: Some("/c".into()),
+                prepare: Some("sync".into()),
+                release: Some("true".into()),
+                capture_path: Some("/snap/c".into()),
+                hook_timeout_s: Some(30),
+                restore_after: vec!["a".into(), "b".into()],
+                ..Default::default()
             },
         ];
         let d = Definitions::of(&defs);
@@ -487,5 +554,10 @@ mod tests {
             Definitions::decode(&d.encode()).unwrap().to_services(),
             defs
         );
+        // a restore-after name that `service add` would refuse is damage
+        let mut bad = d.clone();
+        bad.services[2].restore_after.push("../x".into());
+        let e = Definitions::decode(&bad.encode()).unwrap_err();
+        assert!(e.to_string().contains("bad service name \"../x\""), "{e}");
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod envelope;
+pub mod legacy;
 pub mod manifest;
 pub mod pack;
 pub mod sealed_key;

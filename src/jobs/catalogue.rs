@@ -72,6 +72,11 @@ pub fn diagnose(kind: JobKind, err: &Error) -> Diagnosis {
     use ErrorKind as K;
     use Severity::{Critical, Error as Failed, Warning};
     match (err.kind(), err) {
+        (_, Error::Service { service, cause, .. })
+            if *cause == crate::error::ServiceCause::ReleasedAfterCrash =>
+        {
+            d(service, cause.name(), Warning)
+        }
         (_, Error::Service { service, cause, .. }) => d(service, cause.name(), Failed),
         (K::Unreachable, _) => d(TARGET, "share_unreachable", Failed),
         (K::Disconnected, _) => d(TARGET, "share_disconnected", Failed),
@@ -155,6 +160,7 @@ mod tests {
             path: Some(path.display().to_string()),
             command: None,
             restore_command: None,
+            ..Default::default()
         }
     }
 
@@ -211,6 +217,7 @@ mod tests {
             path: None,
             command: Some("echo 'db not found' >&2; exit 3".into()),
             restore_command: None,
+            ..Default::default()
         });
         assert!(err.to_string().contains("status 3"), "{err}");
         let d = diagnose(JobKind::Backup, &err);

@@ -73,6 +73,7 @@ pub fn backup_json(m: &Manifest, target: Option<bool>) -> Value {
         "services": m.services.iter().map(|s| json!({
             "name": s.name, "kind": s.kind, "files": s.files, "dirs": s.dirs,
             "bytes": s.bytes, "bytes_new": s.bytes_new, "duration_ms": s.duration_ms,
+            "phases": phases_json(&s.phases),
         })).collect::<Vec<_>>(),
         "bytes": m.bytes(),
         "bytes_new": m.bytes_new(),
@@ -81,4 +82,17 @@ pub fn backup_json(m: &Manifest, target: Option<bool>) -> Value {
         "internal": true,
         "target": target,
     })
+}
+
+/// A service's phase times as JSON: `{"prepare": {"start": RFC 3339, "end": …} | null,
+/// "capture": …, "release": …}` (all null for a backup written before manifest v3).
+pub fn phases_json(p: &crate::format::manifest::Phases) -> Value {
+    let span = |s: &Option<crate::format::manifest::Span>| match s {
+        Some(s) => json!({
+            "start": crate::text::rfc3339_ms(s.start_ms),
+            "end": crate::text::rfc3339_ms(s.end_ms),
+        }),
+        None => Value::Null,
+    };
+    json!({ "prepare": span(&p.prepare), "capture": span(&p.capture), "release": span(&p.release) })
 }

@@ -21,6 +21,7 @@ mod backup;
 mod doctor;
 mod export;
 mod keys;
+mod leftovers;
 mod listing;
 mod prune;
 mod recipients;
@@ -41,7 +42,7 @@ pub use prune::{prune, PruneOutcome};
 pub use recipients::recipients;
 pub use recover::recover;
 pub use restore::{restore, RestoreOutcome};
-pub use services::{add_service, remove_service, services};
+pub use services::{add_service, remove_service, services, set_service};
 pub use target::{clear_target, set_target, target};
 pub use tick::{on_target, serve, tick};
 pub use verify::{verify, VerifyOptions, VerifyOutcome};
@@ -173,6 +174,9 @@ impl<'a> Context<'a> {
                 "{} job {} was interrupted (its process died); its leftovers are reclaimed",
                 j.kind, j.id
             ));
+        }
+        if exclusive {
+            self.release_leftovers();
         }
         self.sink.started(job.record());
         Ok(job)

@@ -1,7 +1,7 @@
 //! The services a backup covers: add, list, remove (`cairn service …`, the API later).
 
 use super::Context;
-use crate::service::ServiceDef;
+use crate::service::{HookSettings, ServiceDef};
 use crate::{Error, Result};
 use std::path::Path;
 
@@ -13,8 +13,36 @@ pub fn add_service(cx: &Context, mut def: ServiceDef) -> Result<()> {
     if let Some(p) = &def.path {
         def.path = Some(absolute(Path::new(p))?);
     }
+    if let Some(p) = &def.capture_path {
+        def.capture_path = Some(absolute(Path::new(p))?);
+    }
     list.add(def)?;
     ctl.save_services(&list)
+}
+
+/// Change service `name`'s hooks or restore order (`cairn service set`); refused (exit 2) if
+/// the result is incomplete or its restore order has a cycle.
+pub fn set_service(cx: &Context, name: &str, changes: &HookSettings) -> Result<ServiceDef> {
+    let ctl = cx.controller()?;
+    let mut list = ctl.services()?;
+    let mut def = list
+        .services
+        .iter()
+        .find(|s| s.name == name)
+        .cloned()
+        .ok_or_else(|| {
+            Error::usage(
+                format!("no service named {name}"),
+                format!("`cairn service list` shows the configured services; add it with `cairn service add {name} ...`"),
+            )
+        })?;
+    changes.apply(&mut def);
+    if let Some(p) = &def.capture_path {
+        def.capture_path = Some(absolute(Path::new(p))?);
+    }
+    list.set(def.clone())?;
+    ctl.save_services(&list)?;
+    Ok(def)
 }
 
 /// The configured services, in the order they were added.

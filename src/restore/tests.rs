@@ -115,6 +115,7 @@ impl Forge {
                     root_uid: root.uid,
                     root_gid: root.gid,
                     root_mtime_s: 1_500_000_000,
+                    phases: Default::default(),
                 }
             })
             .collect();
@@ -262,6 +263,7 @@ fn the_budget_counts_what_the_honest_writer_counts() {
         root_uid: 0,
         root_gid: 0,
         root_mtime_s: 0,
+        phases: Default::default(),
     };
     let mut b = Budget::new("B", &s);
     assert_eq!(b.entries_left(), 4 + MIN_LINKS);

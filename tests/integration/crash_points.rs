@@ -107,6 +107,7 @@ impl Fixture {
                     path: Some(src.join(name).display().to_string()),
                     command: None,
                     restore_command: None,
+                    ..Default::default()
                 })
                 .unwrap();
         }
@@ -116,6 +117,7 @@ impl Fixture {
                 path: None,
                 command: Some(format!("cat {}", src.join("db.dump").display())),
                 restore_command: None,
+                ..Default::default()
             })
             .unwrap();
         ctl.save_services(&services).unwrap();

@@ -40,6 +40,7 @@ pub fn repo_with_service(repo: &Path, service: &str, src: &Path) -> (Controller,
             path: Some(src.display().to_string()),
             command: None,
             restore_command: None,
+            ..Default::default()
         })
         .unwrap();
     ctl.save_services(&services).unwrap();

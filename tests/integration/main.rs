@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // a test or bench: a panic is the failure report
 
 mod api;
+mod capture;
 mod cli;
 mod crash;
 mod crash_points;

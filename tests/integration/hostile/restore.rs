@@ -167,6 +167,7 @@ impl Forge {
             root_uid: rustix::process::geteuid().as_raw(),
             root_gid: rustix::process::getegid().as_raw(),
             root_mtime_s: 1_500_000_000,
+            phases: Default::default(),
         }
     }
 
