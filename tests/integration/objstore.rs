@@ -297,3 +297,50 @@ fn azure_full_cycle_backup_export_verify_heal_recover() {
         "ctl1",
     );
 }
+
+#[test]
+fn azure_export_interrupted_by_the_store_going_down_resumes_with_only_what_is_missing() {
+    let mut a = Azurite::start();
+    let store = a.client("backups");
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for i in 0..15u64 {
+        std::fs::write(src.join(format!("part{i}.bin")), bytes(100 + i, 8 << 20)).unwrap();
+    }
+    env.add_path_service("bulk", &src);
+    env.backup(); // no target yet: internal only
+    let set = [
+        "target".to_string(),
+        "set".into(),
+        "az://devstoreaccount1/backups/ctl1".into(),
+        "--endpoint".into(),
+        a.endpoint(),
+        "--password-file".into(),
+        a.key_file.display().to_string(),
+    ];
+    env.run(set).ok("target set");
+    let mut export = crate::harness::spawn(&env.repo, ["export"]);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let at_stop = loop {
+        let l = listing(&store, "ctl1/data");
+        if !l.is_empty() {
+            break l;
+        }
+        assert!(export.try_wait().unwrap().is_none(), "the export ended before any pack reached the store");
+        assert!(std::time::Instant::now() < end, "no pack reached the store in 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    a.stop();
+    let status = export.wait().unwrap();
+    assert!(!status.success(), "the export finished before the store went down: cannot test an interruption");
+    a.restart();
+    let o = env.run(["export"]);
+    o.ok("the export after the store came back");
+    let after = listing(&store, "ctl1/data");
+    for (name, meta) in &at_stop {
+        assert_eq!(after.get(name), Some(meta), "{name}, complete before the store went down, was sent again");
+    }
+    assert!(after.len() > at_stop.len(), "the resumed export sent nothing");
+    env.run(["verify", "--from-target"]).ok("verify --from-target after the resume");
+}
