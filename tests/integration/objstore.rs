@@ -327,20 +327,37 @@ fn azure_export_interrupted_by_the_store_going_down_resumes_with_only_what_is_mi
         if !l.is_empty() {
             break l;
         }
-        assert!(export.try_wait().unwrap().is_none(), "the export ended before any pack reached the store");
-        assert!(std::time::Instant::now() < end, "no pack reached the store in 300 s");
+        assert!(
+            export.try_wait().unwrap().is_none(),
+            "the export ended before any pack reached the store"
+        );
+        assert!(
+            std::time::Instant::now() < end,
+            "no pack reached the store in 300 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
     a.stop();
     let status = export.wait().unwrap();
-    assert!(!status.success(), "the export finished before the store went down: cannot test an interruption");
+    assert!(
+        !status.success(),
+        "the export finished before the store went down: cannot test an interruption"
+    );
     a.restart();
     let o = env.run(["export"]);
     o.ok("the export after the store came back");
     let after = listing(&store, "ctl1/data");
     for (name, meta) in &at_stop {
-        assert_eq!(after.get(name), Some(meta), "{name}, complete before the store went down, was sent again");
+        assert_eq!(
+            after.get(name),
+            Some(meta),
+            "{name}, complete before the store went down, was sent again"
+        );
     }
-    assert!(after.len() > at_stop.len(), "the resumed export sent nothing");
-    env.run(["verify", "--from-target"]).ok("verify --from-target after the resume");
+    assert!(
+        after.len() > at_stop.len(),
+        "the resumed export sent nothing"
+    );
+    env.run(["verify", "--from-target"])
+        .ok("verify --from-target after the resume");
 }
