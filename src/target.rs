@@ -423,6 +423,50 @@ mod tests {
     }
 
     #[test]
+    fn object_store_settings_keep_endpoint_and_region_and_never_show_the_secret() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = TargetConfig::new(
+            "s3://backups/ctl1",
+            Some("AKIAX".into()),
+            Some("s3cr3t-k3y".into()),
+        )
+        .unwrap()
+        .with_store_options(
+            Some("http://127.0.0.1:9000".into()),
+            Some("eu-west-3".into()),
+        )
+        .unwrap();
+        cfg.save(d.path()).unwrap();
+        let back = TargetConfig::load(d.path()).unwrap().unwrap();
+        assert_eq!(back, cfg);
+        assert_eq!(back.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(back.region.as_deref(), Some("eu-west-3"));
+        for shown in [
+            cfg.to_string(),
+            cfg.to_json().to_string(),
+            format!("{cfg:?}"),
+        ] {
+            assert!(!shown.contains("s3cr3t-k3y"), "{shown}");
+            assert!(shown.contains("eu-west-3"), "{shown}");
+        }
+        // the options belong to object stores; an endpoint is a plain http(s) URL
+        let smb = TargetConfig::new("smb://h/s", Some("u".into()), Some("p".into())).unwrap();
+        assert!(smb
+            .with_store_options(Some("http://x".into()), None)
+            .is_err());
+        let s3 = TargetConfig::new("s3://backups", None, None).unwrap();
+        assert!(s3
+            .clone()
+            .with_store_options(Some("ftp://x".into()), None)
+            .is_err());
+        assert!(s3
+            .with_store_options(Some("http://k:s@x".into()), None)
+            .is_err());
+        // Azure's account is in the URL
+        assert!(TargetConfig::new("az://acct/c", Some("u".into()), None).is_err());
+    }
+
+    #[test]
     fn smb_targets_need_credentials() {
         assert!(matches!(
             TargetConfig::new("smb://h/s", None, Some("p".into())),

@@ -67,7 +67,8 @@ fn stop(child: &mut Child) {
 /// moto's S3 server with bucket `backups`, requiring signatures by an IAM user's key.
 pub struct Moto {
     child: Option<Child>,
-    dir: tempfile::TempDir,
+    /// Holds the secret file.
+    _dir: tempfile::TempDir,
     /// Its port.
     pub port: u16,
     /// The access key id.
@@ -112,7 +113,7 @@ impl Moto {
         let key_id = String::from_utf8(out.stdout).unwrap().trim().to_string();
         Moto {
             child: Some(child),
-            dir,
+            _dir: dir,
             port,
             key_id,
             secret_file,
@@ -122,11 +123,6 @@ impl Moto {
     /// Its endpoint URL.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// A file holding `text` (mode 0600), e.g. a wrong secret.
-    pub fn file(&self, name: &str, text: &str) -> PathBuf {
-        secret_file(self.dir.path(), name, text)
     }
 
     /// The secret key.
@@ -268,11 +264,6 @@ impl Azurite {
     /// Its endpoint URL (path style, with the account).
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}/{AZ_ACCOUNT}", self.port)
-    }
-
-    /// A file holding `text` (mode 0600), e.g. a wrong key.
-    pub fn file(&self, name: &str, text: &str) -> PathBuf {
-        secret_file(self.dir.path(), name, text)
     }
 
     /// `object_store`'s own client for container `container`.

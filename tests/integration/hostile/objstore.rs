@@ -3,7 +3,6 @@
 //! body, and lists only names that are safe object names under its own prefix.
 
 use crate::emulators::Moto;
-use cairn::backend::Backend;
 use cairn::error::StorageErrorKind;
 use cairn::target::{open_backend, TargetConfig};
 use object_store::ObjectStore;
