@@ -246,24 +246,32 @@ impl Backend for ObjectBackend {
     }
 
     fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
-        let Some((size, _)) = self.head(name)? else {
-            return Err(error::not_found(self.at(name)));
-        };
-        check_size(name, size, self.at(name))?;
-        let end = offset.saturating_add(len as u64).min(size);
-        if offset >= end {
-            return Ok(Vec::new());
-        }
+        // one request: the answer names the object's whole size, checked before the body is read
+        let end = offset.saturating_add(len as u64);
         let opts = object_store::GetOptions {
             range: Some((offset..end).into()),
             ..Default::default()
         };
-        let got = self
+        let got = match self
             .rt
             .block_on(self.store.get_opts(&self.path(name), opts))
-            .map_err(|e| self.err(name, &e))?;
+        {
+            Ok(got) if offset < end => got,
+            // an empty range, or one past the end (the store refuses it): what is there?
+            other => {
+                let Some((size, _)) = self.head(name)? else {
+                    return Err(error::not_found(self.at(name)));
+                };
+                check_size(name, size, self.at(name))?;
+                if offset >= size || offset >= end {
+                    return Ok(Vec::new());
+                }
+                other.map_err(|e| self.err(name, &e))?
+            }
+        };
         check_size(name, got.meta.size, self.at(name))?;
-        self.body(name, got, end - offset)
+        let want = end.min(got.meta.size).saturating_sub(offset);
+        self.body(name, got, want)
     }
 
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
