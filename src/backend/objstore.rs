@@ -52,6 +52,8 @@ impl ObjectBackend {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("cairn-objstore")
+            // a store that goes down mid-upload must fail the export, not kill the process
+            .on_thread_start(crate::sys::block_sigpipe_in_this_thread)
             .enable_all()
             .build()
             .map_err(|e| StorageError::from_io(loc.url(), &e))?;

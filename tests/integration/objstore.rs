@@ -113,6 +113,15 @@ fn behaves_like_every_backend(b: &dyn Backend) {
     b.delete("keys/k1").unwrap();
     assert_eq!(b.stat("keys/k1").unwrap(), None);
     assert_eq!(b.clean_temp().unwrap(), 0);
+    // a probe left by a crash is never listed and is removed by the next export
+    b.write(".tmp-probe-0001", b"probe").unwrap();
+    assert!(b
+        .list("")
+        .unwrap()
+        .iter()
+        .all(|o| !o.name.contains(".tmp-")));
+    assert_eq!(b.clean_temp().unwrap(), 1);
+    assert_eq!(b.stat(".tmp-probe-0001").unwrap(), None);
 }
 
 #[test]
