@@ -53,6 +53,10 @@ pub struct RecoverRequest<'a> {
     pub allow_unencrypted: bool,
     /// The repository fingerprint, as typed.
     pub fingerprint: Option<&'a str>,
+    /// The object store's endpoint (`--endpoint`).
+    pub endpoint: Option<String>,
+    /// The S3 region (`--region`).
+    pub region: Option<String>,
 }
 
 impl RecoverOptions {
@@ -74,7 +78,8 @@ impl RecoverOptions {
             req.username,
             req.password_file,
             req.allow_unencrypted,
-        )?;
+        )?
+        .with_store_options(req.endpoint, req.region)?;
         Ok(RecoverOptions {
             from,
             repo,
@@ -494,6 +499,8 @@ mod tests {
             password_file: Some(&pw),
             allow_unencrypted: true,
             fingerprint,
+            endpoint: None,
+            region: None,
         };
         let new = |r| RecoverOptions::new(r, "/repo".into(), "/restore".into(), None);
         // the password file is missing too: the fingerprint is named first

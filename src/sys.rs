@@ -16,6 +16,20 @@ pub fn default_sigpipe() {
     }
 }
 
+/// Block SIGPIPE in the calling thread only: a write to a socket whose peer closed then fails with
+/// EPIPE instead of ending the process (the object store client's threads write with writev(2),
+/// which cannot ask for MSG_NOSIGNAL). Other threads keep the default set by [`default_sigpipe`].
+pub fn block_sigpipe_in_this_thread() {
+    // SAFETY: the set is a local, initialised by sigemptyset before sigaddset reads it;
+    // pthread_sigmask changes only this thread's mask and may be called at any time.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// Limit glibc's malloc to `arenas` arenas instead of one per thread: the pipeline's threads hand
 /// buffers to each other, and per-thread arenas kept ~25% more memory resident for no speed
 /// (measured on backup and mount). A no-op on other C libraries. Call before any thread starts.

@@ -1,9 +1,13 @@
 //! The external storage location ("target"): its URL, credentials, saved settings and probe.
 //!
 //! Settings live at `REPO/local/target.toml`, created with mode 0600 (they hold the share's
-//! password), and are never exported. Nothing shown to the operator contains the password.
+//! password, or the object store's secret), and are never exported. Nothing shown to the
+//! operator contains the password or secret.
 
-use crate::backend::{Backend, LocalBackend, OnCopy, SmbBackend, Transport, TEMP_PREFIX};
+use crate::backend::{
+    Backend, LocalBackend, ObjectBackend, ObjectCredentials, OnCopy, SmbBackend, Transport,
+    TEMP_PREFIX,
+};
 use crate::error::{CopySide, Error, Result, StorageError, StorageErrorKind};
 use std::fmt;
 use std::fs;
@@ -24,10 +28,17 @@ pub const TARGET_FILE: &str = "target.toml";
 pub struct TargetConfig {
     /// Where.
     pub url: TargetUrl,
-    /// SMB username (optionally `DOMAIN\user`); `None` for a local directory.
+    /// SMB username (optionally `DOMAIN\user`), or the S3 access key id; `None` for a local
+    /// directory (and an object store whose key comes from the environment).
     pub username: Option<String>,
-    /// SMB password; `None` for a local directory.
+    /// SMB password, the S3 secret key or the Azure account key; `None` for a local directory
+    /// (and an object store whose key comes from the environment).
     pub password: Option<String>,
+    /// The object store's endpoint URL (`--endpoint`: an S3-compatible store, Azurite); `None`
+    /// for the provider's default.
+    pub endpoint: Option<String>,
+    /// The S3 region (`--region`).
+    pub region: Option<String>,
     /// Accept an SMB server that offers no encryption (`--allow-unencrypted`); shown as a
     /// warning by `target show`.
     pub allow_unencrypted: bool,
@@ -40,6 +51,8 @@ impl fmt::Debug for TargetConfig {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<hidden>"))
             .field("allow_unencrypted", &self.allow_unencrypted)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
             .finish()
     }
 }
@@ -53,6 +66,10 @@ struct Stored {
     password: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     allow_unencrypted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
 }
 
 /// What `target show` says about a target that accepts plaintext SMB.
@@ -102,6 +119,8 @@ impl TargetConfig {
                     username: Some(u),
                     password: Some(p),
                     allow_unencrypted: false,
+                    endpoint: None,
+                    region: None,
                 })
             }
             TargetUrl::Local(_) => {
@@ -116,9 +135,57 @@ impl TargetConfig {
                     username: None,
                     password: None,
                     allow_unencrypted: false,
+                    endpoint: None,
+                    region: None,
+                })
+            }
+            TargetUrl::Object(loc) => {
+                if loc.provider == crate::backend::Provider::Azure && username.is_some() {
+                    return Err(Error::usage(
+                        format!("the Azure target {url} takes no username (the account is in the URL)"),
+                        "drop --username; pass the account key with --password-file FILE (or AZURE_STORAGE_KEY)",
+                    ));
+                }
+                Ok(TargetConfig {
+                    url,
+                    username: username.filter(|u| !u.is_empty()),
+                    password,
+                    allow_unencrypted: false,
+                    endpoint: None,
+                    region: None,
                 })
             }
         }
+    }
+
+    /// These settings with the object store's `--endpoint` and `--region`; refused for an SMB
+    /// share or a local directory, which take neither.
+    pub fn with_store_options(
+        mut self,
+        endpoint: Option<String>,
+        region: Option<String>,
+    ) -> Result<TargetConfig> {
+        if endpoint.is_none() && region.is_none() {
+            return Ok(self);
+        }
+        if !matches!(self.url, TargetUrl::Object(_)) {
+            return Err(Error::usage(
+                format!("the target {} takes no --endpoint or --region", self.url),
+                "drop them: they are for s3:// and az:// targets",
+            ));
+        }
+        if let Some(e) = &endpoint {
+            let lower = e.to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://")) || e.contains('@') {
+                return Err(Error::usage(
+                    format!("the endpoint {e:?} is not an http:// or https:// URL without credentials"),
+                    "give the service's URL, for example --endpoint https://s3.eu-central-1.example.com or --endpoint http://127.0.0.1:10000/devstoreaccount1 (Azurite)",
+                ));
+            }
+        }
+        self.endpoint = endpoint;
+        self.region = region;
+        Ok(self)
     }
 
     /// Path of the settings file in the repository.
@@ -139,6 +206,8 @@ impl TargetConfig {
             username: self.username.clone(),
             password: self.password.clone(),
             allow_unencrypted: self.allow_unencrypted,
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
         };
         let text = toml::to_string(&stored).map_err(|e| {
             Error::failed(
@@ -169,6 +238,8 @@ impl TargetConfig {
             username: stored.username,
             password: stored.password,
             allow_unencrypted: stored.allow_unencrypted,
+            endpoint: stored.endpoint,
+            region: stored.region,
         }))
     }
 
@@ -190,6 +261,8 @@ impl TargetConfig {
             "username": self.username,
             "password_set": self.password.is_some(),
             "allow_unencrypted": self.allow_unencrypted,
+            "endpoint": self.endpoint,
+            "region": self.region,
             "warning": self.warning(),
         })
     }
@@ -208,6 +281,12 @@ impl fmt::Display for TargetConfig {
         writeln!(f, "kind: {}", self.url.kind())?;
         if let Some(u) = &self.username {
             writeln!(f, "username: {u}")?;
+        }
+        if let Some(e) = &self.endpoint {
+            writeln!(f, "endpoint: {e}")?;
+        }
+        if let Some(r) = &self.region {
+            writeln!(f, "region: {r}")?;
         }
         if self.password.is_some() {
             writeln!(f, "password: (set)")?;
@@ -259,6 +338,15 @@ fn connect(cfg: &TargetConfig) -> Result<Box<dyn Backend>> {
                 crate::backend::smb_timeout(),
                 transport,
             )?))
+        }
+        TargetUrl::Object(loc) => {
+            let creds = ObjectCredentials {
+                endpoint: cfg.endpoint.clone(),
+                region: cfg.region.clone(),
+                key_id: cfg.username.clone(),
+                secret: cfg.password.clone(),
+            };
+            Ok(Box::new(ObjectBackend::connect(loc, &creds)?))
         }
     }
 }
@@ -332,6 +420,50 @@ mod tests {
         let e = TargetConfig::from_args("smb://h/s", Some("u".into()), Some(&absent), false)
             .unwrap_err();
         assert!(e.to_string().contains("absent-pass"), "{e}");
+    }
+
+    #[test]
+    fn object_store_settings_keep_endpoint_and_region_and_never_show_the_secret() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = TargetConfig::new(
+            "s3://backups/ctl1",
+            Some("AKIAX".into()),
+            Some("s3cr3t-k3y".into()),
+        )
+        .unwrap()
+        .with_store_options(
+            Some("http://127.0.0.1:9000".into()),
+            Some("eu-west-3".into()),
+        )
+        .unwrap();
+        cfg.save(d.path()).unwrap();
+        let back = TargetConfig::load(d.path()).unwrap().unwrap();
+        assert_eq!(back, cfg);
+        assert_eq!(back.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(back.region.as_deref(), Some("eu-west-3"));
+        for shown in [
+            cfg.to_string(),
+            cfg.to_json().to_string(),
+            format!("{cfg:?}"),
+        ] {
+            assert!(!shown.contains("s3cr3t-k3y"), "{shown}");
+            assert!(shown.contains("eu-west-3"), "{shown}");
+        }
+        // the options belong to object stores; an endpoint is a plain http(s) URL
+        let smb = TargetConfig::new("smb://h/s", Some("u".into()), Some("p".into())).unwrap();
+        assert!(smb
+            .with_store_options(Some("http://x".into()), None)
+            .is_err());
+        let s3 = TargetConfig::new("s3://backups", None, None).unwrap();
+        assert!(s3
+            .clone()
+            .with_store_options(Some("ftp://x".into()), None)
+            .is_err());
+        assert!(s3
+            .with_store_options(Some("http://k:s@x".into()), None)
+            .is_err());
+        // Azure's account is in the URL
+        assert!(TargetConfig::new("az://acct/c", Some("u".into()), None).is_err());
     }
 
     #[test]

@@ -28,6 +28,8 @@ fn document(state: &AppState) -> crate::Result<Value> {
         "username": target.as_ref().and_then(|t| t.username.clone()),
         "password_set": target.as_ref().is_some_and(|t| t.password.is_some()),
         "allow_unencrypted": target.as_ref().is_some_and(|t| t.allow_unencrypted),
+        "endpoint": target.as_ref().and_then(|t| t.endpoint.clone()),
+        "region": target.as_ref().and_then(|t| t.region.clone()),
         "warning": target.as_ref().and_then(|t| t.warning()),
         "recipients": keys.current.recipients,
         "scheduler_enabled": settings.scheduler_enabled,
@@ -52,6 +54,9 @@ pub(super) struct LocationBody {
     /// Kept when left out and the URL and username are unchanged.
     password: Option<String>,
     allow_unencrypted: Option<bool>,
+    /// s3:// and az:// only: the store's endpoint and the S3 region.
+    endpoint: Option<String>,
+    region: Option<String>,
     recipients: Option<Vec<String>>,
     scheduler_enabled: Option<bool>,
     backup_every_hours: Option<f64>,
@@ -113,6 +118,7 @@ async fn probe(
     let username = body.username.take();
     let password = body.password.take();
     let allow_unencrypted = body.allow_unencrypted;
+    let (endpoint, region) = (body.endpoint.take(), body.region.take());
     super::blocking(move || {
         let ctl = crate::controller::Controller::open(&st.repo)?;
         let Some(url) = url else {
@@ -131,6 +137,7 @@ async fn probe(
             Err(e) => return Err(e),
         };
         cfg.allow_unencrypted = allow_unencrypted.unwrap_or(false);
+        let cfg = cfg.with_store_options(endpoint, region)?;
         Ok(match crate::remote::accept(&ctl, &cfg) {
             Ok(()) => Ok(Some(cfg)),
             Err(e) if matches!(e, crate::Error::Busy { .. }) => Err(ApiError::from(e)),

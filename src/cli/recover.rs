@@ -9,15 +9,23 @@ use std::path::PathBuf;
 /// Recover options.
 #[derive(Args, Debug)]
 pub struct RecoverArgs {
-    /// The share: `smb://HOST[:PORT]/SHARE[/PATH]` (or a local directory).
+    /// The share: `smb://HOST[:PORT]/SHARE[/PATH]`, `s3://BUCKET[/PREFIX]`,
+    /// `az://ACCOUNT/CONTAINER[/PREFIX]` (or a local directory).
     #[arg(long)]
     pub from: String,
-    /// SMB username.
+    /// SMB username, or the S3 access key id.
     #[arg(long)]
     pub username: Option<String>,
-    /// File holding the SMB password (or CAIRN_PASSWORD_FILE).
+    /// File holding the SMB password, the S3 secret key or the Azure account key (or
+    /// CAIRN_PASSWORD_FILE).
     #[arg(long)]
     pub password_file: Option<PathBuf>,
+    /// The object store's URL (s3:// and az:// only), as for `target set`.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The S3 region (s3:// only).
+    #[arg(long)]
+    pub region: Option<String>,
     /// The identity.
     #[command(flatten)]
     pub identity: IdentityArg,
@@ -51,6 +59,8 @@ pub fn run(g: &Global, a: RecoverArgs) -> Result<()> {
         password_file: a.password_file.as_deref(),
         allow_unencrypted: a.allow_unencrypted,
         fingerprint: a.fingerprint.as_deref(),
+        endpoint: a.endpoint,
+        region: a.region,
     };
     let opts = RecoverOptions::new(req, g.repo.clone(), a.target, a.backup)?;
     let keys = a.identity.require("recover")?;

@@ -13,15 +13,27 @@ pub enum TargetCmd {
     ///
     /// Examples: cairn target set smb://nas.example:445/backups/ctl1 --username cairn --password-file /root/smb.pass
     ///           cairn target set /mnt/backup-share/ctl1
+    ///           cairn target set s3://backups/ctl1 --region eu-central-1 --username AKIA... --password-file /root/s3.secret
+    ///           cairn target set az://mystorage/backups/ctl1 --password-file /root/az.key
     Set {
-        /// `smb://HOST[:PORT]/SHARE[/PATH]` or a local directory.
+        /// `smb://HOST[:PORT]/SHARE[/PATH]`, `s3://BUCKET[/PREFIX]`,
+        /// `az://ACCOUNT/CONTAINER[/PREFIX]` or a local directory.
         url: String,
-        /// SMB username.
+        /// SMB username, or the S3 access key id (else AWS_ACCESS_KEY_ID).
         #[arg(long)]
         username: Option<String>,
-        /// File holding the SMB password (or CAIRN_PASSWORD_FILE).
+        /// File holding the SMB password, the S3 secret key (else AWS_SECRET_ACCESS_KEY) or the
+        /// Azure account key (else AZURE_STORAGE_KEY) (or CAIRN_PASSWORD_FILE).
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// The object store's URL, for an S3-compatible store or Azurite (s3:// and az:// only).
+        ///
+        /// Example: --endpoint http://127.0.0.1:10000/devstoreaccount1
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// The S3 region (s3:// only; else AWS_REGION).
+        #[arg(long)]
+        region: Option<String>,
         /// Accept an SMB server that offers no encryption (by default SMB 3 encryption is
         /// required and such a server is refused); `target show` then shows a warning.
         ///
@@ -50,13 +62,16 @@ pub fn run(g: &Global, c: TargetCmd) -> Result<()> {
             username,
             password_file,
             allow_unencrypted,
+            endpoint,
+            region,
         } => {
             let cfg = TargetConfig::from_args(
                 &url,
                 username,
                 password_file.as_deref(),
                 allow_unencrypted,
-            )?;
+            )?
+            .with_store_options(endpoint, region)?;
             cairn::ops::set_target(&cx, &cfg)?;
             if !g.quiet {
                 eprintln!("target set to {cfg}; backups are exported there after each backup");

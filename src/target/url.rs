@@ -1,11 +1,12 @@
-//! The target's URL: `smb://HOST[:PORT]/SHARE[/PATH]` or an absolute local directory.
+//! The target's URL: `smb://HOST[:PORT]/SHARE[/PATH]`, `s3://BUCKET[/PREFIX]`,
+//! `az://ACCOUNT/CONTAINER[/PREFIX]` or an absolute local directory.
 
-use crate::backend::SmbLocation;
+use crate::backend::{ObjectLocation, Provider, SmbLocation};
 use crate::error::{Error, Result};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub(crate) const URL_FORMS: &str = "use smb://HOST[:PORT]/SHARE[/PATH] (for example smb://nas.example.com/backups/controller-1 or smb://10.0.0.5:445/backups) or an absolute local directory (for example /mnt/backups/controller-1)";
+pub(crate) const URL_FORMS: &str = "use smb://HOST[:PORT]/SHARE[/PATH] (for example smb://nas.example.com/backups/controller-1 or smb://10.0.0.5:445/backups), s3://BUCKET[/PREFIX] (for example s3://backups/controller-1), az://ACCOUNT/CONTAINER[/PREFIX] (for example az://mystorage/backups/controller-1) or an absolute local directory (for example /mnt/backups/controller-1)";
 
 /// Where the external copy lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,8 @@ pub enum TargetUrl {
     Smb(SmbLocation),
     /// A local directory (for example a share mounted by the OS).
     Local(PathBuf),
+    /// An S3 bucket or an Azure Blob container.
+    Object(ObjectLocation),
 }
 
 fn bad_url(url: &str, fault: impl fmt::Display) -> Error {
@@ -34,6 +37,12 @@ impl TargetUrl {
         if let Some(rest) = lower.strip_prefix("smb://").map(|_| &url[6..]) {
             return Self::parse_smb(url, rest).map(TargetUrl::Smb);
         }
+        for (scheme, provider) in [("s3://", Provider::S3), ("az://", Provider::Azure)] {
+            if lower.starts_with(scheme) {
+                return Self::parse_object(url, &url[scheme.len()..], provider)
+                    .map(TargetUrl::Object);
+            }
+        }
         if lower.starts_with("smb:") {
             return Err(bad_url(
                 url,
@@ -44,7 +53,7 @@ impl TargetUrl {
             return Err(bad_url(
                 url,
                 format!(
-                    "unsupported scheme {:?}: only smb:// is supported",
+                    "unsupported scheme {:?}: smb://, s3:// and az:// are supported",
                     &url[..i]
                 ),
             ));
@@ -165,19 +174,65 @@ impl TargetUrl {
         Ok((share, comps.join("/")))
     }
 
+    /// `BUCKET[/PREFIX]` (S3) or `ACCOUNT/CONTAINER[/PREFIX]` (Azure).
+    fn parse_object(url: &str, rest: &str, provider: Provider) -> Result<ObjectLocation> {
+        if rest.contains('@') || rest.contains('?') || rest.contains('#') {
+            return Err(bad_url(
+                url,
+                "credentials and options do not belong in the URL: pass --username, --password-file, --endpoint and --region",
+            ));
+        }
+        let (account, rest) = match provider {
+            Provider::S3 => (None, rest),
+            Provider::Azure => {
+                let (a, r) = rest.split_once('/').unwrap_or((rest, ""));
+                let ok = (3..=24).contains(&a.len())
+                    && a.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+                if !ok {
+                    return Err(bad_url(url, format!("{a:?} is not a storage account name (3 to 24 lowercase letters and digits)")));
+                }
+                (Some(a.to_string()), r)
+            }
+        };
+        let (bucket, prefix) = Self::parse_share_path(url, rest).map_err(|_| {
+            bad_url(url, match provider {
+                Provider::S3 => "the bucket name is missing, or the prefix has an empty, \".\" or \"..\" folder",
+                Provider::Azure => "the container name is missing, or the prefix has an empty, \".\" or \"..\" folder",
+            })
+        })?;
+        let ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && bucket.starts_with(|c: char| c.is_ascii_alphanumeric());
+        if !ok {
+            return Err(bad_url(url, format!("{bucket:?} is not a bucket or container name (3 to 63 lowercase letters, digits, '-' and '.')")));
+        }
+        Ok(ObjectLocation {
+            provider,
+            account,
+            bucket: bucket.to_string(),
+            prefix,
+        })
+    }
+
     /// The URL as the operator writes it (no credentials).
     pub fn as_string(&self) -> String {
         match self {
             TargetUrl::Smb(l) => l.url(),
             TargetUrl::Local(p) => p.display().to_string(),
+            TargetUrl::Object(o) => o.url(),
         }
     }
 
-    /// "smb" or "local".
+    /// "smb", "local", "s3" or "azure".
     pub fn kind(&self) -> &'static str {
         match self {
             TargetUrl::Smb(_) => "smb",
             TargetUrl::Local(_) => "local",
+            TargetUrl::Object(o) if o.provider == Provider::S3 => "s3",
+            TargetUrl::Object(_) => "azure",
         }
     }
 }
@@ -226,6 +281,35 @@ mod tests {
             TargetUrl::parse("/mnt/share").unwrap(),
             TargetUrl::Local("/mnt/share".into())
         );
+    }
+
+    #[test]
+    fn object_store_urls_parse() {
+        let u = TargetUrl::parse("s3://backups/ctl1/").unwrap();
+        assert_eq!(
+            u,
+            TargetUrl::Object(ObjectLocation {
+                provider: Provider::S3,
+                account: None,
+                bucket: "backups".into(),
+                prefix: "ctl1".into()
+            })
+        );
+        assert_eq!(u.as_string(), "s3://backups/ctl1");
+        assert_eq!(u.kind(), "s3");
+        let u = TargetUrl::parse("az://devstoreaccount1/backups/a/b").unwrap();
+        assert_eq!(u.as_string(), "az://devstoreaccount1/backups/a/b");
+        assert_eq!(u.kind(), "azure");
+        assert_eq!(
+            TargetUrl::parse("s3://backups").unwrap().as_string(),
+            "s3://backups"
+        );
+        assert!(usage_msg(TargetUrl::parse("s3://")).contains("bucket"));
+        assert!(usage_msg(TargetUrl::parse("s3://Bad_Bucket/x")).contains("bucket"));
+        assert!(usage_msg(TargetUrl::parse("s3://b/../x")).contains("bucket"));
+        assert!(usage_msg(TargetUrl::parse("s3://key:secret@bucket")).contains("--password-file"));
+        assert!(usage_msg(TargetUrl::parse("az://acct")).contains("container"));
+        assert!(usage_msg(TargetUrl::parse("az://UPPER/c")).contains("account"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! forged `latest`, bounded memory. The submodules are grouped by the layer attacked.
 
 mod backup;
+mod objstore;
 mod privacy;
 mod restore;
 mod signing;
