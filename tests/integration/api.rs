@@ -10,9 +10,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `cairn serve --listen 127.0.0.1:PORT`, stopped with SIGTERM on drop.
-struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
-    base: String,
+    pub(crate) base: String,
     port: u16,
     log: PathBuf,
 }
@@ -26,7 +26,7 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    fn start(env: &Env) -> Server {
+    pub(crate) fn start(env: &Env) -> Server {
         let port = free_port();
         let log = env.path(&format!("serve-{port}.log"));
         let child = command(
@@ -58,12 +58,12 @@ impl Server {
         s
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// METHOD PATH with `token` and a JSON `body`: (status, body).
-    fn call(
+    pub(crate) fn call(
         &self,
         method: &str,
         path: &str,
@@ -88,7 +88,7 @@ impl Server {
 
     /// A JSON answer with status `want`.
     #[track_caller]
-    fn json(
+    pub(crate) fn json(
         &self,
         method: &str,
         path: &str,

@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod console_browser;
 mod crash;
 mod crash_points;
 mod fixtures;
@@ -15,3 +16,4 @@ mod prune_crash;
 mod samba;
 mod serve;
 mod smb;
+mod webdriver;
