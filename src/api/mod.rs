@@ -13,6 +13,7 @@
 
 pub mod auth;
 mod backups;
+mod coalesce;
 mod console;
 pub mod error;
 mod jobs;
