@@ -741,3 +741,14 @@ fn the_api_behind_the_console_still_needs_the_token() {
     server.error("GET", "/console.html", None, None, 404);
     server.json("GET", "/api/v1/status", Some(&admin), None, 200);
 }
+
+#[test]
+fn a_method_a_route_does_not_take_and_a_bad_query_answer_json_with_a_remedy() {
+    let (env, _, admin, _) = setup();
+    let s = Server::start(&env);
+    let a = Some(admin.as_str());
+    let e = s.error("DELETE", "/api/v1/status", a, None, 405);
+    assert!(e.contains("method"), "{e}");
+    let e = s.error("GET", "/api/v1/jobs?limit=many", a, None, 400);
+    assert!(e.contains("limit"), "the error names the parameter: {e}");
+}
