@@ -177,6 +177,19 @@ fn main() {
     std::thread::sleep(Duration::from_secs(2));
     let (idle_before, _) = rss(child.id());
 
+    // one client alone: what one request costs the server
+    let mut alone = load(&base, &token, 1, 20);
+    for (i, route) in ["GET /api/v1/backups", "GET /api/v1/status"]
+        .iter()
+        .enumerate()
+    {
+        alone[i].sort();
+        println!(
+            "  one client, {route:22} p50 {:7.1} ms   p99 {:7.1} ms",
+            pct(&alone[i], 0.50),
+            pct(&alone[i], 0.99)
+        );
+    }
     let t0 = Instant::now();
     let mut lat = load(&base, &token, clients, rounds);
     let took = t0.elapsed().as_secs_f64();

@@ -21,7 +21,7 @@ pub(super) async fn list(State(state): State<Arc<AppState>>) -> Result<Response,
     let body = super::blocking(move || {
         Ok(st
             .backups_doc
-            .get(|| list_document(&st.repo).map_err(ApiError::from)))
+            .get(|| list_document(&st).map_err(ApiError::from)))
     })
     .await??;
     Ok((
@@ -31,20 +31,23 @@ pub(super) async fn list(State(state): State<Arc<AppState>>) -> Result<Response,
         .into_response())
 }
 
-/// The list of backups as JSON text, read now (concurrent requests share one reading).
-fn list_document(repo: &std::path::Path) -> crate::Result<Bytes> {
-    let l = crate::ops::list_backups(&Context::new(repo))?;
-    for (name, e) in &l.damaged {
+/// The list of backups as JSON text, read now (concurrent requests share one reading): the
+/// documents of `cairn list --json`, from the server's manifest cache.
+fn list_document(st: &AppState) -> crate::Result<Bytes> {
+    let ctl = crate::controller::Controller::open(&st.repo)?;
+    let (manifests, damaged) = st.manifests.manifests(&ctl)?;
+    for (name, e) in &damaged {
         tracing::warn!(
             "{} is damaged and not listed: {}",
             crate::text::escape(name),
-            crate::text::escape(e)
+            crate::text::escape(&e.to_string())
         );
     }
+    let on_target = crate::ops::on_target(&ctl);
     let doc = Value::Array(
-        l.backups
+        manifests
             .iter()
-            .map(|b| crate::ops::backup_json(&b.manifest, b.on_target))
+            .map(|m| crate::ops::backup_json(m, on_target(&m.id)))
             .collect(),
     );
     serde_json::to_vec(&doc).map(Bytes::from).map_err(|e| {

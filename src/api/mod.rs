@@ -18,6 +18,7 @@ mod console;
 pub mod error;
 mod jobs;
 mod location;
+mod manifests;
 mod metrics;
 pub mod state;
 mod status;
@@ -111,6 +112,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Threads for the requests' reads and the jobs.
+const BLOCKING_THREADS: usize = 16;
+
 /// Serve the API on `opts.listen` and run the scheduler beside it until SIGTERM or SIGINT.
 pub fn serve(opts: &ServeOptions) -> Result<()> {
     check_listen(&opts.listen, opts.tls.is_some())?;
@@ -126,6 +130,10 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     let state = Arc::new(AppState::new(&opts.repo, stop.clone()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // requests read the repository on blocking threads, and concurrent reads of one document
+        // wait for a shared one (api::coalesce): a few threads serve hundreds of clients, and
+        // each thread more costs memory that stays after a burst (its stack, a malloc arena)
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the server's runtime", e))?;

@@ -23,6 +23,8 @@ pub struct AppState {
     live: Mutex<HashMap<String, Live>>,
     /// Bumped when the schedule or `scheduler_enabled` changes: the scheduler reloads them.
     pub schedule_generation: AtomicU64,
+    /// The decoded manifests, reused while their files are unchanged.
+    pub(super) manifests: super::manifests::ManifestCache,
     /// `GET /api/v1/status`, shared by the requests that arrive while it is read.
     pub(super) status_doc: Coalesce<Result<serde_json::Value, super::error::ApiError>>,
     /// `GET /api/v1/backups` as JSON text, likewise.
@@ -59,6 +61,7 @@ impl AppState {
             stop,
             live: Mutex::default(),
             schedule_generation: AtomicU64::new(0),
+            manifests: Default::default(),
             status_doc: Coalesce::default(),
             backups_doc: Coalesce::default(),
         }

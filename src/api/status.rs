@@ -27,7 +27,7 @@ fn document(st: &AppState) -> crate::Result<Value> {
     {
         let ctl = crate::controller::Controller::open(&st.repo)?;
         let local = st.local();
-        let (manifests, _) = ctl.repo.manifests()?;
+        let (manifests, _) = st.manifests.manifests(&ctl)?;
         let on_target = crate::ops::on_target(&ctl);
         let jobs = History::new(&local).list(HISTORY)?;
         let last_of = |kind: JobKind| jobs.iter().find(|j| j.kind == kind);
