@@ -111,7 +111,7 @@ mod tests {
         let c = ManifestCache::default();
         let first = backup(&root);
         let ctl = Controller::open(&root).unwrap();
-        assert_eq!(ids(&c, &ctl), [first.clone()]);
+        assert_eq!(ids(&c, &ctl), vec![first.clone()]);
         let second = backup(&root);
         assert_eq!(ids(&c, &ctl), [first.clone(), second.clone()]);
         let keep_newest = crate::retention::Policy {
@@ -119,7 +119,7 @@ mod tests {
             keep_last: Some(1),
         };
         crate::ops::prune(&Context::new(&root), &keep_newest, false).unwrap();
-        assert_eq!(ids(&c, &ctl), [second.clone()]);
+        assert_eq!(ids(&c, &ctl), vec![second.clone()]);
         assert_eq!(
             ids(&c, &ctl),
             ctl.repo
@@ -138,7 +138,7 @@ mod tests {
         let c = ManifestCache::default();
         let id = backup(&root);
         let ctl = Controller::open(&root).unwrap();
-        assert_eq!(ids(&c, &ctl), [id.clone()]);
+        assert_eq!(ids(&c, &ctl), vec![id.clone()]);
         let name = format!("backups/{id}");
         let path = root.join(&name);
         let mut bytes = std::fs::read(&path).unwrap();
