@@ -7,33 +7,55 @@ use super::JsonBody;
 use crate::keyring::KeyRing;
 use crate::ops::Context;
 use crate::restore::RestoreOptions;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub(super) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
-    let repo = state.repo.clone();
-    super::blocking(move || {
-        let l = crate::ops::list_backups(&Context::new(&repo))?;
-        for (name, e) in &l.damaged {
-            tracing::warn!(
-                "{} is damaged and not listed: {}",
-                crate::text::escape(name),
-                crate::text::escape(e)
-            );
-        }
-        Ok(Json(Value::Array(
-            l.backups
-                .iter()
-                .map(|b| crate::ops::backup_json(&b.manifest, b.on_target))
-                .collect(),
-        )))
+pub(super) async fn list(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let st = state.clone();
+    let body = super::blocking(move || {
+        Ok(st
+            .backups_doc
+            .get(|| list_document(&st).map_err(ApiError::from)))
     })
-    .await
+    .await??;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
+}
+
+/// The list of backups as JSON text, read now (concurrent requests share one reading): the
+/// documents of `cairn list --json`, from the server's manifest cache.
+fn list_document(st: &AppState) -> crate::Result<Bytes> {
+    let ctl = crate::controller::Controller::open(&st.repo)?;
+    let (manifests, damaged) = st.manifests.manifests(&ctl)?;
+    for (name, e) in &damaged {
+        tracing::warn!(
+            "{} is damaged and not listed: {}",
+            crate::text::escape(name),
+            crate::text::escape(&e.to_string())
+        );
+    }
+    let on_target = crate::ops::on_target(&ctl);
+    let doc = Value::Array(
+        manifests
+            .iter()
+            .map(|m| crate::ops::backup_json(m, on_target(&m.id)))
+            .collect(),
+    );
+    serde_json::to_vec(&doc).map(Bytes::from).map_err(|e| {
+        crate::Error::failed(
+            format!("cannot encode the list of backups: {e}"),
+            "report this as a bug",
+        )
+    })
 }
 
 /// 404 unless `id` names a listed backup (or is `latest` and there is one).

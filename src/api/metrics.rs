@@ -53,7 +53,7 @@ type Family = (&'static str, &'static str, &'static str, Vec<(String, f64)>);
 pub fn render(state: &AppState) -> crate::Result<String> {
     let local = state.local();
     let ctl = crate::controller::Controller::open(&state.repo)?;
-    let (manifests, _) = ctl.repo.manifests()?;
+    let (manifests, _) = state.manifests.manifests(&ctl)?;
     let jobs = History::new(&local).list(HISTORY)?;
     let alerts = Alerts::new(&local).active()?;
     let mut out = String::new();

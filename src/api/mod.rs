@@ -13,10 +13,12 @@
 
 pub mod auth;
 mod backups;
+mod coalesce;
 mod console;
 pub mod error;
 mod jobs;
 mod location;
+mod manifests;
 mod metrics;
 pub mod state;
 mod status;
@@ -104,11 +106,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
-        // outside the limit, whose 413 is plain text
-        .layer(middleware::map_response(json_limit_errors))
+        // outside the limit, whose 413 is plain text, and the router, whose 405 is empty
+        .layer(middleware::map_response(json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
+
+/// Threads for the requests' reads and the jobs.
+const BLOCKING_THREADS: usize = 16;
 
 /// Serve the API on `opts.listen` and run the scheduler beside it until SIGTERM or SIGINT.
 pub fn serve(opts: &ServeOptions) -> Result<()> {
@@ -125,6 +130,10 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     let state = Arc::new(AppState::new(&opts.repo, stop.clone()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // requests read the repository on blocking threads, and concurrent reads of one document
+        // wait for a shared one (api::coalesce): a few threads serve hundreds of clients, and
+        // each thread more costs memory that stays after a burst (its stack, a malloc arena)
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the server's runtime", e))?;
@@ -317,17 +326,56 @@ async fn not_found() -> ApiError {
     )
 }
 
-/// A 413 from the body limit (which answers in plain text) becomes a JSON error.
-async fn json_limit_errors(resp: Response) -> Response {
+/// The errors that axum and tower-http answer themselves in plain text (413 over the body limit,
+/// 405 for a method a route does not take, 400 for a query string that does not parse) become
+/// `{"error", "remedy"}` like every other error; the 405 keeps its `Allow` header.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
     let json = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !json {
-        return ApiError::too_large(BODY_LIMIT).into_response();
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
     }
-    resp
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let err = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(BODY_LIMIT),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            format!(
+                "this route does not take that method{}",
+                allow
+                    .as_ref()
+                    .and_then(|a| a.to_str().ok())
+                    .map(|a| format!(" (it takes {a})"))
+                    .unwrap_or_default()
+            ),
+            "use a method the route takes: see /api/v1/openapi.json",
+        ),
+        _ => {
+            let text = axum::body::to_bytes(resp.into_body(), 4096)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                .unwrap_or_default();
+            let text = if text.is_empty() {
+                format!("the request was refused ({status})")
+            } else {
+                text
+            };
+            ApiError::new(
+                status,
+                text,
+                "check the request's path, query and body against /api/v1/openapi.json",
+            )
+        }
+    };
+    let mut out = err.into_response();
+    if let Some(a) = allow {
+        out.headers_mut().insert(header::ALLOW, a);
+    }
+    out
 }
 
 /// A JSON request body, refused as `{"error", "remedy"}`: 413 over the limit, 400 when it is

@@ -1,6 +1,7 @@
 //! What the server shares between requests and threads: the repository's path, the live
 //! progress of the jobs this process runs, and the sink that feeds it.
 
+use super::coalesce::Coalesce;
 use crate::jobs::JobRecord;
 use crate::ops::{Cancel, Sink};
 use crate::progress::Progress;
@@ -22,6 +23,12 @@ pub struct AppState {
     live: Mutex<HashMap<String, Live>>,
     /// Bumped when the schedule or `scheduler_enabled` changes: the scheduler reloads them.
     pub schedule_generation: AtomicU64,
+    /// The decoded manifests, reused while their files are unchanged.
+    pub(super) manifests: super::manifests::ManifestCache,
+    /// `GET /api/v1/status`, shared by the requests that arrive while it is read.
+    pub(super) status_doc: Coalesce<Result<serde_json::Value, super::error::ApiError>>,
+    /// `GET /api/v1/backups` as JSON text, likewise.
+    pub(super) backups_doc: Coalesce<Result<axum::body::Bytes, super::error::ApiError>>,
 }
 
 /// A running job's current phase and its counters.
@@ -54,6 +61,9 @@ impl AppState {
             stop,
             live: Mutex::default(),
             schedule_generation: AtomicU64::new(0),
+            manifests: Default::default(),
+            status_doc: Coalesce::default(),
+            backups_doc: Coalesce::default(),
         }
     }
 

@@ -16,15 +16,25 @@ const HISTORY: usize = 500;
 
 pub(super) async fn status(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let st = state.clone();
-    super::blocking(move || {
+    let doc =
+        super::blocking(move || Ok(st.status_doc.get(|| document(&st).map_err(ApiError::from))))
+            .await?;
+    doc.map(Json)
+}
+
+/// The status document, read now (concurrent requests share one reading: [`AppState`]).
+fn document(st: &AppState) -> crate::Result<Value> {
+    {
         let ctl = crate::controller::Controller::open(&st.repo)?;
         let local = st.local();
-        let (manifests, _) = ctl.repo.manifests()?;
+        let (manifests, _) = st.manifests.manifests(&ctl)?;
         let on_target = crate::ops::on_target(&ctl);
         let jobs = History::new(&local).list(HISTORY)?;
         let last_of = |kind: JobKind| jobs.iter().find(|j| j.kind == kind);
         let last = manifests.last().map(|m| {
-            let job = jobs.iter().find(|j| j.backup.as_deref() == Some(m.id.as_str()));
+            let job = jobs
+                .iter()
+                .find(|j| j.backup.as_deref() == Some(m.id.as_str()));
             json!({
                 "id": m.id,
                 "time": crate::text::rfc3339_ms(m.time_ms),
@@ -58,9 +68,9 @@ pub(super) async fn status(State(state): State<Arc<AppState>>) -> Result<Json<Va
         let running = jobs
             .iter()
             .find(|j| j.state == JobState::Running && !j.is_orphaned())
-            .map(|j| JobDoc::new(j.clone(), &st));
+            .map(|j| JobDoc::new(j.clone(), st));
         let active = Alerts::new(&local).active()?;
-        Ok(Json(json!({
+        Ok(json!({
             "enabled": enabled,
             "scheduler_enabled": settings.scheduler_enabled,
             "last_backup": last,
@@ -74,7 +84,6 @@ pub(super) async fn status(State(state): State<Arc<AppState>>) -> Result<Json<Va
             "active_alerts": active.len(),
             "backups": manifests.len(),
             "fingerprint": ctl.repo.fingerprint(),
-        })))
-    })
-    .await
+        }))
+    }
 }

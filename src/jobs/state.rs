@@ -19,6 +19,7 @@ pub const STATE_DB: &str = "state";
 /// Open `local_dir/state`, run `f` on it, flush, close. Retries the open while another process
 /// holds the database (for up to [`OPEN_PATIENCE`]).
 pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -> Result<T> {
+    let _turn = InProcess::take();
     std::fs::create_dir_all(local_dir)
         .map_err(|e| Error::io(local_dir.display().to_string(), e))?;
     let path = local_dir.join(STATE_DB);
@@ -51,6 +52,38 @@ pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -
     let out = f(&db)?;
     db.flush()?;
     Ok(out)
+}
+
+/// Threads of one process (the API's requests, the scheduler) take turns on the database in
+/// order here, instead of racing for sled's file lock: racing, one of many concurrent readers
+/// could lose every retry for [`OPEN_PATIENCE`] and fail although no other process holds it.
+/// Re-entrant: a thread that holds its turn goes on.
+struct InProcess(Option<std::sync::MutexGuard<'static, ()>>);
+
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+thread_local! {
+    static HELD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl InProcess {
+    fn take() -> Self {
+        if HELD.with(|h| h.get()) {
+            return InProcess(None);
+        }
+        // a panic while holding it leaves nothing half-done here: the database is sled's
+        let guard = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        HELD.with(|h| h.set(true));
+        InProcess(Some(guard))
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            HELD.with(|h| h.set(false));
+        }
+    }
 }
 
 /// Like [`with_state`] for reading: if the database does not exist yet (no job ever ran),
@@ -104,6 +137,46 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_threads_of_one_process_all_get_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().to_path_buf();
+        with_state(&local, |db| {
+            db.insert("k", "v")?;
+            Ok(())
+        })
+        .unwrap();
+        let threads: Vec<_> = (0..128)
+            .map(|_| {
+                let local = local.clone();
+                std::thread::spawn(move || {
+                    (0..4)
+                        .map(|_| {
+                            with_state(&local, |db| Ok(db.get("k")?.map(|v| v.to_vec())))
+                                .map_err(|e| e.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for t in threads {
+            for r in t.join().unwrap() {
+                assert_eq!(r, Ok(Some(b"v".to_vec())));
+            }
+        }
+    }
+
+    #[test]
+    fn a_thread_may_open_the_database_inside_its_own_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().to_path_buf();
+        let inner = with_state(&local, |_| {
+            let _guard = InProcess::take(); // what a nested with_state takes first
+            Ok(7)
+        });
+        assert_eq!(inner.unwrap(), 7);
+    }
 
     #[test]
     fn a_damaged_state_database_is_replaced_not_fatal() {

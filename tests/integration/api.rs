@@ -10,9 +10,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `cairn serve --listen 127.0.0.1:PORT`, stopped with SIGTERM on drop.
-struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
-    base: String,
+    pub(crate) base: String,
     port: u16,
     log: PathBuf,
 }
@@ -26,7 +26,7 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    fn start(env: &Env) -> Server {
+    pub(crate) fn start(env: &Env) -> Server {
         let port = free_port();
         let log = env.path(&format!("serve-{port}.log"));
         let child = command(
@@ -58,12 +58,12 @@ impl Server {
         s
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// METHOD PATH with `token` and a JSON `body`: (status, body).
-    fn call(
+    pub(crate) fn call(
         &self,
         method: &str,
         path: &str,
@@ -88,7 +88,7 @@ impl Server {
 
     /// A JSON answer with status `want`.
     #[track_caller]
-    fn json(
+    pub(crate) fn json(
         &self,
         method: &str,
         path: &str,
@@ -740,4 +740,15 @@ fn the_api_behind_the_console_still_needs_the_token() {
     // a path beside the console's assets is not one of them: a JSON 404, no page
     server.error("GET", "/console.html", None, None, 404);
     server.json("GET", "/api/v1/status", Some(&admin), None, 200);
+}
+
+#[test]
+fn a_method_a_route_does_not_take_and_a_bad_query_answer_json_with_a_remedy() {
+    let (env, _, admin, _) = setup();
+    let s = Server::start(&env);
+    let a = Some(admin.as_str());
+    let e = s.error("DELETE", "/api/v1/status", a, None, 405);
+    assert!(e.contains("method"), "{e}");
+    let e = s.error("GET", "/api/v1/jobs?limit=many", a, None, 400);
+    assert!(e.contains("limit"), "the error names the parameter: {e}");
 }

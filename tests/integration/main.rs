@@ -4,6 +4,7 @@
 mod api;
 mod capture;
 mod cli;
+mod console_browser;
 mod crash;
 mod crash_points;
 mod doctor;
@@ -20,3 +21,4 @@ mod prune_crash;
 mod samba;
 mod serve;
 mod smb;
+mod webdriver;

@@ -5,7 +5,7 @@
 
 (() => {
   const KEY = "cairn.token";
-  const PAGES = ["dashboard", "backups", "jobs", "alerts", "settings"];
+  const PAGES = ["dashboard", "backups", "backup", "jobs", "alerts", "settings"];
   const REFRESH_MS = 3000;
   const JOB_POLL_MS = 1000;
 
@@ -15,6 +15,7 @@
   let generation = 0; // of the refresh chain: a newer refresh ends an older one
   let watched = null; // {id, timer}
   let location0 = null; // the location document the settings form was filled from
+  let shownBackup = ""; // the id of the backup whose detail page (#backups/ID) is shown
 
   const $ = (id) => document.getElementById(id);
 
@@ -195,26 +196,31 @@
       showSignin();
       return;
     }
-    const want = location.hash.slice(1);
-    const next = PAGES.includes(want) ? want : "dashboard";
+    let want = location.hash.slice(1);
+    if (want.startsWith("backups/")) {
+      shownBackup = decodeURIComponent(want.slice("backups/".length));
+      want = "backup";
+    }
+    let next = PAGES.includes(want) ? want : "dashboard";
+    if (next === "backup" && !shownBackup) next = "backups";
     $("page-signin").hidden = true;
     $("nav").hidden = false;
     $("sign-out").hidden = false;
     for (const p of PAGES) $("page-" + p).hidden = p !== next;
     for (const a of document.querySelectorAll("[data-nav]")) {
-      const on = a.dataset.nav === next;
+      const on = a.dataset.nav === (next === "backup" ? "backups" : next);
       a.classList.toggle("current", on);
       if (on) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");
     }
-    document.title = next.charAt(0).toUpperCase() + next.slice(1) + " · cairn";
+    document.title = (next === "backup" ? "Backup " + shownBackup : next.charAt(0).toUpperCase() + next.slice(1)) + " · cairn";
     page = next;
     hide($("g-msg"));
     if (page === "settings") guarded(loadSettings);
     refresh();
   }
 
-  const LOADERS = { dashboard: loadDashboard, backups: loadBackups, jobs: loadJobs, alerts: loadAlerts };
+  const LOADERS = { dashboard: loadDashboard, backups: loadBackups, backup: loadBackup, jobs: loadJobs, alerts: loadAlerts };
 
   /** Load the current page now and again every few seconds while it is shown. */
   async function refresh() {
@@ -314,7 +320,7 @@
       clear(done);
       done.append(el("span", null, "Last job: " + String(job.kind).replace(/_/g, " ") + " "),
         el("span", "mono", job.id), " ", badge(job.state));
-      if (job.backup) done.append(" · backup ", el("span", "mono", job.backup));
+      if (job.backup) done.append(" · backup ", backupLink(job.backup));
       if (job.error) done.append(el("p", null, job.error));
       if (job.remedy) done.append(el("p", null, el("span", "label", "What to do: "), job.remedy));
       done.hidden = false;
@@ -387,7 +393,7 @@
       const warnings = (b.warnings || []).length;
       const target = b.target === true ? "exported" : b.target === false ? "internal_only" : null;
       rows.append(el("tr", null,
-        cell("mono", b.id),
+        cell("mono", backupLink(b.id)),
         cell(null, when(b.time), el("div", "muted", b.host || "")),
         cell(null, services, warnings ? el("div", "muted", warnings + (warnings === 1 ? " warning" : " warnings")) : null),
         cell("num", bytes(b.bytes)),
@@ -398,13 +404,52 @@
     $("b-count").textContent = list.length + (list.length === 1 ? " backup" : " backups");
   }
 
+  /** A link to the detail page of backup `id`. */
+  function backupLink(id) {
+    const a = el("a", "mono", id);
+    a.href = "#backups/" + encodeURIComponent(id);
+    return a;
+  }
+
+  /** The detail page of one backup: what `cairn show --json` says about it. */
+  async function loadBackup() {
+    const id = shownBackup;
+    const b = await api("GET", "/api/v1/backups/" + encodeURIComponent(id));
+    if (page !== "backup" || id !== shownBackup) return;
+    $("bd-id").textContent = b.id;
+    const target = b.target === true ? "exported" : b.target === false ? "internal_only" : null;
+    const facts = [
+      ["Time", when(b.time)],
+      ["Host", b.host || "–"],
+      ["Size", bytes(b.bytes)],
+      ["New data", bytes(b.bytes_new)],
+      ["Chunks", String(b.chunks)],
+      ["Target", target ? badge(target) : "no target"],
+      ["Recipients", (b.recipients || []).join(", ") || "–"],
+    ];
+    const dl = $("bd-facts");
+    clear(dl);
+    for (const [k, v] of facts) dl.append(el("dt", null, k), el("dd", null, v));
+    const rows = $("bd-rows");
+    clear(rows);
+    for (const s of b.services || []) {
+      rows.append(el("tr", null, cell("strong", s.name), cell(null, s.kind), cell("num", String(s.files)),
+        cell("num", String(s.dirs)), cell("num", bytes(s.bytes)), cell("num", bytes(s.bytes_new)),
+        cell("num", took(s.duration_ms))));
+    }
+    const warnings = $("bd-warnings");
+    clear(warnings);
+    for (const w of b.warnings || []) warnings.append(el("li", null, w));
+    $("bd-warn-card").hidden = !(b.warnings || []).length;
+  }
+
   async function loadJobs() {
     const jobs = await api("GET", "/api/v1/jobs?limit=100");
     const rows = $("j-rows");
     clear(rows);
     for (const j of jobs) {
       const details = el("div");
-      if (j.backup) details.append(el("div", null, "backup ", el("span", "mono", j.backup)));
+      if (j.backup) details.append(el("div", null, "backup ", backupLink(j.backup)));
       if (j.progress) {
         const p = j.progress;
         details.append(el("div", "muted", p.phase + ": " + bytes(p.bytes_done)

@@ -1,0 +1,157 @@
+//! The server's cache of decoded manifests, for the listings it answers again and again
+//! (`GET /api/v1/backups`, `/status`, `/metrics`): a manifest is read, checked and decoded once,
+//! then reused while the repository's `backups/` listing shows the same object with the same
+//! size and modification time. The listing is read on every call, so a backup (a new name), a
+//! prune (a name gone) or any rewrite of a manifest's file (another size or mtime) is seen by the
+//! next call: the cache is never staler than the directory (to the file system's timestamp
+//! granularity, for a rewrite of the same size within one tick). Damaged manifests are not cached:
+//! each call reads them again and reports them.
+
+use crate::controller::Controller;
+use crate::format::manifest::Manifest;
+use crate::repository::Damaged;
+use crate::Result;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+/// What identifies one version of a manifest's file.
+type Stamp = (u64, Option<SystemTime>);
+
+/// Decoded manifests by object name.
+#[derive(Default)]
+pub struct ManifestCache {
+    entries: Mutex<HashMap<String, (Stamp, Arc<Manifest>)>>,
+}
+
+impl ManifestCache {
+    /// Every manifest of `ctl`'s repository, oldest first, and the damaged ones: what
+    /// [`crate::repository::Repository::manifests`] answers, from the cache where it holds.
+    pub fn manifests(&self, ctl: &Controller) -> Result<(Vec<Arc<Manifest>>, Vec<Damaged>)> {
+        let prefix = crate::object::ObjectKind::Manifest.prefix();
+        let mut listed = ctl.repo.store.list(prefix)?;
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = HashMap::with_capacity(listed.len());
+        let (mut good, mut bad) = (Vec::with_capacity(listed.len()), Vec::new());
+        for o in listed {
+            let mtime = std::fs::metadata(ctl.root.join(&o.name))
+                .and_then(|m| m.modified())
+                .ok();
+            let stamp = (o.size, mtime);
+            let cached = entries
+                .remove(&o.name)
+                .filter(|(s, _)| *s == stamp && mtime.is_some());
+            let m = match cached {
+                Some((_, m)) => m,
+                None => match ctl.repo.read_manifest(&o.name) {
+                    Ok(m) => Arc::new(m),
+                    Err(e) => {
+                        bad.push((o.name, e));
+                        continue;
+                    }
+                },
+            };
+            good.push(m.clone());
+            kept.insert(o.name, (stamp, m));
+        }
+        *entries = kept;
+        Ok((good, bad))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::Context;
+
+    fn ids(c: &ManifestCache, ctl: &Controller) -> Vec<String> {
+        c.manifests(ctl)
+            .unwrap()
+            .0
+            .iter()
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
+    fn repo() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("f"), b"data").unwrap();
+        let (_, recipient) = crate::crypto::generate_identity();
+        let ctl = Controller::init(
+            &root,
+            &[crate::crypto::parse_recipient(&recipient).unwrap()],
+        )
+        .unwrap();
+        let mut services = ctl.services().unwrap();
+        services
+            .add(crate::service::ServiceDef {
+                name: "s".into(),
+                path: Some(src.display().to_string()),
+                command: None,
+                restore_command: None,
+            })
+            .unwrap();
+        ctl.save_services(&services).unwrap();
+        (dir, root)
+    }
+
+    fn backup(root: &std::path::Path) -> String {
+        crate::ops::backup(&Context::new(root)).unwrap();
+        let ctl = Controller::open(root).unwrap();
+        ctl.repo.manifests().unwrap().0.last().unwrap().id.clone()
+    }
+
+    #[test]
+    fn the_cache_sees_a_new_backup_and_a_prune() {
+        let (_dir, root) = repo();
+        let c = ManifestCache::default();
+        let first = backup(&root);
+        let ctl = Controller::open(&root).unwrap();
+        assert_eq!(ids(&c, &ctl), vec![first.clone()]);
+        let second = backup(&root);
+        assert_eq!(ids(&c, &ctl), [first.clone(), second.clone()]);
+        let keep_newest = crate::retention::Policy {
+            keep_within: None,
+            keep_last: Some(1),
+        };
+        crate::ops::prune(&Context::new(&root), &keep_newest, false).unwrap();
+        assert_eq!(ids(&c, &ctl), vec![second.clone()]);
+        assert_eq!(
+            ids(&c, &ctl),
+            ctl.repo
+                .manifests()
+                .unwrap()
+                .0
+                .iter()
+                .map(|m| m.id.clone())
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_manifest_damaged_after_it_was_cached_is_reported_not_served() {
+        let (_dir, root) = repo();
+        let c = ManifestCache::default();
+        let id = backup(&root);
+        let ctl = Controller::open(&root).unwrap();
+        assert_eq!(ids(&c, &ctl), vec![id.clone()]);
+        let name = format!("backups/{id}");
+        let path = root.join(&name);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 1; // same size
+        std::thread::sleep(std::time::Duration::from_millis(20)); // a later mtime tick
+        let mode = std::fs::metadata(&path).unwrap().permissions();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        std::fs::set_permissions(&path, mode).unwrap();
+        let (good, bad) = c.manifests(&ctl).unwrap();
+        assert!(good.is_empty());
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].0, name);
+    }
+}

@@ -1,0 +1,238 @@
+//! The web console of `cairn serve --listen` in Debian's headless Chromium, used as an operator
+//! uses it: fields found by their label, buttons and links by their text, results read as the
+//! text the page shows. Against a real Samba share: sign in with a token, enable backup on the
+//! share from Settings (the password is never shown again), back up from the dashboard and see
+//! the backup reach the share, read its detail page, then break the share and read the alert's
+//! remedy. Screenshots go to `target/screenshots/`; any SEVERE browser console entry fails.
+
+use crate::api::Server;
+use crate::harness::{files_under, make_tree, Env};
+use crate::samba::{Samba, PASSWORD};
+use crate::webdriver::{self, Browser};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// `target/screenshots/console/`, beside the test's own temporary directory in target/.
+fn screenshots() -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent()
+        .unwrap_or(&tmp)
+        .join("screenshots")
+        .join("console")
+}
+
+/// The ids the API lists.
+fn backup_ids(s: &Server, token: &str) -> BTreeSet<String> {
+    let v = s.json("GET", "/api/v1/backups", Some(token), None, 200);
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Wait up to 120 s until the API lists a backup not in `before`; its id.
+fn new_backup(s: &Server, token: &str, before: &BTreeSet<String>) -> String {
+    let t0 = Instant::now();
+    loop {
+        if let Some(id) = backup_ids(s, token).difference(before).next() {
+            return id.clone();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no new backup listed 120 s after \"Back up now\": {}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Wait up to 120 s until the API has an active alert; its remedy.
+fn an_alert_remedy(s: &Server, token: &str) -> String {
+    let t0 = Instant::now();
+    loop {
+        let v = s.json("GET", "/api/v1/alerts", Some(token), None, 200);
+        if let Some(a) = v.as_array().and_then(|a| a.first()) {
+            return a["remedy"].as_str().unwrap().to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no alert 120 s after backing up to a stopped share"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The dashboard with no job running (the scheduler may be exporting to a new target).
+fn dashboard_idle(b: &mut Browser) {
+    b.follow("Dashboard");
+    b.wait_shown(
+        "//*[normalize-space(.) = 'No job is running.']",
+        120,
+        "the dashboard's \"No job is running.\"",
+    );
+}
+
+/// The settings form never shows the share's password: not in the field, not in the page's text,
+/// not anywhere in its DOM.
+#[track_caller]
+fn password_not_shown(b: &mut Browser, when: &str) {
+    assert_eq!(
+        b.value("Password"),
+        "",
+        "{when}: the Password field is filled"
+    );
+    assert!(
+        !b.text().contains(PASSWORD),
+        "{when}: the page shows the password"
+    );
+    assert!(
+        !b.source().contains(PASSWORD),
+        "{when}: the page's DOM holds the password"
+    );
+}
+
+#[test]
+fn an_operator_enables_backup_on_a_share_backs_up_and_reads_it_in_the_browser() {
+    if !webdriver::available() {
+        eprintln!(
+            "\n\n!!!!!!!! SKIPPED the browser test of the web console: {} or {} is missing. \
+             Run `bash scripts/prereqs.sh` (as root) to install chromium and chromium-driver. !!!!!!!!\n",
+            webdriver::CHROMIUM,
+            webdriver::CHROMEDRIVER
+        );
+        return;
+    }
+    let mut smb = Samba::start();
+    let env = Env::new();
+    let src = env.path("src/identity");
+    make_tree(&src, 11, 0);
+    env.add_path_service("identity", &src);
+    let created = env.run(["token", "create", "browser", "--role", "admin"]);
+    created.ok("token create");
+    let token = created.last_line();
+    let s = Server::start(&env);
+    let shots = screenshots();
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut b = Browser::start();
+
+    // sign in with the token
+    b.open(&format!("{}/", s.base));
+    b.fill("Token", &token);
+    b.screenshot(&shots, "01-sign-in");
+    b.press("Sign in");
+    b.wait_shown(
+        "//h1[normalize-space(.) = 'Dashboard']",
+        30,
+        "the dashboard",
+    );
+    for card in [
+        "Last backup",
+        "Next backup",
+        "Target",
+        "Running job",
+        "Active alerts",
+    ] {
+        b.wait_shown(&format!("//h2[normalize-space(.) = '{card}']"), 5, card);
+    }
+    b.wait_text("No target set", 30, "the dashboard before Settings");
+    b.screenshot(&shots, "02-dashboard-new");
+
+    // Settings: enable backup on the share
+    b.follow("Settings");
+    assert_eq!(b.value("Recipients"), env.recipient, "the current key");
+    let url = smb.url("ctl1");
+    b.fill("Location URL", &url);
+    b.fill("Username", "cairn");
+    b.fill("Password", PASSWORD);
+    b.fill("Back up every (hours)", "24");
+    b.fill("Keep (days)", "14");
+    b.press("Save");
+    b.wait_text("Saved.", 60, "Save with the share's password");
+    b.screenshot(&shots, "03-settings-saved");
+    password_not_shown(&mut b, "after Save");
+    let loc = s.json("GET", "/api/v1/location", Some(&token), None, 200);
+    assert_eq!(loc["url"], url.as_str(), "{loc}");
+    assert!(!loc.to_string().contains(PASSWORD), "{loc}");
+    // and after coming back to the page
+    b.open(&format!("{}/#settings", s.base));
+    b.wait_shown(
+        "//h2[normalize-space(.) = 'External location']",
+        30,
+        "the form",
+    );
+    assert_eq!(b.value("Location URL"), url);
+    assert_eq!(b.value("Username"), "cairn");
+    password_not_shown(&mut b, "reopening Settings");
+
+    // Back up now, from the dashboard, to the share
+    dashboard_idle(&mut b);
+    let before = backup_ids(&s, &token);
+    b.press("Back up now");
+    let id = new_backup(&s, &token, &before);
+    let text = b.wait_text(&format!("backup {id}"), 120, "the finished job");
+    assert!(text.contains("Last job: backup"), "{text}");
+    assert!(text.contains("succeeded"), "{text}");
+    b.screenshot(&shots, "04-dashboard-backed-up");
+
+    // the list shows it complete and exported; the share holds it
+    b.follow("Backups");
+    let row = format!("//tr[td/a[normalize-space(.) = '{id}']]");
+    b.wait_shown(&row, 30, "the new backup's row");
+    b.wait_text("exported", 60, "the backup exported to the share");
+    assert!(b.text().contains("identity"), "the row names the service");
+    assert!(
+        !files_under(&smb.share_dir().join("ctl1")).is_empty(),
+        "the share holds nothing"
+    );
+    b.screenshot(&shots, "05-backups");
+
+    // its detail page says what `cairn show --json` says
+    let show: Value = env.run(["show", &id, "--json"]).json();
+    let files = show["services"][0]["files"].as_u64().unwrap();
+    b.follow(&id);
+    b.wait_shown(
+        &format!("//h1[contains(normalize-space(.), '{id}')]"),
+        30,
+        "the backup's detail page",
+    );
+    b.wait_shown(
+        "//tr[td[normalize-space(.) = 'identity']]",
+        30,
+        "the service's row in the detail",
+    );
+    let text = b.wait_text(&env.recipient, 30, "the backup's recipient");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("identity"))
+        .unwrap_or_default();
+    assert!(
+        line.split_whitespace().any(|w| w == files.to_string()),
+        "the detail's service row does not show its {files} files: {line:?}\n{text}"
+    );
+    assert!(text.contains("exported"), "{text}");
+    b.screenshot(&shots, "06-backup-detail");
+
+    // the share stops: the next backup raises an alert whose remedy the dashboard shows
+    dashboard_idle(&mut b);
+    smb.stop();
+    b.press("Back up now");
+    let remedy = an_alert_remedy(&s, &token);
+    b.wait_text(&remedy, 60, "the alert's remedy on the dashboard");
+    b.screenshot(&shots, "07-dashboard-share-down");
+    b.follow("Alerts");
+    b.wait_text(&remedy, 30, "the alert's remedy on the Alerts page");
+    b.screenshot(&shots, "08-alerts");
+
+    let severe = b.severe();
+    assert!(
+        severe.is_empty(),
+        "SEVERE entries in the browser console: {severe:#?}"
+    );
+    assert!(
+        std::fs::read_dir(&shots).unwrap().count() >= 8,
+        "screenshots missing"
+    );
+}
