@@ -53,6 +53,12 @@ impl Chunks {
         self.cache.has(id)
     }
 
+    /// Whether the chunk's plaintext is cached (not merely being loaded).
+    #[cfg(test)]
+    pub(crate) fn cache_holds(&self, id: &ChunkId) -> bool {
+        self.cache.holds(id)
+    }
+
     /// The checked plaintext of chunk `id` of backup `backup`: `EIO` if it is damaged or
     /// missing, `EACCES` if the identity cannot decrypt it.
     pub(crate) fn get(&self, id: &ChunkId, backup: &str) -> Loaded {
