@@ -24,8 +24,9 @@ pub(crate) struct Chunks {
     cache: ChunkCache,
 }
 
-/// A prefetch request: the chunk and the backup it belongs to (for error messages).
-pub(crate) type Prefetch = (ChunkId, Arc<str>);
+/// A prefetch request: the chunk, the backup it belongs to (for error messages), and whether
+/// it is a tree (checked with [`Chunks::check_tree`] before it is read).
+pub(crate) type Prefetch = (ChunkId, Arc<str>, bool);
 
 impl Chunks {
     /// Scan the pack headers of `repo` and get ready to read with `keys`.
@@ -136,8 +137,10 @@ pub(crate) fn start_prefetch(chunks: &Arc<Chunks>, n: usize) -> Sender<Prefetch>
         let spawned = std::thread::Builder::new()
             .name(format!("cairn-prefetch-{i}"))
             .spawn(move || {
-                for (id, backup) in rx {
-                    let _ = chunks.get(&id, &backup);
+                for (id, backup, tree) in rx {
+                    if !tree || chunks.check_tree(&id).is_ok() {
+                        let _ = chunks.get(&id, &backup);
+                    }
                 }
             });
         if let Err(e) = spawned {

@@ -168,6 +168,7 @@ impl RepoTree {
                     tracing::error!("{}: {err}", self.describe(ino));
                     Errno::EIO
                 })?;
+                self.prefetch_subtrees(&tree, &e.backup.id);
                 tree.nodes
                     .into_iter()
                     .filter(|n| is_safe_name(OsStr::from_bytes(&n.name)))
@@ -228,9 +229,29 @@ impl RepoTree {
                 break;
             }
             if !self.chunks.has(&c.id)
-                && self.prefetch.try_send((c.id, e.backup.id.clone())).is_err()
+                && self
+                    .prefetch
+                    .try_send((c.id, e.backup.id.clone(), false))
+                    .is_err()
             {
                 break; // the queue is full: enough work ahead
+            }
+        }
+    }
+
+    /// A directory was just loaded: queue the trees of its subdirectories, so that a reader
+    /// walking the tree (`ls -lR`, `find`, `tar`) finds them loaded, several read at once.
+    fn prefetch_subtrees(&self, tree: &Tree, backup: &Arc<str>) {
+        for n in &tree.nodes {
+            if let NodeKind::Dir { tree } = &n.kind {
+                if !self.chunks.has(tree)
+                    && self
+                        .prefetch
+                        .try_send((*tree, backup.clone(), true))
+                        .is_err()
+                {
+                    break; // the queue is full: enough work ahead
+                }
             }
         }
     }
@@ -266,7 +287,7 @@ impl RepoTree {
             }
         }
         for (id, backup) in queue {
-            if !self.chunks.has(&id) && self.prefetch.try_send((id, backup)).is_err() {
+            if !self.chunks.has(&id) && self.prefetch.try_send((id, backup, false)).is_err() {
                 break; // the queue is full: enough work ahead
             }
         }

@@ -137,3 +137,39 @@ fn reading_a_small_file_prefetches_its_next_siblings_and_damage_still_reads_as_e
     let f8 = t.lookup(svc, OsStr::new("f8")).unwrap().ino;
     assert_eq!(t.read(f8, 0, 100).unwrap_err(), Errno::EIO);
 }
+
+#[test]
+fn listing_a_directory_prefetches_the_trees_of_its_subdirectories() {
+    let mut f = Forge::new();
+    let subs: Vec<Node> = (0..6)
+        .map(|i| {
+            let file = f.file(format!("in{i}").as_bytes(), b"x", 0o644);
+            f.dir(format!("d{i}").as_bytes(), vec![file])
+        })
+        .collect();
+    let trees: Vec<ChunkId> = subs
+        .iter()
+        .map(|n| match &n.kind {
+            NodeKind::Dir { tree } => *tree,
+            _ => unreachable!(),
+        })
+        .collect();
+    let root = f.dir(b"svc", subs);
+    let m = f.commit(vec![("svc", root, 6, 6, 6)]);
+    let keys = KeyRing::new(Identity::parse(&f.identity, "test").unwrap());
+    let t = RepoTree::open(f.ctl.repo.clone(), keys).unwrap();
+    let b = t.lookup(ROOT_INO, OsStr::new(&m.id)).unwrap().ino;
+    let svc = t.lookup(b, OsStr::new("svc")).unwrap().ino;
+    assert!(trees.iter().all(|id| !t.chunks.has(id)));
+    assert_eq!(names(&t, svc).len(), 6);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !trees.iter().all(|id| t.chunks.cache_holds(id)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "subtrees not prefetched"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let d3 = t.lookup(svc, OsStr::new("d3")).unwrap().ino;
+    assert_eq!(names(&t, d3), ["in3"]);
+}
