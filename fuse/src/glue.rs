@@ -188,11 +188,11 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         let _ = config.set_max_background(64);
         let _ = config.set_congestion_threshold(48);
         // READDIRPLUS: a listing carries every entry's attributes, so `ls -l` needs no lookup
-        // per entry; CACHE_SYMLINKS: symlink targets stay in the page cache.
+        // per entry. Not FUSE_CACHE_SYMLINKS: the kernel would keep a symlink's target until the
+        // inode is dropped, and `latest` (one inode) must move to each new backup.
         let mut wanted = InitFlags::FUSE_PARALLEL_DIROPS
             | InitFlags::FUSE_ASYNC_READ
-            | InitFlags::FUSE_DO_READDIRPLUS
-            | InitFlags::FUSE_CACHE_SYMLINKS;
+            | InitFlags::FUSE_DO_READDIRPLUS;
         if self.opts.direct_io {
             // Keep mmap (and so exec) working on direct-I/O files.
             wanted |= InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP;

@@ -755,16 +755,3 @@ fn listing_with_attributes_needs_no_lookup_per_entry() {
         "lookups while listing 5000 entries with attributes"
     );
 }
-
-#[test]
-fn symlink_targets_are_cached_by_the_kernel() {
-    let md = MountDir::new();
-    let s = sample_tree();
-    let tree = s.tree.clone();
-    let _h = mount(&md, s.tree);
-    let link = md.path.join("b1/svc/link");
-    for _ in 0..3 {
-        assert_eq!(fs::read_link(&link).unwrap(), Path::new("big.bin"));
-    }
-    assert_eq!(tree.readlinks.load(std::sync::atomic::Ordering::Relaxed), 1);
-}

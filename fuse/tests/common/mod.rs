@@ -36,9 +36,8 @@ pub struct MemTree {
     /// sends.
     pub reads: AtomicU64,
     pub read_bytes: AtomicU64,
-    /// Number of `lookup` and `readlink` calls the tree answered.
+    /// Number of `lookup` calls the tree answered.
     pub lookups: AtomicU64,
-    pub readlinks: AtomicU64,
     /// Extra CPU work per read (passes of a checksum over the bytes), to imitate a tree that
     /// decrypts and decompresses.
     pub cpu_passes: u32,
@@ -65,7 +64,6 @@ impl MemTree {
             reads: AtomicU64::new(0),
             read_bytes: AtomicU64::new(0),
             lookups: AtomicU64::new(0),
-            readlinks: AtomicU64::new(0),
             cpu_passes: 0,
         }
     }
@@ -206,7 +204,6 @@ impl ReadOnlyTree for MemTree {
     }
 
     fn readlink(&self, ino: u64) -> Result<Vec<u8>, Errno> {
-        self.readlinks.fetch_add(1, Ordering::Relaxed);
         match &self.node(ino)?.body {
             Body::Link(t) => Ok(t.clone()),
             _ => Err(Errno::EINVAL),
