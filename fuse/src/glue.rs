@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use fuser::{
     AccessFlags, BsdFileFlags, CopyFileRangeFlags, FileAttr, FileHandle, FileType, Filesystem,
     FopenFlags, Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags,
-    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
-    ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::options::MountOptions;
@@ -102,6 +102,70 @@ impl<T: ReadOnlyTree> Glue<T> {
     }
 }
 
+impl<T: ReadOnlyTree> Glue<T> {
+    /// TTL of the names and attributes of the entries of directory `parent`.
+    fn entry_ttl(&self, parent: u64) -> Duration {
+        if parent == ROOT_INO {
+            self.opts.root_ttl
+        } else {
+            self.opts.ttl
+        }
+    }
+
+    /// Feeds the entries of `dir` from kernel offset `offset` to `add` (inode, next offset,
+    /// kind, name; `.` and `..` are given `dir`'s inode) until it reports a full buffer.
+    fn list(
+        &self,
+        dir: u64,
+        offset: u64,
+        mut add: impl FnMut(u64, u64, FileType, &OsStr) -> bool,
+    ) -> Result<(), fuser::Errno> {
+        if offset == 0 && add(dir, 1, FileType::Directory, OsStr::new(".")) {
+            return Ok(());
+        }
+        if offset <= 1 && add(dir, DOT_ENTRIES, FileType::Directory, OsStr::new("..")) {
+            return Ok(());
+        }
+        let mut cookie = offset.saturating_sub(DOT_ENTRIES);
+        for _ in 0..READDIR_MAX_BATCHES {
+            let batch = self.call("readdir", dir, |t| t.readdir(dir, cookie, READDIR_BATCH))?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for e in batch {
+                if e.next == 0 || e.next > MAX_DIR_COOKIE || e.next == cookie {
+                    tracing::error!(
+                        "readdir of {}: the tree gave entry {:?} the invalid cookie {}",
+                        self.tree.describe(dir),
+                        e.name,
+                        e.next
+                    );
+                    return Err(fuser::Errno::EIO);
+                }
+                cookie = e.next;
+                if !tree::is_safe_name(&e.name) || e.ino == 0 || e.ino == dir {
+                    tracing::warn!(
+                        "readdir of {}: hiding entry with unsafe name {:?}",
+                        self.tree.describe(dir),
+                        e.name
+                    );
+                    continue;
+                }
+                if add(e.ino, e.next + DOT_ENTRIES, file_type(e.kind), &e.name) {
+                    return Ok(());
+                }
+            }
+        }
+        // Tens of thousands of hidden entries in a row: end the listing here rather than let
+        // one call run unbounded (only a hostile tree gets here).
+        tracing::warn!(
+            "readdir of {}: too many hidden entries; listing cut short",
+            self.tree.describe(dir)
+        );
+        Ok(())
+    }
+}
+
 fn file_type(k: Kind) -> FileType {
     match k {
         Kind::File => FileType::RegularFile,
@@ -123,7 +187,12 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         }
         let _ = config.set_max_background(64);
         let _ = config.set_congestion_threshold(48);
-        let mut wanted = InitFlags::FUSE_PARALLEL_DIROPS | InitFlags::FUSE_ASYNC_READ;
+        // READDIRPLUS: a listing carries every entry's attributes, so `ls -l` needs no lookup
+        // per entry. Not FUSE_CACHE_SYMLINKS: the kernel would keep a symlink's target until the
+        // inode is dropped, and `latest` (one inode) must move to each new backup.
+        let mut wanted = InitFlags::FUSE_PARALLEL_DIROPS
+            | InitFlags::FUSE_ASYNC_READ
+            | InitFlags::FUSE_DO_READDIRPLUS;
         if self.opts.direct_io {
             // Keep mmap (and so exec) working on direct-I/O files.
             wanted |= InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP;
@@ -232,58 +301,63 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let dir = ino.0;
-        if offset == 0 && reply.add(ino, 1, FileType::Directory, ".") {
-            return reply.ok();
+        let r = self.list(ino.0, offset, |ino, off, kind, name| {
+            reply.add(INodeNo(ino), off, kind, name)
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
-        if offset <= 1 && reply.add(ino, DOT_ENTRIES, FileType::Directory, "..") {
-            return reply.ok();
-        }
-        let mut cookie = offset.saturating_sub(DOT_ENTRIES);
-        for _ in 0..READDIR_MAX_BATCHES {
-            let batch = match self.call("readdir", dir, |t| t.readdir(dir, cookie, READDIR_BATCH)) {
-                Ok(b) => b,
-                Err(e) => return reply.error(e),
-            };
-            if batch.is_empty() {
-                return reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let dir_attr = match self.call("readdirplus", ino.0, |t| t.getattr(ino.0)) {
+            Ok(mut a) => {
+                a.ino = ino.0;
+                self.file_attr(&a)
             }
-            for e in batch {
-                if e.next == 0 || e.next > MAX_DIR_COOKIE || e.next == cookie {
-                    tracing::error!(
-                        "readdir of {}: the tree gave entry {:?} the invalid cookie {}",
-                        self.tree.describe(dir),
-                        e.name,
-                        e.next
-                    );
-                    return reply.error(fuser::Errno::EIO);
-                }
-                cookie = e.next;
-                if !tree::is_safe_name(&e.name) || e.ino == 0 {
-                    tracing::warn!(
-                        "readdir of {}: hiding entry with unsafe name {:?}",
-                        self.tree.describe(dir),
-                        e.name
-                    );
-                    continue;
-                }
-                if reply.add(
-                    INodeNo(e.ino),
-                    e.next + DOT_ENTRIES,
-                    file_type(e.kind),
-                    &e.name,
-                ) {
-                    return reply.ok();
-                }
+            Err(e) => return reply.error(e),
+        };
+        let ttl = self.entry_ttl(ino.0);
+        let r = self.list(ino.0, offset, |child, off, _kind, name| {
+            if child == ino.0 {
+                // `.` and `..`: the kernel links no inode for them.
+                return reply.add(
+                    INodeNo(child),
+                    off,
+                    name,
+                    &Duration::ZERO,
+                    &dir_attr,
+                    Generation(0),
+                );
             }
+            match self.call("readdirplus", child, |t| t.getattr(child)) {
+                Ok(mut a) => {
+                    a.ino = child;
+                    reply.add(
+                        INodeNo(child),
+                        off,
+                        name,
+                        &ttl,
+                        &self.file_attr(&a),
+                        Generation(0),
+                    )
+                }
+                // Skip what cannot be described; a later lookup reports its error.
+                Err(_) => false,
+            }
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
-        // Tens of thousands of hidden entries in a row: end the listing here rather than let
-        // one call run unbounded (only a hostile tree gets here).
-        tracing::warn!(
-            "readdir of {}: too many hidden entries; listing cut short",
-            self.tree.describe(dir)
-        );
-        reply.ok()
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {

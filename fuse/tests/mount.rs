@@ -729,3 +729,29 @@ fn concurrent_readers_get_the_right_bytes() {
         w.join().unwrap();
     }
 }
+
+#[test]
+fn listing_with_attributes_needs_no_lookup_per_entry() {
+    // READDIRPLUS: `ls -l` gets every entry's attributes with the listing itself.
+    let md = MountDir::new();
+    let s = sample_tree();
+    let tree = s.tree.clone();
+    let _h = mount(&md, s.tree);
+    let many = md.path.join("b1/svc/many");
+    fs::metadata(&many).unwrap();
+    let before = tree.lookups.load(std::sync::atomic::Ordering::Relaxed);
+    let mut sizes = 0;
+    for e in fs::read_dir(&many).unwrap() {
+        sizes += fs::symlink_metadata(e.unwrap().path()).unwrap().len();
+    }
+    assert_eq!(
+        sizes,
+        (0..5000u64).map(|i| i.to_string().len() as u64).sum()
+    );
+    let after = tree.lookups.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        after - before,
+        0,
+        "lookups while listing 5000 entries with attributes"
+    );
+}

@@ -50,6 +50,12 @@ impl ChunkCache {
         g.map.contains_key(id) || g.loading.contains_key(id)
     }
 
+    /// Whether `id` is cached (loaded, not in flight).
+    #[cfg(test)]
+    pub(crate) fn holds(&self, id: &ChunkId) -> bool {
+        lock(&self.inner).map.contains_key(id)
+    }
+
     /// Bytes currently cached.
     #[cfg(test)]
     pub(crate) fn bytes(&self) -> usize {

@@ -24,8 +24,9 @@ pub(crate) struct Chunks {
     cache: ChunkCache,
 }
 
-/// A prefetch request: the chunk and the backup it belongs to (for error messages).
-pub(crate) type Prefetch = (ChunkId, Arc<str>);
+/// A prefetch request: the chunk, the backup it belongs to (for error messages), and whether
+/// it is a tree (checked with [`Chunks::check_tree`] before it is read).
+pub(crate) type Prefetch = (ChunkId, Arc<str>, bool);
 
 impl Chunks {
     /// Scan the pack headers of `repo` and get ready to read with `keys`.
@@ -51,6 +52,12 @@ impl Chunks {
     /// Whether the chunk is cached or being loaded (no need to prefetch it).
     pub(crate) fn has(&self, id: &ChunkId) -> bool {
         self.cache.has(id)
+    }
+
+    /// Whether the chunk's plaintext is cached (not merely being loaded).
+    #[cfg(test)]
+    pub(crate) fn cache_holds(&self, id: &ChunkId) -> bool {
+        self.cache.holds(id)
     }
 
     /// The checked plaintext of chunk `id` of backup `backup`: `EIO` if it is damaged or
@@ -130,8 +137,10 @@ pub(crate) fn start_prefetch(chunks: &Arc<Chunks>, n: usize) -> Sender<Prefetch>
         let spawned = std::thread::Builder::new()
             .name(format!("cairn-prefetch-{i}"))
             .spawn(move || {
-                for (id, backup) in rx {
-                    let _ = chunks.get(&id, &backup);
+                for (id, backup, tree) in rx {
+                    if !tree || chunks.check_tree(&id).is_ok() {
+                        let _ = chunks.get(&id, &backup);
+                    }
                 }
             });
         if let Err(e) = spawned {

@@ -10,7 +10,11 @@
 //!   entries are loaded the first time it is looked at.
 //! - Reads find their chunks by binary search over the file's chunk offsets. Decrypted chunks
 //!   and trees live in an LRU with a byte budget ([`VfsOptions::cache_bytes`]); sequential
-//!   reads prefetch the following chunks on a few threads.
+//!   reads prefetch the following chunks on a few threads, and reading a file from its start
+//!   prefetches the small files after it in its directory (up to 64 files and the readahead
+//!   distance), for readers like `tar` that take a directory file by file. Prefetched chunks
+//!   go through the same checks and the same budgeted cache; a failed prefetch is not kept, so
+//!   the reader's own load reports it.
 //! - Every chunk is checked against its id: damaged or missing data reads as `EIO`, never as
 //!   wrong bytes; a chunk the identity cannot decrypt reads as `EACCES`.
 //! - Service names that are not plain names are hidden. Trees are checked when decoded
@@ -47,6 +51,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime};
 use table::{Child, Entry, Table, What, LATEST_INO};
+
+/// Files after the one being read whose chunks are queued for prefetch.
+const SIBLING_FILES: usize = 64;
+/// Files larger than this are not prefetched with their siblings (a sequential read of their
+/// own prefetches them).
+const SMALL_FILE: u64 = 1 << 20;
 
 /// Tunables of a [`RepoTree`].
 #[derive(Debug, Clone)]
@@ -158,6 +168,7 @@ impl RepoTree {
                     tracing::error!("{}: {err}", self.describe(ino));
                     Errno::EIO
                 })?;
+                self.prefetch_subtrees(&tree, &e.backup.id);
                 tree.nodes
                     .into_iter()
                     .filter(|n| is_safe_name(OsStr::from_bytes(&n.name)))
@@ -218,8 +229,65 @@ impl RepoTree {
                 break;
             }
             if !self.chunks.has(&c.id)
-                && self.prefetch.try_send((c.id, e.backup.id.clone())).is_err()
+                && self
+                    .prefetch
+                    .try_send((c.id, e.backup.id.clone(), false))
+                    .is_err()
             {
+                break; // the queue is full: enough work ahead
+            }
+        }
+    }
+
+    /// A directory was just loaded: queue the trees of its subdirectories, so that a reader
+    /// walking the tree (`ls -lR`, `find`, `tar`) finds them loaded, several read at once.
+    fn prefetch_subtrees(&self, tree: &Tree, backup: &Arc<str>) {
+        for n in &tree.nodes {
+            if let NodeKind::Dir { tree } = &n.kind {
+                if !self.chunks.has(tree)
+                    && self
+                        .prefetch
+                        .try_send((*tree, backup.clone(), true))
+                        .is_err()
+                {
+                    break; // the queue is full: enough work ahead
+                }
+            }
+        }
+    }
+
+    /// A file is being read from its start: queue the chunks of the small files after it in
+    /// its directory (a reader like `tar` or `cp -r` reads them next), up to
+    /// [`SIBLING_FILES`] files and the readahead distance in bytes. A directory's children have
+    /// consecutive inodes, so its next siblings are the next inodes with the same parent.
+    fn prefetch_siblings(&self, ino: u64) {
+        let mut queue = Vec::new();
+        {
+            let t = self.table();
+            let Some(parent) = t.get(ino).map(|i| i.parent) else {
+                return;
+            };
+            let mut bytes = 0u64;
+            for sib in (ino + 1..).take(SIBLING_FILES) {
+                let Some(i) = t.get(sib).filter(|i| i.parent == parent) else {
+                    break;
+                };
+                let What::Entry(e) = &i.what else { continue };
+                let NodeKind::File { chunks } = &e.node.kind else {
+                    continue;
+                };
+                if e.node.size > SMALL_FILE {
+                    continue;
+                }
+                bytes = bytes.saturating_add(e.node.size);
+                if bytes > self.readahead {
+                    break;
+                }
+                queue.extend(chunks.iter().map(|c| (c.id, e.backup.id.clone())));
+            }
+        }
+        for (id, backup) in queue {
+            if !self.chunks.has(&id) && self.prefetch.try_send((id, backup, false)).is_err() {
                 break; // the queue is full: enough work ahead
             }
         }
@@ -372,6 +440,9 @@ impl ReadOnlyTree for RepoTree {
         let last = first + e.ends[first..].partition_point(|&x| x < end);
         let last = last.min(chunks.len() - 1);
         self.prefetch(ino, &e, offset, end, first, last);
+        if offset == 0 {
+            self.prefetch_siblings(ino);
+        }
         let mut out = Vec::with_capacity((end - offset) as usize);
         for (i, c) in chunks.iter().enumerate().take(last + 1).skip(first) {
             let start = if i == 0 { 0 } else { e.ends[i - 1] };

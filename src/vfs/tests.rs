@@ -74,3 +74,102 @@ fn unsafe_names_are_hidden_and_damage_reads_as_eio() {
     let missing = t.lookup(good, OsStr::new("missing")).unwrap().ino;
     assert_eq!(t.read(missing, 0, 100).unwrap_err(), Errno::EIO);
 }
+
+fn chunk_ids(n: &Node) -> Vec<ChunkId> {
+    match &n.kind {
+        NodeKind::File { chunks } => chunks.iter().map(|c| c.id).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn reading_a_small_file_prefetches_its_next_siblings_and_damage_still_reads_as_eio() {
+    let mut f = Forge::new();
+    let mut files: Vec<Node> = (0..8)
+        .map(|i| {
+            f.file(
+                format!("f{i}").as_bytes(),
+                format!("content {i}").as_bytes(),
+                0o644,
+            )
+        })
+        .collect();
+    let missing = node(
+        b"f8",
+        NodeKind::File {
+            chunks: vec![crate::format::tree::ChunkRef {
+                id: ChunkId([9; 32]),
+                len: 4,
+            }],
+        },
+        0o644,
+        4,
+    );
+    files.push(missing);
+    let ids: Vec<ChunkId> = files.iter().flat_map(chunk_ids).collect();
+    let root = f.dir(b"svc", files);
+    let m = f.commit(vec![("svc", root, 9, 9, 9)]);
+    let keys = KeyRing::new(Identity::parse(&f.identity, "test").unwrap());
+    let t = RepoTree::open(f.ctl.repo.clone(), keys).unwrap();
+    let b = t.lookup(ROOT_INO, OsStr::new(&m.id)).unwrap().ino;
+    let svc = t.lookup(b, OsStr::new("svc")).unwrap().ino;
+    let first = t.lookup(svc, OsStr::new("f0")).unwrap().ino;
+    for id in &ids[1..8] {
+        assert!(!t.chunks.has(id), "cached before any read");
+    }
+    assert_eq!(t.read(first, 0, 100).unwrap(), b"content 0");
+    // the prefetch threads load them; wait (generously) until they are cached
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ids[1..8].iter().all(|id| t.chunks.cache_holds(id)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "siblings not prefetched"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for i in 1..8 {
+        let ino = t.lookup(svc, OsStr::new(&format!("f{i}"))).unwrap().ino;
+        assert_eq!(
+            t.read(ino, 0, 100).unwrap(),
+            format!("content {i}").as_bytes()
+        );
+    }
+    let f8 = t.lookup(svc, OsStr::new("f8")).unwrap().ino;
+    assert_eq!(t.read(f8, 0, 100).unwrap_err(), Errno::EIO);
+}
+
+#[test]
+fn listing_a_directory_prefetches_the_trees_of_its_subdirectories() {
+    let mut f = Forge::new();
+    let subs: Vec<Node> = (0..6)
+        .map(|i| {
+            let file = f.file(format!("in{i}").as_bytes(), b"x", 0o644);
+            f.dir(format!("d{i}").as_bytes(), vec![file])
+        })
+        .collect();
+    let trees: Vec<ChunkId> = subs
+        .iter()
+        .map(|n| match &n.kind {
+            NodeKind::Dir { tree } => *tree,
+            _ => unreachable!(),
+        })
+        .collect();
+    let root = f.dir(b"svc", subs);
+    let m = f.commit(vec![("svc", root, 6, 6, 6)]);
+    let keys = KeyRing::new(Identity::parse(&f.identity, "test").unwrap());
+    let t = RepoTree::open(f.ctl.repo.clone(), keys).unwrap();
+    let b = t.lookup(ROOT_INO, OsStr::new(&m.id)).unwrap().ino;
+    let svc = t.lookup(b, OsStr::new("svc")).unwrap().ino;
+    assert!(trees.iter().all(|id| !t.chunks.has(id)));
+    assert_eq!(names(&t, svc).len(), 6);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !trees.iter().all(|id| t.chunks.cache_holds(id)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "subtrees not prefetched"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let d3 = t.lookup(svc, OsStr::new("d3")).unwrap().ino;
+    assert_eq!(names(&t, d3), ["in3"]);
+}

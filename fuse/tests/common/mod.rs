@@ -36,6 +36,8 @@ pub struct MemTree {
     /// sends.
     pub reads: AtomicU64,
     pub read_bytes: AtomicU64,
+    /// Number of `lookup` calls the tree answered.
+    pub lookups: AtomicU64,
     /// Extra CPU work per read (passes of a checksum over the bytes), to imitate a tree that
     /// decrypts and decompresses.
     pub cpu_passes: u32,
@@ -61,6 +63,7 @@ impl MemTree {
             index: HashMap::new(),
             reads: AtomicU64::new(0),
             read_bytes: AtomicU64::new(0),
+            lookups: AtomicU64::new(0),
             cpu_passes: 0,
         }
     }
@@ -143,6 +146,7 @@ impl MemTree {
 
 impl ReadOnlyTree for MemTree {
     fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr, Errno> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         match self.node(parent)?.body {
             Body::Dir(_) => {}
             _ => return Err(Errno::ENOTDIR),
