@@ -39,6 +39,7 @@ fn build(repo: &Path, src: &Path, n: usize) {
             path: Some(src.display().to_string()),
             command: None,
             restore_command: None,
+            ..Default::default()
         })
         .unwrap();
     ctl.save_services(&services).unwrap();

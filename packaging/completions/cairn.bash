@@ -181,6 +181,9 @@ _cairn() {
             cairn__subcmd__help__subcmd__service,remove)
                 cmd="cairn__subcmd__help__subcmd__service__subcmd__remove"
                 ;;
+            cairn__subcmd__help__subcmd__service,set)
+                cmd="cairn__subcmd__help__subcmd__service__subcmd__set"
+                ;;
             cairn__subcmd__help__subcmd__target,clear)
                 cmd="cairn__subcmd__help__subcmd__target__subcmd__clear"
                 ;;
@@ -277,6 +280,9 @@ _cairn() {
             cairn__subcmd__service,remove)
                 cmd="cairn__subcmd__service__subcmd__remove"
                 ;;
+            cairn__subcmd__service,set)
+                cmd="cairn__subcmd__service__subcmd__set"
+                ;;
             cairn__subcmd__service__subcmd__help,add)
                 cmd="cairn__subcmd__service__subcmd__help__subcmd__add"
                 ;;
@@ -288,6 +294,9 @@ _cairn() {
                 ;;
             cairn__subcmd__service__subcmd__help,remove)
                 cmd="cairn__subcmd__service__subcmd__help__subcmd__remove"
+                ;;
+            cairn__subcmd__service__subcmd__help,set)
+                cmd="cairn__subcmd__service__subcmd__help__subcmd__set"
                 ;;
             cairn__subcmd__target,clear)
                 cmd="cairn__subcmd__target__subcmd__clear"
@@ -840,7 +849,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__help__subcmd__service)
-            opts="add list remove"
+            opts="add set list remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -882,6 +891,20 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__help__subcmd__service__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cairn__subcmd__help__subcmd__service__subcmd__set)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1502,7 +1525,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__recover)
-            opts="-q -h --from --username --password-file --identity --target --backup --fingerprint --allow-unencrypted --repo --quiet --log-format --help"
+            opts="-q -h --from --username --password-file --endpoint --region --identity --target --backup --fingerprint --allow-unencrypted --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1517,6 +1540,14 @@ _cairn() {
                     return 0
                     ;;
                 --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1762,7 +1793,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__service)
-            opts="-q -h --repo --quiet --log-format --help add list remove help"
+            opts="-q -h --repo --quiet --log-format --help add set list remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1784,7 +1815,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__service__subcmd__add)
-            opts="-q -h --path --command --restore-command --repo --quiet --log-format --help"
+            opts="-q -h --path --command --restore-command --prepare --release --capture-path --timeout --restore-after --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1799,6 +1830,26 @@ _cairn() {
                     return 0
                     ;;
                 --restore-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prepare)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --release)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --capture-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restore-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1818,7 +1869,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__service__subcmd__help)
-            opts="add list remove help"
+            opts="add set list remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1887,6 +1938,20 @@ _cairn() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cairn__subcmd__service__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cairn__subcmd__service__subcmd__list)
             opts="-q -h --json --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1916,6 +1981,52 @@ _cairn() {
                 return 0
             fi
             case "${prev}" in
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cairn__subcmd__service__subcmd__set)
+            opts="-q -h --restore-command --prepare --release --capture-path --timeout --restore-after --repo --quiet --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --restore-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prepare)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --release)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --capture-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restore-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2068,7 +2179,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__target__subcmd__set)
-            opts="-q -h --username --password-file --allow-unencrypted --repo --quiet --log-format --help"
+            opts="-q -h --username --password-file --endpoint --region --allow-unencrypted --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2079,6 +2190,14 @@ _cairn() {
                     return 0
                     ;;
                 --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -91,23 +91,40 @@ complete -c cairn -n "__fish_cairn_using_subcommand init" -l log-format -d 'Log 
 json\t'One JSON object per line'"
 complete -c cairn -n "__fish_cairn_using_subcommand init" -s q -l quiet -d 'No progress bar and no informational output'
 complete -c cairn -n "__fish_cairn_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add list remove help" -l repo -d 'The internal repository directory' -r -F
-complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add list remove help" -l log-format -d 'Log lines on stderr as text, or as one JSON object per line (for journald and log shippers). Example: cairn --log-format json serve' -r -f -a "text\t'Lines for people'
+complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add set list remove help" -l repo -d 'The internal repository directory' -r -F
+complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add set list remove help" -l log-format -d 'Log lines on stderr as text, or as one JSON object per line (for journald and log shippers). Example: cairn --log-format json serve' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line'"
-complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add list remove help" -s q -l quiet -d 'No progress bar and no informational output'
-complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add list remove help" -f -a "add" -d 'Add a service: a directory (--path) or a command\'s output (--command)'
-complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add list remove help" -f -a "list" -d 'List the services'
-complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add list remove help" -f -a "remove" -d 'Remove a service (its backups stay)'
-complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add set list remove help" -s q -l quiet -d 'No progress bar and no informational output'
+complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add set list remove help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add set list remove help" -f -a "add" -d 'Add a service: a directory (--path) or a command\'s output (--command)'
+complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add set list remove help" -f -a "set" -d 'Change a service\'s hooks, restore command or restore order'
+complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add set list remove help" -f -a "list" -d 'List the services'
+complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add set list remove help" -f -a "remove" -d 'Remove a service (its backups stay)'
+complete -c cairn -n "__fish_cairn_using_subcommand service; and not __fish_seen_subcommand_from add set list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -l path -d 'Directory to back up' -r -F
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -l command -d 'Command whose standard output is backed up (run with sh -c)' -r
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -l restore-command -d 'Command that takes the output on standard input at recovery' -r
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -l prepare -d 'Hook run before capture, every service\'s at once (flush, freeze, snapshot); capture begins when all succeeded. It may print CAIRN_CAPTURE_PATH=DIR to name the directory to capture. With `service set`, \'\' removes it' -r
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -l release -d 'Hook run as soon as the service\'s capture ends; always runs once prepare succeeded, also when the backup fails or is cancelled. With `service set`, \'\' removes it' -r
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -l capture-path -d 'Capture this directory (a snapshot mount) instead of --path' -r -F
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -l timeout -d 'Time limit of each hook (e.g. 30s, 10m; default 10m); past it the hook\'s process group is killed' -r
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -l restore-after -d 'At recovery, run this service\'s restore command after OTHER\'s (repeatable; a cycle is refused). With `service set`, \'\' clears the list' -r
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -l repo -d 'The internal repository directory' -r -F
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -l log-format -d 'Log lines on stderr as text, or as one JSON object per line (for journald and log shippers). Example: cairn --log-format json serve' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line'"
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -s q -l quiet -d 'No progress bar and no informational output'
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from set" -l restore-command -d 'Command that takes the output on standard input at recovery (\'\' removes it)' -r
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from set" -l prepare -d 'Hook run before capture, every service\'s at once (flush, freeze, snapshot); capture begins when all succeeded. It may print CAIRN_CAPTURE_PATH=DIR to name the directory to capture. With `service set`, \'\' removes it' -r
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from set" -l release -d 'Hook run as soon as the service\'s capture ends; always runs once prepare succeeded, also when the backup fails or is cancelled. With `service set`, \'\' removes it' -r
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from set" -l capture-path -d 'Capture this directory (a snapshot mount) instead of --path' -r -F
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from set" -l timeout -d 'Time limit of each hook (e.g. 30s, 10m; default 10m); past it the hook\'s process group is killed' -r
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from set" -l restore-after -d 'At recovery, run this service\'s restore command after OTHER\'s (repeatable; a cycle is refused). With `service set`, \'\' clears the list' -r
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from set" -l repo -d 'The internal repository directory' -r -F
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from set" -l log-format -d 'Log lines on stderr as text, or as one JSON object per line (for journald and log shippers). Example: cairn --log-format json serve' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line'"
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from set" -s q -l quiet -d 'No progress bar and no informational output'
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from list" -l repo -d 'The internal repository directory' -r -F
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from list" -l log-format -d 'Log lines on stderr as text, or as one JSON object per line (for journald and log shippers). Example: cairn --log-format json serve' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line'"
@@ -120,6 +137,7 @@ json\t'One JSON object per line'"
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'No progress bar and no informational output'
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a service: a directory (--path) or a command\'s output (--command)'
+complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from help" -f -a "set" -d 'Change a service\'s hooks, restore command or restore order'
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the services'
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a service (its backups stay)'
 complete -c cairn -n "__fish_cairn_using_subcommand service; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -169,8 +187,10 @@ complete -c cairn -n "__fish_cairn_using_subcommand target; and not __fish_seen_
 complete -c cairn -n "__fish_cairn_using_subcommand target; and not __fish_seen_subcommand_from set show clear help" -f -a "show" -d 'Show the target (never the password)'
 complete -c cairn -n "__fish_cairn_using_subcommand target; and not __fish_seen_subcommand_from set show clear help" -f -a "clear" -d 'Forget the target (nothing on it is deleted)'
 complete -c cairn -n "__fish_cairn_using_subcommand target; and not __fish_seen_subcommand_from set show clear help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cairn -n "__fish_cairn_using_subcommand target; and __fish_seen_subcommand_from set" -l username -d 'SMB username' -r
-complete -c cairn -n "__fish_cairn_using_subcommand target; and __fish_seen_subcommand_from set" -l password-file -d 'File holding the SMB password (or CAIRN_PASSWORD_FILE)' -r -F
+complete -c cairn -n "__fish_cairn_using_subcommand target; and __fish_seen_subcommand_from set" -l username -d 'SMB username, or the S3 access key id (else AWS_ACCESS_KEY_ID)' -r
+complete -c cairn -n "__fish_cairn_using_subcommand target; and __fish_seen_subcommand_from set" -l password-file -d 'File holding the SMB password, the S3 secret key (else AWS_SECRET_ACCESS_KEY) or the Azure account key (else AZURE_STORAGE_KEY) (or CAIRN_PASSWORD_FILE)' -r -F
+complete -c cairn -n "__fish_cairn_using_subcommand target; and __fish_seen_subcommand_from set" -l endpoint -d 'The object store\'s URL, for an S3-compatible store or Azurite (s3:// and az:// only)' -r
+complete -c cairn -n "__fish_cairn_using_subcommand target; and __fish_seen_subcommand_from set" -l region -d 'The S3 region (s3:// only; else AWS_REGION)' -r
 complete -c cairn -n "__fish_cairn_using_subcommand target; and __fish_seen_subcommand_from set" -l repo -d 'The internal repository directory' -r -F
 complete -c cairn -n "__fish_cairn_using_subcommand target; and __fish_seen_subcommand_from set" -l log-format -d 'Log lines on stderr as text, or as one JSON object per line (for journald and log shippers). Example: cairn --log-format json serve' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line'"
@@ -197,9 +217,11 @@ complete -c cairn -n "__fish_cairn_using_subcommand export" -l log-format -d 'Lo
 json\t'One JSON object per line'"
 complete -c cairn -n "__fish_cairn_using_subcommand export" -s q -l quiet -d 'No progress bar and no informational output'
 complete -c cairn -n "__fish_cairn_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cairn -n "__fish_cairn_using_subcommand recover" -l from -d 'The share: `smb://HOST[:PORT]/SHARE[/PATH]` (or a local directory)' -r
-complete -c cairn -n "__fish_cairn_using_subcommand recover" -l username -d 'SMB username' -r
-complete -c cairn -n "__fish_cairn_using_subcommand recover" -l password-file -d 'File holding the SMB password (or CAIRN_PASSWORD_FILE)' -r -F
+complete -c cairn -n "__fish_cairn_using_subcommand recover" -l from -d 'The share: `smb://HOST[:PORT]/SHARE[/PATH]`, `s3://BUCKET[/PREFIX]`, `az://ACCOUNT/CONTAINER[/PREFIX]` (or a local directory)' -r
+complete -c cairn -n "__fish_cairn_using_subcommand recover" -l username -d 'SMB username, or the S3 access key id' -r
+complete -c cairn -n "__fish_cairn_using_subcommand recover" -l password-file -d 'File holding the SMB password, the S3 secret key or the Azure account key (or CAIRN_PASSWORD_FILE)' -r -F
+complete -c cairn -n "__fish_cairn_using_subcommand recover" -l endpoint -d 'The object store\'s URL (s3:// and az:// only), as for `target set`' -r
+complete -c cairn -n "__fish_cairn_using_subcommand recover" -l region -d 'The S3 region (s3:// only)' -r
 complete -c cairn -n "__fish_cairn_using_subcommand recover" -l identity -d 'The age identity file (private key)' -r -F
 complete -c cairn -n "__fish_cairn_using_subcommand recover" -l target -d 'Where to restore every service\'s data (as DIR/<service>/…)' -r -F
 complete -c cairn -n "__fish_cairn_using_subcommand recover" -l backup -d 'Which backup (default: the newest)' -r
@@ -370,6 +392,7 @@ complete -c cairn -n "__fish_cairn_using_subcommand help; and __fish_seen_subcom
 complete -c cairn -n "__fish_cairn_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "rotate" -d 'Make new backups encrypt to these recipients (older backups keep theirs)'
 complete -c cairn -n "__fish_cairn_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "list" -d 'Show the repository fingerprint and which recipients each backup was written for'
 complete -c cairn -n "__fish_cairn_using_subcommand help; and __fish_seen_subcommand_from service" -f -a "add" -d 'Add a service: a directory (--path) or a command\'s output (--command)'
+complete -c cairn -n "__fish_cairn_using_subcommand help; and __fish_seen_subcommand_from service" -f -a "set" -d 'Change a service\'s hooks, restore command or restore order'
 complete -c cairn -n "__fish_cairn_using_subcommand help; and __fish_seen_subcommand_from service" -f -a "list" -d 'List the services'
 complete -c cairn -n "__fish_cairn_using_subcommand help; and __fish_seen_subcommand_from service" -f -a "remove" -d 'Remove a service (its backups stay)'
 complete -c cairn -n "__fish_cairn_using_subcommand help; and __fish_seen_subcommand_from target" -f -a "set" -d 'Set the external location; checks it can write there before saving'

@@ -93,6 +93,7 @@ mod tests {
                 path: Some(src.display().to_string()),
                 command: None,
                 restore_command: None,
+                ..Default::default()
             })
             .unwrap();
         ctl.save_services(&services).unwrap();
