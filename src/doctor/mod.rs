@@ -73,12 +73,7 @@ impl Check {
         summary: impl Into<String>,
         remedy: impl Into<String>,
     ) -> Check {
-        Check {
-            name,
-            status: Status::Warning,
-            summary: summary.into(),
-            remedy: Some(remedy.into()),
-        }
+        Check::with_remedy(name, Status::Warning, summary.into(), remedy.into())
     }
 
     pub(crate) fn failed(
@@ -86,11 +81,15 @@ impl Check {
         summary: impl Into<String>,
         remedy: impl Into<String>,
     ) -> Check {
+        Check::with_remedy(name, Status::Failed, summary.into(), remedy.into())
+    }
+
+    fn with_remedy(name: &'static str, status: Status, summary: String, remedy: String) -> Check {
         Check {
             name,
-            status: Status::Failed,
-            summary: summary.into(),
-            remedy: Some(remedy.into()),
+            status,
+            summary,
+            remedy: Some(remedy),
         }
     }
 

@@ -15,16 +15,7 @@ fn env_on(s: &Samba, data: usize) -> Env {
     let pw = env.path("smb-password");
     fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
     let url = s.url("ctl1");
-    env.run([
-        "target",
-        "set",
-        &url,
-        "--username",
-        "cairn",
-        "--password-file",
-        pw.to_str().unwrap(),
-    ])
-    .ok("target set");
+    env.set_share_target(&url, &pw);
     env
 }
 

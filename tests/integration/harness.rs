@@ -228,6 +228,21 @@ impl Env {
         .ok("service add");
     }
 
+    /// `target set URL --username cairn --password-file PW` (the test Samba's user).
+    #[track_caller]
+    pub fn set_share_target(&self, url: &str, pw: &Path) {
+        self.run([
+            OsStr::new("target"),
+            "set".as_ref(),
+            url.as_ref(),
+            "--username".as_ref(),
+            "cairn".as_ref(),
+            "--password-file".as_ref(),
+            pw.as_os_str(),
+        ])
+        .ok("target set");
+    }
+
     /// A successful backup; its id.
     #[track_caller]
     pub fn backup(&self) -> String {

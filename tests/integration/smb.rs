@@ -579,16 +579,7 @@ fn env_with_share(s: &Samba, folder: &str) -> (crate::harness::Env, String, std:
 fn verify_from_target_reads_the_share_and_export_heals_it() {
     let s = Samba::start();
     let (env, url, pw) = env_with_share(&s, "ctl1");
-    env.run([
-        "target",
-        "set",
-        &url,
-        "--username",
-        "cairn",
-        "--password-file",
-        pw.to_str().unwrap(),
-    ])
-    .ok("target set");
+    env.set_share_target(&url, &pw);
     env.backup();
     let share = s.share_dir().join("ctl1");
     let pack = largest(&share.join("data"));
