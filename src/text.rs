@@ -43,6 +43,11 @@ fn needs_escape(c: char) -> bool {
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// A byte count for people: `1.50 MiB` (binary units).
+pub fn size(b: u64) -> String {
+    indicatif::HumanBytes(b).to_string()
+}
+
 /// Unix milliseconds as RFC 3339 with milliseconds and a `Z` suffix (the form of every time
 /// cairn prints); empty if out of range.
 pub fn rfc3339_ms(ms: i64) -> String {

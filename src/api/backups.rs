@@ -58,9 +58,10 @@ fn list_document(st: &AppState) -> crate::Result<Bytes> {
     })
 }
 
-/// 404 unless `id` names a listed backup (or is `latest` and there is one).
-fn exists(ctl: &crate::controller::Controller, id: &str) -> Result<(), ApiError> {
-    let (manifests, _) = ctl.repo.manifests()?;
+/// 404 unless `id` names a listed backup (or is `latest` and there is one); from the server's
+/// manifest cache.
+fn exists(st: &AppState, ctl: &crate::controller::Controller, id: &str) -> Result<(), ApiError> {
+    let (manifests, _) = st.manifests.manifests(ctl)?;
     let found = if id == "latest" {
         !manifests.is_empty()
     } else {
@@ -80,11 +81,12 @@ pub(super) async fn show(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let repo = state.repo.clone();
+    let st = state.clone();
     let out = tokio::task::spawn_blocking(move || {
-        let ctl = crate::controller::Controller::open(&repo)?;
-        exists(&ctl, &id)?;
-        let d = crate::ops::show_backup(&Context::new(&repo), &id)?;
+        let repo = &st.repo;
+        let ctl = crate::controller::Controller::open(repo)?;
+        exists(&st, &ctl, &id)?;
+        let d = crate::ops::show_backup(&Context::new(repo), &id)?;
         let mut v = crate::ops::backup_json(&d.entry.manifest, d.entry.on_target);
         v["recipients"] = serde_json::json!(d.recipients);
         Ok::<_, ApiError>(Json(v))
@@ -136,11 +138,11 @@ pub(super) async fn restore(
             "give the target as an absolute directory on the controller, for example \"/srv/restore\"",
         ));
     }
-    let repo = state.repo.clone();
+    let st = state.clone();
     let check = id.clone();
     super::blocking(move || {
-        let ctl = crate::controller::Controller::open(&repo)?;
-        Ok(exists(&ctl, &check))
+        let ctl = crate::controller::Controller::open(&st.repo)?;
+        Ok(exists(&st, &ctl, &check))
     })
     .await??;
     let opts = RestoreOptions {

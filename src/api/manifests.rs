@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// What identifies one version of a manifest's file.
-type Stamp = (u64, Option<SystemTime>);
+type Stamp = Option<(u64, SystemTime)>;
 
 /// Decoded manifests by object name.
 #[derive(Default)]
@@ -28,32 +28,30 @@ impl ManifestCache {
     /// Every manifest of `ctl`'s repository, oldest first, and the damaged ones: what
     /// [`crate::repository::Repository::manifests`] answers, from the cache where it holds.
     pub fn manifests(&self, ctl: &Controller) -> Result<(Vec<Arc<Manifest>>, Vec<Damaged>)> {
-        let prefix = crate::object::ObjectKind::Manifest.prefix();
-        let mut listed = ctl.repo.store.list(prefix)?;
-        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        let listed = ctl.repo.manifest_names()?;
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let mut kept = HashMap::with_capacity(listed.len());
         let (mut good, mut bad) = (Vec::with_capacity(listed.len()), Vec::new());
-        for o in listed {
-            let mtime = std::fs::metadata(ctl.root.join(&o.name))
-                .and_then(|m| m.modified())
+        for name in listed {
+            // size and mtime of the file; an object without both is never served from the cache
+            let stamp = std::fs::metadata(ctl.root.join(&name))
+                .and_then(|m| Ok((m.len(), m.modified()?)))
                 .ok();
-            let stamp = (o.size, mtime);
             let cached = entries
-                .remove(&o.name)
-                .filter(|(s, _)| *s == stamp && mtime.is_some());
+                .remove(&name)
+                .filter(|(s, _)| stamp.is_some() && *s == stamp);
             let m = match cached {
                 Some((_, m)) => m,
-                None => match ctl.repo.read_manifest(&o.name) {
+                None => match ctl.repo.read_manifest(&name) {
                     Ok(m) => Arc::new(m),
                     Err(e) => {
-                        bad.push((o.name, e));
+                        bad.push((name, e));
                         continue;
                     }
                 },
             };
             good.push(m.clone());
-            kept.insert(o.name, (stamp, m));
+            kept.insert(name, (stamp, m));
         }
         *entries = kept;
         Ok((good, bad))

@@ -148,25 +148,18 @@ impl ObjectBackend {
             .block_on(self.store.put_multipart(&path))
             .map_err(|e| self.err(name, &e))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
-        let mut sent = 0u64;
-        let mut failure = None;
         let location = self.at(name);
         let result = super::copy_exact(data, size, location, |block| {
             self.rt
                 .block_on(writer.wait_for_capacity(PARTS_IN_FLIGHT))
-                .map_err(|e| {
-                    let err = self.err(name, &e);
-                    failure = Some(err.clone());
-                    err
-                })?;
+                .map_err(|e| self.err(name, &e))?;
             writer.write(block);
-            sent += block.len() as u64;
             Ok(())
         });
         if let Err(e) = result {
             // best effort: the store's lifecycle rule removes what an abort cannot
             let _ = self.rt.block_on(writer.abort());
-            return Err(failure.unwrap_or(e));
+            return Err(e);
         }
         self.rt
             .block_on(writer.finish())

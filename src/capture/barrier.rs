@@ -4,6 +4,7 @@
 
 use super::hooks::{Failure, Hook, Phase};
 use super::pending::Pending;
+use crate::backup::now_ms;
 use crate::error::{Error, Result, ServiceCause};
 use crate::format::manifest::{Phases, Span};
 use crate::progress::Progress;
@@ -28,10 +29,6 @@ pub struct Barrier<'a> {
     pending: Pending,
     slots: Mutex<Vec<Slot>>,
     errors: Mutex<Vec<Error>>,
-}
-
-fn now_ms() -> i64 {
-    crate::backup::now_ms()
 }
 
 impl<'a> Barrier<'a> {

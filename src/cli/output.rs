@@ -35,7 +35,7 @@ pub fn error(e: &cairn::Error) {
 
 /// Bytes for humans, in binary units (`512 B`, `1.50 KiB`, `4.00 GiB`).
 pub fn size(b: u64) -> String {
-    indicatif::HumanBytes(b).to_string()
+    cairn::text::size(b)
 }
 
 /// Unix milliseconds as RFC 3339.

@@ -1,11 +1,12 @@
 //! The checks of the controller itself: repository, recipients, last backup, alerts, local disk,
 //! clock.
 
-use super::{size, sizing, Check, Status};
+use super::{sizing, Check, Status};
 use crate::controller::Controller;
 use crate::jobs::{Alerts, Severity};
 use crate::object::ObjectKind;
 use crate::schedule::ScheduleConfig;
+use crate::text::size;
 use crate::Error;
 use chrono::{DateTime, Utc};
 use std::path::Path;

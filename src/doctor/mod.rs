@@ -161,8 +161,3 @@ pub fn run(root: &Path, ctl: Result<&Controller>) -> DoctorReport {
     checks.push(local::clock(now, facts.newest_ms));
     DoctorReport::new(checks)
 }
-
-/// Bytes for humans (`1.50 MiB`).
-pub(crate) fn size(b: u64) -> String {
-    indicatif::HumanBytes(b).to_string()
-}

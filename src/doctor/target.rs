@@ -2,12 +2,13 @@
 //! its transport, and its space against the sizing rule.
 
 use super::local::Facts;
-use super::{size, sizing, Check, Status};
+use super::{sizing, Check, Status};
 use crate::backend::Backend;
 use crate::controller::Controller;
 use crate::error::StorageErrorKind;
 use crate::object::ObjectKind;
 use crate::target::{TargetConfig, TargetUrl};
+use crate::text::size;
 use std::sync::Arc;
 
 const SET_IT: &str = "set one: `cairn target set smb://HOST/SHARE/PATH --username U --password-file F` (or a directory where the OS mounts the share)";

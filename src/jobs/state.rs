@@ -19,7 +19,7 @@ pub const STATE_DB: &str = "state";
 /// Open `local_dir/state`, run `f` on it, flush, close. Retries the open while another process
 /// holds the database (for up to [`OPEN_PATIENCE`]).
 pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -> Result<T> {
-    let _turn = InProcess::take();
+    let _turn = take_turn();
     std::fs::create_dir_all(local_dir)
         .map_err(|e| Error::io(local_dir.display().to_string(), e))?;
     let path = local_dir.join(STATE_DB);
@@ -57,33 +57,12 @@ pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -
 /// Threads of one process (the API's requests, the scheduler) take turns on the database in
 /// order here, instead of racing for sled's file lock: racing, one of many concurrent readers
 /// could lose every retry for [`OPEN_PATIENCE`] and fail although no other process holds it.
-/// Re-entrant: a thread that holds its turn goes on.
-struct InProcess(Option<std::sync::MutexGuard<'static, ()>>);
-
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-thread_local! {
-    static HELD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-impl InProcess {
-    fn take() -> Self {
-        if HELD.with(|h| h.get()) {
-            return InProcess(None);
-        }
-        // a panic while holding it leaves nothing half-done here: the database is sled's
-        let guard = TURN.lock().unwrap_or_else(|p| p.into_inner());
-        HELD.with(|h| h.set(true));
-        InProcess(Some(guard))
-    }
-}
-
-impl Drop for InProcess {
-    fn drop(&mut self) {
-        if self.0.is_some() {
-            HELD.with(|h| h.set(false));
-        }
-    }
+/// Not re-entrant: no caller opens the database inside its own turn (sled's file lock would
+/// refuse that anyway).
+fn take_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // a panic while holding it leaves nothing half-done here: the database is sled's
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Like [`with_state`] for reading: if the database does not exist yet (no job ever ran),
@@ -165,17 +144,6 @@ mod tests {
                 assert_eq!(r, Ok(Some(b"v".to_vec())));
             }
         }
-    }
-
-    #[test]
-    fn a_thread_may_open_the_database_inside_its_own_turn() {
-        let dir = tempfile::tempdir().unwrap();
-        let local = dir.path().to_path_buf();
-        let inner = with_state(&local, |_| {
-            let _guard = InProcess::take(); // what a nested with_state takes first
-            Ok(7)
-        });
-        assert_eq!(inner.unwrap(), 7);
     }
 
     #[test]

@@ -12,8 +12,10 @@ impl Context<'_> {
         let errors = match crate::capture::pending::release_leftovers(&local) {
             Ok(e) => e,
             Err(e) => {
-                self.sink
-                    .warn(&format!("services left prepared by a dead backup: {e}"));
+                self.sink.warn(&format!(
+                    "services left prepared by a dead backup: {e}; {}",
+                    e.remedy()
+                ));
                 return;
             }
         };
