@@ -16,6 +16,15 @@ pub fn read_if_present(path: &Path) -> Result<Option<String>> {
     }
 }
 
+/// Remove the file at `path`; true if there was one (a missing file is not an error).
+pub fn remove_if_present(path: &Path) -> Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path.display().to_string(), e)),
+    }
+}
+
 /// Write `data` to `path` atomically (temp file with `mode`, fsync, rename, fsync dir).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     replace_file(path, data, mode).map_err(|e| Error::io(path.display().to_string(), e))

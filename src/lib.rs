@@ -43,6 +43,7 @@ pub mod backend;
 pub mod backup;
 pub mod capture;
 pub mod chain;
+pub mod child;
 pub mod chunker;
 pub mod compress;
 pub mod controller;

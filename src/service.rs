@@ -302,11 +302,16 @@ fn unknown(name: &str) -> Error {
 /// Why a service's command failed, without the command line (it may hold secrets such as
 /// `PGPASSWORD=…`) and without its error output: `its command exited with status 1`.
 pub fn exit_cause(status: &std::process::ExitStatus) -> String {
+    format!("its command {}", exit_reason(status))
+}
+
+/// How a process ended, as a predicate: `exited with status 1`, `was killed by signal 9`.
+pub fn exit_reason(status: &std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
-        (Some(c), _) => format!("its command exited with status {c}"),
-        (None, Some(sig)) => format!("its command was killed by signal {sig}"),
-        _ => format!("its command exited with {status}"),
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(sig)) => format!("was killed by signal {sig}"),
+        _ => format!("exited with {status}"),
     }
 }
 

@@ -245,12 +245,7 @@ impl TargetConfig {
 
     /// Forget the target (`cairn target clear`); true if one was set.
     pub fn clear(repo: &Path) -> Result<bool> {
-        let path = Self::file(repo);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io(path.display().to_string(), e)),
-        }
+        crate::fsutil::remove_if_present(&Self::file(repo))
     }
 
     /// The settings for `target show --json`; never the password.

@@ -7,13 +7,10 @@
 //! `CAIRN_CAPTURE_PATH=DIR` on its standard output: the last such line names the directory to
 //! capture instead of the live one.
 
+use crate::child;
 use crate::service::ServiceDef;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use wait_timeout::ChildExt;
+use std::process::Stdio;
+use std::time::Duration;
 
 /// Which hook runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +43,8 @@ pub struct Done {
 pub enum Failure {
     /// `sh` could not be started.
     Start(std::io::Error),
-    /// It exited non-zero or was killed by a signal: why, and the end of its error output.
+    /// It exited non-zero or was killed by a signal: how (`exited with status 3`), and the end
+    /// of its error output.
     Exit(String, String),
     /// It ran past its time limit; its process group was killed.
     TimedOut(Duration),
@@ -60,10 +58,7 @@ impl Failure {
         let p = phase.as_str();
         match self {
             Failure::Start(e) => format!("its {p} hook could not be started (sh): {e}"),
-            Failure::Exit(why, _) => format!(
-                "its {p} hook failed: {}",
-                why.replacen("its command ", "it ", 1)
-            ),
+            Failure::Exit(why, _) => format!("its {p} hook failed: it {why}"),
             Failure::TimedOut(d) => format!(
                 "its {p} hook did not finish within {} and was killed with its process group",
                 crate::retention::format_duration(*d)
@@ -99,7 +94,6 @@ impl Hook<'_> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
             .env("CAIRN_BACKUP_ID", self.backup_id)
             .env("CAIRN_SERVICE", &self.service.name)
             .env("CAIRN_PHASE", self.phase.as_str())
@@ -110,80 +104,21 @@ impl Hook<'_> {
         if let Some(c) = self.captured {
             cmd.env("CAIRN_CAPTURE_PATH", c);
         }
-        let mut child = cmd.spawn().map_err(Failure::Start)?;
-        let out = drain(child.stdout.take());
-        let err = drain(child.stderr.take());
-        let status = wait(&mut child, self.limit, stop)?;
-        // Output printed before it exited is in the pipe; a background process it left holding
-        // the pipe must not hold us, so wait briefly for the end and take what came.
+        let mut running = child::spawn_in_group(&mut cmd).map_err(Failure::Start)?;
+        let out = child::drain(running.stdout.take(), KEEP);
+        let err = child::drain(running.stderr.take(), KEEP);
+        let status = child::wait(&mut running, self.limit, stop).map_err(|e| match e {
+            child::Ended::Stopped => Failure::Cancelled,
+            child::Ended::TimedOut => Failure::TimedOut(self.limit),
+        })?;
         let (out, err) = (out.take(), err.take());
         if !status.success() {
-            let why = crate::service::exit_cause(&status);
+            let why = crate::service::exit_reason(&status);
             return Err(Failure::Exit(why, crate::service::stderr_excerpt(&err)));
         }
         Ok(Done {
             capture_path: capture_path(&out),
         })
-    }
-}
-
-/// Wait for `child` until `limit` (or `stop`); past it, kill its process group.
-fn wait(
-    child: &mut Child,
-    limit: Duration,
-    stop: &dyn Fn() -> bool,
-) -> Result<ExitStatus, Failure> {
-    let t0 = Instant::now();
-    loop {
-        let left = limit.saturating_sub(t0.elapsed());
-        let slice = left.min(Duration::from_millis(100));
-        if let Ok(Some(st)) = child.wait_timeout(slice) {
-            return Ok(st);
-        }
-        let cancelled = stop();
-        if left.is_zero() || cancelled {
-            if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
-                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-            }
-            let _ = child.wait();
-            return Err(if cancelled {
-                Failure::Cancelled
-            } else {
-                Failure::TimedOut(limit)
-            });
-        }
-    }
-}
-
-/// A pipe read on a thread into a buffer of at most [`KEEP`] bytes.
-struct Drain(Arc<Mutex<Vec<u8>>>, std::sync::mpsc::Receiver<()>);
-
-fn drain(pipe: Option<impl Read + Send + 'static>) -> Drain {
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    if let Some(mut pipe) = pipe {
-        let b = buf.clone();
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                let mut kept = b.lock().unwrap_or_else(|p| p.into_inner());
-                let room = KEEP.saturating_sub(kept.len());
-                kept.extend_from_slice(&chunk[..n.min(room)]);
-            }
-            let _ = tx.send(());
-        });
-    }
-    Drain(buf, rx)
-}
-
-impl Drain {
-    /// What was read, after waiting up to 200 ms for the end of the pipe.
-    fn take(self) -> Vec<u8> {
-        let _ = self.1.recv_timeout(Duration::from_millis(200));
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 

@@ -81,12 +81,7 @@ impl Pending {
 }
 
 fn remove(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(Error::io(path.display().to_string(), e))
-        }
-        _ => Ok(()),
-    }
+    crate::fsutil::remove_if_present(path).map(drop)
 }
 
 /// Release what a backup that died left prepared (call with the writer lease held). Returns one

@@ -93,11 +93,17 @@ fn transport(cfg: &TargetConfig) -> Check {
             "transport",
             "a local directory: the mount that holds it carries the data (mount SMB shares with `seal` for encryption)",
         ),
-        #[allow(unreachable_patterns)]
-        _ => Check::ok(
-            "transport",
-            format!("{} target reached over its own encrypted transport", cfg.url.kind()),
-        ),
+        TargetUrl::Object(_) => match cfg.endpoint.as_deref() {
+            Some(e) if e.starts_with("http://") => Check::warning(
+                "transport",
+                format!("the endpoint {e} is plain HTTP: cairn's objects stay encrypted and signed, but the store's requests, object names and sizes travel in clear"),
+                "use an https:// endpoint (plain HTTP is for a test bench on loopback)",
+            ),
+            _ => Check::ok(
+                "transport",
+                format!("{} target reached over HTTPS", cfg.url.kind()),
+            ),
+        },
     }
 }
 
@@ -154,5 +160,32 @@ fn space(cfg: &TargetConfig, store: &Arc<dyn Backend>, f: &Facts) -> Check {
         remedy: (status != Status::Ok).then(|| {
             format!("make {} more room on the share (free space, raise its quota), or keep fewer backups (`cairn schedule set --keep-within 3d`, then `cairn prune`)", size(more.saturating_sub(free)))
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object_target(endpoint: Option<&str>) -> TargetConfig {
+        TargetConfig {
+            url: TargetUrl::parse("s3://bucket/prefix").unwrap(),
+            username: None,
+            password: None,
+            endpoint: endpoint.map(str::to_string),
+            region: None,
+            allow_unencrypted: false,
+        }
+    }
+
+    #[test]
+    fn a_plain_http_object_endpoint_is_a_transport_warning() {
+        let c = transport(&object_target(Some("http://127.0.0.1:9000")));
+        assert_eq!(c.status, super::super::Status::Warning, "{c:?}");
+        assert!(c.summary.contains("plain HTTP"), "{c:?}");
+        let c = transport(&object_target(Some("https://s3.example.net")));
+        assert_eq!(c.status, super::super::Status::Ok, "{c:?}");
+        let c = transport(&object_target(None));
+        assert_eq!(c.status, super::super::Status::Ok, "{c:?}");
     }
 }

@@ -9,12 +9,10 @@
 use super::alerts::Alert;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use wait_timeout::ChildExt;
 
 /// File name of the notifier's settings under `REPO/local`.
 pub const NOTIFY_FILE: &str = "notify.toml";
@@ -154,43 +152,24 @@ fn save(local_dir: &Path, config: &NotifyConfig) -> Result<()> {
 
 /// Run `sh -c cmd` with `doc` on stdin; `Err(warning)` unless it exits 0 within `limit`.
 fn run(cmd: &str, doc: Vec<u8>, limit: Duration) -> std::result::Result<(), String> {
-    let mut child = crate::sys::shell(cmd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| {
-            format!("the notifier could not start: {e}; check its command with `cairn notify show`")
-        })?;
-    // Feed stdin and drain stderr from threads: a notifier that reads nothing or writes a lot
-    // must not block us. They end when the notifier (and anything it left behind) closes them.
-    if let Some(mut stdin) = child.stdin.take() {
+    let mut running = crate::child::spawn_in_group(
+        crate::sys::shell(cmd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    )
+    .map_err(|e| {
+        format!("the notifier could not start: {e}; check its command with `cairn notify show`")
+    })?;
+    // Feed stdin from a thread: a notifier that reads nothing must not block us. It ends when
+    // the notifier (and anything it left behind) closes it.
+    if let Some(mut stdin) = running.stdin.take() {
         std::thread::spawn(move || {
             let _ = stdin.write_all(&doc);
         });
     }
-    let (tx, rx) = std::sync::mpsc::channel();
-    if let Some(mut stderr) = child.stderr.take() {
-        std::thread::spawn(move || {
-            let (mut kept, mut buf) = (Vec::new(), [0u8; 4096]);
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let room = 1024usize.saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
-            let _ = tx.send(kept);
-        });
-    }
-    let status = child.wait_timeout(limit).ok().flatten();
-    let Some(status) = status else {
-        // Kill the whole process group we created for the notifier (anything it started too).
-        if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        }
-        let _ = child.wait();
+    let stderr = crate::child::drain(running.stderr.take(), 1024);
+    let Ok(status) = crate::child::wait(&mut running, limit, &|| false) else {
         return Err(format!(
             "the notifier did not finish within {}s and was killed; make it return quickly (hand slow work to a background queue)",
             limit.as_secs()
@@ -199,12 +178,9 @@ fn run(cmd: &str, doc: Vec<u8>, limit: Duration) -> std::result::Result<(), Stri
     if status.success() {
         return Ok(());
     }
-    let stderr = rx
-        .recv_timeout(Duration::from_millis(200))
-        .unwrap_or_default();
     // Its command line is never quoted (it may hold a token); the end of its error output is,
     // bounded and escaped: this warning stays in the job record under REPO/local.
-    let excerpt = crate::service::stderr_excerpt(&stderr);
+    let excerpt = crate::service::stderr_excerpt(&stderr.take());
     Err(format!(
         "the notifier failed ({status}){}; run its command (`cairn notify show`) by hand with an event on stdin to see why",
         if excerpt.is_empty() {
