@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! cargo bench --bench chunk_sizes             # 256 MiB dump (CHUNK_BENCH_MIB to change)
+//! CHUNK_BENCH_A=gen1/dump.sql CHUNK_BENCH_B=gen2/dump.sql cargo bench --bench chunk_sizes
 //! ```
+//! The second form compares two real files instead (the shared bench's `db` generations).
 //! Builds version A of a synthetic `pg_dump` and version B with the peer baseline's edits
 //! (one row every ~260 KB rewritten and moved to the end of its table, 1000 scattered one-value
 //! updates), chunks both with each parameter set, and prints what fraction of B's bytes (and of
@@ -65,7 +67,13 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(256);
     let t = Instant::now();
-    let (a, b) = common::dump_pair(mib << 20);
+    let (a, b) = match (
+        std::env::var_os("CHUNK_BENCH_A"),
+        std::env::var_os("CHUNK_BENCH_B"),
+    ) {
+        (Some(a), Some(b)) => (std::fs::read(a).unwrap(), std::fs::read(b).unwrap()),
+        _ => common::dump_pair(mib << 20),
+    };
     eprintln!(
         "dump A {:.1} MB, B {:.1} MB, built in {:.1}s",
         a.len() as f64 / 1e6,
@@ -73,6 +81,11 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let sets = [
+        (KIB, 4 * KIB, 16 * KIB),
+        (2 * KIB, 8 * KIB, 32 * KIB),
+        (4 * KIB, 16 * KIB, 64 * KIB),
+        (8 * KIB, 32 * KIB, 128 * KIB),
+        (16 * KIB, 64 * KIB, 256 * KIB),
         (32 * KIB, 128 * KIB, 512 * KIB),
         (64 * KIB, 256 * KIB, 1024 * KIB),
         (128 * KIB, 512 * KIB, 2048 * KIB),
@@ -90,10 +103,11 @@ fn main() {
         let (mut new_raw, mut new_z, mut all_z) = (0usize, 0usize, 0usize);
         let mut seen = HashSet::new();
         for (h, off, len) in &cb {
-            let z = cairn::compress::compress(&b[*off..off + len], 3).len();
-            if seen.insert(*h) {
-                all_z += z;
+            if !seen.insert(*h) {
+                continue; // stored once
             }
+            let z = cairn::compress::compress(&b[*off..off + len], 3).len();
+            all_z += z;
             if !known.contains(h) {
                 new_raw += len;
                 new_z += z;
