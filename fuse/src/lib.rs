@@ -69,6 +69,7 @@ mod lifecycle;
 mod mountinfo;
 mod options;
 mod signals;
+mod stats;
 // the crate's only raw system calls (signal dispositions), each with its SAFETY argument
 #[allow(unsafe_code)]
 mod sys;
@@ -78,6 +79,7 @@ pub use error::MountError;
 pub use lifecycle::{check_mountpoint, mount_foreground, spawn, MountHandle, FS_NAME};
 pub use mountinfo::is_mount_point;
 pub use options::MountOptions;
+pub use stats::RequestCounts;
 pub use tree::{
     is_safe_name, Attr, DirEntry, Errno, Kind, ReadOnlyTree, MAX_DIR_COOKIE, MAX_NAME_LEN, ROOT_INO,
 };

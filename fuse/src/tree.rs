@@ -159,7 +159,10 @@ pub const MAX_DIR_COOKIE: u64 = (1 << 62) - 1;
 /// treated as immutable (the kernel caches it for a long time); entries directly in the root
 /// may appear or change (new backups, `latest`): the kernel re-asks about those after a
 /// second. A directory must have exactly one name (one parent): show `latest` as a symlink
-/// (`latest -> <backup-id>`), not as a second name of the backup's directory inode.
+/// (`latest -> <backup-id>`), not as a second name of the backup's directory inode. The kernel
+/// keeps a symlink's target for as long as it keeps the inode (`FUSE_CACHE_SYMLINKS`), so a
+/// symlink in the root that comes to point elsewhere must be given a new inode number: the
+/// kernel's next lookup of the name then sees another inode and asks for the new target.
 pub trait ReadOnlyTree: Send + Sync + 'static {
     /// The entry called `name` in directory `parent`.
     ///

@@ -755,3 +755,48 @@ fn listing_with_attributes_needs_no_lookup_per_entry() {
         "lookups while listing 5000 entries with attributes"
     );
 }
+
+#[test]
+fn reading_many_files_sends_no_open_flush_or_release_per_file() {
+    // OPEN answered "not needed" and FLUSH "not implemented": the kernel stops sending them
+    // (and RELEASE), so reading a small file costs one READ; a second pass comes from the page
+    // cache, kept across opens.
+    let md = MountDir::new();
+    let s = sample_tree();
+    let h = mount(&md, s.tree);
+    let many = md.path.join("b1/svc/many");
+    let files: Vec<_> = (0..500).map(|i| many.join(format!("f{i:05}"))).collect();
+    for pass in 0..2 {
+        for (i, f) in files.iter().enumerate() {
+            assert_eq!(
+                fs::read(f).unwrap(),
+                i.to_string().into_bytes(),
+                "pass {pass}"
+            );
+        }
+    }
+    let r = h.requests();
+    assert!(r.open <= 1, "OPEN requests for 1000 opens: {r:?}");
+    assert!(r.flush <= 1, "FLUSH requests for 1000 closes: {r:?}");
+    assert_eq!(r.release, 0, "RELEASE requests for 1000 closes: {r:?}");
+    assert_eq!(
+        r.read, 500,
+        "READ requests for 500 small files read twice: {r:?}"
+    );
+}
+
+#[test]
+fn a_symlink_target_is_read_once() {
+    // FUSE_CACHE_SYMLINKS: paths through `latest` do not ask the tree for its target again.
+    let md = MountDir::new();
+    let s = sample_tree();
+    let h = mount(&md, s.tree);
+    for _ in 0..200 {
+        fs::metadata(md.path.join("latest/svc/big.bin")).unwrap();
+    }
+    let r = h.requests();
+    assert_eq!(
+        r.readlink, 1,
+        "READLINK requests for 200 paths through latest: {r:?}"
+    );
+}

@@ -50,7 +50,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime};
-use table::{Child, Entry, Table, What, LATEST_INO};
+use table::{Child, Entry, Table, What};
 
 /// Files after the one being read whose chunks are queued for prefetch.
 const SIBLING_FILES: usize = 64;
@@ -147,7 +147,7 @@ impl RepoTree {
             return Ok(c);
         }
         let entries: Vec<(Arc<[u8]>, What)> = match self.what(ino)? {
-            What::Root | What::Latest => return Err(Errno::ENOTDIR),
+            What::Root | What::Latest(_) => return Err(Errno::ENOTDIR),
             What::Backup(b) => b
                 .services
                 .iter()
@@ -194,10 +194,10 @@ impl RepoTree {
                 kind: Kind::Dir,
             })
             .collect();
-        if !list.is_empty() {
+        if let Some(newest) = list.last() {
             out.push(Child {
                 name: Arc::from(&b"latest"[..]),
-                ino: LATEST_INO,
+                ino: t.latest_ino(newest),
                 kind: Kind::Symlink,
             });
         }
@@ -342,8 +342,9 @@ impl ReadOnlyTree for RepoTree {
     fn lookup(&self, parent: u64, name: &OsStr) -> std::result::Result<Attr, Errno> {
         if parent == ROOT_INO {
             if name.as_bytes() == b"latest" {
-                self.newest()?;
-                return self.getattr(LATEST_INO);
+                let newest = self.newest()?;
+                let ino = self.table_mut().latest_ino(&newest);
+                return self.getattr(ino);
             }
             let list = self.backups();
             let b = list
@@ -366,8 +367,7 @@ impl ReadOnlyTree for RepoTree {
                 let t = self.backups().last().map(|b| b.time_ms).unwrap_or(0);
                 dir_attr(ino, time_ms(t))
             }
-            What::Latest => {
-                let b = self.newest()?;
+            What::Latest(b) => {
                 let mut a = Attr::new(ino, Kind::Symlink, b.id.len() as u64);
                 a.mtime = time_ms(b.time_ms);
                 a
@@ -415,7 +415,7 @@ impl ReadOnlyTree for RepoTree {
     fn read(&self, ino: u64, offset: u64, size: u32) -> std::result::Result<Vec<u8>, Errno> {
         let e = match self.what(ino)? {
             What::Entry(e) => e,
-            What::Latest => return Err(Errno::EINVAL),
+            What::Latest(_) => return Err(Errno::EINVAL),
             What::Root | What::Backup(_) => return Err(Errno::EISDIR),
         };
         let chunks = match &e.node.kind {
@@ -466,7 +466,7 @@ impl ReadOnlyTree for RepoTree {
 
     fn readlink(&self, ino: u64) -> std::result::Result<Vec<u8>, Errno> {
         match self.what(ino)? {
-            What::Latest => Ok(self.newest()?.id.as_bytes().to_vec()),
+            What::Latest(b) => Ok(b.id.as_bytes().to_vec()),
             What::Entry(e) => match &e.node.kind {
                 NodeKind::Symlink { target } => Ok(target.clone()),
                 _ => Err(Errno::EINVAL),
