@@ -9,7 +9,8 @@
 //!   are never listed nor resolved, whatever the tree returns;
 //! - an `EIO` from the tree (an integrity failure) reaches the reader as `EIO` and is logged
 //!   naming the file; a panicking tree call becomes `EIO` too, never a dead mount;
-//! - reads are large (1 MiB requests, readahead raised) and served by several threads.
+//! - reads are large (1 MiB requests, readahead raised); one thread serves the requests by
+//!   default (see [`MountOptions::threads`]), and a file needs no OPEN, FLUSH or RELEASE.
 //!
 //! Lifecycle: [`check_mountpoint`], [`spawn`] (a [`MountHandle`] that unmounts on drop) and
 //! [`mount_foreground`] (until `umount` or SIGINT/SIGTERM).

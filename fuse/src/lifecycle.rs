@@ -251,6 +251,7 @@ pub fn mount_foreground<T: ReadOnlyTree>(
         ),
         Err(e) => tracing::error!("waiting for signals: {e}; unmounting"),
     }
+    tracing::info!("requests served: {:?}", handle.requests());
     let r = handle.unmount();
     drop(sig);
     r
