@@ -201,7 +201,11 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         let mut wanted = InitFlags::FUSE_PARALLEL_DIROPS
             | InitFlags::FUSE_ASYNC_READ
             | InitFlags::FUSE_DO_READDIRPLUS
-            | InitFlags::FUSE_CACHE_SYMLINKS;
+            | InitFlags::FUSE_CACHE_SYMLINKS
+            // With no OPENDIR (see `opendir`) every listing is cached, the root's too; this makes
+            // the kernel check a directory's mtime (re-asked after the TTL) before using its
+            // cached listing, so the root lists again once its mtime moves.
+            | InitFlags::FUSE_AUTO_INVAL_DATA;
         if self.opts.direct_io {
             // Keep mmap (and so exec) working on direct-I/O files.
             wanted |= InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP;
@@ -324,6 +328,12 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         bump(&self.counters.opendir);
         if flags.acc_mode() != OpenAccMode::O_RDONLY {
             return reply.error(fuser::Errno::EROFS);
+        }
+        if !self.opts.opendir {
+            // As for files: from now on the kernel opens directories without asking, never
+            // sends RELEASEDIR, and keeps every listing cached (FOPEN_CACHE_DIR), checking the
+            // directory's mtime first (FUSE_AUTO_INVAL_DATA). Two round trips less per directory.
+            return reply.error(fuser::Errno::ENOSYS);
         }
         // Below the root nothing changes: let the kernel keep listings cached.
         let fl = if ino.0 == ROOT_INO {

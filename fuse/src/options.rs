@@ -42,6 +42,14 @@ pub struct MountOptions {
     pub max_read: u32,
     /// `st_blksize` reported for files: `cat`, `cp` and friends size their reads on it.
     pub blksize: u32,
+    /// Answer OPENDIR (listings of the root are then never cached by the kernel) instead of
+    /// telling the kernel that opening a directory needs nothing, which saves two requests per
+    /// directory listed and lets the kernel cache every listing, the root's included: it lists
+    /// the root again only once the root's mtime has changed (checked after `root_ttl`), so the
+    /// tree must move the root's mtime whenever its entries change.
+    ///
+    /// Default `false`.
+    pub opendir: bool,
     /// Let users other than the one who mounted (root) in; the kernel then enforces the
     /// tree's permission bits (`default_permissions` is always on).
     pub allow_other: bool,
@@ -58,6 +66,7 @@ impl Default for MountOptions {
             max_read: 1 << 20,
             blksize: 1 << 20,
             allow_other: false,
+            opendir: false,
         }
     }
 }

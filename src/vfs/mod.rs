@@ -411,8 +411,13 @@ impl ReadOnlyTree for RepoTree {
     fn getattr(&self, ino: u64) -> std::result::Result<Attr, Errno> {
         Ok(match self.what(ino)? {
             What::Root => {
-                let t = self.backups().last().map(|b| b.time_ms).unwrap_or(0);
-                dir_attr(ino, time_ms(t))
+                let (ms, ns) = {
+                    let mut b = lock(&self.backups);
+                    b.current(self.chunks.repo());
+                    b.root_mtime()
+                };
+                let t = time_ms(ms);
+                dir_attr(ino, t + Duration::from_nanos(u64::from(ns)))
             }
             What::Latest(b) => {
                 let mut a = Attr::new(ino, Kind::Symlink, b.id.len() as u64);

@@ -175,7 +175,7 @@ fn listing_a_directory_prefetches_the_trees_of_its_subdirectories() {
 }
 
 #[test]
-fn latest_gets_another_inode_when_it_moves() {
+fn latest_gets_another_inode_and_the_root_another_mtime_when_a_backup_is_added() {
     // The kernel caches a symlink's target for its inode's life (FUSE_CACHE_SYMLINKS): when
     // `latest` moves to a new backup it must be another inode, and the old one keeps its target.
     let mut f = Forge::new();
@@ -187,11 +187,14 @@ fn latest_gets_another_inode_when_it_moves() {
     let first = t.lookup(ROOT_INO, OsStr::new("latest")).unwrap();
     assert_eq!(first.kind, Kind::Symlink);
     assert_eq!(t.readlink(first.ino).unwrap(), b1.id.as_bytes());
+    let root_mtime = t.getattr(ROOT_INO).unwrap().mtime;
     let b2 = f.commit(vec![("svc", root, 1, 1, 3)]);
     assert_ne!(b1.id, b2.id);
     std::thread::sleep(std::time::Duration::from_millis(1100)); // the list is fresh for 1 s
     let moved = t.lookup(ROOT_INO, OsStr::new("latest")).unwrap();
     assert_ne!(moved.ino, first.ino, "latest kept its inode while moving");
+    // the kernel lists the root again only once its mtime moves
+    assert_ne!(t.getattr(ROOT_INO).unwrap().mtime, root_mtime);
     assert_eq!(t.readlink(moved.ino).unwrap(), b2.id.as_bytes());
     assert_eq!(t.readlink(first.ino).unwrap(), b1.id.as_bytes());
     let listed = t.readdir(ROOT_INO, 0, 100).unwrap();
