@@ -4,6 +4,7 @@
 use std::ffi::OsStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fuser::{
@@ -14,6 +15,7 @@ use fuser::{
 };
 
 use crate::options::MountOptions;
+use crate::stats::{bump, Counters};
 use crate::tree::{self, Attr, Kind, ReadOnlyTree, MAX_DIR_COOKIE, ROOT_INO};
 
 /// Entries asked of the tree per `readdir` batch.
@@ -30,11 +32,16 @@ const MAX_LINK_LEN: usize = 4095;
 pub(crate) struct Glue<T: ReadOnlyTree> {
     tree: T,
     opts: MountOptions,
+    counters: Arc<Counters>,
 }
 
 impl<T: ReadOnlyTree> Glue<T> {
-    pub(crate) fn new(tree: T, opts: MountOptions) -> Self {
-        Glue { tree, opts }
+    pub(crate) fn new(tree: T, opts: MountOptions, counters: Arc<Counters>) -> Self {
+        Glue {
+            tree,
+            opts,
+            counters,
+        }
     }
 
     /// Runs a tree call, turning a panic into `EIO` so one bad object never takes the mount
@@ -188,11 +195,17 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         let _ = config.set_max_background(64);
         let _ = config.set_congestion_threshold(48);
         // READDIRPLUS: a listing carries every entry's attributes, so `ls -l` needs no lookup
-        // per entry. Not FUSE_CACHE_SYMLINKS: the kernel would keep a symlink's target until the
-        // inode is dropped, and `latest` (one inode) must move to each new backup.
+        // per entry. FUSE_CACHE_SYMLINKS: the kernel keeps a symlink's target for the inode's
+        // life, so a path through `latest` costs no READLINK (the tree gives a symlink that
+        // moves a new inode, see `ReadOnlyTree`).
         let mut wanted = InitFlags::FUSE_PARALLEL_DIROPS
             | InitFlags::FUSE_ASYNC_READ
-            | InitFlags::FUSE_DO_READDIRPLUS;
+            | InitFlags::FUSE_DO_READDIRPLUS
+            | InitFlags::FUSE_CACHE_SYMLINKS
+            // With no OPENDIR (see `opendir`) every listing is cached, the root's too; this makes
+            // the kernel check a directory's mtime (re-asked after the TTL) before using its
+            // cached listing, so the root lists again once its mtime moves.
+            | InitFlags::FUSE_AUTO_INVAL_DATA;
         if self.opts.direct_io {
             // Keep mmap (and so exec) working on direct-I/O files.
             wanted |= InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP;
@@ -203,6 +216,7 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        bump(&self.counters.lookup);
         if !tree::is_safe_name(name) {
             return reply.error(fuser::Errno::ENOENT);
         }
@@ -228,6 +242,7 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        bump(&self.counters.getattr);
         match self.call("getattr", ino.0, |t| t.getattr(ino.0)) {
             Ok(mut a) => {
                 a.ino = ino.0;
@@ -238,6 +253,7 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        bump(&self.counters.readlink);
         match self.call("readlink", ino.0, |t| t.readlink(ino.0)) {
             Ok(target) if target.len() > MAX_LINK_LEN => reply.error(fuser::Errno::ENAMETOOLONG),
             Ok(target) => reply.data(&target),
@@ -246,21 +262,48 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        bump(&self.counters.open);
         if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
             return reply.error(fuser::Errno::EROFS);
         }
+        if !self.opts.direct_io {
+            // "Opening needs nothing": from now on the kernel opens files without asking and
+            // never sends RELEASE, keeping the page cache across opens (its default for a
+            // filesystem without OPEN is FOPEN_KEEP_CACHE). Two round trips less per file read;
+            // the mount is read-only for the VFS, so no write open gets here anyway.
+            return reply.error(fuser::Errno::ENOSYS);
+        }
         match self.call("open", ino.0, |t| t.getattr(ino.0)) {
             Ok(a) if a.kind == Kind::Dir => reply.error(fuser::Errno::EISDIR),
-            Ok(_) => {
-                let fl = if self.opts.direct_io {
-                    FopenFlags::FOPEN_DIRECT_IO
-                } else {
-                    FopenFlags::FOPEN_KEEP_CACHE
-                };
-                reply.opened(FileHandle(0), fl)
-            }
+            Ok(_) => reply.opened(FileHandle(0), FopenFlags::FOPEN_DIRECT_IO),
             Err(e) => reply.error(e),
         }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        bump(&self.counters.release);
+        reply.ok()
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        bump(&self.counters.releasedir);
+        reply.ok()
     }
 
     fn read(
@@ -274,6 +317,7 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        bump(&self.counters.read);
         match self.call("read", ino.0, |t| t.read(ino.0, offset, size)) {
             Ok(data) => reply.data(&data[..data.len().min(size as usize)]),
             Err(e) => reply.error(e),
@@ -281,8 +325,15 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        bump(&self.counters.opendir);
         if flags.acc_mode() != OpenAccMode::O_RDONLY {
             return reply.error(fuser::Errno::EROFS);
+        }
+        if !self.opts.opendir {
+            // As for files: from now on the kernel opens directories without asking, never
+            // sends RELEASEDIR, and keeps every listing cached (FOPEN_CACHE_DIR), checking the
+            // directory's mtime first (FUSE_AUTO_INVAL_DATA). Two round trips less per directory.
+            return reply.error(fuser::Errno::ENOSYS);
         }
         // Below the root nothing changes: let the kernel keep listings cached.
         let fl = if ino.0 == ROOT_INO {
@@ -301,6 +352,7 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        bump(&self.counters.readdir);
         let r = self.list(ino.0, offset, |ino, off, kind, name| {
             reply.add(INodeNo(ino), off, kind, name)
         });
@@ -318,6 +370,7 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
+        bump(&self.counters.readdir);
         let dir_attr = match self.call("readdirplus", ino.0, |t| t.getattr(ino.0)) {
             Ok(mut a) => {
                 a.ino = ino.0;
@@ -547,7 +600,9 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply.ok()
+        // Nothing to flush on a read-only tree: ENOSYS tells the kernel to send no more.
+        bump(&self.counters.flush);
+        reply.error(fuser::Errno::ENOSYS)
     }
 
     fn fsync(

@@ -9,7 +9,8 @@
 //!   are never listed nor resolved, whatever the tree returns;
 //! - an `EIO` from the tree (an integrity failure) reaches the reader as `EIO` and is logged
 //!   naming the file; a panicking tree call becomes `EIO` too, never a dead mount;
-//! - reads are large (1 MiB requests, readahead raised) and served by several threads.
+//! - reads are large (1 MiB requests, readahead raised); one thread serves the requests by
+//!   default (see [`MountOptions::threads`]), and a file needs no OPEN, FLUSH or RELEASE.
 //!
 //! Lifecycle: [`check_mountpoint`], [`spawn`] (a [`MountHandle`] that unmounts on drop) and
 //! [`mount_foreground`] (until `umount` or SIGINT/SIGTERM).
@@ -69,6 +70,7 @@ mod lifecycle;
 mod mountinfo;
 mod options;
 mod signals;
+mod stats;
 // the crate's only raw system calls (signal dispositions), each with its SAFETY argument
 #[allow(unsafe_code)]
 mod sys;
@@ -78,6 +80,7 @@ pub use error::MountError;
 pub use lifecycle::{check_mountpoint, mount_foreground, spawn, MountHandle, FS_NAME};
 pub use mountinfo::is_mount_point;
 pub use options::MountOptions;
+pub use stats::RequestCounts;
 pub use tree::{
     is_safe_name, Attr, DirEntry, Errno, Kind, ReadOnlyTree, MAX_DIR_COOKIE, MAX_NAME_LEN, ROOT_INO,
 };

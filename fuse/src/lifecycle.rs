@@ -5,6 +5,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use crate::glue::Glue;
 use crate::mountinfo;
 use crate::options::MountOptions;
 use crate::signals::{self, SignalPipe};
+use crate::stats::{Counters, RequestCounts};
 use crate::tree::ReadOnlyTree;
 
 /// The name of the filesystem in `/proc/mounts` (source `cairn`, type `fuse.cairn`).
@@ -58,6 +60,7 @@ pub struct MountHandle {
     unmounter: Option<SessionUnmounter>,
     thread: Option<JoinHandle<io::Result<()>>>,
     ended: mpsc::Receiver<()>,
+    counters: Arc<Counters>,
 }
 
 impl MountHandle {
@@ -69,6 +72,11 @@ impl MountHandle {
     /// Whether the session still runs (false once unmounted from outside, e.g. `umount`).
     pub fn is_mounted(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// How many requests of each kind the kernel has sent so far.
+    pub fn requests(&self) -> RequestCounts {
+        self.counters.snapshot()
     }
 
     /// Unmounts (lazily if the mount is busy) and waits for the serving threads to finish.
@@ -175,7 +183,8 @@ fn start<T: ReadOnlyTree>(
     let canon = mountpoint
         .canonicalize()
         .map_err(|e| MountError::Inaccessible(mountpoint.to_path_buf(), e))?;
-    let glue = Glue::new(tree, opts.clone());
+    let counters = Arc::new(Counters::default());
+    let glue = Glue::new(tree, opts.clone(), counters.clone());
     let mut session = Session::new(glue, &canon, &fuser_config(opts)).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound && !Path::new("/dev/fuse").exists() {
             MountError::NoFuseDevice(e)
@@ -203,6 +212,7 @@ fn start<T: ReadOnlyTree>(
         unmounter: Some(unmounter),
         thread: Some(thread),
         ended,
+        counters,
     })
 }
 
@@ -241,6 +251,7 @@ pub fn mount_foreground<T: ReadOnlyTree>(
         ),
         Err(e) => tracing::error!("waiting for signals: {e}; unmounting"),
     }
+    tracing::info!("requests served: {:?}", handle.requests());
     let r = handle.unmount();
     drop(sig);
     r

@@ -158,8 +158,12 @@ pub const MAX_DIR_COOKIE: u64 = (1 << 62) - 1;
 /// the root directory is [`ROOT_INO`] (1). Everything except the root directory's contents is
 /// treated as immutable (the kernel caches it for a long time); entries directly in the root
 /// may appear or change (new backups, `latest`): the kernel re-asks about those after a
-/// second. A directory must have exactly one name (one parent): show `latest` as a symlink
-/// (`latest -> <backup-id>`), not as a second name of the backup's directory inode.
+/// second, and lists the root again once its mtime has changed, so the root's mtime must move
+/// whenever its entries do (unless [`crate::MountOptions::opendir`] is set). A directory must have exactly one name (one parent): show `latest` as a symlink
+/// (`latest -> <backup-id>`), not as a second name of the backup's directory inode. The kernel
+/// keeps a symlink's target for as long as it keeps the inode (`FUSE_CACHE_SYMLINKS`), so a
+/// symlink in the root that comes to point elsewhere must be given a new inode number: the
+/// kernel's next lookup of the name then sees another inode and asks for the new target.
 pub trait ReadOnlyTree: Send + Sync + 'static {
     /// The entry called `name` in directory `parent`.
     ///

@@ -649,7 +649,12 @@ impl cairn_fuse::ReadOnlyTree for Growing {
         }
     }
     fn getattr(&self, ino: u64) -> Result<cairn_fuse::Attr, cairn_fuse::Errno> {
-        self.inner.getattr(ino)
+        let mut a = self.inner.getattr(ino)?;
+        if ino == ROOT_INO && self.grown.load(std::sync::atomic::Ordering::SeqCst) {
+            // the root's mtime moves with its entries (the kernel caches its listing)
+            a.mtime += std::time::Duration::from_secs(1);
+        }
+        Ok(a)
     }
     fn readdir(
         &self,
@@ -690,10 +695,16 @@ fn new_entries_in_the_root_show_up_while_mounted() {
     );
     assert_eq!(errno_of(fs::metadata(md.path.join("b2"))), libc::ENOENT);
     tree.grown.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(
-        names(&md.path),
-        ["b1", "b2"].iter().map(OsString::from).collect()
-    );
+    // within the root's TTL (1 s) and a margin
+    let want: BTreeSet<OsString> = ["b1", "b2"].iter().map(OsString::from).collect();
+    let t0 = std::time::Instant::now();
+    while names(&md.path) != want {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(5),
+            "b2 not listed after 5 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert_eq!(fs::read(md.path.join("b2/f")).unwrap(), b"two");
 }
 
@@ -753,5 +764,81 @@ fn listing_with_attributes_needs_no_lookup_per_entry() {
         after - before,
         0,
         "lookups while listing 5000 entries with attributes"
+    );
+}
+
+#[test]
+fn reading_many_files_sends_no_open_flush_or_release_per_file() {
+    // OPEN answered "not needed" and FLUSH "not implemented": the kernel stops sending them
+    // (and RELEASE), so reading a small file costs one READ; a second pass comes from the page
+    // cache, kept across opens.
+    let md = MountDir::new();
+    let s = sample_tree();
+    let h = mount(&md, s.tree);
+    let many = md.path.join("b1/svc/many");
+    let files: Vec<_> = (0..500).map(|i| many.join(format!("f{i:05}"))).collect();
+    for pass in 0..2 {
+        for (i, f) in files.iter().enumerate() {
+            assert_eq!(
+                fs::read(f).unwrap(),
+                i.to_string().into_bytes(),
+                "pass {pass}"
+            );
+        }
+    }
+    let r = h.requests();
+    assert!(r.open <= 1, "OPEN requests for 1000 opens: {r:?}");
+    assert!(r.flush <= 1, "FLUSH requests for 1000 closes: {r:?}");
+    assert_eq!(r.release, 0, "RELEASE requests for 1000 closes: {r:?}");
+    assert_eq!(
+        r.read, 500,
+        "READ requests for 500 small files read twice: {r:?}"
+    );
+}
+
+#[test]
+fn a_symlink_target_is_read_once() {
+    // FUSE_CACHE_SYMLINKS: paths through `latest` do not ask the tree for its target again.
+    let md = MountDir::new();
+    let s = sample_tree();
+    let h = mount(&md, s.tree);
+    for _ in 0..200 {
+        fs::metadata(md.path.join("latest/svc/big.bin")).unwrap();
+    }
+    let r = h.requests();
+    assert_eq!(
+        r.readlink, 1,
+        "READLINK requests for 200 paths through latest: {r:?}"
+    );
+}
+
+#[test]
+fn listing_directories_sends_no_opendir_or_releasedir_per_directory() {
+    // OPENDIR answered "not needed": the kernel stops sending OPENDIR and RELEASEDIR and keeps
+    // the listings cached, so listing 200 directories twice costs READDIRs only the first time.
+    let md = MountDir::new();
+    let mut t = MemTree::new();
+    let b1 = t.dir(ROOT_INO, "b1");
+    let dirs: Vec<String> = (0..200).map(|i| format!("d{i:03}")).collect();
+    for d in &dirs {
+        let ino = t.dir(b1, d);
+        t.file(ino, "f", b"x".to_vec());
+    }
+    let h = mount(&md, Arc::new(t));
+    let base = md.path.join("b1");
+    for pass in 0..2 {
+        for d in &dirs {
+            assert_eq!(names(&base.join(d)).len(), 1, "pass {pass}");
+        }
+    }
+    let r = h.requests();
+    assert!(r.opendir <= 1, "OPENDIR requests for 400 listings: {r:?}");
+    assert_eq!(
+        r.releasedir, 0,
+        "RELEASEDIR requests for 400 listings: {r:?}"
+    );
+    assert!(
+        r.readdir <= 2 * 200 + 4,
+        "READDIR requests for 200 directories listed twice: {r:?}"
     );
 }

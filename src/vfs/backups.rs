@@ -41,6 +41,11 @@ pub(crate) struct Backups {
     /// Object name → decoded backup (None: the manifest does not decode; not retried).
     known: HashMap<String, Option<Arc<BackupInfo>>>,
     list: Arc<Vec<Arc<BackupInfo>>>,
+    /// Rescans done so far.
+    scans: u64,
+    /// Times the list changed after the first scan, and the last time it did (unix ms).
+    changes: u64,
+    changed_ms: i64,
 }
 
 impl Backups {
@@ -50,6 +55,9 @@ impl Backups {
             scanned: None,
             known: HashMap::new(),
             list: Arc::default(),
+            scans: 0,
+            changes: 0,
+            changed_ms: 0,
         }
     }
 
@@ -68,6 +76,13 @@ impl Backups {
     /// Read the manifests not seen yet; forget those that are gone.
     pub(crate) fn rescan(&mut self, repo: &Repository) -> crate::Result<()> {
         let names = repo.manifest_names()?;
+        let changed =
+            names.len() != self.known.len() || names.iter().any(|n| !self.known.contains_key(n));
+        if changed && self.scans > 0 {
+            self.changes += 1;
+            self.changed_ms = crate::backup::now_ms();
+        }
+        self.scans += 1;
         let mut known = HashMap::with_capacity(names.len());
         let mut list = Vec::with_capacity(names.len());
         for name in names {
@@ -89,6 +104,19 @@ impl Backups {
         self.known = known;
         self.list = Arc::new(list);
         Ok(())
+    }
+}
+
+impl Backups {
+    /// The root directory's mtime: the newest backup's time, or the last time the list changed
+    /// while mounted if later, plus the number of changes in nanoseconds. It moves whenever the
+    /// list does (a pruned old backup too), which is what makes the kernel list the root again.
+    pub(crate) fn root_mtime(&self) -> (i64, u32) {
+        let newest = self.list.last().map(|b| b.time_ms).unwrap_or(0);
+        (
+            newest.max(self.changed_ms),
+            (self.changes % 1_000_000) as u32,
+        )
     }
 }
 

@@ -24,9 +24,14 @@ pub(crate) struct Chunks {
     cache: ChunkCache,
 }
 
-/// A prefetch request: the chunk, the backup it belongs to (for error messages), and whether
-/// it is a tree (checked with [`Chunks::check_tree`] before it is read).
-pub(crate) type Prefetch = (ChunkId, Arc<str>, bool);
+/// A prefetch request: chunks loaded in order by one prefetch thread (one wake-up for many
+/// chunks), the backup they belong to (for error messages), and whether they are trees
+/// (checked with [`Chunks::check_tree`] before they are read).
+pub(crate) struct Prefetch {
+    pub(crate) ids: Vec<ChunkId>,
+    pub(crate) backup: Arc<str>,
+    pub(crate) trees: bool,
+}
 
 impl Chunks {
     /// Scan the pack headers of `repo` and get ready to read with `keys`.
@@ -137,9 +142,11 @@ pub(crate) fn start_prefetch(chunks: &Arc<Chunks>, n: usize) -> Sender<Prefetch>
         let spawned = std::thread::Builder::new()
             .name(format!("cairn-prefetch-{i}"))
             .spawn(move || {
-                for (id, backup, tree) in rx {
-                    if !tree || chunks.check_tree(&id).is_ok() {
-                        let _ = chunks.get(&id, &backup);
+                for p in rx {
+                    for id in &p.ids {
+                        if !chunks.has(id) && (!p.trees || chunks.check_tree(id).is_ok()) {
+                            let _ = chunks.get(id, &p.backup);
+                        }
                     }
                 }
             });

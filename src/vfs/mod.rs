@@ -39,6 +39,7 @@ mod tests;
 
 use crate::error::{Error, Result};
 use crate::format::tree::{NodeKind, Tree};
+use crate::id::ChunkId;
 use crate::keyring::KeyRing;
 use crate::repository::Repository;
 use backups::{BackupInfo, Backups};
@@ -50,7 +51,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime};
-use table::{Child, Entry, Table, What, LATEST_INO};
+use table::{Child, Entry, Table, What};
 
 /// Files after the one being read whose chunks are queued for prefetch.
 const SIBLING_FILES: usize = 64;
@@ -86,7 +87,10 @@ pub struct RepoTree {
     backups: Mutex<Backups>,
     /// File inode → where its last read ended (to spot sequential readers).
     recent: Mutex<HashMap<u64, u64>>,
+    /// Directory inode → the last inode whose chunks [`RepoTree::prefetch_siblings`] queued.
+    sibling_marks: Mutex<HashMap<u64, u64>>,
     prefetch: Sender<Prefetch>,
+    prefetch_threads: usize,
     readahead: u64,
 }
 
@@ -117,7 +121,9 @@ impl RepoTree {
             table: RwLock::new(Table::new()),
             backups: Mutex::new(backups),
             recent: Mutex::default(),
+            sibling_marks: Mutex::default(),
             prefetch,
+            prefetch_threads: opts.prefetch_threads,
             readahead: opts.readahead_bytes,
         })
     }
@@ -147,7 +153,7 @@ impl RepoTree {
             return Ok(c);
         }
         let entries: Vec<(Arc<[u8]>, What)> = match self.what(ino)? {
-            What::Root | What::Latest => return Err(Errno::ENOTDIR),
+            What::Root | What::Latest(_) => return Err(Errno::ENOTDIR),
             What::Backup(b) => b
                 .services
                 .iter()
@@ -194,10 +200,10 @@ impl RepoTree {
                 kind: Kind::Dir,
             })
             .collect();
-        if !list.is_empty() {
+        if let Some(newest) = list.last() {
             out.push(Child {
                 name: Arc::from(&b"latest"[..]),
-                ino: LATEST_INO,
+                ino: t.latest_ino(newest),
                 kind: Kind::Symlink,
             });
         }
@@ -207,7 +213,15 @@ impl RepoTree {
 
     /// Queue the chunks a read will need after its first one, and for a sequential reader the
     /// ones after the read, up to the readahead distance.
-    fn prefetch(&self, ino: u64, e: &Entry, offset: u64, end: u64, first: usize, last: usize) {
+    fn prefetch_ahead(
+        &self,
+        ino: u64,
+        e: &Entry,
+        offset: u64,
+        end: u64,
+        first: usize,
+        last: usize,
+    ) {
         let NodeKind::File { chunks } = &e.node.kind else {
             return;
         };
@@ -224,17 +238,33 @@ impl RepoTree {
         } else {
             end
         };
+        let mut ids = Vec::new();
         for (i, c) in chunks.iter().enumerate().skip(first + 1) {
             if i > last && e.ends[i - 1] >= limit {
                 break;
             }
-            if !self.chunks.has(&c.id)
-                && self
-                    .prefetch
-                    .try_send((c.id, e.backup.id.clone(), false))
-                    .is_err()
-            {
-                break; // the queue is full: enough work ahead
+            if !self.chunks.has(&c.id) {
+                ids.push(c.id);
+            }
+        }
+        self.send(ids, &e.backup.id, false);
+    }
+
+    /// Queue `ids` on the prefetch threads: split in one batch per thread (each batch costs
+    /// one wake-up); a full queue drops them (enough work ahead).
+    fn send(&self, ids: Vec<ChunkId>, backup: &Arc<str>, trees: bool) {
+        if ids.is_empty() {
+            return;
+        }
+        let per = ids.len().div_ceil(self.prefetch_threads.max(1));
+        for part in ids.chunks(per) {
+            let p = Prefetch {
+                ids: part.to_vec(),
+                backup: backup.clone(),
+                trees,
+            };
+            if self.prefetch.try_send(p).is_err() {
+                break;
             }
         }
     }
@@ -242,18 +272,15 @@ impl RepoTree {
     /// A directory was just loaded: queue the trees of its subdirectories, so that a reader
     /// walking the tree (`ls -lR`, `find`, `tar`) finds them loaded, several read at once.
     fn prefetch_subtrees(&self, tree: &Tree, backup: &Arc<str>) {
-        for n in &tree.nodes {
-            if let NodeKind::Dir { tree } = &n.kind {
-                if !self.chunks.has(tree)
-                    && self
-                        .prefetch
-                        .try_send((*tree, backup.clone(), true))
-                        .is_err()
-                {
-                    break; // the queue is full: enough work ahead
-                }
-            }
-        }
+        let ids = tree
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::Dir { tree } if !self.chunks.has(tree) => Some(*tree),
+                _ => None,
+            })
+            .collect();
+        self.send(ids, backup, true);
     }
 
     /// A file is being read from its start: queue the chunks of the small files after it in
@@ -262,13 +289,29 @@ impl RepoTree {
     /// consecutive inodes, so its next siblings are the next inodes with the same parent.
     fn prefetch_siblings(&self, ino: u64) {
         let mut queue = Vec::new();
+        let mut backup = None;
         {
             let t = self.table();
             let Some(parent) = t.get(ino).map(|i| i.parent) else {
                 return;
             };
+            // Queued up to `mark` already: wait until the reader is half way there, then queue
+            // the next half window in one go (a wake-up per batch, not per file).
+            let from = {
+                let mut marks = lock(&self.sibling_marks);
+                let mark = marks.get(&parent).copied().unwrap_or(0);
+                if mark >= ino + SIBLING_FILES as u64 / 2 {
+                    return;
+                }
+                if marks.len() > 4096 {
+                    marks.clear();
+                }
+                let to = ino + SIBLING_FILES as u64;
+                marks.insert(parent, to);
+                mark.max(ino) + 1
+            };
             let mut bytes = 0u64;
-            for sib in (ino + 1..).take(SIBLING_FILES) {
+            for sib in from..=ino + SIBLING_FILES as u64 {
                 let Some(i) = t.get(sib).filter(|i| i.parent == parent) else {
                     break;
                 };
@@ -283,13 +326,17 @@ impl RepoTree {
                 if bytes > self.readahead {
                     break;
                 }
-                queue.extend(chunks.iter().map(|c| (c.id, e.backup.id.clone())));
+                backup.get_or_insert_with(|| e.backup.id.clone());
+                queue.extend(
+                    chunks
+                        .iter()
+                        .map(|c| c.id)
+                        .filter(|id| !self.chunks.has(id)),
+                );
             }
         }
-        for (id, backup) in queue {
-            if !self.chunks.has(&id) && self.prefetch.try_send((id, backup, false)).is_err() {
-                break; // the queue is full: enough work ahead
-            }
+        if let Some(b) = backup {
+            self.send(queue, &b, false);
         }
     }
 
@@ -342,8 +389,9 @@ impl ReadOnlyTree for RepoTree {
     fn lookup(&self, parent: u64, name: &OsStr) -> std::result::Result<Attr, Errno> {
         if parent == ROOT_INO {
             if name.as_bytes() == b"latest" {
-                self.newest()?;
-                return self.getattr(LATEST_INO);
+                let newest = self.newest()?;
+                let ino = self.table_mut().latest_ino(&newest);
+                return self.getattr(ino);
             }
             let list = self.backups();
             let b = list
@@ -363,11 +411,15 @@ impl ReadOnlyTree for RepoTree {
     fn getattr(&self, ino: u64) -> std::result::Result<Attr, Errno> {
         Ok(match self.what(ino)? {
             What::Root => {
-                let t = self.backups().last().map(|b| b.time_ms).unwrap_or(0);
-                dir_attr(ino, time_ms(t))
+                let (ms, ns) = {
+                    let mut b = lock(&self.backups);
+                    b.current(self.chunks.repo());
+                    b.root_mtime()
+                };
+                let t = time_ms(ms);
+                dir_attr(ino, t + Duration::from_nanos(u64::from(ns)))
             }
-            What::Latest => {
-                let b = self.newest()?;
+            What::Latest(b) => {
                 let mut a = Attr::new(ino, Kind::Symlink, b.id.len() as u64);
                 a.mtime = time_ms(b.time_ms);
                 a
@@ -415,7 +467,7 @@ impl ReadOnlyTree for RepoTree {
     fn read(&self, ino: u64, offset: u64, size: u32) -> std::result::Result<Vec<u8>, Errno> {
         let e = match self.what(ino)? {
             What::Entry(e) => e,
-            What::Latest => return Err(Errno::EINVAL),
+            What::Latest(_) => return Err(Errno::EINVAL),
             What::Root | What::Backup(_) => return Err(Errno::EISDIR),
         };
         let chunks = match &e.node.kind {
@@ -439,7 +491,7 @@ impl ReadOnlyTree for RepoTree {
         let first = e.ends.partition_point(|&x| x <= offset);
         let last = first + e.ends[first..].partition_point(|&x| x < end);
         let last = last.min(chunks.len() - 1);
-        self.prefetch(ino, &e, offset, end, first, last);
+        self.prefetch_ahead(ino, &e, offset, end, first, last);
         if offset == 0 {
             self.prefetch_siblings(ino);
         }
@@ -466,7 +518,7 @@ impl ReadOnlyTree for RepoTree {
 
     fn readlink(&self, ino: u64) -> std::result::Result<Vec<u8>, Errno> {
         match self.what(ino)? {
-            What::Latest => Ok(self.newest()?.id.as_bytes().to_vec()),
+            What::Latest(b) => Ok(b.id.as_bytes().to_vec()),
             What::Entry(e) => match &e.node.kind {
                 NodeKind::Symlink { target } => Ok(target.clone()),
                 _ => Err(Errno::EINVAL),

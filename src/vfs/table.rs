@@ -8,9 +8,6 @@ use cairn_fuse::{Kind, ROOT_INO};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The inode of `latest`.
-pub(crate) const LATEST_INO: u64 = 2;
-
 /// A stored entry below a backup's service directory (the service roots included).
 #[derive(Debug)]
 pub(crate) struct Entry {
@@ -54,8 +51,9 @@ impl Entry {
 pub(crate) enum What {
     /// The mount's root: one directory per backup, and `latest`.
     Root,
-    /// `latest`, a symlink to the newest backup's directory.
-    Latest,
+    /// `latest` while it points to this backup: a symlink to its directory. The kernel caches
+    /// a symlink's target for the inode's life, so each target gets its own inode.
+    Latest(Arc<BackupInfo>),
     /// A backup's directory: one directory per service.
     Backup(Arc<BackupInfo>),
     /// Something stored in a backup.
@@ -67,7 +65,7 @@ impl What {
     pub(crate) fn kind(&self) -> Kind {
         match self {
             What::Root | What::Backup(_) => Kind::Dir,
-            What::Latest => Kind::Symlink,
+            What::Latest(_) => Kind::Symlink,
             What::Entry(e) => e.kind(),
         }
     }
@@ -101,25 +99,23 @@ pub(crate) struct Table {
     inodes: Vec<Inode>,
     children: HashMap<u64, Arc<[Child]>>,
     backup_inos: HashMap<Arc<str>, u64>,
+    /// Backup id → the inode of `latest` pointing to it.
+    latest_inos: HashMap<Arc<str>, u64>,
 }
 
 impl Table {
-    /// The root and `latest`.
+    /// The root.
     pub(crate) fn new() -> Self {
         let root = Inode {
             parent: ROOT_INO,
             name: Arc::from(&b""[..]),
             what: What::Root,
         };
-        let latest = Inode {
-            parent: ROOT_INO,
-            name: Arc::from(&b"latest"[..]),
-            what: What::Latest,
-        };
         Table {
-            inodes: vec![root, latest],
+            inodes: vec![root],
             children: HashMap::new(),
             backup_inos: HashMap::new(),
+            latest_inos: HashMap::new(),
         }
     }
 
@@ -149,6 +145,21 @@ impl Table {
             what: What::Backup(b.clone()),
         });
         self.backup_inos.insert(b.id.clone(), ino);
+        ino
+    }
+
+    /// The inode of `latest` pointing to backup `b` (the same one every time; another for
+    /// another backup, so that the kernel's cached target never outlives a move).
+    pub(crate) fn latest_ino(&mut self, b: &Arc<BackupInfo>) -> u64 {
+        if let Some(ino) = self.latest_inos.get(&b.id) {
+            return *ino;
+        }
+        let ino = self.alloc(Inode {
+            parent: ROOT_INO,
+            name: Arc::from(&b"latest"[..]),
+            what: What::Latest(b.clone()),
+        });
+        self.latest_inos.insert(b.id.clone(), ino);
         ino
     }
 

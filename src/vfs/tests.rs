@@ -173,3 +173,36 @@ fn listing_a_directory_prefetches_the_trees_of_its_subdirectories() {
     let d3 = t.lookup(svc, OsStr::new("d3")).unwrap().ino;
     assert_eq!(names(&t, d3), ["in3"]);
 }
+
+#[test]
+fn latest_gets_another_inode_and_the_root_another_mtime_when_a_backup_is_added() {
+    // The kernel caches a symlink's target for its inode's life (FUSE_CACHE_SYMLINKS): when
+    // `latest` moves to a new backup it must be another inode, and the old one keeps its target.
+    let mut f = Forge::new();
+    let a = f.file(b"a", b"one", 0o644);
+    let root = f.dir(b"svc", vec![a]);
+    let b1 = f.commit(vec![("svc", root.clone(), 1, 1, 3)]);
+    let keys = KeyRing::new(Identity::parse(&f.identity, "test").unwrap());
+    let t = RepoTree::open(f.ctl.repo.clone(), keys).unwrap();
+    let first = t.lookup(ROOT_INO, OsStr::new("latest")).unwrap();
+    assert_eq!(first.kind, Kind::Symlink);
+    assert_eq!(t.readlink(first.ino).unwrap(), b1.id.as_bytes());
+    let root_mtime = t.getattr(ROOT_INO).unwrap().mtime;
+    let b2 = f.commit(vec![("svc", root, 1, 1, 3)]);
+    assert_ne!(b1.id, b2.id);
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // the list is fresh for 1 s
+    let moved = t.lookup(ROOT_INO, OsStr::new("latest")).unwrap();
+    assert_ne!(moved.ino, first.ino, "latest kept its inode while moving");
+    // the kernel lists the root again only once its mtime moves
+    assert_ne!(t.getattr(ROOT_INO).unwrap().mtime, root_mtime);
+    assert_eq!(t.readlink(moved.ino).unwrap(), b2.id.as_bytes());
+    assert_eq!(t.readlink(first.ino).unwrap(), b1.id.as_bytes());
+    let listed = t.readdir(ROOT_INO, 0, 100).unwrap();
+    let l = listed.iter().find(|e| e.name == "latest").unwrap();
+    assert_eq!(l.ino, moved.ino);
+    assert_eq!(
+        t.lookup(ROOT_INO, OsStr::new("latest")).unwrap().ino,
+        moved.ino,
+        "the same target keeps the same inode"
+    );
+}
