@@ -45,6 +45,18 @@ pub enum StorageErrorKind {
     TooLarge,
 }
 
+/// The kind of store a storage error happened on, for a remedy worded for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreKind {
+    /// A local directory or an SMB share (the remedies speak of the share).
+    #[default]
+    Share,
+    /// An S3 bucket (AWS or S3-compatible).
+    S3,
+    /// An Azure Blob Storage container.
+    Azure,
+}
+
 /// A failure of a storage backend (local directory, SMB share, ...).
 #[derive(Debug, Clone)]
 pub struct StorageError {
@@ -58,6 +70,8 @@ pub struct StorageError {
     source: Option<Arc<std::io::Error>>,
     /// Which copy the backend holds, when whoever opened it said ([`crate::backend::OnCopy`]).
     side: CopySide,
+    /// The kind of store it happened on.
+    pub store: StoreKind,
 }
 
 impl StorageError {
@@ -73,7 +87,14 @@ impl StorageError {
             detail: detail.into(),
             source: None,
             side: CopySide::Unknown,
+            store: StoreKind::Share,
         }
+    }
+
+    /// This error, met on a store of kind `store`.
+    pub fn at_store(mut self, store: StoreKind) -> Self {
+        self.store = store;
+        self
     }
 
     /// This error, placed on the copy `side` unless it already is on one.
@@ -123,7 +144,7 @@ impl StorageError {
 
     /// What the operator should do about it (on its copy, if known).
     pub fn remedy(&self) -> String {
-        crate::remedy::storage(self.kind, self.side)
+        crate::remedy::storage_at(self.kind, self.side, self.store)
     }
 }
 

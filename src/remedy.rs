@@ -8,7 +8,7 @@
 
 #[cfg(doc)]
 use crate::error::ErrorKind;
-use crate::error::{CopySide, Error, ServiceCause, StorageErrorKind};
+use crate::error::{CopySide, Error, ServiceCause, StorageErrorKind, StoreKind};
 
 /// Stored data is damaged (corruption, or an object too large to be honest).
 pub const DAMAGE: &str = "stored backup data is damaged (or was planted): run `cairn verify` (and `cairn verify --from-target`) to list the damaged backups and files; `cairn export` heals the target from an intact internal copy and `cairn recover` rebuilds the internal copy from an intact target; check the disk's health (SMART, dmesg)";
@@ -31,12 +31,41 @@ pub fn of(err: &Error, side: CopySide) -> String {
         Error::Busy { .. } => BUSY.into(),
         Error::WrongIdentity { .. } => WRONG_IDENTITY.into(),
         Error::Service { service, cause, .. } => self::service(cause, service),
-        Error::Storage(e) => storage(e.kind, side),
+        Error::Storage(e) => storage_at(e.kind, side, e.store),
         Error::Corrupt { .. } => DAMAGE.into(),
     }
 }
 
-/// The remedy for a storage failure of kind `kind` on copy `side`.
+/// The remedy for a storage failure of kind `kind` on copy `side`, on a store of kind `store`:
+/// an object store's causes (endpoint, key, bucket or container) are worded for it.
+pub fn storage_at(kind: StorageErrorKind, side: CopySide, store: StoreKind) -> String {
+    let (name, url, key, place) = match store {
+        StoreKind::Share => return storage(kind, side),
+        StoreKind::S3 => (
+            "S3 store",
+            "s3://BUCKET[/PREFIX]",
+            "the access key id (--username) and secret key (--password-file), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            "bucket",
+        ),
+        StoreKind::Azure => (
+            "Azure Blob store",
+            "az://ACCOUNT/CONTAINER[/PREFIX]",
+            "the storage account's key (--password-file, base64 as the portal shows it), or AZURE_STORAGE_ACCOUNT_KEY",
+            "container",
+        ),
+    };
+    match kind {
+        StorageErrorKind::Unreachable => format!("the {name}'s endpoint cannot be reached: check --endpoint and --region in `cairn target show`, that the service runs, and that DNS, proxy and firewall let this controller reach it; the backups are safe in the internal copy"),
+        StorageErrorKind::LogonFailure => format!("the {name} refused the key: set {key} with `cairn target set {url} ...` (check the key is active and not expired)"),
+        StorageErrorKind::ShareNotFound => format!("the {place} does not exist: create it, or fix its name in the URL with `cairn target set {url}`"),
+        StorageErrorKind::AccessDenied if side != CopySide::Internal => format!("the key may not do this: grant it read, write, list and delete on the {place} and its prefix (docs/STORAGE.md lists the minimal permissions), or use another key with `cairn target set {url}`"),
+        StorageErrorKind::NoSpace if side != CopySide::Internal => format!("the {place}'s quota is reached: raise it or drop old backups with `cairn prune` (they go from both copies)"),
+        StorageErrorKind::Disconnected => format!("the connection to the {name} dropped: check the network and the store's status; the next `cairn export` resumes (only missing objects are sent)"),
+        _ => storage(kind, side),
+    }
+}
+
+/// The remedy for a storage failure of kind `kind` on copy `side`, on a share or local directory.
 pub fn storage(kind: StorageErrorKind, side: CopySide) -> String {
     let either = |target: &str, internal: &str| match side {
         CopySide::Target => target.to_string(),
@@ -103,5 +132,45 @@ pub fn service(cause: &ServiceCause, service: &str) -> String {
         ServiceCause::Other => format!(
             "reading service {service}'s data failed: check the disk under its path and the system log (dmesg), or correct the service (`cairn service remove {service}` then `cairn service add {service} ...`)"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_store_remedies_speak_of_their_store_not_of_a_share() {
+        use StorageErrorKind as K;
+        let kinds = [
+            K::Unreachable,
+            K::LogonFailure,
+            K::ShareNotFound,
+            K::AccessDenied,
+            K::Disconnected,
+        ];
+        for k in kinds {
+            let smb = storage_at(k, CopySide::Target, StoreKind::Share);
+            let s3 = storage_at(k, CopySide::Target, StoreKind::S3);
+            let az = storage_at(k, CopySide::Target, StoreKind::Azure);
+            assert!(smb.contains("share"), "{k:?}: {smb}");
+            for (r, words) in [
+                (&s3, ["S3", "s3://", "bucket"]),
+                (&az, ["Azure", "az://", "container"]),
+            ] {
+                assert!(!r.contains("share") && !r.contains("SMB"), "{k:?}: {r}");
+                assert!(words.iter().any(|w| r.contains(w)), "{k:?}: {r}");
+            }
+        }
+        assert!(storage_at(K::LogonFailure, CopySide::Target, StoreKind::S3).contains("--username"));
+        assert!(
+            storage_at(K::LogonFailure, CopySide::Target, StoreKind::Azure)
+                .contains("account's key")
+        );
+        assert!(storage_at(K::Unreachable, CopySide::Target, StoreKind::S3).contains("--endpoint"));
+        assert!(
+            storage_at(K::ShareNotFound, CopySide::Target, StoreKind::Azure)
+                .contains("container does not exist")
+        );
     }
 }

@@ -220,7 +220,7 @@ fn parallel<T: Sync, R: Send>(
 }
 
 /// The blake3 hex of a content-addressed object's name (`data/ab/<64 hex>`, `keys/<64 hex>`).
-fn name_hash(name: &str) -> Option<&str> {
+pub(crate) fn name_hash(name: &str) -> Option<&str> {
     let base = name.rsplit('/').next()?;
     (ObjectKind::of(name).content_addressed()
         && base.len() == 64

@@ -109,7 +109,9 @@ pub trait Backend: Send + Sync {
     fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError>;
 
     /// Store `data` under `name`, atomically (temporary name, flush, rename) and durably.
-    /// Overwrites an existing object of the same name.
+    /// Overwrites an existing object of the same name; an object store keeps instead a
+    /// content-addressed object already there whose bytes hash to its name, and succeeds
+    /// (another writer put the same object; docs/STORAGE.md, "Concurrent writers").
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError>;
 
     /// Store the `size` bytes `data` yields under `name`, like [`Backend::write`] (atomic and

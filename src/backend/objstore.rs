@@ -7,8 +7,17 @@
 //!   controllers share a bucket under their own prefixes, and no listing leaves the prefix.
 //! - Writes are whole objects (a store has no partial objects), so no temporary name is needed. An
 //!   object up to [`PART`] bytes is put with `If-None-Match: *` (never clobbering another
-//!   writer's); replacing a damaged one (export heals) is conditional on the version it saw
-//!   (`If-Match: ETAG`). A larger object goes up in [`PART`]-byte parts, a few at once.
+//!   writer's). When one is there already: a content-addressed object (`data/`, `keys/`) whose
+//!   bytes hash to its name is kept (another writer put the same object), and a damaged one (export
+//!   heals) or one of another kind is replaced only as the version seen (`If-Match: ETAG`).
+//! - A larger object goes up in [`PART`]-byte parts, a few at once. Multipart uploads take no
+//!   condition in `object_store` 0.12: an intact content-addressed object found by a HEAD before
+//!   the upload is kept; a writer completing between that HEAD and the upload's completion is
+//!   replaced (docs/STORAGE.md, "Concurrent writers").
+//! - Every name is checked ([`valid_name`]) before it reaches the store: no `..`, no leading `/`,
+//!   no empty part, so no call leaves the prefix.
+//! - Temporary names ([`TEMP_PREFIX`], only probes use them) are hidden from listings and
+//!   removed by `clean_temp` at any depth, by the same test ([`is_temp`]).
 //! - Every read is bounded: the object's size (from the store) is checked against its kind's cap
 //!   before a byte is read, and no more bytes than asked are kept, whatever the server sends.
 
@@ -66,12 +75,18 @@ impl ObjectBackend {
         })
     }
 
-    fn path(&self, name: &str) -> StorePath {
-        if self.root.is_empty() {
-            StorePath::from(name)
-        } else {
-            StorePath::from(format!("{}/{name}", self.root))
+    /// Where `name` is in the store; a name that is not a safe object name is refused.
+    fn path(&self, name: &str) -> Result<StorePath, StorageError> {
+        if !valid_name(name) {
+            return Err(StorageError::new(
+                StorageErrorKind::Io,
+                self.at(name),
+                format!("refused the object name {name:?}: it is not a plain relative name (a `..`, a leading `/` or an empty part); report a bug"),
+            )
+            .at_store(self.provider.store_kind()));
         }
+        // empty parts (an empty root) are dropped by `StorePath::from`
+        Ok(StorePath::from(format!("{}/{name}", self.root)))
     }
 
     fn at(&self, name: &str) -> String {
@@ -84,19 +99,27 @@ impl ObjectBackend {
 
     /// The name relative to the root of a listed object, if it is one of ours.
     fn relative(&self, location: &StorePath) -> Option<String> {
+        let name = self.name_under_root(location)?;
+        (valid_name(name) && !is_temp(name)).then(|| name.to_string())
+    }
+
+    /// A listed object's name under the root (unchecked), if it is under the root.
+    fn name_under_root<'a>(&self, location: &'a StorePath) -> Option<&'a str> {
         let full = location.as_ref();
-        let name = if self.root.is_empty() {
-            full
+        if self.root.is_empty() {
+            Some(full)
         } else {
-            full.strip_prefix(self.root.as_str())?.strip_prefix('/')?
-        };
-        let temp = name.split('/').any(|p| p.starts_with(TEMP_PREFIX));
-        (valid_name(name) && !temp).then(|| name.to_string())
+            full.strip_prefix(self.root.as_str())?.strip_prefix('/')
+        }
+    }
+
+    fn missing(&self, name: &str) -> StorageError {
+        error::not_found(self.provider, self.at(name))
     }
 
     /// The object's size and version, or `None` if it does not exist.
     fn head(&self, name: &str) -> Result<Option<(u64, UpdateVersion)>, StorageError> {
-        match self.rt.block_on(self.store.head(&self.path(name))) {
+        match self.rt.block_on(self.store.head(&self.path(name)?)) {
             Ok(m) => Ok(Some((
                 m.size,
                 UpdateVersion {
@@ -109,23 +132,49 @@ impl ObjectBackend {
         }
     }
 
-    /// Put `payload` under `name`: created if absent; a present object is replaced only as the
-    /// version seen (another writer's newer one is not clobbered).
+    /// Whether `name` is content-addressed and what the store holds under it (`size` bytes)
+    /// hashes to its name: read in [`PART`]-byte ranges, never whole.
+    fn intact(&self, name: &str, size: u64) -> Result<bool, StorageError> {
+        let Some(hash) = crate::replicate::name_hash(name) else {
+            return Ok(false);
+        };
+        if check_size(name, size, self.at(name)).is_err() {
+            return Ok(false);
+        }
+        let mut hasher = blake3::Hasher::new();
+        let mut offset = 0u64;
+        while offset < size {
+            let block = self.read_range(name, offset, PART)?;
+            if block.is_empty() {
+                return Ok(false);
+            }
+            hasher.update(&block);
+            offset += block.len() as u64;
+        }
+        Ok(hasher.finalize().to_hex().as_str() == hash)
+    }
+
+    /// Put `payload` under `name`, created only if absent. If an object is there: an intact
+    /// content-addressed one is kept (Ok: it is the same object); any other is replaced only as
+    /// the version seen, so another writer's newer one is not clobbered.
     fn put(&self, name: &str, payload: PutPayload) -> Result<(), StorageError> {
-        let path = self.path(name);
+        let path = self.path(name)?;
         let create = PutOptions::from(PutMode::Create);
         let first = self
             .rt
             .block_on(self.store.put_opts(&path, payload.clone(), create));
-        let mode = match first {
+        let conditional = match first {
             Ok(_) => return Ok(()),
-            Err(object_store::Error::AlreadyExists { .. }) => match self.head(name)? {
-                Some((_, seen)) => PutMode::Update(seen),
-                None => PutMode::Create,
-            },
-            // the store takes no conditions: a plain put
-            Err(object_store::Error::NotImplemented) => PutMode::Overwrite,
+            Err(object_store::Error::AlreadyExists { .. }) => true,
+            // the store takes no conditions: only the check below guards the object
+            Err(object_store::Error::NotImplemented) => false,
             Err(e) => return Err(self.err(name, &e)),
+        };
+        let mode = match self.head(name)? {
+            Some((size, _)) if self.intact(name, size)? => return Ok(()),
+            Some((_, seen)) if conditional => PutMode::Update(seen),
+            None if conditional => PutMode::Create,
+            _ => PutMode::Overwrite,
         };
         self.rt
             .block_on(self.store.put_opts(&path, payload, PutOptions::from(mode)))
@@ -140,9 +189,16 @@ impl ObjectBackend {
         data: &mut dyn std::io::Read,
         size: u64,
     ) -> Result<(), StorageError> {
+        let path = self.path(name)?;
+        // no conditional completion here: keep an intact object found before the upload (its
+        // bytes are still read, for the caller's checks)
+        if let Some((stored, _)) = self.head(name)? {
+            if self.intact(name, stored)? {
+                return super::copy_exact(data, size, self.at(name), |_| Ok(()));
+            }
+        }
         // the writer spawns each part's upload on the runtime
         let _entered = self.rt.enter();
-        let path = self.path(name);
         let upload = self
             .rt
             .block_on(self.store.put_multipart(&path))
@@ -202,7 +258,7 @@ impl Backend for ObjectBackend {
             (true, true) => None,
             (true, false) => Some(StorePath::from(folder)),
             (false, true) => Some(StorePath::from(self.root.as_str())),
-            (false, false) => Some(self.path(folder)),
+            (false, false) => Some(self.path(folder)?),
         };
         self.rt.block_on(async {
             let mut out = Vec::new();
@@ -225,7 +281,7 @@ impl Backend for ObjectBackend {
     fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
         let got = self
             .rt
-            .block_on(self.store.get(&self.path(name)))
+            .block_on(self.store.get(&self.path(name)?))
             .map_err(|e| self.err(name, &e))?;
         let size = got.meta.size;
         check_size(name, size, self.at(name))?;
@@ -242,26 +298,33 @@ impl Backend for ObjectBackend {
 
     fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
         // one request: the answer names the object's whole size, checked before the body is read
+        let path = self.path(name)?;
         let end = offset.saturating_add(len as u64);
+        if offset >= end {
+            // nothing to read: only whether it is there, and not over its cap
+            let (size, _) = self.head(name)?.ok_or_else(|| self.missing(name))?;
+            check_size(name, size, self.at(name))?;
+            return Ok(Vec::new());
+        }
         let opts = object_store::GetOptions {
             range: Some((offset..end).into()),
             ..Default::default()
         };
-        let got = match self
-            .rt
-            .block_on(self.store.get_opts(&self.path(name), opts))
-        {
-            Ok(got) if offset < end => got,
-            // an empty range, or one past the end (the store refuses it): what is there?
-            other => {
-                let Some((size, _)) = self.head(name)? else {
-                    return Err(error::not_found(self.at(name)));
-                };
+        let got = match self.rt.block_on(self.store.get_opts(&path, opts)) {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => return Err(self.missing(name)),
+            Err(e) => {
+                let err = self.err(name, &e);
+                if err.kind != StorageErrorKind::Io {
+                    return Err(err);
+                }
+                // a refusal without a kind may be a range past the end (416): is it?
+                let (size, _) = self.head(name)?.ok_or_else(|| self.missing(name))?;
                 check_size(name, size, self.at(name))?;
-                if offset >= size || offset >= end {
+                if offset >= size {
                     return Ok(Vec::new());
                 }
-                other.map_err(|e| self.err(name, &e))?
+                return Err(err);
             }
         };
         check_size(name, got.meta.size, self.at(name))?;
@@ -294,7 +357,7 @@ impl Backend for ObjectBackend {
     }
 
     fn delete(&self, name: &str) -> Result<(), StorageError> {
-        match self.rt.block_on(self.store.delete(&self.path(name))) {
+        match self.rt.block_on(self.store.delete(&self.path(name)?)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.err(name, &e)),
         }
@@ -305,20 +368,30 @@ impl Backend for ObjectBackend {
     }
 
     fn clean_temp(&self) -> Result<usize, StorageError> {
-        // only probes use temporary names here (a write is never partial): they sit at the root
+        // only probes use temporary names here (a write is never partial); whatever their depth,
+        // the names a listing hides are the ones removed
         let under = (!self.root.is_empty()).then(|| StorePath::from(self.root.as_str()));
-        let listed = self.rt.block_on(async {
-            let got = self.store.list_with_delimiter(under.as_ref()).await;
-            got.map_err(|e| self.err("", &e))
-        })?;
-        let mut removed = 0;
-        for meta in listed.objects {
-            let base = meta.location.filename().unwrap_or("");
-            if base.starts_with(TEMP_PREFIX) {
-                self.delete(base)?;
-                removed += 1;
+        let temps: Vec<String> = self.rt.block_on(async {
+            let mut out = Vec::new();
+            let mut stream = self.store.list(under.as_ref());
+            while let Some(meta) = stream.next().await {
+                let meta = meta.map_err(|e| self.err("", &e))?;
+                if let Some(name) = self.name_under_root(&meta.location) {
+                    if valid_name(name) && is_temp(name) {
+                        out.push(name.to_string());
+                    }
+                }
             }
+            Ok::<_, StorageError>(out)
+        })?;
+        for name in &temps {
+            self.delete(name)?;
         }
-        Ok(removed)
+        Ok(temps.len())
     }
+}
+
+/// Whether `name` is, or lies under, a temporary name.
+fn is_temp(name: &str) -> bool {
+    name.split('/').any(|p| p.starts_with(TEMP_PREFIX))
 }

@@ -16,6 +16,16 @@ pub enum Provider {
     Azure,
 }
 
+impl Provider {
+    /// The kind of store, for errors' remedies.
+    pub fn store_kind(self) -> crate::error::StoreKind {
+        match self {
+            Provider::S3 => crate::error::StoreKind::S3,
+            Provider::Azure => crate::error::StoreKind::Azure,
+        }
+    }
+}
+
 /// `s3://BUCKET[/PREFIX]` or `az://ACCOUNT/CONTAINER[/PREFIX]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectLocation {

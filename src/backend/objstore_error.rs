@@ -20,8 +20,9 @@ fn text(e: &object_store::Error) -> String {
 }
 
 /// A missing object.
-pub(super) fn not_found(location: String) -> StorageError {
+pub(super) fn not_found(provider: Provider, location: String) -> StorageError {
     StorageError::new(StorageErrorKind::NotFound, location, "no such object")
+        .at_store(provider.store_kind())
 }
 
 /// Codes the stores answer when the key or its signature is wrong (not when the key is right
@@ -80,38 +81,61 @@ pub(super) fn classify(
             StorageErrorKind::AccessDenied,
             format!("the key is valid but may not do this: grant it read, write, list and delete on the {what} and prefix (docs/STORAGE.md lists the minimal policy) ({msg})"),
         )
-    } else if unreachable(&msg) {
+    } else if matches!(
+        e,
+        object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }
+    ) {
         (
-            StorageErrorKind::Unreachable,
-            format!("the store's endpoint cannot be reached: check --endpoint (`cairn target show`), that the service runs and that no firewall blocks it; the backups are safe in the internal copy ({msg})"),
+            StorageErrorKind::Io,
+            format!("another writer changed the object while this one was writing it, and its version was kept: run the command again ({msg})"),
         )
     } else if msg.contains("QuotaExceeded") || msg.contains("InsufficientStorage") {
         (StorageErrorKind::NoSpace, msg)
-    } else if msg.contains("error sending request")
-        || msg.contains("error decoding response")
-        || msg.contains("timed out")
-    {
-        (
-            StorageErrorKind::Disconnected,
-            format!("the connection to the store dropped (after retries); the next `cairn export` resumes with what is missing ({msg})"),
-        )
+    } else if let Some(kind) = transport(e) {
+        let detail = match kind {
+            StorageErrorKind::Unreachable => format!("the store's endpoint cannot be reached: check --endpoint (`cairn target show`), that the service runs and that no firewall blocks it; the backups are safe in the internal copy ({msg})"),
+            _ => format!("the connection to the store dropped; the next `cairn export` resumes with what is missing ({msg})"),
+        };
+        (kind, detail)
     } else {
         (StorageErrorKind::Io, msg)
     };
-    StorageError::new(kind, location, detail)
+    StorageError::new(kind, location, detail).at_store(provider.store_kind())
 }
 
-fn unreachable(msg: &str) -> bool {
-    let m = msg.to_ascii_lowercase();
-    [
-        "connection refused",
-        "dns error",
-        "failed to lookup",
-        "no route to host",
-        "network is unreachable",
-        "tcp connect error",
-        "client error (connect)",
-    ]
-    .iter()
-    .any(|s| m.contains(s))
+/// An OS error met on a connection to the store: as on any storage ([`StorageError::from_io_error`]),
+/// except that a connection reset or cut once made is a dropped connection, not an unreachable
+/// server.
+fn io_kind(io: &std::io::Error) -> StorageErrorKind {
+    use std::io::ErrorKind as K;
+    match io.kind() {
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            StorageErrorKind::Disconnected
+        }
+        k => StorageError::from_io_error("", std::io::Error::new(k, String::new())).kind,
+    }
+}
+
+/// What the transport's failure behind `e` was, from the typed errors in its source chain (the
+/// HTTP client's kind of failure, or the OS error): `None` if it is no transport failure.
+fn transport(e: &object_store::Error) -> Option<StorageErrorKind> {
+    use object_store::client::HttpErrorKind as H;
+    let (mut http, mut os) = (None, None);
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(h) = s.downcast_ref::<object_store::client::HttpError>() {
+            http = http.or(Some(h.kind()));
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            os = os.or(Some(io_kind(io)));
+        }
+        src = s.source();
+    }
+    match http {
+        Some(H::Connect) => Some(StorageErrorKind::Unreachable),
+        Some(H::Request | H::Timeout | H::Interrupted | H::Decode) => {
+            Some(StorageErrorKind::Disconnected)
+        }
+        _ => os.filter(|k| !matches!(k, StorageErrorKind::Io | StorageErrorKind::NotFound)),
+    }
 }

@@ -16,6 +16,8 @@ mod index;
 mod logs;
 mod mount;
 mod objstore;
+mod objstore_sigpipe;
+mod objstore_writers;
 mod ops;
 mod prune_crash;
 mod samba;

@@ -178,14 +178,17 @@ fn the_probe_names_a_wrong_key_a_missing_bucket_and_an_unreachable_endpoint() {
     )));
     assert_eq!(k, StorageErrorKind::LogonFailure, "{msg}");
     assert!(msg.contains("--password-file"), "{msg}");
+    s3_remedy(&msg, "--username");
     let (k, msg) = kind_of(probe(&s3_cfg(&m, "s3://no-such-bucket/ctl1", &m.secret())));
     assert_eq!(k, StorageErrorKind::ShareNotFound, "{msg}");
+    s3_remedy(&msg, "bucket does not exist");
     let closed = TargetConfig::new("s3://backups/x", Some("k".into()), Some("s".into()))
         .unwrap()
         .with_store_options(Some(format!("http://127.0.0.1:{}", closed_port())), None)
         .unwrap();
     let (k, msg) = kind_of(probe(&closed));
     assert_eq!(k, StorageErrorKind::Unreachable, "{msg}");
+    s3_remedy(&msg, "--endpoint");
 
     let a = Azurite::start();
     let key = std::fs::read_to_string(&a.key_file).unwrap();
@@ -202,12 +205,55 @@ fn the_probe_names_a_wrong_key_a_missing_bucket_and_an_unreachable_endpoint() {
         bad,
     )));
     assert_eq!(k, StorageErrorKind::LogonFailure, "{msg}");
+    az_remedy(&msg, "account's key");
     let (k, msg) = kind_of(probe(&az_cfg(
         &a,
         "az://devstoreaccount1/nothere/ctl1",
         key.trim(),
     )));
     assert_eq!(k, StorageErrorKind::ShareNotFound, "{msg}");
+    az_remedy(&msg, "container does not exist");
+    let closed = TargetConfig::new("az://devstoreaccount1/backups", None, Some(bad.into()))
+        .unwrap()
+        .with_store_options(
+            Some(format!(
+                "http://127.0.0.1:{}/devstoreaccount1",
+                closed_port()
+            )),
+            None,
+        )
+        .unwrap();
+    let (k, msg) = kind_of(probe(&closed));
+    assert_eq!(k, StorageErrorKind::Unreachable, "{msg}");
+    az_remedy(&msg, "--endpoint");
+}
+
+/// The remedy (after " / " in `msg`) is worded for S3 and says `what`, never SMB's.
+fn s3_remedy(msg: &str, what: &str) {
+    let remedy = msg.rsplit(" / ").next().unwrap();
+    assert!(
+        remedy.contains("s3://") || remedy.contains("S3"),
+        "{remedy}"
+    );
+    assert!(remedy.contains(what), "{remedy}");
+    assert!(
+        !remedy.contains("share") && !remedy.contains("SMB"),
+        "{remedy}"
+    );
+}
+
+/// The remedy (after " / " in `msg`) is worded for Azure and says `what`, never SMB's.
+fn az_remedy(msg: &str, what: &str) {
+    let remedy = msg.rsplit(" / ").next().unwrap();
+    assert!(
+        remedy.contains("az://") || remedy.contains("Azure"),
+        "{remedy}"
+    );
+    assert!(remedy.contains(what), "{remedy}");
+    assert!(
+        !remedy.contains("share") && !remedy.contains("SMB"),
+        "{remedy}"
+    );
 }
 
 fn closed_port() -> u16 {

@@ -47,3 +47,52 @@ fn an_oversized_object_in_a_bucket_is_refused_before_it_is_read_and_forged_names
         "the listing handed on a forged name"
     );
 }
+
+#[test]
+fn a_forged_object_name_is_refused_on_read_write_and_delete_and_never_leaves_the_prefix() {
+    let m = Moto::start();
+    let cfg = TargetConfig::new(
+        "s3://backups/ctl1/inner",
+        Some(m.key_id.clone()),
+        Some(m.secret()),
+    )
+    .unwrap()
+    .with_store_options(Some(m.endpoint()), Some("us-east-1".into()))
+    .unwrap();
+    let b = open_backend(&cfg).unwrap();
+    put(&m, "ctl1/config", b"the parent's config".to_vec());
+    put(&m, "config", b"the bucket root's config".to_vec());
+    for name in [
+        "../config",
+        "/config",
+        "data/../../config",
+        "data//x",
+        "./config",
+        "",
+    ] {
+        let refused = |r: Result<(), cairn::error::StorageError>, call: &str| {
+            let e = r.expect_err(&format!("{call}({name:?}) was let through"));
+            assert!(
+                e.detail.contains("refused the object name"),
+                "{call}({name:?}): {e}"
+            );
+        };
+        refused(b.read(name).map(drop), "read");
+        refused(b.read_range(name, 0, 4).map(drop), "read_range");
+        refused(b.stat(name).map(drop), "stat");
+        refused(b.write(name, b"forged"), "write");
+        refused(b.write_from(name, &mut &b"forged"[..], 6), "write_from");
+        refused(b.delete(name), "delete");
+    }
+    // nothing outside the prefix was read, replaced or removed
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = m.client("backups");
+    for (key, want) in [
+        ("ctl1/config", &b"the parent's config"[..]),
+        ("config", &b"the bucket root's config"[..]),
+    ] {
+        let p = object_store::path::Path::from(key);
+        let got = rt.block_on(async { store.get(&p).await.unwrap().bytes().await.unwrap() });
+        assert_eq!(&got[..], want, "{key} was changed");
+    }
+}
