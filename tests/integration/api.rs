@@ -864,3 +864,32 @@ fn the_backups_come_in_pages_newest_first_that_list_each_backup_once() {
         );
     }
 }
+
+#[test]
+fn status_and_backups_served_from_memory_follow_a_backup_made_by_the_cli() {
+    let (env, first, _, reader) = setup();
+    let s = Server::start(&env);
+    let r = Some(reader.as_str());
+    // past the racy second of the files' last change: the documents are kept and served again
+    std::thread::sleep(Duration::from_millis(1500));
+    for _ in 0..3 {
+        let st = s.json("GET", "/api/v1/status", r, None, 200);
+        assert_eq!(st["last_backup"]["id"], first.as_str());
+        let list = s.json("GET", "/api/v1/backups", r, None, 200);
+        assert_eq!(list[0]["id"], first.as_str());
+    }
+    let second = env.backup();
+    let st = s.json("GET", "/api/v1/status", r, None, 200);
+    assert_eq!(st["last_backup"]["id"], second.as_str(), "{st}");
+    assert_eq!(st["backups"], 2);
+    let list = s.json("GET", "/api/v1/backups", r, None, 200);
+    assert_eq!(list[0]["id"], second.as_str(), "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    // a token created by the CLI works at once, one revoked stops at once
+    let made = env.run(["token", "create", "late", "--role", "reader"]);
+    made.ok("token create");
+    let late = made.last_line();
+    s.json("GET", "/api/v1/status", Some(&late), None, 200);
+    env.run(["token", "revoke", "late"]).ok("token revoke");
+    s.error("GET", "/api/v1/status", Some(&late), None, 401);
+}
