@@ -68,10 +68,13 @@ impl ManifestCache {
         root: &std::path::Path,
         open: impl FnOnce() -> Result<C>,
     ) -> Result<(Listing, Vec<Damaged>)> {
+        // stamped before the reading: a change after it gets a later stamp, unless it falls in
+        // the same tick as a change the stamp already shows (then the stamp is unsettled and
+        // the listing is not kept)
         let dir = super::stamp::Stamp::of(&root.join("backups"));
         {
             let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-            if last.dir == Some(dir) && dir != Default::default() && dir.settled() {
+            if last.dir == Some(dir) && dir != Default::default() {
                 return Ok((last.listing.clone(), Vec::new()));
             }
         }
@@ -88,7 +91,7 @@ impl ManifestCache {
                 manifests: Arc::new(good),
             };
         }
-        last.dir = bad.is_empty().then_some(dir);
+        last.dir = (bad.is_empty() && dir.settled()).then_some(dir);
         Ok((last.listing.clone(), bad))
     }
 

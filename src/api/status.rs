@@ -29,12 +29,15 @@ pub(super) async fn status(State(state): State<Arc<AppState>>) -> Result<Respons
 /// settings files, and the state database's key ([`sled_key`]).
 type Key = (u64, Vec<Stamp>, (Stamp, Vec<String>));
 
+/// A kept status document: its key, its text, and when it expires (a backup falls due).
+type Kept = (Key, Bytes, Option<chrono::DateTime<chrono::Utc>>);
+
 /// The last status document as JSON text, reused while nothing it was made from changed and
 /// nothing in it moves by itself (a running job's progress, a backup that is due now); when it
 /// cannot be, concurrent requests share one reading ([`Coalesce`]).
 #[derive(Default)]
 pub struct StatusCache {
-    last: Mutex<Option<(Key, Bytes, Option<chrono::DateTime<chrono::Utc>>)>>,
+    last: Mutex<Option<Kept>>,
     reading: Coalesce<Result<Bytes, ApiError>>,
 }
 

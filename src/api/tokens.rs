@@ -227,14 +227,17 @@ impl Verifier {
         let cached = {
             let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
             last.as_ref()
-                .filter(|(s, _)| *s == stamp && stamp.settled())
+                .filter(|(s, _)| *s == stamp)
                 .map(|(_, l)| l.clone())
         };
         let list = match cached {
             Some(l) => l,
             None => {
                 let l = Arc::new(self.tokens.load()?);
-                *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((stamp, l.clone()));
+                // kept only when the file's last change is older than the racy second
+                // (super::stamp): a later change gets a later stamp
+                *self.last.lock().unwrap_or_else(|p| p.into_inner()) =
+                    stamp.settled().then(|| (stamp, l.clone()));
                 l
             }
         };
