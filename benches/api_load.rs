@@ -1,7 +1,8 @@
 //! Load on the management API: a repository with 1,000 real backups (signed manifests made by
 //! `cairn::ops::backup` of a small service), served by the real `cairn serve --listen`, and 200
-//! concurrent clients on `GET /api/v1/backups` and `GET /api/v1/status`. Reports p50, p99 and
-//! max latency per route and the server's idle and peak RSS (`/proc/PID/status`).
+//! concurrent clients on `GET /api/v1/backups` (its first page, the newest 100) and
+//! `GET /api/v1/status`. Reports p50, p99 and max latency per route and the server's idle and
+//! peak RSS (`/proc/PID/status`).
 //!
 //!   cargo bench --bench api_load
 //!   CAIRN_BENCH_BACKUPS=200 CAIRN_BENCH_CLIENTS=50 CAIRN_BENCH_ROUNDS=5 cargo bench --bench api_load

@@ -19,7 +19,7 @@ if [[ -f fuzz/run.sh ]]; then
 fi
 if [[ -d ../shared/accept ]]; then
   step "cargo build --release" cargo build --release --bin cairn
-  for s in core share mount jobs trust pkg coord objstore; do
+  for s in core share mount jobs trust pkg coord objstore api; do
     bin=$PWD/target/release/cairn
     # share.sh predates PRODUCT §7's required --fingerprint: see scripts/accept-compat/fingerprint-kept
     [[ $s == share ]] && bin=$PWD/scripts/accept-compat/fingerprint-kept

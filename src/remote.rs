@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-const EXPORTED_FILE: &str = "exported.json";
+pub(crate) const EXPORTED_FILE: &str = "exported.json";
 
 /// How errors about the target's copy name it ("the target's copy at smb://…").
 pub const TARGET_COPY: &str = "the target's copy";

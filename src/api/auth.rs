@@ -3,7 +3,6 @@
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::tokens::Tokens;
 use axum::extract::{Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
@@ -29,17 +28,10 @@ pub async fn require_token(
         return ApiError::unauthorized("no token: this API needs `Authorization: Bearer TOKEN`")
             .into_response();
     };
-    let tokens = Tokens::new(&state.local());
-    let found = match tokio::task::spawn_blocking(move || tokens.check(&presented)).await {
-        Ok(Ok(f)) => f,
-        Ok(Err(e)) => return ApiError::from(e).into_response(),
-        Err(e) => {
-            return ApiError::from(crate::Error::failed(
-                format!("checking the token failed: {e}"),
-                "retry; if it persists, see the server's log",
-            ))
-            .into_response()
-        }
+    // one `stat` of the token file, and its reading when it changed (tokens::Verifier)
+    let found = match state.tokens.check(&presented) {
+        Ok(f) => f,
+        Err(e) => return ApiError::from(e).into_response(),
     };
     let Some(token) = found else {
         return ApiError::unauthorized("the token is not valid (unknown or revoked)")

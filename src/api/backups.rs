@@ -7,55 +7,22 @@ use super::JsonBody;
 use crate::keyring::KeyRing;
 use crate::ops::Context;
 use crate::restore::RestoreOptions;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub(super) async fn list(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<super::pages::PageQuery>,
+) -> Result<Response, ApiError> {
+    let (limit, before) = q.parse()?;
     let st = state.clone();
-    let body = super::blocking(move || {
-        Ok(st
-            .backups_doc
-            .get(|| list_document(&st).map_err(ApiError::from)))
-    })
-    .await??;
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response())
-}
-
-/// The list of backups as JSON text, read now (concurrent requests share one reading): the
-/// documents of `cairn list --json`, from the server's manifest cache.
-fn list_document(st: &AppState) -> crate::Result<Bytes> {
-    let ctl = crate::controller::Controller::open(&st.repo)?;
-    let (manifests, damaged) = st.manifests.manifests(&ctl)?;
-    for (name, e) in &damaged {
-        tracing::warn!(
-            "{} is damaged and not listed: {}",
-            crate::text::escape(name),
-            crate::text::escape(&e.to_string())
-        );
-    }
-    let on_target = crate::ops::on_target(&ctl);
-    let doc = Value::Array(
-        manifests
-            .iter()
-            .map(|m| crate::ops::backup_json(m, on_target(&m.id)))
-            .collect(),
-    );
-    serde_json::to_vec(&doc).map(Bytes::from).map_err(|e| {
-        crate::Error::failed(
-            format!("cannot encode the list of backups: {e}"),
-            "report this as a bug",
-        )
-    })
+    let entries = super::blocking(move || st.backups_doc.get(&st)).await?;
+    Ok(super::pages::page(&entries, limit, before.as_deref()))
 }
 
 /// 404 unless `id` names a listed backup (or is `latest` and there is one); from the server's

@@ -6,6 +6,12 @@
 //! next call: the cache is never staler than the directory (to the file system's timestamp
 //! granularity, for a rewrite of the same size within one tick). Damaged manifests are not cached:
 //! each call reads them again and reports them.
+//!
+//! Listing `backups/` and stamping its files costs a system call per backup, too much for every
+//! request of a busy dashboard: while the directory's own stamp ([`super::stamp`]) is unchanged
+//! and settled, and the last listing found nothing damaged, the last listing is the answer (cairn
+//! writes a manifest by renaming it into place, which changes the directory). Each different
+//! listing gets a new generation, the key of the documents made from it.
 
 use crate::controller::Controller;
 use crate::format::manifest::Manifest;
@@ -22,12 +28,75 @@ type Stamp = Option<(u64, SystemTime)>;
 #[derive(Default)]
 pub struct ManifestCache {
     entries: Mutex<HashMap<String, (Stamp, Arc<Manifest>)>>,
+    last: Mutex<Last>,
+}
+
+/// The manifests of one listing, oldest first, and its generation.
+#[derive(Clone, Default)]
+pub struct Listing {
+    /// Different for each different listing this cache answered.
+    pub generation: u64,
+    /// The manifests, oldest first.
+    pub manifests: Arc<Vec<Arc<Manifest>>>,
+}
+
+/// The last listing, and the stamp of `backups/` before it was read (`None`: not reusable).
+#[derive(Default)]
+struct Last {
+    dir: Option<super::stamp::Stamp>,
+    listing: Listing,
 }
 
 impl ManifestCache {
     /// Every manifest of `ctl`'s repository, oldest first, and the damaged ones: what
     /// [`crate::repository::Repository::manifests`] answers, from the cache where it holds.
     pub fn manifests(&self, ctl: &Controller) -> Result<(Vec<Arc<Manifest>>, Vec<Damaged>)> {
+        let (l, bad) = self.listing(ctl)?;
+        Ok((l.manifests.to_vec(), bad))
+    }
+
+    /// As [`ManifestCache::manifests`], with the listing's generation; the last listing again
+    /// while `backups/` is unchanged (module documentation).
+    pub fn listing(&self, ctl: &Controller) -> Result<(Listing, Vec<Damaged>)> {
+        self.listing_at(&ctl.root, || Ok(ctl))
+    }
+
+    /// As [`ManifestCache::listing`] for the repository at `root`, opened with `open` only when
+    /// the last listing cannot be reused.
+    pub fn listing_at<C: std::borrow::Borrow<Controller>>(
+        &self,
+        root: &std::path::Path,
+        open: impl FnOnce() -> Result<C>,
+    ) -> Result<(Listing, Vec<Damaged>)> {
+        // stamped before the reading: a change after it gets a later stamp, unless it falls in
+        // the same tick as a change the stamp already shows (then the stamp is unsettled and
+        // the listing is not kept)
+        let dir = super::stamp::Stamp::of(&root.join("backups"));
+        {
+            let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            if last.dir == Some(dir) && dir != Default::default() {
+                return Ok((last.listing.clone(), Vec::new()));
+            }
+        }
+        let (good, bad) = self.read(open()?.borrow())?;
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let same = good.len() == last.listing.manifests.len()
+            && good
+                .iter()
+                .zip(last.listing.manifests.iter())
+                .all(|(a, b)| Arc::ptr_eq(a, b));
+        if !same {
+            last.listing = Listing {
+                generation: last.listing.generation + 1,
+                manifests: Arc::new(good),
+            };
+        }
+        last.dir = (bad.is_empty() && dir.settled()).then_some(dir);
+        Ok((last.listing.clone(), bad))
+    }
+
+    /// List `backups/` and stamp each manifest's file, decoding those not cached.
+    fn read(&self, ctl: &Controller) -> Result<(Vec<Arc<Manifest>>, Vec<Damaged>)> {
         let listed = ctl.repo.manifest_names()?;
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let mut kept = HashMap::with_capacity(listed.len());

@@ -20,6 +20,8 @@ mod jobs;
 mod location;
 mod manifests;
 mod metrics;
+mod pages;
+mod stamp;
 pub mod state;
 mod status;
 pub mod tokens;

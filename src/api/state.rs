@@ -1,7 +1,6 @@
 //! What the server shares between requests and threads: the repository's path, the live
 //! progress of the jobs this process runs, and the sink that feeds it.
 
-use super::coalesce::Coalesce;
 use crate::jobs::JobRecord;
 use crate::ops::{Cancel, Sink};
 use crate::progress::Progress;
@@ -26,9 +25,11 @@ pub struct AppState {
     /// The decoded manifests, reused while their files are unchanged.
     pub(super) manifests: super::manifests::ManifestCache,
     /// `GET /api/v1/status`, shared by the requests that arrive while it is read.
-    pub(super) status_doc: Coalesce<Result<serde_json::Value, super::error::ApiError>>,
-    /// `GET /api/v1/backups` as JSON text, likewise.
-    pub(super) backups_doc: Coalesce<Result<axum::body::Bytes, super::error::ApiError>>,
+    pub(super) status_doc: super::status::StatusCache,
+    /// The API tokens' hashes, read again when their file changes.
+    pub(super) tokens: super::tokens::Verifier,
+    /// The entries of `GET /api/v1/backups`, encoded once per listing.
+    pub(super) backups_doc: super::pages::EntriesCache,
 }
 
 /// A running job's current phase and its counters.
@@ -62,8 +63,9 @@ impl AppState {
             live: Mutex::default(),
             schedule_generation: AtomicU64::new(0),
             manifests: Default::default(),
-            status_doc: Coalesce::default(),
-            backups_doc: Coalesce::default(),
+            status_doc: Default::default(),
+            tokens: super::tokens::Verifier::new(&repo.join("local")),
+            backups_doc: Default::default(),
         }
     }
 
@@ -84,6 +86,15 @@ impl AppState {
                 files_done: files,
             }
         })
+    }
+
+    /// Whether this process runs a job now.
+    pub fn has_live(&self) -> bool {
+        !self
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
     }
 
     /// The record of job `id` while this process runs it: polls of a running job are answered

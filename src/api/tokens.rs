@@ -17,11 +17,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use super::stamp::Stamp;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 
 /// File name of the token hashes under `REPO/local/`.
@@ -178,21 +180,68 @@ impl Tokens {
     /// The token `presented` matches, if any: its name and role. Every stored hash is compared,
     /// in constant time.
     pub fn check(&self, presented: &str) -> Result<Option<TokenInfo>> {
-        let h = hash(presented);
-        let mut found = None;
-        for t in self.load()? {
-            let Ok(stored) = hex::decode(&t.hash) else {
-                continue;
-            };
-            if bool::from(stored.as_slice().ct_eq(&h)) {
-                found = Some(TokenInfo {
-                    name: t.name,
-                    role: t.role,
-                    created: t.created,
-                });
-            }
+        Ok(matching(&self.load()?, presented))
+    }
+}
+
+/// The stored token `presented` matches, comparing every stored hash in constant time.
+fn matching(list: &[Stored], presented: &str) -> Option<TokenInfo> {
+    let h = hash(presented);
+    let mut found = None;
+    for t in list {
+        let Ok(stored) = hex::decode(&t.hash) else {
+            continue;
+        };
+        if bool::from(stored.as_slice().ct_eq(&h)) {
+            found = Some(TokenInfo {
+                name: t.name.clone(),
+                role: t.role,
+                created: t.created.clone(),
+            });
         }
-        Ok(found)
+    }
+    found
+}
+
+/// The tokens as the server checks them on every request: the token file is read again only
+/// when its stamp ([`super::stamp`]) changed, so a `cairn token create` or `revoke` (which
+/// replaces the file) counts from the next request on, and a request costs one `stat`.
+#[derive(Debug)]
+pub struct Verifier {
+    tokens: Tokens,
+    last: Mutex<Option<(Stamp, Arc<Vec<Stored>>)>>,
+}
+
+impl Verifier {
+    /// The verifier of the tokens kept in `local_dir` (`REPO/local`).
+    pub fn new(local_dir: &Path) -> Self {
+        Verifier {
+            tokens: Tokens::new(local_dir),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// As [`Tokens::check`].
+    pub fn check(&self, presented: &str) -> Result<Option<TokenInfo>> {
+        let stamp = Stamp::of(&self.tokens.path);
+        let cached = {
+            let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            last.as_ref()
+                .filter(|(s, _)| *s == stamp)
+                .map(|(_, l)| l.clone())
+        };
+        let list = match cached {
+            Some(l) => l,
+            None => {
+                let l = Arc::new(self.tokens.load()?);
+                // kept only when the file's last change is older than the racy second
+                // (super::stamp): a later change gets a later stamp
+                *self.last.lock().unwrap_or_else(|p| p.into_inner()) =
+                    stamp.settled().then(|| (stamp, l.clone()));
+                l
+            }
+        };
+        Ok(matching(&list, presented))
     }
 }
 

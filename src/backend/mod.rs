@@ -12,6 +12,7 @@ mod memory;
 mod objstore;
 mod on_copy;
 mod powercut;
+mod refused;
 mod smb;
 // Public only for the fuzz target (fuzz/fuzz_targets/smb_negotiate.rs): the parser of a
 // server's (hostile) NEGOTIATE answer.

@@ -281,11 +281,14 @@ impl SmbBackend {
     }
 
     /// Reach the share's root, classifying logon and share failures.
+    /// A refusal for a moment (a busy server) is tried again ([`super::refused`]).
     fn reach(&self) -> Result<(), StorageError> {
-        self.client.stat("/").map(|_| ()).map_err(|e| {
-            let errno = errno_of(&e);
-            StorageError::new(classify(errno, true), self.describe(), detail(&e, errno))
-        })
+        super::refused::retry(|| self.client.stat("/"), errno_of)
+            .map(|_| ())
+            .map_err(|e| {
+                let errno = errno_of(&e);
+                StorageError::new(classify(errno, true), self.describe(), detail(&e, errno))
+            })
     }
 
     /// The location of an object, for messages.

@@ -191,7 +191,11 @@ pub fn ask(host: &str, port: u16, timeout: Duration, place: &str) -> Result<Offe
     let mut last = format!("{host} has no address");
     let mut stream = None;
     for a in &addrs {
-        match TcpStream::connect_timeout(a, timeout) {
+        // a refusal for a moment (a busy server) is not yet an unreachable one
+        match super::refused::retry(
+            || TcpStream::connect_timeout(a, timeout),
+            std::io::Error::raw_os_error,
+        ) {
             Ok(s) => {
                 stream = Some(s);
                 break;
@@ -253,6 +257,33 @@ mod tests {
                 .encryption
         );
         assert!(!parse(&response(0x0302, 0, None)).unwrap().encryption);
+    }
+
+    #[test]
+    fn a_server_that_refuses_connections_at_first_is_asked_again() {
+        use std::net::TcpListener;
+        // a port nobody listens on (yet): connections to it are refused
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(120));
+            let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+            let (mut s, _) = l.accept().unwrap();
+            let mut head = [0u8; 4];
+            s.read_exact(&mut head).unwrap();
+            let mut req = vec![0; u32::from_be_bytes(head) as usize];
+            s.read_exact(&mut req).unwrap();
+            let answer = response(0x0311, 0, Some(2));
+            let mut framed = (answer.len() as u32).to_be_bytes().to_vec();
+            framed.extend_from_slice(&answer);
+            s.write_all(&framed).unwrap();
+        });
+        let offer = ask("127.0.0.1", port, Duration::from_secs(5), "the test server").unwrap();
+        assert!(offer.encryption && offer.signing);
+        server.join().unwrap();
     }
 
     #[test]

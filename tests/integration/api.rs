@@ -752,3 +752,144 @@ fn a_method_a_route_does_not_take_and_a_bad_query_answer_json_with_a_remedy() {
     let e = s.error("GET", "/api/v1/jobs?limit=many", a, None, 400);
     assert!(e.contains("limit"), "the error names the parameter: {e}");
 }
+
+/// GET `path` with `token`: (status, `Link` header, `X-Total-Count` header, body).
+fn get_page(s: &Server, path: &str, token: &str) -> (u16, String, String, String) {
+    let res = ureq::get(&format!("{}{path}", s.base))
+        .timeout(Duration::from_secs(60))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call();
+    let resp = match res {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("GET {path}: {e}"),
+    };
+    let header = |h: &str| resp.header(h).unwrap_or_default().to_string();
+    let (link, total) = (header("Link"), header("X-Total-Count"));
+    (resp.status(), link, total, resp.into_string().unwrap())
+}
+
+/// Follow the pages of GET `first` to the end: the ids of each page, in order.
+fn walk_pages(s: &Server, first: &str, token: &str, total: usize) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut next = Some(first.to_string());
+    while let Some(path) = next.take() {
+        let (code, link, count, body) = get_page(s, &path, token);
+        assert_eq!(code, 200, "GET {path}: {body}");
+        assert_eq!(count, total.to_string(), "X-Total-Count of {path}");
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        pages.push(
+            doc.as_array()
+                .unwrap_or_else(|| panic!("GET {path} is not an array: {body}"))
+                .iter()
+                .map(|b| b["id"].as_str().unwrap().to_string())
+                .collect(),
+        );
+        if let Some(url) = link.strip_prefix('<') {
+            assert!(link.ends_with("; rel=\"next\""), "Link: {link}");
+            next = Some(url.split('>').next().unwrap().to_string());
+        }
+        assert!(pages.len() <= total + 1, "the pages never end: {link}");
+    }
+    pages
+}
+
+#[test]
+fn the_backups_come_in_pages_newest_first_that_list_each_backup_once() {
+    let (env, _, _, reader) = setup();
+    let n = 250;
+    for _ in 1..n {
+        cairn::ops::backup(&cairn::ops::Context::new(&env.repo)).unwrap();
+    }
+    let mut all: Vec<String> = env
+        .list()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(all.len(), n);
+    all.sort();
+    all.reverse(); // newest first
+    let s = Server::start(&env);
+
+    // default pages of 100, then pages of 64, then one page of everything
+    for (first, size) in [
+        ("/api/v1/backups", 100),
+        ("/api/v1/backups?limit=64", 64),
+        ("/api/v1/backups?limit=1000", 1000),
+    ] {
+        let pages = walk_pages(&s, first, &reader, n);
+        assert_eq!(pages.len(), n.div_ceil(size), "{first}");
+        assert!(pages[..pages.len() - 1].iter().all(|p| p.len() == size));
+        assert_eq!(
+            pages.concat(),
+            all,
+            "{first}: not every backup once, newest first"
+        );
+    }
+    // a page is made of the CLI's documents
+    let cli = env.list();
+    let (_, _, _, body) = get_page(&s, "/api/v1/backups?limit=1", &reader);
+    let newest = cli.iter().find(|b| b["id"] == all[0].as_str()).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        serde_json::json!([newest])
+    );
+    // a cursor need not be listed (a backup pruned meanwhile): the older ones follow
+    let ms = cairn::id::BackupId::parse(&all[10])
+        .unwrap()
+        .millis()
+        .unwrap();
+    let pruned = cairn::id::BackupId::from_millis(ms - 1).to_string();
+    assert!(!all.contains(&pruned));
+    let pages = walk_pages(&s, &format!("/api/v1/backups?before={pruned}"), &reader, n);
+    let older: Vec<_> = all.iter().filter(|i| **i < pruned).cloned().collect();
+    assert_eq!(pages.concat(), older);
+
+    // the bound and the cursor are checked
+    for bad in [
+        "limit=0",
+        "limit=1001",
+        "limit=-1",
+        "limit=ten",
+        "before=yesterday",
+        "before=20261301T000000.000Z%2F..",
+        "offset=3",
+    ] {
+        s.error(
+            "GET",
+            &format!("/api/v1/backups?{bad}"),
+            Some(&reader),
+            None,
+            400,
+        );
+    }
+}
+
+#[test]
+fn status_and_backups_served_from_memory_follow_a_backup_made_by_the_cli() {
+    let (env, first, _, reader) = setup();
+    let s = Server::start(&env);
+    let r = Some(reader.as_str());
+    // past the racy second of the files' last change: the documents are kept and served again
+    std::thread::sleep(Duration::from_millis(1500));
+    for _ in 0..3 {
+        let st = s.json("GET", "/api/v1/status", r, None, 200);
+        assert_eq!(st["last_backup"]["id"], first.as_str());
+        let list = s.json("GET", "/api/v1/backups", r, None, 200);
+        assert_eq!(list[0]["id"], first.as_str());
+    }
+    let second = env.backup();
+    let st = s.json("GET", "/api/v1/status", r, None, 200);
+    assert_eq!(st["last_backup"]["id"], second.as_str(), "{st}");
+    assert_eq!(st["backups"], 2);
+    let list = s.json("GET", "/api/v1/backups", r, None, 200);
+    assert_eq!(list[0]["id"], second.as_str(), "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    // a token created by the CLI works at once, one revoked stops at once
+    let made = env.run(["token", "create", "late", "--role", "reader"]);
+    made.ok("token create");
+    let late = made.last_line();
+    s.json("GET", "/api/v1/status", Some(&late), None, 200);
+    env.run(["token", "revoke", "late"]).ok("token revoke");
+    s.error("GET", "/api/v1/status", Some(&late), None, 401);
+}

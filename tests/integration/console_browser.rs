@@ -236,3 +236,71 @@ fn an_operator_enables_backup_on_a_share_backs_up_and_reads_it_in_the_browser() 
         "screenshots missing"
     );
 }
+
+#[test]
+fn the_backups_page_pages_through_older_and_newer_backups() {
+    if !webdriver::available() {
+        eprintln!("\n\n!!!!!!!! SKIPPED the browser test of the console's pages of backups: run `bash scripts/prereqs.sh` (as root). !!!!!!!!\n");
+        return;
+    }
+    let env = Env::new();
+    let src = env.path("src/identity");
+    make_tree(&src, 3, 0);
+    env.add_path_service("identity", &src);
+    let n = 103; // one page of 100, then 3 older
+    for _ in 0..n {
+        cairn::ops::backup(&cairn::ops::Context::new(&env.repo)).unwrap();
+    }
+    let mut ids: Vec<String> = env
+        .list()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    let (oldest, newest) = (ids[0].clone(), ids[n - 1].clone());
+    let created = env.run(["token", "create", "browser", "--role", "reader"]);
+    created.ok("token create");
+    let s = Server::start(&env);
+    let shots = screenshots().join("pages");
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut b = Browser::start();
+    b.open(&format!("{}/", s.base));
+    b.fill("Token", &created.last_line());
+    b.press("Sign in");
+    b.follow("Backups");
+    let row = |id: &str| format!("//tr[td/a[normalize-space(.) = '{id}']]");
+    b.wait_text(
+        &format!("{n} backups (100 shown)"),
+        30,
+        "the count of backups",
+    );
+    b.wait_shown(&row(&newest), 30, "the newest backup's row");
+    assert!(
+        b.shown(&row(&oldest)).is_none(),
+        "the oldest is on the first page"
+    );
+    b.screenshot(&shots, "01-newest");
+    b.press("Older");
+    b.wait_shown(
+        &row(&oldest),
+        30,
+        "the oldest backup's row on the older page",
+    );
+    b.wait_text(
+        &format!("{n} backups (3 shown)"),
+        30,
+        "the count on the older page",
+    );
+    assert!(
+        b.shown(&row(&newest)).is_none(),
+        "the newest is on the older page"
+    );
+    b.screenshot(&shots, "02-older");
+    b.press("Newer");
+    b.wait_shown(&row(&newest), 30, "the newest backup's row again");
+    let severe = b.severe();
+    assert!(
+        severe.is_empty(),
+        "SEVERE entries in the browser console: {severe:#?}"
+    );
+}

@@ -98,6 +98,11 @@
   }
 
   async function api(method, path, body) {
+    return (await request(method, path, body)).doc;
+  }
+
+  /** A request's answer: its JSON document and its response (for the headers). */
+  async function request(method, path, body) {
     const headers = { Authorization: "Bearer " + token, Accept: "application/json" };
     const init = { method, headers, cache: "no-store", credentials: "omit" };
     if (body !== undefined) {
@@ -125,7 +130,7 @@
       if (resp.status === 401 && token) signOut(err);
       throw err;
     }
-    return doc;
+    return { doc, resp };
   }
 
   /** Run a refresh; a failure shows in the page's banner instead of the figures. */
@@ -379,9 +384,20 @@
     return el("td", cls, ...children);
   }
 
+  // the backups page shows one page of the list, newest first; `cursors` holds the `before` of
+  // each page shown before the current one (for "Newer"), `nextCursor` the one of the next page
+  let cursors = [];
+  let cursor = "";
+  let nextCursor = "";
+
   async function loadBackups() {
-    const list = await api("GET", "/api/v1/backups");
-    list.sort((a, b) => String(b.time).localeCompare(String(a.time)) || String(b.id).localeCompare(String(a.id)));
+    const path = "/api/v1/backups" + (cursor ? "?before=" + encodeURIComponent(cursor) : "");
+    const { doc: list, resp } = await request("GET", path);
+    // the Link header's rel="next" URL carries the cursor of the next (older) page
+    const link = resp.headers.get("Link") || "";
+    const m = /[?&]before=([^&>]+)[^>]*>;\s*rel="next"/.exec(link);
+    nextCursor = m ? decodeURIComponent(m[1]) : "";
+    const total = Number(resp.headers.get("X-Total-Count") || list.length);
     const rows = $("b-rows");
     clear(rows);
     for (const b of list) {
@@ -401,7 +417,23 @@
         cell(null, target ? badge(target) : el("span", "muted", "no target"))));
     }
     $("b-none").hidden = list.length > 0;
-    $("b-count").textContent = list.length + (list.length === 1 ? " backup" : " backups");
+    $("b-count").textContent = total + (total === 1 ? " backup" : " backups") +
+      (total > list.length ? " (" + list.length + " shown)" : "");
+    $("b-older").disabled = !nextCursor;
+    $("b-newer").disabled = cursors.length === 0;
+  }
+
+  function olderBackups() {
+    if (!nextCursor) return;
+    cursors.push(cursor);
+    cursor = nextCursor;
+    guarded(loadBackups);
+  }
+
+  function newerBackups() {
+    if (cursors.length === 0) return;
+    cursor = cursors.pop();
+    guarded(loadBackups);
   }
 
   /** A link to the detail page of backup `id`. */
@@ -558,6 +590,8 @@
     $("signin-form").addEventListener("submit", signIn);
     $("sign-out").addEventListener("click", () => signOut());
     $("back-up-now").addEventListener("click", backUpNow);
+    $("b-older").addEventListener("click", olderBackups);
+    $("b-newer").addEventListener("click", newerBackups);
     $("settings-form").addEventListener("submit", saveSettings);
     $("a-all").addEventListener("change", () => refresh());
     window.addEventListener("hashchange", route);
