@@ -5,6 +5,7 @@
 //! which later backups reuse (they are indexed) and prune reclaims.
 
 mod open;
+mod spill;
 mod store;
 mod walk;
 
@@ -135,7 +136,8 @@ fn capture_all(
         repo.config.pack_target,
         repo.config.zstd_level,
         services.len() + 1,
-    );
+    )
+    .spilling_to(ctl.local());
     let (mut records, definitions, seen) = std::thread::scope(|scope| -> Result<_> {
         let params = repo.config.chunker;
         let walker = Walker::start(&store, &index, k.id_key, k.epoch, params, progress, scope);
@@ -527,7 +529,11 @@ mod tests {
         assert_eq!(opened.len(), 5);
         t.ctl.index().unwrap().pretend_per_file_layout();
         let (opened, again) = backup(&t);
-        assert_eq!(opened.len(), 5, "the old files cache is not used: {opened:?}");
+        assert_eq!(
+            opened.len(),
+            5,
+            "the old files cache is not used: {opened:?}"
+        );
         assert_eq!(again, root, "the same tree");
         assert_eq!(t.ctl.index().unwrap().cached_dir_count(), 3);
         assert_eq!(backup(&t).0, paths(&[]), "the new cache is used");

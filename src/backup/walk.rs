@@ -421,10 +421,7 @@ impl<'a> Walker<'a> {
         for p in pending {
             match p {
                 Pending::Ready(n) => tree.nodes.push(n),
-                Pending::File(r) => {
-                    tree.nodes
-                        .extend(self.file_read(service, r, stats, cache)?)
-                }
+                Pending::File(r) => tree.nodes.extend(self.file_read(service, r, stats, cache)?),
             }
         }
         Ok(tree)

@@ -178,7 +178,11 @@ mod tests {
         assert_eq!(idx.retain_dirs(seen).unwrap(), 25);
         for (i, k) in keys.iter().enumerate() {
             let got = idx.cached_dir(k).unwrap();
-            let want = if i % 2 == 0 { dir_of(i as u64) } else { CachedDir::default() };
+            let want = if i % 2 == 0 {
+                dir_of(i as u64)
+            } else {
+                CachedDir::default()
+            };
             assert_eq!(got, want, "record {i}");
         }
         assert_eq!(idx.cached_dir_count(), 25);

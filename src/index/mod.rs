@@ -144,7 +144,9 @@ impl Index {
             tracing::info!("local index in the layout of one files cache entry per file; the files cache starts afresh");
         } else {
             if version.is_some() || !self.packs.is_empty() || !self.files.is_empty() {
-                tracing::info!("local index in an older layout; rebuilding it from the pack headers");
+                tracing::info!(
+                    "local index in an older layout; rebuilding it from the pack headers"
+                );
             }
             self.clear_chunks()?;
         }

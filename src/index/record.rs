@@ -143,7 +143,16 @@ mod tests {
                 .collect(),
         };
         d.push(b"z", f(0, 0, 0, 0, 0));
-        d.push(b"a.txt", f(5, 1_700_000_000_123_456_789, 1_700_000_001_000_000_000, 77, 2));
+        d.push(
+            b"a.txt",
+            f(
+                5,
+                1_700_000_000_123_456_789,
+                1_700_000_001_000_000_000,
+                77,
+                2,
+            ),
+        );
         d.push(b"\xff odd", f(u64::MAX, i128::MIN, i128::MAX, u64::MAX, 1));
         d.push(b"m", f(1, -5, i128::MIN, 1, 3));
         d.sort();
@@ -154,14 +163,21 @@ mod tests {
     fn round_trips_and_is_compact() {
         let d = sample();
         assert_eq!(CachedDir::decode(&d.encode()), Some(d.clone()));
-        assert_eq!(CachedDir::decode(&CachedDir::default().encode()), Some(CachedDir::default()));
+        assert_eq!(
+            CachedDir::decode(&CachedDir::default().encode()),
+            Some(CachedDir::default())
+        );
         // a typical small file of one chunk: name, 3 + 9 + 1 + 4 bytes of numbers, 1 + 33 + 3
         let mut one = CachedDir::default();
         one.push(b"main.rs", sample().files[0].1.clone());
         one.files[0].1.chunks.truncate(1);
         one.files[0].1.chunks[0].len = 9000;
         one.files[0].1.size = 9000;
-        assert!(one.encode().len() <= 2 + 8 + 3 + 9 + 5 + 1 + 1 + 32 + 2, "{}", one.encode().len());
+        assert!(
+            one.encode().len() <= 2 + 8 + 3 + 9 + 5 + 1 + 1 + 32 + 2,
+            "{}",
+            one.encode().len()
+        );
     }
 
     #[test]
@@ -179,7 +195,11 @@ mod tests {
         let mut unsorted = CachedDir::default();
         unsorted.push(b"b", sample().files[0].1.clone());
         unsorted.push(b"a", sample().files[0].1.clone());
-        assert_eq!(CachedDir::decode(&unsorted.encode()), None, "names out of order");
+        assert_eq!(
+            CachedDir::decode(&unsorted.encode()),
+            None,
+            "names out of order"
+        );
         let mut dup = CachedDir::default();
         dup.push(b"a", sample().files[0].1.clone());
         dup.push(b"a", sample().files[0].1.clone());
