@@ -30,6 +30,9 @@ const VERSION: u32 = 3;
 /// file): opening it drops the files cache and keeps the chunk index.
 const VERSION_FILES_PER_FILE: u32 = 2;
 
+/// Entries indexed per sled batch by [`Index::add_pack`].
+const ADD_BATCH: usize = 256;
+
 /// How long opening the index waits for its file lock (see `Index::open_patiently`).
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -182,14 +185,20 @@ impl Index {
         self.chunks.contains_key(id.0).map_err(ierr)
     }
 
-    /// Record a pack and its entries.
+    /// Record a pack and its entries, in batches of [`ADD_BATCH`] entries: sled keeps every
+    /// node version a batch makes until the batch ends (about 40 MB for the 3,000 entries of a
+    /// 16 MiB pack of small files). A crash between batches leaves some of the pack's chunks
+    /// unindexed, which only costs dedup (they are stored again), never a wrong location.
     pub fn add_pack(&self, pack: PackId, size: u64, header: &PackHeader) -> Result<()> {
         let ordinal = self.number(pack, size)?;
-        let mut batch = sled::Batch::default();
-        for e in &header.entries {
-            batch.insert(&e.id.0, Stored::of(ordinal, e).encode());
+        for part in header.entries.chunks(ADD_BATCH) {
+            let mut batch = sled::Batch::default();
+            for e in part {
+                batch.insert(&e.id.0, Stored::of(ordinal, e).encode());
+            }
+            self.chunks.apply_batch(batch).map_err(ierr)?;
         }
-        self.chunks.apply_batch(batch).map_err(ierr)
+        Ok(())
     }
 
     /// The ordinal of `pack`, given now (the next after the highest in use) if it has none.
@@ -437,6 +446,31 @@ mod tests {
         idx.add_pack(c, 5, &header(vec![entry(4, 0)])).unwrap();
         assert_eq!(at(4).unwrap().pack, c);
         assert_eq!(at(1).unwrap().pack, a);
+    }
+
+    /// A pack of more entries than one sled batch takes is indexed whole.
+    #[test]
+    fn a_pack_larger_than_a_batch_is_indexed_whole() {
+        let idx = Index::temporary().unwrap();
+        let n = ADD_BATCH * 2 + 7;
+        let entries = (0..n)
+            .map(|i| PackEntry {
+                id: ChunkId(*blake3::hash(&i.to_le_bytes()).as_bytes()),
+                kind: BlobKind::Data,
+                offset: i as u32 * 10,
+                length: 10,
+                raw_len: 5,
+            })
+            .collect::<Vec<_>>();
+        let header = PackHeader {
+            session: KeyId([0; 32]),
+            entries: entries.clone(),
+        };
+        idx.add_pack(PackId([1; 32]), 99, &header).unwrap();
+        assert_eq!(idx.chunk_count(), n);
+        for e in &entries {
+            assert_eq!(idx.lookup(&e.id).unwrap().unwrap().offset, e.offset);
+        }
     }
 
     #[test]
