@@ -12,6 +12,7 @@ use cairn::format::pack::{self, BlobKind, PackEntry, PackHeader};
 use cairn::format::sealed_key::SealedKey;
 use cairn::format::tree::{ChunkRef, Node, NodeKind, Tree};
 use cairn::id::{ChunkId, KeyId, PackId};
+use cairn::index::{CachedDir, CachedFile};
 use cairn::service::ServiceDef;
 use cairn::signing::SigningKey;
 use std::path::Path;
@@ -118,6 +119,29 @@ fn main() {
     };
     put(dir, "tree", "empty", &Tree::default().encode());
     put(dir, "tree", "four", &tree.encode());
+
+    // dir_record: a directory's files cache record
+    let mut record = CachedDir::default();
+    for (i, name) in [&b"Cargo.toml"[..], b"main.rs", b"\xff"].into_iter().enumerate() {
+        record.push(
+            name,
+            CachedFile {
+                size: 9000 * i as u64,
+                mtime: 1_700_000_000_123_456_789,
+                ctime: 1_700_000_001_000_000_000 - i as i128,
+                ino: 77 + i as u64,
+                chunks: (0..i as u8)
+                    .map(|c| ChunkRef {
+                        id: ChunkId([c; 32]),
+                        len: 4096,
+                    })
+                    .collect(),
+            },
+        );
+    }
+    record.sort();
+    put(dir, "dir_record", "empty", &CachedDir::default().encode());
+    put(dir, "dir_record", "three", &record.encode());
 
     // the fuzz targets' fixed repository key and id (see fuzz_targets/*.rs)
     let key = SigningKey::from_seed(&[42; 32]);

@@ -5,6 +5,7 @@
 //! which later backups reuse (they are indexed) and prune reclaims.
 
 mod open;
+mod spill;
 mod store;
 mod walk;
 
@@ -92,15 +93,15 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
     Ok(manifest)
 }
 
-/// After a complete backup, the files cache keeps only the files it met (a failure here costs
+/// After a complete backup, the files cache keeps only the directories it met (a failure here costs
 /// only cache space, so it is logged, not raised: the backup is committed).
-fn forget_gone_files(index: &Index, seen: Vec<crate::index::FileKey>) {
+fn forget_gone_files(index: &Index, seen: Vec<crate::index::DirKey>) {
     match index
-        .retain_files(seen)
+        .retain_dirs(seen)
         .and_then(|n| index.flush().map(|()| n))
     {
         Ok(0) => {}
-        Ok(n) => tracing::debug!("files cache: {n} entries of files that are gone dropped"),
+        Ok(n) => tracing::debug!("files cache: {n} records of directories that are gone dropped"),
         Err(e) => tracing::warn!("files cache not trimmed: {e}"),
     }
 }
@@ -124,7 +125,7 @@ fn capture_all(
     Vec<ServiceRecord>,
     ChunkId,
     StoreStats,
-    Vec<crate::index::FileKey>,
+    Vec<crate::index::DirKey>,
 )> {
     let repo = &ctl.repo;
     let store = ChunkStore::start(
@@ -135,7 +136,8 @@ fn capture_all(
         repo.config.pack_target,
         repo.config.zstd_level,
         services.len() + 1,
-    );
+    )
+    .spilling_to(ctl.local());
     let (mut records, definitions, seen) = std::thread::scope(|scope| -> Result<_> {
         let params = repo.config.chunker;
         let walker = Walker::start(&store, &index, k.id_key, k.epoch, params, progress, scope);
@@ -446,22 +448,94 @@ pub fn hostname() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::walk::tests::take_opened_under;
     use crate::progress::Progress;
     use crate::testutil::TestRepo;
+    use std::path::{Path, PathBuf};
 
-    /// The files cache keeps one entry per file that exists: a deleted file's entry goes with the
-    /// next complete backup, and an unchanged file's entry stays (it is not read again).
-    #[test]
-    fn the_files_cache_forgets_deleted_files_and_keeps_the_rest() {
-        let t = TestRepo::with_service("svc");
-        for i in 0..6 {
-            std::fs::write(t.src.join(format!("f{i}")), format!("file {i}")).unwrap();
+    /// Back up; the files (under the source) the readers opened, and the service's root tree.
+    fn backup(t: &TestRepo) -> (Vec<PathBuf>, crate::id::ChunkId) {
+        let m = super::run(&t.ctl, &Progress::default()).unwrap();
+        (take_opened_under(&t.src), m.services[0].root)
+    }
+
+    fn paths(p: &[&str]) -> Vec<PathBuf> {
+        p.iter().map(PathBuf::from).collect()
+    }
+
+    /// `d` directories `d0`…, each with the files `a` and `b`, and one file in the root.
+    fn tree_of(src: &Path, d: usize) {
+        std::fs::write(src.join("top"), b"top").unwrap();
+        for i in 0..d {
+            std::fs::create_dir_all(src.join(format!("d{i}"))).unwrap();
+            for f in ["a", "b"] {
+                std::fs::write(src.join(format!("d{i}/{f}")), format!("{i} {f}")).unwrap();
+            }
         }
-        super::run(&t.ctl, &Progress::default()).unwrap();
-        assert_eq!(t.ctl.index().unwrap().cached_file_count(), 6);
-        std::fs::remove_file(t.src.join("f0")).unwrap();
-        std::fs::remove_file(t.src.join("f1")).unwrap();
-        super::run(&t.ctl, &Progress::default()).unwrap();
-        assert_eq!(t.ctl.index().unwrap().cached_file_count(), 4);
+    }
+
+    /// A re-backup opens no unchanged file; a changed file is read again and its unchanged
+    /// siblings are not.
+    #[test]
+    fn a_rebackup_reads_only_the_changed_file_not_its_siblings() {
+        let t = TestRepo::with_service("svc");
+        tree_of(&t.src, 3);
+        let (first, _) = backup(&t);
+        assert_eq!(first.len(), 7, "{first:?}");
+        assert_eq!(backup(&t).0, paths(&[]), "unchanged re-backup");
+        std::fs::write(t.src.join("d1/b"), b"changed, and longer").unwrap();
+        assert_eq!(backup(&t).0, paths(&["d1/b"]));
+        assert_eq!(backup(&t).0, paths(&[]), "its new state is cached");
+    }
+
+    /// The files cache holds one record per directory that holds files, not one per file.
+    #[test]
+    fn the_files_cache_holds_one_record_per_directory() {
+        let t = TestRepo::with_service("svc");
+        tree_of(&t.src, 5);
+        std::fs::create_dir_all(t.src.join("d0/empty")).unwrap();
+        backup(&t);
+        // the root and d0…d4 (11 files); the empty directory has no record
+        assert_eq!(t.ctl.index().unwrap().cached_dir_count(), 6);
+    }
+
+    /// The records of deleted directories (and of directories left without files) go with the
+    /// next complete backup; the others stay and are used.
+    #[test]
+    fn trimming_removes_the_records_of_deleted_directories() {
+        let t = TestRepo::with_service("svc");
+        tree_of(&t.src, 4);
+        backup(&t);
+        assert_eq!(t.ctl.index().unwrap().cached_dir_count(), 5);
+        std::fs::remove_dir_all(t.src.join("d0")).unwrap();
+        std::fs::remove_dir_all(t.src.join("d1")).unwrap();
+        std::fs::remove_file(t.src.join("d2/a")).unwrap();
+        std::fs::remove_file(t.src.join("d2/b")).unwrap();
+        assert_eq!(backup(&t).0, paths(&[]));
+        assert_eq!(t.ctl.index().unwrap().cached_dir_count(), 2, "root and d3");
+        // d0 recreated as it was: read again, its old record is gone
+        std::fs::create_dir_all(t.src.join("d0")).unwrap();
+        std::fs::write(t.src.join("d0/a"), b"0 a").unwrap();
+        assert_eq!(backup(&t).0, paths(&["d0/a"]));
+    }
+
+    /// A repository whose index has the layout of one files cache entry per file backs up the
+    /// same tree as before (every file read once), then uses the new cache.
+    #[test]
+    fn an_index_of_the_per_file_layout_backs_up_then_uses_the_new_cache() {
+        let t = TestRepo::with_service("svc");
+        tree_of(&t.src, 2);
+        let (opened, root) = backup(&t);
+        assert_eq!(opened.len(), 5);
+        t.ctl.index().unwrap().pretend_per_file_layout();
+        let (opened, again) = backup(&t);
+        assert_eq!(
+            opened.len(),
+            5,
+            "the old files cache is not used: {opened:?}"
+        );
+        assert_eq!(again, root, "the same tree");
+        assert_eq!(t.ctl.index().unwrap().cached_dir_count(), 3);
+        assert_eq!(backup(&t).0, paths(&[]), "the new cache is used");
     }
 }

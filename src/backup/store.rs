@@ -2,17 +2,18 @@
 //!
 //! ```text
 //! put(id, data) ──dedup──▶ sealers (N threads: zstd, XChaCha20-Poly1305) ──▶ packer ──▶ writer
-//!                                                                     (pack bytes)   (fsync, index)
+//!                                                                     (pack file)    (fsync, index)
 //! ```
-//! Every queue is bounded, so memory stays bounded whatever the size of the data.
+//! Every queue is bounded, so memory stays bounded whatever the size of the data; with
+//! [`ChunkStore::spilling_to`], packs are built in unnamed files, not in memory.
 
+use super::spill::{Builder, Built};
 use crate::backend::Backend;
 use crate::crypto::SessionKey;
 use crate::error::{Error, Result};
-use crate::format::pack::{BlobKind, PackEntry, PackHeader};
+use crate::format::pack::{BlobKind, PackEntry};
 use crate::id::{ChunkId, KeyId};
 use crate::index::Index;
-use crate::packer::{store_pack, PackBuilder};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,6 +43,8 @@ struct Shared {
     /// New (sealed) bytes per service slot.
     new_bytes: Vec<AtomicU64>,
     packs_written: AtomicU64,
+    /// Where packs are built (unnamed files), if not in memory.
+    spill: Mutex<Option<std::path::PathBuf>>,
 }
 
 impl Shared {
@@ -91,6 +94,7 @@ impl ChunkStore {
             error: Mutex::new(None),
             new_bytes: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             packs_written: AtomicU64::new(0),
+            spill: Mutex::new(None),
         });
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -98,7 +102,7 @@ impl ChunkStore {
             .clamp(2, 16);
         let (raw_tx, raw_rx) = bounded::<Raw>(workers * 4);
         let (sealed_tx, sealed_rx) = bounded::<(Sealed, usize)>(workers * 8);
-        let (pack_tx, pack_rx) = bounded::<(Vec<u8>, PackHeader)>(1);
+        let (pack_tx, pack_rx) = bounded::<Built>(1);
         let mut threads = Vec::new();
         for _ in 0..workers {
             let (rx, tx, key, sh) = (
@@ -123,6 +127,13 @@ impl ChunkStore {
             tx: Some(raw_tx),
             threads,
         }
+    }
+
+    /// Build packs in unnamed files in `dir` (the repository's local state) rather than in
+    /// memory, where its file system allows.
+    pub fn spilling_to(self, dir: std::path::PathBuf) -> Self {
+        *self.shared.spill.lock().unwrap_or_else(|p| p.into_inner()) = Some(dir);
+        self
     }
 
     /// Reference a chunk in this backup, storing it if the repository lacks it.
@@ -278,20 +289,28 @@ fn seal_loop(
 
 fn pack_loop(
     rx: Receiver<(Sealed, usize)>,
-    tx: Sender<(Vec<u8>, PackHeader)>,
+    tx: Sender<Built>,
     session: KeyId,
     target: usize,
     sh: Arc<Shared>,
 ) {
-    let mut pack = PackBuilder::new(session);
-    let send = |pack: &mut PackBuilder| match pack.finish() {
-        Some(done) => tx.send(done).is_ok(),
-        None => true,
+    let mut pack: Option<Builder> = None;
+    let send = |pack: &mut Builder| match pack.finish() {
+        Ok(Some(done)) => tx.send(done).is_ok(),
+        Ok(None) => true,
+        Err(e) => {
+            sh.fail(e);
+            false
+        }
     };
     for (s, svc) in rx {
         if sh.failed.load(Ordering::Relaxed) {
             continue;
         }
+        let pack = pack.get_or_insert_with(|| {
+            let spill = sh.spill.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Builder::new(spill.as_deref(), session)
+        });
         let entry = PackEntry {
             id: s.id,
             kind: s.kind,
@@ -306,22 +325,24 @@ fn pack_loop(
         if let Some(c) = sh.new_bytes.get(svc) {
             c.fetch_add(s.sealed.len() as u64, Ordering::Relaxed);
         }
-        if pack.len() >= target && !send(&mut pack) {
+        if pack.len() >= target as u64 && !send(pack) {
             return;
         }
     }
-    if !sh.failed.load(Ordering::Relaxed) {
-        send(&mut pack);
+    if let Some(pack) = pack.as_mut() {
+        if !sh.failed.load(Ordering::Relaxed) {
+            send(pack);
+        }
     }
 }
 
-fn write_loop(rx: Receiver<(Vec<u8>, PackHeader)>, store: Arc<dyn Backend>, sh: Arc<Shared>) {
-    for (bytes, header) in rx {
+fn write_loop(rx: Receiver<Built>, store: Arc<dyn Backend>, sh: Arc<Shared>) {
+    for built in rx {
         if sh.failed.load(Ordering::Relaxed) {
             continue;
         }
-        match store_pack(store.as_ref(), &sh.index, &bytes, &header) {
-            Ok(_) => {
+        match built.store(store.as_ref(), &sh.index) {
+            Ok(()) => {
                 sh.packs_written.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => sh.fail(e),

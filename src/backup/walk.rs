@@ -2,7 +2,8 @@
 //!
 //! The walker runs ahead depth-first, handing files to the readers through a bounded queue,
 //! and assembles each directory's tree once its files are done. Unchanged files (same size,
-//! mtime, ctime and inode as in the files cache) are not read again.
+//! mtime, ctime and inode as in the files cache) are not read again: a directory's files cache
+//! record is read once when the walk enters it and written once (if changed) when it is done.
 //!
 //! Everything below a service's root is listed, stat'ed and opened relative to its directory's
 //! handle, never by path, and only if it is still the object listed (see [`super::open`]): a
@@ -16,7 +17,7 @@ use crate::error::{Error, Result, ServiceCause, StorageErrorKind};
 use crate::format::pack::BlobKind;
 use crate::format::tree::{ChunkRef, Node, NodeKind, Tree};
 use crate::id::{ChunkId, KeyId};
-use crate::index::{CachedFile, FileKey, Index};
+use crate::index::{CachedDir, CachedFile, DirKey, Index};
 use crate::progress::Progress;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::ffi::{CString, OsStr};
@@ -65,8 +66,8 @@ pub struct Walker<'a> {
     pub(super) params: ChunkerParams,
     pub(super) progress: &'a Progress,
     jobs: Option<Sender<Job>>,
-    /// The files cache keys of every regular file met, for [`Index::retain_files`].
-    seen: std::sync::Mutex<Vec<FileKey>>,
+    /// The files cache keys of every directory met that holds files, for [`Index::retain_dirs`].
+    seen: std::sync::Mutex<Vec<DirKey>>,
 }
 
 /// A directory being walked.
@@ -109,12 +110,24 @@ struct Entry {
     key: Vec<u8>,
 }
 
+/// A directory's files cache record as read when the walk entered it, and the one being made.
+struct Cache {
+    old: CachedDir,
+    new: std::cell::RefCell<CachedDir>,
+}
+
+impl Cache {
+    /// Record the state of the file `name` in the new record.
+    fn keep(&self, name: &[u8], f: CachedFile) {
+        self.new.borrow_mut().push(name, f);
+    }
+}
+
 /// A file handed to the readers, and where its node goes once read.
 struct Reading {
     node: Node,
     rx: Receiver<Result<Outcome>>,
     meta: Listed,
-    key: FileKey,
     path: PathBuf,
     abs: PathBuf,
 }
@@ -185,8 +198,8 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// The files cache keys of the regular files met so far (taken: the list starts afresh).
-    pub fn take_seen(&self) -> Vec<FileKey> {
+    /// The files cache keys of the directories met so far (taken: the list starts afresh).
+    pub fn take_seen(&self) -> Vec<DirKey> {
         match self.seen.lock() {
             Ok(mut s) => std::mem::take(&mut *s),
             Err(p) => std::mem::take(&mut *p.into_inner()),
@@ -235,6 +248,11 @@ impl<'a> Walker<'a> {
         stats.dirs += 1;
         let names = open::list_dir(d.fd.as_ref())
             .map_err(|e| d.error(format!("cannot list directory {}", d.abs.display()), e))?;
+        let key = DirKey::new(&self.epoch, d.key);
+        let cache = Cache {
+            old: self.index.cached_dir(&key)?,
+            new: std::cell::RefCell::new(CachedDir::default()),
+        };
         let mut pending = Vec::with_capacity(names.len());
         for name in names {
             self.store.check()?;
@@ -249,11 +267,17 @@ impl<'a> Walker<'a> {
                     self.warn(d.left_out(&e.path, &format!("is {what} (never read)")));
                     None
                 }
-                Kind::File => self.file(d, e, stats)?,
+                Kind::File => self.file(d, e, stats, &cache)?,
             };
             pending.extend(p);
         }
-        let tree = self.collect(d.service, pending, stats)?;
+        let tree = self.collect(d.service, pending, stats, &cache)?;
+        let new = cache.new.into_inner();
+        if self.index.cache_dir(&key, new, &cache.old)? {
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push(key);
+            }
+        }
         self.put_tree(&tree, d.svc)
     }
 
@@ -343,14 +367,18 @@ impl<'a> Walker<'a> {
     }
 
     /// A regular file: its cached chunks if unchanged, else handed to the readers.
-    fn file(&self, d: &DirAt, e: Entry, stats: &mut WalkStats) -> Result<Option<Pending>> {
+    fn file(
+        &self,
+        d: &DirAt,
+        e: Entry,
+        stats: &mut WalkStats,
+        cache: &Cache,
+    ) -> Result<Option<Pending>> {
         stats.files += 1;
         let nb = e.name.as_bytes();
-        let key = FileKey::new(&self.epoch, &e.key);
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.push(key);
-        }
-        if let Some(chunks) = self.unchanged(&key, &e.meta)? {
+        if let Some(c) = self.unchanged(cache.old.get(nb), &e.meta)? {
+            let chunks = c.chunks.clone();
+            cache.keep(nb, c.clone());
             stats.bytes += e.meta.size;
             self.progress.file(e.meta.size);
             let n = node(nb, NodeKind::File { chunks }, &e.meta, e.meta.size);
@@ -374,21 +402,26 @@ impl<'a> Walker<'a> {
             node,
             rx,
             meta: e.meta,
-            key,
             path: e.path,
             abs: e.abs,
         })))
     }
 
     /// A directory's tree from its entries, in listing order, once their files are read.
-    fn collect(&self, service: &str, pending: Vec<Pending>, stats: &mut WalkStats) -> Result<Tree> {
+    fn collect(
+        &self,
+        service: &str,
+        pending: Vec<Pending>,
+        stats: &mut WalkStats,
+        cache: &Cache,
+    ) -> Result<Tree> {
         let mut tree = Tree {
             nodes: Vec::with_capacity(pending.len()),
         };
         for p in pending {
             match p {
                 Pending::Ready(n) => tree.nodes.push(n),
-                Pending::File(r) => tree.nodes.extend(self.file_read(service, r, stats)?),
+                Pending::File(r) => tree.nodes.extend(self.file_read(service, r, stats, cache)?),
             }
         }
         Ok(tree)
@@ -396,12 +429,17 @@ impl<'a> Walker<'a> {
 
     /// A file's node once a reader is done with it (and its files cache entry, unless it
     /// changed while read); `None` if it was left out.
-    fn file_read(&self, service: &str, r: Reading, stats: &mut WalkStats) -> Result<Option<Node>> {
+    fn file_read(
+        &self,
+        service: &str,
+        r: Reading,
+        stats: &mut WalkStats,
+        cache: &Cache,
+    ) -> Result<Option<Node>> {
         let Reading {
             mut node,
             rx,
             meta,
-            key,
             path,
             abs,
         } = r;
@@ -451,7 +489,7 @@ impl<'a> Walker<'a> {
                 ino: meta.ino,
                 chunks: chunks.clone(),
             };
-            self.index.cache_file(&key, &c)?;
+            cache.keep(&node.name, c);
         }
         stats.bytes += size;
         node.size = size;
@@ -469,8 +507,14 @@ impl<'a> Walker<'a> {
         Ok(id)
     }
 
-    fn unchanged(&self, key: &FileKey, m: &Listed) -> Result<Option<Vec<ChunkRef>>> {
-        let Some(c) = self.index.cached_file(key)? else {
+    /// The cached state `c` of a file listed as `m`, if the file is unchanged since (and its
+    /// chunks are all still stored).
+    fn unchanged<'c>(
+        &self,
+        c: Option<&'c CachedFile>,
+        m: &Listed,
+    ) -> Result<Option<&'c CachedFile>> {
+        let Some(c) = c else {
             return Ok(None);
         };
         let same =
@@ -479,7 +523,7 @@ impl<'a> Walker<'a> {
             return Ok(None);
         }
         let ids: Vec<ChunkId> = c.chunks.iter().map(|r| r.id).collect();
-        Ok(self.store.reuse(&ids)?.then_some(c.chunks))
+        Ok(self.store.reuse(&ids)?.then_some(c))
     }
 
     /// Chunk a stream (a command's output) in this thread.
@@ -520,6 +564,8 @@ fn read_file(
     progress: &Progress,
 ) -> Result<Outcome> {
     let loc = || job.path.display().to_string();
+    #[cfg(test)]
+    tests::opened(&job.path);
     let opened = open::open_file(job.dir.as_fd(), &job.name, &job.listed)
         .map_err(|e| Error::io(loc(), e))?;
     let (mut f, before) = match opened.listed() {
@@ -583,7 +629,7 @@ fn tree_fits(entries: u64, len: u64) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::backend::MemoryBackend;
     use crate::crypto::SessionKey;
@@ -591,6 +637,26 @@ mod tests {
     use std::fs;
 
     type Hook = Box<dyn Fn(&Path)>;
+
+    /// Every file a reader opened (any test's: filter by your own directory).
+    static OPENED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+    pub(super) fn opened(path: &Path) {
+        OPENED.lock().unwrap().push(path.to_path_buf());
+    }
+
+    /// The files under `dir` that readers opened since the last call for `dir`, sorted.
+    pub(crate) fn take_opened_under(dir: &Path) -> Vec<PathBuf> {
+        let mut all = OPENED.lock().unwrap();
+        let (mine, rest) = all.drain(..).partition(|p: &PathBuf| p.starts_with(dir));
+        *all = rest;
+        let mut mine: Vec<PathBuf> = mine
+            .into_iter()
+            .map(|p| p.strip_prefix(dir).unwrap().to_path_buf())
+            .collect();
+        mine.sort();
+        mine
+    }
 
     thread_local! {
         /// Runs in the walker's thread after an entry is listed and stat'ed, before it is
