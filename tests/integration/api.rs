@@ -143,7 +143,7 @@ impl Server {
     }
 
     /// Poll job `id` until it ends; its last document and how many polls saw live progress.
-    fn wait_job(&self, id: &str, token: &str) -> (Value, usize) {
+    pub(crate) fn wait_job(&self, id: &str, token: &str) -> (Value, usize) {
         let t0 = Instant::now();
         let mut progressed = 0;
         loop {
