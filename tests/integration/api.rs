@@ -306,7 +306,15 @@ fn every_read_route_answers_the_cli_documents_and_errors_carry_remedies() {
     );
 
     // 404s
-    let unknown = format!("{}9Z", &id[..id.len() - 2]);
+    // the same instant one millisecond digit away (never the id itself: "…779Z" + 9 is itself)
+    let last = id.as_bytes()[id.len() - 2];
+    let other = if last == b'9' {
+        '0'
+    } else {
+        (last + 1) as char
+    };
+    let unknown = format!("{}{other}Z", &id[..id.len() - 2]);
+    assert_ne!(unknown, id);
     assert!(s
         .error("GET", &format!("/api/v1/backups/{unknown}"), r, None, 404)
         .contains(&unknown));
