@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Export and recovery throughput to each kind of target, on this machine's loopback servers: the
+# test Samba share, S3 (moto) and Azure Blob (Azurite), started by ../shared/accept/lib.sh as the
+# acceptance scripts start them. A bench, not a test: it prints figures and fails only when a
+# step fails.
+#
+#   CAIRN=target/release/cairn MIB=512 benches/target-throughput.sh
+#
+# For each target: a fresh repository backs up MIB MiB that do not compress (so bytes moved are
+# bytes measured), then `export` to the target is timed (upload MB/s), then `recover --from` the
+# target alone into a new repository and directory is timed (download, check and restore MB/s).
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+PROJECT=$(cd "$HERE/.." && pwd)
+LIB=${ACCEPT_LIB:-$PROJECT/../shared/accept/lib.sh}
+[[ -f $LIB ]] || { echo "no $LIB: put ../shared beside the project" >&2; exit 2; }
+# shellcheck source=/dev/null
+source "$LIB"
+MIB=${MIB:-512}
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_REGION \
+  AWS_DEFAULT_REGION AWS_ENDPOINT_URL AZURE_STORAGE_ACCOUNT AZURE_STORAGE_KEY \
+  AZURE_STORAGE_CONNECTION_STRING
+export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export C_TIMEOUT=1800
+
+start_samba
+start_s3
+start_azurite
+mkdir -p "$WORK/src/data"
+python3 - "$WORK/src/data/random.bin" "$MIB" <<'PY'
+import random, sys
+r = random.Random(7)
+with open(sys.argv[1], "wb") as f:
+    for _ in range(int(sys.argv[2])):
+        f.write(r.randbytes(1 << 20))
+PY
+[[ $(stat -c %s "$WORK/src/data/random.bin") == $((MIB << 20)) ]] || fail "could not write the test data"
+
+secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
+mbs() { python3 -c "import sys; print(f'{$MIB * 1048576 / 1e6 / float(sys.argv[1]):.0f}')" "$1"; }
+
+one() {
+  local name=$1 url=$2; shift 2
+  local -a auth=("$@")
+  local w=$WORK/$name t0 t1 t1b t2 fp
+  mkdir -p "$w"
+  export CAIRN_REPO=$w/repo
+  "$CAIRN" key generate --output "$w/id.txt" >"$w/recipient" 2>/dev/null || fail "key generate failed"
+  ok init --recipient "$(tr -d '[:space:]' <"$w/recipient")"
+  ok service add data --path "$WORK/src/data"
+  ok backup
+  ok target set "$url" "${auth[@]}"
+  t0=$(date +%s.%N)
+  ok export
+  t1=$(date +%s.%N)
+  ok key list --json
+  fp=$(json "d['fingerprint']")
+  rm -rf "$w/repo"
+  export CAIRN_REPO=$w/recovered
+  t1b=$(date +%s.%N)
+  ok recover --from "$url" "${auth[@]}" --identity "$w/id.txt" --fingerprint "$fp" \
+    --target "$w/restored"
+  t2=$(date +%s.%N)
+  [[ -f $w/restored/data/random.bin ]] || fail "$name: nothing recovered at $w/restored/data/random.bin"
+  cmp -s "$WORK/src/data/random.bin" "$w/restored/data/random.bin" || fail "$name: recovered bytes differ"
+  echo "| $name | $MIB MiB | $(secs "$t0" "$t1") s · $(mbs "$(secs "$t0" "$t1")") MB/s | $(secs "$t1b" "$t2") s · $(mbs "$(secs "$t1b" "$t2")") MB/s |"
+  rm -rf "$w"
+}
+
+echo "| target | data | export | recover --from (fetch, check, restore) |"
+echo "| --- | ---: | ---: | ---: |"
+one smb "$SMB_URL" --username cairn --password-file "$WORK/smb-password"
+one s3 s3://backups/bench --endpoint "$S3_ENDPOINT" --region us-east-1 \
+  --username "$(cat "$WORK/s3-id")" --password-file "$WORK/s3-secret"
+one azure "az://$AZ_ACCOUNT/backups/bench" --endpoint "$AZ_ENDPOINT" --password-file "$WORK/az-key"
