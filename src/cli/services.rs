@@ -133,21 +133,41 @@ pub fn run(g: &Global, c: ServiceCmd) -> Result<()> {
                 println!("no services; add one with `cairn service add NAME --path DIR`");
             } else {
                 for s in &list {
-                    match (&s.path, &s.command) {
-                        (Some(p), _) => {
-                            println!("{}\tpath\t{}", output::escape(&s.name), output::escape(p))
-                        }
-                        (_, Some(c)) => println!(
-                            "{}\tcommand\t{}",
-                            output::escape(&s.name),
-                            output::escape(c)
-                        ),
-                        _ => {}
-                    }
+                    print_service(s);
                 }
             }
             Ok(())
         }
         ServiceCmd::Remove { name } => cairn::ops::remove_service(&cx, &name).map(|_| ()),
+    }
+}
+
+/// One service: `NAME<TAB>path|command<TAB>WHAT`, then one indented `setting<TAB>value` line per
+/// coordination setting it has (hooks, capture path, hook time limit, restore order).
+fn print_service(s: &cairn::service::ServiceDef) {
+    let (kind, what) = match (&s.path, &s.command) {
+        (Some(p), _) => ("path", p.as_str()),
+        (_, Some(c)) => ("command", c.as_str()),
+        _ => return,
+    };
+    println!(
+        "{}\t{kind}\t{}",
+        output::escape(&s.name),
+        output::escape(what)
+    );
+    let timeout = s.hook_timeout_s.map(|t| format!("{t}s"));
+    let after = (!s.restore_after.is_empty()).then(|| s.restore_after.join(","));
+    let settings = [
+        ("restore command", s.restore_command.as_deref()),
+        ("prepare", s.prepare.as_deref()),
+        ("release", s.release.as_deref()),
+        ("capture path", s.capture_path.as_deref()),
+        ("hook timeout", timeout.as_deref()),
+        ("restore after", after.as_deref()),
+    ];
+    for (label, value) in settings {
+        if let Some(v) = value {
+            println!("  {label}\t{}", output::escape(v));
+        }
     }
 }

@@ -152,6 +152,25 @@ fn services_add_list_remove() {
         .expect(2, "--path without a value");
     e.run(["service", "add", "none"])
         .expect(2, "neither --path nor --command");
+    let text = e.run(["service", "list"]).ok("service list").stdout.clone();
+    assert!(text.contains("db\tcommand\tprintf dump\n"), "{text}");
+    assert!(
+        text.contains("  restore command\tcat >/dev/null\n"),
+        "{text}"
+    );
+    e.run([
+        "service",
+        "set",
+        "db",
+        "--prepare",
+        "echo ready",
+        "--timeout",
+        "90s",
+    ])
+    .ok("service set --prepare --timeout");
+    let text = e.run(["service", "list"]).ok("service list").stdout.clone();
+    assert!(text.contains("  prepare\techo ready\n"), "{text}");
+    assert!(text.contains("  hook timeout\t90s\n"), "{text}");
     let o = e.run(["service", "list", "--json"]);
     o.ok("service list --json");
     let v = o.json();
