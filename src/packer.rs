@@ -1,6 +1,8 @@
 //! The one pack writer: sealed blobs of one session are appended to a pack in memory until it
 //! is big enough, then the pack is stored under the blake3 of its bytes and indexed. A backup
-//! fills packs with newly sealed blobs; prune with live blobs copied from the packs it rewrites.
+//! fills packs with newly sealed blobs (in an unnamed file where it can: `backup::spill`, which
+//! places blobs and seals the header with [`placed`] and [`sealed_header`]); prune with live
+//! blobs copied from the packs it rewrites.
 //!
 //! Layout (docs/FORMAT.md, "Packs"): lead ‖ sealed blobs ‖ header (postcard) ‖ trailer.
 
@@ -44,14 +46,8 @@ impl PackBuilder {
 
     /// Append a sealed blob; `entry` describes it (its `offset` and `length` are set here).
     pub fn push(&mut self, entry: PackEntry, sealed: &[u8]) -> Result<()> {
-        let too_big = || Error::failed("a pack grew past 4 GiB", "report a bug");
-        let offset = u32::try_from(self.buf.len()).map_err(|_| too_big())?;
-        let length = u32::try_from(sealed.len()).map_err(|_| too_big())?;
-        self.entries.push(PackEntry {
-            offset,
-            length,
-            ..entry
-        });
+        self.entries
+            .push(placed(entry, self.buf.len() as u64, sealed.len())?);
         self.buf.extend_from_slice(sealed);
         Ok(())
     }
@@ -62,14 +58,31 @@ impl PackBuilder {
         if self.entries.is_empty() {
             return None;
         }
-        let header = PackHeader {
-            session: self.session,
-            entries: std::mem::take(&mut self.entries),
-        };
+        let (header, tail) = sealed_header(self.session, &mut self.entries);
         let mut bytes = std::mem::replace(&mut self.buf, pack::lead());
-        bytes.extend_from_slice(&header.encode_tail());
+        bytes.extend_from_slice(&tail);
         Some((bytes, header))
     }
+}
+
+/// `entry` as the blob of `len` bytes appended at `offset` of a pack (an error past 4 GiB).
+pub(crate) fn placed(entry: PackEntry, offset: u64, len: usize) -> Result<PackEntry> {
+    let too_big = || Error::failed("a pack grew past 4 GiB", "report a bug");
+    Ok(PackEntry {
+        offset: u32::try_from(offset).map_err(|_| too_big())?,
+        length: u32::try_from(len).map_err(|_| too_big())?,
+        ..entry
+    })
+}
+
+/// The header of a pack of `session` holding `entries` (taken), and its encoded tail.
+pub(crate) fn sealed_header(session: KeyId, entries: &mut Vec<PackEntry>) -> (PackHeader, Vec<u8>) {
+    let header = PackHeader {
+        session,
+        entries: std::mem::take(entries),
+    };
+    let tail = header.encode_tail();
+    (header, tail)
 }
 
 /// Store a finished pack as `data/xx/<blake3 of its bytes>` (the backend's write is atomic and

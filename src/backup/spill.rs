@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::format::pack::{self, PackEntry, PackHeader};
 use crate::id::{KeyId, PackId};
 use crate::index::Index;
-use crate::packer::{store_pack, PackBuilder};
+use crate::packer::{placed, sealed_header, store_pack, PackBuilder};
 use std::fs::File;
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
@@ -102,15 +102,9 @@ impl SpillBuilder {
 
     /// Append a sealed blob (as [`PackBuilder::push`]).
     pub(super) fn push(&mut self, entry: PackEntry, sealed: &[u8]) -> Result<()> {
-        let too_big = || Error::failed("a pack grew past 4 GiB", "report a bug");
-        let offset = u32::try_from(self.len).map_err(|_| too_big())?;
-        let length = u32::try_from(sealed.len()).map_err(|_| too_big())?;
+        let entry = placed(entry, self.len, sealed.len())?;
         self.append(sealed).map_err(|e| spill_error(&e))?;
-        self.entries.push(PackEntry {
-            offset,
-            length,
-            ..entry
-        });
+        self.entries.push(entry);
         Ok(())
     }
 
@@ -119,12 +113,8 @@ impl SpillBuilder {
         if self.entries.is_empty() {
             return Ok(None);
         }
-        let header = PackHeader {
-            session: self.session,
-            entries: std::mem::take(&mut self.entries),
-        };
-        self.append(&header.encode_tail())
-            .map_err(|e| spill_error(&e))?;
+        let (header, tail) = sealed_header(self.session, &mut self.entries);
+        self.append(&tail).map_err(|e| spill_error(&e))?;
         let next = SpillBuilder::new(&self.dir, self.session).map_err(|e| spill_error(&e))?;
         let done = std::mem::replace(self, next);
         Ok(Some(Built::File {

@@ -2,6 +2,7 @@
 //! roles, errors with remedies, the same documents as the CLI, jobs with live progress, 409 while
 //! busy, restore with an identity that is never written, the location's probe, OpenAPI, metrics.
 
+use crate::harness::free_port;
 use crate::harness::{assert_same, command, files_under, make_tree, snapshot, Env};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -15,14 +16,6 @@ pub(crate) struct Server {
     pub(crate) base: String,
     port: u16,
     log: PathBuf,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Server {

@@ -1,6 +1,7 @@
 //! Real object storage servers on 127.0.0.1 for the tests: moto's S3 server (PyPI `moto[server]`)
 //! and Azurite (npm `azurite`), both installed by scripts/prereqs.sh, each on a free port.
 
+use crate::harness::free_port;
 use crate::harness::missing_tool;
 use object_store::ObjectStore;
 use std::net::TcpStream;
@@ -21,14 +22,6 @@ fn venv() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
     cache.join("cairn-accept/venv")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_port(port: u16, child: &mut Child, log: &Path, what: &str) {

@@ -318,6 +318,12 @@ impl Env {
 }
 
 /// Every regular file under `dir`, recursively.
+/// A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+use crate::harness::free_port;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,14 +32,6 @@ pub struct Browser {
     _profile: tempfile::TempDir,
     /// Every console entry read so far: (level, message).
     pub log: Vec<(String, String)>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One WebDriver call: its `value`, or a panic naming the command and the driver's error.
