@@ -53,12 +53,23 @@ pub fn wait(
     }
 }
 
-/// Kill the process group `child` leads (it and everything it started), then reap it.
+/// How long [`kill_group`] waits for the killed group's last member to be gone.
+const GROUP_GONE: Duration = Duration::from_secs(5);
+
+/// Kill the process group `child` leads (it and everything it started), reap it, and wait
+/// (bounded) until no member of the group is left: SIGKILL is delivered asynchronously, so a
+/// grandchild may still be dying when its leader has been reaped.
 fn kill_group(child: &mut Child) {
-    if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
+    let group = rustix::process::Pid::from_raw(child.id() as i32);
+    if let Some(group) = group {
         let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     }
     let _ = child.wait();
+    let Some(group) = group else { return };
+    let end = Instant::now() + GROUP_GONE;
+    while rustix::process::test_kill_process_group(group).is_ok() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// A pipe read on its own thread into a buffer of at most `keep` bytes (the rest is read and
@@ -129,6 +140,11 @@ mod tests {
         let out = drain(child.stdout.take(), 10);
         let r = wait(&mut child, Duration::from_millis(300), &|| false);
         assert_eq!(r.unwrap_err(), Ended::TimedOut);
+        let group = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+        assert!(
+            rustix::process::test_kill_process_group(group).is_err(),
+            "a member of the killed group is still there when wait returns"
+        );
         // The background sleeper held the pipe: take() must not wait for it.
         assert!(out.take().is_empty());
         std::thread::sleep(Duration::from_secs(3));
