@@ -11,7 +11,9 @@
 # target alone into a new repository and directory is timed (download, check and restore MB/s).
 # For the SMB share, Samba's own `smbclient` putting and getting the same MIB MiB as one file on
 # the same share, with SMB 3 encryption as cairn requires it, is measured in the same run, right
-# before each cairn run (RUNS alternating pairs), so both see the same machine.
+# before each cairn run (RUNS alternating pairs), so both see the same machine. CAIRN_BEFORE=BIN
+# adds, in each run, the same SMB export and recovery by another build (e.g. main's), for a
+# before/after in one run.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROJECT=$(cd "$HERE/.." && pwd)
@@ -103,6 +105,11 @@ echo "| --- | ---: | ---: | ---: |"
 for i in $(seq "$RUNS"); do
   if has smb; then
     smbclient_run
+    if [[ -n ${CAIRN_BEFORE:-} ]]; then
+      CAIRN=$CAIRN_BEFORE one smb-before "$SMB_URL/before$i" --username cairn \
+        --password-file "$WORK/smb-password"
+      rm -rf "${SMB_SHARE_DIR:?}/before$i"
+    fi
     one smb "$SMB_URL/bench$i" --username cairn --password-file "$WORK/smb-password"
     rm -rf "${SMB_SHARE_DIR:?}/bench$i"
   fi

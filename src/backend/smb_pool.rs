@@ -297,6 +297,7 @@ impl Pool {
             w: BufWriter::with_capacity(64 * 1024, ours),
         };
         let hello = Request::Hello {
+            version: smb_wire::VERSION,
             host: self.location.host.clone(),
             port: self.location.port,
             share: self.location.share.clone(),

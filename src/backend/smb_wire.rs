@@ -14,6 +14,9 @@ use std::io::{Read, Write};
 pub const END: u32 = 0;
 /// The frame length that says the source failed: the worker stores nothing.
 pub const ABORT: u32 = u32::MAX;
+/// The version of these messages: a worker answers only a [`Request::Hello`] of its own version
+/// (a `cairn` binary replaced by another version meanwhile: cairn then transfers in-process).
+pub const VERSION: u32 = 1;
 /// The longest message (a request or reply header) accepted.
 const MAX_MESSAGE: u32 = 64 * 1024;
 
@@ -23,6 +26,8 @@ pub enum Request {
     /// The first message: connect to the share (the worker answers [`Reply::Ok`] or
     /// [`Reply::Failed`] once connected and the repository folder exists).
     Hello {
+        /// [`VERSION`].
+        version: u32,
         /// Server name or address.
         host: String,
         /// TCP port.

@@ -45,6 +45,7 @@ pub fn main() -> i32 {
 /// Read the first message and connect; the backend, or `None` once the failure has been sent.
 fn hello(r: &mut impl std::io::Read, w: &mut impl Write) -> Option<SmbBackend> {
     let Ok(Request::Hello {
+        version: smb_wire::VERSION,
         host,
         port,
         share,

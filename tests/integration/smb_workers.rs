@@ -19,19 +19,21 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// A backend on the share's folder `path` whose transfers run in `cairn __smb-worker` processes.
 fn with_workers(s: &Samba, path: &str) -> SmbBackend {
+    with_binary(s, path, PathBuf::from(CAIRN), Duration::from_secs(30))
+}
+
+/// A backend whose transfers run in `binary __smb-worker` processes, with a request timeout.
+fn with_binary(s: &Samba, path: &str, binary: PathBuf, timeout: Duration) -> SmbBackend {
     let loc = match TargetUrl::parse(&s.url(path)).unwrap() {
         TargetUrl::Smb(l) => l,
         other => panic!("{other:?}"),
     };
-    let workers = SmbWorkers::Processes {
-        binary: PathBuf::from(CAIRN),
-        count: 4,
-    };
+    let workers = SmbWorkers::Processes { binary, count: 4 };
     SmbBackend::connect_using(
         &loc,
         "cairn",
         PASSWORD,
-        Duration::from_secs(30),
+        timeout,
         Transport::Encrypted,
         &workers,
     )
@@ -220,9 +222,18 @@ fn a_worker_killed_mid_export_fails_it_by_name_and_leaves_no_partial_object() {
     assert_eq!(share.clean_temp().unwrap(), 0);
 }
 
+/// How many connections to the share smbd has served so far (its log at level 2).
+fn connections(s: &Samba) -> usize {
+    let log = fs::read_to_string(s.dir().join("log/smbd.out")).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains("connect to service backups initially as user cairn"))
+        .count()
+}
+
 #[test]
 fn backup_and_export_from_the_binary_leave_the_repository_on_the_share_byte_for_byte() {
-    let s = Samba::start();
+    // At log level 2 smbd logs each tree connect, with the pid of the smbd serving it.
+    let s = Samba::start_with_globals(&["log level = 2"]);
     let env = crate::harness::Env::new();
     let src = env.path("src/app");
     for i in 0..6u64 {
@@ -232,7 +243,13 @@ fn backup_and_export_from_the_binary_leave_the_repository_on_the_share_byte_for_
     let pw = env.path("smb-password");
     fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
     env.set_share_target(&s.url("ctl1"), &pw);
+    let before = connections(&s);
     env.backup();
+    let during = connections(&s) - before;
+    assert!(
+        during >= 3,
+        "backup and export opened {during} connection(s) to the share: not one per worker"
+    );
     env.run(["verify", "--from-target"])
         .ok("verify --from-target after an export through workers");
     // Every exported object is on the share's disk with the internal copy's bytes.
@@ -256,4 +273,57 @@ fn backup_and_export_from_the_binary_leave_the_repository_on_the_share_byte_for_
         "no pack large enough to go through a worker"
     );
     assert_eq!(n, internal.list("").unwrap().len());
+}
+
+#[test]
+fn without_a_usable_worker_binary_transfers_run_in_process() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let src_dir = tempfile::tempdir().unwrap();
+    let src = make_repo(src_dir.path(), &[3 << 20, 2 << 20]);
+    // One that cannot be started, one that ends without a word.
+    for (i, binary) in ["/nonexistent/cairn", "/bin/true"].iter().enumerate() {
+        let dst = with_binary(
+            &s,
+            &format!("ctl{i}"),
+            binary.into(),
+            Duration::from_secs(30),
+        );
+        export(&src, &dst, &|_| {}).unwrap();
+        assert_same(
+            &src,
+            &LocalBackend::new(s.share_dir().join(format!("ctl{i}"))),
+        );
+        assert_same(&src, &dst);
+    }
+}
+
+#[test]
+fn a_worker_that_stops_answering_is_killed_and_the_request_fails_as_disconnected() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let dst = with_binary(&s, "ctl1", PathBuf::from(CAIRN), Duration::from_secs(2));
+    let data = bytes(3, 2 << 20);
+    let h = blake3::hash(&data).to_hex().to_string();
+    let name = format!("data/{}/{h}", &h[..2]);
+    dst.write(&name, &data).unwrap();
+    let stopped = workers();
+    assert!(!stopped.is_empty());
+    for pid in &stopped {
+        let _ = std::process::Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status();
+    }
+    let t = std::time::Instant::now();
+    let e = dst.read(&name).unwrap_err();
+    assert_eq!(e.kind, StorageErrorKind::Disconnected, "{e}");
+    assert!(e.detail.contains("stopped answering"), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+    // the stalled worker was killed; the others answer again once thawed, or are replaced
+    for pid in &stopped {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &pid.to_string()])
+            .status();
+    }
+    assert!(dst.read(&name).unwrap() == data);
 }
