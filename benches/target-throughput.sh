@@ -4,11 +4,16 @@
 # acceptance scripts start them. A bench, not a test: it prints figures and fails only when a
 # step fails.
 #
-#   CAIRN=target/release/cairn MIB=512 benches/target-throughput.sh
+#   CAIRN=target/release/cairn MIB=512 [TARGETS="smb s3 azure"] [RUNS=1] benches/target-throughput.sh
 #
 # For each target: a fresh repository backs up MIB MiB that do not compress (so bytes moved are
 # bytes measured), then `export` to the target is timed (upload MB/s), then `recover --from` the
 # target alone into a new repository and directory is timed (download, check and restore MB/s).
+# For the SMB share, Samba's own `smbclient` putting and getting the same MIB MiB as one file on
+# the same share, with SMB 3 encryption as cairn requires it, is measured in the same run, right
+# before each cairn run (RUNS alternating pairs), so both see the same machine. CAIRN_BEFORE=BIN
+# adds, in each run, the same SMB export and recovery by another build (e.g. main's), for a
+# before/after in one run.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROJECT=$(cd "$HERE/.." && pwd)
@@ -17,15 +22,25 @@ LIB=${ACCEPT_LIB:-$PROJECT/../shared/accept/lib.sh}
 # shellcheck source=/dev/null
 source "$LIB"
 MIB=${MIB:-512}
+TARGETS=${TARGETS:-smb s3 azure}
+RUNS=${RUNS:-1}
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_REGION \
   AWS_DEFAULT_REGION AWS_ENDPOINT_URL AZURE_STORAGE_ACCOUNT AZURE_STORAGE_KEY \
   AZURE_STORAGE_CONNECTION_STRING
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export C_TIMEOUT=1800
 
-start_samba
-start_s3
-start_azurite
+has() { [[ " $TARGETS " == *" $1 "* ]]; }
+if has smb; then
+  start_samba
+  command -v smbclient >/dev/null || { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq smbclient >&2; } \
+    || fail "could not install smbclient"
+  # credentials in a file (never on argv)
+  printf 'username = cairn\npassword = %s\n' "$(cat "$WORK/smb-password")" >"$WORK/smb-auth"
+  chmod 600 "$WORK/smb-auth"
+fi
+has s3 && start_s3
+has azure && start_azurite
 mkdir -p "$WORK/src/data"
 python3 - "$WORK/src/data/random.bin" "$MIB" <<'PY'
 import random, sys
@@ -67,9 +82,42 @@ one() {
   rm -rf "$w"
 }
 
+# smbclient puts the file on the share, then gets it back, with SMB 3 encryption (as cairn).
+smbclient_run() {
+  local t0 t1 t2 got=$WORK/smbclient-got.bin
+  local -a sc=(smbclient "//127.0.0.1/backups" -p "$SMB_PORT" -A "$WORK/smb-auth" -m SMB3
+    --client-protection=encrypt)
+  t0=$(date +%s.%N)
+  "${sc[@]}" -c "put $WORK/src/data/random.bin smbclient.bin" >"$WORK/sc.out" 2>&1 \
+    || fail "smbclient put failed: $(head -c 400 "$WORK/sc.out")"
+  t1=$(date +%s.%N)
+  "${sc[@]}" -c "get smbclient.bin $got" >"$WORK/sc.out" 2>&1 \
+    || fail "smbclient get failed: $(head -c 400 "$WORK/sc.out")"
+  t2=$(date +%s.%N)
+  cmp -s "$WORK/src/data/random.bin" "$got" || fail "smbclient: the bytes got back differ"
+  "${sc[@]}" -c "del smbclient.bin" >/dev/null 2>&1
+  rm -f "$got"
+  echo "| smbclient (put, get) | $MIB MiB | $(secs "$t0" "$t1") s · $(mbs "$(secs "$t0" "$t1")") MB/s | $(secs "$t1" "$t2") s · $(mbs "$(secs "$t1" "$t2")") MB/s |"
+}
+
 echo "| target | data | export | recover --from (fetch, check, restore) |"
 echo "| --- | ---: | ---: | ---: |"
-one smb "$SMB_URL" --username cairn --password-file "$WORK/smb-password"
-one s3 s3://backups/bench --endpoint "$S3_ENDPOINT" --region us-east-1 \
-  --username "$(cat "$WORK/s3-id")" --password-file "$WORK/s3-secret"
-one azure "az://$AZ_ACCOUNT/backups/bench" --endpoint "$AZ_ENDPOINT" --password-file "$WORK/az-key"
+for i in $(seq "$RUNS"); do
+  if has smb; then
+    smbclient_run
+    if [[ -n ${CAIRN_BEFORE:-} ]]; then
+      CAIRN=$CAIRN_BEFORE one smb-before "$SMB_URL/before$i" --username cairn \
+        --password-file "$WORK/smb-password"
+      rm -rf "${SMB_SHARE_DIR:?}/before$i"
+    fi
+    one smb "$SMB_URL/bench$i" --username cairn --password-file "$WORK/smb-password"
+    rm -rf "${SMB_SHARE_DIR:?}/bench$i"
+  fi
+  if has s3; then
+    one s3 "s3://backups/bench$i" --endpoint "$S3_ENDPOINT" --region us-east-1 \
+      --username "$(cat "$WORK/s3-id")" --password-file "$WORK/s3-secret"
+  fi
+  if has azure; then
+    one azure "az://$AZ_ACCOUNT/backups/bench$i" --endpoint "$AZ_ENDPOINT" --password-file "$WORK/az-key"
+  fi
+done

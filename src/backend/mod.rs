@@ -14,6 +14,9 @@ mod on_copy;
 mod powercut;
 mod refused;
 mod smb;
+mod smb_pool;
+mod smb_wire;
+mod smb_worker;
 // Public only for the fuzz target (fuzz/fuzz_targets/smb_negotiate.rs): the parser of a
 // server's (hostile) NEGOTIATE answer.
 #[doc(hidden)]
@@ -27,6 +30,11 @@ pub use objstore::{ObjectBackend, ObjectCredentials, ObjectLocation, Provider, P
 pub use on_copy::OnCopy;
 pub use powercut::{Landing, PowerCut, SyncPoint};
 pub use smb::{SmbBackend, SmbLocation, Transport};
+pub use smb_pool::{
+    enable_workers as enable_smb_workers, Workers as SmbWorkers,
+    SUBCOMMAND as SMB_WORKER_SUBCOMMAND,
+};
+pub use smb_worker::main as smb_worker_main;
 
 /// The per-request timeout of SMB connections opened for a target.
 pub fn smb_timeout() -> std::time::Duration {

@@ -11,8 +11,11 @@
 //! folder, in large blocks, and are renamed into place once complete and of the right size.
 //!
 //! pavao serialises every libsmbclient call in the process behind one lock, so transfers are
-//! done in large blocks ([`BLOCK`]) and a hung server is cut off by the context timeout.
+//! done in large blocks ([`BLOCK`]) and a hung server is cut off by the context timeout. In the
+//! `cairn` binary, large writes and all reads run in worker processes, one connection each
+//! ([`super::smb_pool`]), so that they run in parallel.
 
+pub use super::smb_pool::Workers;
 use super::{budget, valid_name, Backend, ObjectInfo, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
 use pavao::{
@@ -86,6 +89,8 @@ pub struct SmbBackend {
     base: String,
     /// Folders known to exist (relative names, "" = base).
     made: Mutex<HashSet<String>>,
+    /// The worker processes that run large writes and the reads, if any.
+    pool: Option<super::smb_pool::Pool>,
 }
 
 impl std::fmt::Debug for SmbBackend {
@@ -187,8 +192,45 @@ impl SmbBackend {
         Self::connect_with(location, username, password, timeout, Transport::Encrypted)
     }
 
-    /// As [`SmbBackend::connect`], with a per-request timeout and a transport policy.
+    /// As [`SmbBackend::connect`], with a per-request timeout and a transport policy; transfers
+    /// run in worker processes where this process can start them ([`Workers::of_this_process`]).
     pub fn connect_with(
+        location: &SmbLocation,
+        username: &str,
+        password: &str,
+        timeout: Duration,
+        transport: Transport,
+    ) -> Result<Self, StorageError> {
+        let workers = Workers::of_this_process();
+        Self::connect_using(location, username, password, timeout, transport, &workers)
+    }
+
+    /// As [`SmbBackend::connect_with`], with the transfers run as `workers` says.
+    pub fn connect_using(
+        location: &SmbLocation,
+        username: &str,
+        password: &str,
+        timeout: Duration,
+        transport: Transport,
+        workers: &Workers,
+    ) -> Result<Self, StorageError> {
+        let mut backend = Self::in_process(location, username, password, timeout, transport)?;
+        if let Workers::Processes { binary, count } = workers {
+            backend.pool = Some(super::smb_pool::Pool::new(
+                binary.clone(),
+                *count,
+                location,
+                username,
+                password,
+                timeout,
+                transport == Transport::AllowUnencrypted,
+            ));
+        }
+        Ok(backend)
+    }
+
+    /// Connect, with every transfer on this process's one connection (what a worker does).
+    pub(super) fn in_process(
         location: &SmbLocation,
         username: &str,
         password: &str,
@@ -277,6 +319,7 @@ impl SmbBackend {
             username: username.to_string(),
             base,
             made: Mutex::new(HashSet::new()),
+            pool: None,
         })
     }
 
@@ -441,6 +484,16 @@ impl SmbBackend {
         len: Option<usize>,
     ) -> Result<Vec<u8>, StorageError> {
         self.check(name)?;
+        if let Some(pool) = &self.pool {
+            let most = match len {
+                Some(l) => (l as u64).min(budget::cap_of(name) + 1),
+                None => budget::cap_of(name),
+            };
+            let wanted = len.map(|l| l as u64);
+            if let Some(r) = pool.read(name, offset, wanted, most, self.loc(name)) {
+                return r;
+            }
+        }
         // A whole read learns the size first (a stat: one round trip) and refuses an oversize
         // object unread; a range read is only bounded by the cap (no extra round trip per range).
         if len.is_none() {
@@ -531,6 +584,15 @@ impl SmbBackend {
 
     fn write_stream(&self, name: &str, data: &mut dyn Read, size: u64) -> Result<(), StorageError> {
         self.check(name)?;
+        if let Some(pool) = self
+            .pool
+            .as_ref()
+            .filter(|_| size >= super::smb_pool::SMALL)
+        {
+            if let Some(r) = pool.write(name, data, size, self.loc(name)) {
+                return r;
+            }
+        }
         let (dir, _) = name.rsplit_once('/').unwrap_or(("", name));
         self.ensure_dir(dir)?;
         let tmp_file = format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>());

@@ -23,4 +23,5 @@ mod prune_crash;
 mod samba;
 mod serve;
 mod smb;
+mod smb_workers;
 mod webdriver;

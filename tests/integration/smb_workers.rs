@@ -1,0 +1,329 @@
+//! SMB transfers in worker processes (`cairn __smb-worker`, src/backend/smb_pool.rs), against a
+//! real Samba smbd: the bytes on the share, the connections, the credentials, a worker killed.
+
+use crate::fixtures::bytes;
+use crate::harness::CAIRN;
+use crate::samba::{Samba, PASSWORD};
+use cairn::backend::{Backend, LocalBackend, ObjectInfo, SmbBackend, SmbWorkers, Transport};
+use cairn::error::{Error, StorageError, StorageErrorKind};
+use cairn::replicate::export;
+use cairn::target::TargetUrl;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The tests below find (and kill) the worker processes of this test process: one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A backend on the share's folder `path` whose transfers run in `cairn __smb-worker` processes.
+fn with_workers(s: &Samba, path: &str) -> SmbBackend {
+    with_binary(s, path, PathBuf::from(CAIRN), Duration::from_secs(30))
+}
+
+/// A backend whose transfers run in `binary __smb-worker` processes, with a request timeout.
+fn with_binary(s: &Samba, path: &str, binary: PathBuf, timeout: Duration) -> SmbBackend {
+    let loc = match TargetUrl::parse(&s.url(path)).unwrap() {
+        TargetUrl::Smb(l) => l,
+        other => panic!("{other:?}"),
+    };
+    let workers = SmbWorkers::Processes { binary, count: 4 };
+    SmbBackend::connect_using(
+        &loc,
+        "cairn",
+        PASSWORD,
+        timeout,
+        Transport::Encrypted,
+        &workers,
+    )
+    .unwrap()
+}
+
+/// A source repository: config, a key, packs of `sizes` bytes, a manifest.
+fn make_repo(dir: &Path, sizes: &[usize]) -> LocalBackend {
+    let b = LocalBackend::new(dir);
+    b.write("config", b"cairn repository v1").unwrap();
+    let key = b"age key envelope".to_vec();
+    b.write(&format!("keys/{}", blake3::hash(&key).to_hex()), &key)
+        .unwrap();
+    for (i, len) in sizes.iter().enumerate() {
+        let data = bytes(i as u64 + 7, *len);
+        let h = blake3::hash(&data).to_hex().to_string();
+        b.write(&format!("data/{}/{h}", &h[..2]), &data).unwrap();
+    }
+    b.write("backups/20261122T053600.123Z", b"manifest one")
+        .unwrap();
+    b
+}
+
+/// Every object of `a` is in `b` with the same bytes, and nothing else.
+fn assert_same(a: &dyn Backend, b: &dyn Backend) {
+    let mut la = a.list("").unwrap();
+    let mut lb = b.list("").unwrap();
+    la.sort_by(|x, y| x.name.cmp(&y.name));
+    lb.sort_by(|x, y| x.name.cmp(&y.name));
+    assert_eq!(la, lb);
+    for o in la {
+        assert!(
+            a.read(&o.name).unwrap() == b.read(&o.name).unwrap(),
+            "{} differs",
+            o.name
+        );
+    }
+}
+
+/// The worker processes this test process started (`cairn __smb-worker` children of ours).
+fn workers() -> Vec<u32> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": the fields after the last ')'
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1));
+        let cmdline = fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if ppid == Some(me.as_str()) && String::from_utf8_lossy(&cmdline).contains("__smb-worker") {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// How many sessions of user `cairn` smbd has now.
+fn sessions(s: &Samba) -> usize {
+    s.status()
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("cairn"))
+        .count()
+}
+
+#[test]
+fn export_through_workers_uses_one_connection_each_and_stores_the_same_bytes() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let src_dir = tempfile::tempdir().unwrap();
+    let src = make_repo(
+        src_dir.path(),
+        &[6 << 20, 3 << 20, 2 << 20, 5 << 20, 1 << 20],
+    );
+    let dst = with_workers(&s, "ctl1");
+    export(&src, &dst, &|_| {}).unwrap();
+    // The workers are alive while the backend is: each with its own session on the server.
+    let pids = workers();
+    assert!(
+        pids.len() >= 2,
+        "the export ran in {} worker processes",
+        pids.len()
+    );
+    let n = sessions(&s);
+    assert!(n > pids.len(), "{n} sessions for {pids:?}: {}", s.status());
+    // The password reached them over their standard input, never argv or the environment.
+    for pid in &pids {
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let environ = fs::read(format!("/proc/{pid}/environ")).unwrap();
+        let argv = String::from_utf8_lossy(&cmdline).into_owned();
+        assert_eq!(argv, format!("{CAIRN}\0__smb-worker\0"));
+        let env = String::from_utf8_lossy(&environ);
+        assert!(
+            !env.contains(PASSWORD),
+            "the password is in the environment of {pid}"
+        );
+    }
+    // The share holds the repository, byte for byte, under the same names.
+    assert_same(&src, &LocalBackend::new(s.share_dir().join("ctl1")));
+    assert_same(&src, &dst);
+    // Gone with the backend.
+    drop(dst);
+    assert!(workers().is_empty(), "workers outlived their backend");
+}
+
+/// A source that kills every worker process once it has been read `at` times.
+struct Killer {
+    inner: LocalBackend,
+    reads: AtomicUsize,
+    at: usize,
+}
+
+impl Backend for Killer {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn list(&self, p: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+        self.inner.list(p)
+    }
+    fn read(&self, n: &str) -> Result<Vec<u8>, StorageError> {
+        self.inner.read(n)
+    }
+    fn read_range(&self, n: &str, o: u64, l: usize) -> Result<Vec<u8>, StorageError> {
+        if self.reads.fetch_add(1, Ordering::SeqCst) + 1 == self.at {
+            for pid in workers() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+        self.inner.read_range(n, o, l)
+    }
+    fn write(&self, n: &str, d: &[u8]) -> Result<(), StorageError> {
+        self.inner.write(n, d)
+    }
+    fn delete(&self, n: &str) -> Result<(), StorageError> {
+        self.inner.delete(n)
+    }
+    fn stat(&self, n: &str) -> Result<Option<u64>, StorageError> {
+        self.inner.stat(n)
+    }
+    fn clean_temp(&self) -> Result<usize, StorageError> {
+        self.inner.clean_temp()
+    }
+}
+
+#[test]
+fn a_worker_killed_mid_export_fails_it_by_name_and_leaves_no_partial_object() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let src_dir = tempfile::tempdir().unwrap();
+    make_repo(src_dir.path(), &[9 << 20, 9 << 20, 9 << 20, 9 << 20]);
+    // Killed while the first packs stream out: each pack is read in 4 MiB ranges.
+    let src = Killer {
+        inner: LocalBackend::new(src_dir.path()),
+        reads: AtomicUsize::new(0),
+        at: 6,
+    };
+    let dst = with_workers(&s, "ctl1");
+    let err = export(&src, &dst, &|_| {}).unwrap_err();
+    let e = match err {
+        Error::Storage(e) => e,
+        other => panic!("expected a storage error, got {other:?}"),
+    };
+    assert_eq!(e.kind, StorageErrorKind::Disconnected, "{e}");
+    assert!(e.detail.contains("SMB worker process"), "{e}");
+    // Whatever is under an object's name on the share is whole (a temporary name may remain).
+    let share = LocalBackend::new(s.share_dir().join("ctl1"));
+    for o in share.list("").unwrap() {
+        assert!(
+            share.read(&o.name).unwrap() == src.inner.read(&o.name).unwrap(),
+            "a partial {} is under its name",
+            o.name
+        );
+    }
+    assert!(share.list("backups/").unwrap().is_empty());
+    // New workers take over: the next export completes the copy and removes the leftovers.
+    export(&src, &dst, &|_| {}).unwrap();
+    assert_same(&src.inner, &LocalBackend::new(s.share_dir().join("ctl1")));
+    assert_eq!(share.clean_temp().unwrap(), 0);
+}
+
+/// How many connections to the share smbd has served so far (its log at level 2).
+fn connections(s: &Samba) -> usize {
+    let log = fs::read_to_string(s.dir().join("log/smbd.out")).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains("connect to service backups initially as user cairn"))
+        .count()
+}
+
+#[test]
+fn backup_and_export_from_the_binary_leave_the_repository_on_the_share_byte_for_byte() {
+    // At log level 2 smbd logs each tree connect, with the pid of the smbd serving it.
+    let s = Samba::start_with_globals(&["log level = 2"]);
+    let env = crate::harness::Env::new();
+    let src = env.path("src/app");
+    for i in 0..6u64 {
+        crate::harness::write(&src.join(format!("f{i}.bin")), &bytes(40 + i, 3 << 20));
+    }
+    env.add_path_service("app", &src);
+    let pw = env.path("smb-password");
+    fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
+    env.set_share_target(&s.url("ctl1"), &pw);
+    let before = connections(&s);
+    env.backup();
+    let during = connections(&s) - before;
+    assert!(
+        during >= 3,
+        "backup and export opened {during} connection(s) to the share: not one per worker"
+    );
+    env.run(["verify", "--from-target"])
+        .ok("verify --from-target after an export through workers");
+    // Every exported object is on the share's disk with the internal copy's bytes.
+    let internal = LocalBackend::new(&env.repo);
+    let share = LocalBackend::new(s.share_dir().join("ctl1"));
+    let mut n = 0;
+    for o in share.list("").unwrap() {
+        assert!(
+            share.read(&o.name).unwrap() == internal.read(&o.name).unwrap(),
+            "{} differs",
+            o.name
+        );
+        n += 1;
+    }
+    assert!(
+        share
+            .list("data/")
+            .unwrap()
+            .iter()
+            .any(|o| o.size >= 1 << 20),
+        "no pack large enough to go through a worker"
+    );
+    assert_eq!(n, internal.list("").unwrap().len());
+}
+
+#[test]
+fn without_a_usable_worker_binary_transfers_run_in_process() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let src_dir = tempfile::tempdir().unwrap();
+    let src = make_repo(src_dir.path(), &[3 << 20, 2 << 20]);
+    // One that cannot be started, one that ends without a word.
+    for (i, binary) in ["/nonexistent/cairn", "/bin/true"].iter().enumerate() {
+        let dst = with_binary(
+            &s,
+            &format!("ctl{i}"),
+            binary.into(),
+            Duration::from_secs(30),
+        );
+        export(&src, &dst, &|_| {}).unwrap();
+        assert_same(
+            &src,
+            &LocalBackend::new(s.share_dir().join(format!("ctl{i}"))),
+        );
+        assert_same(&src, &dst);
+    }
+}
+
+#[test]
+fn a_worker_that_stops_answering_is_killed_and_the_request_fails_as_disconnected() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let dst = with_binary(&s, "ctl1", PathBuf::from(CAIRN), Duration::from_secs(2));
+    let data = bytes(3, 2 << 20);
+    let h = blake3::hash(&data).to_hex().to_string();
+    let name = format!("data/{}/{h}", &h[..2]);
+    dst.write(&name, &data).unwrap();
+    let stopped = workers();
+    assert!(!stopped.is_empty());
+    for pid in &stopped {
+        let _ = std::process::Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status();
+    }
+    let t = std::time::Instant::now();
+    let e = dst.read(&name).unwrap_err();
+    assert_eq!(e.kind, StorageErrorKind::Disconnected, "{e}");
+    assert!(e.detail.contains("stopped answering"), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+    // the stalled worker was killed; the others answer again once thawed, or are replaced
+    for pid in &stopped {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &pid.to_string()])
+            .status();
+    }
+    assert!(dst.read(&name).unwrap() == data);
+}
