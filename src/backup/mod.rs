@@ -139,7 +139,10 @@ fn capture_all(
     )
     .spilling_to(ctl.local());
     let (mut records, definitions, seen) = std::thread::scope(|scope| -> Result<_> {
-        let params = repo.config.chunker;
+        let params = services
+            .iter()
+            .map(|s| s.chunker(repo.config.chunker))
+            .collect();
         let walker = Walker::start(&store, &index, k.id_key, k.epoch, params, progress, scope);
         let records = capture_parallel(&walker, services, barrier)?;
         let defs = Definitions::of(services).encode();
