@@ -5,6 +5,7 @@
 //! which later backups reuse (they are indexed) and prune reclaims.
 
 mod open;
+mod segments;
 mod spill;
 mod store;
 mod walk;

@@ -504,6 +504,8 @@ impl<'a> Walker<'a> {
     /// Store a tree blob; its id.
     pub fn put_tree(&self, tree: &Tree, svc: usize) -> Result<ChunkId> {
         tree_fits(tree.nodes.len() as u64, 0)?;
+        let segmented = super::segments::segmented(tree, self.store, self.id_key, svc)?;
+        let tree = segmented.as_ref().unwrap_or(tree);
         let bytes = tree.encode();
         tree_fits(0, bytes.len() as u64)?;
         let id = self.id_key.chunk_id(&bytes);
