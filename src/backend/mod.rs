@@ -20,6 +20,7 @@ mod smb;
 pub mod smb_negotiate;
 
 pub use budget::{cap_of, check_size, ObjectKind};
+pub(crate) use budget::MAX_REFS;
 pub use faulty::{Fault, FaultyBackend};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
