@@ -19,8 +19,8 @@ mod smb;
 #[doc(hidden)]
 pub mod smb_negotiate;
 
-pub use budget::{cap_of, check_size, ObjectKind};
 pub(crate) use budget::MAX_REFS;
+pub use budget::{cap_of, check_size, ObjectKind};
 pub use faulty::{Fault, FaultyBackend};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;

@@ -477,7 +477,10 @@ mod tests {
         let max = crate::backend::MAX_REFS as usize;
         assert!(super::refs_fit(max).is_ok());
         let e = super::refs_fit(max + 1).unwrap_err();
-        assert!(e.to_string().contains("more than a manifest may list"), "{e}");
+        assert!(
+            e.to_string().contains("more than a manifest may list"),
+            "{e}"
+        );
     }
     use std::path::{Path, PathBuf};
 
