@@ -96,8 +96,8 @@ fn a_damaged_segment_is_named_and_never_restored_as_content() {
     let data = random_bytes(8, 2 << 20);
     let (e, _file) = dump_env(&data);
     let id = e.backup();
-    // the segments and the tree are the smallest blobs of the last pack written: damage the
-    // pack region just before its header, where the writer put them last
+    // the writer puts the segments (some 100 of ~600 bytes), then the tree (~4 KB) and the
+    // definitions last before the pack header: 20 KB before the header is inside a segment
     let packs = e.packs();
     let pack = packs
         .iter()
@@ -110,7 +110,7 @@ fn a_damaged_segment_is_named_and_never_restored_as_content() {
             .try_into()
             .unwrap(),
     );
-    crate::fixtures::flip_at(pack, len - 14 - u64::from(header_len) - 3000, 1);
+    crate::fixtures::flip_at(pack, len - 14 - u64::from(header_len) - 20_000, 1);
     let o = e.run([
         "verify",
         "--read-data",
@@ -118,9 +118,15 @@ fn a_damaged_segment_is_named_and_never_restored_as_content() {
         e.identity.to_str().unwrap(),
     ]);
     assert_ne!(o.code, 0, "verify missed the damage: {}", o.stdout);
+    assert!(o.stdout.contains("file db/stdout"), "{}", o.stdout);
     let t = e.path("r");
     let o = e.restore(&id, &t, &[]);
     assert_ne!(o.code, 0, "restore of a damaged file succeeded");
+    assert!(
+        o.stderr.contains("db/stdout"),
+        "the file is not named: {}",
+        o.stderr
+    );
     if let Ok(got) = fs::read(t.join("db/stdout")) {
         assert!(
             got != data || got.is_empty(),
