@@ -119,6 +119,27 @@ fn main() {
     };
     put(dir, "tree", "empty", &Tree::default().encode());
     put(dir, "tree", "four", &tree.encode());
+    let mut segmented = tree.clone();
+    segmented.nodes[1].kind = NodeKind::FileSegments {
+        segments: vec![cairn::format::segment::SegmentRef {
+            id: ChunkId([8; 32]),
+            chunks: 3,
+            bytes: 3 * 65536,
+        }],
+    };
+    put(dir, "tree", "segmented", &segmented.encode());
+
+    // segment: the file entry's claim (count u32 LE, bytes u64 LE), then the blob
+    let part: Vec<ChunkRef> = (0..3u8)
+        .map(|i| ChunkRef {
+            id: ChunkId([i; 32]),
+            len: 65536,
+        })
+        .collect();
+    let mut seg = 3u32.to_le_bytes().to_vec();
+    seg.extend_from_slice(&(3u64 * 65536).to_le_bytes());
+    seg.extend_from_slice(&cairn::format::segment::encode(&part));
+    put(dir, "segment", "three", &seg);
 
     // dir_record: a directory's files cache record
     let mut record = CachedDir::default();

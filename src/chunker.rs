@@ -25,7 +25,27 @@ impl Default for ChunkerParams {
     }
 }
 
+/// Smallest average a service may choose (`service add --chunk-size`).
+pub const MIN_SERVICE_AVG: u32 = 1 << 10;
+/// Largest average a service may choose.
+pub const MAX_SERVICE_AVG: u32 = 4 << 20;
+/// The average chunk a `command` service gets when `service add` is given no `--chunk-size`:
+/// dumps change in scattered small edits, which a small average keeps small (measured in
+/// docs/FORMAT.md section 16).
+pub const COMMAND_DEFAULT_AVG: u32 = 8 << 10;
+
 impl ChunkerParams {
+    /// The bounds of a service's `--chunk-size AVG`: min AVG/4, max 4 × AVG (the ratio of the
+    /// repository default). `None` if AVG is outside [`MIN_SERVICE_AVG`]..=[`MAX_SERVICE_AVG`].
+    pub fn from_avg(avg: u32) -> Option<Self> {
+        let p = ChunkerParams {
+            min: avg / 4,
+            avg,
+            max: avg.checked_mul(4)?,
+        };
+        ((MIN_SERVICE_AVG..=MAX_SERVICE_AVG).contains(&avg) && p.valid()).then_some(p)
+    }
+
     /// Whether the bounds are usable (and within what fastcdc accepts).
     pub fn valid(&self) -> bool {
         (64..=1 << 20).contains(&self.min)

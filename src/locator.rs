@@ -88,15 +88,21 @@ impl Locator {
     /// Checked before the blob is read, so a lying pack header cannot make restore or the mount
     /// decompress a giant blob as a directory listing. An unlocated id is left to the read.
     pub fn check_tree(&self, id: &ChunkId) -> Result<()> {
+        self.check_meta(id, crate::format::tree::MAX_TREE_LEN, "tree")
+    }
+
+    /// As [`Locator::check_tree`], for a segment of a file's chunk list (stored with kind
+    /// `Tree`, at most `segment::MAX_SEGMENT_LEN` bytes).
+    pub fn check_segment(&self, id: &ChunkId) -> Result<()> {
+        self.check_meta(id, crate::format::segment::MAX_SEGMENT_LEN, "segment")
+    }
+
+    fn check_meta(&self, id: &ChunkId, max: u32, what: &str) -> Result<()> {
         match self.place(id) {
-            Some((p, _, _))
-                if p.kind != BlobKind::Tree || p.raw_len > crate::format::tree::MAX_TREE_LEN =>
-            {
-                Err(Error::corrupt(
-                    format!("tree {}", id.to_hex()),
-                    format!("a {:?} blob of {} bytes, not a tree", p.kind, p.raw_len),
-                ))
-            }
+            Some((p, _, _)) if p.kind != BlobKind::Tree || p.raw_len > max => Err(Error::corrupt(
+                format!("{what} {}", id.to_hex()),
+                format!("a {:?} blob of {} bytes, not a {what}", p.kind, p.raw_len),
+            )),
             _ => Ok(()),
         }
     }
@@ -152,6 +158,20 @@ impl ChunkReader<'_> {
             ));
         }
         self.open(id, &sealed, p.raw_len, &pack, &session, backup)
+    }
+
+    /// The whole chunk list of a file stored in `segments`, each segment checked before it is
+    /// read ([`Locator::check_segment`]) and against its ref (`format::segment::expand`).
+    pub fn expand(
+        &self,
+        segments: &[crate::format::segment::SegmentRef],
+        backup: &str,
+    ) -> Result<Vec<crate::format::tree::ChunkRef>> {
+        let mut budget = crate::format::segment::MAX_EXPANDED_CHUNKS;
+        crate::format::segment::expand(segments, &mut budget, |id| {
+            self.locator.check_segment(id)?;
+            self.read(id, backup)
+        })
     }
 
     /// Open a sealed blob read from `pack`.

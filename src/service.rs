@@ -36,6 +36,11 @@ pub struct ServiceDef {
     /// Services whose restore command `recover` runs before this one's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restore_after: Vec<String>,
+    /// Average chunk size in bytes, fixed at `service add` (min a quarter, max four times it,
+    /// see [`crate::chunker::ChunkerParams::from_avg`]); `None`: the repository's chunker
+    /// (`config`). Readers never need it: a file entry lists its chunks' lengths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_size: Option<u32>,
 }
 
 /// File name under which a command service's output is stored.
@@ -51,6 +56,14 @@ impl ServiceDef {
         }
     }
 
+    /// The chunker bounds this service's backups use: its own (`chunk_size`), else the
+    /// repository's.
+    pub fn chunker(&self, repo: crate::chunker::ChunkerParams) -> crate::chunker::ChunkerParams {
+        self.chunk_size
+            .and_then(crate::chunker::ChunkerParams::from_avg)
+            .unwrap_or(repo)
+    }
+
     /// Check the definition is complete and its name usable as a folder name.
     pub fn validate(&self) -> Result<()> {
         let n = &self.name;
@@ -61,6 +74,14 @@ impl ServiceDef {
             ));
         }
         self.validate_hooks()?;
+        if let Some(avg) = self.chunk_size {
+            if crate::chunker::ChunkerParams::from_avg(avg).is_none() {
+                return Err(Error::usage(
+                    format!("service {n}: a chunk size of {avg} bytes"),
+                    "give an average between 1K and 4M, e.g. `--chunk-size 16K`",
+                ));
+            }
+        }
         match (&self.path, &self.command) {
             (Some(p), None) if Path::new(p).is_absolute() => Ok(()),
             (Some(p), None) => Err(Error::usage(
@@ -144,6 +165,31 @@ impl HookSettings {
             def.restore_after = after.iter().filter(|a| !a.is_empty()).cloned().collect();
         }
     }
+}
+
+/// A chunk size as given to `--chunk-size`: bytes, or with a binary suffix `K`, `M` (`KiB`,
+/// `MiB` too), e.g. `16K`.
+pub fn parse_chunk_size(s: &str) -> Result<u32> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        _ => 0,
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| {
+            Error::usage(
+                format!("cannot read the chunk size {s:?}"),
+                "give bytes with an optional K or M, e.g. `--chunk-size 16K`",
+            )
+        })
 }
 
 /// The rule for service names (`service add`, and every name decoded from a repository): 1 to 64
@@ -353,6 +399,30 @@ mod tests {
         let e = stderr_excerpt("y".repeat(1000).as_bytes());
         assert!(e.starts_with('…') && e.chars().count() == 301, "{e}");
         assert_eq!(stderr_excerpt(b""), "");
+    }
+
+    #[test]
+    fn chunk_sizes_parse_and_bound_the_chunker() {
+        assert_eq!(parse_chunk_size("16K").unwrap(), 16 << 10);
+        assert_eq!(parse_chunk_size("1MiB").unwrap(), 1 << 20);
+        assert_eq!(parse_chunk_size("4096").unwrap(), 4096);
+        for bad in ["", "K", "16Q", "0", "-4K", "8192M"] {
+            assert!(parse_chunk_size(bad).is_err(), "{bad}");
+        }
+        let repo = crate::chunker::ChunkerParams::default();
+        let mut d = ServiceDef {
+            name: "db".into(),
+            command: Some("pg_dump".into()),
+            ..Default::default()
+        };
+        assert_eq!(d.chunker(repo), repo);
+        d.chunk_size = Some(16 << 10);
+        let p = d.chunker(repo);
+        assert_eq!((p.min, p.avg, p.max), (4 << 10, 16 << 10, 64 << 10));
+        d.validate().unwrap();
+        d.chunk_size = Some(512);
+        let e = d.validate().unwrap_err().to_string();
+        assert!(e.contains("chunk size of 512"), "{e}");
     }
 
     #[test]

@@ -345,6 +345,16 @@ fn files_hurt(
                     NodeKind::File { chunks } if chunks.iter().any(|c| damaged.contains(&c.id)) => {
                         out.push(format!("file {name}"))
                     }
+                    NodeKind::FileSegments { segments } => {
+                        // hurt if a segment is, or a chunk a segment lists
+                        let hurt = segments.iter().any(|s| damaged.contains(&s.id))
+                            || reader.expand(&segments, &m.id).map_or(true, |chunks| {
+                                chunks.iter().any(|c| damaged.contains(&c.id))
+                            });
+                        if hurt {
+                            out.push(format!("file {name}"));
+                        }
+                    }
                     _ => {}
                 }
             }

@@ -34,7 +34,7 @@ use crate::error::{StorageError, StorageErrorKind};
 pub use crate::object::ObjectKind;
 
 /// Most chunk refs an honest manifest holds (see the module documentation).
-const MAX_REFS: u64 = 4 << 20;
+pub(crate) const MAX_REFS: u64 = 4 << 20;
 
 /// Largest honest pack for `pack_target` (see the module documentation).
 const fn pack_cap(pack_target: u64) -> u64 {

@@ -22,6 +22,7 @@ mod smb_worker;
 #[doc(hidden)]
 pub mod smb_negotiate;
 
+pub(crate) use budget::MAX_REFS;
 pub use budget::{cap_of, check_size, ObjectKind};
 pub use faulty::{Fault, FaultyBackend};
 pub use local::LocalBackend;

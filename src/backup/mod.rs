@@ -5,6 +5,7 @@
 //! which later backups reuse (they are indexed) and prune reclaims.
 
 mod open;
+mod segments;
 mod spill;
 mod store;
 mod walk;
@@ -73,6 +74,7 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
     for (r, p) in records.iter_mut().zip(phases) {
         r.phases = p;
     }
+    refs_fit(stats.refs.len())?;
     let (seq, prev) = chain_link(ctl)?;
     let manifest = Manifest {
         id,
@@ -91,6 +93,21 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
     ctl.commit_manifest(&manifest)?;
     forget_gone_files(&index, seen);
     Ok(manifest)
+}
+
+/// A manifest listing `n` refs is one readers accept (`backend::budget`): refuse to commit one
+/// they would not, saying what makes a backup need so many chunks.
+fn refs_fit(n: usize) -> Result<()> {
+    if n as u64 <= crate::backend::MAX_REFS {
+        return Ok(());
+    }
+    Err(Error::failed(
+        format!(
+            "the backup needs {n} chunks, more than a manifest may list ({})",
+            crate::backend::MAX_REFS
+        ),
+        "a service with a small --chunk-size holds too much data for it: remove it and add it again with a larger one (e.g. `--chunk-size 64K`), or split the data into services backed up apart",
+    ))
 }
 
 /// After a complete backup, the files cache keeps only the directories it met (a failure here costs
@@ -139,7 +156,10 @@ fn capture_all(
     )
     .spilling_to(ctl.local());
     let (mut records, definitions, seen) = std::thread::scope(|scope| -> Result<_> {
-        let params = repo.config.chunker;
+        let params = services
+            .iter()
+            .map(|s| s.chunker(repo.config.chunker))
+            .collect();
         let walker = Walker::start(&store, &index, k.id_key, k.epoch, params, progress, scope);
         let records = capture_parallel(&walker, services, barrier)?;
         let defs = Definitions::of(services).encode();
@@ -451,6 +471,17 @@ mod tests {
     use super::walk::tests::take_opened_under;
     use crate::progress::Progress;
     use crate::testutil::TestRepo;
+
+    #[test]
+    fn a_backup_needing_more_refs_than_a_manifest_may_list_is_refused() {
+        let max = crate::backend::MAX_REFS as usize;
+        assert!(super::refs_fit(max).is_ok());
+        let e = super::refs_fit(max + 1).unwrap_err();
+        assert!(
+            e.to_string().contains("more than a manifest may list"),
+            "{e}"
+        );
+    }
     use std::path::{Path, PathBuf};
 
     /// Back up; the files (under the source) the readers opened, and the service's root tree.

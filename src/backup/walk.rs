@@ -43,6 +43,7 @@ struct Job {
     listed: Listed,
     path: PathBuf,
     svc: usize,
+    params: ChunkerParams,
     reply: Sender<Result<Outcome>>,
 }
 
@@ -63,7 +64,8 @@ pub struct Walker<'a> {
     pub(super) index: &'a Index,
     pub(super) id_key: &'a IdKey,
     pub(super) epoch: KeyId,
-    pub(super) params: ChunkerParams,
+    /// Each service slot's chunker bounds (the service's own, else the repository's).
+    pub(super) params: Vec<ChunkerParams>,
     pub(super) progress: &'a Progress,
     jobs: Option<Sender<Job>>,
     /// The files cache keys of every directory met that holds files, for [`Index::retain_dirs`].
@@ -158,13 +160,14 @@ pub(super) fn node(name: &[u8], kind: NodeKind, m: &Listed, size: u64) -> Node {
 
 impl<'a> Walker<'a> {
     /// Start the file readers as threads of `scope`; they end when the walker is dropped.
+    /// `params` holds each service slot's chunker bounds.
     #[allow(clippy::too_many_arguments)]
     pub fn start<'s>(
         store: &'a ChunkStore,
         index: &'a Index,
         id_key: &'a IdKey,
         epoch: KeyId,
-        params: ChunkerParams,
+        params: Vec<ChunkerParams>,
         progress: &'a Progress,
         scope: &'s std::thread::Scope<'s, '_>,
     ) -> Self
@@ -181,7 +184,7 @@ impl<'a> Walker<'a> {
             scope.spawn(move || {
                 let mut buf = Vec::new();
                 for job in rx {
-                    let r = read_file(&job, store, id_key, params, &mut buf, progress);
+                    let r = read_file(&job, store, id_key, &mut buf, progress);
                     let _ = job.reply.send(r);
                 }
             });
@@ -392,6 +395,7 @@ impl<'a> Walker<'a> {
             listed: e.meta,
             path: e.abs.clone(),
             svc: d.svc,
+            params: self.params_of(d.svc),
             reply: tx,
         };
         self.jobs
@@ -500,6 +504,8 @@ impl<'a> Walker<'a> {
     /// Store a tree blob; its id.
     pub fn put_tree(&self, tree: &Tree, svc: usize) -> Result<ChunkId> {
         tree_fits(tree.nodes.len() as u64, 0)?;
+        let segmented = super::segments::segmented(tree, self.store, self.id_key, svc)?;
+        let tree = segmented.as_ref().unwrap_or(tree);
         let bytes = tree.encode();
         tree_fits(0, bytes.len() as u64)?;
         let id = self.id_key.chunk_id(&bytes);
@@ -526,11 +532,16 @@ impl<'a> Walker<'a> {
         Ok(self.store.reuse(&ids)?.then_some(c))
     }
 
+    /// The chunker bounds of service slot `svc`.
+    fn params_of(&self, svc: usize) -> ChunkerParams {
+        self.params.get(svc).copied().unwrap_or_default()
+    }
+
     /// Chunk a stream (a command's output) in this thread.
     pub fn stream(&self, r: &mut dyn std::io::Read, svc: usize) -> Result<(Vec<ChunkRef>, u64)> {
         let mut buf = Vec::new();
         let mut chunks = Vec::new();
-        let total = chunk_reader(r, self.params, &mut buf, |c| {
+        let total = chunk_reader(r, self.params_of(svc), &mut buf, |c| {
             let id = self.id_key.chunk_id(c);
             chunks.push(ChunkRef {
                 id,
@@ -559,7 +570,6 @@ fn read_file(
     job: &Job,
     store: &ChunkStore,
     id_key: &IdKey,
-    params: ChunkerParams,
     buf: &mut Vec<u8>,
     progress: &Progress,
 ) -> Result<Outcome> {
@@ -574,7 +584,7 @@ fn read_file(
     };
     let svc = job.svc;
     let mut chunks = Vec::new();
-    let size = chunk_reader(&mut f, params, buf, |c| {
+    let size = chunk_reader(&mut f, job.params, buf, |c| {
         let id = id_key.chunk_id(c);
         chunks.push(ChunkRef {
             id,
@@ -690,7 +700,7 @@ pub(super) mod tests {
                 &index,
                 id_key,
                 KeyId([0; 32]),
-                ChunkerParams::default(),
+                vec![ChunkerParams::default()],
                 &progress,
                 scope,
             );

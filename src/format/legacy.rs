@@ -12,6 +12,8 @@ use serde::Serialize;
 pub const MANIFEST_V2: u16 = 2;
 /// Definitions v1: as v2 without the hooks and the restore order.
 pub const DEFS_V1: u16 = 1;
+/// Definitions v2: as v3 without the chunk size.
+pub const DEFS_V2: u16 = 2;
 
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(Serialize))]
@@ -99,6 +101,49 @@ struct DefinitionRecordV1 {
     path: Option<String>,
     command: Option<String>,
     restore_command: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct DefinitionsV2 {
+    services: Vec<DefinitionRecordV2>,
+}
+
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct DefinitionRecordV2 {
+    name: String,
+    path: Option<String>,
+    command: Option<String>,
+    restore_command: Option<String>,
+    prepare: Option<String>,
+    release: Option<String>,
+    capture_path: Option<String>,
+    hook_timeout_s: Option<u64>,
+    restore_after: Vec<String>,
+}
+
+impl From<DefinitionsV2> for Definitions {
+    fn from(d: DefinitionsV2) -> Definitions {
+        Definitions {
+            services: d
+                .services
+                .into_iter()
+                .map(|r| DefinitionRecord {
+                    name: r.name,
+                    path: r.path,
+                    command: r.command,
+                    restore_command: r.restore_command,
+                    prepare: r.prepare,
+                    release: r.release,
+                    capture_path: r.capture_path,
+                    hook_timeout_s: r.hook_timeout_s,
+                    restore_after: r.restore_after,
+                    chunk_size: None,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<DefinitionsV1> for Definitions {
@@ -197,5 +242,32 @@ mod tests {
         let s = &d.to_services()[0];
         assert_eq!(s.command.as_deref(), Some("pg_dump"));
         assert!(s.prepare.is_none() && s.restore_after.is_empty());
+    }
+
+    #[test]
+    fn version_2_definitions_still_decode_without_a_chunk_size() {
+        let old = DefinitionsV2 {
+            services: vec![DefinitionRecordV2 {
+                name: "db".into(),
+                path: None,
+                command: Some("pg_dump".into()),
+                restore_command: None,
+                prepare: Some("sync".into()),
+                release: None,
+                capture_path: None,
+                hook_timeout_s: Some(5),
+                restore_after: vec![],
+            }],
+        };
+        let d = Definitions::decode(&crate::format::frame(DEFS_MAGIC, DEFS_V2, &old)).unwrap();
+        let s = &d.to_services()[0];
+        assert_eq!(s.prepare.as_deref(), Some("sync"));
+        assert_eq!((s.hook_timeout_s, s.chunk_size), (Some(5), None));
+        // today's writes v3 and keeps the chunk size through a round trip
+        let mut now = d.clone();
+        now.services[0].chunk_size = Some(8192);
+        let bytes = now.encode();
+        assert_eq!(&bytes[8..10], &3u16.to_le_bytes());
+        assert_eq!(Definitions::decode(&bytes).unwrap(), now);
     }
 }

@@ -8,7 +8,7 @@
 //! predecessor and the blake3 of the predecessor's bytes, and counts up a sequence number.
 
 use super::check_header;
-use super::legacy::{DefinitionsV1, ManifestV2, DEFS_V1, MANIFEST_V2};
+use super::legacy::{DefinitionsV1, DefinitionsV2, ManifestV2, DEFS_V1, DEFS_V2, MANIFEST_V2};
 use crate::error::{Error, Result};
 use crate::id::{ChunkId, KeyId};
 use crate::signing::{PublicKey, SigningKey};
@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: &[u8; 8] = b"CAIRNBAK";
 /// Manifest layout version (1: unkeyed checksum, retired; 2: no phase times, still read).
 pub const VERSION: u16 = 3;
-/// Version of the sealed definitions blob (1: no hooks, still read).
-pub const DEFS_VERSION: u16 = 2;
+/// Version of the sealed definitions blob (1: no hooks; 2: no chunk size; both still read).
+pub const DEFS_VERSION: u16 = 3;
 
 /// When one phase of a service's capture ran: unix milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,6 +263,8 @@ pub struct DefinitionRecord {
     pub hook_timeout_s: Option<u64>,
     /// Services restored before this one (v2).
     pub restore_after: Vec<String>,
+    /// Average chunk size the service was added with (v3; `None`: the repository's).
+    pub chunk_size: Option<u32>,
 }
 
 /// Service definitions sealed inside a backup (for `recover`).
@@ -288,6 +290,7 @@ impl Definitions {
                     capture_path: s.capture_path.clone(),
                     hook_timeout_s: s.hook_timeout_s,
                     restore_after: s.restore_after.clone(),
+                    chunk_size: s.chunk_size,
                 })
                 .collect(),
         }
@@ -307,6 +310,7 @@ impl Definitions {
                 capture_path: d.capture_path.clone(),
                 hook_timeout_s: d.hook_timeout_s,
                 restore_after: d.restore_after.clone(),
+                chunk_size: d.chunk_size,
             })
             .collect()
     }
@@ -321,11 +325,13 @@ impl Definitions {
         super::frame(DEFS_MAGIC, DEFS_VERSION, self)
     }
 
-    /// Decode (version 2, or 1 without hooks).
+    /// Decode (version 3, 2 without chunk sizes, or 1 without hooks).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "service definitions";
         let d: Definitions = if check_header(bytes, DEFS_MAGIC, DEFS_V1, WHAT).is_ok() {
             super::unframe::<DefinitionsV1>(bytes, DEFS_MAGIC, DEFS_V1, WHAT)?.into()
+        } else if check_header(bytes, DEFS_MAGIC, DEFS_V2, WHAT).is_ok() {
+            super::unframe::<DefinitionsV2>(bytes, DEFS_MAGIC, DEFS_V2, WHAT)?.into()
         } else {
             super::unframe(bytes, DEFS_MAGIC, DEFS_VERSION, WHAT)?
         };

@@ -8,6 +8,7 @@ pub mod legacy;
 pub mod manifest;
 pub mod pack;
 pub mod sealed_key;
+pub mod segment;
 pub mod tree;
 
 use crate::error::{Error, Result};

@@ -17,8 +17,11 @@ use serde::{Deserialize, Serialize};
 
 /// Magic of a tree.
 pub const MAGIC: &[u8; 8] = b"CAIRNTRE";
-/// Tree layout version.
-pub const VERSION: u16 = 1;
+/// Tree layout version: 2 may hold [`NodeKind::FileSegments`] entries, 1 may not. The writer
+/// writes 1 for a tree without segmented files (older cairns read it), 2 otherwise.
+pub const VERSION: u16 = 2;
+/// The tree layout without segmented files.
+pub const VERSION_1: u16 = 1;
 /// Most entries one tree may hold: a directory of four million files restores; a tree that
 /// claims more is refused before one entry is decoded. (Restore also holds a tree to what the
 /// service's manifest declares, see `restore::budget`.)
@@ -56,6 +59,13 @@ pub enum NodeKind {
         /// The link's target bytes.
         target: Vec<u8>,
     },
+    /// A regular file whose chunk list is stored in segment blobs (tree version 2, see
+    /// [`super::segment`]). Readers expand it to a chunk list with
+    /// [`super::segment::expand`].
+    FileSegments {
+        /// The segments in order.
+        segments: Vec<super::segment::SegmentRef>,
+    },
 }
 
 /// One directory entry.
@@ -87,9 +97,13 @@ pub struct Tree {
 }
 
 impl Tree {
-    /// Encode (the plaintext of the tree blob).
+    /// Encode (the plaintext of the tree blob): version 1 unless it holds a segmented file.
     pub fn encode(&self) -> Vec<u8> {
-        frame(MAGIC, VERSION, self)
+        let segmented = self
+            .nodes
+            .iter()
+            .any(|n| matches!(n.kind, NodeKind::FileSegments { .. }));
+        frame(MAGIC, if segmented { VERSION } else { VERSION_1 }, self)
     }
 
     /// Decode and check (see the module documentation), with at most [`MAX_ENTRIES`] entries.
@@ -106,6 +120,7 @@ impl Tree {
     /// [`MAX_ENTRIES`]) before decoding any of them.
     pub fn decode_limited(bytes: &[u8], max_entries: u64) -> Result<Self> {
         const WHAT: &str = "tree";
+        let v1 = check_header(bytes, MAGIC, VERSION_1, WHAT).is_ok();
         let (count, mut rest) = count_and_entries(bytes)?;
         let cap = max_entries.min(MAX_ENTRIES);
         if count > cap {
@@ -121,6 +136,9 @@ impl Tree {
                 .map_err(|e| Error::corrupt(WHAT, format!("cannot decode entry {i}: {e}")))?;
             rest = r;
             check_node(&n, nodes.last())?;
+            if v1 && matches!(n.kind, NodeKind::FileSegments { .. }) {
+                return Err(Error::corrupt(WHAT, "a segmented file in a version 1 tree"));
+            }
             nodes.push(n);
         }
         if !rest.is_empty() {
@@ -135,7 +153,10 @@ impl Tree {
 
 /// The entry count a tree blob starts with, and the encoded entries after it.
 fn count_and_entries(bytes: &[u8]) -> Result<(u64, &[u8])> {
-    let body = check_header(bytes, MAGIC, VERSION, "tree")?;
+    let body = match check_header(bytes, MAGIC, VERSION_1, "tree") {
+        Ok(b) => b,
+        Err(_) => check_header(bytes, MAGIC, VERSION, "tree")?,
+    };
     varint(body).ok_or_else(|| Error::corrupt("tree", "cannot decode: bad entry count"))
 }
 
@@ -166,6 +187,15 @@ fn check_node(n: &Node, prev: Option<&Node>) -> Result<()> {
             ));
         }
     }
+    if let NodeKind::FileSegments { segments } = &n.kind {
+        let max = super::segment::MAX_SEGMENT_CHUNKS as u32;
+        if segments.is_empty() || segments.iter().any(|s| s.chunks == 0 || s.chunks > max) {
+            return Err(Error::corrupt(
+                "tree",
+                format!("file {} has an impossible segment list", shown()),
+            ));
+        }
+    }
     if let NodeKind::Symlink { target } = &n.kind {
         if target.is_empty() || target.len() > MAX_LINK_LEN || target.contains(&0) {
             return Err(Error::corrupt(
@@ -178,7 +208,7 @@ fn check_node(n: &Node, prev: Option<&Node>) -> Result<()> {
 }
 
 /// A postcard (LEB128) unsigned varint and the bytes after it.
-fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+pub(crate) fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
     let mut v: u64 = 0;
     for (i, b) in bytes.iter().enumerate().take(10) {
         let part = u64::from(b & 0x7f);
@@ -297,5 +327,41 @@ mod tests {
         long.extend_from_slice(&[0xff; 10]);
         assert!(Tree::entry_count(&long).is_err());
         assert!(Tree::entry_count(b"CAIRNTRE\x01\x00\x80").is_err());
+    }
+
+    #[test]
+    fn segmented_files_need_version_2_and_a_plausible_segment_list() {
+        use crate::format::segment::SegmentRef;
+        let seg = |chunks| SegmentRef {
+            id: ChunkId([4; 32]),
+            chunks,
+            bytes: 10,
+        };
+        let mut n = file(b"big");
+        n.kind = NodeKind::FileSegments {
+            segments: vec![seg(3)],
+        };
+        let t = Tree {
+            nodes: vec![file(b"a"), n.clone()],
+        };
+        let bytes = t.encode();
+        assert_eq!(&bytes[8..10], &VERSION.to_le_bytes());
+        assert_eq!(Tree::decode(&bytes).unwrap(), t);
+        // a plain tree is still written as version 1
+        let plain = Tree {
+            nodes: vec![file(b"a")],
+        };
+        assert_eq!(&plain.encode()[8..10], &VERSION_1.to_le_bytes());
+        // a version 1 tree may not hold one
+        let mut v1 = bytes.clone();
+        v1[8..10].copy_from_slice(&VERSION_1.to_le_bytes());
+        assert!(Tree::decode(&v1)
+            .unwrap_err()
+            .to_string()
+            .contains("version 1"));
+        for bad in [vec![], vec![seg(0)], vec![seg(1025)]] {
+            n.kind = NodeKind::FileSegments { segments: bad };
+            assert!(decode_err(vec![n.clone()]).contains("impossible segment list"));
+        }
     }
 }

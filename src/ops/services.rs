@@ -6,9 +6,14 @@ use crate::{Error, Result};
 use std::path::Path;
 
 /// Add `def`; a relative `path` is taken from the current directory (the definition keeps it
-/// absolute).
+/// absolute). A `command` service given no chunk size gets
+/// [`crate::chunker::COMMAND_DEFAULT_AVG`], recorded in its definition (a `path` service without
+/// one uses the repository's chunker).
 pub fn add_service(cx: &Context, mut def: ServiceDef) -> Result<()> {
     let ctl = cx.controller()?;
+    if def.command.is_some() && def.chunk_size.is_none() {
+        def.chunk_size = Some(crate::chunker::COMMAND_DEFAULT_AVG);
+    }
     let mut list = ctl.services()?;
     if let Some(p) = &def.path {
         def.path = Some(absolute(Path::new(p))?);

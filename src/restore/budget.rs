@@ -86,7 +86,7 @@ impl Budget {
                     .checked_sub(1)
                     .ok_or_else(|| self.over("symlinks"))?;
             }
-            NodeKind::File { .. } => {
+            NodeKind::File { .. } | NodeKind::FileSegments { .. } => {
                 self.files = self
                     .files
                     .checked_sub(1)

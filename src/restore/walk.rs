@@ -153,7 +153,7 @@ impl Walk<'_, '_> {
         let here = join(shown, &node.name);
         match &node.kind {
             NodeKind::Dir { .. } => self.dir(&parent.dir, node, &here, budget, depth + 1),
-            NodeKind::File { .. } => self
+            NodeKind::File { .. } | NodeKind::FileSegments { .. } => self
                 .tx
                 .send(Job {
                     dir: parent.clone(),

@@ -28,8 +28,14 @@ pub(crate) fn file(ctx: &Ctx<'_>, job: Job) {
 }
 
 fn write(ctx: &Ctx<'_>, job: &Job) -> Result<()> {
-    let NodeKind::File { chunks } = &job.node.kind else {
-        return Ok(());
+    let expanded;
+    let chunks = match &job.node.kind {
+        NodeKind::File { chunks } => chunks,
+        NodeKind::FileSegments { segments } => {
+            expanded = ctx.reader.expand(segments, ctx.backup)?;
+            &expanded
+        }
+        _ => return Ok(()),
     };
     // The chunk lengths must add up to the size before a byte is written.
     let total = chunks

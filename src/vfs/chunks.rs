@@ -3,6 +3,8 @@
 
 use super::cache::{ChunkCache, Loaded};
 use crate::error::Error;
+use crate::format::segment;
+use crate::format::tree::{NodeKind, Tree};
 use crate::id::ChunkId;
 use crate::keyring::KeyRing;
 use crate::locator::{ChunkReader, Locator};
@@ -78,6 +80,35 @@ impl Chunks {
             tracing::error!("{e}");
             Errno::EIO
         })
+    }
+
+    /// Expand the segmented files of a just loaded directory into plain chunk lists (so a read
+    /// finds its chunk offsets at once). A file whose segments are damaged stays segmented and
+    /// reads give `EIO`; the damage is logged here, and the rest of the directory is unharmed.
+    pub(crate) fn expand_segments(&self, tree: &mut Tree, backup: &str) {
+        let mut budget = segment::MAX_EXPANDED_CHUNKS;
+        for n in &mut tree.nodes {
+            let NodeKind::FileSegments { segments } = &n.kind else {
+                continue;
+            };
+            let got = segment::expand(segments, &mut budget, |id| {
+                self.locator().check_segment(id)?;
+                match self.get(id, backup) {
+                    Ok(b) => Ok(b.to_vec()),
+                    Err(_) => Err(Error::corrupt(
+                        format!("segment {}", id.to_hex()),
+                        "unreadable (see the error above)",
+                    )),
+                }
+            });
+            match got {
+                Ok(chunks) => n.kind = NodeKind::File { chunks },
+                Err(e) => tracing::error!(
+                    "file {:?} of backup {backup}: {e}",
+                    String::from_utf8_lossy(&n.name)
+                ),
+            }
+        }
     }
 
     fn locator(&self) -> Arc<Locator> {

@@ -39,7 +39,7 @@ impl Entry {
     /// Its kind.
     pub(crate) fn kind(&self) -> Kind {
         match self.node.kind {
-            NodeKind::File { .. } => Kind::File,
+            NodeKind::File { .. } | NodeKind::FileSegments { .. } => Kind::File,
             NodeKind::Dir { .. } => Kind::Dir,
             NodeKind::Symlink { .. } => Kind::Symlink,
         }

@@ -372,6 +372,74 @@ fn command_service_is_backed_up_as_stdout() {
     assert_eq!(b["services"][0]["bytes"], want.len() as u64);
 }
 
+/// `service add --chunk-size` is recorded and bounds the service's chunks; a command service
+/// without it gets the small dump default (8 KiB), a path service the repository's.
+#[test]
+fn chunk_size_is_fixed_per_service_at_add() {
+    let e = Env::new();
+    let data = random_bytes(11, 2 << 20);
+    let file = e.path("dump.bin");
+    write(&file, &data);
+    let cat = format!("cat {}", s(&file));
+    e.run(["service", "add", "dump", "--command", &cat])
+        .ok("service add --command");
+    e.run([
+        "service",
+        "add",
+        "big",
+        "--command",
+        &cat,
+        "--chunk-size",
+        "1M",
+    ])
+    .ok("service add --chunk-size 1M");
+    e.run([
+        "service",
+        "add",
+        "tiny",
+        "--command",
+        &cat,
+        "--chunk-size",
+        "512",
+    ])
+    .expect(2, "a chunk size under 1K");
+    let v = e.run(["service", "list", "--json"]).json();
+    assert_eq!(v[0]["chunk_size"], 8192, "{v}");
+    assert_eq!(v[1]["chunk_size"], 1 << 20, "{v}");
+    let text = e.run(["service", "list"]).stdout.clone();
+    assert!(text.contains("  chunk size\t1024 KiB\n"), "{text}");
+    // one service per backup: the manifest's chunk count is that service's (plus tree, meta)
+    e.run(["service", "remove", "big"]).ok("service remove");
+    let small = e.backup();
+    e.run(["service", "remove", "dump"]).ok("service remove");
+    e.run([
+        "service",
+        "add",
+        "big",
+        "--command",
+        &cat,
+        "--chunk-size",
+        "1M",
+    ])
+    .ok("service add --chunk-size 1M");
+    let big = e.backup();
+    let list = e.list();
+    let chunks = |id: &str| {
+        let b = list.iter().find(|b| b["id"] == id).expect("listed");
+        b["chunks"].as_u64().expect("a count")
+    };
+    assert!(chunks(&small) > 100, "8 KiB average: {}", chunks(&small));
+    assert!(chunks(&big) <= 10, "1 MiB average: {}", chunks(&big));
+    for (id, svc) in [(&small, "dump"), (&big, "big")] {
+        let t = e.path(&format!("r-{svc}"));
+        e.restore(id, &t, &[]).ok("restore");
+        assert!(
+            fs::read(t.join(svc).join("stdout")).unwrap() == data,
+            "{svc}"
+        );
+    }
+}
+
 #[test]
 fn a_failing_command_fails_the_whole_backup_and_commits_nothing() {
     let e = Env::new();

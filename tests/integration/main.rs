@@ -21,6 +21,7 @@ mod objstore_writers;
 mod ops;
 mod prune_crash;
 mod samba;
+mod segments;
 mod serve;
 mod smb;
 mod smb_workers;

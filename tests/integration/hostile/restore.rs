@@ -583,3 +583,96 @@ fn more_entries_files_or_bytes_than_the_manifest_declares_stop_the_restore() {
         started.elapsed()
     );
 }
+
+/// Segmented files (docs/FORMAT.md §8a) from a hostile writer: a segment that lists another
+/// segment of its file as content (a loop), one whose count or bytes lie about it, one stored
+/// as a data blob, and a file entry claiming a segment over the cap. Each is damage named by
+/// the file's path; the honest segmented file beside them restores identical.
+#[test]
+fn looping_lying_or_oversized_segments_are_damage_and_never_content() {
+    use cairn::format::segment::{self, SegmentRef};
+    let mut f = Forge::new();
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let parts: Vec<ChunkRef> = data
+        .chunks(1000)
+        .map(|c| ChunkRef {
+            id: f.put(BlobKind::Data, c),
+            len: c.len() as u32,
+        })
+        .collect();
+    let sref = |id: ChunkId, p: &[ChunkRef]| SegmentRef {
+        id,
+        chunks: p.len() as u32,
+        bytes: p.iter().map(|c| u64::from(c.len)).sum(),
+    };
+    let honest = segment::encode(&parts);
+    let seg_b = f.put(BlobKind::Tree, &honest);
+    // segment A lists segment B (a blob that does decode and authenticate) as content
+    let looping = vec![
+        parts[0],
+        ChunkRef {
+            id: seg_b,
+            len: honest.len() as u32,
+        },
+    ];
+    let seg_a = f.put(BlobKind::Tree, &segment::encode(&looping));
+    let as_data = f.put(BlobKind::Data, &segment::encode(&parts[..2]));
+    let seg = |segments: Vec<SegmentRef>| {
+        let size = segments.iter().map(|s| s.bytes).sum();
+        (NodeKind::FileSegments { segments }, size)
+    };
+    let files = [
+        (&b"good"[..], seg(vec![sref(seg_b, &parts)])),
+        (
+            b"huge",
+            seg(vec![SegmentRef {
+                chunks: 5000,
+                ..sref(seg_b, &parts)
+            }]),
+        ),
+        (b"kind", seg(vec![sref(as_data, &parts[..2])])),
+        (
+            b"lies",
+            seg(vec![SegmentRef {
+                chunks: 2,
+                bytes: 2000,
+                id: seg_b,
+            }]),
+        ),
+        (
+            b"loop",
+            seg(vec![sref(seg_a, &looping), sref(seg_b, &parts)]),
+        ),
+    ];
+    // "huge" makes its whole tree damage (decoding refuses it): keep it in a tree of its own
+    let (mut top, mut alone) = (Vec::new(), Vec::new());
+    for (name, (kind, size)) in files {
+        let n = Forge::node(name, kind, 0o644, size);
+        if name == b"huge" {
+            alone.push(n)
+        } else {
+            top.push(n)
+        }
+    }
+    let sub = f.put_tree(&Tree { nodes: alone });
+    top.insert(
+        1,
+        Forge::node(b"hugedir", NodeKind::Dir { tree: sub }, 0o755, 0),
+    );
+    let root = f.put_tree(&Tree { nodes: top });
+    let id = f.commit(vec![Forge::service("svc", root, 5, 2, 30_000)]);
+    let t = f.env.path("t");
+    let o = f.restore(&id, &t, &[]);
+    o.expect(1, "restore of hostile segments");
+    for bad in ["svc/hugedir", "svc/kind", "svc/lies", "svc/loop"] {
+        assert!(o.stderr.contains(bad), "{bad} not named: {}", o.stderr);
+        let p = t.join(bad);
+        assert!(!p.is_file(), "{bad} was written");
+    }
+    assert!(o.stderr.contains("impossible segment list"), "{}", o.stderr);
+    assert!(o.stderr.contains("segment of its own file"), "{}", o.stderr);
+    assert!(o.stderr.contains("not a segment"), "{}", o.stderr);
+    assert!(o.stderr.contains("lists 3 chunks"), "{}", o.stderr);
+    assert_eq!(fs::read(t.join("svc/good")).unwrap(), data);
+    no_temporaries(&t);
+}
