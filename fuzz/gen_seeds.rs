@@ -12,7 +12,7 @@ use cairn::format::pack::{self, BlobKind, PackEntry, PackHeader};
 use cairn::format::sealed_key::SealedKey;
 use cairn::format::tree::{ChunkRef, Node, NodeKind, Tree};
 use cairn::id::{ChunkId, KeyId, PackId};
-use cairn::index::{Bucket, CachedDir, CachedFile};
+use cairn::index::{CachedDir, CachedFile};
 use cairn::service::ServiceDef;
 use cairn::signing::SigningKey;
 use std::path::Path;
@@ -142,19 +142,6 @@ fn main() {
     record.sort();
     put(dir, "dir_record", "empty", &CachedDir::default().encode());
     put(dir, "dir_record", "three", &record.encode());
-
-    // chunk_bucket: a bucket of the chunk index
-    let entries: Vec<PackEntry> = (0..3u8)
-        .map(|i| PackEntry {
-            id: ChunkId([i * 80; 32]),
-            kind: BlobKind::Data,
-            offset: 9000 * u32::from(i),
-            length: 4000,
-            raw_len: 65_536,
-        })
-        .collect();
-    put(dir, "chunk_bucket", "empty", &Bucket::default().encode());
-    put(dir, "chunk_bucket", "three", &Bucket::of_pack(12, &entries).encode());
 
     // the fuzz targets' fixed repository key and id (see fuzz_targets/*.rs)
     let key = SigningKey::from_seed(&[42; 32]);

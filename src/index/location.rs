@@ -34,7 +34,6 @@ pub(super) struct Stored {
 }
 
 /// The longest encoding: four 5-byte varints and the kind.
-#[cfg(test)]
 const MAX_LEN: usize = 21;
 
 impl Stored {
@@ -48,44 +47,30 @@ impl Stored {
         }
     }
 
-    #[cfg(test)]
     pub(super) fn encode(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(MAX_LEN);
-        self.put(&mut v);
-        v
-    }
-
-    /// Append the record's bytes to `v`.
-    pub(super) fn put(&self, v: &mut Vec<u8>) {
         for n in [self.ordinal, self.offset, self.length, self.raw_len] {
-            put_varint(v, n);
+            put_varint(&mut v, n);
         }
         v.push(match self.kind {
             BlobKind::Data => 0,
             BlobKind::Tree => 1,
             BlobKind::Meta => 2,
         });
+        v
     }
 
     /// `None` for anything but exactly one well-formed record.
     pub(super) fn decode(v: &[u8]) -> Option<Self> {
         let mut rest = v;
-        let s = Self::take(&mut rest)?;
-        rest.is_empty().then_some(s)
-    }
-
-    /// One well-formed record from the front of `rest` (which is advanced past it).
-    pub(super) fn take(rest: &mut &[u8]) -> Option<Self> {
         let mut n = [0u32; 4];
         for x in &mut n {
-            *x = take_varint(rest)?;
+            *x = take_varint(&mut rest)?;
         }
-        let (&k, tail) = rest.split_first()?;
-        *rest = tail;
-        let kind = match k {
-            0 => BlobKind::Data,
-            1 => BlobKind::Tree,
-            2 => BlobKind::Meta,
+        let kind = match rest {
+            [0] => BlobKind::Data,
+            [1] => BlobKind::Tree,
+            [2] => BlobKind::Meta,
             _ => return None,
         };
         Some(Stored {
