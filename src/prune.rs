@@ -563,7 +563,9 @@ pub fn prune_local(
         protect_keys: vec![epoch],
     };
     let p = plan_with(&ctl.repo, &index, policy, now, &scope)?;
-    execute(&ctl.repo, &index, &p, dry_run, progress)
+    let report = execute(&ctl.repo, &index, &p, dry_run, progress)?;
+    index.compact_or_warn();
+    Ok(report)
 }
 
 /// Prune a copy without local state (the target's) that is already open (the caller chose

@@ -92,6 +92,10 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
     };
     ctl.commit_manifest(&manifest)?;
     forget_gone_files(&index, seen);
+    // every writer thread has ended, so this is the last handle
+    if let Ok(index) = Arc::try_unwrap(index) {
+        index.compact_or_warn();
+    }
     Ok(manifest)
 }
 

@@ -4,13 +4,16 @@
 //!
 //! - [`location`]: the chunk location record and its encoding;
 //! - [`sync`](Index::sync): indexing a store's packs from their headers, rebuilding when stale;
-//! - [`files`]: the files cache, one record per directory ([`record`]: its encoding).
+//! - [`files`]: the files cache, one record per directory ([`record`]: its encoding);
+//! - [`compact`]: copying a bloated index into a fresh database.
 
+mod compact;
 mod files;
 mod location;
 mod record;
 mod sync;
 
+pub use compact::Compaction;
 pub use files::{CachedDir, CachedFile, DirKey};
 pub use location::Location;
 use location::Stored;
@@ -59,6 +62,11 @@ fn malformed() -> Error {
     )
 }
 
+/// How the index's sled database at `path` is configured.
+fn config(path: &Path) -> sled::Config {
+    sled::Config::new().path(path).cache_capacity(16 << 20)
+}
+
 /// A `packs` value: ordinal u32 LE ‖ size u64 LE.
 fn decode_pack_record(v: &[u8]) -> Option<(u32, u64)> {
     let ordinal = u32::from_le_bytes(v.get(..4)?.try_into().ok()?);
@@ -72,6 +80,7 @@ impl Index {
     /// Copies a rebuild moved aside and could not remove (or an older cairn left, as
     /// `index.corrupt-<seconds>`) are removed.
     pub fn open(path: &Path) -> Result<Self> {
+        compact::finish_interrupted(path)?;
         match Self::open_patiently(path) {
             Ok(i) => {
                 crate::fsutil::remove_corrupt_copies(path);
@@ -104,10 +113,7 @@ impl Index {
     }
 
     fn open_at(path: &Path) -> sled::Result<Self> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(16 << 20)
-            .open()?;
+        let db = config(path).open()?;
         Self::from_db(db, Some(path.to_path_buf()))
     }
 
