@@ -20,6 +20,10 @@ const BLOAT_TENTHS: u64 = 30;
 const MIN_BYTES: u64 = 2 << 20;
 /// Entries copied per sled batch.
 const COPY_BATCH: usize = 512;
+/// The live bytes are counted (a walk of the whole index) only once the files have grown by
+/// this many tenths since they were last counted, so a backup that changes little does not
+/// read the whole index at its end.
+const RECOUNT_TENTHS: u64 = 12;
 
 /// What [`Index::compact_if_bloated`] found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,13 +131,25 @@ impl Index {
         };
         self.flush()?;
         let before = dir_bytes(&path);
+        let counted = sibling(&path, ".counted");
+        let last = std::fs::read_to_string(&counted)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        let unchanged = Compaction {
+            before,
+            live: 0,
+            after: before,
+        };
+        if before < MIN_BYTES
+            || last.is_some_and(|l| before.saturating_mul(10) < l.saturating_mul(RECOUNT_TENTHS))
+        {
+            return Ok(unchanged);
+        }
         let live = self.live_bytes()?;
-        if before < MIN_BYTES || before * 10 <= BLOAT_TENTHS.saturating_mul(live) {
-            return Ok(Compaction {
-                before,
-                live,
-                after: before,
-            });
+        if before * 10 <= BLOAT_TENTHS.saturating_mul(live) {
+            // best effort: without the note the next job counts again
+            let _ = std::fs::write(&counted, before.to_string());
+            return Ok(Compaction { live, ..unchanged });
         }
         let (fresh, old) = (sibling(&path, ".new"), sibling(&path, ".old"));
         if fresh.exists() {
@@ -154,6 +170,7 @@ impl Index {
         }
         std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
         let after = dir_bytes(&path);
+        let _ = std::fs::write(&counted, after.to_string());
         tracing::debug!("local index compacted: {before} → {after} bytes ({live} held)");
         Ok(Compaction {
             before,
@@ -228,6 +245,28 @@ mod tests {
         // compact again: nothing to gain, left alone
         let c = idx.compact_if_bloated().unwrap();
         assert_eq!(c.after, c.before);
+    }
+
+    /// The whole index is read to count its live bytes only once its files have grown since
+    /// they were last counted: a backup that changes little does not walk the index.
+    #[test]
+    fn live_bytes_are_counted_again_only_after_the_files_grew() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let idx = Index::open(&path).unwrap();
+        idx.add_pack(PackId([1; 32]), 9, &header(0..40_000)).unwrap();
+        idx.flush().unwrap();
+        let c = idx.compact_if_bloated().unwrap();
+        assert!(c.before >= MIN_BYTES && c.live > 0, "first job counts: {c:?}");
+        let idx = Index::open(&path).unwrap();
+        let c = idx.compact_if_bloated().unwrap();
+        assert_eq!(c.live, 0, "no growth, no count: {c:?}");
+        let idx = Index::open(&path).unwrap();
+        idx.add_pack(PackId([2; 32]), 9, &header(40_000..80_000))
+            .unwrap();
+        idx.flush().unwrap();
+        let c = idx.compact_if_bloated().unwrap();
+        assert!(c.live > 0, "grown, counted again: {c:?}");
     }
 
     /// A crash between the renames, or during the copy, never loses the index.
