@@ -12,7 +12,7 @@
 
 use super::open::{self, Kind, Listed, Opened};
 use super::store::ChunkStore;
-use super::walkers::{Handed, Offer, Pool};
+use super::walkers::{is_stopped, Handed, Offer, Pool};
 use crate::chunker::{chunk_reader, ChunkError, ChunkerParams};
 use crate::crypto::IdKey;
 use crate::error::{Error, Result, ServiceCause, StorageErrorKind};
@@ -284,6 +284,14 @@ impl<'a> Walker<'a> {
 
     /// Back up the directory `d`; its tree id.
     pub(super) fn walk(&self, d: &DirAt, stats: &mut WalkStats) -> Result<ChunkId> {
+        let r = self.walk_dir(d, stats);
+        if let Err(e) = &r {
+            d.pool.fail(e);
+        }
+        r
+    }
+
+    fn walk_dir(&self, d: &DirAt, stats: &mut WalkStats) -> Result<ChunkId> {
         stats.dirs += 1;
         let names = open::list_dir(d.fd.as_ref())
             .map_err(|e| d.error(format!("cannot list directory {}", d.abs.display()), e))?;
@@ -320,6 +328,7 @@ impl<'a> Walker<'a> {
     ) -> Result<Option<Pending>> {
         self.store.check()?;
         self.progress.check_cancel()?;
+        d.pool.check()?;
         let Some(e) = self.stat(d, name)? else {
             return Ok(None);
         };
@@ -341,8 +350,9 @@ impl<'a> Walker<'a> {
         let mut scratch = WalkStats::default();
         for p in pending {
             if let Pending::Sub(h) = p {
-                if let Err(earlier) = self.wait(d, h, &mut scratch) {
-                    return earlier;
+                match self.wait(d, h, &mut scratch) {
+                    Err(earlier) if !is_stopped(&earlier) => return earlier,
+                    _ => {}
                 }
             }
         }
@@ -350,20 +360,26 @@ impl<'a> Walker<'a> {
     }
 
     /// The entries with every handed-off subdirectory's node in place, in listing order (the
-    /// first failure in listing order is returned).
+    /// first failure in listing order is returned; one that only stopped because another
+    /// directory failed comes last).
     fn subdirs_done(
         &self,
         d: &DirAt,
         pending: Vec<Pending>,
         stats: &mut WalkStats,
     ) -> Result<Vec<Pending>> {
-        pending
-            .into_iter()
-            .map(|p| match p {
-                Pending::Sub(h) => self.wait(d, h, stats).map(Pending::Ready),
-                other => Ok(other),
-            })
-            .collect()
+        let (mut out, mut stopped) = (Vec::with_capacity(pending.len()), None);
+        for p in pending {
+            match p {
+                Pending::Sub(h) => match self.wait(d, h, stats) {
+                    Ok(n) => out.push(Pending::Ready(n)),
+                    Err(e) if is_stopped(&e) => stopped = stopped.or(Some(e)),
+                    Err(e) => return Err(e),
+                },
+                other => out.push(other),
+            }
+        }
+        stopped.map_or(Ok(out), Err)
     }
 
     /// The entry `name` of `d` as listed now; `None` (with a warning) if it vanished.

@@ -12,7 +12,8 @@
 //! reply, a walker takes subdirectories handed over by others (up to [`MAX_NEST`] deep on its
 //! stack): every wait is for a directory below the waiting one, so walkers cannot wait on each
 //! other in a circle. When two entries of a directory fail, the error reported is the first in
-//! listing order, as in a one-thread walk.
+//! listing order, as in a one-thread walk; once a directory fails, the other walkers stop at their
+//! next entry.
 
 use super::open::Listed;
 use super::walk::{node, DirAt, WalkStats, Walker};
@@ -22,6 +23,7 @@ use crate::id::ChunkId;
 use crossbeam_channel::{bounded, select, Receiver, Sender, TrySendError};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// How many subtrees taken over from others a waiting walker may stack on its own.
@@ -55,6 +57,17 @@ pub(super) struct Pool {
     service: String,
     tx: Sender<SubWalk>,
     rx: Receiver<SubWalk>,
+    /// A directory failed: the other walkers stop (the backup fails anyway).
+    failed: AtomicBool,
+}
+
+/// Why a walker stopped early: another directory of the service failed.
+const STOPPED: &str = "the walk stopped because another directory failed";
+
+/// Whether `e` only says that the walk stopped for another directory's failure (which is the
+/// one to report).
+pub(super) fn is_stopped(e: &Error) -> bool {
+    matches!(e, Error::Failed { message, .. } if message == STOPPED)
 }
 
 /// What became of a subdirectory offered to the other walkers.
@@ -73,7 +86,26 @@ impl Pool {
             service: service.to_string(),
             tx,
             rx,
+            failed: AtomicBool::new(false),
         }
+    }
+
+    /// Record that a directory failed with `e`, so that the other walkers stop.
+    pub(super) fn fail(&self, e: &Error) {
+        if !is_stopped(e) {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Fail if another directory failed.
+    pub(super) fn check(&self) -> Result<()> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(Error::failed(
+                STOPPED,
+                "see the error of the directory that failed",
+            ));
+        }
+        Ok(())
     }
 }
 
