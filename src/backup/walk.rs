@@ -28,6 +28,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Files up to this size (as listed) may be read by walker threads; larger ones only by readers.
+const SMALL_FILE: u64 = 1 << 20;
+
 /// What a reader made of a file.
 enum Outcome {
     Stored {
@@ -76,8 +79,10 @@ pub struct Walker<'a> {
     pub(super) epoch: KeyId,
     pub(super) params: ChunkerParams,
     pub(super) progress: &'a Progress,
-    jobs: Option<Sender<Job>>,
-    /// The readers' queue, which walkers also take files from while they wait.
+    /// The readers' queues: files of at most [`SMALL_FILE`] bytes, and larger ones.
+    jobs: Option<(Sender<Job>, Sender<Job>)>,
+    /// The readers' queue of small files, which walkers also take files from while they wait
+    /// (only small ones: a walker's chunking window then stays as small as the files it read).
     pub(super) queue: Receiver<Job>,
     /// The files cache keys of every directory met that holds files, for [`Index::retain_dirs`].
     seen: std::sync::Mutex<Vec<DirKey>>,
@@ -219,11 +224,17 @@ impl<'a> Walker<'a> {
         'a: 's,
     {
         let (tx, rx) = bounded::<Job>(256);
+        let (large_tx, large_rx) = bounded::<Job>(64);
         for _ in 0..readers {
-            let rx = rx.clone();
+            let (small, large) = (rx.clone(), large_rx.clone());
             scope.spawn(move || {
                 let mut buf = Vec::new();
-                for job in rx {
+                loop {
+                    let job = crossbeam_channel::select! {
+                        recv(small) -> j => j,
+                        recv(large) -> j => j,
+                    };
+                    let Ok(job) = job else { break };
                     let r = read_file(&job, store, id_key, params, &mut buf, progress);
                     let _ = job.reply.send(r);
                 }
@@ -236,7 +247,7 @@ impl<'a> Walker<'a> {
             epoch,
             params,
             progress,
-            jobs: Some(tx),
+            jobs: Some((tx, large_tx)),
             queue: rx,
             seen: std::sync::Mutex::new(Vec::new()),
             walkers,
@@ -490,9 +501,10 @@ impl<'a> Walker<'a> {
             svc: d.svc,
             reply: tx,
         };
+        let small = job.listed.size <= SMALL_FILE;
         self.jobs
             .as_ref()
-            .and_then(|j| j.send(job).ok())
+            .and_then(|(s, l)| if small { s } else { l }.send(job).ok())
             .ok_or_else(|| Error::failed("file readers stopped", "retry the backup"))?;
         Ok(Some(Pending::File(Reading {
             node,
