@@ -45,6 +45,9 @@ struct Shared {
     packs_written: AtomicU64,
     /// Where packs are built (unnamed files), if not in memory.
     spill: Mutex<Option<std::path::PathBuf>>,
+    /// Chunks sealed by the thread that put them.
+    #[cfg(test)]
+    sealed_here: AtomicU64,
 }
 
 impl Shared {
@@ -108,6 +111,8 @@ impl ChunkStore {
             new_bytes: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             packs_written: AtomicU64::new(0),
             spill: Mutex::new(None),
+            #[cfg(test)]
+            sealed_here: AtomicU64::new(0),
         });
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -172,6 +177,8 @@ impl ChunkStore {
                     .key
                     .seal(&id, &crate::compress::compress(data, here.level)),
             };
+            #[cfg(test)]
+            self.shared.sealed_here.fetch_add(1, Ordering::Relaxed);
             return here.tx.send((sealed, svc)).map_err(|_| self.take_error());
         }
         let tx = self.tx.as_ref().ok_or_else(finished)?;
@@ -376,6 +383,52 @@ fn write_loop(rx: Receiver<Built>, store: Arc<dyn Backend>, sh: Arc<Shared>) {
                 sh.packs_written.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => sh.fail(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+
+    /// Small chunks are sealed by the thread that puts them, larger ones by the sealers; both
+    /// end up in a pack, indexed.
+    #[test]
+    fn small_chunks_are_sealed_by_the_putting_thread_and_all_are_stored() {
+        let index = Arc::new(Index::temporary().unwrap());
+        let store = ChunkStore::start(
+            Arc::new(MemoryBackend::new()),
+            index.clone(),
+            SessionKey::generate(),
+            KeyId([0; 32]),
+            1 << 20,
+            3,
+            1,
+        );
+        let id_key = crate::crypto::IdKey::generate();
+        let blobs: Vec<Vec<u8>> = (0..20u32)
+            .map(|i| {
+                let len = if i % 4 == 0 {
+                    SEAL_HERE + 1 + i as usize
+                } else {
+                    100 * i as usize + 1
+                };
+                crate::testutil::bytes(u64::from(i), len)
+            })
+            .collect();
+        for b in &blobs {
+            store.put(id_key.chunk_id(b), BlobKind::Data, b, 0).unwrap();
+        }
+        let here = store.shared.sealed_here.load(Ordering::Relaxed);
+        let stats = store.finish().unwrap();
+        assert_eq!(
+            here, 15,
+            "the 15 small chunks were not sealed where they were put"
+        );
+        assert_eq!(stats.refs.len(), 20);
+        for b in &blobs {
+            assert!(index.contains(&id_key.chunk_id(b)).unwrap());
         }
     }
 }
