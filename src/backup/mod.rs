@@ -9,6 +9,7 @@ mod segments;
 mod spill;
 mod store;
 mod walk;
+mod walkers;
 
 pub use store::{ChunkStore, StoreStats};
 
@@ -199,16 +200,23 @@ fn capture_parallel(
         Mutex::new(services.iter().map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(s) = services.get(i) else { break };
-                let r = (!failed.load(Ordering::SeqCst)).then(|| capture_one(w, i, s, barrier));
-                barrier.release(i);
-                if matches!(r, Some(Err(_))) {
-                    failed.store(true, Ordering::SeqCst);
-                }
-                done.lock().unwrap_or_else(|p| p.into_inner())[i] = r;
-            });
+            // (a deep stack: a service's walk recurses per directory level, and takes over
+            // subtrees from its walker threads while it waits for theirs)
+            let spawned = std::thread::Builder::new()
+                .stack_size(16 << 20)
+                .spawn_scoped(scope, || loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(s) = services.get(i) else { break };
+                    let r = (!failed.load(Ordering::SeqCst)).then(|| capture_one(w, i, s, barrier));
+                    barrier.release(i);
+                    if matches!(r, Some(Err(_))) {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    done.lock().unwrap_or_else(|p| p.into_inner())[i] = r;
+                });
+            if spawned.is_err() {
+                break; // the services not captured are reported below
+            }
         }
     });
     let done = done.into_inner().unwrap_or_else(|p| p.into_inner());

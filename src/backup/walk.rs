@@ -1,7 +1,8 @@
-//! Walking a service: directories in the calling thread, files on a pool of readers.
+//! Walking a service: directories on the walker threads ([`super::walkers`]), files on a pool
+//! of readers.
 //!
-//! The walker runs ahead depth-first, handing files to the readers through a bounded queue,
-//! and assembles each directory's tree once its files are done. Unchanged files (same size,
+//! Each walker runs ahead depth-first, handing files to the readers through a bounded queue,
+//! and assembles each directory's tree once its files (and subdirectories) are done. Unchanged files (same size,
 //! mtime, ctime and inode as in the files cache) are not read again: a directory's files cache
 //! record is read once when the walk enters it and written once (if changed) when it is done.
 //!
@@ -11,6 +12,7 @@
 
 use super::open::{self, Kind, Listed, Opened};
 use super::store::ChunkStore;
+use super::walkers::{is_stopped, Handed, Offer, Pool};
 use crate::chunker::{chunk_reader, ChunkError, ChunkerParams};
 use crate::crypto::IdKey;
 use crate::error::{Error, Result, ServiceCause, StorageErrorKind};
@@ -26,6 +28,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Files up to this size (as listed) may be read by walker threads; larger ones only by readers.
+const SMALL_FILE: u64 = 1 << 20;
+
 /// What a reader made of a file.
 enum Outcome {
     Stored {
@@ -37,7 +42,7 @@ enum Outcome {
     LeftOut(&'static str),
 }
 
-struct Job {
+pub(super) struct Job {
     dir: Arc<OwnedFd>,
     name: CString,
     listed: Listed,
@@ -58,6 +63,15 @@ pub struct WalkStats {
     pub bytes: u64,
 }
 
+impl WalkStats {
+    /// Add the totals of a subtree.
+    pub(super) fn add(&mut self, o: &WalkStats) {
+        self.files += o.files;
+        self.dirs += o.dirs;
+        self.bytes += o.bytes;
+    }
+}
+
 /// The shared context of a backup's walk.
 pub struct Walker<'a> {
     pub(super) store: &'a ChunkStore,
@@ -67,25 +81,38 @@ pub struct Walker<'a> {
     /// Each service slot's chunker bounds (the service's own, else the repository's).
     pub(super) params: Vec<ChunkerParams>,
     pub(super) progress: &'a Progress,
-    jobs: Option<Sender<Job>>,
+    /// The readers' queues: files of at most [`SMALL_FILE`] bytes, and larger ones.
+    jobs: Option<(Sender<Job>, Sender<Job>)>,
+    /// The readers' queue of small files, which walkers also take files from while they wait
+    /// (only small ones: a walker's chunking window then stays as small as the files it read).
+    pub(super) queue: Receiver<Job>,
     /// The files cache keys of every directory met that holds files, for [`Index::retain_dirs`].
     seen: std::sync::Mutex<Vec<DirKey>>,
+    /// Walker threads helping each service's walk (0: the calling thread walks alone).
+    pub(super) walkers: usize,
+    /// Subdirectories walked by a thread other than the one that listed them.
+    #[cfg(test)]
+    pub(super) handed: std::sync::atomic::AtomicUsize,
 }
 
 /// A directory being walked.
-struct DirAt<'d> {
+pub(super) struct DirAt<'d> {
     /// The service's slot.
-    svc: usize,
+    pub svc: usize,
     /// The service's name.
-    service: &'d str,
+    pub service: &'d str,
     /// The directory, open.
-    fd: &'d Arc<OwnedFd>,
+    pub fd: &'d Arc<OwnedFd>,
     /// Its path.
-    abs: &'d Path,
+    pub abs: &'d Path,
     /// Its path within the service.
-    rel: &'d Path,
+    pub rel: &'d Path,
     /// Its files cache key.
-    key: &'d [u8],
+    pub key: &'d [u8],
+    /// The service's walker threads.
+    pub pool: &'d Pool,
+    /// How many subtrees taken over from other walkers this thread's stack holds.
+    pub nest: usize,
 }
 
 impl DirAt<'_> {
@@ -138,6 +165,8 @@ struct Reading {
 enum Pending {
     Ready(Node),
     File(Reading),
+    /// A subdirectory another walker thread is walking.
+    Sub(Handed),
 }
 
 fn ns((s, n): (i64, u32)) -> i128 {
@@ -174,16 +203,41 @@ impl<'a> Walker<'a> {
     where
         'a: 's,
     {
-        let n = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(2, 8);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let args = (store, index, id_key, epoch, params, progress);
+        Self::with_readers(args, scope, cores.clamp(2, 8), cores.clamp(1, 8))
+    }
+
+    /// [`Walker::start`] with `readers` reader threads and `walkers` walker threads per service.
+    #[allow(clippy::type_complexity)]
+    fn with_readers<'s>(
+        (store, index, id_key, epoch, params, progress): (
+            &'a ChunkStore,
+            &'a Index,
+            &'a IdKey,
+            KeyId,
+            Vec<ChunkerParams>,
+            &'a Progress,
+        ),
+        scope: &'s std::thread::Scope<'s, '_>,
+        readers: usize,
+        walkers: usize,
+    ) -> Self
+    where
+        'a: 's,
+    {
         let (tx, rx) = bounded::<Job>(256);
-        for _ in 0..n {
-            let rx = rx.clone();
+        let (large_tx, large_rx) = bounded::<Job>(64);
+        for _ in 0..readers {
+            let (small, large) = (rx.clone(), large_rx.clone());
             scope.spawn(move || {
                 let mut buf = Vec::new();
-                for job in rx {
+                loop {
+                    let job = crossbeam_channel::select! {
+                        recv(small) -> j => j,
+                        recv(large) -> j => j,
+                    };
+                    let Ok(job) = job else { break };
                     let r = read_file(&job, store, id_key, &mut buf, progress);
                     let _ = job.reply.send(r);
                 }
@@ -196,8 +250,12 @@ impl<'a> Walker<'a> {
             epoch,
             params,
             progress,
-            jobs: Some(tx),
+            jobs: Some((tx, large_tx)),
+            queue: rx,
             seen: std::sync::Mutex::new(Vec::new()),
+            walkers,
+            #[cfg(test)]
+            handed: Default::default(),
         }
     }
 
@@ -234,20 +292,20 @@ impl<'a> Walker<'a> {
                 e,
             )
         })?;
-        let at = DirAt {
-            svc,
-            service,
-            fd: &Arc::new(fd),
-            abs: dir,
-            rel: Path::new(""),
-            key,
-        };
-        let tree = self.walk(&at, stats)?;
+        let tree = self.walk_root((svc, service), &Arc::new(fd), (dir, key), stats)?;
         Ok((tree, root))
     }
 
     /// Back up the directory `d`; its tree id.
-    fn walk(&self, d: &DirAt, stats: &mut WalkStats) -> Result<ChunkId> {
+    pub(super) fn walk(&self, d: &DirAt, stats: &mut WalkStats) -> Result<ChunkId> {
+        let r = self.walk_dir(d, stats);
+        if let Err(e) = &r {
+            d.pool.fail(e);
+        }
+        r
+    }
+
+    fn walk_dir(&self, d: &DirAt, stats: &mut WalkStats) -> Result<ChunkId> {
         stats.dirs += 1;
         let names = open::list_dir(d.fd.as_ref())
             .map_err(|e| d.error(format!("cannot list directory {}", d.abs.display()), e))?;
@@ -258,22 +316,12 @@ impl<'a> Walker<'a> {
         };
         let mut pending = Vec::with_capacity(names.len());
         for name in names {
-            self.store.check()?;
-            self.progress.check_cancel()?;
-            let Some(e) = self.stat(d, name)? else {
-                continue;
-            };
-            let p = match e.meta.kind {
-                Kind::Dir => self.subdir(d, e, stats)?,
-                Kind::Symlink => self.symlink(d, e)?,
-                Kind::Special(what) => {
-                    self.warn(d.left_out(&e.path, &format!("is {what} (never read)")));
-                    None
-                }
-                Kind::File => self.file(d, e, stats, &cache)?,
-            };
-            pending.extend(p);
+            match self.entry(d, name, stats, &cache) {
+                Ok(p) => pending.extend(p),
+                Err(e) => return Err(self.first_error(d, pending, e)),
+            }
         }
+        let pending = self.subdirs_done(d, pending, stats)?;
         let tree = self.collect(d.service, pending, stats, &cache)?;
         let new = cache.new.into_inner();
         if self.index.cache_dir(&key, new, &cache.old)? {
@@ -282,6 +330,70 @@ impl<'a> Walker<'a> {
             }
         }
         self.put_tree(&tree, d.svc)
+    }
+
+    /// Back up the entry `name` of `d` (or hand it on); `None` if it is left out.
+    fn entry(
+        &self,
+        d: &DirAt,
+        name: CString,
+        stats: &mut WalkStats,
+        cache: &Cache,
+    ) -> Result<Option<Pending>> {
+        self.store.check()?;
+        self.progress.check_cancel()?;
+        d.pool.check()?;
+        let Some(e) = self.stat(d, name)? else {
+            return Ok(None);
+        };
+        match e.meta.kind {
+            Kind::Dir => self.subdir(d, e, stats),
+            Kind::Symlink => self.symlink(d, e),
+            Kind::Special(what) => {
+                self.warn(d.left_out(&e.path, &format!("is {what} (never read)")));
+                Ok(None)
+            }
+            Kind::File => self.file(d, e, stats, cache),
+        }
+    }
+
+    /// The error to report when entry processing failed with `e`: the error of a subdirectory
+    /// listed before it, if one of those (walked by other threads) failed, as a one-thread walk
+    /// would have met that one first.
+    fn first_error(&self, d: &DirAt, pending: Vec<Pending>, e: Error) -> Error {
+        let mut scratch = WalkStats::default();
+        for p in pending {
+            if let Pending::Sub(h) = p {
+                match self.wait(d, h, &mut scratch) {
+                    Err(earlier) if !is_stopped(&earlier) => return earlier,
+                    _ => {}
+                }
+            }
+        }
+        e
+    }
+
+    /// The entries with every handed-off subdirectory's node in place, in listing order (the
+    /// first failure in listing order is returned; one that only stopped because another
+    /// directory failed comes last).
+    fn subdirs_done(
+        &self,
+        d: &DirAt,
+        pending: Vec<Pending>,
+        stats: &mut WalkStats,
+    ) -> Result<Vec<Pending>> {
+        let (mut out, mut stopped) = (Vec::with_capacity(pending.len()), None);
+        for p in pending {
+            match p {
+                Pending::Sub(h) => match self.wait(d, h, stats) {
+                    Ok(n) => out.push(Pending::Ready(n)),
+                    Err(e) if is_stopped(&e) => stopped = stopped.or(Some(e)),
+                    Err(e) => return Err(e),
+                },
+                other => out.push(other),
+            }
+        }
+        stopped.map_or(Ok(out), Err)
     }
 
     /// The entry `name` of `d` as listed now; `None` (with a warning) if it vanished.
@@ -300,11 +412,7 @@ impl<'a> Walker<'a> {
             Err(e) => return Err(d.error(format!("cannot stat {}", abs.display()), e)),
         };
         #[cfg(test)]
-        tests::AFTER_STAT.with(|h| {
-            if let Some(f) = h.borrow().as_ref() {
-                f(&abs)
-            }
-        });
+        tests::after_stat(&abs);
         let mut key = d.key.to_vec();
         key.push(b'/');
         key.extend_from_slice(nb);
@@ -317,10 +425,12 @@ impl<'a> Walker<'a> {
         }))
     }
 
-    /// A subdirectory, walked now (depth-first); `None` if it is no longer the one listed.
+    /// A subdirectory, handed to an idle walker thread or else walked now (depth-first); `None`
+    /// if it is no longer the one listed.
     fn subdir(&self, d: &DirAt, e: Entry, stats: &mut WalkStats) -> Result<Option<Pending>> {
-        let sub = match open::open_dir(d.fd.as_fd(), &e.name, &e.meta).map(Opened::listed) {
-            Ok(Ok(sub)) => Arc::new(sub),
+        let sub: OwnedFd = match open::open_dir(d.fd.as_fd(), &e.name, &e.meta).map(Opened::listed)
+        {
+            Ok(Ok(sub)) => sub,
             Ok(Err(why)) => {
                 self.warn(d.left_out(&e.path, &format!("{why} while backing up")));
                 return Ok(None);
@@ -329,16 +439,13 @@ impl<'a> Walker<'a> {
                 return Err(d.error(format!("cannot open directory {}", e.abs.display()), err))
             }
         };
-        let at = DirAt {
-            svc: d.svc,
-            service: d.service,
-            fd: &sub,
-            abs: &e.abs,
-            rel: &e.path,
-            key: &e.key,
+        let name = e.name.as_bytes();
+        let job = match self.offer(d, sub, (name, &e.meta), (e.abs, e.path, e.key)) {
+            Offer::Handed(h) => return Ok(Some(Pending::Sub(h))),
+            Offer::Kept(job) => job,
         };
-        let tree = self.walk(&at, stats)?;
-        let n = node(e.name.as_bytes(), NodeKind::Dir { tree }, &e.meta, 0);
+        let tree = self.walk_kept(d, &job, stats)?;
+        let n = node(name, NodeKind::Dir { tree }, &e.meta, 0);
         Ok(Some(Pending::Ready(n)))
     }
 
@@ -398,9 +505,10 @@ impl<'a> Walker<'a> {
             params: self.params_of(d.svc),
             reply: tx,
         };
+        let small = job.listed.size <= SMALL_FILE;
         self.jobs
             .as_ref()
-            .and_then(|j| j.send(job).ok())
+            .and_then(|(s, l)| if small { s } else { l }.send(job).ok())
             .ok_or_else(|| Error::failed("file readers stopped", "retry the backup"))?;
         Ok(Some(Pending::File(Reading {
             node,
@@ -426,6 +534,12 @@ impl<'a> Walker<'a> {
             match p {
                 Pending::Ready(n) => tree.nodes.push(n),
                 Pending::File(r) => tree.nodes.extend(self.file_read(service, r, stats, cache)?),
+                Pending::Sub(_) => {
+                    return Err(Error::failed(
+                        "a subdirectory was not walked",
+                        "report a bug",
+                    ))
+                }
             }
         }
         Ok(tree)
@@ -447,7 +561,7 @@ impl<'a> Walker<'a> {
             path,
             abs,
         } = r;
-        let out = rx.recv().map_err(|_| {
+        let out = self.read_while_waiting(&rx).map_err(|_| {
             Error::failed(
                 "a file reader stopped",
                 "see the earlier error; retry the backup",
@@ -499,6 +613,48 @@ impl<'a> Walker<'a> {
         node.size = size;
         node.kind = NodeKind::File { chunks };
         Ok(Some(node))
+    }
+
+    /// The outcome of a file handed to the readers; meanwhile this thread reads files waiting
+    /// in the readers' queue (its own or another directory's), so that a walker waiting for its
+    /// directory's files keeps a core busy instead of idling.
+    pub(super) fn read_while_waiting<T>(
+        &self,
+        rx: &Receiver<T>,
+    ) -> std::result::Result<T, crossbeam_channel::RecvError> {
+        loop {
+            crossbeam_channel::select! {
+                recv(rx) -> r => return r,
+                recv(self.queue) -> job => if let Ok(job) = job {
+                    self.read_here(job);
+                },
+            }
+        }
+    }
+
+    /// Read a file taken from the readers' queue in this thread, and reply.
+    pub(super) fn read_here(&self, job: Job) {
+        thread_local! {
+            /// The chunking window of a walker thread that reads files (allocated once used).
+            static WINDOW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let r = WINDOW.with(|buf| match buf.try_borrow_mut() {
+            Ok(mut buf) => read_file(
+                &job,
+                self.store,
+                self.id_key,
+                &mut buf,
+                self.progress,
+            ),
+            Err(_) => read_file(
+                &job,
+                self.store,
+                self.id_key,
+                &mut Vec::new(),
+                self.progress,
+            ),
+        });
+        let _ = job.reply.send(r);
     }
 
     /// Store a tree blob; its id.
@@ -643,10 +799,9 @@ pub(super) mod tests {
     use super::*;
     use crate::backend::MemoryBackend;
     use crate::crypto::SessionKey;
-    use std::cell::RefCell;
     use std::fs;
 
-    type Hook = Box<dyn Fn(&Path)>;
+    type Hook = Arc<dyn Fn(&Path) + Send + Sync>;
 
     /// Every file a reader opened (any test's: filter by your own directory).
     static OPENED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
@@ -668,10 +823,21 @@ pub(super) mod tests {
         mine
     }
 
-    thread_local! {
-        /// Runs in the walker's thread after an entry is listed and stat'ed, before it is
-        /// opened (by the walker or a reader): the moment an attacker swaps it.
-        pub(super) static AFTER_STAT: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    /// Hooks by source directory: each runs (in whichever walker thread) after an entry below
+    /// its directory is listed and stat'ed, before it is opened (by the walker or a reader): the
+    /// moment an attacker swaps it.
+    static AFTER_STAT: std::sync::Mutex<Vec<(PathBuf, Hook)>> = std::sync::Mutex::new(Vec::new());
+
+    pub(super) fn after_stat(entry: &Path) {
+        let hook = AFTER_STAT
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(root, _)| entry.starts_with(root))
+            .map(|(_, h)| h.clone());
+        if let Some(h) = hook {
+            h(entry)
+        }
     }
 
     /// Back up `src` with `hook` run on each entry listed; the chunk ids referenced, the
@@ -679,8 +845,30 @@ pub(super) mod tests {
     fn walk_with(
         src: &Path,
         id_key: &IdKey,
-        hook: impl Fn(&Path) + 'static,
+        hook: impl Fn(&Path) + Send + Sync + 'static,
     ) -> (Vec<ChunkId>, Vec<String>, WalkStats) {
+        let r = walk_on(src, id_key, hook, None);
+        (r.refs, r.warnings, r.stats)
+    }
+
+    /// What [`walk_on`] saw.
+    struct Walked {
+        root: ChunkId,
+        refs: Vec<ChunkId>,
+        warnings: Vec<String>,
+        stats: WalkStats,
+        /// Subdirectories walked by another thread than the one that listed them.
+        handed: usize,
+    }
+
+    /// Back up `src` with `hook` run on each entry listed, with `threads` reader and walker
+    /// threads (the defaults if `None`).
+    fn walk_on(
+        src: &Path,
+        id_key: &IdKey,
+        hook: impl Fn(&Path) + Send + Sync + 'static,
+        threads: Option<(usize, usize)>,
+    ) -> Walked {
         let index = Arc::new(Index::temporary().unwrap());
         let store = ChunkStore::start(
             Arc::new(MemoryBackend::new()),
@@ -693,22 +881,35 @@ pub(super) mod tests {
         );
         let progress = Progress::default();
         let mut stats = WalkStats::default();
-        AFTER_STAT.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
-        std::thread::scope(|scope| {
-            let w = Walker::start(
+        AFTER_STAT
+            .lock()
+            .unwrap()
+            .push((src.to_path_buf(), Arc::new(hook)));
+        let (root, handed) = std::thread::scope(|scope| {
+            let args = (
                 &store,
-                &index,
+                &*index,
                 id_key,
                 KeyId([0; 32]),
                 vec![ChunkerParams::default()],
                 &progress,
-                scope,
             );
-            w.dir(0, "svc", src, b"svc", &mut stats).unwrap();
+            let w = match threads {
+                None => Walker::start(args.0, args.1, args.2, args.3, args.4, args.5, scope),
+                Some((readers, walkers)) => Walker::with_readers(args, scope, readers, walkers),
+            };
+            let (root, _) = w.dir(0, "svc", src, b"svc", &mut stats).unwrap();
+            (root, w.handed.load(std::sync::atomic::Ordering::Relaxed))
         });
-        AFTER_STAT.with(|h| *h.borrow_mut() = None);
+        AFTER_STAT.lock().unwrap().retain(|(root, _)| root != src);
         let refs = store.finish().unwrap().refs;
-        (refs, progress.take_warnings(), stats)
+        Walked {
+            root,
+            refs,
+            warnings: progress.take_warnings(),
+            stats,
+            handed,
+        }
     }
 
     #[test]
@@ -795,6 +996,105 @@ pub(super) mod tests {
         assert!(warnings
             .iter()
             .any(|w| w.contains("sock") && w.contains("socket")));
+    }
+
+    /// `dirs` directories `d0`…, each with subdirectories `s0`…`s2` of `files` files (each
+    /// file's content names it), a link and a file at the top: the files' paths.
+    fn wide_tree(src: &Path, dirs: usize, files: usize) -> Vec<String> {
+        let mut paths = vec!["top".to_string()];
+        fs::create_dir_all(src).unwrap();
+        fs::write(src.join("top"), b"the file top").unwrap();
+        std::os::unix::fs::symlink("d0/s0", src.join("link")).unwrap();
+        for i in 0..dirs {
+            for j in 0..3 {
+                let dir = format!("d{i}/s{j}");
+                fs::create_dir_all(src.join(&dir)).unwrap();
+                for k in 0..files {
+                    let f = format!("{dir}/f{k}");
+                    fs::write(src.join(&f), format!("the file {f}")).unwrap();
+                    paths.push(f);
+                }
+            }
+        }
+        paths
+    }
+
+    /// The walk uses several threads, and the trees it stores (so the root's id), the chunks
+    /// and the totals are those of a one-thread walk.
+    #[test]
+    fn a_wide_tree_is_walked_on_several_threads_into_the_trees_of_one() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        let files = wide_tree(&src, 60, 3);
+        let id_key = IdKey::generate();
+        let one = walk_on(&src, &id_key, |_| {}, Some((2, 0)));
+        assert_eq!(one.handed, 0);
+        for _ in 0..2 {
+            let many = walk_on(&src, &id_key, |_| {}, Some((2, 2)));
+            assert!(many.handed > 0, "every directory was walked by one thread");
+            assert_eq!(many.root, one.root, "not the tree of a one-thread walk");
+            assert_eq!(many.refs, one.refs);
+            let (a, b) = (&many.stats, &one.stats);
+            assert_eq!((a.files, a.dirs, a.bytes), (b.files, b.dirs, b.bytes));
+            assert_eq!((a.files, a.dirs), (files.len() as u64, 1 + 60 * 4));
+            assert!(many.warnings.is_empty(), "{:?}", many.warnings);
+        }
+    }
+
+    /// With no reader thread at all, the walker threads read the files themselves while they
+    /// wait for them: the backup completes, with the same trees.
+    #[test]
+    fn walkers_read_files_themselves_while_they_wait() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        wide_tree(&src, 20, 2);
+        let id_key = Arc::new(IdKey::generate());
+        let usual = walk_on(&src, &id_key, |_| {}, None);
+        for walkers in [0, 2] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (s, k) = (src.clone(), id_key.clone());
+            std::thread::spawn(move || {
+                let _ = tx.send(walk_on(&s, &k, |_| {}, Some((0, walkers))).root);
+            });
+            let root = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("the walk waited for readers that do not exist");
+            assert_eq!(root, usual.root, "{walkers} walker threads");
+        }
+    }
+
+    /// A directory that vanishes deep in a walk on several threads is named in a warning, and
+    /// everything else is backed up.
+    #[test]
+    fn a_directory_vanishing_in_a_parallel_walk_is_named_and_the_rest_backed_up() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        let files = wide_tree(&src, 40, 2);
+        let gone = src.join("d27/s1");
+        let g = gone.clone();
+        let hook = move |entry: &Path| {
+            if entry == g {
+                fs::remove_dir_all(entry).unwrap();
+            }
+        };
+        let id_key = IdKey::generate();
+        let w = walk_on(&src, &id_key, hook, Some((2, 2)));
+        assert!(w.handed > 0);
+        assert_eq!(w.warnings.len(), 1, "{:?}", w.warnings);
+        let warning = &w.warnings[0];
+        assert!(
+            warning.contains("d27/s1")
+                && warning.contains("vanished")
+                && warning.contains("left out"),
+            "{warning}"
+        );
+        assert_eq!(w.stats.files, files.len() as u64 - 2);
+        for f in &files {
+            let stored = w
+                .refs
+                .contains(&id_key.chunk_id(format!("the file {f}").as_bytes()));
+            assert_eq!(stored, !f.starts_with("d27/s1/"), "{f}");
+        }
     }
 
     #[test]

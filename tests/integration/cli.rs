@@ -546,6 +546,47 @@ fn an_unreadable_file_fails_the_backup_naming_the_service() {
     assert!(e.ids().is_empty(), "a failed backup is listed");
 }
 
+/// An unreadable directory deep in a tree of many (walked on several threads) fails the backup
+/// naming the service and that directory, as a one-thread walk did.
+#[test]
+fn an_unreadable_directory_deep_in_a_wide_tree_fails_the_backup_naming_it() {
+    use std::os::unix::process::CommandExt;
+    let e = Env::new();
+    let src = e.path("src");
+    for i in 0..40 {
+        for j in 0..3 {
+            write(
+                &src.join(format!("d{i}/s{j}/f")),
+                format!("{i} {j}").as_bytes(),
+            );
+        }
+    }
+    let locked = src.join("d31/s2");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    e.add_path_service("vault", &src);
+    fs::set_permissions(e.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    for p in std::iter::once(e.repo.clone()).chain(all_paths(&e.repo)) {
+        std::os::unix::fs::lchown(&p, Some(65534), Some(65534)).unwrap();
+    }
+    let mut c = command(&e.repo, ["--quiet", "backup"]);
+    c.uid(65534).gid(65534);
+    let o = run_cmd(c);
+    if o.code == 0 {
+        assert!(
+            rustix::process::geteuid().as_raw() != 0,
+            "nobody listed a mode 000 directory"
+        );
+        return;
+    }
+    o.expect(1, "backup with an unreadable directory");
+    assert!(
+        o.stderr.contains("vault") && o.stderr.contains("d31/s2"),
+        "{}",
+        o.stderr
+    );
+    assert!(e.ids().is_empty(), "a failed backup is listed");
+}
+
 fn all_paths(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in fs::read_dir(dir).into_iter().flatten().flatten() {
