@@ -4,11 +4,14 @@
 //! the backup exist. A failure or a crash before the manifest leaves only unreferenced packs,
 //! which later backups reuse (they are indexed) and prune reclaims.
 
+mod commit;
 mod open;
+mod refs;
 mod spill;
 mod store;
 mod walk;
 
+pub use refs::{RefIter, Refs};
 pub use store::{ChunkStore, StoreStats};
 
 use crate::capture::Barrier;
@@ -31,7 +34,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use walk::{WalkStats, Walker};
 
-/// Run one backup of all configured services; returns the committed manifest.
+/// Run one backup of all configured services; returns the committed manifest, without its
+/// references ([`Manifest::refs`] is empty: they are written streamed, never held whole; read
+/// the manifest back for them).
 ///
 /// Every service's prepare hook runs first, all at once ([`crate::capture`]); capture begins
 /// when all have succeeded, and that moment is the backup's point in time (`time_ms`). Services
@@ -85,10 +90,10 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
         session,
         services: records,
         definitions,
-        refs: stats.refs,
+        refs: Vec::new(),
         warnings: progress.warning_count().saturating_sub(warned_before) as u64,
     };
-    ctl.commit_manifest(&manifest)?;
+    commit::commit(ctl, &manifest, &stats.refs)?;
     forget_gone_files(&index, seen);
     Ok(manifest)
 }
@@ -262,15 +267,7 @@ fn new_session(ctl: &Controller, epoch: KeyId, signer: &SigningKey) -> Result<(S
 /// one, its id and the blake3 of its bytes), or the first of the chain. For code (and tests)
 /// that commit a manifest of their own with [`Controller::commit_manifest`].
 pub fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
-    Ok(match ctl.repo.newest_hashed()? {
-        None => (1, None),
-        Some((m, hash)) => (
-            m.seq
-                .checked_add(1)
-                .ok_or_else(|| Error::corrupt(m.name(), "sequence number at its maximum"))?,
-            Some(Prev { id: m.id, hash }),
-        ),
-    })
+    commit::chain_link(ctl)
 }
 
 fn precheck(s: &ServiceDef) -> Result<()> {

@@ -697,7 +697,7 @@ pub(super) mod tests {
             w.dir(0, "svc", src, b"svc", &mut stats).unwrap();
         });
         AFTER_STAT.with(|h| *h.borrow_mut() = None);
-        let refs = store.finish().unwrap().refs;
+        let refs = store.finish().unwrap().refs.to_vec().unwrap();
         (refs, progress.take_warnings(), stats)
     }
 

@@ -104,9 +104,13 @@ impl Index {
     }
 
     fn open_at(path: &Path) -> sled::Result<Self> {
+        // sled's own count of its node cache is about 2.4 times short of the heap it takes:
+        // measured with heaptrack on an unchanged backup of 200,000 files, the peak heap was
+        // 79 MB at 16 MiB, 69 MB at 8 MiB and 60 MB at 4 MiB, the backup 15 % and 35 % slower.
+        const CACHE: u64 = 8 << 20;
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(16 << 20)
+            .cache_capacity(CACHE)
             .open()?;
         Self::from_db(db, Some(path.to_path_buf()))
     }
