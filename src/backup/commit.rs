@@ -3,8 +3,12 @@
 //! built in an unnamed file from the sorted runs of references and signed in two passes over
 //! that file; the newest manifest, which the chain link needs (its sequence number, id and the
 //! blake3 of its bytes), is read in blocks, hashed and its signature checked as they pass, and
-//! only its fields other than the references decoded. The bytes written and the checks made
-//! are those of [`Controller::commit_manifest`] and [`crate::repository::Repository::read_manifest`].
+//! only its fields other than the references decoded ([`Repository::read_head`]). The bytes
+//! written and the checks made are those of [`Controller::commit_manifest`] and
+//! [`Repository::read_manifest`].
+//!
+//! [`Repository::read_head`]: crate::repository::Repository::read_head
+//! [`Repository::read_manifest`]: crate::repository::Repository::read_manifest
 
 use super::refs::Refs;
 use super::spill::unnamed;
@@ -16,8 +20,8 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 use std::os::unix::fs::FileExt;
 
-/// Bytes read or hashed at a time.
-const BLOCK: usize = 1 << 20;
+/// Bytes hashed or read at a time.
+pub(crate) const BLOCK: usize = 1 << 20;
 
 fn local_error(e: &std::io::Error) -> Error {
     Error::failed(
@@ -99,7 +103,7 @@ fn blocks(total: u64, mut f: impl FnMut(u64, usize) -> std::io::Result<()>) -> s
 /// manifest that decodes and whose signature holds.
 pub(super) fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
     for name in ctl.repo.manifest_names()?.iter().rev() {
-        match read_head(ctl, name, BLOCK) {
+        match ctl.repo.read_head(name, BLOCK) {
             Ok((m, hash)) => {
                 let seq = m
                     .seq
@@ -111,62 +115,6 @@ pub(super) fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
         }
     }
     Ok((1, None))
-}
-
-/// Manifest `name` without its references (checked as
-/// [`crate::repository::Repository::read_manifest`] checks it) and the blake3 of its bytes,
-/// read `block` bytes at a time.
-pub(super) fn read_head(
-    ctl: &Controller,
-    name: &str,
-    block: usize,
-) -> Result<(Manifest, [u8; 32])> {
-    let (store, repo_id) = (&ctl.repo.store, &ctl.repo.config.repo_id);
-    let size = store
-        .stat(name)?
-        .ok_or_else(|| Error::corrupt(name, "vanished while it was read"))?;
-    let body_len = size
-        .checked_sub(SIGNATURE_LEN as u64)
-        .ok_or_else(|| Error::corrupt(name, "too short to hold a signature"))?;
-    let first = store.read_range(name, 0, BLOCK.min(body_len as usize))?;
-    let Some((m, tail_at)) = Manifest::decode_head(&first, body_len, name)? else {
-        let bytes = store.read(name)?;
-        let mut m = Manifest::decode(&bytes, name, repo_id, ctl.repo.key())?;
-        m.refs = Vec::new();
-        return Ok((m, *blake3::hash(&bytes).as_bytes()));
-    };
-    let sig: [u8; SIGNATURE_LEN] = store
-        .read_range(name, body_len, SIGNATURE_LEN)?
-        .try_into()
-        .map_err(|_| Error::corrupt(name, "changed while it was read"))?;
-    let mut check = ctl.repo.key().check_parts(repo_id, name, &sig)?;
-    let mut hash = blake3::Hasher::new();
-    let mut tail = Vec::new();
-    let mut at = 0u64;
-    while at < body_len {
-        let fetched;
-        let b: &[u8] = if at == 0 && block >= first.len() {
-            &first
-        } else {
-            fetched = store.read_range(name, at, (body_len - at).min(block as u64) as usize)?;
-            &fetched
-        };
-        if b.is_empty() {
-            return Err(Error::corrupt(name, "changed while it was read"));
-        }
-        check.update(b);
-        hash.update(b);
-        let end = at + b.len() as u64;
-        if end > tail_at {
-            let from = tail_at.saturating_sub(at) as usize;
-            tail.extend_from_slice(&b[from..]);
-        }
-        at = end;
-    }
-    check.finish(name)?;
-    hash.update(&sig);
-    let m = m.decode_tail(&tail, name, repo_id)?;
-    Ok((m, *hash.finalize().as_bytes()))
 }
 
 #[cfg(test)]
@@ -212,7 +160,7 @@ mod tests {
         let back = t.ctl.repo.read_manifest(&m.name()).unwrap();
         assert_eq!(back, whole);
         for block in [1000, 4096, BLOCK] {
-            let (head, hash) = read_head(&t.ctl, &m.name(), block).unwrap();
+            let (head, hash) = t.ctl.repo.read_head(&m.name(), block).unwrap();
             assert_eq!(head, m, "block {block}");
             assert_eq!(hash, *blake3::hash(&streamed).as_bytes());
         }
@@ -239,7 +187,7 @@ mod tests {
         let at = bytes.len() - 64 - 32 * 250;
         bytes[at] ^= 1;
         t.ctl.repo.store.write(&second.name(), &bytes).unwrap();
-        let e = read_head(&t.ctl, &second.name(), 1000).unwrap_err();
+        let e = t.ctl.repo.read_head(&second.name(), 1000).unwrap_err();
         assert!(e.to_string().contains("signature"), "{e}");
         let (seq, prev) = chain_link(&t.ctl).unwrap();
         assert_eq!((seq, prev.unwrap().id), (2, first.id));
