@@ -16,7 +16,8 @@
 //! let mut services = ctl.services()?;
 //! services.add(ServiceDef { name: "identity".into(), path: Some("/etc".into()), command: None, ..Default::default() })?;
 //! ctl.save_services(&services)?;
-//! let backup = cairn::backup::run(&ctl, &Progress::default())?;
+//! let committed = cairn::backup::run(&ctl, &Progress::default())?;
+//! let backup = ctl.repo.read_manifest(&committed.name())?; // with its references
 //! let keys = cairn::keys::KeyRing::new(crypto::Identity::parse(&identity_text, "demo")?);
 //! let opts = cairn::restore::RestoreOptions { target: "/tmp/demo-restore".into(), ..Default::default() };
 //! cairn::restore::restore(&ctl.repo, &keys, &backup, &opts, &Progress::default())?;

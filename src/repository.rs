@@ -13,7 +13,7 @@ use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::Manifest;
 use crate::id::{BackupId, KeyId};
 use crate::object::{ObjectKind, ObjectName, CONFIG_NAME};
-use crate::signing::{PublicKey, SigningKey};
+use crate::signing::{PublicKey, SigningKey, SIGNATURE_LEN};
 use std::sync::Arc;
 
 /// A manifest that failed to decode: its object name and the error.
@@ -32,6 +32,10 @@ pub struct Repository {
 
 /// A manifest with the blake3 of its object bytes (for the chain).
 pub type Hashed = (Manifest, [u8; 32]);
+
+/// The first bytes of a manifest [`Repository::read_head`] reads whole: its fields before the
+/// references are in them.
+const HEAD_BLOCK: usize = 1 << 20;
 
 impl Repository {
     /// A repository from a checked config (at init).
@@ -134,6 +138,59 @@ impl Repository {
         let bytes = self.store.read(name)?;
         let m = Manifest::decode(&bytes, name, &self.config.repo_id, &self.key)?;
         Ok((m, *blake3::hash(&bytes).as_bytes()))
+    }
+
+    /// Manifest `name` without its references ([`Manifest::refs`] empty), checked as
+    /// [`Repository::read_manifest`] checks it, and the blake3 of its bytes: read `block` bytes
+    /// at a time (the first MiB whole), hashed and its signature checked as they pass, so a
+    /// manifest of millions of references is never in memory (a backup's chain link).
+    pub fn read_head(&self, name: &str, block: usize) -> Result<Hashed> {
+        let (store, repo_id) = (&self.store, &self.config.repo_id);
+        let size = store
+            .stat(name)?
+            .ok_or_else(|| Error::corrupt(name, "vanished while it was read"))?;
+        let body_len = size
+            .checked_sub(SIGNATURE_LEN as u64)
+            .ok_or_else(|| Error::corrupt(name, "too short to hold a signature"))?;
+        let first = store.read_range(name, 0, HEAD_BLOCK.min(body_len as usize))?;
+        let Some((m, tail_at)) = Manifest::decode_head(&first, body_len, name)? else {
+            let bytes = store.read(name)?;
+            let mut m = Manifest::decode(&bytes, name, repo_id, &self.key)?;
+            m.refs = Vec::new();
+            return Ok((m, *blake3::hash(&bytes).as_bytes()));
+        };
+        let sig: [u8; SIGNATURE_LEN] = store
+            .read_range(name, body_len, SIGNATURE_LEN)?
+            .try_into()
+            .map_err(|_| Error::corrupt(name, "changed while it was read"))?;
+        let mut check = self.key.check_parts(repo_id, name, &sig)?;
+        let mut hash = blake3::Hasher::new();
+        let mut tail = Vec::new();
+        let mut at = 0u64;
+        while at < body_len {
+            let fetched;
+            let b: &[u8] = if at == 0 && block >= first.len() {
+                &first
+            } else {
+                fetched = store.read_range(name, at, (body_len - at).min(block as u64) as usize)?;
+                &fetched
+            };
+            if b.is_empty() {
+                return Err(Error::corrupt(name, "changed while it was read"));
+            }
+            check.update(b);
+            hash.update(b);
+            let end = at + b.len() as u64;
+            if end > tail_at {
+                let from = tail_at.saturating_sub(at) as usize;
+                tail.extend_from_slice(&b[from..]);
+            }
+            at = end;
+        }
+        check.finish(name)?;
+        hash.update(&sig);
+        let m = m.decode_tail(&tail, name, repo_id)?;
+        Ok((m, *hash.finalize().as_bytes()))
     }
 
     /// One manifest by id, or the newest for `latest`.

@@ -54,6 +54,38 @@ impl SigningKey {
         body
     }
 
+    /// Sign the object `name` of repository `repo_id` whose body `body` hands over in parts, to
+    /// the function it is given: the signature [`SigningKey::sign_object`] appends, without the
+    /// body in memory. `body` is called twice and must hand over the same bytes both times.
+    pub fn sign_object_parts(
+        &self,
+        repo_id: &[u8; 16],
+        name: &str,
+        body: impl Fn(&mut dyn FnMut(&[u8])) -> std::io::Result<()>,
+    ) -> std::io::Result<[u8; SIGNATURE_LEN]> {
+        use ed25519_dalek::hazmat::{raw_sign_byupdate, ExpandedSecretKey};
+        use ed25519_dalek::{Digest, Sha512};
+        let esk = ExpandedSecretKey::from(self.0.as_bytes());
+        let prefix = message_prefix(repo_id, name);
+        let failed = std::cell::RefCell::new(None);
+        let sig = raw_sign_byupdate::<Sha512, _>(
+            &esk,
+            |h: &mut Sha512| {
+                h.update(&prefix);
+                body(&mut |b| h.update(b)).map_err(|e| {
+                    *failed.borrow_mut() = Some(e);
+                    ed25519_dalek::SignatureError::new()
+                })
+            },
+            &self.0.verifying_key(),
+        );
+        match (sig, failed.into_inner()) {
+            (Ok(sig), None) => Ok(sig.to_bytes()),
+            (_, Some(e)) => Err(e),
+            (Err(e), None) => Err(std::io::Error::other(e.to_string())),
+        }
+    }
+
     /// Read a key saved by [`SigningKey::save`].
     pub fn load(path: &std::path::Path) -> Result<Self> {
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
@@ -167,6 +199,48 @@ impl PublicKey {
     }
 }
 
+/// The check of a signed object whose body is read in parts ([`PublicKey::check_parts`]).
+pub struct PartsCheck(ed25519_dalek::StreamVerifier);
+
+impl PublicKey {
+    /// Begin checking `signature` on the object `name` of repository `repo_id` whose body is
+    /// then handed over in parts ([`PartsCheck::update`]): the check of
+    /// [`PublicKey::open_object`] (strict: a signature whose R is of small order is refused),
+    /// without the body in memory.
+    pub fn check_parts(
+        &self,
+        repo_id: &[u8; 16],
+        name: &str,
+        signature: &[u8; SIGNATURE_LEN],
+    ) -> Result<PartsCheck> {
+        let sig = Signature::from_bytes(signature);
+        let r = curve25519_dalek::edwards::CompressedEdwardsY(*sig.r_bytes());
+        if r.decompress().is_none_or(|p| p.is_small_order()) {
+            return Err(bad_signature(name));
+        }
+        let mut v = self
+            .0
+            .verify_stream(&sig)
+            .map_err(|_| bad_signature(name))?;
+        v.update(message_prefix(repo_id, name));
+        Ok(PartsCheck(v))
+    }
+}
+
+impl PartsCheck {
+    /// The next bytes of the body.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// Whether the signature holds over the whole body handed over.
+    pub fn finish(self, name: &str) -> Result<()> {
+        self.0
+            .finalize_and_verify()
+            .map_err(|_| bad_signature(name))
+    }
+}
+
 /// Split `body ‖ signature`.
 pub fn split<'a>(signed: &'a [u8], name: &str) -> Result<(&'a [u8], Signature)> {
     if signed.len() < SIGNATURE_LEN {
@@ -189,13 +263,19 @@ pub fn bad_signature(name: &str) -> Error {
 
 /// The signed message: `CONTEXT ‖ repo_id (16) ‖ len(name) u16 LE ‖ name ‖ body`.
 pub fn message(repo_id: &[u8; 16], name: &str, body: &[u8]) -> Vec<u8> {
+    let mut m = message_prefix(repo_id, name);
+    m.extend_from_slice(body);
+    m
+}
+
+/// The signed message before the body: `CONTEXT ‖ repo_id (16) ‖ len(name) u16 LE ‖ name`.
+fn message_prefix(repo_id: &[u8; 16], name: &str) -> Vec<u8> {
     let n = name.as_bytes();
-    let mut m = Vec::with_capacity(CONTEXT.len() + 18 + n.len() + body.len());
+    let mut m = Vec::with_capacity(CONTEXT.len() + 18 + n.len());
     m.extend_from_slice(CONTEXT);
     m.extend_from_slice(repo_id);
     m.extend_from_slice(&(n.len().min(u16::MAX as usize) as u16).to_le_bytes());
     m.extend_from_slice(&n[..n.len().min(u16::MAX as usize)]);
-    m.extend_from_slice(body);
     m
 }
 
@@ -222,6 +302,42 @@ mod tests {
         assert!(other.open_object(&[1; 16], "backups/x", &s).is_err());
         assert!(p.open_object(&[1; 16], "backups/x", &s[..10]).is_err());
         assert!(p.open_object(&[1; 16], "backups/x", &[]).is_err());
+    }
+
+    /// Signing and checking in parts gives and accepts the signature of the whole body, and
+    /// refuses a changed byte, another name and a small-order R.
+    #[test]
+    fn signing_and_checking_in_parts_is_signing_the_whole_body() {
+        let k = SigningKey::generate();
+        let p = k.public();
+        let body: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let whole = k.sign_object(&[1; 16], "backups/x", body.clone());
+        let sig = k
+            .sign_object_parts(&[1; 16], "backups/x", |feed| {
+                body.chunks(333).for_each(&mut *feed);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(&whole[body.len()..], &sig[..]);
+        let check = |name: &str, body: &[u8], sig: &[u8; 64]| {
+            let mut c = p.check_parts(&[1; 16], name, sig)?;
+            body.chunks(1000).for_each(|b| c.update(b));
+            c.finish(name)
+        };
+        check("backups/x", &body, &sig).unwrap();
+        let mut changed = body.clone();
+        changed[4321] ^= 1;
+        assert!(check("backups/x", &changed, &sig).is_err());
+        assert!(check("backups/y", &body, &sig).is_err());
+        // R the identity point (of small order), s = 0: refused whatever the message
+        let mut small = [0u8; 64];
+        small[0] = 1;
+        let e = check("backups/x", &body, &small).unwrap_err();
+        assert!(e.to_string().contains("signature"), "{e}");
+        let failing = k.sign_object_parts(&[1; 16], "backups/x", |_| {
+            Err(std::io::Error::other("disk gone"))
+        });
+        assert!(failing.unwrap_err().to_string().contains("disk gone"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `Manifest::decode` (and the sealed `Definitions` blob). The signature stops almost every
 //! mutation, so the input is also decoded as a body signed with the fuzzer's fixed key (the
 //! repository key of the seeds): that reaches the postcard body and the checks after it (service
-//! names, overflowing sums, chain links, repository id, name).
+//! names, overflowing sums, chain links, repository id, name), and read as the backup reads the
+//! chain's newest manifest (`Manifest::decode_head` and `decode_tail`).
 #![no_main]
 
 use cairn::format::manifest::{Definitions, Manifest};
@@ -29,6 +30,20 @@ fuzz_target!(|data: &[u8]| {
             .try_fold(0u64, |a, s| a.checked_add(s.bytes))
             .is_some());
         let _ = (m.bytes(), m.bytes_new());
+    }
+    // the streamed read of a backup's chain link (head, then the tail after the references)
+    // accepts exactly what the whole decode accepts, and decodes the same fields
+    if let Ok(Some((head, tail_at))) = Manifest::decode_head(data, data.len() as u64, NAME) {
+        let tail = data.get(tail_at as usize..).unwrap_or_default();
+        let streamed = head.decode_tail(tail, NAME, &REPO).ok();
+        let whole = Manifest::decode(&signed, NAME, &REPO, &public).ok();
+        assert_eq!(
+            streamed,
+            whole.map(|m| Manifest {
+                refs: Vec::new(),
+                ..m
+            })
+        );
     }
     if let Ok(d) = Definitions::decode(data) {
         assert_eq!(Definitions::decode(&d.encode()).ok().as_ref(), Some(&d));

@@ -4,13 +4,16 @@
 //! the backup exist. A failure or a crash before the manifest leaves only unreferenced packs,
 //! which later backups reuse (they are indexed) and prune reclaims.
 
+mod commit;
 mod open;
 mod segments;
+mod refs;
 mod spill;
 mod store;
 mod walk;
 mod walkers;
 
+pub use refs::{RefIter, Refs};
 pub use store::{ChunkStore, StoreStats};
 
 use crate::capture::Barrier;
@@ -33,7 +36,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use walk::{WalkStats, Walker};
 
-/// Run one backup of all configured services; returns the committed manifest.
+/// Run one backup of all configured services; returns the committed manifest, without its
+/// references ([`Manifest::refs`] is empty: they are written streamed, never held whole; read
+/// the manifest back for them).
 ///
 /// Every service's prepare hook runs first, all at once ([`crate::capture`]); capture begins
 /// when all have succeeded, and that moment is the backup's point in time (`time_ms`). Services
@@ -75,7 +80,6 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
     for (r, p) in records.iter_mut().zip(phases) {
         r.phases = p;
     }
-    refs_fit(stats.refs.len())?;
     let (seq, prev) = chain_link(ctl)?;
     let manifest = Manifest {
         id,
@@ -88,10 +92,10 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
         session,
         services: records,
         definitions,
-        refs: stats.refs,
+        refs: Vec::new(),
         warnings: progress.warning_count().saturating_sub(warned_before) as u64,
     };
-    ctl.commit_manifest(&manifest)?;
+    commit::commit(ctl, &manifest, &stats.refs)?;
     forget_gone_files(&index, seen);
     // every writer thread has ended, so this is the last handle
     if let Ok(index) = Arc::try_unwrap(index) {
@@ -102,8 +106,8 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
 
 /// A manifest listing `n` refs is one readers accept (`backend::budget`): refuse to commit one
 /// they would not, saying what makes a backup need so many chunks.
-fn refs_fit(n: usize) -> Result<()> {
-    if n as u64 <= crate::backend::MAX_REFS {
+fn refs_fit(n: u64) -> Result<()> {
+    if n <= crate::backend::MAX_REFS {
         return Ok(());
     }
     Err(Error::failed(
@@ -294,15 +298,7 @@ fn new_session(ctl: &Controller, epoch: KeyId, signer: &SigningKey) -> Result<(S
 /// one, its id and the blake3 of its bytes), or the first of the chain. For code (and tests)
 /// that commit a manifest of their own with [`Controller::commit_manifest`].
 pub fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
-    Ok(match ctl.repo.newest_hashed()? {
-        None => (1, None),
-        Some((m, hash)) => (
-            m.seq
-                .checked_add(1)
-                .ok_or_else(|| Error::corrupt(m.name(), "sequence number at its maximum"))?,
-            Some(Prev { id: m.id, hash }),
-        ),
-    })
+    commit::chain_link(ctl)
 }
 
 fn precheck(s: &ServiceDef) -> Result<()> {
@@ -486,7 +482,7 @@ mod tests {
 
     #[test]
     fn a_backup_needing_more_refs_than_a_manifest_may_list_is_refused() {
-        let max = crate::backend::MAX_REFS as usize;
+        let max = crate::backend::MAX_REFS;
         assert!(super::refs_fit(max).is_ok());
         let e = super::refs_fit(max + 1).unwrap_err();
         assert!(

@@ -27,6 +27,14 @@ pub(super) enum Built {
 }
 
 impl Built {
+    /// The chunks it holds.
+    pub(super) fn ids(&self) -> Vec<crate::id::ChunkId> {
+        let header = match self {
+            Built::Memory(_, h) | Built::File { header: h, .. } => h,
+        };
+        header.entries.iter().map(|e| e.id).collect()
+    }
+
     /// Store the pack under its hash, then index it.
     pub(super) fn store(self, store: &dyn Backend, index: &Index) -> Result<()> {
         match self {
@@ -63,7 +71,7 @@ fn spill_error(e: &std::io::Error) -> Error {
 }
 
 /// An unnamed file in `dir`, gone once closed.
-fn unnamed(dir: &Path) -> std::io::Result<File> {
+pub(super) fn unnamed(dir: &Path) -> std::io::Result<File> {
     use rustix::fs::{Mode, OFlags};
     let fd = rustix::fs::open(
         dir,

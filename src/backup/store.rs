@@ -5,8 +5,11 @@
 //!              └─ chunks ≤ 64 KiB: sealed by the putting thread ───────────▲  (pack file)  (fsync, index)
 //! ```
 //! Every queue is bounded, so memory stays bounded whatever the size of the data; with
-//! [`ChunkStore::spilling_to`], packs are built in unnamed files, not in memory.
+//! [`ChunkStore::spilling_to`], packs are built in unnamed files, not in memory, and so is the
+//! list of referenced chunks ([`super::refs`]). Only the chunks on their way to the index (queued,
+//! sealed, in the pack being built or written) are held in a set, to store each once.
 
+use super::refs::{RefLog, Refs, RUN};
 use super::spill::{Builder, Built};
 use crate::backend::Backend;
 use crate::crypto::SessionKey;
@@ -37,7 +40,10 @@ struct Sealed {
 /// Shared state of the writer threads.
 struct Shared {
     index: Arc<Index>,
-    seen: Mutex<HashSet<ChunkId>>,
+    /// Every chunk referenced so far.
+    refs: Mutex<RefLog>,
+    /// Chunks queued to be stored and not yet indexed.
+    pending: Mutex<Pending>,
     failed: AtomicBool,
     error: Mutex<Option<Error>>,
     /// New (sealed) bytes per service slot.
@@ -48,6 +54,14 @@ struct Shared {
     /// Chunks sealed by the thread that put them.
     #[cfg(test)]
     sealed_here: AtomicU64,
+}
+
+/// The chunks on their way to the index, and how many times some left it (for
+/// [`ChunkStore::claim`]).
+#[derive(Default)]
+struct Pending {
+    ids: HashSet<ChunkId>,
+    indexed: u64,
 }
 
 impl Shared {
@@ -83,8 +97,8 @@ pub struct ChunkStore {
 /// What the store did.
 #[derive(Debug, Default)]
 pub struct StoreStats {
-    /// Every chunk the backup references.
-    pub refs: Vec<ChunkId>,
+    /// Every chunk the backup references (sorted runs, read with [`Refs::iter`]).
+    pub refs: Refs,
     /// New sealed bytes per service slot.
     pub new_bytes: Vec<u64>,
     /// Packs written.
@@ -105,7 +119,8 @@ impl ChunkStore {
         let key: Arc<SessionKey> = key.into();
         let shared = Arc::new(Shared {
             index,
-            seen: Mutex::new(HashSet::new()),
+            refs: Mutex::new(RefLog::new(RUN)),
+            pending: Mutex::new(Pending::default()),
             failed: AtomicBool::new(false),
             error: Mutex::new(None),
             new_bytes: (0..slots).map(|_| AtomicU64::new(0)).collect(),
@@ -154,9 +169,22 @@ impl ChunkStore {
 
     /// Build packs in unnamed files in `dir` (the repository's local state) rather than in
     /// memory, where its file system allows.
+    /// The list of referenced chunks goes to an unnamed file there too.
     pub fn spilling_to(self, dir: std::path::PathBuf) -> Self {
+        self.refs().spill_to(dir.clone());
         *self.shared.spill.lock().unwrap_or_else(|p| p.into_inner()) = Some(dir);
         self
+    }
+
+    fn refs(&self) -> std::sync::MutexGuard<'_, RefLog> {
+        self.shared.refs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Reference a chunk in this backup, storing it if the repository lacks it.
@@ -193,33 +221,42 @@ impl ChunkStore {
 
     /// Mark `id` as referenced; true if it is new to both this backup and the repository.
     fn reference(&self, id: ChunkId) -> Result<bool> {
-        if !self
-            .shared
-            .seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id)
-        {
-            return Ok(false);
+        self.refs().push(id)?;
+        self.claim(id)
+    }
+
+    /// True if `id` is neither indexed nor on its way to the index: it is then marked as on its
+    /// way, and the caller stores it. The index is looked up outside the lock; if a pack was
+    /// indexed meanwhile (its chunks leaving the pending set), the lookup is made again, so a
+    /// chunk is never claimed twice.
+    fn claim(&self, id: ChunkId) -> Result<bool> {
+        loop {
+            let before = {
+                let p = self.pending();
+                if p.ids.contains(&id) {
+                    return Ok(false);
+                }
+                p.indexed
+            };
+            if self.shared.index.contains(&id)? {
+                return Ok(false);
+            }
+            let mut p = self.pending();
+            if p.indexed == before {
+                return Ok(p.ids.insert(id));
+            }
         }
-        Ok(!self.shared.index.contains(&id)?)
     }
 
     /// Reference chunks known to be stored already (files cache); false if any is missing.
     pub fn reuse(&self, ids: &[ChunkId]) -> Result<bool> {
         for id in ids {
-            let queued = self
-                .shared
-                .seen
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains(id);
+            let queued = self.pending().ids.contains(id);
             if !queued && !self.shared.index.contains(id)? {
                 return Ok(false);
             }
         }
-        let mut seen = self.shared.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.extend(ids.iter().copied());
+        self.refs().extend(ids)?;
         Ok(true)
     }
 
@@ -268,11 +305,7 @@ impl ChunkStore {
         }
         self.check()?;
         self.shared.index.flush()?;
-        let mut refs: Vec<ChunkId> =
-            std::mem::take(&mut *self.shared.seen.lock().unwrap_or_else(|p| p.into_inner()))
-                .into_iter()
-                .collect();
-        refs.sort_unstable();
+        let refs = std::mem::replace(&mut *self.refs(), RefLog::new(1)).finish()?;
         Ok(StoreStats {
             refs,
             new_bytes: self
@@ -378,9 +411,16 @@ fn write_loop(rx: Receiver<Built>, store: Arc<dyn Backend>, sh: Arc<Shared>) {
         if sh.failed.load(Ordering::Relaxed) {
             continue;
         }
+        let ids = built.ids();
         match built.store(store.as_ref(), &sh.index) {
             Ok(()) => {
                 sh.packs_written.fetch_add(1, Ordering::Relaxed);
+                // indexed: no longer pending (after the index has them, see `claim`)
+                let mut p = sh.pending.lock().unwrap_or_else(|p| p.into_inner());
+                for id in &ids {
+                    p.ids.remove(id);
+                }
+                p.indexed += 1;
             }
             Err(e) => sh.fail(e),
         }
@@ -426,9 +466,49 @@ mod tests {
             here, 15,
             "the 15 small chunks were not sealed where they were put"
         );
-        assert_eq!(stats.refs.len(), 20);
+        assert_eq!(stats.refs.count().unwrap(), 20);
         for b in &blobs {
             assert!(index.contains(&id_key.chunk_id(b)).unwrap());
         }
+    }
+
+    /// Store `ids` (each the chunk of its own bytes) with runs of references spilled to a file:
+    /// the references and the sealed bytes stored.
+    fn store_all(ids: &[u32]) -> (Vec<ChunkId>, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::start(
+            Arc::new(MemoryBackend::new()),
+            Arc::new(Index::temporary().unwrap()),
+            SessionKey::generate(),
+            KeyId([0; 32]),
+            2000, // a pack every few chunks: many are indexed while others are put
+            3,
+            1,
+        )
+        .spilling_to(dir.path().to_path_buf());
+        for i in ids {
+            let data = format!("chunk {i} ").repeat(20);
+            let id = ChunkId(*blake3::hash(data.as_bytes()).as_bytes());
+            store.put(id, BlobKind::Data, data.as_bytes(), 0).unwrap();
+        }
+        let stats = store.finish().unwrap();
+        (stats.refs.to_vec().unwrap(), stats.new_bytes.iter().sum())
+    }
+
+    /// A chunk referenced again in the same backup, whether still on its way to the index or
+    /// already in it, is stored once: without a set of every referenced chunk, the bytes stored
+    /// are those of a backup that references each once, and the references the same.
+    #[test]
+    fn a_chunk_referenced_again_in_one_backup_is_stored_once() {
+        let once: Vec<u32> = (0..400).collect();
+        let twice: Vec<u32> = (0..400u32)
+            .flat_map(|i| [i, i.saturating_sub(3), i / 2])
+            .collect();
+        let (refs_once, bytes_once) = store_all(&once);
+        let (refs_twice, bytes_twice) = store_all(&twice);
+        assert_eq!(refs_once.len(), 400);
+        assert!(refs_once.windows(2).all(|w| w[0] < w[1]), "sorted, unique");
+        assert_eq!(refs_twice, refs_once);
+        assert_eq!(bytes_twice, bytes_once);
     }
 }

@@ -902,7 +902,7 @@ pub(super) mod tests {
             (root, w.handed.load(std::sync::atomic::Ordering::Relaxed))
         });
         AFTER_STAT.lock().unwrap().retain(|(root, _)| root != src);
-        let refs = store.finish().unwrap().refs;
+        let refs = store.finish().unwrap().refs.to_vec().unwrap();
         Walked {
             root,
             refs,

@@ -113,6 +113,37 @@ pub struct Manifest {
     pub warnings: u64,
 }
 
+/// The fields of a [`Manifest`] before its references, borrowed, in its order: it encodes as
+/// they do.
+#[derive(Serialize)]
+struct Head<'a> {
+    id: &'a String,
+    repo_id: &'a [u8; 16],
+    seq: u64,
+    prev: &'a Option<Prev>,
+    time_ms: i64,
+    host: &'a String,
+    epoch: &'a KeyId,
+    session: &'a KeyId,
+    services: &'a Vec<ServiceRecord>,
+    definitions: &'a ChunkId,
+}
+
+/// [`Head`], decoded.
+#[derive(Deserialize)]
+struct HeadOwned {
+    id: String,
+    repo_id: [u8; 16],
+    seq: u64,
+    prev: Option<Prev>,
+    time_ms: i64,
+    host: String,
+    epoch: KeyId,
+    session: KeyId,
+    services: Vec<ServiceRecord>,
+    definitions: ChunkId,
+}
+
 #[cfg(test)]
 impl Manifest {
     /// A manifest for tests: the first of its chain, no services, one reference.
@@ -170,6 +201,29 @@ impl Manifest {
         )
     }
 
+    /// The encoding of this manifest around its references, for writing one whose references
+    /// are streamed: `(head, tail)` such that `head ‖ the count ids (32 bytes each, sorted) ‖
+    /// tail` is the unsigned frame [`Manifest::encode`] signs (with [`Manifest::refs`] ignored).
+    pub fn encode_around_refs(&self, count: u64) -> (Vec<u8>, Vec<u8>) {
+        let head = Head {
+            id: &self.id,
+            repo_id: &self.repo_id,
+            seq: self.seq,
+            prev: &self.prev,
+            time_ms: self.time_ms,
+            host: &self.host,
+            epoch: &self.epoch,
+            session: &self.session,
+            services: &self.services,
+            definitions: &self.definitions,
+        };
+        let mut out = super::frame(MAGIC, VERSION, &head);
+        // a sequence's length is a varint, as a u64's (postcard)
+        out = postcard::to_extend(&count, out).unwrap_or_default();
+        let tail = postcard::to_allocvec(&self.warnings).unwrap_or_default();
+        (out, tail)
+    }
+
     /// Decode the object `name` of repository `repo_id`: check the signature by `key`, the
     /// repository id, the name, the service names and the sums.
     pub fn decode(bytes: &[u8], name: &str, repo_id: &[u8; 16], key: &PublicKey) -> Result<Self> {
@@ -184,14 +238,65 @@ impl Manifest {
         } else {
             super::unframe(body, MAGIC, VERSION, name)?
         };
-        if &m.repo_id != repo_id {
+        m.checked(name, repo_id)
+    }
+
+    /// Decode a v3 manifest's fields other than its references from the first bytes of its
+    /// body (`first`, of a body of `body_len` bytes, signature excluded), whose signature the
+    /// caller checks: the manifest with [`Manifest::refs`] empty and the offset of what follows
+    /// them in the body (the tail, [`Manifest::decode_tail`]; at most 10 bytes).
+    /// `Ok(None)` if `first` ends before the references begin, or the manifest is not v3: read
+    /// it whole ([`Manifest::decode`]).
+    pub fn decode_head(first: &[u8], body_len: u64, name: &str) -> Result<Option<(Manifest, u64)>> {
+        super::retired(first, MAGIC, 1, name)?;
+        let Ok(body) = check_header(first, MAGIC, VERSION, name) else {
+            return Ok(None);
+        };
+        let Ok((h, rest)) = postcard::take_from_bytes::<HeadOwned>(body) else {
+            return Ok(None);
+        };
+        let Ok((count, rest)) = postcard::take_from_bytes::<u64>(rest) else {
+            return Ok(None);
+        };
+        let refs_at = (first.len() - rest.len()) as u64;
+        let tail_at = count
+            .checked_mul(32)
+            .and_then(|n| n.checked_add(refs_at))
+            .filter(|&t| t < body_len && body_len - t <= 10)
+            .ok_or_else(|| Error::corrupt(name, "its references do not fill it"))?;
+        let m = Manifest {
+            id: h.id,
+            repo_id: h.repo_id,
+            seq: h.seq,
+            prev: h.prev,
+            time_ms: h.time_ms,
+            host: h.host,
+            epoch: h.epoch,
+            session: h.session,
+            services: h.services,
+            definitions: h.definitions,
+            refs: Vec::new(),
+            warnings: 0,
+        };
+        Ok(Some((m, tail_at)))
+    }
+
+    /// Complete a manifest from [`Manifest::decode_head`] with its tail (the bytes after its
+    /// references up to the signature) and check it as [`Manifest::decode`] does.
+    pub fn decode_tail(mut self, tail: &[u8], name: &str, repo_id: &[u8; 16]) -> Result<Self> {
+        self.warnings = super::decode_whole(tail, name, "cannot decode", "trailing bytes")?;
+        self.checked(name, repo_id)
+    }
+
+    fn checked(self, name: &str, repo_id: &[u8; 16]) -> Result<Self> {
+        if &self.repo_id != repo_id {
             return Err(Error::corrupt(name, "belongs to another repository"));
         }
-        if m.name() != name {
+        if self.name() != name {
             return Err(Error::corrupt(name, "manifest id does not match its name"));
         }
-        m.validate(name)?;
-        Ok(m)
+        self.validate(name)?;
+        Ok(self)
     }
 
     /// Checks that do not need the signature (also run by the fuzz target on unsigned input).
@@ -403,6 +508,33 @@ mod tests {
         // unsigned (the v2 frame without a signature)
         let bare = crate::format::frame(MAGIC, VERSION, &m);
         assert!(Manifest::decode(&bare, &name, &[9; 16], &p).is_err());
+    }
+
+    /// A manifest written around streamed references is the manifest encoded whole.
+    #[test]
+    fn a_manifest_encoded_around_its_refs_is_the_one_encoded_whole() {
+        let k = SigningKey::generate();
+        for n in [0u32, 1, 127, 128, 300] {
+            let m = Manifest {
+                services: vec![record("a", 5), record("b", 7)],
+                refs: (0..n)
+                    .map(|i| {
+                        let mut b = [0u8; 32];
+                        b[..4].copy_from_slice(&i.to_be_bytes());
+                        ChunkId(b)
+                    })
+                    .collect(),
+                warnings: 300,
+                ..sample()
+            };
+            let (head, tail) = m.encode_around_refs(m.refs.len() as u64);
+            let mut body = head;
+            m.refs.iter().for_each(|r| body.extend_from_slice(&r.0));
+            body.extend_from_slice(&tail);
+            assert_eq!(body, crate::format::frame(MAGIC, VERSION, &m), "{n} refs");
+            let signed = k.sign_object(&m.repo_id, &m.name(), body);
+            assert_eq!(signed, m.encode(&k));
+        }
     }
 
     #[test]

@@ -31,8 +31,10 @@ impl Fixture {
         std::fs::write(self.src.join(name), bytes(seed, len)).unwrap();
     }
 
+    /// Back up; the manifest as read back (with its references).
     fn backup(&self) -> Manifest {
-        crate::backup::run(&self.ctl, &Progress::default()).unwrap()
+        let m = crate::backup::run(&self.ctl, &Progress::default()).unwrap();
+        self.ctl.repo.read_manifest(&m.name()).unwrap()
     }
 
     /// Restore `m` into a new directory and return what `name` holds there.

@@ -90,7 +90,7 @@ impl Forge {
     /// Commit a backup of (service name, root directory node, files, dirs, bytes).
     pub(crate) fn commit(&mut self, services: Vec<(&str, Node, u64, u64, u64)>) -> Manifest {
         if let Some(s) = self.store.take() {
-            self.refs.extend(s.finish().unwrap().refs);
+            self.refs.extend(s.finish().unwrap().refs.to_vec().unwrap());
         }
         self.refs.push(self.base.definitions);
         self.refs.sort_unstable();

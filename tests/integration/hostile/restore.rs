@@ -180,7 +180,8 @@ impl Forge {
             .unwrap_or_default();
         self.n += 1;
         let id = BackupId::from_millis(self.base.time_ms + 1000 * self.n).to_string();
-        self.refs.extend(stats.refs);
+        self.refs
+            .extend(stats.refs.to_vec().expect("the references"));
         self.refs.push(self.base.definitions);
         self.refs.sort_unstable();
         self.refs.dedup();
