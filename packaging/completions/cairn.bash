@@ -1815,7 +1815,7 @@ _cairn() {
             return 0
             ;;
         cairn__subcmd__service__subcmd__add)
-            opts="-q -h --path --command --restore-command --prepare --release --capture-path --timeout --restore-after --repo --quiet --log-format --help"
+            opts="-q -h --path --command --restore-command --chunk-size --prepare --release --capture-path --timeout --restore-after --repo --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1830,6 +1830,10 @@ _cairn() {
                     return 0
                     ;;
                 --restore-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chunk-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -31,8 +31,9 @@ fn local_error(e: &std::io::Error) -> Error {
 }
 
 /// Sign and write manifest `m` (its [`Manifest::refs`] ignored) with the references `refs`:
-/// the object [`Controller::commit_manifest`] writes for `m` with those references.
-pub(super) fn commit(ctl: &Controller, m: &Manifest, refs: &Refs) -> Result<()> {
+/// the object [`Controller::commit_manifest`] writes for `m` with those references. Returns how
+/// many references it lists.
+pub(super) fn commit(ctl: &Controller, m: &Manifest, refs: &Refs) -> Result<u64> {
     if m.repo_id != ctl.repo.config.repo_id {
         return Err(Error::failed(
             format!("manifest {} is for another repository", m.id),
@@ -50,7 +51,7 @@ pub(super) fn commit(ctl: &Controller, m: &Manifest, refs: &Refs) -> Result<()> 
                 refs: refs.to_vec()?,
                 ..m.clone()
             };
-            return ctl.commit_manifest(&whole);
+            return ctl.commit_manifest(&whole).map(|()| n);
         }
     };
     let (head, tail) = m.encode_around_refs(n);
@@ -72,7 +73,7 @@ pub(super) fn commit(ctl: &Controller, m: &Manifest, refs: &Refs) -> Result<()> 
     ctl.repo
         .store
         .write_from(&name, &mut file, body_len + SIGNATURE_LEN as u64)?;
-    Ok(())
+    Ok(n)
 }
 
 /// `head ‖ refs ‖ tail` into `file`; its length.

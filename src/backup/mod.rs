@@ -6,8 +6,8 @@
 
 mod commit;
 mod open;
-mod segments;
 mod refs;
+mod segments;
 mod spill;
 mod store;
 mod walk;
@@ -48,6 +48,12 @@ use walk::{WalkStats, Walker};
 /// ([`Progress::take_warnings`]): those texts name files, so they belong in the controller's job
 /// record only; the manifest keeps just their count.
 pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
+    run_counted(ctl, progress).map(|(m, _)| m)
+}
+
+/// [`run`], and the number of chunks the committed manifest references (what
+/// [`Manifest::refs`] would hold).
+pub fn run_counted(ctl: &Controller, progress: &Progress) -> Result<(Manifest, u64)> {
     let services = configured_services(ctl)?;
     let signer = ctl.signer()?;
     ctl.repo.store.clean_temp()?;
@@ -95,13 +101,13 @@ pub fn run(ctl: &Controller, progress: &Progress) -> Result<Manifest> {
         refs: Vec::new(),
         warnings: progress.warning_count().saturating_sub(warned_before) as u64,
     };
-    commit::commit(ctl, &manifest, &stats.refs)?;
+    let chunks = commit::commit(ctl, &manifest, &stats.refs)?;
     forget_gone_files(&index, seen);
     // every writer thread has ended, so this is the last handle
     if let Ok(index) = Arc::try_unwrap(index) {
         index.compact_or_warn();
     }
-    Ok(manifest)
+    Ok((manifest, chunks))
 }
 
 /// A manifest listing `n` refs is one readers accept (`backend::budget`): refuse to commit one

@@ -639,13 +639,7 @@ impl<'a> Walker<'a> {
             static WINDOW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
         let r = WINDOW.with(|buf| match buf.try_borrow_mut() {
-            Ok(mut buf) => read_file(
-                &job,
-                self.store,
-                self.id_key,
-                &mut buf,
-                self.progress,
-            ),
+            Ok(mut buf) => read_file(&job, self.store, self.id_key, &mut buf, self.progress),
             Err(_) => read_file(
                 &job,
                 self.store,

@@ -22,10 +22,9 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
     let r = cairn::ops::backup(&g.context(&term).with_cancel(cancel))?;
     let m = &r.manifest;
     if a.json {
-        output::json(&cairn::ops::backup_json(
-            m,
-            r.export.as_ref().map(|r| r.is_ok()),
-        ));
+        let mut v = cairn::ops::backup_json(m, r.export.as_ref().map(|r| r.is_ok()));
+        v["chunks"] = r.chunks.into();
+        output::json(&v);
     } else {
         if !g.quiet {
             for s in &m.services {

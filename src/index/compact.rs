@@ -254,10 +254,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index");
         let idx = Index::open(&path).unwrap();
-        idx.add_pack(PackId([1; 32]), 9, &header(0..40_000)).unwrap();
+        idx.add_pack(PackId([1; 32]), 9, &header(0..40_000))
+            .unwrap();
         idx.flush().unwrap();
         let c = idx.compact_if_bloated().unwrap();
-        assert!(c.before >= MIN_BYTES && c.live > 0, "first job counts: {c:?}");
+        assert!(
+            c.before >= MIN_BYTES && c.live > 0,
+            "first job counts: {c:?}"
+        );
         let idx = Index::open(&path).unwrap();
         let c = idx.compact_if_bloated().unwrap();
         assert_eq!(c.live, 0, "no growth, no count: {c:?}");

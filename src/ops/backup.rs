@@ -9,8 +9,10 @@ use crate::{Error, Result};
 /// What [`backup`] did.
 #[derive(Debug)]
 pub struct BackupReport {
-    /// The new backup.
+    /// The new backup (without its references, [`Manifest::refs`]: read it back for them).
     pub manifest: Manifest,
+    /// How many chunks it references.
+    pub chunks: u64,
     /// What it left out or worked around (also in its job record, and given to the sink).
     pub warnings: Vec<String>,
     /// Seconds the backup took (without the export).
@@ -59,15 +61,17 @@ fn figures(r: &mut JobRecord, m: &Manifest) {
 
 /// The backup job's own work: back up every service, record the figures (on success) and the
 /// texts of the warnings (also on failure) on `job`. Those texts name files, so they live only in
-/// the job record under `REPO/local`, never in the repository.
-pub(super) fn backup_job(cx: &Context, job: &mut Job) -> (Result<Manifest>, Vec<String>) {
-    let (outcome, warnings) = match cx.cancel.check().and_then(|()| cx.controller()) {
+/// the job record under `REPO/local`, never in the repository. Also returns how many chunks the
+/// backup references (its manifest comes without them: [`crate::backup::run`]).
+pub(super) fn backup_job(cx: &Context, job: &mut Job) -> (Result<Manifest>, Vec<String>, u64) {
+    let (outcome, warnings, chunks) = match cx.cancel.check().and_then(|()| cx.controller()) {
         Ok(ctl) => {
             let (progress, _bar) = cx.phase("backup");
-            let out = crate::backup::run(ctl, &progress);
-            (out, progress.take_warnings())
+            let out = crate::backup::run_counted(ctl, &progress);
+            let chunks = out.as_ref().map_or(0, |(_, n)| *n);
+            (out.map(|(m, _)| m), progress.take_warnings(), chunks)
         }
-        Err(e) => (Err(e), Vec::new()),
+        Err(e) => (Err(e), Vec::new(), 0),
     };
     let w = warnings.clone();
     cx.record(job, |r| {
@@ -76,7 +80,7 @@ pub(super) fn backup_job(cx: &Context, job: &mut Job) -> (Result<Manifest>, Vec<
         }
         r.warnings = w;
     });
-    (outcome, warnings)
+    (outcome, warnings, chunks)
 }
 
 /// Run one coordinated backup of every service as a `backup` job; when a target is set, export
@@ -89,7 +93,7 @@ pub fn backup(cx: &Context) -> Result<BackupReport> {
     cx.controller()?; // no repository: no job (and nothing created)
     let mut job = cx.begin(JobKind::Backup, true)?;
     let t0 = std::time::Instant::now();
-    let (outcome, warnings) = backup_job(cx, &mut job);
+    let (outcome, warnings, chunks) = backup_job(cx, &mut job);
     let seconds = t0.elapsed().as_secs_f64();
     let target = cx
         .controller()
@@ -116,6 +120,7 @@ pub fn backup(cx: &Context) -> Result<BackupReport> {
     }
     Ok(BackupReport {
         manifest: outcome?,
+        chunks,
         warnings,
         seconds,
         export,

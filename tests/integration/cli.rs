@@ -430,6 +430,17 @@ fn chunk_size_is_fixed_per_service_at_add() {
     };
     assert!(chunks(&small) > 100, "8 KiB average: {}", chunks(&small));
     assert!(chunks(&big) <= 10, "1 MiB average: {}", chunks(&big));
+    // `backup --json` counts the chunks its manifest lists, as `list --json` does
+    let again = e.run(["backup", "--json"]);
+    again.ok("backup --json");
+    let again = again.json();
+    let listed = e.list();
+    let entry = listed
+        .iter()
+        .find(|b| b["id"] == again["id"])
+        .expect("listed");
+    assert!(again["chunks"].as_u64().unwrap_or(0) > 1, "{again}");
+    assert_eq!(again["chunks"], entry["chunks"]);
     for (id, svc) in [(&small, "dump"), (&big, "big")] {
         let t = e.path(&format!("r-{svc}"));
         e.restore(id, &t, &[]).ok("restore");

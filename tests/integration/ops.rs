@@ -39,6 +39,16 @@ fn backup_export_verify_restore_prune_through_ops_are_recorded_jobs() {
     let cx = Context::new(&repo);
     // backup, then its export under the same lease
     let first = ops::backup(&cx).unwrap();
+    // the report's manifest comes without its references (never held whole); its count is
+    // the manifest's, as committed
+    let committed = Controller::open(&repo)
+        .unwrap()
+        .repo
+        .read_manifest(&first.manifest.name())
+        .unwrap();
+    assert!(first.manifest.refs.is_empty());
+    assert_eq!(first.chunks, committed.refs.len() as u64);
+    assert!(first.chunks > 0);
     let sent = match &first.export {
         Some(Ok(r)) => r.objects_sent,
         other => panic!("the backup was not exported: {other:?}"),
@@ -91,7 +101,7 @@ fn backup_export_verify_restore_prune_through_ops_are_recorded_jobs() {
     let e = cairn::restore::restore(
         &ctl.repo,
         &keys,
-        &first.manifest,
+        &committed,
         &RestoreOptions {
             target: dir.path().join("out2"),
             ..Default::default()
