@@ -525,29 +525,15 @@ fn a_fifo_is_left_out_with_a_warning() {
 /// 000 file owned by root.
 #[test]
 fn an_unreadable_file_fails_the_backup_naming_the_service() {
-    use std::os::unix::process::CommandExt;
     let e = Env::new();
     let src = e.path("src");
     write(&src.join("ok.txt"), b"data");
     write(&src.join("locked.key"), b"secret");
     fs::set_permissions(src.join("locked.key"), fs::Permissions::from_mode(0o000)).unwrap();
     e.add_path_service("vault", &src);
-    // let nobody reach the repository and the source
-    fs::set_permissions(e.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    for p in std::iter::once(e.repo.clone()).chain(all_paths(&e.repo)) {
-        std::os::unix::fs::lchown(&p, Some(65534), Some(65534)).unwrap();
-    }
-    let mut c = command(&e.repo, ["--quiet", "backup"]);
-    c.uid(65534).gid(65534);
-    let o = run_cmd(c);
-    if o.code == 0 {
-        // not root after all, or a kernel without permission checks: nothing to prove here
-        assert!(
-            rustix::process::geteuid().as_raw() != 0,
-            "nobody read a mode 000 file"
-        );
+    let Some(o) = backup_as_nobody(&e) else {
         return;
-    }
+    };
     o.expect(1, "backup with an unreadable file");
     assert!(
         o.stderr.contains("vault") && o.stderr.contains("locked.key"),
@@ -561,7 +547,6 @@ fn an_unreadable_file_fails_the_backup_naming_the_service() {
 /// naming the service and that directory, as a one-thread walk did.
 #[test]
 fn an_unreadable_directory_deep_in_a_wide_tree_fails_the_backup_naming_it() {
-    use std::os::unix::process::CommandExt;
     let e = Env::new();
     let src = e.path("src");
     for i in 0..40 {
@@ -575,20 +560,9 @@ fn an_unreadable_directory_deep_in_a_wide_tree_fails_the_backup_naming_it() {
     let locked = src.join("d31/s2");
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
     e.add_path_service("vault", &src);
-    fs::set_permissions(e.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    for p in std::iter::once(e.repo.clone()).chain(all_paths(&e.repo)) {
-        std::os::unix::fs::lchown(&p, Some(65534), Some(65534)).unwrap();
-    }
-    let mut c = command(&e.repo, ["--quiet", "backup"]);
-    c.uid(65534).gid(65534);
-    let o = run_cmd(c);
-    if o.code == 0 {
-        assert!(
-            rustix::process::geteuid().as_raw() != 0,
-            "nobody listed a mode 000 directory"
-        );
+    let Some(o) = backup_as_nobody(&e) else {
         return;
-    }
+    };
     o.expect(1, "backup with an unreadable directory");
     assert!(
         o.stderr.contains("vault") && o.stderr.contains("d31/s2"),
@@ -937,4 +911,26 @@ fn a_manual_verify_and_restore_appear_in_jobs_and_list_says_where_backups_are() 
     );
     assert_eq!(jobs[1]["backup"], serde_json::Value::String(id2.clone()));
     assert!(jobs[0]["ended"].is_string(), "{}", jobs[0]);
+}
+
+/// Run `backup` as `nobody` (the repository and the source handed to it), for tests of what a
+/// backup does with entries it may not read. `None` when that backup succeeded, which only a
+/// caller that is not root may see (nothing to prove then).
+fn backup_as_nobody(e: &Env) -> Option<Out> {
+    use std::os::unix::process::CommandExt;
+    fs::set_permissions(e.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    for p in std::iter::once(e.repo.clone()).chain(all_paths(&e.repo)) {
+        std::os::unix::fs::lchown(&p, Some(65534), Some(65534)).unwrap();
+    }
+    let mut c = command(&e.repo, ["--quiet", "backup"]);
+    c.uid(65534).gid(65534);
+    let o = run_cmd(c);
+    if o.code == 0 {
+        assert!(
+            rustix::process::geteuid().as_raw() != 0,
+            "nobody read an entry of mode 000"
+        );
+        return None;
+    }
+    Some(o)
 }

@@ -1,6 +1,7 @@
 //! Shared fixtures beside `harness` (which drives the binary): reproducible data, repositories
 //! set up through the library, and damage done to stored objects.
 
+use cairn::backend::Backend as _;
 use cairn::controller::Controller;
 use cairn::service::ServiceDef;
 use std::fs;
@@ -76,4 +77,39 @@ pub fn largest_of(files: &[PathBuf]) -> PathBuf {
         .max_by_key(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .expect("no file")
         .clone()
+}
+
+/// A source repository in a local directory: config, a key, packs of the given sizes, two manifests.
+pub fn make_repo(dir: &Path, packs: &[usize]) -> cairn::backend::LocalBackend {
+    let b = cairn::backend::LocalBackend::new(dir);
+    b.write("config", b"cairn repository v1").unwrap();
+    let key = b"age key envelope".to_vec();
+    b.write(&format!("keys/{}", blake3::hash(&key).to_hex()), &key)
+        .unwrap();
+    for (i, len) in packs.iter().enumerate() {
+        let data = bytes(i as u64 + 1, *len);
+        let h = blake3::hash(&data).to_hex().to_string();
+        b.write(&format!("data/{}/{h}", &h[..2]), &data).unwrap();
+    }
+    b.write("backups/20261122T053600.123Z", b"manifest one")
+        .unwrap();
+    b.write("backups/20261122T173600.456Z", b"manifest two")
+        .unwrap();
+    b
+}
+
+/// Every object of `a` is in `b` with the same bytes, and nothing else.
+pub fn assert_same(a: &dyn cairn::backend::Backend, b: &dyn cairn::backend::Backend) {
+    let mut la = a.list("").unwrap();
+    let mut lb = b.list("").unwrap();
+    la.sort_by(|x, y| x.name.cmp(&y.name));
+    lb.sort_by(|x, y| x.name.cmp(&y.name));
+    assert_eq!(la, lb);
+    for o in la {
+        assert!(
+            a.read(&o.name).unwrap() == b.read(&o.name).unwrap(),
+            "{} differs",
+            o.name
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! The SMB backend, the target probe and export against a real Samba smbd on 127.0.0.1.
 
-use crate::fixtures::{bytes, flip, largest};
+use crate::fixtures::{assert_same, bytes, flip, largest, make_repo};
 use crate::samba::{Samba, PASSWORD};
 use cairn::backend::{Backend, LocalBackend, SmbBackend};
 use cairn::error::{Error, StorageError, StorageErrorKind};
@@ -19,41 +19,6 @@ fn storage(e: Error) -> StorageError {
     match e {
         Error::Storage(s) => s,
         other => panic!("expected a storage error, got {other:?}"),
-    }
-}
-
-/// A source repository in a local directory: config, a key, packs of the given sizes, two manifests.
-fn make_repo(dir: &std::path::Path, packs: &[usize]) -> LocalBackend {
-    let b = LocalBackend::new(dir);
-    b.write("config", b"cairn repository v1").unwrap();
-    let key = b"age key envelope".to_vec();
-    b.write(&format!("keys/{}", blake3::hash(&key).to_hex()), &key)
-        .unwrap();
-    for (i, len) in packs.iter().enumerate() {
-        let data = bytes(i as u64 + 1, *len);
-        let h = blake3::hash(&data).to_hex().to_string();
-        b.write(&format!("data/{}/{h}", &h[..2]), &data).unwrap();
-    }
-    b.write("backups/20261122T053600.123Z", b"manifest one")
-        .unwrap();
-    b.write("backups/20261122T173600.456Z", b"manifest two")
-        .unwrap();
-    b
-}
-
-/// Every object of `a` is in `b` with the same bytes, and nothing else.
-fn assert_same(a: &dyn Backend, b: &dyn Backend) {
-    let mut la = a.list("").unwrap();
-    let mut lb = b.list("").unwrap();
-    la.sort_by(|x, y| x.name.cmp(&y.name));
-    lb.sort_by(|x, y| x.name.cmp(&y.name));
-    assert_eq!(la, lb);
-    for o in la {
-        assert!(
-            a.read(&o.name).unwrap() == b.read(&o.name).unwrap(),
-            "{} differs",
-            o.name
-        );
     }
 }
 

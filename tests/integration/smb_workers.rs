@@ -1,7 +1,7 @@
 //! SMB transfers in worker processes (`cairn __smb-worker`, src/backend/smb_pool.rs), against a
 //! real Samba smbd: the bytes on the share, the connections, the credentials, a worker killed.
 
-use crate::fixtures::bytes;
+use crate::fixtures::{assert_same, bytes, make_repo};
 use crate::harness::CAIRN;
 use crate::samba::{Samba, PASSWORD};
 use cairn::backend::{Backend, LocalBackend, ObjectInfo, SmbBackend, SmbWorkers, Transport};
@@ -9,7 +9,7 @@ use cairn::error::{Error, StorageError, StorageErrorKind};
 use cairn::replicate::export;
 use cairn::target::TargetUrl;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -38,39 +38,6 @@ fn with_binary(s: &Samba, path: &str, binary: PathBuf, timeout: Duration) -> Smb
         &workers,
     )
     .unwrap()
-}
-
-/// A source repository: config, a key, packs of `sizes` bytes, a manifest.
-fn make_repo(dir: &Path, sizes: &[usize]) -> LocalBackend {
-    let b = LocalBackend::new(dir);
-    b.write("config", b"cairn repository v1").unwrap();
-    let key = b"age key envelope".to_vec();
-    b.write(&format!("keys/{}", blake3::hash(&key).to_hex()), &key)
-        .unwrap();
-    for (i, len) in sizes.iter().enumerate() {
-        let data = bytes(i as u64 + 7, *len);
-        let h = blake3::hash(&data).to_hex().to_string();
-        b.write(&format!("data/{}/{h}", &h[..2]), &data).unwrap();
-    }
-    b.write("backups/20261122T053600.123Z", b"manifest one")
-        .unwrap();
-    b
-}
-
-/// Every object of `a` is in `b` with the same bytes, and nothing else.
-fn assert_same(a: &dyn Backend, b: &dyn Backend) {
-    let mut la = a.list("").unwrap();
-    let mut lb = b.list("").unwrap();
-    la.sort_by(|x, y| x.name.cmp(&y.name));
-    lb.sort_by(|x, y| x.name.cmp(&y.name));
-    assert_eq!(la, lb);
-    for o in la {
-        assert!(
-            a.read(&o.name).unwrap() == b.read(&o.name).unwrap(),
-            "{} differs",
-            o.name
-        );
-    }
 }
 
 /// The worker processes this test process started (`cairn __smb-worker` children of ours).
