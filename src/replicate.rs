@@ -5,16 +5,18 @@
 //! - Only objects the destination lacks or holds damaged are sent, so an interrupted copy resumes
 //!   where it stopped and a damaged copy at the destination is healed. "Damaged" is decided by
 //!   content, not size: an object of the same name and size is read back from the destination
-//!   in [`COMPARE_BLOCK`] ranges (never whole) and hashed; a content-addressed object (a pack or
-//!   key named by the blake3 of its bytes) must hash to its name, any other object must equal the
-//!   source's bytes. [`WORKERS`] objects are compared at once. This reads the whole destination
-//!   on every copy: the price of noticing damage there.
+//!   (never whole): a content-addressed object (a pack or key named by the blake3 of its bytes)
+//!   must hash to its name ([`Backend::hash_object`]), any other object must equal the source's
+//!   bytes, compared in [`COMPARE_BLOCK`] ranges. [`WORKERS`] objects are compared at once.
+//!   This reads the whole destination on every copy: the price of noticing damage there.
 //! - Commit order: `config`, `keys/`, any other object; then, with [`export_backups`], backup by
 //!   backup (oldest first) the packs it needs and then its manifest; then packs no backup still
 //!   to send needs. A manifest never reaches the destination before what it needs.
 //! - Every object is checked at the source (a content-addressed object must hash to its name: a
 //!   corrupt source copy is refused, never spread), written atomically, then read back from the
-//!   destination and compared (size and blake3).
+//!   destination and compared (size and blake3). The read-back is [`Backend::hash_object`]: the
+//!   destination's bytes as it stores them, hashed where the backend reads them (an SMB worker
+//!   process sends only the digest), never the bytes that were written.
 //! - With [`export_backups`], a damaged source object stops only the backups that need it: they
 //!   are skipped (their manifests not sent) and listed in [`ExportReport::backups_skipped`]; the
 //!   others are exported. A storage failure (unreachable, full, ...) stops the copy.
@@ -228,45 +230,48 @@ pub(crate) fn name_hash(name: &str) -> Option<&str> {
     .then_some(base)
 }
 
-/// Whether `dst` holds `o` intact: its bytes hash to its name (content-addressed) or equal the
-/// source's. Read in [`COMPARE_BLOCK`] ranges, never whole.
+/// Whether `dst` holds `o` intact: its bytes hash to its name (content-addressed, hashed where
+/// `dst` reads them) or equal the source's (read in [`COMPARE_BLOCK`] ranges, never whole).
 fn same_content(
     src: &dyn Backend,
     dst: &dyn Backend,
     o: &ObjectInfo,
     compared: &AtomicU64,
 ) -> Result<bool> {
-    let named_by = name_hash(&o.name);
-    let mut hasher = blake3::Hasher::new();
+    let absent = |e: &crate::error::StorageError| {
+        matches!(
+            e.kind,
+            StorageErrorKind::NotFound | StorageErrorKind::TooLarge
+        )
+    };
+    if let Some(named_by) = name_hash(&o.name) {
+        return match dst.hash_object(&o.name) {
+            Ok((hash, len)) => {
+                compared.fetch_add(len, Ordering::Relaxed);
+                Ok(len == o.size && hash.to_hex().as_str() == named_by)
+            }
+            Err(e) if absent(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        };
+    }
     let mut offset = 0u64;
     while offset < o.size {
         let theirs = match dst.read_range(&o.name, offset, COMPARE_BLOCK) {
             Ok(b) => b,
-            Err(e)
-                if matches!(
-                    e.kind,
-                    StorageErrorKind::NotFound | StorageErrorKind::TooLarge
-                ) =>
-            {
-                return Ok(false)
-            }
+            Err(e) if absent(&e) => return Ok(false),
             Err(e) => return Err(e.into()),
         };
         compared.fetch_add(theirs.len() as u64, Ordering::Relaxed);
         if theirs.is_empty() {
             return Ok(false);
         }
-        if named_by.is_some() {
-            hasher.update(&theirs);
-        } else {
-            let ours = src.read_range(&o.name, offset, theirs.len())?;
-            if ours != theirs {
-                return Ok(false);
-            }
+        let ours = src.read_range(&o.name, offset, theirs.len())?;
+        if ours != theirs {
+            return Ok(false);
         }
         offset += theirs.len() as u64;
     }
-    Ok(named_by.is_none_or(|h| hasher.finalize().to_hex().as_str() == h))
+    Ok(true)
 }
 
 /// The objects (by name) a backup needs besides its manifest, given the manifest's name; an
@@ -519,20 +524,6 @@ impl std::io::Read for Source<'_> {
     }
 }
 
-/// The blake3 and length of an object, read in [`COMPARE_BLOCK`] ranges.
-fn stream_hash(b: &dyn Backend, name: &str) -> Result<(blake3::Hash, u64)> {
-    let mut hasher = blake3::Hasher::new();
-    let mut offset = 0u64;
-    loop {
-        let chunk = b.read_range(name, offset, COMPARE_BLOCK)?;
-        if chunk.is_empty() {
-            return Ok((hasher.finalize(), offset));
-        }
-        hasher.update(&chunk);
-        offset += chunk.len() as u64;
-    }
-}
-
 /// Copy one object, streaming it, checking it at both ends: at most two [`COMPARE_BLOCK`]
 /// buffers per object in flight, whatever its size.
 fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str) -> Result<Sent> {
@@ -567,7 +558,8 @@ fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str) -> Result<Sent> {
         return Err(source.failure.map_or(e, |f| f).into());
     }
     let hash = source.hasher.finalize();
-    let (back_hash, back_len) = stream_hash(dst, name)?;
+    // What the destination holds, read back there: never trust what was written.
+    let (back_hash, back_len) = dst.hash_object(name)?;
     if back_len != size || back_hash != hash {
         // Do not leave a bad copy under the object's name: the next run sends it again.
         let _ = dst.delete(name);

@@ -52,6 +52,10 @@ impl Backend for OnCopy {
         self.on(self.inner.write_from(name, data, size))
     }
 
+    fn hash_object(&self, name: &str) -> Result<(blake3::Hash, u64), StorageError> {
+        self.on(self.inner.hash_object(name))
+    }
+
     fn delete(&self, name: &str) -> Result<(), StorageError> {
         self.on(self.inner.delete(name))
     }

@@ -542,6 +542,34 @@ impl SmbBackend {
         Ok(out)
     }
 
+    /// [`Backend::hash_object`] on this process's connection: one open, [`BLOCK`] reads, never
+    /// more than the cap of `name`'s kind.
+    fn hash_here(&self, name: &str) -> Result<(blake3::Hash, u64), StorageError> {
+        let size = self
+            .client
+            .stat(self.path(name))
+            .map_err(|e| self.err(name, &e))?
+            .size;
+        budget::check_size(name, size, self.loc(name))?;
+        let mut f = self
+            .client
+            .open_with(self.path(name), SmbOpenOptions::default().read(true))
+            .map_err(|e| self.err(name, &e))?;
+        let mut hasher = blake3::Hasher::new();
+        let mut len = 0u64;
+        let mut buf = vec![0u8; BLOCK];
+        loop {
+            let n = f.read(&mut buf).map_err(|e| self.io_err(name, &e))?;
+            if n == 0 {
+                return Ok((hasher.finalize(), len));
+            }
+            hasher.update(&buf[..n]);
+            len += n as u64;
+            // grown past its cap since the stat
+            budget::check_size(name, len, self.loc(name))?;
+        }
+    }
+
     fn write_temp(
         &self,
         tmp_rel: &str,
@@ -644,6 +672,16 @@ impl Backend for SmbBackend {
 
     fn write_from(&self, name: &str, data: &mut dyn Read, size: u64) -> Result<(), StorageError> {
         self.write_stream(name, data, size)
+    }
+
+    fn hash_object(&self, name: &str) -> Result<(blake3::Hash, u64), StorageError> {
+        self.check(name)?;
+        if let Some(pool) = &self.pool {
+            if let Some(r) = pool.hash(name, budget::cap_of(name), self.loc(name)) {
+                return r;
+            }
+        }
+        self.hash_here(name)
     }
 
     fn delete(&self, name: &str) -> Result<(), StorageError> {

@@ -2,8 +2,9 @@
 //! parallel (pavao serialises every libsmbclient call in a process behind one lock).
 //!
 //! An [`SmbBackend`](super::SmbBackend) opened in a process that can start workers (the `cairn`
-//! binary, [`Workers::of_this_process`]) sends its object writes of at least [`SMALL`] bytes and
-//! all its reads to a pool of [`COUNT`] workers (`cairn __smb-worker`, [`super::smb_worker`]),
+//! binary, [`Workers::of_this_process`]) sends its object writes of at least [`SMALL`] bytes,
+//! all its reads and the hashing of what the share holds (the check that a copy landed intact:
+//! the worker reads the object back and sends only the digest) to a pool of [`COUNT`] workers (`cairn __smb-worker`, [`super::smb_worker`]),
 //! started together at the first such request. Each worker is the leader of its own process
 //! group (a Ctrl-C reaches cairn, which stops cleanly, not its workers), learns the share and the
 //! password over its standard input (a Unix socket pair, [`super::smb_wire`]), never from its
@@ -270,7 +271,7 @@ impl Pool {
                     first_err.get_or_insert(StorageError::new(kind, location, detail));
                     w.close();
                 }
-                Ok(Reply::Data { .. }) | Err(_) => w.kill(),
+                Ok(Reply::Data { .. } | Reply::Digest { .. }) | Err(_) => w.kill(),
             }
         }
         match first_err {
@@ -378,7 +379,9 @@ impl Pool {
                 location,
                 detail,
             } => Err(StorageError::new(kind, location, detail)),
-            Reply::Data { .. } => Err(lent.spend(loc, &std::io::Error::other("a stray answer"))),
+            Reply::Data { .. } | Reply::Digest { .. } => {
+                Err(lent.spend(loc, &std::io::Error::other("a stray answer")))
+            }
         }
     }
 
@@ -420,6 +423,45 @@ impl Pool {
                 detail,
             }) => Err(StorageError::new(kind, location, detail)),
             Ok(_) => Err(lent.spend(loc, &std::io::Error::other("an answer out of bounds"))),
+            Err(e) => Err(lent.spend(loc, &e)),
+        })
+    }
+
+    /// The blake3 and length of `name` as the share holds it, read back and hashed by a worker:
+    /// only the digest crosses the socket. `None` where no worker can be started. A length over
+    /// `most` is refused.
+    pub fn hash(
+        &self,
+        name: &str,
+        most: u64,
+        loc: String,
+    ) -> Option<Result<(blake3::Hash, u64), StorageError>> {
+        let mut lent = match self.take() {
+            Ok(Some(l)) => l,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let req = Request::Hash {
+            name: name.to_string(),
+        };
+        let answer = lent.get().and_then(|w| {
+            smb_wire::send(&mut w.w, &req)?;
+            smb_wire::recv::<Reply>(&mut w.r)
+        });
+        let bad = |what: &str| std::io::Error::other(what.to_string());
+        Some(match answer {
+            Ok(Reply::Digest { blake3, len }) if len <= most => {
+                match blake3::Hash::from_hex(blake3.as_bytes()) {
+                    Ok(h) => Ok((h, len)),
+                    Err(_) => Err(lent.spend(loc, &bad("a malformed digest"))),
+                }
+            }
+            Ok(Reply::Failed {
+                kind,
+                location,
+                detail,
+            }) => Err(StorageError::new(kind, location, detail)),
+            Ok(_) => Err(lent.spend(loc, &bad("an answer out of bounds"))),
             Err(e) => Err(lent.spend(loc, &e)),
         })
     }

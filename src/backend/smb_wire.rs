@@ -5,7 +5,9 @@
 //! A message is a little-endian `u32` length and that many bytes of JSON ([`Request`] or
 //! [`Reply`]). [`Request::Write`] is followed by the object's bytes in frames: a `u32` length and
 //! that many bytes, ended by an empty frame ([`END`]) or, when the source failed, by [`ABORT`].
-//! [`Reply::Data`] is followed by exactly its `len` bytes.
+//! [`Reply::Data`] is followed by exactly its `len` bytes. [`Request::Hash`] has the worker read
+//! the object back from the share and hash it there: only the digest ([`Reply::Digest`]) crosses
+//! the socket.
 
 use crate::error::{StorageError, StorageErrorKind};
 use std::io::{Read, Write};
@@ -16,7 +18,7 @@ pub const END: u32 = 0;
 pub const ABORT: u32 = u32::MAX;
 /// The version of these messages: a worker answers only a [`Request::Hello`] of its own version
 /// (a `cairn` binary replaced by another version meanwhile: cairn then transfers in-process).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// The longest message (a request or reply header) accepted.
 const MAX_MESSAGE: u32 = 64 * 1024;
 
@@ -61,6 +63,11 @@ pub enum Request {
         /// How many bytes at most.
         len: Option<u64>,
     },
+    /// Read the whole object back from the share and hash it (as [`super::Backend::hash_object`]).
+    Hash {
+        /// Object name.
+        name: String,
+    },
 }
 
 /// A worker's answer.
@@ -71,6 +78,13 @@ pub enum Reply {
     /// `len` bytes follow.
     Data {
         /// How many.
+        len: u64,
+    },
+    /// The blake3 of the `len` bytes read back, for [`Request::Hash`].
+    Digest {
+        /// 64 lowercase hex digits.
+        blake3: String,
+        /// How many bytes were hashed.
         len: u64,
     },
     /// The request failed, as the in-process backend would have said.

@@ -34,6 +34,7 @@ pub fn main() -> i32 {
         let served = match req {
             Request::Write { name, size } => write(&backend, &mut r, &mut w, &name, size),
             Request::Read { name, offset, len } => read(&backend, &mut w, &name, offset, len),
+            Request::Hash { name } => hash(&backend, &mut w, &name),
             Request::Hello { .. } => return 2,
         };
         if served.is_err() {
@@ -120,6 +121,20 @@ fn read(
             w.write_all(&bytes)?;
             w.flush()
         }
+        Err(e) => smb_wire::send(w, &Reply::failed(&e)),
+    }
+}
+
+/// Read the object back from the share, hash it here, and send only the digest.
+fn hash(backend: &SmbBackend, w: &mut impl Write, name: &str) -> std::io::Result<()> {
+    match backend.hash_object(name) {
+        Ok((h, len)) => smb_wire::send(
+            w,
+            &Reply::Digest {
+                blake3: h.to_hex().to_string(),
+                len,
+            },
+        ),
         Err(e) => smb_wire::send(w, &Reply::failed(&e)),
     }
 }

@@ -68,6 +68,15 @@ fn smb_backend_behaves_like_every_backend() {
     let off = 4 * 1024 * 1024 - 10;
     assert!(b.read_range("data/cd/big", off as u64, 300_000).unwrap() == big[off..off + 300_000]);
     assert_eq!(b.stat("data/cd/big").unwrap(), Some(big.len() as u64));
+    // Hashed as the share holds it, across blocks.
+    assert_eq!(
+        b.hash_object("data/cd/big").unwrap(),
+        (blake3::hash(&big), big.len() as u64)
+    );
+    assert_eq!(
+        b.hash_object("keys/none").unwrap_err().kind,
+        StorageErrorKind::NotFound
+    );
 
     // Temporary files of an interrupted write are hidden and cleaned; local/ is never listed.
     fs::write(
@@ -694,6 +703,10 @@ fn an_oversize_object_on_the_share_is_refused_unread() {
     assert_eq!(e.kind, StorageErrorKind::TooLarge, "{e}");
     assert!(e.to_string().contains("300000000 bytes"), "{e}");
     assert!(t.elapsed().as_secs() < 5, "it was read: {:?}", t.elapsed());
+    // Nor is it hashed (the read-back check of an export).
+    let e = b.hash_object("backups/20300101T000000.000Z").unwrap_err();
+    assert_eq!(e.kind, StorageErrorKind::TooLarge, "{e}");
+    assert!(e.to_string().contains("300000000 bytes"), "{e}");
     // A range read is bounded by the cap too.
     let cap = cairn::backend::cap_of("backups/x") as usize;
     let r = b.read_range("backups/20300101T000000.000Z", 10, usize::MAX);

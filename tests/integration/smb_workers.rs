@@ -294,3 +294,174 @@ fn a_worker_that_stops_answering_is_killed_and_the_request_fails_as_disconnected
     }
     assert!(dst.read(&name).unwrap() == data);
 }
+
+/// The destination of an export whose share stores other bytes than it was sent: each pack,
+/// once written through a worker, is damaged on the share's disk (same size). The read-back
+/// check goes to the SMB backend's own `hash_object` (its worker reads and hashes).
+struct DamagingShare {
+    inner: SmbBackend,
+    disk: PathBuf,
+    damaged: Mutex<Vec<String>>,
+}
+
+impl Backend for DamagingShare {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn list(&self, p: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+        self.inner.list(p)
+    }
+    fn read(&self, n: &str) -> Result<Vec<u8>, StorageError> {
+        self.inner.read(n)
+    }
+    fn read_range(&self, n: &str, o: u64, l: usize) -> Result<Vec<u8>, StorageError> {
+        self.inner.read_range(n, o, l)
+    }
+    fn write(&self, n: &str, d: &[u8]) -> Result<(), StorageError> {
+        self.inner.write(n, d)
+    }
+    fn write_from(
+        &self,
+        n: &str,
+        d: &mut dyn std::io::Read,
+        size: u64,
+    ) -> Result<(), StorageError> {
+        self.inner.write_from(n, d, size)?;
+        if n.starts_with("data/") {
+            let path = self.disk.join(n);
+            let mut stored = fs::read(&path).unwrap();
+            let mid = stored.len() / 2;
+            stored[mid] ^= 0x55;
+            fs::write(&path, &stored).unwrap();
+            self.damaged.lock().unwrap().push(n.to_string());
+        }
+        Ok(())
+    }
+    fn hash_object(&self, n: &str) -> Result<(blake3::Hash, u64), StorageError> {
+        self.inner.hash_object(n)
+    }
+    fn delete(&self, n: &str) -> Result<(), StorageError> {
+        self.inner.delete(n)
+    }
+    fn stat(&self, n: &str) -> Result<Option<u64>, StorageError> {
+        self.inner.stat(n)
+    }
+    fn clean_temp(&self) -> Result<usize, StorageError> {
+        self.inner.clean_temp()
+    }
+}
+
+#[test]
+fn the_workers_read_back_catches_a_share_that_stores_other_bytes() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let src_dir = tempfile::tempdir().unwrap();
+    let src = make_repo(src_dir.path(), &[5 << 20, 3 << 20]);
+    let dst = DamagingShare {
+        inner: with_workers(&s, "ctl1"),
+        disk: s.share_dir().join("ctl1"),
+        damaged: Mutex::new(Vec::new()),
+    };
+    let err = export(&src, &dst, &|_| {}).unwrap_err();
+    match &err {
+        Error::Corrupt { object, detail, .. } => {
+            assert!(object.contains("data/"), "{err}");
+            assert!(detail.contains("read back as"), "{err}");
+        }
+        other => panic!("expected the read-back to find the damage, got {other:?}"),
+    }
+    // The check ran in the workers (their digest, not the parent's read), and removed what it
+    // found damaged: no manifest, no damaged pack under its name.
+    assert!(!workers().is_empty());
+    let share = LocalBackend::new(s.share_dir().join("ctl1"));
+    let damaged = dst.damaged.lock().unwrap().clone();
+    assert!(!damaged.is_empty());
+    for name in &damaged {
+        if let Ok(b) = share.read(name) {
+            assert!(b == src.read(name).unwrap(), "a damaged {name} stayed");
+        }
+    }
+    assert!(share.list("backups/").unwrap().is_empty());
+}
+
+#[test]
+fn the_workers_hash_is_of_what_the_share_holds_after_the_write() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let dst = with_workers(&s, "ctl1");
+    let data = bytes(11, 9 << 20);
+    let h = blake3::hash(&data);
+    let name = format!("data/{}/{}", &h.to_hex()[..2], h.to_hex());
+    dst.write(&name, &data).unwrap();
+    assert_eq!(dst.hash_object(&name).unwrap(), (h, data.len() as u64));
+    // Damaged on the share's disk after the write, and shortened: the worker that wrote it
+    // hashes what the share holds now.
+    let path = s.share_dir().join("ctl1").join(&name);
+    let mut stored = fs::read(&path).unwrap();
+    stored[5 << 20] ^= 1;
+    stored.truncate(8 << 20);
+    fs::write(&path, &stored).unwrap();
+    assert_eq!(
+        dst.hash_object(&name).unwrap(),
+        (blake3::hash(&stored), stored.len() as u64)
+    );
+    let e = dst.hash_object("data/00/0000").unwrap_err();
+    assert_eq!(e.kind, StorageErrorKind::NotFound, "{e}");
+}
+
+/// A stand-in for `cairn __smb-worker` that accepts the Hello and answers every request with
+/// the digest `digest` of `len` bytes, without touching the share.
+fn fake_worker(dir: &Path, digest: &str, len: u64) -> PathBuf {
+    let path = dir.join("fake-worker");
+    let script = format!(
+        r#"#!/usr/bin/env python3
+import json, socket, struct, sys
+s = socket.socket(fileno=0)
+def exact(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            sys.exit(0)
+        b += c
+    return b
+def recv():
+    return json.loads(exact(struct.unpack("<I", exact(4))[0]))
+def send(m):
+    b = json.dumps(m).encode()
+    s.sendall(struct.pack("<I", len(b)) + b)
+recv()
+send("Ok")
+while True:
+    if "Hash" not in recv():
+        sys.exit(3)
+    send({{"Digest": {{"blake3": "{digest}", "len": {len}}}}})
+"#
+    );
+    fs::write(&path, script).unwrap();
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn the_read_back_hash_comes_from_the_worker_as_a_digest_and_a_bad_one_is_refused() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The parent reads none of the object's bytes: what the worker says is the answer (the
+    // object is not even on the share).
+    let good = "ab".repeat(32);
+    let bin = fake_worker(dir.path(), &good, 5);
+    let dst = with_binary(&s, "ctl1", bin, Duration::from_secs(30));
+    let (hash, len) = dst.hash_object("data/00/0000").unwrap();
+    assert_eq!((hash.to_hex().to_string(), len), (good, 5));
+    drop(dst);
+    // A digest that is not one, or a length over the object's cap: the worker is dropped.
+    for (digest, len) in [("zz".repeat(32), 5), ("ab".repeat(32), 1 << 40)] {
+        let bin = fake_worker(dir.path(), &digest, len);
+        let dst = with_binary(&s, "ctl1", bin, Duration::from_secs(30));
+        let e = dst.hash_object("data/00/0000").unwrap_err();
+        assert_eq!(e.kind, StorageErrorKind::Disconnected, "{e}");
+        assert!(e.detail.contains("SMB worker process"), "{e}");
+    }
+}
