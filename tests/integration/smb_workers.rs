@@ -9,7 +9,7 @@ use cairn::error::{Error, StorageError, StorageErrorKind};
 use cairn::replicate::export;
 use cairn::target::TargetUrl;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
