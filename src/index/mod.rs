@@ -64,10 +64,11 @@ fn malformed() -> Error {
 
 /// How the index's sled database at `path` is configured.
 fn config(path: &Path) -> sled::Config {
-    // sled's own count of its node cache is about 2.4 times short of the heap it takes:
-    // measured with heaptrack on an unchanged backup of 200,000 files, the peak heap was
-    // 79 MB at 16 MiB, 69 MB at 8 MiB and 60 MB at 4 MiB, the backup 15 % and 35 % slower.
-    const CACHE: u64 = 8 << 20;
+    // sled's own count of its node cache is about 2.4 times short of the heap it takes. Measured
+    // (release builds, benches/RESULTS.md): 8 MiB saved 12 MB of peak RSS on a first backup of
+    // one million files (190 against 202 MB) but took 67 s against 54 s; on `src` both sizes
+    // peak at 89-94 MB in the same time. 16 MiB keeps the time.
+    const CACHE: u64 = 16 << 20;
     sled::Config::new().path(path).cache_capacity(CACHE)
 }
 
