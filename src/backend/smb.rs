@@ -497,12 +497,7 @@ impl SmbBackend {
         // A whole read learns the size first (a stat: one round trip) and refuses an oversize
         // object unread; a range read is only bounded by the cap (no extra round trip per range).
         if len.is_none() {
-            let size = self
-                .client
-                .stat(self.path(name))
-                .map_err(|e| self.err(name, &e))?
-                .size;
-            budget::check_size(name, size, self.loc(name))?;
+            self.checked_size(name)?;
         }
         // Never more than the cap (+1 to see an object that grew after the stat).
         let cap = budget::cap_of(name);
@@ -510,10 +505,7 @@ impl SmbBackend {
             Some(l) => l.min(cap as usize + 1),
             None => cap as usize + 1,
         });
-        let mut f = self
-            .client
-            .open_with(self.path(name), SmbOpenOptions::default().read(true))
-            .map_err(|e| self.err(name, &e))?;
+        let mut f = self.open_read(name)?;
         if offset > 0 {
             f.seek(SeekFrom::Start(offset))
                 .map_err(|e| self.io_err(name, &e))?;
@@ -542,19 +534,30 @@ impl SmbBackend {
         Ok(out)
     }
 
-    /// [`Backend::hash_object`] on this process's connection: one open, [`BLOCK`] reads, never
-    /// more than the cap of `name`'s kind.
-    fn hash_here(&self, name: &str) -> Result<(blake3::Hash, u64), StorageError> {
+    /// The size of `name` on the share (a stat), refused if over the cap of its kind: an
+    /// oversize object is never read.
+    fn checked_size(&self, name: &str) -> Result<u64, StorageError> {
         let size = self
             .client
             .stat(self.path(name))
             .map_err(|e| self.err(name, &e))?
             .size;
         budget::check_size(name, size, self.loc(name))?;
-        let mut f = self
-            .client
+        Ok(size)
+    }
+
+    /// `name` opened for reading on this process's connection.
+    fn open_read(&self, name: &str) -> Result<pavao::SmbFile<'_>, StorageError> {
+        self.client
             .open_with(self.path(name), SmbOpenOptions::default().read(true))
-            .map_err(|e| self.err(name, &e))?;
+            .map_err(|e| self.err(name, &e))
+    }
+
+    /// [`Backend::hash_object`] on this process's connection: one open, [`BLOCK`] reads, never
+    /// more than the cap of `name`'s kind.
+    fn hash_here(&self, name: &str) -> Result<(blake3::Hash, u64), StorageError> {
+        self.checked_size(name)?;
+        let mut f = self.open_read(name)?;
         let mut hasher = blake3::Hasher::new();
         let mut len = 0u64;
         let mut buf = vec![0u8; BLOCK];

@@ -638,15 +638,11 @@ impl<'a> Walker<'a> {
             /// The chunking window of a walker thread that reads files (allocated once used).
             static WINDOW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let r = WINDOW.with(|buf| match buf.try_borrow_mut() {
-            Ok(mut buf) => read_file(&job, self.store, self.id_key, &mut buf, self.progress),
-            Err(_) => read_file(
-                &job,
-                self.store,
-                self.id_key,
-                &mut Vec::new(),
-                self.progress,
-            ),
+        let r = WINDOW.with(|window| {
+            // a file read while this thread already reads one (nested wait) gets its own window
+            let (mut held, mut fresh) = (window.try_borrow_mut(), Vec::new());
+            let buf = held.as_deref_mut().unwrap_or(&mut fresh);
+            read_file(&job, self.store, self.id_key, buf, self.progress)
         });
         let _ = job.reply.send(r);
     }
