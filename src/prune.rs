@@ -196,7 +196,7 @@ fn decide(
     let names = repo.manifest_names()?;
     let mut candidates = Vec::with_capacity(names.len());
     for name in &names {
-        let m = read_manifest(repo, name)?;
+        let m = read_manifest(repo, name, &mut |_| Ok(()))?;
         candidates.push(Candidate {
             id: m.id.clone(),
             time: DateTime::from_timestamp_millis(m.time_ms).unwrap_or(DateTime::UNIX_EPOCH),
@@ -223,10 +223,14 @@ fn needed_by(
     let mut live = LiveSet::default();
     let (mut sessions, mut epochs) = (BTreeSet::new(), BTreeSet::new());
     for id in keep {
-        let m = read_manifest(repo, &manifest_name(id))?;
+        let mut refs = Vec::new();
+        let m = read_manifest(repo, &manifest_name(id), &mut |ids| {
+            refs.extend_from_slice(ids);
+            Ok(())
+        })?;
         sessions.insert(m.session);
         epochs.insert(m.epoch);
-        live.merge(m.refs);
+        live.merge(refs);
     }
     Ok((live, sessions, epochs))
 }
@@ -346,14 +350,22 @@ fn plan_envelopes(
 
 /// Read a manifest through [`Repository::read_manifest`] (signature checked); a damaged or
 /// unsigned one stops the prune (its chunks cannot be told apart from garbage).
-fn read_manifest(repo: &Repository, name: &str) -> Result<Manifest> {
+/// Manifest `name` without its references, each handed to `refs` as it is read (see
+/// [`Repository::read_refs`]: usable once this returns `Ok`).
+fn read_manifest(
+    repo: &Repository,
+    name: &str,
+    refs: &mut dyn FnMut(&[crate::id::ChunkId]) -> Result<()>,
+) -> Result<Manifest> {
     let damaged = |why: String| {
         Error::failed(
             format!("prune stopped: backup manifest {name} is unreadable ({why}), so prune cannot tell which chunks it needs"),
             "run `cairn verify`; restore the manifest from the other copy (`cairn export` / the share), or delete that backup's manifest by hand if it is beyond repair, then prune again",
         )
     };
-    repo.read_manifest(name).map_err(|e| damaged(e.to_string()))
+    repo.read_refs(name, 1 << 20, refs)
+        .map(|h| h.manifest)
+        .map_err(|e| damaged(e.to_string()))
 }
 
 /// Carry out `plan` on `repo` (with the `index` the plan was made with). With `dry_run`, only

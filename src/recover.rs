@@ -226,13 +226,11 @@ fn choose_backup(opts: &RecoverOptions, share: &Repository) -> Result<(Manifest,
     let Some(newest) = all.last() else {
         return Err(no_signed_backup(share, &bad));
     };
+    // the list holds the manifests without their references: the one restored is read whole
     let m = match opts.backup.as_deref() {
-        None | Some("latest") => newest.clone(),
-        // one already read and checked is not read again; `resolve` words the errors
-        Some(spec) => match all.iter().find(|m| m.id == spec) {
-            Some(m) => m.clone(),
-            None => share.resolve(spec)?,
-        },
+        None | Some("latest") => share.read_manifest(&newest.name())?,
+        // `resolve` words the errors
+        Some(spec) => share.resolve(spec)?,
     };
     share.envelope(&m.session)?;
     share.epoch_recipients(&m.epoch)?;

@@ -198,20 +198,24 @@ pub fn export_to(
     let needs = |manifest: &str| -> Result<Vec<String>> {
         // stop between backups once cancelled (the rest count as skipped; see below)
         progress.check_cancel()?;
-        let id = ObjectKind::Manifest.strip(manifest).unwrap_or(manifest);
-        let m = ctl.repo.resolve(id)?;
+        // the references are gone through a block at a time (never all held); what they name
+        // counts once the whole manifest's signature held
         let mut names = BTreeSet::new();
+        let mut missing = 0usize;
+        let mut each = |ids: &[crate::id::ChunkId]| -> Result<()> {
+            for r in ids {
+                match index.lookup(r)? {
+                    Some(loc) => {
+                        names.insert(loc.pack.object_name());
+                    }
+                    None => missing += 1,
+                }
+            }
+            Ok(())
+        };
+        let m = ctl.repo.read_refs(manifest, 1 << 20, &mut each)?;
         names.insert(m.epoch.object_name());
         names.insert(m.session.object_name());
-        let mut missing = 0usize;
-        for r in &m.refs {
-            match index.lookup(r)? {
-                Some(loc) => {
-                    names.insert(loc.pack.object_name());
-                }
-                None => missing += 1,
-            }
-        }
         if missing > 0 {
             return Err(Error::corrupt(
                 manifest,

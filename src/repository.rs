@@ -11,7 +11,7 @@ use crate::error::{Error, Result, StorageErrorKind};
 use crate::format::config::RepoConfig;
 use crate::format::envelope::{Envelope, EnvelopeKind};
 use crate::format::manifest::Manifest;
-use crate::id::{BackupId, KeyId};
+use crate::id::{BackupId, ChunkId, KeyId};
 use crate::object::{ObjectKind, ObjectName, CONFIG_NAME};
 use crate::signing::{PublicKey, SigningKey, SIGNATURE_LEN};
 use std::sync::Arc;
@@ -33,9 +33,89 @@ pub struct Repository {
 /// A manifest with the blake3 of its object bytes (for the chain).
 pub type Hashed = (Manifest, [u8; 32]);
 
+/// A manifest read without keeping its references.
+#[derive(Debug, Clone)]
+pub struct ManifestHead {
+    /// The manifest, checked, with [`Manifest::refs`] empty.
+    pub manifest: Manifest,
+    /// blake3 of its object bytes (for the chain).
+    pub hash: [u8; 32],
+    /// How many references it lists.
+    pub refs: u64,
+}
+
+impl std::ops::Deref for ManifestHead {
+    type Target = Manifest;
+    fn deref(&self) -> &Manifest {
+        &self.manifest
+    }
+}
+
 /// The first bytes of a manifest [`Repository::read_head`] reads whole: its fields before the
 /// references are in them.
 const HEAD_BLOCK: usize = 1 << 20;
+
+/// Cuts a manifest body, read in blocks, into its references (handed on in whole ids, however
+/// the blocks fall) and its tail.
+struct RefSplitter {
+    refs: std::ops::Range<u64>,
+    /// The bytes of an id cut by the end of a block.
+    partial: Vec<u8>,
+    batch: Vec<ChunkId>,
+    tail: Vec<u8>,
+}
+
+impl RefSplitter {
+    fn new(refs: std::ops::Range<u64>) -> Self {
+        RefSplitter {
+            refs,
+            partial: Vec::with_capacity(32),
+            batch: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+
+    fn count(&self) -> u64 {
+        (self.refs.end - self.refs.start) / 32
+    }
+
+    /// The body bytes `b`, found at offset `at`.
+    fn feed(
+        &mut self,
+        at: u64,
+        b: &[u8],
+        each: &mut dyn FnMut(&[ChunkId]) -> Result<()>,
+    ) -> Result<()> {
+        let end = at + b.len() as u64;
+        if end > self.refs.end {
+            let from = self.refs.end.saturating_sub(at) as usize;
+            self.tail.extend_from_slice(&b[from..]);
+        }
+        let (lo, hi) = (self.refs.start.max(at), self.refs.end.min(end));
+        if lo >= hi {
+            return Ok(());
+        }
+        let mut ids = &b[(lo - at) as usize..(hi - at) as usize];
+        self.batch.clear();
+        if !self.partial.is_empty() {
+            let take = (32 - self.partial.len()).min(ids.len());
+            self.partial.extend_from_slice(&ids[..take]);
+            ids = &ids[take..];
+            if let Ok(id) = <[u8; 32]>::try_from(&self.partial[..]) {
+                self.batch.push(ChunkId(id));
+                self.partial.clear();
+            }
+        }
+        let mut whole = ids.chunks_exact(32);
+        self.batch.extend(
+            whole
+                .by_ref()
+                .filter_map(|c| <[u8; 32]>::try_from(c).ok().map(ChunkId)),
+        );
+        self.partial.extend_from_slice(whole.remainder());
+        each(&self.batch)
+    }
+}
 
 impl Repository {
     /// A repository from a checked config (at init).
@@ -85,20 +165,32 @@ impl Repository {
         Self::new(store, config)
     }
 
-    /// Every backup manifest, oldest first, with the names of manifests that failed to decode
-    /// or whose signature does not hold.
+    /// Every backup manifest without its references ([`Manifest::refs`] empty; see
+    /// [`Repository::manifest_heads`]), oldest first, with the names of manifests that failed to
+    /// decode or whose signature does not hold.
     pub fn manifests(&self) -> Result<(Vec<Manifest>, Vec<Damaged>)> {
-        let (good, bad) = self.manifests_hashed()?;
-        Ok((good.into_iter().map(|(m, _)| m).collect(), bad))
+        let (good, bad) = self.manifest_heads()?;
+        Ok((good.into_iter().map(|h| h.manifest).collect(), bad))
     }
 
     /// [`Repository::manifests`] with the blake3 of each manifest's bytes.
     pub fn manifests_hashed(&self) -> Result<(Vec<Hashed>, Vec<Damaged>)> {
+        let (good, bad) = self.manifest_heads()?;
+        Ok((
+            good.into_iter().map(|h| (h.manifest, h.hash)).collect(),
+            bad,
+        ))
+    }
+
+    /// Every backup manifest read as [`Repository::read_head`] reads one (checked whole, its
+    /// references counted and not kept), oldest first, with the names of manifests that failed
+    /// to decode or whose signature does not hold. Memory does not grow with the references.
+    pub fn manifest_heads(&self) -> Result<(Vec<ManifestHead>, Vec<Damaged>)> {
         let mut good = Vec::new();
         let mut bad = Vec::new();
         for name in self.manifest_names()? {
-            match self.read_hashed(&name) {
-                Ok(m) => good.push(m),
+            match self.read_head(&name, HEAD_BLOCK) {
+                Ok(h) => good.push(h),
                 Err(e) => bad.push((name, e)),
             }
         }
@@ -144,7 +236,19 @@ impl Repository {
     /// [`Repository::read_manifest`] checks it, and the blake3 of its bytes: read `block` bytes
     /// at a time (the first MiB whole), hashed and its signature checked as they pass, so a
     /// manifest of millions of references is never in memory (a backup's chain link).
-    pub fn read_head(&self, name: &str, block: usize) -> Result<Hashed> {
+    pub fn read_head(&self, name: &str, block: usize) -> Result<ManifestHead> {
+        self.read_refs(name, block, &mut |_| Ok(()))
+    }
+
+    /// [`Repository::read_head`], handing the references to `each` a block at a time as they
+    /// are read. They are **not yet checked** when `each` sees them: the signature over them is
+    /// checked at the end, so whatever `each` builds may be used only once this returns `Ok`.
+    pub fn read_refs(
+        &self,
+        name: &str,
+        block: usize,
+        each: &mut dyn FnMut(&[ChunkId]) -> Result<()>,
+    ) -> Result<ManifestHead> {
         let (store, repo_id) = (&self.store, &self.config.repo_id);
         let size = store
             .stat(name)?
@@ -153,11 +257,20 @@ impl Repository {
             .checked_sub(SIGNATURE_LEN as u64)
             .ok_or_else(|| Error::corrupt(name, "too short to hold a signature"))?;
         let first = store.read_range(name, 0, HEAD_BLOCK.min(body_len as usize))?;
-        let Some((m, tail_at)) = Manifest::decode_head(&first, body_len, name)? else {
+        // anything the head alone cannot take is read whole, so that it is refused with the
+        // reason a whole read gives (a bad signature before a bad layout)
+        let Ok(Some((m, at_refs))) = Manifest::decode_head(&first, body_len, name) else {
             let bytes = store.read(name)?;
             let mut m = Manifest::decode(&bytes, name, repo_id, &self.key)?;
+            each(&m.refs)?;
+            let refs = m.refs.len() as u64;
             m.refs = Vec::new();
-            return Ok((m, *blake3::hash(&bytes).as_bytes()));
+            let hash = *blake3::hash(&bytes).as_bytes();
+            return Ok(ManifestHead {
+                manifest: m,
+                hash,
+                refs,
+            });
         };
         let sig: [u8; SIGNATURE_LEN] = store
             .read_range(name, body_len, SIGNATURE_LEN)?
@@ -165,7 +278,7 @@ impl Repository {
             .map_err(|_| Error::corrupt(name, "changed while it was read"))?;
         let mut check = self.key.check_parts(repo_id, name, &sig)?;
         let mut hash = blake3::Hasher::new();
-        let mut tail = Vec::new();
+        let mut refs = RefSplitter::new(at_refs);
         let mut at = 0u64;
         while at < body_len {
             let fetched;
@@ -180,17 +293,18 @@ impl Repository {
             }
             check.update(b);
             hash.update(b);
-            let end = at + b.len() as u64;
-            if end > tail_at {
-                let from = tail_at.saturating_sub(at) as usize;
-                tail.extend_from_slice(&b[from..]);
-            }
-            at = end;
+            refs.feed(at, b, each)?;
+            at += b.len() as u64;
         }
         check.finish(name)?;
         hash.update(&sig);
-        let m = m.decode_tail(&tail, name, repo_id)?;
-        Ok((m, *hash.finalize().as_bytes()))
+        let count = refs.count();
+        let m = m.decode_tail(&refs.tail, name, repo_id)?;
+        Ok(ManifestHead {
+            manifest: m,
+            hash: *hash.finalize().as_bytes(),
+            refs: count,
+        })
     }
 
     /// One manifest by id, or the newest for `latest`.
@@ -305,8 +419,14 @@ mod tests {
         // our key, but for another repository id
         let cross = Manifest::sample([1; 16], "20261122T053600.600Z");
         put(&cross, cross.encode(&key));
-        let (all, bad) = repo.manifests().unwrap();
-        assert_eq!(all, vec![good.clone()]);
+        let (all, bad) = repo.manifest_heads().unwrap();
+        // listed without their references, which are counted
+        let heads: Vec<_> = all.iter().map(|h| (h.manifest.clone(), h.refs)).collect();
+        let head = Manifest {
+            refs: vec![],
+            ..good.clone()
+        };
+        assert_eq!(heads, vec![(head, good.refs.len() as u64)]);
         assert_eq!(bad.len(), 5, "{bad:?}");
         for (name, e) in &bad {
             let text = e.to_string();

@@ -95,7 +95,7 @@ fn run(
     let mut damaged_chunks = take(found.chunks);
     // 2. every backup's references resolve to intact packs
     for m in &manifests {
-        let mut hurt = references_hurt(index, m, &damaged_packs, &mut damaged_chunks)?;
+        let mut hurt = references_hurt(repo, index, m, &damaged_packs, &mut damaged_chunks)?;
         if !hurt.is_empty() {
             if let Some(k) = keys {
                 hurt.extend(files_hurt(repo, k, m, &damaged_chunks));
@@ -274,9 +274,14 @@ fn check_chunks(
     }
 }
 
+/// How much of a manifest is read at once to go through its references.
+const REFS_BLOCK: usize = 1 << 20;
+
 /// What is hurt in backup `m`'s references: chunks missing, chunks in damaged packs (those are
 /// added to `damaged_chunks`).
+/// The references are read from the manifest a block at a time, never all held.
 fn references_hurt(
+    repo: &Repository,
     index: &Index,
     m: &Manifest,
     damaged_packs: &HashSet<PackId>,
@@ -284,19 +289,26 @@ fn references_hurt(
 ) -> Result<Vec<String>> {
     let mut hurt = Vec::new();
     let (mut missing, mut in_damaged) = (0usize, 0usize);
-    for r in &m.refs {
-        match index.lookup(r)? {
-            None => {
-                missing += 1;
-                damaged_chunks.insert(*r);
+    let mut each = |ids: &[ChunkId]| -> Result<()> {
+        for r in ids {
+            match index.lookup(r)? {
+                None => {
+                    missing += 1;
+                    damaged_chunks.insert(*r);
+                }
+                Some(loc) if damaged_packs.contains(&loc.pack) => {
+                    in_damaged += 1;
+                    damaged_chunks.insert(*r);
+                }
+                Some(_) if damaged_chunks.contains(r) => in_damaged += 1,
+                Some(_) => {}
             }
-            Some(loc) if damaged_packs.contains(&loc.pack) => {
-                in_damaged += 1;
-                damaged_chunks.insert(*r);
-            }
-            Some(_) if damaged_chunks.contains(r) => in_damaged += 1,
-            Some(_) => {}
         }
+        Ok(())
+    };
+    if let Err(e) = repo.read_refs(&m.name(), REFS_BLOCK, &mut each) {
+        // read whole a moment ago: changed or gone since (what was counted is not trusted)
+        return Ok(vec![format!("its manifest could not be read again ({e})")]);
     }
     if missing > 0 {
         hurt.push(format!("{missing} chunk(s) missing"));
@@ -314,7 +326,14 @@ fn files_hurt(
     m: &crate::format::manifest::Manifest,
     damaged: &HashSet<ChunkId>,
 ) -> Vec<String> {
-    let wanted: HashSet<ChunkId> = m.refs.iter().copied().collect();
+    let mut wanted: HashSet<ChunkId> = HashSet::new();
+    let mut each = |ids: &[ChunkId]| {
+        wanted.extend(ids.iter().copied());
+        Ok(())
+    };
+    if repo.read_refs(&m.name(), REFS_BLOCK, &mut each).is_err() {
+        return Vec::new();
+    }
     let Ok(locator) = Locator::scan(repo, Some(&wanted)) else {
         return Vec::new();
     };

@@ -33,10 +33,16 @@ fuzz_target!(|data: &[u8]| {
     }
     // the streamed read of a backup's chain link (head, then the tail after the references)
     // accepts exactly what the whole decode accepts, and decodes the same fields
-    if let Ok(Some((head, tail_at))) = Manifest::decode_head(data, data.len() as u64, NAME) {
-        let tail = data.get(tail_at as usize..).unwrap_or_default();
+    if let Ok(Some((head, refs))) = Manifest::decode_head(data, data.len() as u64, NAME) {
+        let tail = data.get(refs.end as usize..).unwrap_or_default();
         let streamed = head.decode_tail(tail, NAME, &REPO).ok();
         let whole = Manifest::decode(&signed, NAME, &REPO, &public).ok();
+        if let (Some(_), Some(w)) = (&streamed, &whole) {
+            // the references lie where the head says, 32 bytes each
+            assert_eq!((refs.end - refs.start) / 32, w.refs.len() as u64);
+            let at = refs.start as usize;
+            assert_eq!(data.get(at..at + 32), w.refs.first().map(|r| &r.0[..]));
+        }
         assert_eq!(
             streamed,
             whole.map(|m| Manifest {

@@ -54,7 +54,7 @@ pub(super) async fn show(
         let ctl = crate::controller::Controller::open(repo)?;
         exists(&st, &ctl, &id)?;
         let d = crate::ops::show_backup(&Context::new(repo), &id)?;
-        let mut v = crate::ops::backup_json(&d.entry.manifest, d.entry.on_target);
+        let mut v = crate::ops::backup_json(&d.entry.manifest, d.entry.chunks, d.entry.on_target);
         v["recipients"] = serde_json::json!(d.recipients);
         Ok::<_, ApiError>(Json(v))
     })

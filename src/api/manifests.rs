@@ -1,4 +1,4 @@
-//! The server's cache of decoded manifests, for the listings it answers again and again
+//! The server's cache of decoded manifests (without their references, which are only counted), for the listings it answers again and again
 //! (`GET /api/v1/backups`, `/status`, `/metrics`): a manifest is read, checked and decoded once,
 //! then reused while the repository's `backups/` listing shows the same object with the same
 //! size and modification time. The listing is read on every call, so a backup (a new name), a
@@ -14,12 +14,15 @@
 //! listing gets a new generation, the key of the documents made from it.
 
 use crate::controller::Controller;
-use crate::format::manifest::Manifest;
-use crate::repository::Damaged;
+use crate::repository::{Damaged, ManifestHead};
 use crate::Result;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
+
+/// How much of a manifest is read at once: its references are counted, not kept (a cache of
+/// whole manifests would grow with every chunk of every backup).
+const HEAD_BLOCK: usize = 1 << 20;
 
 /// What identifies one version of a manifest's file.
 type Stamp = Option<(u64, SystemTime)>;
@@ -27,7 +30,7 @@ type Stamp = Option<(u64, SystemTime)>;
 /// Decoded manifests by object name.
 #[derive(Default)]
 pub struct ManifestCache {
-    entries: Mutex<HashMap<String, (Stamp, Arc<Manifest>)>>,
+    entries: Mutex<HashMap<String, (Stamp, Arc<ManifestHead>)>>,
     last: Mutex<Last>,
 }
 
@@ -37,7 +40,7 @@ pub struct Listing {
     /// Different for each different listing this cache answered.
     pub generation: u64,
     /// The manifests, oldest first.
-    pub manifests: Arc<Vec<Arc<Manifest>>>,
+    pub manifests: Arc<Vec<Arc<ManifestHead>>>,
 }
 
 /// The last listing, and the stamp of `backups/` before it was read (`None`: not reusable).
@@ -50,7 +53,7 @@ struct Last {
 impl ManifestCache {
     /// Every manifest of `ctl`'s repository, oldest first, and the damaged ones: what
     /// [`crate::repository::Repository::manifests`] answers, from the cache where it holds.
-    pub fn manifests(&self, ctl: &Controller) -> Result<(Vec<Arc<Manifest>>, Vec<Damaged>)> {
+    pub fn manifests(&self, ctl: &Controller) -> Result<(Vec<Arc<ManifestHead>>, Vec<Damaged>)> {
         let (l, bad) = self.listing(ctl)?;
         Ok((l.manifests.to_vec(), bad))
     }
@@ -96,7 +99,7 @@ impl ManifestCache {
     }
 
     /// List `backups/` and stamp each manifest's file, decoding those not cached.
-    fn read(&self, ctl: &Controller) -> Result<(Vec<Arc<Manifest>>, Vec<Damaged>)> {
+    fn read(&self, ctl: &Controller) -> Result<(Vec<Arc<ManifestHead>>, Vec<Damaged>)> {
         let listed = ctl.repo.manifest_names()?;
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let mut kept = HashMap::with_capacity(listed.len());
@@ -111,7 +114,7 @@ impl ManifestCache {
                 .filter(|(s, _)| stamp.is_some() && *s == stamp);
             let m = match cached {
                 Some((_, m)) => m,
-                None => match ctl.repo.read_manifest(&name) {
+                None => match ctl.repo.read_head(&name, HEAD_BLOCK) {
                     Ok(m) => Arc::new(m),
                     Err(e) => {
                         bad.push((name, e));

@@ -124,7 +124,7 @@ impl EntriesCache {
         let mut ids = Vec::with_capacity(listing.manifests.len());
         let mut docs = Vec::with_capacity(listing.manifests.len());
         for m in listing.manifests.iter().rev() {
-            let v = crate::ops::backup_json(m, on_target(&m.id));
+            let v = crate::ops::backup_json(m, m.refs, on_target(&m.id));
             let text = serde_json::to_vec(&v).map_err(|e| {
                 crate::Error::failed(
                     format!("cannot encode the list of backups: {e}"),

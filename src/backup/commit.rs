@@ -107,7 +107,9 @@ fn blocks(total: u64, mut f: impl FnMut(u64, usize) -> std::io::Result<()>) -> s
 pub(super) fn chain_link(ctl: &Controller) -> Result<(u64, Option<Prev>)> {
     for name in ctl.repo.manifest_names()?.iter().rev() {
         match ctl.repo.read_head(name, BLOCK) {
-            Ok((m, hash)) => {
+            Ok(crate::repository::ManifestHead {
+                manifest: m, hash, ..
+            }) => {
                 let seq = m
                     .seq
                     .checked_add(1)
@@ -163,9 +165,19 @@ mod tests {
         let back = t.ctl.repo.read_manifest(&m.name()).unwrap();
         assert_eq!(back, whole);
         for block in [1000, 4096, BLOCK] {
-            let (head, hash) = t.ctl.repo.read_head(&m.name(), block).unwrap();
-            assert_eq!(head, m, "block {block}");
-            assert_eq!(hash, *blake3::hash(&streamed).as_bytes());
+            let h = t.ctl.repo.read_head(&m.name(), block).unwrap();
+            assert_eq!(h.manifest, m, "block {block}");
+            assert_eq!(h.hash, *blake3::hash(&streamed).as_bytes());
+            assert_eq!(h.refs, sorted.len() as u64);
+            // the references come whole and in order, however the blocks cut them
+            let mut seen = Vec::new();
+            let h = (t.ctl.repo)
+                .read_refs(&m.name(), block, &mut |ids| {
+                    seen.extend_from_slice(ids);
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!((seen, h.refs), (sorted.clone(), sorted.len() as u64));
         }
         let (seq, prev) = chain_link(&t.ctl).unwrap();
         assert_eq!((seq, prev.unwrap().id), (2, m.id.clone()));

@@ -22,8 +22,7 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<()> {
     let r = cairn::ops::backup(&g.context(&term).with_cancel(cancel))?;
     let m = &r.manifest;
     if a.json {
-        let mut v = cairn::ops::backup_json(m, r.export.as_ref().map(|r| r.is_ok()));
-        v["chunks"] = r.chunks.into();
+        let v = cairn::ops::backup_json(m, r.chunks, r.export.as_ref().map(|r| r.is_ok()));
         output::json(&v);
     } else {
         if !g.quiet {

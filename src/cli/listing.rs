@@ -39,7 +39,7 @@ pub fn list(g: &Global, a: ListArgs) -> Result<()> {
         output::json(
             &l.backups
                 .iter()
-                .map(|b| backup_json(&b.manifest, b.on_target))
+                .map(|b| backup_json(&b.manifest, b.chunks, b.on_target))
                 .collect::<Vec<_>>(),
         );
         return Ok(());
@@ -67,7 +67,7 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
     let d = cairn::ops::show_backup(&g.context(&term), &a.id)?;
     let m = &d.entry.manifest;
     if a.json {
-        let mut v = backup_json(m, d.entry.on_target);
+        let mut v = backup_json(m, d.entry.chunks, d.entry.on_target);
         v["recipients"] = json!(d.recipients);
         output::json(&v);
         return Ok(());
@@ -83,7 +83,7 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
         "size     {} ({} new, {} chunks)",
         output::size(m.bytes()),
         output::size(m.bytes_new()),
-        m.refs.len()
+        d.entry.chunks
     );
     println!("keys     {}", e(&d.recipients.join(", ")));
     for s in &m.services {

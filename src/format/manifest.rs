@@ -243,11 +243,16 @@ impl Manifest {
 
     /// Decode a v3 manifest's fields other than its references from the first bytes of its
     /// body (`first`, of a body of `body_len` bytes, signature excluded), whose signature the
-    /// caller checks: the manifest with [`Manifest::refs`] empty and the offset of what follows
-    /// them in the body (the tail, [`Manifest::decode_tail`]; at most 10 bytes).
+    /// caller checks: the manifest with [`Manifest::refs`] empty and where in the body its
+    /// references lie (32 bytes each; what follows them is the tail, [`Manifest::decode_tail`],
+    /// at most 10 bytes).
     /// `Ok(None)` if `first` ends before the references begin, or the manifest is not v3: read
     /// it whole ([`Manifest::decode`]).
-    pub fn decode_head(first: &[u8], body_len: u64, name: &str) -> Result<Option<(Manifest, u64)>> {
+    pub fn decode_head(
+        first: &[u8],
+        body_len: u64,
+        name: &str,
+    ) -> Result<Option<(Manifest, std::ops::Range<u64>)>> {
         super::retired(first, MAGIC, 1, name)?;
         let Ok(body) = check_header(first, MAGIC, VERSION, name) else {
             return Ok(None);
@@ -278,7 +283,7 @@ impl Manifest {
             refs: Vec::new(),
             warnings: 0,
         };
-        Ok(Some((m, tail_at)))
+        Ok(Some((m, refs_at..tail_at)))
     }
 
     /// Complete a manifest from [`Manifest::decode_head`] with its tail (the bytes after its

@@ -9,8 +9,10 @@ use serde_json::{json, Value};
 /// A backup and whether the target holds it (`None` when no target is set).
 #[derive(Debug)]
 pub struct BackupEntry {
-    /// Its manifest.
+    /// Its manifest (without its references when listed: [`list_backups`]).
     pub manifest: Manifest,
+    /// How many chunks it references.
+    pub chunks: u64,
     /// On the target at the last export; `None` without a target.
     pub on_target: Option<bool>,
 }
@@ -36,14 +38,15 @@ pub struct BackupDetail {
 /// Every backup of the internal repository.
 pub fn list_backups(cx: &Context) -> Result<BackupList> {
     let ctl = cx.controller()?;
-    let (manifests, bad) = ctl.repo.manifests()?;
+    let (manifests, bad) = ctl.repo.manifest_heads()?;
     let on_target = on_target(ctl);
     Ok(BackupList {
         backups: manifests
             .into_iter()
-            .map(|m| BackupEntry {
-                on_target: on_target(&m.id),
-                manifest: m,
+            .map(|h| BackupEntry {
+                on_target: on_target(&h.id),
+                chunks: h.refs,
+                manifest: h.manifest,
             })
             .collect(),
         damaged: bad.into_iter().map(|(n, e)| (n, e.to_string())).collect(),
@@ -58,6 +61,7 @@ pub fn show_backup(cx: &Context, id: &str) -> Result<BackupDetail> {
     Ok(BackupDetail {
         entry: BackupEntry {
             on_target: on_target(ctl)(&m.id),
+            chunks: m.refs.len() as u64,
             manifest: m,
         },
         recipients,
@@ -65,7 +69,7 @@ pub fn show_backup(cx: &Context, id: &str) -> Result<BackupDetail> {
 }
 
 /// A backup as JSON (`target`: whether the target holds it; null when no target is set).
-pub fn backup_json(m: &Manifest, target: Option<bool>) -> Value {
+pub fn backup_json(m: &Manifest, chunks: u64, target: Option<bool>) -> Value {
     json!({
         "id": m.id,
         "time": crate::text::rfc3339_ms(m.time_ms),
@@ -77,7 +81,7 @@ pub fn backup_json(m: &Manifest, target: Option<bool>) -> Value {
         })).collect::<Vec<_>>(),
         "bytes": m.bytes(),
         "bytes_new": m.bytes_new(),
-        "chunks": m.refs.len(),
+        "chunks": chunks,
         "warnings": m.warnings,
         "internal": true,
         "target": target,
