@@ -248,7 +248,8 @@ fn copy_share(
     m: &Manifest,
 ) -> Result<(Controller, crate::replicate::ExportReport, Vec<String>)> {
     let fp = *share.key();
-    let copied = crate::replicate::fetch(share.store.as_ref(), local, &|_| {})?;
+    // packs are not read back here: check_copy hashes every pack of the copy once restored
+    let copied = crate::replicate::fetch_packs_checked_later(share.store.as_ref(), local, &|_| {})?;
     adopt_signing_key(&opts.repo, share, keys, &fp)?;
     let ctl = Controller::open(&opts.repo)?;
     if ctl.repo.key() != &fp || ctl.repo.config.repo_id != share.config.repo_id {
@@ -484,6 +485,84 @@ fn run_restore_command(service: &str, cmd: &str, input: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::StorageError;
+
+    /// The new repository's disk: stores every pack with one byte flipped in its middle (after
+    /// the copy checked the share's bytes on their way).
+    struct FlipsPacks(LocalBackend);
+
+    impl Backend for FlipsPacks {
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+        fn list(
+            &self,
+            p: &str,
+        ) -> std::result::Result<Vec<crate::backend::ObjectInfo>, StorageError> {
+            self.0.list(p)
+        }
+        fn read(&self, n: &str) -> std::result::Result<Vec<u8>, StorageError> {
+            self.0.read(n)
+        }
+        fn read_range(
+            &self,
+            n: &str,
+            o: u64,
+            l: usize,
+        ) -> std::result::Result<Vec<u8>, StorageError> {
+            self.0.read_range(n, o, l)
+        }
+        fn write(&self, n: &str, d: &[u8]) -> std::result::Result<(), StorageError> {
+            let mut d = d.to_vec();
+            if n.starts_with("data/") {
+                let mid = d.len() / 2;
+                d[mid] ^= 1;
+            }
+            self.0.write(n, &d)
+        }
+        fn delete(&self, n: &str) -> std::result::Result<(), StorageError> {
+            self.0.delete(n)
+        }
+        fn stat(&self, n: &str) -> std::result::Result<Option<u64>, StorageError> {
+            self.0.stat(n)
+        }
+        fn clean_temp(&self) -> std::result::Result<usize, StorageError> {
+            self.0.clean_temp()
+        }
+    }
+
+    #[test]
+    fn a_pack_stored_damaged_in_the_new_repository_stops_the_recovery_before_a_bad_byte_is_restored(
+    ) {
+        let t = crate::testutil::TestRepo::with_service("svc");
+        let data = crate::testutil::bytes(5, 3 << 20);
+        std::fs::write(t.src.join("f.bin"), &data).unwrap();
+        crate::backup::run(&t.ctl, &Progress::default()).unwrap();
+        let share = t.dir.path().join("share");
+        std::fs::create_dir_all(&share).unwrap();
+        crate::replicate::export(
+            t.ctl.repo.store.as_ref(),
+            &LocalBackend::new(&share),
+            &|_| {},
+        )
+        .unwrap();
+        let opts = RecoverOptions {
+            from: TargetConfig::new(&share.display().to_string(), None, None).unwrap(),
+            repo: t.dir.path().join("new"),
+            target: t.dir.path().join("restored"),
+            backup: None,
+            fingerprint: Some(*t.ctl.repo.key()),
+        };
+        let from = check_share(&opts).unwrap();
+        prepare(&opts).unwrap();
+        let disk = FlipsPacks(LocalBackend::new(&opts.repo));
+        let e = finish_into(&opts, &from, &t.keys(), &Progress::default(), &disk).unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Damage, "{e}");
+        assert!(
+            !opts.target.join("svc/f.bin").exists(),
+            "a file was restored from a damaged pack"
+        );
+    }
 
     #[test]
     fn options_check_the_fingerprint_first_then_read_the_share_settings() {

@@ -16,7 +16,9 @@
 //!   corrupt source copy is refused, never spread), written atomically, then read back from the
 //!   destination and compared (size and blake3). The read-back is [`Backend::hash_object`]: the
 //!   destination's bytes as it stores them, hashed where the backend reads them (an SMB worker
-//!   process sends only the digest), never the bytes that were written.
+//!   process sends only the digest), never the bytes that were written. Recovery alone skips the
+//!   read-back of packs ([`fetch_packs_checked_later`]): it verifies every pack of the new
+//!   repository afterwards.
 //! - With [`export_backups`], a damaged source object stops only the backups that need it: they
 //!   are skipped (their manifests not sent) and listed in [`ExportReport::backups_skipped`]; the
 //!   others are exported. A storage failure (unreachable, full, ...) stops the copy.
@@ -103,7 +105,7 @@ pub fn export(
     dst: &dyn Backend,
     progress: &dyn Fn(ExportProgress),
 ) -> Result<ExportReport> {
-    let report = copy(src, dst, None, progress)?;
+    let report = copy(src, dst, None, ReadBack::Every, progress)?;
     if let Some((object, detail)) = report.damaged_objects.iter().next() {
         return Err(Error::corrupt(
             format!("{}: {object}", src.describe()),
@@ -116,6 +118,35 @@ pub fn export(
 /// Copy from the target to a (new) internal repository: [`export`] with the roles swapped
 /// (`fetch(target, local, progress)`); the copy is direction-neutral.
 pub use self::export as fetch;
+
+/// What a copy reads back from the destination after writing an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadBack {
+    /// Every object (export, [`fetch`]).
+    Every,
+    /// Every object but packs ([`fetch_packs_checked_later`]).
+    NotPacks,
+}
+
+/// [`fetch`], except that packs are not read back from the destination once written: for a
+/// caller that hashes every pack at the destination once the copy is done (recovery checks the
+/// new repository with `verify`, which reads and hashes every pack). A pack is still hashed at
+/// the source on its way and stored under its name only if it hashes to it; skipping the
+/// read-back here spares reading and hashing every pack of the new local copy twice.
+pub fn fetch_packs_checked_later(
+    src: &dyn Backend,
+    dst: &dyn Backend,
+    progress: &dyn Fn(ExportProgress),
+) -> Result<ExportReport> {
+    let report = copy(src, dst, None, ReadBack::NotPacks, progress)?;
+    if let Some((object, detail)) = report.damaged_objects.iter().next() {
+        return Err(Error::corrupt(
+            format!("{}: {object}", src.describe()),
+            detail.clone(),
+        ));
+    }
+    Ok(report)
+}
 
 /// What a copy will send.
 #[derive(Debug, Default)]
@@ -286,13 +317,14 @@ pub fn export_backups(
     needs: Needs<'_>,
     progress: &dyn Fn(ExportProgress),
 ) -> Result<ExportReport> {
-    copy(src, dst, Some(needs), progress)
+    copy(src, dst, Some(needs), ReadBack::Every, progress)
 }
 
 fn copy(
     src: &dyn Backend,
     dst: &dyn Backend,
     needs: Option<Needs<'_>>,
+    read_back: ReadBack,
     progress: &dyn Fn(ExportProgress),
 ) -> Result<ExportReport> {
     let start = Instant::now();
@@ -308,6 +340,7 @@ fn copy(
     let sender = Sender {
         src,
         dst,
+        read_back,
         progress,
         objects_total: plan.phases.iter().map(|p| p.len() as u64).sum(),
         // Listed sizes come from the source (a hostile share when fetching): never overflow.
@@ -346,6 +379,7 @@ fn copy(
 struct Sender<'a> {
     src: &'a dyn Backend,
     dst: &'a dyn Backend,
+    read_back: ReadBack,
     progress: &'a dyn Fn(ExportProgress),
     objects_total: u64,
     bytes_total: u64,
@@ -354,18 +388,24 @@ struct Sender<'a> {
 impl Sender<'_> {
     /// Send `objects`; those damaged at the source go to `report.damaged_objects`.
     fn send(&self, objects: &[ObjectInfo], report: &mut ExportReport) -> Result<()> {
-        let damaged = copy_set(self.src, self.dst, objects, &mut |name, bytes| {
-            report.objects_sent += 1;
-            report.bytes_sent += bytes;
-            (self.progress)(ExportProgress {
-                phase: PHASES[phase_of(name)],
-                objects_done: report.objects_sent,
-                objects_total: self.objects_total,
-                bytes_done: report.bytes_sent,
-                bytes_total: self.bytes_total,
-                object: name.to_string(),
-            });
-        })?;
+        let damaged = copy_set(
+            self.src,
+            self.dst,
+            self.read_back,
+            objects,
+            &mut |name, bytes| {
+                report.objects_sent += 1;
+                report.bytes_sent += bytes;
+                (self.progress)(ExportProgress {
+                    phase: PHASES[phase_of(name)],
+                    objects_done: report.objects_sent,
+                    objects_total: self.objects_total,
+                    bytes_done: report.bytes_sent,
+                    bytes_total: self.bytes_total,
+                    object: name.to_string(),
+                });
+            },
+        )?;
         report.damaged_objects.extend(damaged);
         Ok(())
     }
@@ -428,13 +468,14 @@ impl Sender<'_> {
 fn copy_set(
     src: &dyn Backend,
     dst: &dyn Backend,
+    read_back: ReadBack,
     objects: &[ObjectInfo],
     done: &mut dyn FnMut(&str, u64),
 ) -> Result<Vec<(String, String)>> {
     let mut damaged = Vec::new();
     parallel(
         objects,
-        |o| copy_one(src, dst, &o.name),
+        |o| copy_one(src, dst, &o.name, read_back),
         |i, sent| match sent {
             Sent::Copied(bytes) => done(&objects[i].name, bytes),
             Sent::DamagedAtSource(why) => damaged.push((objects[i].name.clone(), why)),
@@ -524,9 +565,10 @@ impl std::io::Read for Source<'_> {
     }
 }
 
-/// Copy one object, streaming it, checking it at both ends: at most two [`COMPARE_BLOCK`]
-/// buffers per object in flight, whatever its size.
-fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str) -> Result<Sent> {
+/// Copy one object, streaming it, checking it at both ends (a pack at the destination only with
+/// [`ReadBack::Every`]): at most two [`COMPARE_BLOCK`] buffers per object in flight, whatever
+/// its size.
+fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str, read_back: ReadBack) -> Result<Sent> {
     let size = match src.stat(name)? {
         Some(s) => s,
         None => {
@@ -558,6 +600,9 @@ fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str) -> Result<Sent> {
         return Err(source.failure.map_or(e, |f| f).into());
     }
     let hash = source.hasher.finalize();
+    if read_back == ReadBack::NotPacks && ObjectKind::of(name) == ObjectKind::Pack {
+        return Ok(Sent::Copied(size));
+    }
     // What the destination holds, read back there: never trust what was written.
     let (back_hash, back_len) = dst.hash_object(name)?;
     if back_len != size || back_hash != hash {
@@ -891,6 +936,101 @@ mod tests {
         let fresh = RangesOnly(MemoryBackend::new());
         assert!(export(&src, &fresh, &|_| {}).is_err());
         assert_eq!(fresh.0.stat(&name).unwrap(), None);
+    }
+
+    /// Counts the reads of packs (whole, ranges, hashed where stored).
+    struct PackReads {
+        inner: MemoryBackend,
+        packs: AtomicU64,
+        others: AtomicU64,
+    }
+
+    impl PackReads {
+        fn count(&self, n: &str) {
+            let c = if n.starts_with("data/") {
+                &self.packs
+            } else {
+                &self.others
+            };
+            c.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Backend for PackReads {
+        fn describe(&self) -> String {
+            "pack-reads".into()
+        }
+        fn list(
+            &self,
+            p: &str,
+        ) -> std::result::Result<Vec<ObjectInfo>, crate::error::StorageError> {
+            self.inner.list(p)
+        }
+        fn read(&self, n: &str) -> std::result::Result<Vec<u8>, crate::error::StorageError> {
+            self.count(n);
+            self.inner.read(n)
+        }
+        fn read_range(
+            &self,
+            n: &str,
+            o: u64,
+            l: usize,
+        ) -> std::result::Result<Vec<u8>, crate::error::StorageError> {
+            self.count(n);
+            self.inner.read_range(n, o, l)
+        }
+        fn hash_object(
+            &self,
+            n: &str,
+        ) -> std::result::Result<(blake3::Hash, u64), crate::error::StorageError> {
+            self.count(n);
+            self.inner.hash_object(n)
+        }
+        fn write(&self, n: &str, d: &[u8]) -> std::result::Result<(), crate::error::StorageError> {
+            self.inner.write(n, d)
+        }
+        fn delete(&self, n: &str) -> std::result::Result<(), crate::error::StorageError> {
+            self.inner.delete(n)
+        }
+        fn stat(&self, n: &str) -> std::result::Result<Option<u64>, crate::error::StorageError> {
+            self.inner.stat(n)
+        }
+        fn clean_temp(&self) -> std::result::Result<usize, crate::error::StorageError> {
+            self.inner.clean_temp()
+        }
+    }
+
+    #[test]
+    fn a_fetch_for_recovery_reads_back_every_object_but_packs() {
+        let src = repo();
+        let counted = || PackReads {
+            inner: MemoryBackend::new(),
+            packs: AtomicU64::new(0),
+            others: AtomicU64::new(0),
+        };
+        let dst = counted();
+        let r = fetch_packs_checked_later(&src, &dst, &|_| {}).unwrap();
+        assert_eq!(r.objects_sent, 16);
+        same(&src, &dst.inner);
+        assert_eq!(dst.packs.load(Ordering::SeqCst), 0, "a pack was read back");
+        assert!(
+            dst.others.load(Ordering::SeqCst) >= 4,
+            "config, key, manifests"
+        );
+        // the ordinary fetch reads every pack back
+        let dst = counted();
+        fetch(&src, &dst, &|_| {}).unwrap();
+        assert!(dst.packs.load(Ordering::SeqCst) >= 12);
+        // a pack damaged at the source is still refused by name, and not stored
+        let (name, _) = pack(3, 1000 + 3 * 97);
+        src.tamper(&name, |v| v[10] ^= 1);
+        let dst = counted();
+        match fetch_packs_checked_later(&src, &dst, &|_| {}) {
+            Err(Error::Corrupt { object, .. }) => assert!(object.contains(&name), "{object}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(dst.inner.stat(&name).unwrap(), None);
+        assert!(dst.inner.list("backups/").unwrap().is_empty());
     }
 
     #[test]

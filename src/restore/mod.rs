@@ -14,7 +14,8 @@
 //!   1 after restoring everything else.
 //! - **Budgets** ([`budget`]): entries decoded, files and bytes restored never exceed what the
 //!   manifest declares for the service; arithmetic on decoded sizes is checked.
-//! - **Fast**: files are written by a pool of threads; all-zero chunks become holes (sparse
+//! - **Fast**: files are written by a pool of threads, and the chunks of one large file are read,
+//!   decrypted and checked on several threads ([`write`]); all-zero chunks become holes (sparse
 //!   files stay sparse).
 
 mod budget;

@@ -4,10 +4,12 @@
 
 use super::budget::{Budget, MIN_LINKS};
 use super::confined::{is_temp_name, mode_bits, set_meta, Dir};
+use super::write::PARALLEL_CHUNKS;
 use super::*;
 use crate::backup::ChunkStore;
 use crate::controller::{Controller, PACK_TARGET};
 use crate::crypto;
+use crate::error::StorageError;
 use crate::format::pack::BlobKind;
 use crate::format::tree::{ChunkRef, Node, NodeKind, Tree};
 use crate::id::BackupId;
@@ -421,4 +423,125 @@ fn overwrite_sweeps_the_temporaries_of_a_killed_restore_and_nothing_else() {
             ".cairn-restore-notes.tmp"
         ]
     );
+}
+
+/// A store that records which threads read ranges of at least [`BIG`] bytes (the chunks of a
+/// large file; trees are smaller), and holds the first such read until another thread reads
+/// one too (or [`WAIT`] passes): a file whose chunks are read on one thread only shows one.
+struct ChunkThreads {
+    inner: Arc<dyn crate::backend::Backend>,
+    seen: std::sync::Mutex<HashSet<std::thread::ThreadId>>,
+    more: std::sync::Condvar,
+}
+
+const BIG: usize = 100 << 10;
+const WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl ChunkThreads {
+    fn saw(&self, len: usize) {
+        if len < BIG {
+            return;
+        }
+        let mut seen = self.seen.lock().unwrap();
+        seen.insert(std::thread::current().id());
+        self.more.notify_all();
+        let _ = self.more.wait_timeout_while(seen, WAIT, |s| s.len() < 2);
+    }
+}
+
+impl crate::backend::Backend for ChunkThreads {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn list(&self, p: &str) -> std::result::Result<Vec<crate::backend::ObjectInfo>, StorageError> {
+        self.inner.list(p)
+    }
+    fn read(&self, n: &str) -> std::result::Result<Vec<u8>, StorageError> {
+        self.inner.read(n)
+    }
+    fn read_range(&self, n: &str, o: u64, l: usize) -> std::result::Result<Vec<u8>, StorageError> {
+        self.saw(l);
+        self.inner.read_range(n, o, l)
+    }
+    fn write(&self, n: &str, d: &[u8]) -> std::result::Result<(), StorageError> {
+        self.inner.write(n, d)
+    }
+    fn delete(&self, n: &str) -> std::result::Result<(), StorageError> {
+        self.inner.delete(n)
+    }
+    fn stat(&self, n: &str) -> std::result::Result<Option<u64>, StorageError> {
+        self.inner.stat(n)
+    }
+    fn clean_temp(&self) -> std::result::Result<usize, StorageError> {
+        self.inner.clean_temp()
+    }
+}
+
+/// A file of `n` chunks of `len` bytes that do not compress; its node and its bytes.
+fn large_file(f: &mut Forge, name: &[u8], n: usize, len: usize) -> (Node, Vec<u8>) {
+    let mut bytes = vec![0u8; n * len];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for b in bytes.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let chunks = bytes
+        .chunks(len)
+        .map(|c| ChunkRef {
+            id: f.put(BlobKind::Data, c),
+            len: c.len() as u32,
+        })
+        .collect();
+    let size = bytes.len() as u64;
+    (node(name, NodeKind::File { chunks }, 0o644, size), bytes)
+}
+
+#[test]
+fn the_chunks_of_one_large_file_are_read_on_several_threads() {
+    let mut f = Forge::new();
+    let (big, bytes) = large_file(&mut f, b"big", 3 * PARALLEL_CHUNKS, 128 << 10);
+    let root = f.dir(b"svc", vec![big]);
+    let m = f.commit(vec![("svc", root, 1, 1, bytes.len() as u64)]);
+    let store = Arc::new(ChunkThreads {
+        inner: f.ctl.repo.store.clone(),
+        seen: Default::default(),
+        more: Default::default(),
+    });
+    let mut repo = f.ctl.repo.clone();
+    repo.store = store.clone();
+    let t = f.dir.path().join("t");
+    let opts = RestoreOptions {
+        target: t.clone(),
+        ..Default::default()
+    };
+    let r = restore(&repo, &f.keys, &m, &opts, &Progress::default()).unwrap();
+    assert_eq!((r.files, r.bytes), (1, bytes.len() as u64));
+    assert_eq!(fs::read(t.join("svc/big")).unwrap(), bytes);
+    let threads = store.seen.lock().unwrap().len();
+    assert!(
+        threads >= 2,
+        "the file's chunks were read on {threads} thread(s)"
+    );
+}
+
+#[test]
+fn a_large_file_with_a_damaged_chunk_keeps_the_live_copy_and_names_the_file() {
+    let mut f = Forge::new();
+    let (mut big, _) = large_file(&mut f, b"big", 3 * PARALLEL_CHUNKS, 64 << 10);
+    // a chunk in the middle that no pack holds
+    if let NodeKind::File { chunks } = &mut big.kind {
+        chunks[PARALLEL_CHUNKS + 1].id = ChunkId([9; 32]);
+    }
+    let size = big.size;
+    let root = f.dir(b"svc", vec![big]);
+    let m = f.commit(vec![("svc", root, 1, 1, size)]);
+    let t = f.dir.path().join("t");
+    fs::create_dir_all(t.join("svc")).unwrap();
+    fs::write(t.join("svc/big"), b"live").unwrap();
+    let e = f.restore(&m, &t, true).unwrap_err().to_string();
+    assert!(e.contains("svc/big") && e.contains(&"09".repeat(32)), "{e}");
+    assert_eq!(fs::read(t.join("svc/big")).unwrap(), b"live");
+    assert_eq!(names(&t.join("svc")), ["big"], "a temporary was left");
 }

@@ -1,6 +1,7 @@
 //! Writing one file of a restore: under a temporary name in its directory's handle, chunk by
-//! chunk (each checked against its id first; all-zero chunks left as holes), then owner, mode
-//! and times on the open file, then renamed over its name. A file whose data is damaged is
+//! chunk (each checked against its id first; all-zero chunks left as holes; the chunks of a
+//! large file on several threads, each written at its offset), then owner, mode and times on the
+//! open file, then renamed over its name. A file whose data is damaged is
 //! never renamed into place: its temporary is removed, any live file of that name is left as it
 //! was, and the file is named as damaged.
 
@@ -8,10 +9,11 @@ use super::confined::set_meta;
 use super::walk::Job;
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::format::tree::NodeKind;
+use crate::format::tree::{ChunkRef, NodeKind};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// Write the file of `job`; a failure is recorded as damage naming the file.
 pub(crate) fn file(ctx: &Ctx<'_>, job: Job) {
@@ -54,27 +56,8 @@ fn write(ctx: &Ctx<'_>, job: &Job) -> Result<()> {
     let io = |e| Error::io(format!("{}/{}", ctx.target, job.shown), e);
     let (f, tmp) = dir.create_temp().map_err(io)?;
     let written = (|| -> Result<()> {
-        let mut off = 0u64;
-        for c in chunks {
-            let data = ctx.reader.read(&c.id, ctx.backup)?;
-            if data.len() as u64 != u64::from(c.len) {
-                return Err(Error::corrupt(
-                    job.shown.clone(),
-                    format!(
-                        "chunk {} holds {} bytes, the file says {}",
-                        c.id.to_hex(),
-                        data.len(),
-                        c.len
-                    ),
-                ));
-            }
-            if data.iter().any(|b| *b != 0) {
-                f.write_all_at(&data, off).map_err(io)?;
-            }
-            off += u64::from(c.len); // cannot overflow: the sum was checked above
-            ctx.progress.add(u64::from(c.len));
-        }
-        f.set_len(off).map_err(io)?;
+        write_chunks(ctx, job, &f, chunks)?;
+        f.set_len(job.node.size).map_err(io)?;
         set_meta(f.as_fd(), &job.node, ctx.is_root);
         drop(f);
         dir.commit(&tmp, &job.name).map_err(io)
@@ -83,4 +66,86 @@ fn write(ctx: &Ctx<'_>, job: &Job) -> Result<()> {
         dir.discard(&tmp);
     }
     written
+}
+
+/// A file of at least this many chunks has them read, decrypted and checked on several threads
+/// ([`CHUNK_THREADS`]), each writing its chunks at their offsets: one large file (a dump, a
+/// disk image) would otherwise restore on one core while the others wait.
+pub(crate) const PARALLEL_CHUNKS: usize = 4;
+
+/// The threads that share the chunks of one large file: one per core, at most 4.
+fn chunk_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 4)
+}
+
+/// Write `chunks` into `f`, each checked before it is written. With [`PARALLEL_CHUNKS`] or
+/// more, [`chunk_threads`] threads take the next chunk in turn; the first failure stops them,
+/// and the failure of the lowest chunk is the one reported (the same as a sequential write's).
+fn write_chunks(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, chunks: &[ChunkRef]) -> Result<()> {
+    // offsets: the sum of the lengths was checked against the size, so none overflows
+    let offsets: Vec<u64> = chunks
+        .iter()
+        .scan(0u64, |off, c| {
+            let at = *off;
+            *off += u64::from(c.len);
+            Some(at)
+        })
+        .collect();
+    let one = |i: usize| write_chunk(ctx, job, f, &chunks[i], offsets[i]);
+    if chunks.len() < PARALLEL_CHUNKS {
+        return (0..chunks.len()).try_for_each(one);
+    }
+    let next = AtomicUsize::new(0);
+    let failed: Mutex<Option<(usize, Error)>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..chunk_threads().min(chunks.len()) {
+            s.spawn(|| loop {
+                if lock(&failed).is_some() {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= chunks.len() {
+                    break;
+                }
+                if let Err(e) = one(i) {
+                    let mut first = lock(&failed);
+                    if first.as_ref().is_none_or(|(j, _)| i < *j) {
+                        *first = Some((i, e));
+                    }
+                    break;
+                }
+            });
+        }
+    });
+    let failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
+    failed.map_or(Ok(()), |(_, e)| Err(e))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Read, check and write one chunk at `off` (all-zero chunks are left as holes).
+fn write_chunk(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, c: &ChunkRef, off: u64) -> Result<()> {
+    let data = ctx.reader.read(&c.id, ctx.backup)?;
+    if data.len() as u64 != u64::from(c.len) {
+        return Err(Error::corrupt(
+            job.shown.clone(),
+            format!(
+                "chunk {} holds {} bytes, the file says {}",
+                c.id.to_hex(),
+                data.len(),
+                c.len
+            ),
+        ));
+    }
+    if data.iter().any(|b| *b != 0) {
+        f.write_all_at(&data, off)
+            .map_err(|e| Error::io(format!("{}/{}", ctx.target, job.shown), e))?;
+    }
+    ctx.progress.add(u64::from(c.len));
+    Ok(())
 }
