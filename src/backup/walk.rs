@@ -1020,7 +1020,15 @@ pub(super) mod tests {
         let one = walk_on(&src, &id_key, |_| {}, Some((2, 0)));
         assert_eq!(one.handed, 0);
         for _ in 0..2 {
-            let many = walk_on(&src, &id_key, |_| {}, Some((2, 2)));
+            // the walk's own thread pauses at each directory, so that on a loaded machine the
+            // walker threads get to run and wait for work before it has walked everything
+            let first = std::thread::current().id();
+            let pause = move |p: &Path| {
+                if std::thread::current().id() == first && p.is_dir() {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+            };
+            let many = walk_on(&src, &id_key, pause, Some((2, 2)));
             assert!(many.handed > 0, "every directory was walked by one thread");
             assert_eq!(many.root, one.root, "not the tree of a one-thread walk");
             assert_eq!(many.refs, one.refs);
