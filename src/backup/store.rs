@@ -260,6 +260,12 @@ impl ChunkStore {
         Ok(true)
     }
 
+    /// Reference chunks the index is known to hold still (a trusted files cache: they were all
+    /// indexed when it was written and no chunk left the index since), without looking them up.
+    pub fn reuse_indexed(&self, ids: &[ChunkId]) -> Result<()> {
+        self.refs().extend(ids)
+    }
+
     /// Fail fast if a writer thread failed.
     pub fn check(&self) -> Result<()> {
         if self.shared.failed.load(Ordering::SeqCst) {
