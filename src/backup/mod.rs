@@ -548,6 +548,35 @@ mod tests {
         assert_eq!(backup(&t).0, paths(&["d0/a"]));
     }
 
+    /// An unchanged re-backup with a trusted files cache (written by the last backup, nothing
+    /// removed from the index since) probes none of its chunks in the index; an untrusted one
+    /// probes each.
+    #[test]
+    fn a_trusted_cache_is_not_probed_chunk_by_chunk() {
+        let t = TestRepo::with_service("svc");
+        tree_of(&t.src, 3);
+        backup(&t);
+        let index = t.ctl.local().join("index");
+        super::store::tests::take_probed(&index);
+        assert_eq!(backup(&t).0, paths(&[]));
+        assert_eq!(super::store::tests::take_probed(&index), 0, "trusted");
+        // the same cache, written under another index state: probed
+        let cache = t.ctl.local().join("files-cache");
+        let mut bytes = std::fs::read(&cache).unwrap();
+        bytes[28] ^= 1; // the count of removals
+        let h = crate::index::cachefile::Header::decode(&bytes).unwrap();
+        let at = h.index_at as usize;
+        let check = crate::index::cachefile::check_of(&[&h.fields(), &bytes[at..]]);
+        bytes[48..64].copy_from_slice(&check);
+        std::fs::write(&cache, &bytes).unwrap();
+        assert_eq!(backup(&t).0, paths(&[]), "still used");
+        assert_eq!(
+            super::store::tests::take_probed(&index),
+            7,
+            "every file's chunk probed"
+        );
+    }
+
     /// A backup that fails leaves the last complete backup's files cache in place.
     #[test]
     fn a_failed_backup_keeps_the_old_cache() {

@@ -4,7 +4,8 @@
 //! Each walker runs ahead depth-first, handing files to the readers through a bounded queue,
 //! and assembles each directory's tree once its files (and subdirectories) are done. Unchanged files (same size,
 //! mtime, ctime and inode as in the files cache) are not read again: a directory's files cache
-//! record is read once when the walk enters it and written once (if changed) when it is done.
+//! record is read once when the walk enters it, and its new record made when it is done (written
+//! as the next files cache once the backup commits: [`super::cache`]).
 //!
 //! Everything below a service's root is listed, stat'ed and opened relative to its directory's
 //! handle, never by path, and only if it is still the object listed (see [`super::open`]): a

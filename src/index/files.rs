@@ -283,61 +283,21 @@ fn write_file(
     let file = File::create(path).map_err(err)?;
     let mut w = std::io::BufWriter::with_capacity(64 << 10, &file);
     w.write_all(&[0u8; HEADER_LEN]).map_err(err)?;
-    let (mut marks, mut block, mut at, mut n) = (Vec::new(), Vec::new(), HEADER_LEN as u64, 0u64);
-    let mut first: Option<DirKey> = None;
-    let mut last: Option<DirKey> = None;
-    let mut close = |block: &mut Vec<u8>, first: DirKey, at: &mut u64, w: &mut dyn Write| {
-        let len = u32::try_from(block.len()).map_err(|_| {
-            Error::failed(
-                "a directory's files cache record exceeds 4 GiB",
-                "report a bug",
-            )
-        })?;
-        w.write_all(block).map_err(err)?;
-        marks.extend_from_slice(
-            &Mark {
-                first,
-                at: *at,
-                len,
-                check: cachefile::check_of(&[block]),
-            }
-            .encode(),
-        );
-        *at += u64::from(len);
-        block.clear();
-        Ok::<(), Error>(())
-    };
+    let mut b = cachefile::Builder::default();
     for r in records {
         let (key, bytes) = r?;
-        if last.is_some_and(|l| l >= key) {
-            continue;
-        }
-        last = Some(key);
-        let f = *first.get_or_insert(key);
-        cachefile::put_record(&mut block, &key, &bytes);
-        n += 1;
-        if block.len() >= cachefile::BLOCK_TARGET {
-            close(&mut block, f, &mut at, &mut w)?;
-            first = None;
+        if let Some(block) = b.push(key, &bytes) {
+            w.write_all(&block).map_err(err)?;
         }
     }
-    if let Some(f) = first {
-        close(&mut block, f, &mut at, &mut w)?;
-    }
-    let blocks = (marks.len() / cachefile::MARK_LEN) as u32;
-    let mut header = Header {
-        stamp,
-        index_at: at,
-        blocks,
-        check: [0; 16],
-    };
-    header.check = cachefile::check_of(&[&header.fields(), &marks]);
-    w.write_all(&marks).map_err(err)?;
+    let t = b.finish(stamp);
+    w.write_all(&t.block).map_err(err)?;
+    w.write_all(&t.marks).map_err(err)?;
     w.flush().map_err(err)?;
     drop(w);
-    file.write_all_at(&header.encode(), 0).map_err(err)?;
+    file.write_all_at(&t.header, 0).map_err(err)?;
     file.sync_all().map_err(err)?;
-    Ok(n)
+    Ok(t.records)
 }
 
 #[cfg(test)]
