@@ -164,6 +164,18 @@ fn main() {
     put(dir, "dir_record", "empty", &CachedDir::default().encode());
     put(dir, "dir_record", "three", &record.encode());
 
+    // files_cache: a files cache file of three directories, and an empty one
+    let stamp = cairn::index::Stamp {
+        instance: [3; 16],
+        removals: 2,
+    };
+    let dirs: Vec<_> = [1u8, 5, 9]
+        .iter()
+        .map(|&k| (cairn::index::DirKey([k; 16]), record.clone()))
+        .collect();
+    put(dir, "files_cache", "three", &cairn::index::cachefile::encode_file(stamp, &dirs));
+    put(dir, "files_cache", "empty", &cairn::index::cachefile::encode_file(stamp, &[]));
+
     // the fuzz targets' fixed repository key and id (see fuzz_targets/*.rs)
     let key = SigningKey::from_seed(&[42; 32]);
     let repo_id = [6u8; 16];

@@ -4,6 +4,7 @@
 //! the backup exist. A failure or a crash before the manifest leaves only unreferenced packs,
 //! which later backups reuse (they are indexed) and prune reclaims.
 
+mod cache;
 mod commit;
 mod open;
 mod refs;
@@ -81,7 +82,7 @@ pub fn run_counted(ctl: &Controller, progress: &Progress) -> Result<(Manifest, u
         .map(|c| (c, point_ms))
     });
     let (phases, released) = barrier.finish();
-    let ((mut records, definitions, stats, seen), point_ms) = captured?;
+    let ((mut records, definitions, stats, new_cache), point_ms) = captured?;
     released?;
     for (r, p) in records.iter_mut().zip(phases) {
         r.phases = p;
@@ -102,7 +103,8 @@ pub fn run_counted(ctl: &Controller, progress: &Progress) -> Result<(Manifest, u
         warnings: progress.warning_count().saturating_sub(warned_before) as u64,
     };
     let chunks = commit::commit(ctl, &manifest, &stats.refs)?;
-    forget_gone_files(&index, seen);
+    drop(stats);
+    new_cache.save(&index);
     // every writer thread has ended, so this is the last handle
     if let Ok(index) = Arc::try_unwrap(index) {
         index.compact_or_warn();
@@ -125,19 +127,6 @@ fn refs_fit(n: u64) -> Result<()> {
     ))
 }
 
-/// After a complete backup, the files cache keeps only the directories it met (a failure here costs
-/// only cache space, so it is logged, not raised: the backup is committed).
-fn forget_gone_files(index: &Index, seen: Vec<crate::index::DirKey>) {
-    match index
-        .retain_dirs(seen)
-        .and_then(|n| index.flush().map(|()| n))
-    {
-        Ok(0) => {}
-        Ok(n) => tracing::debug!("files cache: {n} records of directories that are gone dropped"),
-        Err(e) => tracing::warn!("files cache not trimmed: {e}"),
-    }
-}
-
 /// The keys a backup's blobs are made with.
 struct Keys<'a> {
     id_key: &'a IdKey,
@@ -153,12 +142,7 @@ fn capture_all(
     barrier: &Barrier<'_>,
     progress: &Progress,
     (index, key, k): (Arc<Index>, SessionKey, Keys<'_>),
-) -> Result<(
-    Vec<ServiceRecord>,
-    ChunkId,
-    StoreStats,
-    Vec<crate::index::DirKey>,
-)> {
+) -> Result<(Vec<ServiceRecord>, ChunkId, StoreStats, cache::NewCache)> {
     let repo = &ctl.repo;
     let store = ChunkStore::start(
         repo.store.clone(),
@@ -170,7 +154,7 @@ fn capture_all(
         services.len() + 1,
     )
     .spilling_to(ctl.local());
-    let (mut records, definitions, seen) = std::thread::scope(|scope| -> Result<_> {
+    let (mut records, definitions, new_cache) = std::thread::scope(|scope| -> Result<_> {
         let params = services
             .iter()
             .map(|s| s.chunker(repo.config.chunker))
@@ -180,7 +164,7 @@ fn capture_all(
         let defs = Definitions::of(services).encode();
         let defs_id = k.id_key.chunk_id(&defs);
         store.put(defs_id, BlobKind::Meta, &defs, services.len())?;
-        Ok((records, defs_id, walker.take_seen()))
+        Ok((records, defs_id, walker.take_cache()?))
     })?;
     let stats = store.finish()?;
     for (r, n) in records.iter_mut().zip(&stats.new_bytes) {
@@ -189,7 +173,7 @@ fn capture_all(
     if let (Some(first), Some(extra)) = (records.first_mut(), stats.new_bytes.get(services.len())) {
         first.bytes_new += extra;
     }
-    Ok((records, definitions, stats, seen))
+    Ok((records, definitions, stats, new_cache))
 }
 
 /// Capture the services on as many threads as there are cores (at most one per service),
@@ -544,10 +528,10 @@ mod tests {
         assert_eq!(t.ctl.index().unwrap().cached_dir_count(), 6);
     }
 
-    /// The records of deleted directories (and of directories left without files) go with the
-    /// next complete backup; the others stay and are used.
+    /// The records of deleted directories (and of directories left without files) are not in
+    /// the next complete backup's files cache; the others stay and are used.
     #[test]
-    fn trimming_removes_the_records_of_deleted_directories() {
+    fn the_next_cache_holds_only_the_directories_met() {
         let t = TestRepo::with_service("svc");
         tree_of(&t.src, 4);
         backup(&t);
@@ -564,15 +548,165 @@ mod tests {
         assert_eq!(backup(&t).0, paths(&["d0/a"]));
     }
 
-    /// A repository whose index has the layout of one files cache entry per file backs up the
-    /// same tree as before (every file read once), then uses the new cache.
+    /// An unchanged re-backup with a trusted files cache (written by the last backup, nothing
+    /// removed from the index since) probes none of its chunks in the index; an untrusted one
+    /// probes each.
     #[test]
-    fn an_index_of_the_per_file_layout_backs_up_then_uses_the_new_cache() {
+    fn a_trusted_cache_is_not_probed_chunk_by_chunk() {
+        let t = TestRepo::with_service("svc");
+        tree_of(&t.src, 3);
+        backup(&t);
+        let index = t.ctl.local().join("index");
+        super::store::tests::take_probed(&index);
+        assert_eq!(backup(&t).0, paths(&[]));
+        assert_eq!(super::store::tests::take_probed(&index), 0, "trusted");
+        // the same cache, written under another index state: probed
+        let cache = t.ctl.local().join("files-cache");
+        let mut bytes = std::fs::read(&cache).unwrap();
+        bytes[28] ^= 1; // the count of removals
+        let h = crate::index::cachefile::Header::decode(&bytes).unwrap();
+        let at = h.index_at as usize;
+        let check = crate::index::cachefile::check_of(&[&h.fields(), &bytes[at..]]);
+        bytes[48..64].copy_from_slice(&check);
+        std::fs::write(&cache, &bytes).unwrap();
+        assert_eq!(backup(&t).0, paths(&[]), "still used");
+        assert_eq!(
+            super::store::tests::take_probed(&index),
+            7,
+            "every file's chunk probed"
+        );
+    }
+
+    /// A backup that fails leaves the last complete backup's files cache in place.
+    #[test]
+    fn a_failed_backup_keeps_the_old_cache() {
+        let t = TestRepo::with_service("svc");
+        tree_of(&t.src, 2);
+        backup(&t);
+        let cache = t.ctl.local().join("files-cache");
+        let before = std::fs::read(&cache).unwrap();
+        std::fs::write(t.src.join("d0/a"), b"changed").unwrap();
+        let src = t.src.clone();
+        std::fs::rename(&src, t.dir.path().join("away")).unwrap();
+        assert!(super::run(&t.ctl, &Progress::default()).is_err());
+        std::fs::rename(t.dir.path().join("away"), &src).unwrap();
+        assert_eq!(std::fs::read(&cache).unwrap(), before);
+        take_opened_under(&t.src);
+    }
+
+    /// Back up, restore the newest backup and compare every file of the source with it.
+    fn restores_identically(t: &TestRepo, m: &crate::format::manifest::Manifest) {
+        let m = t.ctl.repo.read_manifest(&m.name()).unwrap();
+        let out = t.dir.path().join(format!("out-{}", m.id));
+        let opts = crate::restore::RestoreOptions {
+            target: out.clone(),
+            ..Default::default()
+        };
+        crate::restore::restore(&t.ctl.repo, &t.keys(), &m, &opts, &Progress::default()).unwrap();
+        for e in walk_files(&t.src) {
+            let rel = e.strip_prefix(&t.src).unwrap();
+            assert_eq!(
+                std::fs::read(out.join("svc").join(rel)).unwrap(),
+                std::fs::read(&e).unwrap(),
+                "{rel:?}"
+            );
+        }
+    }
+
+    fn walk_files(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                out.extend(walk_files(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+        out
+    }
+
+    /// A files cache written by the last committed backup names chunks a prune then removed
+    /// (that backup forgotten): the next backup does not trust the cache (the index counted the
+    /// removals), probes, and stores the file again instead of referencing a missing chunk.
+    #[test]
+    fn after_a_prune_the_cache_is_probed_and_missing_chunks_stored_again() {
+        let t = TestRepo::with_service("svc");
+        tree_of(&t.src, 2);
+        let m1 = super::run(&t.ctl, &Progress::default()).unwrap();
+        take_opened_under(&t.src);
+        assert!(t.ctl.index().unwrap().files_cache().unwrap().trusted());
+        t.ctl.repo.store.delete(&m1.name()).unwrap();
+        let policy = crate::retention::Policy {
+            keep_within: None,
+            keep_last: Some(1),
+        };
+        crate::prune::prune_local(
+            &t.ctl,
+            &policy,
+            chrono::Utc::now(),
+            false,
+            &Progress::default(),
+        )
+        .unwrap();
+        assert!(!t.ctl.index().unwrap().files_cache().unwrap().trusted());
+        let m2 = super::run(&t.ctl, &Progress::default()).unwrap();
+        assert_eq!(
+            take_opened_under(&t.src).len(),
+            5,
+            "every file stored again"
+        );
+        restores_identically(&t, &m2);
+        assert!(t.ctl.index().unwrap().files_cache().unwrap().trusted());
+        assert_eq!(backup(&t).0, paths(&[]), "trusted again: nothing read");
+    }
+
+    /// A pack gone from the store makes the index rebuild (a new instance): the next backup
+    /// probes its cache and stores what the pack held again.
+    #[test]
+    fn a_pack_gone_from_the_store_makes_the_next_backup_probe() {
+        let t = TestRepo::with_service("svc");
+        tree_of(&t.src, 2);
+        backup(&t);
+        let packs = t.ctl.index().unwrap().packs().unwrap();
+        for (p, _) in &packs {
+            t.ctl.repo.store.delete(&p.object_name()).unwrap();
+        }
+        let (opened, _) = backup(&t);
+        assert_eq!(opened.len(), 5, "every file stored again: {opened:?}");
+        let m = t.ctl.repo.manifests().unwrap().0.pop().unwrap();
+        restores_identically(&t, &m);
+    }
+
+    /// A truncated, bit-flipped or other-version files cache gives a full re-read and a correct
+    /// backup.
+    #[test]
+    fn a_damaged_files_cache_gives_a_full_reread_and_a_correct_backup() {
+        let t = TestRepo::with_service("svc");
+        tree_of(&t.src, 3);
+        backup(&t);
+        let cache = t.ctl.local().join("files-cache");
+        let good = std::fs::read(&cache).unwrap();
+        let mut flipped = good.clone();
+        flipped[crate::index::cachefile::HEADER_LEN + 20] ^= 0x04;
+        let mut version = good.clone();
+        version[8] = 9;
+        for bad in [good[..good.len() - 3].to_vec(), flipped, version] {
+            std::fs::write(&cache, &bad).unwrap();
+            let m = super::run(&t.ctl, &Progress::default()).unwrap();
+            assert_eq!(take_opened_under(&t.src).len(), 7, "a full re-read");
+            restores_identically(&t, &m);
+        }
+    }
+
+    /// A repository whose index has its files cache in sled (layout 3) backs up the same tree
+    /// as before (every file read once), then uses the new cache.
+    #[test]
+    fn an_index_of_layout_3_backs_up_then_uses_the_new_cache() {
         let t = TestRepo::with_service("svc");
         tree_of(&t.src, 2);
         let (opened, root) = backup(&t);
         assert_eq!(opened.len(), 5);
-        t.ctl.index().unwrap().pretend_per_file_layout();
+        t.ctl.index().unwrap().pretend_layout_3();
         let (opened, again) = backup(&t);
         assert_eq!(
             opened.len(),

@@ -1,8 +1,11 @@
-//! The set of chunk ids a backup references, in bounded memory: ids are collected in a run of at
-//! most [`RUN`] ids; a full run is sorted, deduplicated and appended to an unnamed file in the
-//! repository's local state (as packs are, [`super::spill`]); the sorted unique ids are read back
-//! by merging the runs ([`Refs::iter`]). Without a directory for the file (or where unnamed files
-//! are not supported) the runs stay in memory, as the whole set did before.
+//! Sorted runs in bounded memory, and the set of chunk ids a backup references made of them.
+//!
+//! Items are collected in a run of at most a given weight ([`RUN`] ids for chunk ids); a full run
+//! is sorted, deduplicated and appended to an unnamed file in the repository's local state (as
+//! packs are, [`super::spill`]); the sorted unique items are read back by merging the runs
+//! ([`Runs::iter`]). Without a directory for the file (or where unnamed files are not supported)
+//! the runs stay in memory. Chunk ids ([`Refs`]) and the files cache's directory records
+//! ([`super::cache::DirEntry`]) are kept this way.
 
 use super::spill::unnamed;
 use crate::error::{Error, Result};
@@ -10,34 +13,73 @@ use crate::id::ChunkId;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 /// Ids held in memory before a run is written out (2 MiB).
 pub(super) const RUN: usize = 64 << 10;
-/// Ids read from a spilled run at a time while merging (32 KiB).
-const READ: usize = 1 << 10;
+/// Bytes read from a spilled run at a time while merging (32 KiB).
+const READ: usize = 32 << 10;
 const ID: usize = 32;
 
 fn spill_error(e: &std::io::Error) -> Error {
     Error::failed(
-        format!("cannot write the backup's list of referenced chunks under the local state: {e}"),
+        format!("cannot write the backup's sorted runs (referenced chunks, files cache) under the local state: {e}"),
         "free space on the file system of REPO/local and retry the backup",
     )
 }
 
-/// Collects referenced ids.
-pub(super) struct RefLog {
-    run: Vec<ChunkId>,
+/// What a run holds: ordered, weighed toward the run's cap, and written to and read from its
+/// file as bytes.
+pub trait RunItem: Ord + Clone {
+    /// How much of a run's cap it takes.
+    fn weight(&self) -> usize;
+    /// Append its bytes.
+    fn put(&self, out: &mut Vec<u8>);
+    /// The next item of a run's bytes; `None` at the run's end.
+    fn take(r: &mut dyn BufRead) -> std::io::Result<Option<Self>>;
+}
+
+/// Fill `buf` from `r`; false if `r` was at its end (a partial item is an error).
+pub(super) fn read_or_end(r: &mut dyn BufRead, buf: &mut [u8]) -> std::io::Result<bool> {
+    if r.fill_buf()?.is_empty() {
+        return Ok(false);
+    }
+    r.read_exact(buf)?;
+    Ok(true)
+}
+
+impl RunItem for ChunkId {
+    fn weight(&self) -> usize {
+        1
+    }
+
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+
+    fn take(r: &mut dyn BufRead) -> std::io::Result<Option<Self>> {
+        let mut id = [0u8; ID];
+        Ok(read_or_end(r, &mut id)?.then_some(ChunkId(id)))
+    }
+}
+
+/// Collects items into sorted runs.
+pub(super) struct RunLog<T: RunItem> {
+    run: Vec<T>,
+    weight: usize,
     cap: usize,
     dir: Option<PathBuf>,
     spilled: Spilled,
     /// Runs kept in memory (no unnamed file could be made).
-    kept: Vec<Vec<ChunkId>>,
+    kept: Vec<Vec<T>>,
 }
 
-/// Runs written to an unnamed file: the file and each run's (first id, count).
+/// The log of referenced chunk ids.
+pub(super) type RefLog = RunLog<ChunkId>;
+
+/// Runs written to an unnamed file: the file and each run's (first byte, byte length).
 #[derive(Default)]
 struct Spilled {
     file: Option<File>,
@@ -45,11 +87,12 @@ struct Spilled {
     len: u64,
 }
 
-impl RefLog {
-    /// A log that writes runs of `cap` ids to an unnamed file in `dir` once it is set.
+impl<T: RunItem> RunLog<T> {
+    /// A log that writes runs of `cap` weight to an unnamed file in `dir` once it is set.
     pub(super) fn new(cap: usize) -> Self {
-        RefLog {
+        RunLog {
             run: Vec::new(),
+            weight: 0,
             cap: cap.max(1),
             dir: None,
             spilled: Spilled::default(),
@@ -62,29 +105,31 @@ impl RefLog {
         self.dir = Some(dir);
     }
 
-    /// Reference `id`.
-    pub(super) fn push(&mut self, id: ChunkId) -> Result<()> {
-        self.run.push(id);
-        if self.run.len() >= self.cap {
+    /// Add `item`.
+    pub(super) fn push(&mut self, item: T) -> Result<()> {
+        self.weight += item.weight();
+        self.run.push(item);
+        if self.weight >= self.cap {
             self.end_run()?;
         }
         Ok(())
     }
 
-    /// Reference every id of `ids`.
-    pub(super) fn extend(&mut self, ids: &[ChunkId]) -> Result<()> {
-        ids.iter().try_for_each(|id| self.push(*id))
+    /// Add every item of `items`.
+    pub(super) fn extend(&mut self, items: &[T]) -> Result<()> {
+        items.iter().try_for_each(|i| self.push(i.clone()))
     }
 
     fn end_run(&mut self) -> Result<()> {
         let mut run = std::mem::take(&mut self.run);
+        self.weight = 0;
         run.sort_unstable();
         run.dedup();
         if self.spilled.file.is_none() {
             match self.dir.as_deref().map(unnamed) {
                 Some(Ok(f)) => self.spilled.file = Some(f),
                 Some(Err(e)) => {
-                    tracing::debug!("referenced chunks kept in memory: no unnamed file ({e})");
+                    tracing::debug!("sorted runs kept in memory: no unnamed file ({e})");
                     self.dir = None;
                 }
                 None => {}
@@ -94,62 +139,82 @@ impl RefLog {
             self.kept.push(run);
             return Ok(());
         };
-        let mut w = std::io::BufWriter::with_capacity(READ * ID, file);
-        for id in &run {
-            w.write_all(&id.0).map_err(|e| spill_error(&e))?;
+        let mut w = std::io::BufWriter::with_capacity(READ, file);
+        let (mut bytes, mut n) = (Vec::new(), 0u64);
+        for item in &run {
+            bytes.clear();
+            item.put(&mut bytes);
+            w.write_all(&bytes).map_err(|e| spill_error(&e))?;
+            n += bytes.len() as u64;
         }
         w.flush().map_err(|e| spill_error(&e))?;
-        self.spilled.runs.push((self.spilled.len, run.len() as u64));
-        self.spilled.len += run.len() as u64;
+        self.spilled.runs.push((self.spilled.len, n));
+        self.spilled.len += n;
         Ok(())
     }
 
-    /// The ids referenced.
-    pub(super) fn finish(mut self) -> Result<Refs> {
+    /// The items collected.
+    pub(super) fn finish(mut self) -> Result<Runs<T>> {
         self.run.sort_unstable();
         self.run.dedup();
         let mut kept = self.kept;
         kept.push(self.run);
-        Ok(Refs {
+        Ok(Runs {
             spilled: self.spilled,
             kept,
         })
     }
 }
 
-/// The ids a backup referenced, as sorted runs: read them sorted and unique with [`Refs::iter`]
-/// (as often as needed).
-#[derive(Default)]
-pub struct Refs {
+/// Items as sorted runs: read them sorted and unique with [`Runs::iter`] (as often as needed).
+pub struct Runs<T: RunItem> {
     spilled: Spilled,
-    kept: Vec<Vec<ChunkId>>,
+    kept: Vec<Vec<T>>,
 }
 
-impl std::fmt::Debug for Refs {
+/// The ids a backup referenced.
+pub type Refs = Runs<ChunkId>;
+/// The merge of a backup's referenced ids.
+pub type RefIter<'a> = RunIter<'a, ChunkId>;
+
+impl<T: RunItem> Default for Runs<T> {
+    fn default() -> Self {
+        Runs {
+            spilled: Spilled::default(),
+            kept: Vec::new(),
+        }
+    }
+}
+
+impl<T: RunItem> std::fmt::Debug for Runs<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Refs({} spilled runs, {} in memory)",
+            "Runs({} spilled, {} in memory)",
             self.spilled.runs.len(),
             self.kept.len()
         )
     }
 }
 
-impl Refs {
-    /// The referenced ids, sorted and each once.
-    pub fn iter(&self) -> RefIter<'_> {
-        let mut sources: Vec<Source<'_>> = self.kept.iter().map(|r| Source::Kept(r, 0)).collect();
+impl<T: RunItem> Runs<T> {
+    /// The items, sorted and each once.
+    pub fn iter(&self) -> RunIter<'_, T> {
+        let mut sources: Vec<Source<'_, T>> =
+            self.kept.iter().map(|r| Source::Kept(r, 0)).collect();
         if let Some(file) = &self.spilled.file {
-            sources.extend(self.spilled.runs.iter().map(|&(at, n)| Source::File {
-                file,
-                next: at,
-                end: at + n,
-                buf: Vec::new(),
-                pos: 0,
+            sources.extend(self.spilled.runs.iter().map(|&(at, n)| {
+                Source::File(BufReader::with_capacity(
+                    READ,
+                    At {
+                        file,
+                        pos: at,
+                        end: at + n,
+                    },
+                ))
             }));
         }
-        RefIter {
+        RunIter {
             sources,
             heap: BinaryHeap::new(),
             started: false,
@@ -157,113 +222,97 @@ impl Refs {
         }
     }
 
-    /// How many ids (one pass over them).
+    /// How many items (one pass over them).
     pub fn count(&self) -> Result<u64> {
         self.iter().try_fold(0u64, |n, r| r.map(|_| n + 1))
     }
 
-    /// All the ids in memory, sorted and unique (tests, small backups).
-    pub fn to_vec(&self) -> Result<Vec<ChunkId>> {
+    /// All the items in memory, sorted and unique (tests, small backups).
+    pub fn to_vec(&self) -> Result<Vec<T>> {
         self.iter().collect()
     }
 }
 
-/// One sorted run being read.
-enum Source<'a> {
-    Kept(&'a [ChunkId], usize),
-    File {
-        file: &'a File,
-        next: u64,
-        end: u64,
-        buf: Vec<ChunkId>,
-        pos: usize,
-    },
+/// A byte range of the runs' file, read with positioned reads.
+struct At<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
 }
 
-impl Source<'_> {
-    fn next(&mut self) -> Result<Option<ChunkId>> {
+impl Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (self.end - self.pos).min(buf.len() as u64) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let got = self.file.read_at(&mut buf[..n], self.pos)?;
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+/// One sorted run being read.
+enum Source<'a, T> {
+    Kept(&'a [T], usize),
+    File(BufReader<At<'a>>),
+}
+
+impl<T: RunItem> Source<'_, T> {
+    fn next(&mut self) -> Result<Option<T>> {
         match self {
             Source::Kept(run, i) => {
-                let id = run.get(*i).copied();
+                let item = run.get(*i).cloned();
                 *i += 1;
-                Ok(id)
+                Ok(item)
             }
-            Source::File {
-                file,
-                next,
-                end,
-                buf,
-                pos,
-            } => {
-                if *pos >= buf.len() {
-                    let n = (*end - *next).min(READ as u64) as usize;
-                    if n == 0 {
-                        return Ok(None);
-                    }
-                    let mut bytes = vec![0u8; n * ID];
-                    file.read_exact_at(&mut bytes, *next * ID as u64)
-                        .map_err(|e| spill_error(&e))?;
-                    *buf = bytes
-                        .chunks_exact(ID)
-                        .map(|c| {
-                            let mut id = [0u8; ID];
-                            id.copy_from_slice(c);
-                            ChunkId(id)
-                        })
-                        .collect();
-                    *next += n as u64;
-                    *pos = 0;
-                }
-                let id = buf.get(*pos).copied();
-                *pos += 1;
-                Ok(id)
-            }
+            Source::File(r) => T::take(r).map_err(|e| spill_error(&e)),
         }
     }
 }
 
 /// The merge of the runs: sorted, without repeats.
-pub struct RefIter<'a> {
-    sources: Vec<Source<'a>>,
-    heap: BinaryHeap<Reverse<(ChunkId, usize)>>,
+pub struct RunIter<'a, T: RunItem> {
+    sources: Vec<Source<'a, T>>,
+    heap: BinaryHeap<Reverse<(T, usize)>>,
     started: bool,
-    last: Option<ChunkId>,
+    last: Option<T>,
 }
 
-impl RefIter<'_> {
+impl<T: RunItem> RunIter<'_, T> {
     fn refill(&mut self, i: usize) -> Result<()> {
         if let Some(s) = self.sources.get_mut(i) {
-            if let Some(id) = s.next()? {
-                self.heap.push(Reverse((id, i)));
+            if let Some(item) = s.next()? {
+                self.heap.push(Reverse((item, i)));
             }
         }
         Ok(())
     }
 
-    fn step(&mut self) -> Result<Option<ChunkId>> {
+    fn step(&mut self) -> Result<Option<T>> {
         if !self.started {
             self.started = true;
             for i in 0..self.sources.len() {
                 self.refill(i)?;
             }
         }
-        while let Some(Reverse((id, i))) = self.heap.pop() {
+        while let Some(Reverse((item, i))) = self.heap.pop() {
             self.refill(i)?;
-            if self.last != Some(id) {
-                self.last = Some(id);
-                return Ok(Some(id));
+            if self.last.as_ref() != Some(&item) {
+                self.last = Some(item.clone());
+                return Ok(Some(item));
             }
         }
         Ok(None)
     }
 }
 
-impl Iterator for RefIter<'_> {
-    type Item = Result<ChunkId>;
+impl<T: RunItem> Iterator for RunIter<'_, T> {
+    type Item = Result<T>;
 
-    fn next(&mut self) -> Option<Result<ChunkId>> {
+    fn next(&mut self) -> Option<Result<T>> {
         match self.step() {
-            Ok(Some(id)) => Some(Ok(id)),
+            Ok(Some(item)) => Some(Ok(item)),
             Ok(None) => None,
             Err(e) => {
                 self.heap.clear();

@@ -339,6 +339,8 @@ impl ChunkStore {
 
     /// Reference chunks known to be stored already (files cache); false if any is missing.
     pub fn reuse(&self, ids: &[ChunkId]) -> Result<bool> {
+        #[cfg(test)]
+        tests::probed(self.shared.index.path(), ids.len());
         for id in ids {
             let queued = self.pending().ids.contains(id);
             if !queued && !self.shared.index.contains(id)? {
@@ -347,6 +349,12 @@ impl ChunkStore {
         }
         self.refs().extend(ids)?;
         Ok(true)
+    }
+
+    /// Reference chunks the index is known to hold still (a trusted files cache: they were all
+    /// indexed when it was written and no chunk left the index since), without looking them up.
+    pub fn reuse_indexed(&self, ids: &[ChunkId]) -> Result<()> {
+        self.refs().extend(ids)
     }
 
     /// Fail fast if a writer thread failed.
@@ -473,7 +481,26 @@ fn write_loop(rx: Receiver<Built>, store: Arc<dyn Backend>, sh: Arc<Shared>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
+    /// Chunks of the files cache probed in the index, by index path (any test's: filter by yours).
+    static PROBED: std::sync::Mutex<Vec<(std::path::PathBuf, usize)>> =
+        std::sync::Mutex::new(Vec::new());
+
+    pub(super) fn probed(index: Option<&std::path::Path>, n: usize) {
+        if let Some(p) = index {
+            PROBED.lock().unwrap().push((p.to_path_buf(), n));
+        }
+    }
+
+    /// How many chunks of the files cache were probed in the index at `index` since the last
+    /// call for it.
+    pub(crate) fn take_probed(index: &std::path::Path) -> usize {
+        let mut all = PROBED.lock().unwrap();
+        let (mine, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|(p, _)| p == index);
+        *all = rest;
+        mine.iter().map(|(_, n)| n).sum()
+    }
+
     use super::*;
     use crate::backend::MemoryBackend;
 

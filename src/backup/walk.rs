@@ -4,12 +4,14 @@
 //! Each walker runs ahead depth-first, handing files to the readers through a bounded queue,
 //! and assembles each directory's tree once its files (and subdirectories) are done. Unchanged files (same size,
 //! mtime, ctime and inode as in the files cache) are not read again: a directory's files cache
-//! record is read once when the walk enters it and written once (if changed) when it is done.
+//! record is read once when the walk enters it, and its new record made when it is done (written
+//! as the next files cache once the backup commits: [`super::cache`]).
 //!
 //! Everything below a service's root is listed, stat'ed and opened relative to its directory's
 //! handle, never by path, and only if it is still the object listed (see [`super::open`]): a
 //! link or FIFO swapped in meanwhile is left out with a warning, never read or followed.
 
+use super::cache::{BackupCache, NewCache};
 use super::open::{self, Kind, Listed, Opened};
 use super::store::ChunkStore;
 use super::walkers::{is_stopped, Handed, Offer, Pool};
@@ -75,7 +77,6 @@ impl WalkStats {
 /// The shared context of a backup's walk.
 pub struct Walker<'a> {
     pub(super) store: &'a ChunkStore,
-    pub(super) index: &'a Index,
     pub(super) id_key: &'a IdKey,
     pub(super) epoch: KeyId,
     /// Each service slot's chunker bounds (the service's own, else the repository's).
@@ -86,8 +87,8 @@ pub struct Walker<'a> {
     /// The readers' queue of small files, which walkers also take files from while they wait
     /// (only small ones: a walker's chunking window then stays as small as the files it read).
     pub(super) queue: Receiver<Job>,
-    /// The files cache keys of every directory met that holds files, for [`Index::retain_dirs`].
-    seen: std::sync::Mutex<Vec<DirKey>>,
+    /// The files cache: the last backup's, and the one this backup makes.
+    cache: BackupCache,
     /// Walker threads helping each service's walk (0: the calling thread walks alone).
     pub(super) walkers: usize,
     /// Subdirectories walked by a thread other than the one that listed them.
@@ -245,26 +246,23 @@ impl<'a> Walker<'a> {
         }
         Walker {
             store,
-            index,
             id_key,
             epoch,
             params,
             progress,
             jobs: Some((tx, large_tx)),
             queue: rx,
-            seen: std::sync::Mutex::new(Vec::new()),
+            cache: BackupCache::open(index),
             walkers,
             #[cfg(test)]
             handed: Default::default(),
         }
     }
 
-    /// The files cache keys of the directories met so far (taken: the list starts afresh).
-    pub fn take_seen(&self) -> Vec<DirKey> {
-        match self.seen.lock() {
-            Ok(mut s) => std::mem::take(&mut *s),
-            Err(p) => std::mem::take(&mut *p.into_inner()),
-        }
+    /// The files cache records made so far (taken: the next ones start afresh), to be saved
+    /// once the backup is committed.
+    pub(crate) fn take_cache(&self) -> Result<NewCache> {
+        self.cache.take()
     }
 
     /// Record a warning for the job on its [`Progress`] (the text stays in the job record under
@@ -311,7 +309,7 @@ impl<'a> Walker<'a> {
             .map_err(|e| d.error(format!("cannot list directory {}", d.abs.display()), e))?;
         let key = DirKey::new(&self.epoch, d.key);
         let cache = Cache {
-            old: self.index.cached_dir(&key)?,
+            old: self.cache.old(&key),
             new: std::cell::RefCell::new(CachedDir::default()),
         };
         let mut pending = Vec::with_capacity(names.len());
@@ -323,12 +321,7 @@ impl<'a> Walker<'a> {
         }
         let pending = self.subdirs_done(d, pending, stats)?;
         let tree = self.collect(d.service, pending, stats, &cache)?;
-        let new = cache.new.into_inner();
-        if self.index.cache_dir(&key, new, &cache.old)? {
-            if let Ok(mut seen) = self.seen.lock() {
-                seen.push(key);
-            }
-        }
+        self.cache.put(key, cache.new.into_inner())?;
         self.put_tree(&tree, d.svc)
     }
 
@@ -675,6 +668,10 @@ impl<'a> Walker<'a> {
             return Ok(None);
         }
         let ids: Vec<ChunkId> = c.chunks.iter().map(|r| r.id).collect();
+        if self.cache.trusted() {
+            self.store.reuse_indexed(&ids)?;
+            return Ok(Some(c));
+        }
         Ok(self.store.reuse(&ids)?.then_some(c))
     }
 

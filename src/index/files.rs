@@ -2,15 +2,23 @@
 //! last backed up, so an unchanged file is not read again.
 //!
 //! One record per directory ([`CachedDir`], encoded in [`record`](super::record)), keyed by a
-//! 16-byte [`DirKey`] (a keyed hash of the key epoch and the directory's path within its service):
-//! the walk reads a directory's record once when it enters it and writes it once when it is done
-//! with it (only if it changed). After a complete backup, [`Index::retain_dirs`] drops the records
-//! of directories that no longer exist (or hold no file any more).
+//! 16-byte [`DirKey`] (a keyed hash of the key epoch and the directory's path within its service),
+//! kept outside sled in one file, `REPO/local/files-cache`, sorted by key ([`cachefile`]: its
+//! layout). A backup opens it ([`Index::files_cache`]), looks each directory up once (a binary
+//! search of the sparse index in memory and one positioned read of a small block), and writes a
+//! whole new file of the records of the directories it met, put in place only once the backup is
+//! committed ([`Index::save_files_cache`]). A damaged or unknown file is a cache miss.
 
-use super::{ierr, Index};
-use crate::error::Result;
+use super::cachefile::{self, Header, Mark, Stamp, HEADER_LEN};
+use super::Index;
+use crate::error::{Error, Result};
 use crate::format::tree::ChunkRef;
 use crate::id::KeyId;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A file's state when it was last backed up, to skip reading it again if unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,60 +90,214 @@ impl DirKey {
     }
 }
 
+/// The name of the files cache file, beside the index's directory.
+const FILE_NAME: &str = "files-cache";
+
+/// The files cache of the last complete backup, open for lookups.
+pub struct FilesCache {
+    open: Option<(File, Vec<Mark>)>,
+    trusted: bool,
+    stamp: Stamp,
+    warned: AtomicBool,
+}
+
+impl FilesCache {
+    /// No cache: every lookup misses.
+    pub fn empty(stamp: Stamp) -> FilesCache {
+        FilesCache {
+            open: None,
+            trusted: false,
+            stamp,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether every chunk its records name is known to be indexed still: it was written by a
+    /// backup committed with this index instance, and no chunk left the index since.
+    pub fn trusted(&self) -> bool {
+        self.trusted
+    }
+
+    /// The index state when this cache was opened (what the next cache file records).
+    pub fn stamp(&self) -> Stamp {
+        self.stamp
+    }
+
+    /// The record of a directory (empty if none, or if its block is damaged: then logged once).
+    pub fn get(&self, key: &DirKey) -> CachedDir {
+        let Some((file, marks)) = &self.open else {
+            return CachedDir::default();
+        };
+        let Some(m) = cachefile::block_of(marks, key).and_then(|i| marks.get(i)) else {
+            return CachedDir::default();
+        };
+        let mut block = vec![0u8; m.len as usize];
+        let found = file
+            .read_exact_at(&mut block, m.at)
+            .map_err(|_| ())
+            .and_then(|()| cachefile::find(m, &block, key));
+        match found {
+            Ok(d) => d.unwrap_or_default(),
+            Err(()) => {
+                if !self.warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "the files cache has a damaged block; the files it names are read again"
+                    );
+                }
+                CachedDir::default()
+            }
+        }
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.open.as_ref().map_or(0, |(f, marks)| {
+            let mut n = 0;
+            for m in marks {
+                let mut block = vec![0u8; m.len as usize];
+                if f.read_exact_at(&mut block, m.at).is_ok() {
+                    n += cachefile::records(&block).flatten().count();
+                }
+            }
+            n
+        })
+    }
+
+    /// Whether it holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_none()
+    }
+}
+
+/// The header and sparse index of the files cache file `f`, if well-formed.
+fn open_file(f: &File) -> Option<Vec<Mark>> {
+    let mut h = [0u8; HEADER_LEN];
+    f.read_exact_at(&mut h, 0).ok()?;
+    let h = Header::decode(&h)?;
+    if f.metadata().ok()?.len() != h.file_len()? {
+        return None;
+    }
+    let mut index = vec![0u8; usize::try_from(h.file_len()? - h.index_at).ok()?];
+    f.read_exact_at(&mut index, h.index_at).ok()?;
+    cachefile::marks(&h, &index)
+}
+
+fn stamp_of(f: &File) -> Option<Stamp> {
+    let mut h = [0u8; HEADER_LEN];
+    f.read_exact_at(&mut h, 0).ok()?;
+    Header::decode(&h).map(|h| h.stamp)
+}
+
+fn write_error(path: &Path, e: std::io::Error) -> Error {
+    Error::failed(
+        format!("cannot write the files cache {}: {e}", path.display()),
+        "free space on the file system of REPO/local; the next backup reads every file again",
+    )
+}
+
 impl Index {
-    /// The files cache record of a directory (empty if none, or if it does not decode).
-    pub fn cached_dir(&self, key: &DirKey) -> Result<CachedDir> {
-        Ok(self
-            .files
-            .get(key.0)
-            .map_err(ierr)?
-            .and_then(|v| CachedDir::decode(&v))
-            .unwrap_or_default())
+    fn files_cache_path(&self) -> Option<PathBuf> {
+        self.path.as_ref().map(|p| p.with_file_name(FILE_NAME))
     }
 
-    /// Store a directory's record `new` (read earlier as `old`): written only if it differs,
-    /// removed if the directory holds no file any more. Whether a record remains.
-    pub fn cache_dir(&self, key: &DirKey, mut new: CachedDir, old: &CachedDir) -> Result<bool> {
-        new.sort();
-        if new.is_empty() {
-            if !old.is_empty() {
-                self.files.remove(key.0).map_err(ierr)?;
+    /// Open the files cache for a backup (an empty one if there is none, or if it is damaged or
+    /// of another layout: logged, never trusted).
+    pub fn files_cache(&self) -> Result<FilesCache> {
+        let stamp = self.stamp()?;
+        let mut cache = FilesCache::empty(stamp);
+        let Some(path) = self.files_cache_path() else {
+            return Ok(cache);
+        };
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(cache),
+            Err(e) => {
+                tracing::warn!(
+                    "files cache {} unreadable ({e}); every file is read again",
+                    path.display()
+                );
+                return Ok(cache);
             }
-            return Ok(false);
+        };
+        match open_file(&file) {
+            Some(marks) => {
+                cache.trusted = stamp_of(&file) == Some(stamp);
+                cache.open = (!marks.is_empty()).then_some((file, marks));
+            }
+            None => tracing::warn!(
+                "files cache {} damaged or of another layout; every file is read again",
+                path.display()
+            ),
         }
-        if &new != old {
-            self.files.insert(key.0, new.encode()).map_err(ierr)?;
-        }
-        Ok(true)
+        Ok(cache)
     }
 
-    /// Keep only the records of `seen` (the directories a complete backup met); returns how
-    /// many were dropped. Without this, the cache would keep every directory that ever existed.
-    pub fn retain_dirs(&self, mut seen: Vec<DirKey>) -> Result<usize> {
-        seen.sort_unstable();
-        let mut dropped = 0;
-        for k in self.files.iter().keys() {
-            let k = k.map_err(ierr)?;
-            let keep =
-                <[u8; 16]>::try_from(&k[..]).is_ok_and(|a| seen.binary_search(&DirKey(a)).is_ok());
-            if !keep {
-                self.files.remove(k).map_err(ierr)?;
-                dropped += 1;
-            }
+    /// Write the files cache of a committed backup: `records` (ascending keys; a repeated key is
+    /// skipped) into a new file, synced, then renamed over the old one. `stamp` is the index state
+    /// the backup started from ([`FilesCache::stamp`]). Returns the number of records.
+    pub fn save_files_cache(
+        &self,
+        stamp: Stamp,
+        records: impl Iterator<Item = Result<(DirKey, Vec<u8>)>>,
+    ) -> Result<u64> {
+        let Some(path) = self.files_cache_path() else {
+            return Ok(0);
+        };
+        let tmp = path.with_file_name(format!("{FILE_NAME}.new"));
+        let n = write_file(&tmp, stamp, records)?;
+        std::fs::rename(&tmp, &path).map_err(|e| write_error(&path, e))?;
+        if let Some(dir) = path.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| write_error(&path, e))?;
         }
-        Ok(dropped)
+        Ok(n)
     }
 
     /// Drop the whole files cache (after a key rotation: chunk ids change).
     pub fn clear_files(&self) -> Result<()> {
-        self.files.clear().map_err(ierr)
+        let Some(path) = self.files_cache_path() else {
+            return Ok(());
+        };
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(path.display().to_string(), e)),
+        }
     }
 
-    /// Number of files cache records, one per directory (walks the tree: for tests and
+    /// Number of files cache records, one per directory (reads the whole file: for tests and
     /// diagnostics).
     pub fn cached_dir_count(&self) -> usize {
-        self.files.len()
+        self.files_cache().map_or(0, |c| c.len())
     }
+}
+
+/// Write a files cache file at `path`: header, blocks of records, sparse index; synced.
+fn write_file(
+    path: &Path,
+    stamp: Stamp,
+    records: impl Iterator<Item = Result<(DirKey, Vec<u8>)>>,
+) -> Result<u64> {
+    let err = |e| write_error(path, e);
+    let file = File::create(path).map_err(err)?;
+    let mut w = std::io::BufWriter::with_capacity(64 << 10, &file);
+    w.write_all(&[0u8; HEADER_LEN]).map_err(err)?;
+    let mut b = cachefile::Builder::default();
+    for r in records {
+        let (key, bytes) = r?;
+        if let Some(block) = b.push(key, &bytes) {
+            w.write_all(&block).map_err(err)?;
+        }
+    }
+    let t = b.finish(stamp);
+    w.write_all(&t.block).map_err(err)?;
+    w.write_all(&t.marks).map_err(err)?;
+    w.flush().map_err(err)?;
+    drop(w);
+    file.write_all_at(&t.header, 0).map_err(err)?;
+    file.sync_all().map_err(err)?;
+    Ok(t.records)
 }
 
 #[cfg(test)]
@@ -165,37 +327,80 @@ mod tests {
         assert_ne!(DirKey::new(&a, b"svc/x"), DirKey::new(&a, b"svc/y"));
     }
 
+    /// Records saved are found by key across many blocks, a missing key misses, and the file
+    /// decodes whole to exactly what was saved.
     #[test]
-    fn retain_drops_exactly_the_directories_not_seen() {
-        let idx = Index::temporary().unwrap();
+    fn saved_records_are_found_by_key_across_blocks() {
+        let d = tempfile::tempdir().unwrap();
+        let idx = Index::open(&d.path().join("index")).unwrap();
         let e = KeyId([1; 32]);
-        let keys: Vec<DirKey> = (0..50u8).map(|i| DirKey::new(&e, &[i])).collect();
-        for (i, k) in keys.iter().enumerate() {
-            idx.cache_dir(k, dir_of(i as u64), &CachedDir::default())
-                .unwrap();
+        let mut recs: Vec<(DirKey, CachedDir)> = (0..3000u64)
+            .map(|i| (DirKey::new(&e, &i.to_le_bytes()), dir_of(i * 1000)))
+            .collect();
+        recs.sort_by_key(|r| r.0);
+        let stamp = idx.stamp().unwrap();
+        let n = idx
+            .save_files_cache(stamp, recs.iter().map(|(k, d)| Ok((*k, d.encode()))))
+            .unwrap();
+        assert_eq!(n, 3000);
+        let c = idx.files_cache().unwrap();
+        assert!(c.trusted());
+        for (k, d) in recs.iter().step_by(7) {
+            assert_eq!(&c.get(k), d);
         }
-        let seen: Vec<DirKey> = keys.iter().copied().step_by(2).collect();
-        assert_eq!(idx.retain_dirs(seen).unwrap(), 25);
-        for (i, k) in keys.iter().enumerate() {
-            let got = idx.cached_dir(k).unwrap();
-            let want = if i % 2 == 0 {
-                dir_of(i as u64)
-            } else {
-                CachedDir::default()
-            };
-            assert_eq!(got, want, "record {i}");
-        }
-        assert_eq!(idx.cached_dir_count(), 25);
+        assert_eq!(c.get(&DirKey::new(&e, b"none")), CachedDir::default());
+        let bytes = std::fs::read(d.path().join(FILE_NAME)).unwrap();
+        assert!(bytes.len() / cachefile::BLOCK_TARGET > 5, "many blocks");
+        assert_eq!(cachefile::decode_file(&bytes).unwrap(), recs);
+        assert_eq!(idx.cached_dir_count(), 3000);
+        idx.clear_files().unwrap();
+        assert_eq!(idx.cached_dir_count(), 0);
     }
 
+    /// A truncated, bit-flipped or other-version file is a miss (or, for a flipped block, a miss
+    /// of that block's records only), never a panic and never a wrong record.
     #[test]
-    fn a_directory_left_without_files_loses_its_record() {
-        let idx = Index::temporary().unwrap();
-        let k = DirKey([3; 16]);
-        assert!(idx.cache_dir(&k, dir_of(1), &CachedDir::default()).unwrap());
-        let old = idx.cached_dir(&k).unwrap();
-        assert_eq!(old, dir_of(1));
-        assert!(!idx.cache_dir(&k, CachedDir::default(), &old).unwrap());
-        assert_eq!(idx.cached_dir_count(), 0);
+    fn a_damaged_files_cache_is_a_miss() {
+        let d = tempfile::tempdir().unwrap();
+        let idx = Index::open(&d.path().join("index")).unwrap();
+        let recs: Vec<(DirKey, CachedDir)> = (0..200u8)
+            .map(|i| (DirKey([i; 16]), dir_of(i.into())))
+            .collect();
+        let save = || {
+            idx.save_files_cache(
+                idx.stamp().unwrap(),
+                recs.iter().map(|(k, d)| Ok((*k, d.encode()))),
+            )
+            .unwrap()
+        };
+        let path = d.path().join(FILE_NAME);
+        save();
+        let good = std::fs::read(&path).unwrap();
+        let mut damaged = Vec::new();
+        damaged.push(good[..good.len() - 1].to_vec()); // truncated
+        let mut v = good.clone();
+        v[8] = 2; // another version
+        damaged.push(v);
+        for at in [0, 20, 30, 40, 50, 70, 300, good.len() - 10] {
+            let mut v = good.clone();
+            v[at] ^= 0x10;
+            damaged.push(v);
+        }
+        for (i, bad) in damaged.iter().enumerate() {
+            std::fs::write(&path, bad).unwrap();
+            let c = idx.files_cache().unwrap();
+            for (k, rec) in &recs {
+                let got = c.get(k);
+                assert!(got == *rec || got.is_empty(), "damage {i}: a wrong record");
+            }
+            assert_eq!(cachefile::decode_file(bad), None, "damage {i}");
+        }
+        // a flipped record byte costs its block, not the file
+        let mut v = good.clone();
+        v[HEADER_LEN + 40] ^= 1;
+        std::fs::write(&path, &v).unwrap();
+        let c = idx.files_cache().unwrap();
+        assert!(c.get(&recs[0].0).is_empty());
+        assert_eq!(c.get(&recs[199].0), recs[199].1);
     }
 }

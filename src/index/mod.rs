@@ -1,20 +1,24 @@
 //! The chunk index: chunk id → pack location. A cache of what the pack headers say, kept in
 //! sled under `REPO/local/index`, rebuilt from the packs whenever it is missing, stale or corrupt.
-//! Also holds the files cache (unchanged files are not read again).
+//! The files cache (unchanged files are not read again) is a file beside it, not in sled
+//! ([`files`]).
 //!
 //! - [`location`]: the chunk location record and its encoding;
 //! - [`sync`](Index::sync): indexing a store's packs from their headers, rebuilding when stale;
-//! - [`files`]: the files cache, one record per directory ([`record`]: its encoding);
+//! - [`files`]: the files cache, one record per directory ([`record`]: its encoding,
+//!   [`cachefile`]: the file's layout);
 //! - [`compact`]: copying a bloated index into a fresh database.
 
+pub mod cachefile;
 mod compact;
 mod files;
 mod location;
 mod record;
 mod sync;
 
+pub use cachefile::Stamp;
 pub use compact::Compaction;
-pub use files::{CachedDir, CachedFile, DirKey};
+pub use files::{CachedDir, CachedFile, DirKey, FilesCache};
 pub use location::Location;
 use location::Stored;
 pub use sync::{pack_id_of, read_pack_header};
@@ -28,10 +32,18 @@ use std::path::{Path, PathBuf};
 /// The key, in sled's default tree, of the index layout version (u32 LE).
 const VERSION_KEY: &[u8] = b"cairn-index-version";
 /// The layout described in FORMAT.md section 10.
-const VERSION: u32 = 3;
-/// The layout before this one, which differs from it only in the files cache (one entry per
-/// file): opening it drops the files cache and keeps the chunk index.
-const VERSION_FILES_PER_FILE: u32 = 2;
+const VERSION: u32 = 4;
+/// The layouts before this one, which differ from it only in the files cache (a sled tree
+/// `files`: one entry per file in 2, one per directory in 3): opening one drops that tree and
+/// keeps the chunk index.
+const VERSIONS_FILES_IN_SLED: [u32; 2] = [2, 3];
+/// The key, in sled's default tree, of the index instance id (16 random bytes, new whenever the
+/// chunk index is created or emptied).
+const INSTANCE_KEY: &[u8] = b"cairn-index-instance";
+/// The key, in sled's default tree, of the count of removals from the chunk index (u64 LE).
+const REMOVALS_KEY: &[u8] = b"cairn-index-removals";
+/// The sled tree of the files cache in layouts 2 and 3.
+const OLD_FILES_TREE: &[u8] = b"files";
 
 /// Entries indexed per sled batch by [`Index::add_pack`].
 const ADD_BATCH: usize = 256;
@@ -45,7 +57,6 @@ pub struct Index {
     chunks: sled::Tree,
     packs: sled::Tree,
     pack_ids: sled::Tree,
-    files: sled::Tree,
     path: Option<PathBuf>,
     /// Held while a pack is given its ordinal (packs are added from several writer threads).
     numbering: std::sync::Mutex<()>,
@@ -137,12 +148,14 @@ impl Index {
             chunks: db.open_tree("chunks")?,
             packs: db.open_tree("packs")?,
             pack_ids: db.open_tree("pack_ids")?,
-            files: db.open_tree("files")?,
             db,
             path,
             numbering: std::sync::Mutex::new(()),
         };
         index.check_version()?;
+        if index.db.get(INSTANCE_KEY)?.is_none() {
+            index.new_instance()?;
+        }
         Ok(index)
     }
 
@@ -154,26 +167,80 @@ impl Index {
         if version.as_deref() == Some(&VERSION.to_le_bytes()[..]) {
             return Ok(());
         }
-        if version.as_deref() == Some(&VERSION_FILES_PER_FILE.to_le_bytes()[..]) {
-            tracing::info!("local index in the layout of one files cache entry per file; the files cache starts afresh");
+        let had_files = self
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| &n[..] == OLD_FILES_TREE);
+        let files_in_sled = VERSIONS_FILES_IN_SLED
+            .iter()
+            .any(|v| version.as_deref() == Some(&v.to_le_bytes()[..]));
+        if files_in_sled {
+            tracing::info!(
+                "local index with its files cache in sled; the files cache starts afresh"
+            );
         } else {
-            if version.is_some() || !self.packs.is_empty() || !self.files.is_empty() {
+            if version.is_some() || !self.packs.is_empty() || had_files {
                 tracing::info!(
                     "local index in an older layout; rebuilding it from the pack headers"
                 );
             }
             self.clear_chunks()?;
         }
-        self.files.clear()?;
+        // (crash-safe: until the version is written, the next open drops the tree again)
+        if had_files {
+            self.db.drop_tree(OLD_FILES_TREE)?;
+        }
         self.db.insert(VERSION_KEY, &VERSION.to_le_bytes())?;
         Ok(())
     }
 
-    /// Forget every chunk and pack (the files cache stays).
+    /// Forget every chunk and pack (the files cache stays, no longer trusted: the index is a
+    /// new instance).
     fn clear_chunks(&self) -> sled::Result<()> {
+        self.new_instance()?;
         self.chunks.clear()?;
         self.packs.clear()?;
         self.pack_ids.clear()
+    }
+
+    /// Give the chunk index a new random instance id (written before it is emptied or filled).
+    fn new_instance(&self) -> sled::Result<()> {
+        let id: [u8; 16] = rand::random();
+        self.db.insert(INSTANCE_KEY, &id)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Count a removal from the chunk index (before it is made).
+    fn count_removal(&self) -> Result<()> {
+        self.db
+            .update_and_fetch(REMOVALS_KEY, |v| {
+                let n = v
+                    .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                    .map_or(0, u64::from_le_bytes);
+                Some(n.wrapping_add(1).to_le_bytes().to_vec())
+            })
+            .map_err(ierr)?;
+        Ok(())
+    }
+
+    /// The index instance and its count of removals: a files cache written under the same stamp
+    /// names only chunks that are indexed still.
+    pub fn stamp(&self) -> Result<Stamp> {
+        let instance = self
+            .db
+            .get(INSTANCE_KEY)
+            .map_err(ierr)?
+            .and_then(|v| <[u8; 16]>::try_from(&v[..]).ok())
+            .ok_or_else(malformed)?;
+        let removals = self
+            .db
+            .get(REMOVALS_KEY)
+            .map_err(ierr)?
+            .and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
+            .map_or(0, u64::from_le_bytes);
+        Ok(Stamp { instance, removals })
     }
 
     /// Where a chunk is, if indexed.
@@ -248,6 +315,7 @@ impl Index {
         let Some((ordinal, _)) = self.pack_record(&pack)? else {
             return Ok(());
         };
+        self.count_removal()?;
         for e in &header.entries {
             if let Some(v) = self.chunks.get(e.id.0).map_err(ierr)? {
                 if Stored::decode(&v).is_some_and(|s| s.ordinal == ordinal) {
@@ -285,18 +353,14 @@ impl Index {
         Ok(())
     }
 
-    /// Turn this index into one of layout 2 (one files cache entry per file, keyed by a 16-byte
-    /// hash of its path, postcard values) as an older cairn left it.
+    /// Turn this index into one of layout 3 (the files cache in a sled tree `files`, one record
+    /// per directory) as an older cairn left it: no files cache file.
     #[cfg(test)]
-    pub(crate) fn pretend_per_file_layout(&self) {
-        self.db
-            .insert(VERSION_KEY, &VERSION_FILES_PER_FILE.to_le_bytes())
-            .unwrap();
-        let keys: Vec<_> = self.files.iter().keys().map(|k| k.unwrap()).collect();
-        for k in keys {
-            // a postcard CachedFile { size: 3, mtime: 1, ctime: 1, ino: 9, chunks: [] }
-            self.files.insert(k, &[3, 2, 2, 9, 0][..]).unwrap();
-        }
+    pub(crate) fn pretend_layout_3(&self) {
+        self.db.insert(VERSION_KEY, &3u32.to_le_bytes()).unwrap();
+        let files = self.db.open_tree(OLD_FILES_TREE).unwrap();
+        files.insert([5u8; 16], &[1, 0][..]).unwrap();
+        self.clear_files().unwrap();
         self.flush().unwrap();
     }
 
@@ -337,29 +401,13 @@ mod tests {
         let t = std::time::Instant::now();
         for round in 0..3u8 {
             let idx = Index::open(&path).unwrap();
-            let mut d = CachedDir::default();
-            d.push(
-                b"f",
-                CachedFile {
-                    size: round as u64,
-                    mtime: 0,
-                    ctime: 0,
-                    ino: 1,
-                    chunks: vec![],
-                },
-            );
-            idx.cache_dir(&DirKey([7; 16]), d, &CachedDir::default())
-                .unwrap();
+            idx.number(PackId([round; 32]), 1).unwrap();
             idx.flush().unwrap();
             drop(idx);
             corrupt(&path);
         }
         let idx = Index::open(&path).unwrap();
-        assert_eq!(
-            idx.cached_dir(&DirKey([7; 16])).unwrap(),
-            CachedDir::default(),
-            "a fresh index"
-        );
+        assert!(idx.packs().unwrap().is_empty(), "a fresh index");
         assert!(t.elapsed() < std::time::Duration::from_secs(5));
         let left: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -382,9 +430,6 @@ mod tests {
         let path = dir.path().join("index");
         let idx = Index::open(&path).unwrap();
         idx.number(PackId([9u8; 32]), 1).unwrap();
-        idx.files
-            .insert(b"svc/an old path key", &b"old"[..])
-            .unwrap();
         idx.flush().unwrap();
         drop(idx);
         let idx = Index::open(&path).unwrap();
@@ -394,29 +439,77 @@ mod tests {
         drop(idx);
         let idx = Index::open(&path).unwrap();
         assert!(idx.packs().unwrap().is_empty());
-        assert_eq!(idx.cached_dir_count(), 0);
     }
 
-    /// An index of layout 2 (one files cache entry per file) keeps its chunk index and loses
-    /// its files cache, whose entries would not decode as directory records.
+    /// An index of layouts 2 and 3 (the files cache in the sled tree `files`) keeps its chunk
+    /// index and its instance, and loses that tree.
     #[test]
-    fn an_index_of_the_per_file_layout_keeps_its_chunks_and_drops_its_files_cache() {
+    fn an_index_with_its_files_cache_in_sled_keeps_its_chunks_and_drops_the_tree() {
+        for old in VERSIONS_FILES_IN_SLED {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("index");
+            let idx = Index::open(&path).unwrap();
+            let stamp = idx.stamp().unwrap();
+            idx.number(PackId([9u8; 32]), 1).unwrap();
+            let files = idx.db.open_tree(OLD_FILES_TREE).unwrap();
+            files.insert([5u8; 16], &b"postcard file"[..]).unwrap();
+            idx.db.insert(VERSION_KEY, &old.to_le_bytes()).unwrap();
+            idx.flush().unwrap();
+            drop((idx, files));
+            let idx = Index::open(&path).unwrap();
+            assert_eq!(idx.packs().unwrap().len(), 1, "chunk index kept");
+            assert_eq!(idx.stamp().unwrap(), stamp, "same instance");
+            assert!(
+                !idx.db.tree_names().iter().any(|n| &n[..] == OLD_FILES_TREE),
+                "files tree dropped"
+            );
+            assert_eq!(
+                idx.db.get(VERSION_KEY).unwrap().as_deref(),
+                Some(&VERSION.to_le_bytes()[..])
+            );
+        }
+    }
+
+    /// Every way chunks leave the index changes its stamp: a pack removed counts a removal, a
+    /// rebuild (and an emptied index of another layout) gives a new instance.
+    #[test]
+    fn removals_and_rebuilds_change_the_stamp() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index");
         let idx = Index::open(&path).unwrap();
-        idx.number(PackId([9u8; 32]), 1).unwrap();
-        idx.files.insert([5u8; 16], &b"postcard file"[..]).unwrap();
-        idx.db
-            .insert(VERSION_KEY, &VERSION_FILES_PER_FILE.to_le_bytes())
-            .unwrap();
+        let s0 = idx.stamp().unwrap();
+        let header = PackHeader {
+            session: KeyId([0; 32]),
+            entries: vec![PackEntry {
+                id: ChunkId([1; 32]),
+                kind: BlobKind::Data,
+                offset: 0,
+                length: 9,
+                raw_len: 9,
+            }],
+        };
+        idx.add_pack(PackId([1; 32]), 9, &header).unwrap();
+        assert_eq!(idx.stamp().unwrap(), s0, "adding removes nothing");
+        idx.remove_pack(PackId([2; 32]), &header).unwrap();
+        assert_eq!(idx.stamp().unwrap(), s0, "an unknown pack removes nothing");
+        idx.remove_pack(PackId([1; 32]), &header).unwrap();
+        let s1 = idx.stamp().unwrap();
+        assert_eq!((s1.instance, s1.removals), (s0.instance, s0.removals + 1));
         idx.flush().unwrap();
         drop(idx);
         let idx = Index::open(&path).unwrap();
-        assert_eq!(idx.packs().unwrap().len(), 1, "chunk index kept");
-        assert_eq!(idx.cached_dir_count(), 0, "files cache dropped");
-        assert_eq!(
-            idx.db.get(VERSION_KEY).unwrap().as_deref(),
-            Some(&VERSION.to_le_bytes()[..])
+        assert_eq!(idx.stamp().unwrap(), s1, "kept across opens");
+        idx.clear_chunks().unwrap();
+        assert_ne!(idx.stamp().unwrap().instance, s1.instance);
+        let s2 = idx.stamp().unwrap();
+        idx.db.remove(VERSION_KEY).unwrap();
+        idx.flush().unwrap();
+        drop(idx);
+        let idx = Index::open(&path).unwrap();
+        assert_ne!(
+            idx.stamp().unwrap().instance,
+            s2.instance,
+            "emptied: new instance"
         );
     }
 
