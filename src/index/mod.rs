@@ -49,7 +49,7 @@ const OLD_FILES_TREE: &[u8] = b"files";
 const ADD_BATCH: usize = 256;
 
 /// How long opening the index waits for its file lock (see `Index::open_patiently`).
-const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+pub(super) const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The index of a repository, as the operations see it.
 pub struct Index {
