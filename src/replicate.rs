@@ -105,7 +105,17 @@ pub fn export(
     dst: &dyn Backend,
     progress: &dyn Fn(ExportProgress),
 ) -> Result<ExportReport> {
-    let report = copy(src, dst, None, ReadBack::Every, progress)?;
+    copy_whole(src, dst, ReadBack::Every, progress)
+}
+
+/// Copy every object, failing on the first damaged source object.
+fn copy_whole(
+    src: &dyn Backend,
+    dst: &dyn Backend,
+    read_back: ReadBack,
+    progress: &dyn Fn(ExportProgress),
+) -> Result<ExportReport> {
+    let report = copy(src, dst, None, read_back, progress)?;
     if let Some((object, detail)) = report.damaged_objects.iter().next() {
         return Err(Error::corrupt(
             format!("{}: {object}", src.describe()),
@@ -138,14 +148,7 @@ pub fn fetch_packs_checked_later(
     dst: &dyn Backend,
     progress: &dyn Fn(ExportProgress),
 ) -> Result<ExportReport> {
-    let report = copy(src, dst, None, ReadBack::NotPacks, progress)?;
-    if let Some((object, detail)) = report.damaged_objects.iter().next() {
-        return Err(Error::corrupt(
-            format!("{}: {object}", src.describe()),
-            detail.clone(),
-        ));
-    }
-    Ok(report)
+    copy_whole(src, dst, ReadBack::NotPacks, progress)
 }
 
 /// What a copy will send.
