@@ -2,7 +2,7 @@
 //!
 //! Operations (every trait call except `describe`) are numbered from 1 in the order they start.
 
-use super::{Backend, ObjectInfo};
+use super::Backend;
 use crate::error::{StorageError, StorageErrorKind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

@@ -50,33 +50,44 @@ use crate::error::StorageError;
 /// `clean_temp` passes `""`).
 macro_rules! guarded_calls {
     ($guard:ident) => {
-        fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+        fn list(
+            &self,
+            prefix: &str,
+        ) -> ::std::result::Result<Vec<$crate::backend::ObjectInfo>, $crate::error::StorageError> {
             self.$guard(prefix)?;
             self.inner.list(prefix)
         }
 
-        fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        fn read(&self, name: &str) -> ::std::result::Result<Vec<u8>, $crate::error::StorageError> {
             self.$guard(name)?;
             self.inner.read(name)
         }
 
-        fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError> {
+        fn read_range(
+            &self,
+            name: &str,
+            offset: u64,
+            len: usize,
+        ) -> ::std::result::Result<Vec<u8>, $crate::error::StorageError> {
             self.$guard(name)?;
             self.inner.read_range(name, offset, len)
         }
 
-        fn stat(&self, name: &str) -> Result<Option<u64>, StorageError> {
+        fn stat(
+            &self,
+            name: &str,
+        ) -> ::std::result::Result<Option<u64>, $crate::error::StorageError> {
             self.$guard(name)?;
             self.inner.stat(name)
         }
 
-        fn clean_temp(&self) -> Result<usize, StorageError> {
+        fn clean_temp(&self) -> ::std::result::Result<usize, $crate::error::StorageError> {
             self.$guard("")?;
             self.inner.clean_temp()
         }
     };
 }
-use guarded_calls;
+pub(crate) use guarded_calls;
 
 /// The range [`Backend::hash_object`] reads at a time, by default.
 pub const HASH_BLOCK: usize = 4 << 20;

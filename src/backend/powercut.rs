@@ -14,7 +14,7 @@
 //! once per point with [`PowerCut::at`], and "reboot" (drop everything, reopen from the inner
 //! store) to check what the crash left.
 
-use super::{Backend, ObjectInfo, TEMP_PREFIX};
+use super::{Backend, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;

@@ -86,24 +86,18 @@ pub(super) fn finish_interrupted(path: &Path) -> Result<()> {
 /// backup's peak heap to 173 MB through the job's 16 MiB cache); a small cache bounds that.
 const WALK_CACHE: u64 = 1 << 20;
 
+/// The database at `path` with the small cache of [`WALK_CACHE`].
+fn walk_config(path: &Path) -> sled::Config {
+    sled::Config::new().path(path).cache_capacity(WALK_CACHE)
+}
+
 /// Open the database at `path` (just closed by its job) with the small cache of [`WALK_CACHE`].
 fn open_for_walk(path: &Path) -> Result<sled::Db> {
-    let open = || {
-        sled::Config::new()
-            .path(path)
-            .cache_capacity(WALK_CACHE)
-            .open()
-    };
-    crate::sled_open::open_patiently(path, super::LOCK_PATIENCE, open).map_err(|e| match e {
-        crate::sled_open::OpenError::Failed(e) => ierr(e),
-        crate::sled_open::OpenError::Locked => Error::failed(
-            format!(
-                "the local index {} is in use by another cairn process",
-                path.display()
-            ),
-            "wait for the other job to finish (`cairn jobs`)",
-        ),
-    })
+    crate::sled_open::open_patiently(path, super::LOCK_PATIENCE, || walk_config(path).open())
+        .map_err(|e| match e {
+            crate::sled_open::OpenError::Failed(e) => ierr(e),
+            crate::sled_open::OpenError::Locked => super::in_use(path),
+        })
 }
 
 /// Bytes of keys and values in every tree of `db` (reads the whole index, entry by entry).
@@ -121,11 +115,7 @@ fn live_bytes(db: &sled::Db) -> Result<u64> {
 
 /// Copy every tree of `db` into a fresh database at `to`, in key order, flushed.
 fn copy_to(db: &sled::Db, to: &Path) -> Result<()> {
-    let fresh = sled::Config::new()
-        .path(to)
-        .cache_capacity(WALK_CACHE)
-        .open()
-        .map_err(ierr)?;
+    let fresh = walk_config(to).open().map_err(ierr)?;
     for name in db.tree_names() {
         let (from, into) = (
             db.open_tree(&name).map_err(ierr)?,

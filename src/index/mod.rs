@@ -73,6 +73,17 @@ fn malformed() -> Error {
     )
 }
 
+/// The index at `path` stayed locked by another handle for longer than the patience.
+fn in_use(path: &Path) -> Error {
+    Error::failed(
+        format!(
+            "the local index {} is in use by another cairn process",
+            path.display()
+        ),
+        "wait for the other job to finish (`cairn jobs`)",
+    )
+}
+
 /// How the index's sled database at `path` is configured.
 fn config(path: &Path) -> sled::Config {
     // sled's own count of its node cache is about 2.4 times short of the heap it takes. Measured
@@ -102,13 +113,7 @@ impl Index {
                 crate::fsutil::remove_corrupt_copies(path);
                 Ok(i)
             }
-            Err(OpenError::Locked) => Err(Error::failed(
-                format!(
-                    "the local index {} is in use by another cairn process",
-                    path.display()
-                ),
-                "wait for the other job to finish (`cairn jobs`)",
-            )),
+            Err(OpenError::Locked) => Err(in_use(path)),
             Err(OpenError::Failed(e)) => {
                 tracing::warn!(
                     "local index {} unreadable ({}); rebuilding it from the pack headers",
