@@ -192,24 +192,109 @@ pub(super) fn open_dir(
     Ok(open_listed(dir, name, listed, OFlags::DIRECTORY)?.map(|(fd, _)| fd))
 }
 
-/// The names in directory `dir` (without `.` and `..`), sorted bytewise.
-pub(super) fn list_dir(dir: &impl AsFd) -> std::io::Result<Vec<std::ffi::CString>> {
-    let mut names = Vec::new();
-    for ent in rfs::Dir::read_from(dir)? {
-        let ent = ent?;
-        let n = ent.file_name();
-        if n != c"." && n != c".." {
-            names.push(n.to_owned());
+/// A regular file read up to the end, without the last `read` that returns nothing when the
+/// file is as large as its `fstat` said: a read that returns fewer bytes than asked for once that
+/// many have come is taken as the end. (If the file grew meanwhile, the `fstat` after reading
+/// sees another size, and the file is recorded as changed while read.)
+pub(super) struct Sized<'f> {
+    file: &'f File,
+    expected: u64,
+    got: u64,
+    ended: bool,
+}
+
+impl<'f> Sized<'f> {
+    /// `file`, whose `fstat` gave `size` bytes.
+    pub fn new(file: &'f File, size: u64) -> Self {
+        Sized {
+            file,
+            expected: size,
+            got: 0,
+            ended: false,
         }
     }
-    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    Ok(names)
+}
+
+impl std::io::Read for Sized<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ended || buf.is_empty() {
+            return Ok(0);
+        }
+        #[cfg(test)]
+        tests::READS.with(|r| r.set(r.get() + 1));
+        let n = std::io::Read::read(&mut self.file, buf)?;
+        self.got += n as u64;
+        self.ended = n == 0 || (n < buf.len() && self.got == self.expected);
+        Ok(n)
+    }
+}
+
+/// Bytes of directory entries fetched per `getdents64` call.
+const LISTING_BUF: usize = 32 << 10;
+
+/// The names in directory `dir` (without `.` and `..`), sorted bytewise.
+///
+/// Read from `dir` itself (its offset is at the start: a handle just opened), through a buffer
+/// kept by the calling thread: no second handle on the directory (`Dir::read_from` opens `.`
+/// again, with an `fcntl` and a `close`) and no buffer allocated per directory.
+pub(super) fn list_dir(dir: &impl AsFd) -> std::io::Result<Vec<std::ffi::CString>> {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with(|cell| {
+        let (mut held, mut fresh) = (cell.try_borrow_mut(), Vec::new());
+        let buf = held.as_deref_mut().unwrap_or(&mut fresh);
+        buf.clear();
+        buf.reserve(LISTING_BUF);
+        let mut names = Vec::new();
+        let mut raw = rfs::RawDir::new(dir.as_fd(), buf.spare_capacity_mut());
+        while let Some(ent) = raw.next() {
+            let ent = ent?;
+            let n = ent.file_name();
+            if n != c"." && n != c".." {
+                names.push(n.to_owned());
+            }
+        }
+        names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        Ok(names)
+    })
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::io::Read;
+
+    thread_local! {
+        /// `read` calls made by [`Sized`] readers in this thread.
+        pub(super) static READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// The bytes `Sized` gives of `path` (told `size`), and the `read` calls it made.
+    fn read_sized(path: &Path, size: u64) -> (Vec<u8>, usize) {
+        let f = File::open(path).unwrap();
+        READS.with(|r| r.set(0));
+        let mut out = Vec::new();
+        Sized::new(&f, size).read_to_end(&mut out).unwrap();
+        (out, READS.with(|r| r.get()))
+    }
+
+    /// A file as large as its `fstat` said takes one `read` (none more to find its end); an
+    /// empty one one; a file larger than said (grown since) is read to its real end.
+    #[test]
+    fn a_file_of_the_size_stated_is_read_without_a_last_empty_read() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        std::fs::write(&p, b"twelve bytes").unwrap();
+        assert_eq!(read_sized(&p, 12), (b"twelve bytes".to_vec(), 1));
+        std::fs::write(&p, b"").unwrap();
+        assert_eq!(read_sized(&p, 0), (Vec::new(), 1));
+        let big = vec![7u8; 100_000];
+        std::fs::write(&p, &big).unwrap();
+        let (got, reads) = read_sized(&p, 10);
+        assert_eq!(got, big, "a file grown since its fstat is read whole");
+        assert!(reads >= 2, "{reads}");
+    }
 
     fn c(s: &str) -> std::ffi::CString {
         std::ffi::CString::new(s).unwrap()
@@ -247,6 +332,24 @@ mod tests {
         file.read_to_string(&mut s).unwrap();
         assert_eq!(s, "listed bytes");
         assert_eq!(list_dir(&f.fd).unwrap(), [c("data"), c("secret"), c("sub")]);
+    }
+
+    /// A directory whose entries take many `getdents64` calls (more than the listing buffer
+    /// holds) is listed whole, sorted, from the very handle that is then used for the entries.
+    #[test]
+    fn a_large_directory_is_listed_whole_from_its_own_handle() {
+        let d = tempfile::tempdir().unwrap();
+        let mut want: Vec<_> = (0..3000)
+            .map(|i| c(&format!("{i:05}-{}", "n".repeat(40))))
+            .collect();
+        for n in want.iter().rev() {
+            std::fs::write(d.path().join(n.to_str().unwrap()), b"x").unwrap();
+        }
+        want.sort();
+        let (fd, _) = open_root(d.path()).unwrap();
+        let got = list_dir(&fd).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(stat_entry(fd.as_fd(), &got[7]).unwrap().unwrap().size, 1);
     }
 
     #[test]

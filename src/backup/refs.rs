@@ -116,6 +116,7 @@ impl<T: RunItem> RunLog<T> {
     }
 
     /// Add every item of `items`.
+    #[cfg(test)]
     pub(super) fn extend(&mut self, items: &[T]) -> Result<()> {
         items.iter().try_for_each(|i| self.push(i.clone()))
     }

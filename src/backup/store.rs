@@ -17,6 +17,7 @@ use crate::backend::Backend;
 use crate::crypto::SessionKey;
 use crate::error::{Error, Result};
 use crate::format::pack::{BlobKind, PackEntry};
+use crate::format::tree::ChunkRef;
 use crate::id::{ChunkId, KeyId};
 use crate::index::Index;
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -338,23 +339,24 @@ impl ChunkStore {
     }
 
     /// Reference chunks known to be stored already (files cache); false if any is missing.
-    pub fn reuse(&self, ids: &[ChunkId]) -> Result<bool> {
+    pub fn reuse(&self, chunks: &[ChunkRef]) -> Result<bool> {
         #[cfg(test)]
-        tests::probed(self.shared.index.path(), ids.len());
-        for id in ids {
-            let queued = self.pending().ids.contains(id);
-            if !queued && !self.shared.index.contains(id)? {
+        tests::probed(self.shared.index.path(), chunks.len());
+        for c in chunks {
+            let queued = self.pending().ids.contains(&c.id);
+            if !queued && !self.shared.index.contains(&c.id)? {
                 return Ok(false);
             }
         }
-        self.refs().extend(ids)?;
+        self.reuse_indexed(chunks)?;
         Ok(true)
     }
 
     /// Reference chunks the index is known to hold still (a trusted files cache: they were all
     /// indexed when it was written and no chunk left the index since), without looking them up.
-    pub fn reuse_indexed(&self, ids: &[ChunkId]) -> Result<()> {
-        self.refs().extend(ids)
+    pub fn reuse_indexed(&self, chunks: &[ChunkRef]) -> Result<()> {
+        let mut refs = self.refs();
+        chunks.iter().try_for_each(|c| refs.push(c.id))
     }
 
     /// Fail fast if a writer thread failed.

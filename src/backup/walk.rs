@@ -33,6 +33,15 @@ use std::sync::Arc;
 /// Files up to this size (as listed) may be read by walker threads; larger ones only by readers.
 const SMALL_FILE: u64 = 1 << 20;
 
+/// A directory's small files go to the readers in batches of at most this many files, or of
+/// fewer files once their listed sizes reach [`BATCH_BYTES`]: one hand-off (a job and a reply,
+/// each a possible wake-up and task switch) per batch rather than per file. The batch still open
+/// when the directory is listed is read by the walker itself.
+const BATCH_FILES: usize = 64;
+
+/// See [`BATCH_FILES`].
+const BATCH_BYTES: u64 = 512 << 10;
+
 /// What a reader made of a file.
 enum Outcome {
     Stored {
@@ -44,14 +53,42 @@ enum Outcome {
     LeftOut(&'static str),
 }
 
-pub(super) struct Job {
-    dir: Arc<OwnedFd>,
+/// A file to read: its name in the job's directory, as listed, and its path (for errors).
+struct FileJob {
     name: CString,
     listed: Listed,
     path: PathBuf,
+}
+
+/// Files of one directory to read, in listing order.
+struct Reads {
+    dir: Arc<OwnedFd>,
+    files: Vec<FileJob>,
     svc: usize,
     params: ChunkerParams,
-    reply: Sender<Result<Outcome>>,
+}
+
+/// Files handed to the readers; the reply holds an outcome per file, in their order.
+pub(super) struct Job {
+    reads: Reads,
+    reply: Sender<Vec<Result<Outcome>>>,
+}
+
+/// The files of a directory being walked that are (or are to be) read, by batch.
+#[derive(Default)]
+struct Batches {
+    /// The batch being filled, the listed bytes of its files, and its place in `sent`.
+    open: Vec<FileJob>,
+    open_bytes: u64,
+    open_at: usize,
+    /// The batches handed on or read, in listing order.
+    sent: Vec<Batch>,
+}
+
+/// A batch of files handed to the readers, or read.
+enum Batch {
+    Waiting(Receiver<Vec<Result<Outcome>>>),
+    Read(std::vec::IntoIter<Result<Outcome>>),
 }
 
 /// Per-service totals.
@@ -94,6 +131,9 @@ pub struct Walker<'a> {
     /// Subdirectories walked by a thread other than the one that listed them.
     #[cfg(test)]
     pub(super) handed: std::sync::atomic::AtomicUsize,
+    /// Batches of files handed to the readers' queues.
+    #[cfg(test)]
+    pub(super) batches_handed: std::sync::atomic::AtomicUsize,
 }
 
 /// A directory being walked.
@@ -126,23 +166,29 @@ impl DirAt<'_> {
     fn left_out(&self, path: &Path, why: &str) -> String {
         format!("{}: {} {why}; left out", self.service, path.display())
     }
+
+    /// The path of its entry `name`.
+    fn abs_of(&self, name: &[u8]) -> PathBuf {
+        self.abs.join(OsStr::from_bytes(name))
+    }
+
+    /// The path within the service of its entry `name`.
+    fn rel_of(&self, name: &[u8]) -> PathBuf {
+        self.rel.join(OsStr::from_bytes(name))
+    }
 }
 
-/// One entry of a directory being walked, as listed.
+/// One entry of a directory being walked, as listed. (Its paths and files cache key are made
+/// only where needed: an unchanged file needs none of them.)
 struct Entry {
     name: CString,
     meta: Listed,
-    /// Its path.
-    abs: PathBuf,
-    /// Its path within the service.
-    path: PathBuf,
-    /// Its files cache key.
-    key: Vec<u8>,
 }
 
-/// A directory's files cache record as read when the walk entered it, and the one being made.
+/// A directory's files cache record as read when the walk entered it (the chunk lists of the
+/// files found unchanged moved out of it into the new record), and the one being made.
 struct Cache {
-    old: CachedDir,
+    old: std::cell::RefCell<CachedDir>,
     new: std::cell::RefCell<CachedDir>,
 }
 
@@ -153,13 +199,13 @@ impl Cache {
     }
 }
 
-/// A file handed to the readers, and where its node goes once read.
+/// A file handed to the readers (or left for this thread to read), and where its node goes
+/// once read.
 struct Reading {
     node: Node,
-    rx: Receiver<Result<Outcome>>,
+    /// Its batch (an index into [`Batches::sent`]).
+    batch: usize,
     meta: Listed,
-    path: PathBuf,
-    abs: PathBuf,
 }
 
 #[allow(clippy::large_enum_variant)] // lives only on the walker's stack, one per entry
@@ -175,9 +221,9 @@ fn ns((s, n): (i64, u32)) -> i128 {
 }
 
 /// A node for `name` with the metadata of `m` and the given kind.
-pub(super) fn node(name: &[u8], kind: NodeKind, m: &Listed, size: u64) -> Node {
+pub(super) fn node(name: Vec<u8>, kind: NodeKind, m: &Listed, size: u64) -> Node {
     Node {
-        name: name.to_vec(),
+        name,
         kind,
         mode: m.mode,
         uid: m.uid,
@@ -239,7 +285,7 @@ impl<'a> Walker<'a> {
                         recv(large) -> j => j,
                     };
                     let Ok(job) = job else { break };
-                    let r = read_file(&job, store, id_key, &mut buf, progress);
+                    let r = read_all(&job.reads, store, id_key, &mut buf, progress);
                     let _ = job.reply.send(r);
                 }
             });
@@ -256,6 +302,8 @@ impl<'a> Walker<'a> {
             walkers,
             #[cfg(test)]
             handed: Default::default(),
+            #[cfg(test)]
+            batches_handed: Default::default(),
         }
     }
 
@@ -309,18 +357,19 @@ impl<'a> Walker<'a> {
             .map_err(|e| d.error(format!("cannot list directory {}", d.abs.display()), e))?;
         let key = DirKey::new(&self.epoch, d.key);
         let cache = Cache {
-            old: self.cache.old(&key),
+            old: std::cell::RefCell::new(self.cache.old(&key)),
             new: std::cell::RefCell::new(CachedDir::default()),
         };
-        let mut pending = Vec::with_capacity(names.len());
+        let (mut pending, mut batches) = (Vec::with_capacity(names.len()), Batches::default());
         for name in names {
-            match self.entry(d, name, stats, &cache) {
+            match self.entry(d, name, stats, (&cache, &mut batches)) {
                 Ok(p) => pending.extend(p),
                 Err(e) => return Err(self.first_error(d, pending, e)),
             }
         }
+        self.read_open(d, &mut batches);
         let pending = self.subdirs_done(d, pending, stats)?;
-        let tree = self.collect(d.service, pending, stats, &cache)?;
+        let tree = self.collect(d, pending, stats, &cache, &mut batches)?;
         self.cache.put(key, cache.new.into_inner())?;
         self.put_tree(&tree, d.svc)
     }
@@ -331,7 +380,7 @@ impl<'a> Walker<'a> {
         d: &DirAt,
         name: CString,
         stats: &mut WalkStats,
-        cache: &Cache,
+        (cache, batches): (&Cache, &mut Batches),
     ) -> Result<Option<Pending>> {
         self.store.check()?;
         self.progress.check_cancel()?;
@@ -343,10 +392,11 @@ impl<'a> Walker<'a> {
             Kind::Dir => self.subdir(d, e, stats),
             Kind::Symlink => self.symlink(d, e),
             Kind::Special(what) => {
-                self.warn(d.left_out(&e.path, &format!("is {what} (never read)")));
+                let path = d.rel_of(e.name.as_bytes());
+                self.warn(d.left_out(&path, &format!("is {what} (never read)")));
                 Ok(None)
             }
-            Kind::File => self.file(d, e, stats, cache),
+            Kind::File => self.file(d, e, stats, (cache, batches)),
         }
     }
 
@@ -392,53 +442,48 @@ impl<'a> Walker<'a> {
     /// The entry `name` of `d` as listed now; `None` (with a warning) if it vanished.
     fn stat(&self, d: &DirAt, name: CString) -> Result<Option<Entry>> {
         let nb = name.as_bytes();
-        let (abs, path) = (
-            d.abs.join(OsStr::from_bytes(nb)),
-            d.rel.join(OsStr::from_bytes(nb)),
-        );
         let meta = match open::stat_entry(d.fd.as_fd(), &name) {
             Ok(Some(m)) => m,
             Ok(None) => {
-                self.warn(d.left_out(&path, "vanished while backing up"));
+                self.warn(d.left_out(&d.rel_of(nb), "vanished while backing up"));
                 return Ok(None);
             }
-            Err(e) => return Err(d.error(format!("cannot stat {}", abs.display()), e)),
+            Err(e) => {
+                let abs = d.abs_of(nb);
+                return Err(d.error(format!("cannot stat {}", abs.display()), e));
+            }
         };
         #[cfg(test)]
-        tests::after_stat(&abs);
-        let mut key = d.key.to_vec();
-        key.push(b'/');
-        key.extend_from_slice(nb);
-        Ok(Some(Entry {
-            name,
-            meta,
-            abs,
-            path,
-            key,
-        }))
+        tests::after_stat(&d.abs_of(nb));
+        Ok(Some(Entry { name, meta }))
     }
 
     /// A subdirectory, handed to an idle walker thread or else walked now (depth-first); `None`
     /// if it is no longer the one listed.
     fn subdir(&self, d: &DirAt, e: Entry, stats: &mut WalkStats) -> Result<Option<Pending>> {
+        let name = e.name.as_bytes();
+        let (abs, path) = (d.abs_of(name), d.rel_of(name));
         let sub: OwnedFd = match open::open_dir(d.fd.as_fd(), &e.name, &e.meta).map(Opened::listed)
         {
             Ok(Ok(sub)) => sub,
             Ok(Err(why)) => {
-                self.warn(d.left_out(&e.path, &format!("{why} while backing up")));
+                self.warn(d.left_out(&path, &format!("{why} while backing up")));
                 return Ok(None);
             }
             Err(err) => {
-                return Err(d.error(format!("cannot open directory {}", e.abs.display()), err))
+                return Err(d.error(format!("cannot open directory {}", abs.display()), err))
             }
         };
-        let name = e.name.as_bytes();
-        let job = match self.offer(d, sub, (name, &e.meta), (e.abs, e.path, e.key)) {
+        let mut key = Vec::with_capacity(d.key.len() + 1 + name.len());
+        key.extend_from_slice(d.key);
+        key.push(b'/');
+        key.extend_from_slice(name);
+        let job = match self.offer(d, sub, (name, &e.meta), (abs, path, key)) {
             Offer::Handed(h) => return Ok(Some(Pending::Sub(h))),
             Offer::Kept(job) => job,
         };
         let tree = self.walk_kept(d, &job, stats)?;
-        let n = node(name, NodeKind::Dir { tree }, &e.meta, 0);
+        let n = node(e.name.into_bytes(), NodeKind::Dir { tree }, &e.meta, 0);
         Ok(Some(Pending::Ready(n)))
     }
 
@@ -447,78 +492,147 @@ impl<'a> Walker<'a> {
         let target = match rustix::fs::readlinkat(d.fd.as_fd(), &e.name, Vec::new()) {
             Ok(t) => t,
             Err(rustix::io::Errno::NOENT) => {
-                self.warn(d.left_out(&e.path, "vanished while backing up"));
+                let path = d.rel_of(e.name.as_bytes());
+                self.warn(d.left_out(&path, "vanished while backing up"));
                 return Ok(None);
             }
             Err(rustix::io::Errno::INVAL) => {
-                self.warn(d.left_out(&e.path, "is no longer a symbolic link"));
+                let path = d.rel_of(e.name.as_bytes());
+                self.warn(d.left_out(&path, "is no longer a symbolic link"));
                 return Ok(None);
             }
             Err(err) => {
-                return Err(d.error(format!("cannot read link {}", e.abs.display()), err.into()))
+                let abs = d.abs_of(e.name.as_bytes());
+                return Err(d.error(format!("cannot read link {}", abs.display()), err.into()));
             }
         };
         let kind = NodeKind::Symlink {
             target: target.into_bytes(),
         };
         Ok(Some(Pending::Ready(node(
-            e.name.as_bytes(),
+            e.name.into_bytes(),
             kind,
             &e.meta,
             0,
         ))))
     }
 
-    /// A regular file: its cached chunks if unchanged, else handed to the readers.
+    /// A regular file: its cached chunks if unchanged, else queued to be read.
     fn file(
         &self,
         d: &DirAt,
         e: Entry,
         stats: &mut WalkStats,
-        cache: &Cache,
+        (cache, batches): (&Cache, &mut Batches),
     ) -> Result<Option<Pending>> {
         stats.files += 1;
-        let nb = e.name.as_bytes();
-        if let Some(c) = self.unchanged(cache.old.get(nb), &e.meta)? {
-            let chunks = c.chunks.clone();
-            cache.keep(nb, c.clone());
+        if let Some(chunks) = self.unchanged(cache, e.name.as_bytes(), &e.meta)? {
             stats.bytes += e.meta.size;
             self.progress.file(e.meta.size);
-            let n = node(nb, NodeKind::File { chunks }, &e.meta, e.meta.size);
+            let size = e.meta.size;
+            let n = node(
+                e.name.into_bytes(),
+                NodeKind::File { chunks },
+                &e.meta,
+                size,
+            );
             return Ok(Some(Pending::Ready(n)));
         }
-        let node = node(nb, NodeKind::File { chunks: Vec::new() }, &e.meta, 0);
-        let (tx, rx) = bounded(1);
-        let job = Job {
-            dir: d.fd.clone(),
+        let nb = e.name.as_bytes();
+        let node = node(
+            nb.to_vec(),
+            NodeKind::File { chunks: Vec::new() },
+            &e.meta,
+            0,
+        );
+        let f = FileJob {
+            path: d.abs_of(nb),
             name: e.name,
             listed: e.meta,
-            path: e.abs.clone(),
-            svc: d.svc,
-            params: self.params_of(d.svc),
-            reply: tx,
         };
-        let small = job.listed.size <= SMALL_FILE;
-        self.jobs
-            .as_ref()
-            .and_then(|(s, l)| if small { s } else { l }.send(job).ok())
-            .ok_or_else(|| Error::failed("file readers stopped", "retry the backup"))?;
+        let batch = self.queue_file(d, f, batches)?;
         Ok(Some(Pending::File(Reading {
             node,
-            rx,
+            batch,
             meta: e.meta,
-            path: e.path,
-            abs: e.abs,
         })))
+    }
+
+    /// Queue the file `f` of `d` to be read: a large file in a job of its own, a small one in
+    /// the directory's open batch (handed to the readers once full). The index of its batch.
+    fn queue_file(&self, d: &DirAt, f: FileJob, b: &mut Batches) -> Result<usize> {
+        if f.listed.size > SMALL_FILE {
+            b.sent.push(self.hand_on(d, vec![f])?);
+            return Ok(b.sent.len() - 1);
+        }
+        if b.open.is_empty() {
+            // its place among the batches is taken now, in listing order
+            b.open_at = b.sent.len();
+            b.sent.push(Batch::Read(Vec::new().into_iter()));
+        }
+        let at = b.open_at;
+        b.open_bytes += f.listed.size;
+        b.open.push(f);
+        if b.open.len() >= BATCH_FILES || b.open_bytes >= BATCH_BYTES {
+            let files = std::mem::take(&mut b.open);
+            b.open_bytes = 0;
+            let batch = self.hand_on(d, files)?;
+            if let Some(slot) = b.sent.get_mut(at) {
+                *slot = batch;
+            }
+        }
+        Ok(at)
+    }
+
+    /// Hand `files` of `d` to the readers (the queue of large files if the first is large).
+    fn hand_on(&self, d: &DirAt, files: Vec<FileJob>) -> Result<Batch> {
+        let large = files.first().is_some_and(|f| f.listed.size > SMALL_FILE);
+        let (tx, rx) = bounded(1);
+        let job = Job {
+            reads: Reads {
+                dir: d.fd.clone(),
+                files,
+                svc: d.svc,
+                params: self.params_of(d.svc),
+            },
+            reply: tx,
+        };
+        #[cfg(test)]
+        self.batches_handed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.jobs
+            .as_ref()
+            .and_then(|(s, l)| if large { l } else { s }.send(job).ok())
+            .ok_or_else(|| Error::failed("file readers stopped", "retry the backup"))?;
+        Ok(Batch::Waiting(rx))
+    }
+
+    /// Read the directory's open batch (if any) in this thread.
+    fn read_open(&self, d: &DirAt, b: &mut Batches) {
+        if b.open.is_empty() {
+            return;
+        }
+        let reads = Reads {
+            dir: d.fd.clone(),
+            files: std::mem::take(&mut b.open),
+            svc: d.svc,
+            params: self.params_of(d.svc),
+        };
+        let at = b.open_at;
+        let outcomes = self.read_in_this_thread(&reads);
+        if let Some(slot) = b.sent.get_mut(at) {
+            *slot = Batch::Read(outcomes.into_iter());
+        }
     }
 
     /// A directory's tree from its entries, in listing order, once their files are read.
     fn collect(
         &self,
-        service: &str,
+        d: &DirAt,
         pending: Vec<Pending>,
         stats: &mut WalkStats,
         cache: &Cache,
+        batches: &mut Batches,
     ) -> Result<Tree> {
         let mut tree = Tree {
             nodes: Vec::with_capacity(pending.len()),
@@ -526,7 +640,10 @@ impl<'a> Walker<'a> {
         for p in pending {
             match p {
                 Pending::Ready(n) => tree.nodes.push(n),
-                Pending::File(r) => tree.nodes.extend(self.file_read(service, r, stats, cache)?),
+                Pending::File(r) => {
+                    let out = self.outcome(batches, r.batch)?;
+                    tree.nodes.extend(self.file_read(d, r, out, stats, cache)?)
+                }
                 Pending::Sub(_) => {
                     return Err(Error::failed(
                         "a subdirectory was not walked",
@@ -538,30 +655,40 @@ impl<'a> Walker<'a> {
         Ok(tree)
     }
 
-    /// A file's node once a reader is done with it (and its files cache entry, unless it
-    /// changed while read); `None` if it was left out.
+    /// The outcome of the next file (in listing order) of batch `i`, once it is read.
+    fn outcome(&self, b: &mut Batches, i: usize) -> Result<Result<Outcome>> {
+        let bug = || Error::failed("a file was not read", "report a bug");
+        let slot = b.sent.get_mut(i).ok_or_else(bug)?;
+        if let Batch::Waiting(rx) = slot {
+            let got = self.read_while_waiting(rx).map_err(|_| {
+                Error::failed(
+                    "a file reader stopped",
+                    "see the earlier error; retry the backup",
+                )
+            })?;
+            *slot = Batch::Read(got.into_iter());
+        }
+        match slot {
+            Batch::Read(outcomes) => outcomes.next().ok_or_else(bug),
+            Batch::Waiting(_) => Err(bug()),
+        }
+    }
+
+    /// A file's node once it is read (`out`), and its files cache entry, unless it changed
+    /// while read; `None` if it was left out.
     fn file_read(
         &self,
-        service: &str,
+        d: &DirAt,
         r: Reading,
+        out: Result<Outcome>,
         stats: &mut WalkStats,
         cache: &Cache,
     ) -> Result<Option<Node>> {
-        let Reading {
-            mut node,
-            rx,
-            meta,
-            path,
-            abs,
-        } = r;
-        let out = self.read_while_waiting(&rx).map_err(|_| {
-            Error::failed(
-                "a file reader stopped",
-                "see the earlier error; retry the backup",
-            )
-        })?;
+        let Reading { mut node, meta, .. } = r;
+        let service = d.service;
         let out = out.map_err(|e| match e {
-            Error::Storage(s) if s.location == abs.display().to_string() => {
+            Error::Storage(s) if s.location == d.abs_of(&node.name).display().to_string() => {
+                let abs = d.abs_of(&node.name);
                 let cause = match s.kind {
                     StorageErrorKind::NotFound => ServiceCause::PathMissing,
                     StorageErrorKind::AccessDenied => ServiceCause::PathUnreadable,
@@ -577,7 +704,7 @@ impl<'a> Walker<'a> {
                 stats.files -= 1;
                 self.warn(format!(
                     "{service}: {} {why} while backing up; left out",
-                    path.display()
+                    d.rel_of(&node.name).display()
                 ));
                 return Ok(None);
             }
@@ -590,7 +717,7 @@ impl<'a> Walker<'a> {
         if changed {
             self.warn(format!(
                 "{service}: {} changed while it was read; recorded as read ({size} bytes)",
-                path.display()
+                d.rel_of(&node.name).display()
             ));
         } else {
             let c = CachedFile {
@@ -625,19 +752,24 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// Read a file taken from the readers' queue in this thread, and reply.
+    /// Read the files of a job taken from the readers' queue in this thread, and reply.
     pub(super) fn read_here(&self, job: Job) {
+        let r = self.read_in_this_thread(&job.reads);
+        let _ = job.reply.send(r);
+    }
+
+    /// Read `reads` in this (walker) thread: an outcome per file.
+    fn read_in_this_thread(&self, reads: &Reads) -> Vec<Result<Outcome>> {
         thread_local! {
             /// The chunking window of a walker thread that reads files (allocated once used).
             static WINDOW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let r = WINDOW.with(|window| {
-            // a file read while this thread already reads one (nested wait) gets its own window
+        WINDOW.with(|window| {
+            // files read while this thread already reads some (nested wait) get their own window
             let (mut held, mut fresh) = (window.try_borrow_mut(), Vec::new());
             let buf = held.as_deref_mut().unwrap_or(&mut fresh);
-            read_file(&job, self.store, self.id_key, buf, self.progress)
-        });
-        let _ = job.reply.send(r);
+            read_all(reads, self.store, self.id_key, buf, self.progress)
+        })
     }
 
     /// Store a tree blob; its id.
@@ -654,12 +786,11 @@ impl<'a> Walker<'a> {
 
     /// The cached state `c` of a file listed as `m`, if the file is unchanged since (and its
     /// chunks are all still stored).
-    fn unchanged<'c>(
-        &self,
-        c: Option<&'c CachedFile>,
-        m: &Listed,
-    ) -> Result<Option<&'c CachedFile>> {
-        let Some(c) = c else {
+    /// Its state goes into the new record (its chunk list moved out of the old one, which is
+    /// looked up once per name).
+    fn unchanged(&self, cache: &Cache, name: &[u8], m: &Listed) -> Result<Option<Vec<ChunkRef>>> {
+        let mut old = cache.old.borrow_mut();
+        let Some(c) = old.get_mut(name) else {
             return Ok(None);
         };
         let same =
@@ -667,12 +798,19 @@ impl<'a> Walker<'a> {
         if !same {
             return Ok(None);
         }
-        let ids: Vec<ChunkId> = c.chunks.iter().map(|r| r.id).collect();
         if self.cache.trusted() {
-            self.store.reuse_indexed(&ids)?;
-            return Ok(Some(c));
+            self.store.reuse_indexed(&c.chunks)?;
+        } else if !self.store.reuse(&c.chunks)? {
+            return Ok(None);
         }
-        Ok(self.store.reuse(&ids)?.then_some(c))
+        let chunks = c.chunks.clone();
+        let kept = CachedFile {
+            chunks: std::mem::take(&mut c.chunks),
+            ..*c
+        };
+        drop(old);
+        cache.keep(name, kept);
+        Ok(Some(chunks))
     }
 
     /// The chunker bounds of service slot `svc`.
@@ -710,7 +848,8 @@ fn service_error(service: &str, what: String, e: std::io::Error) -> Error {
 
 /// Open the listed file (only if it still is the listed regular file), read, chunk and store it.
 fn read_file(
-    job: &Job,
+    reads: &Reads,
+    job: &FileJob,
     store: &ChunkStore,
     id_key: &IdKey,
     buf: &mut Vec<u8>,
@@ -719,15 +858,16 @@ fn read_file(
     let loc = || job.path.display().to_string();
     #[cfg(test)]
     tests::opened(&job.path);
-    let opened = open::open_file(job.dir.as_fd(), &job.name, &job.listed)
+    let opened = open::open_file(reads.dir.as_fd(), &job.name, &job.listed)
         .map_err(|e| Error::io(loc(), e))?;
-    let (mut f, before) = match opened.listed() {
+    let (f, before) = match opened.listed() {
         Ok(f) => f,
         Err(why) => return Ok(Outcome::LeftOut(why)),
     };
-    let svc = job.svc;
+    let svc = reads.svc;
     let mut chunks = Vec::new();
-    let size = chunk_reader(&mut f, job.params, buf, |c| {
+    let mut r = open::Sized::new(&f, before.size);
+    let size = chunk_reader(&mut r, reads.params, buf, |c| {
         let id = id_key.chunk_id(c);
         chunks.push(ChunkRef {
             id,
@@ -754,6 +894,21 @@ fn read_file(
         size,
         changed,
     })
+}
+
+/// Read every file of `reads`, in order: an outcome each.
+fn read_all(
+    reads: &Reads,
+    store: &ChunkStore,
+    id_key: &IdKey,
+    buf: &mut Vec<u8>,
+    progress: &Progress,
+) -> Vec<Result<Outcome>> {
+    reads
+        .files
+        .iter()
+        .map(|f| read_file(reads, f, store, id_key, buf, progress))
+        .collect()
 }
 
 /// Dropping the walker closes the queue, so the readers end and the scope can join them.
@@ -1055,6 +1210,47 @@ pub(super) mod tests {
                 .recv_timeout(std::time::Duration::from_secs(60))
                 .expect("the walk waited for readers that do not exist");
             assert_eq!(root, usual.root, "{walkers} walker threads");
+        }
+    }
+
+    /// A directory's small files go to the readers in batches (one hand-off per
+    /// [`BATCH_FILES`] files), the batch left open at the end being read by the walker itself:
+    /// 150 files make two batches handed on; a directory of three files none.
+    #[test]
+    fn small_files_are_handed_on_in_batches_not_one_by_one() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        fs::create_dir_all(src.join("few")).unwrap();
+        for i in 0..150 {
+            fs::write(src.join(format!("f{i}")), format!("file {i}")).unwrap();
+        }
+        for i in 0..3 {
+            fs::write(src.join(format!("few/f{i}")), format!("few {i}")).unwrap();
+        }
+        let id_key = IdKey::generate();
+        let index = Arc::new(Index::temporary().unwrap());
+        let store = ChunkStore::start(
+            Arc::new(MemoryBackend::new()),
+            index.clone(),
+            SessionKey::generate(),
+            KeyId([0; 32]),
+            1 << 20,
+            1,
+            1,
+        );
+        let progress = Progress::default();
+        let (mut stats, params) = (WalkStats::default(), vec![ChunkerParams::default()]);
+        let handed = std::thread::scope(|scope| {
+            let args = (&store, &*index, &id_key, KeyId([0; 32]), params, &progress);
+            let w = Walker::with_readers(args, scope, 2, 0);
+            w.dir(0, "svc", &src, b"svc", &mut stats).unwrap();
+            w.batches_handed.load(std::sync::atomic::Ordering::Relaxed)
+        });
+        assert_eq!(stats.files, 153);
+        assert_eq!(handed, 150 / BATCH_FILES, "one hand-off per full batch");
+        let refs = store.finish().unwrap().refs.to_vec().unwrap();
+        for i in 0..150 {
+            assert!(refs.contains(&id_key.chunk_id(format!("file {i}").as_bytes())));
         }
     }
 

@@ -251,6 +251,6 @@ impl Walker<'_> {
             )
         })??;
         stats.add(&sub);
-        Ok(node(&h.name, NodeKind::Dir { tree }, &h.meta, 0))
+        Ok(node(h.name, NodeKind::Dir { tree }, &h.meta, 0))
     }
 }

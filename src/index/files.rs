@@ -51,6 +51,14 @@ impl CachedDir {
             .map(|i| &self.files[i].1)
     }
 
+    /// The cached state of the file `name`, to change.
+    pub fn get_mut(&mut self, name: &[u8]) -> Option<&mut CachedFile> {
+        self.files
+            .binary_search_by(|(n, _)| n.as_slice().cmp(name))
+            .ok()
+            .map(|i| &mut self.files[i].1)
+    }
+
     /// Add a file (call [`CachedDir::sort`] before storing).
     pub fn push(&mut self, name: &[u8], f: CachedFile) {
         self.files.push((name.to_vec(), f));
