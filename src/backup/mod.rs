@@ -549,8 +549,9 @@ mod tests {
     }
 
     /// An unchanged re-backup with a trusted files cache (written by the last backup, nothing
-    /// removed from the index since) probes none of its chunks in the index; an untrusted one
-    /// probes each.
+    /// removed from the index since) probes none of its chunks in the index, and looks up none
+    /// of its directories' trees (their ids are in the records); an untrusted one probes each
+    /// file's chunk and puts each tree.
     #[test]
     fn a_trusted_cache_is_not_probed_chunk_by_chunk() {
         let t = TestRepo::with_service("svc");
@@ -572,8 +573,8 @@ mod tests {
         assert_eq!(backup(&t).0, paths(&[]), "still used");
         assert_eq!(
             super::store::tests::take_probed(&index),
-            7,
-            "every file's chunk probed"
+            7 + 4,
+            "every file's chunk probed, every directory's tree put"
         );
     }
 

@@ -276,6 +276,10 @@ impl ChunkStore {
     /// `data` is only called (to copy the bytes) when the chunk must be stored.
     pub fn put(&self, id: ChunkId, kind: BlobKind, data: &[u8], svc: usize) -> Result<()> {
         self.check()?;
+        #[cfg(test)]
+        if kind == BlobKind::Tree {
+            tests::probed(self.shared.index.path(), 1);
+        }
         if !self.reference(id)? {
             return Ok(());
         }
@@ -494,8 +498,8 @@ pub(super) mod tests {
         }
     }
 
-    /// How many chunks of the files cache were probed in the index at `index` since the last
-    /// call for it.
+    /// How many chunks of the files cache were probed, and tree blobs put (each looked up), in
+    /// the index at `index` since the last call for it.
     pub(crate) fn take_probed(index: &std::path::Path) -> usize {
         let mut all = PROBED.lock().unwrap();
         let (mine, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|(p, _)| p == index);

@@ -370,8 +370,12 @@ impl<'a> Walker<'a> {
         self.read_open(d, &mut batches);
         let pending = self.subdirs_done(d, pending, stats)?;
         let tree = self.collect(d, pending, stats, &cache, &mut batches)?;
-        self.cache.put(key, cache.new.into_inner())?;
-        self.put_tree(&tree, d.svc)
+        let old_tree = cache.old.borrow().tree;
+        let id = self.put_dir_tree(&tree, d.svc, old_tree)?;
+        let mut new = cache.new.into_inner();
+        new.tree = Some(id);
+        self.cache.put(key, new)?;
+        Ok(id)
     }
 
     /// Back up the entry `name` of `d` (or hand it on); `None` if it is left out.
@@ -774,13 +778,25 @@ impl<'a> Walker<'a> {
 
     /// Store a tree blob; its id.
     pub fn put_tree(&self, tree: &Tree, svc: usize) -> Result<ChunkId> {
+        self.put_dir_tree(tree, svc, None)
+    }
+
+    /// Store a directory's tree blob, whose id was `cached` when the files cache was written:
+    /// if the cache is trusted and the id is the same, the blob is indexed still and is only
+    /// referenced, not looked up. Its id.
+    fn put_dir_tree(&self, tree: &Tree, svc: usize, cached: Option<ChunkId>) -> Result<ChunkId> {
         tree_fits(tree.nodes.len() as u64, 0)?;
         let segmented = super::segments::segmented(tree, self.store, self.id_key, svc)?;
         let tree = segmented.as_ref().unwrap_or(tree);
         let bytes = tree.encode();
         tree_fits(0, bytes.len() as u64)?;
         let id = self.id_key.chunk_id(&bytes);
-        self.store.put(id, BlobKind::Tree, &bytes, svc)?;
+        if cached == Some(id) && self.cache.trusted() {
+            let len = bytes.len() as u32;
+            self.store.reuse_indexed(&[ChunkRef { id, len }])?;
+        } else {
+            self.store.put(id, BlobKind::Tree, &bytes, svc)?;
+        }
         Ok(id)
     }
 

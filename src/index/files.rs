@@ -13,7 +13,7 @@ use super::cachefile::{self, Header, Mark, Stamp, HEADER_LEN};
 use super::Index;
 use crate::error::{Error, Result};
 use crate::format::tree::ChunkRef;
-use crate::id::KeyId;
+use crate::id::{ChunkId, KeyId};
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -40,6 +40,8 @@ pub struct CachedFile {
 pub struct CachedDir {
     /// Sorted by name, names unique (once [`CachedDir::sort`] ran or as decoded).
     pub(super) files: Vec<(Vec<u8>, CachedFile)>,
+    /// The id of the directory's tree blob when it was backed up (records of version 2).
+    pub tree: Option<ChunkId>,
 }
 
 impl CachedDir {
@@ -139,11 +141,18 @@ impl FilesCache {
         let Some(m) = cachefile::block_of(marks, key).and_then(|i| marks.get(i)) else {
             return CachedDir::default();
         };
-        let mut block = vec![0u8; m.len as usize];
-        let found = file
-            .read_exact_at(&mut block, m.at)
-            .map_err(|_| ())
-            .and_then(|()| cachefile::find(m, &block, key));
+        thread_local! {
+            /// The block read, kept by the thread for its next lookup.
+            static BLOCK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let found = BLOCK.with(|cell| {
+            let (mut held, mut fresh) = (cell.try_borrow_mut(), Vec::new());
+            let block = held.as_deref_mut().unwrap_or(&mut fresh);
+            block.resize(m.len as usize, 0);
+            file.read_exact_at(block, m.at)
+                .map_err(|_| ())
+                .and_then(|()| cachefile::find(m, block, key))
+        });
         match found {
             Ok(d) => d.unwrap_or_default(),
             Err(()) => {

@@ -6,13 +6,24 @@ use super::files::{CachedDir, CachedFile};
 use crate::format::tree::ChunkRef;
 use crate::id::ChunkId;
 
-/// The record encoding's version (its first byte).
+/// The record encoding's version (its first byte) without a tree id.
 const RECORD_VERSION: u8 = 1;
+
+/// The version of a record that holds its directory's tree id (after the version byte).
+const RECORD_VERSION_TREE: u8 = 2;
 
 impl CachedDir {
     /// The record's bytes (files in the order held: [`CachedDir::sort`] them first).
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = vec![RECORD_VERSION];
+        let mut v = match &self.tree {
+            None => vec![RECORD_VERSION],
+            Some(t) => {
+                let mut v = Vec::with_capacity(64);
+                v.push(RECORD_VERSION_TREE);
+                v.extend_from_slice(&t.0);
+                v
+            }
+        };
         put(&mut v, self.files.len() as u128);
         for (name, f) in &self.files {
             put(&mut v, name.len() as u128);
@@ -34,9 +45,15 @@ impl CachedDir {
     /// version, names non-empty and strictly ascending, nothing after the last file).
     pub fn decode(bytes: &[u8]) -> Option<CachedDir> {
         let (&version, mut rest) = bytes.split_first()?;
-        if version != RECORD_VERSION {
-            return None;
-        }
+        let tree = match version {
+            RECORD_VERSION => None,
+            RECORD_VERSION_TREE => {
+                let (id, tail) = rest.split_first_chunk::<32>()?;
+                rest = tail;
+                Some(ChunkId(*id))
+            }
+            _ => return None,
+        };
         let count = take_u32(&mut rest)? as usize;
         let mut files: Vec<(Vec<u8>, CachedFile)> = Vec::with_capacity(count.min(rest.len()));
         for _ in 0..count {
@@ -46,7 +63,7 @@ impl CachedDir {
             }
             files.push((name.to_vec(), take_file(&mut rest)?));
         }
-        rest.is_empty().then_some(CachedDir { files })
+        rest.is_empty().then_some(CachedDir { files, tree })
     }
 }
 
@@ -180,6 +197,23 @@ mod tests {
         );
     }
 
+    /// A record with its directory's tree id (version 2) round-trips, is 32 bytes longer than
+    /// the same record without (version 1, still read), and rejects a cut id.
+    #[test]
+    fn a_record_with_its_tree_id_round_trips() {
+        let mut d = sample();
+        let v1 = d.encode();
+        d.tree = Some(ChunkId([9; 32]));
+        let v2 = d.encode();
+        assert_eq!((v1[0], v2[0]), (1, 2));
+        assert_eq!(v2.len(), v1.len() + 32);
+        assert_eq!(CachedDir::decode(&v2), Some(d.clone()));
+        assert_eq!(CachedDir::decode(&v1).unwrap().tree, None);
+        for cut in 1..34 {
+            assert_eq!(CachedDir::decode(&v2[..cut]), None, "cut at {cut}");
+        }
+    }
+
     #[test]
     fn anything_but_a_canonical_record_is_rejected() {
         let good = sample().encode();
@@ -189,9 +223,9 @@ mod tests {
         let mut long = good.clone();
         long.push(0);
         assert_eq!(CachedDir::decode(&long), None, "trailing byte");
-        let mut v2 = good.clone();
-        v2[0] = 2;
-        assert_eq!(CachedDir::decode(&v2), None, "unknown version");
+        let mut v3 = good.clone();
+        v3[0] = 3;
+        assert_eq!(CachedDir::decode(&v3), None, "unknown version");
         let mut unsorted = CachedDir::default();
         unsorted.push(b"b", sample().files[0].1.clone());
         unsorted.push(b"a", sample().files[0].1.clone());
