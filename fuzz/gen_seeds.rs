@@ -163,6 +163,9 @@ fn main() {
     record.sort();
     put(dir, "dir_record", "empty", &CachedDir::default().encode());
     put(dir, "dir_record", "three", &record.encode());
+    let mut with_tree = record.clone();
+    with_tree.tree = Some(ChunkId([5; 32]));
+    put(dir, "dir_record", "three-tree", &with_tree.encode());
 
     // files_cache: a files cache file of three directories, and an empty one
     let stamp = cairn::index::Stamp {
