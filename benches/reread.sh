@@ -8,9 +8,10 @@
 # SRC defaults to a mixed data set built once in $DATA (default /tmp/reread-data, ~2.1 GB: two
 # 570 MB pg_dump files and the 53k small files of `src` gen1 from ../shared/bench's datasets, and
 # 512 MiB that do not compress); delete it afterwards (`rm -rf /tmp/reread-data`). For each BIN:
-# `init`, one path service on SRC, a first backup (timed), then REPS times: remove REPO/local/index
-# (what `recover` leaves: a fresh index, no files cache), `verify` (rebuilds the index from the
-# pack headers, as `recover` does; timed apart), and the backup that re-reads everything (timed).
+# `init`, one path service on SRC, a first backup (timed), then REPS times: remove
+# REPO/local/index, REPO/local/chunks and REPO/local/files-cache (what `recover` leaves: a fresh
+# index, no files cache), `verify` (rebuilds the index from the pack headers, as `recover` does;
+# timed apart), and the backup that re-reads everything (timed).
 # Figures are with the data in the page cache (read twice before the first timing), or with
 # COLD=1, with the data set's pages dropped from it before each re-read (posix_fadvise DONTNEED on
 # its files only: other processes' cache is left alone), as after a restore larger than memory.
@@ -77,7 +78,7 @@ print(f'{sys.argv[1]} {e:.2f} s {b/1e6/e:.0f} MB/s cpu {u+s:.2f} s rss {m/1024:.
 echo "$LABEL: $SRC, $BYTES bytes, load $(cut -d' ' -f1 /proc/loadavg)"
 timed first "$BIN" --repo "$REPO" backup --quiet
 for _ in $(seq "$REPS"); do
-  rm -rf "$REPO/local/index"
+  rm -rf "$REPO/local/index" "$REPO/local/chunks" "$REPO/local/files-cache"
   timed rebuild-index "$BIN" --repo "$REPO" verify
   [[ -n ${COLD:-} ]] && evict "$SRC"
   timed "reread${COLD:+-cold}" "$BIN" --repo "$REPO" backup --quiet
