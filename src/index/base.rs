@@ -172,7 +172,9 @@ impl Index {
             return Ok(true);
         }
         let removals = self.stamp()?.removals;
-        Ok(self.base_file().is_some_and(|f| f.stamp().removals != removals))
+        Ok(self
+            .base_file()
+            .is_some_and(|f| f.stamp().removals != removals))
     }
 
     /// Write a new base of the old one's live entries and sled's level (sled's win), put it in
@@ -270,15 +272,17 @@ fn base_records(
             "nothing to do: it is rebuilt from the pack headers at the next job",
         )
     };
-    file.into_iter().flat_map(|f| f.blocks()).flat_map(move |b| {
-        let recs: Vec<Result<(ChunkId, Vec<u8>)>> = match b {
-            Err(()) => vec![Err(damaged())],
-            Ok(b) => records::<ChunkId>(&b)
-                .map(|r| r.map(|(k, v)| (k, v.to_vec())).ok_or_else(damaged))
-                .collect(),
-        };
-        recs
-    })
+    file.into_iter()
+        .flat_map(|f| f.blocks())
+        .flat_map(move |b| {
+            let recs: Vec<Result<(ChunkId, Vec<u8>)>> = match b {
+                Err(()) => vec![Err(damaged())],
+                Ok(b) => records::<ChunkId>(&b)
+                    .map(|r| r.map(|(k, v)| (k, v.to_vec())).ok_or_else(damaged))
+                    .collect(),
+            };
+            recs
+        })
 }
 
 /// The live entries of a base and of sled's level, in key order; sled's entry wins a key both
@@ -308,6 +312,8 @@ impl<B: Iterator<Item = Result<(ChunkId, Vec<u8>)>>> Iterator for Union<'_, B> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
+            // (sled's keys are chunk ids; anything else is skipped)
+            while self.level.next_if(|(k, _)| k.len() != 32).is_some() {}
             let from_level = self.level.peek().map(|(k, _)| &k[..]);
             let from_base = match self.base.peek() {
                 Some(Err(_)) => return self.base.next(),
@@ -327,10 +333,7 @@ impl<B: Iterator<Item = Result<(ChunkId, Vec<u8>)>>> Iterator for Union<'_, B> {
                 }
                 (Some(_), _) => {
                     let (k, v) = self.level.next()?;
-                    let Ok(k) = <[u8; 32]>::try_from(&k[..]) else {
-                        continue;
-                    };
-                    (ChunkId(k), v.to_vec())
+                    (ChunkId(k.as_ref().try_into().ok()?), v.to_vec())
                 }
                 (None, Some(_)) => self.base.next()?.ok()?,
             };

@@ -65,7 +65,11 @@ fn lookups_find_entries_in_each_level_and_across_merges() {
     let idx = open(d.path());
     for i in 0..400 {
         let want = if i < 250 { (a, i) } else { (b, i + 1000) };
-        assert_eq!(at(&idx, i), Some(want), "chunk {i} after a merge and a reopen");
+        assert_eq!(
+            at(&idx, i),
+            Some(want),
+            "chunk {i} after a merge and a reopen"
+        );
     }
     assert_eq!(idx.chunk_count(), 400);
 }
@@ -76,7 +80,8 @@ fn a_full_sled_level_is_merged_by_add_pack() {
     let d = tempfile::tempdir().unwrap();
     let idx = open(d.path());
     let n = MERGE_AT as u32;
-    idx.add_pack(PackId([1; 32]), 9, &header(0..n / 2, 0)).unwrap();
+    idx.add_pack(PackId([1; 32]), 9, &header(0..n / 2, 0))
+        .unwrap();
     assert_eq!(idx.chunks.len(), n as usize / 2);
     idx.add_pack(PackId([2; 32]), 9, &header(n / 2..n + 5, 0))
         .unwrap();
@@ -201,7 +206,10 @@ fn a_damaged_base_file_gives_a_rebuild_with_correct_locations() {
         let idx = open(d.path());
         for (c, p, off) in &want {
             let got = idx.lookup(c).unwrap().map(|l| (l.pack, l.offset));
-            assert!(got.is_none() || got == Some((*p, *off)), "{what}: a wrong location");
+            assert!(
+                got.is_none() || got == Some((*p, *off)),
+                "{what}: a wrong location"
+            );
         }
         drop(idx);
         let idx = open(d.path());
@@ -223,12 +231,18 @@ fn a_layout_4_index_opens_and_keeps_its_chunks() {
     idx.add_pack(a, 9, &header(0..100, 0)).unwrap();
     let stamp = idx.stamp().unwrap();
     // what layout 4 left: every chunk in sled, no counter, no base file
-    idx.db.insert(super::super::VERSION_KEY, &4u32.to_le_bytes()).unwrap();
+    idx.db
+        .insert(super::super::VERSION_KEY, &4u32.to_le_bytes())
+        .unwrap();
     idx.db.remove(super::super::NEXT_ORDINAL_KEY).unwrap();
     idx.flush().unwrap();
     drop(idx);
     let idx = open(d.path());
-    assert_eq!(idx.stamp().unwrap(), stamp, "same instance: the files cache stays trusted");
+    assert_eq!(
+        idx.stamp().unwrap(),
+        stamp,
+        "same instance: the files cache stays trusted"
+    );
     assert_eq!(at(&idx, 42), Some((a, 42)));
     idx.add_pack(PackId([2; 32]), 9, &header(100..101, 0))
         .unwrap();
@@ -242,7 +256,8 @@ fn a_layout_4_index_opens_and_keeps_its_chunks() {
 fn lookups_stay_correct_while_merges_run() {
     let d = tempfile::tempdir().unwrap();
     let idx = std::sync::Arc::new(open(d.path()));
-    idx.add_pack(PackId([0; 32]), 9, &header(0..2000, 0)).unwrap();
+    idx.add_pack(PackId([0; 32]), 9, &header(0..2000, 0))
+        .unwrap();
     idx.merge().unwrap();
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..2)

@@ -369,7 +369,11 @@ fn take_record<'a, K: FileKey>(rest: &mut &'a [u8]) -> Option<(K, &'a [u8])> {
 /// The record bytes of `key` in the block `block` (checked against `mark`): `Ok(None)` if the
 /// block holds none, `Err(())` if the block is damaged (its check, order or a record do not hold).
 #[allow(clippy::result_unit_err)]
-pub fn find<'a, K: FileKey>(mark: &Mark<K>, block: &'a [u8], key: &K) -> Result<Option<&'a [u8]>, ()> {
+pub fn find<'a, K: FileKey>(
+    mark: &Mark<K>,
+    block: &'a [u8],
+    key: &K,
+) -> Result<Option<&'a [u8]>, ()> {
     if check_of(&[block]) != mark.check {
         return Err(());
     }
@@ -391,6 +395,9 @@ pub fn find<'a, K: FileKey>(mark: &Mark<K>, block: &'a [u8], key: &K) -> Result<
     Ok(None)
 }
 
+/// A whole file decoded: its header and its records in key order.
+pub type Decoded<K, T> = (Header<K>, Vec<(K, T)>);
+
 /// The header and every record of a whole file held in `bytes`, in key order, each record
 /// accepted by `decode`; `None` unless the file is well-formed throughout (header, sparse index,
 /// blocks and records, keys ascending). For tests, diagnostics and fuzzing: a job reads one block
@@ -398,7 +405,7 @@ pub fn find<'a, K: FileKey>(mark: &Mark<K>, block: &'a [u8], key: &K) -> Result<
 pub fn decode_with<K: FileKey, T>(
     bytes: &[u8],
     decode: impl Fn(&[u8]) -> Option<T>,
-) -> Option<(Header<K>, Vec<(K, T)>)> {
+) -> Option<Decoded<K, T>> {
     let h = Header::<K>::decode(bytes)?;
     if h.file_len()? != bytes.len() as u64 {
         return None;
