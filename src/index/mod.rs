@@ -151,7 +151,8 @@ impl Index {
         Self::from_db(db, Some(path.to_path_buf()))
     }
 
-    /// A throw-away index in a temporary directory (verify of a target, recovery).
+    /// A throw-away index in a temporary directory (verify of a target, recovery). It has no
+    /// base file: every chunk stays in sled's level (merges need a path).
     pub fn temporary() -> Result<Self> {
         let db = sled::Config::new()
             .temporary(true)
