@@ -28,8 +28,8 @@ const FILE_NAME: &str = "chunks";
 /// the index's sled level goes with. Missing: no base.
 pub(super) const BASE_KEY: &[u8] = b"cairn-index-base";
 /// Merge once sled's level holds this many entries. Measured on the first backup of one million
-/// files (benches/RESULTS.md, "A two-level chunk index"): peak RSS 134-148 MB at 64Ki, 108-118 MB
-/// at 16Ki, 123 MB at 8Ki, with no time cost within the noise (each merge rewrites the base: 61
+/// files (benches/RESULTS.md, "A two-level chunk index"): peak RSS 134-148 MB at 64Ki, 108-127 MB
+/// at 16Ki, 123 MB at 8Ki; time within the noise of a loaded machine (each merge rewrites the base: 61
 /// merges of up to 45 MB at 16Ki).
 pub(super) const MERGE_AT: usize = 16 << 10;
 
