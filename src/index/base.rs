@@ -29,8 +29,8 @@ const FILE_NAME: &str = "chunks";
 pub(super) const BASE_KEY: &[u8] = b"cairn-index-base";
 /// Merge once sled's level holds this many entries. Measured on the first backup of one million
 /// files (benches/RESULTS.md, "A two-level chunk index"): peak RSS 134-148 MB at 64Ki, 108-127 MB
-/// at 16Ki, 123 MB at 8Ki; time within the noise of a loaded machine (each merge rewrites the base: 61
-/// merges of up to 45 MB at 16Ki).
+/// at 16Ki, 123 MB at 8Ki; the time within the noise of a loaded machine (each merge rewrites the
+/// base: 61 merges of up to 45 MB at 16Ki).
 pub(super) const MERGE_AT: usize = 16 << 10;
 
 /// The base level's state in an open index.
