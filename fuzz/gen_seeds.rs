@@ -179,6 +179,16 @@ fn main() {
     put(dir, "files_cache", "three", &cairn::index::cachefile::encode_file(stamp, &dirs));
     put(dir, "files_cache", "empty", &cairn::index::cachefile::encode_file(stamp, &[]));
 
+    // chunk_base: the chunk index's base file of three chunks (locations as the index encodes
+    // them: ordinal, offset, length, raw_len varints and the kind), and an empty one
+    let chunks: Vec<(ChunkId, Vec<u8>)> = [2u8, 4, 200]
+        .iter()
+        .map(|&k| (ChunkId([k; 32]), vec![k % 3, 0x80, 0x01, 60, 5, 0]))
+        .collect();
+    put(dir, "chunk_base", "three", &cairn::index::cachefile::encode_raw(stamp, &chunks));
+    let none: &[(ChunkId, Vec<u8>)] = &[];
+    put(dir, "chunk_base", "empty", &cairn::index::cachefile::encode_raw(stamp, none));
+
     // the fuzz targets' fixed repository key and id (see fuzz_targets/*.rs)
     let key = SigningKey::from_seed(&[42; 32]);
     let repo_id = [6u8; 16];

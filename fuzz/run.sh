@@ -23,7 +23,7 @@ else
     limit=(-max_total_time="$seconds")
     what="${seconds}s"
 fi
-all=(pack_header tree segment manifest envelope config sealed_key signed decompress text smb_negotiate dir_record files_cache)
+all=(pack_header tree segment manifest envelope config sealed_key signed decompress text smb_negotiate dir_record files_cache chunk_base)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let whole = cachefile::decode_file(data);
-    if let Some(h) = Header::decode(data) {
+    if let Some(h) = Header::<DirKey>::decode(data) {
         let at = usize::try_from(h.index_at).unwrap_or(usize::MAX);
         if let Some(marks) = data.get(at..).and_then(|b| cachefile::marks(&h, b)) {
             for m in &marks {
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // records of a block parse or stop, whatever the bytes
-    for r in cachefile::records(data) {
+    for r in cachefile::records::<DirKey>(data) {
         if r.is_none() {
             break;
         }

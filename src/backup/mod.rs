@@ -565,7 +565,7 @@ mod tests {
         let cache = t.ctl.local().join("files-cache");
         let mut bytes = std::fs::read(&cache).unwrap();
         bytes[28] ^= 1; // the count of removals
-        let h = crate::index::cachefile::Header::decode(&bytes).unwrap();
+        let h = crate::index::cachefile::Header::<crate::index::DirKey>::decode(&bytes).unwrap();
         let at = h.index_at as usize;
         let check = crate::index::cachefile::check_of(&[&h.fields(), &bytes[at..]]);
         bytes[48..64].copy_from_slice(&check);

@@ -1,25 +1,67 @@
-//! The byte layout of the files cache file `REPO/local/files-cache` (FORMAT.md section 10.1):
-//! a header, blocks of directory records sorted by [`DirKey`], and a sparse index of the blocks.
-//! Pure encoding and decoding, no I/O ([`super::files`] reads and writes the file). The decoders
-//! take only well-formed input and never panic on any other.
+//! The byte layout of the sorted block files under `REPO/local` (FORMAT.md sections 10.1 and
+//! 10.2): a header, blocks of records sorted by key, and a sparse index of the blocks. One layout,
+//! two files, told apart by their key type ([`FileKey`]): the files cache `files-cache` (records
+//! by [`DirKey`]) and the chunk index's base `chunks` (records by [`ChunkId`]). Pure encoding and
+//! decoding, no I/O ([`super::blockfile`] reads and writes the files). The decoders take only
+//! well-formed input and never panic on any other.
 
 use super::files::{CachedDir, DirKey};
+use crate::id::ChunkId;
+use std::marker::PhantomData;
 
-/// The file's first bytes.
-pub const MAGIC: &[u8; 8] = b"cairn-fc";
-/// The layout described in FORMAT.md section 10.1.
-pub const FILE_VERSION: u32 = 1;
 /// Bytes of the header.
 pub const HEADER_LEN: usize = 64;
-/// Bytes of one sparse index entry.
-pub const MARK_LEN: usize = 44;
 /// A block is closed once it holds at least this many bytes (a lookup reads one block).
 pub const BLOCK_TARGET: usize = 4 << 10;
 /// Bytes of a truncated blake3 check.
 const CHECK: usize = 16;
 
+/// The key of a sorted block file, and through it the file's magic and version.
+pub trait FileKey: Copy + Ord + std::fmt::Debug {
+    /// Bytes of a key.
+    const LEN: usize;
+    /// The file's first bytes.
+    const MAGIC: &'static [u8; 8];
+    /// The file's layout version.
+    const VERSION: u32;
+    /// The key's bytes (`LEN` of them; byte order is key order).
+    fn bytes(&self) -> &[u8];
+    /// A key from exactly `LEN` bytes.
+    fn from_bytes(b: &[u8]) -> Option<Self>;
+}
+
+impl FileKey for DirKey {
+    const LEN: usize = 16;
+    const MAGIC: &'static [u8; 8] = b"cairn-fc";
+    const VERSION: u32 = 1;
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+    fn from_bytes(b: &[u8]) -> Option<Self> {
+        b.try_into().ok().map(DirKey)
+    }
+}
+
+impl FileKey for ChunkId {
+    const LEN: usize = 32;
+    const MAGIC: &'static [u8; 8] = b"cairn-ci";
+    const VERSION: u32 = 1;
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+    fn from_bytes(b: &[u8]) -> Option<Self> {
+        b.try_into().ok().map(ChunkId)
+    }
+}
+
+/// Bytes of one sparse index entry of a file keyed by `K`.
+pub const fn mark_len<K: FileKey>() -> usize {
+    K::LEN + 28
+}
+
 /// What makes the chunk ids of a files cache trustworthy: the index instance they were all
-/// indexed in, and that index's count of removals when the cache was written.
+/// indexed in, and that index's count of removals when the cache was written. (The chunk index's
+/// base file carries the same pair: the instance it belongs to, the removals when it was merged.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stamp {
     /// The random id of the chunk index instance (new whenever the index is created or rebuilt).
@@ -30,8 +72,8 @@ pub struct Stamp {
 
 /// The header's fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    /// The index state the records' chunk ids were all indexed in.
+pub struct Header<K> {
+    /// The index state the records were written in.
     pub stamp: Stamp,
     /// Where the sparse index starts (the end of the last block).
     pub index_at: u64,
@@ -39,13 +81,14 @@ pub struct Header {
     pub blocks: u32,
     /// blake3 of the header's first 48 bytes and the sparse index, truncated.
     pub check: [u8; CHECK],
+    key: PhantomData<K>,
 }
 
 /// One sparse index entry: a block's first key, place and check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mark {
+pub struct Mark<K> {
     /// The key of the block's first record.
-    pub first: DirKey,
+    pub first: K,
     /// Offset of the block in the file.
     pub at: u64,
     /// Its length.
@@ -65,12 +108,12 @@ pub fn check_of(parts: &[&[u8]]) -> [u8; CHECK] {
     c
 }
 
-impl Header {
+impl<K: FileKey> Header<K> {
     /// The header's first 48 bytes (all but the check).
     pub fn fields(&self) -> [u8; 48] {
         let mut b = [0u8; 48];
-        b[..8].copy_from_slice(MAGIC);
-        b[8..12].copy_from_slice(&FILE_VERSION.to_le_bytes());
+        b[..8].copy_from_slice(K::MAGIC);
+        b[8..12].copy_from_slice(&K::VERSION.to_le_bytes());
         b[12..28].copy_from_slice(&self.stamp.instance);
         b[28..36].copy_from_slice(&self.stamp.removals.to_le_bytes());
         b[36..44].copy_from_slice(&self.index_at.to_le_bytes());
@@ -89,9 +132,9 @@ impl Header {
     /// A header from its bytes: `None` unless the magic and version are this layout's and the
     /// sparse index starts after the header. (The check is verified with the sparse index,
     /// [`marks`].)
-    pub fn decode(b: &[u8]) -> Option<Header> {
+    pub fn decode(b: &[u8]) -> Option<Header<K>> {
         let b: &[u8; HEADER_LEN] = b.get(..HEADER_LEN)?.try_into().ok()?;
-        if &b[..8] != MAGIC || u32::from_le_bytes(b[8..12].try_into().ok()?) != FILE_VERSION {
+        if &b[..8] != K::MAGIC || u32::from_le_bytes(b[8..12].try_into().ok()?) != K::VERSION {
             return None;
         }
         let h = Header {
@@ -102,6 +145,7 @@ impl Header {
             index_at: u64::from_le_bytes(b[36..44].try_into().ok()?),
             blocks: u32::from_le_bytes(b[44..48].try_into().ok()?),
             check: b[48..].try_into().ok()?,
+            key: PhantomData,
         };
         (h.index_at >= HEADER_LEN as u64).then_some(h)
     }
@@ -109,27 +153,28 @@ impl Header {
     /// The length of a file with this header.
     pub fn file_len(&self) -> Option<u64> {
         self.index_at
-            .checked_add(u64::from(self.blocks).checked_mul(MARK_LEN as u64)?)
+            .checked_add(u64::from(self.blocks).checked_mul(mark_len::<K>() as u64)?)
     }
 }
 
-impl Mark {
+impl<K: FileKey> Mark<K> {
     /// The entry's bytes.
-    pub fn encode(&self) -> [u8; MARK_LEN] {
-        let mut b = [0u8; MARK_LEN];
-        b[..16].copy_from_slice(&self.first.0);
-        b[16..24].copy_from_slice(&self.at.to_le_bytes());
-        b[24..28].copy_from_slice(&self.len.to_le_bytes());
-        b[28..].copy_from_slice(&self.check);
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(mark_len::<K>());
+        b.extend_from_slice(self.first.bytes());
+        b.extend_from_slice(&self.at.to_le_bytes());
+        b.extend_from_slice(&self.len.to_le_bytes());
+        b.extend_from_slice(&self.check);
         b
     }
 
-    fn decode(b: &[u8]) -> Option<Mark> {
+    fn decode(b: &[u8]) -> Option<Mark<K>> {
+        let n = K::LEN;
         Some(Mark {
-            first: DirKey(b.get(..16)?.try_into().ok()?),
-            at: u64::from_le_bytes(b.get(16..24)?.try_into().ok()?),
-            len: u32::from_le_bytes(b.get(24..28)?.try_into().ok()?),
-            check: b.get(28..MARK_LEN)?.try_into().ok()?,
+            first: K::from_bytes(b.get(..n)?)?,
+            at: u64::from_le_bytes(b.get(n..n + 8)?.try_into().ok()?),
+            len: u32::from_le_bytes(b.get(n + 8..n + 12)?.try_into().ok()?),
+            check: b.get(n + 12..n + 28)?.try_into().ok()?,
         })
     }
 }
@@ -137,16 +182,16 @@ impl Mark {
 /// The sparse index `b` of a file with header `h`: `None` unless it matches the header's check,
 /// holds `h.blocks` entries whose first keys strictly ascend, and its blocks are non-empty and
 /// follow each other from the header's end to the sparse index.
-pub fn marks(h: &Header, b: &[u8]) -> Option<Vec<Mark>> {
-    if b.len() as u64 != u64::from(h.blocks).checked_mul(MARK_LEN as u64)? {
+pub fn marks<K: FileKey>(h: &Header<K>, b: &[u8]) -> Option<Vec<Mark<K>>> {
+    if b.len() as u64 != u64::from(h.blocks).checked_mul(mark_len::<K>() as u64)? {
         return None;
     }
     if check_of(&[&h.fields(), b]) != h.check {
         return None;
     }
-    let mut out: Vec<Mark> = Vec::with_capacity(h.blocks as usize);
+    let mut out: Vec<Mark<K>> = Vec::with_capacity(h.blocks as usize);
     let mut next = HEADER_LEN as u64;
-    for e in b.chunks_exact(MARK_LEN) {
+    for e in b.chunks_exact(mark_len::<K>()) {
         let m = Mark::decode(e)?;
         if m.at != next || m.len == 0 || out.last().is_some_and(|p| p.first >= m.first) {
             return None;
@@ -158,13 +203,13 @@ pub fn marks(h: &Header, b: &[u8]) -> Option<Vec<Mark>> {
 }
 
 /// The index of the block that would hold `key`, if any.
-pub fn block_of(marks: &[Mark], key: &DirKey) -> Option<usize> {
+pub fn block_of<K: FileKey>(marks: &[Mark<K>], key: &K) -> Option<usize> {
     marks.partition_point(|m| m.first <= *key).checked_sub(1)
 }
 
 /// Append one record (`key` ‖ LEB128 length ‖ the record's bytes) to a block.
-pub fn put_record(block: &mut Vec<u8>, key: &DirKey, record: &[u8]) {
-    block.extend_from_slice(&key.0);
+pub fn put_record<K: FileKey>(block: &mut Vec<u8>, key: &K, record: &[u8]) {
+    block.extend_from_slice(key.bytes());
     let mut n = record.len() as u64;
     while n >= 0x80 {
         block.push((n as u8) | 0x80);
@@ -176,16 +221,16 @@ pub fn put_record(block: &mut Vec<u8>, key: &DirKey, record: &[u8]) {
 
 /// Lays records out in blocks: [`Builder::push`] each record in ascending key order (a key not
 /// above the last one is skipped), write each block it closes, then [`Builder::finish`].
-pub struct Builder {
+pub struct Builder<K> {
     block: Vec<u8>,
-    first: Option<DirKey>,
-    last: Option<DirKey>,
+    first: Option<K>,
+    last: Option<K>,
     at: u64,
     marks: Vec<u8>,
     records: u64,
 }
 
-impl Default for Builder {
+impl<K> Default for Builder<K> {
     fn default() -> Self {
         Builder {
             block: Vec::new(),
@@ -198,7 +243,7 @@ impl Default for Builder {
     }
 }
 
-/// The end of a files cache file: the last block (if any), the sparse index and the header,
+/// The end of a sorted block file: the last block (if any), the sparse index and the header,
 /// which goes at offset 0.
 pub struct Tail {
     /// The last block, written after the others.
@@ -211,10 +256,10 @@ pub struct Tail {
     pub records: u64,
 }
 
-impl Builder {
+impl<K: FileKey> Builder<K> {
     /// Add a record; a block to write next if this closed one. `None` also for a record too
     /// large for a block (over 4 GiB), which is left out.
-    pub fn push(&mut self, key: DirKey, record: &[u8]) -> Option<Vec<u8>> {
+    pub fn push(&mut self, key: K, record: &[u8]) -> Option<Vec<u8>> {
         if self.last.is_some_and(|l| l >= key) || record.len() > u32::MAX as usize / 2 {
             return None;
         }
@@ -244,11 +289,12 @@ impl Builder {
     /// The last block, sparse index and header of a file stamped `stamp`.
     pub fn finish(mut self, stamp: Stamp) -> Tail {
         let block = self.close();
-        let mut h = Header {
+        let mut h = Header::<K> {
             stamp,
             index_at: self.at,
-            blocks: (self.marks.len() / MARK_LEN) as u32,
+            blocks: (self.marks.len() / mark_len::<K>()) as u32,
             check: [0; CHECK],
+            key: PhantomData,
         };
         h.check = check_of(&[&h.fields(), &self.marks]);
         Tail {
@@ -260,13 +306,13 @@ impl Builder {
     }
 }
 
-/// A whole files cache file of `records` (ascending keys) in memory (tests, fuzz seeds; a backup
-/// writes its file block by block).
-pub fn encode_file(stamp: Stamp, records: &[(DirKey, CachedDir)]) -> Vec<u8> {
+/// A whole file of `records` (ascending keys) in memory (tests, fuzz seeds; a job writes its
+/// file block by block).
+pub fn encode_raw<K: FileKey, R: AsRef<[u8]>>(stamp: Stamp, records: &[(K, R)]) -> Vec<u8> {
     let mut b = Builder::default();
     let mut out = vec![0u8; HEADER_LEN];
-    for (k, d) in records {
-        if let Some(block) = b.push(*k, &d.encode()) {
+    for (k, r) in records {
+        if let Some(block) = b.push(*k, r.as_ref()) {
             out.extend_from_slice(&block);
         }
     }
@@ -277,9 +323,15 @@ pub fn encode_file(stamp: Stamp, records: &[(DirKey, CachedDir)]) -> Vec<u8> {
     out
 }
 
+/// A whole files cache file of `records` (ascending keys) in memory.
+pub fn encode_file(stamp: Stamp, records: &[(DirKey, CachedDir)]) -> Vec<u8> {
+    let encoded: Vec<(DirKey, Vec<u8>)> = records.iter().map(|(k, d)| (*k, d.encode())).collect();
+    encode_raw(stamp, &encoded)
+}
+
 /// The records of a block, in order: each `(key, record bytes)`, or `None` for bytes that do
 /// not parse (the iteration then ends).
-pub fn records(block: &[u8]) -> impl Iterator<Item = Option<(DirKey, &[u8])>> {
+pub fn records<K: FileKey>(block: &[u8]) -> impl Iterator<Item = Option<(K, &[u8])>> {
     let mut rest = block;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -293,10 +345,10 @@ pub fn records(block: &[u8]) -> impl Iterator<Item = Option<(DirKey, &[u8])>> {
     })
 }
 
-fn take_record<'a>(rest: &mut &'a [u8]) -> Option<(DirKey, &'a [u8])> {
-    let (key, tail) = rest.split_first_chunk::<16>()?;
+fn take_record<'a, K: FileKey>(rest: &mut &'a [u8]) -> Option<(K, &'a [u8])> {
+    let key = K::from_bytes(rest.get(..K::LEN)?)?;
     let mut n: u64 = 0;
-    let mut tail = tail;
+    let mut tail = rest.get(K::LEN..)?;
     for i in 0..5 {
         let (&b, t) = tail.split_first()?;
         tail = t;
@@ -308,28 +360,32 @@ fn take_record<'a>(rest: &mut &'a [u8]) -> Option<(DirKey, &'a [u8])> {
             let n = usize::try_from(n).ok().filter(|&n| n <= tail.len())?;
             let (record, t) = tail.split_at(n);
             *rest = t;
-            return Some((DirKey(*key), record));
+            return Some((key, record));
         }
     }
     None
 }
 
-/// The record of `key` in the block `block` (checked against `mark`): `Ok(None)` if the block
-/// holds none, `Err(())` if the block is damaged (its check, order or a record do not hold).
+/// The record bytes of `key` in the block `block` (checked against `mark`): `Ok(None)` if the
+/// block holds none, `Err(())` if the block is damaged (its check, order or a record do not hold).
 #[allow(clippy::result_unit_err)]
-pub fn find(mark: &Mark, block: &[u8], key: &DirKey) -> Result<Option<CachedDir>, ()> {
+pub fn find<'a, K: FileKey>(
+    mark: &Mark<K>,
+    block: &'a [u8],
+    key: &K,
+) -> Result<Option<&'a [u8]>, ()> {
     if check_of(&[block]) != mark.check {
         return Err(());
     }
-    let mut prev: Option<DirKey> = None;
-    for r in records(block) {
+    let mut prev: Option<K> = None;
+    for r in records::<K>(block) {
         let (k, bytes) = r.ok_or(())?;
         let first_ok = prev.is_some() || k == mark.first;
         if !first_ok || prev.is_some_and(|p| p >= k) {
             return Err(());
         }
         if k == *key {
-            return CachedDir::decode(bytes).map(Some).ok_or(());
+            return Ok(Some(bytes));
         }
         if k > *key {
             return Ok(None);
@@ -339,31 +395,45 @@ pub fn find(mark: &Mark, block: &[u8], key: &DirKey) -> Result<Option<CachedDir>
     Ok(None)
 }
 
-/// Every record of a whole files cache file held in `bytes`, in key order; `None` unless the
-/// file is well-formed throughout (header, sparse index, blocks and records, keys ascending).
-/// For tests, diagnostics and fuzzing: a backup reads one block per lookup, never the whole file.
-pub fn decode_file(bytes: &[u8]) -> Option<Vec<(DirKey, CachedDir)>> {
-    let h = Header::decode(bytes)?;
+/// A whole file decoded: its header and its records in key order.
+pub type Decoded<K, T> = (Header<K>, Vec<(K, T)>);
+
+/// The header and every record of a whole file held in `bytes`, in key order, each record
+/// accepted by `decode`; `None` unless the file is well-formed throughout (header, sparse index,
+/// blocks and records, keys ascending). For tests, diagnostics and fuzzing: a job reads one block
+/// per lookup, never the whole file.
+pub fn decode_with<K: FileKey, T>(
+    bytes: &[u8],
+    decode: impl Fn(&[u8]) -> Option<T>,
+) -> Option<Decoded<K, T>> {
+    let h = Header::<K>::decode(bytes)?;
     if h.file_len()? != bytes.len() as u64 {
         return None;
     }
     let marks = marks(&h, bytes.get(usize::try_from(h.index_at).ok()?..)?)?;
-    let mut out: Vec<(DirKey, CachedDir)> = Vec::new();
+    let mut out: Vec<(K, T)> = Vec::new();
+    let mut last: Option<K> = None;
     for m in &marks {
         let at = usize::try_from(m.at).ok()?;
         let block = bytes.get(at..at.checked_add(m.len as usize)?)?;
         if check_of(&[block]) != m.check {
             return None;
         }
-        for (i, r) in records(block).enumerate() {
+        for (i, r) in records::<K>(block).enumerate() {
             let (k, rec) = r?;
-            if (i == 0 && k != m.first) || out.last().is_some_and(|(p, _)| *p >= k) {
+            if (i == 0 && k != m.first) || last.is_some_and(|p| p >= k) {
                 return None;
             }
-            out.push((k, CachedDir::decode(rec)?));
+            last = Some(k);
+            out.push((k, decode(rec)?));
         }
     }
-    Some(out)
+    Some((h, out))
+}
+
+/// Every record of a whole files cache file held in `bytes` ([`decode_with`]).
+pub fn decode_file(bytes: &[u8]) -> Option<Vec<(DirKey, CachedDir)>> {
+    decode_with(bytes, CachedDir::decode).map(|(_, r)| r)
 }
 
 #[cfg(test)]
@@ -399,7 +469,7 @@ mod tests {
         let mut b = Vec::new();
         put_record(&mut b, &DirKey([1; 16]), &[9; 200]);
         put_record(&mut b, &DirKey([2; 16]), &[]);
-        let got: Vec<_> = records(&b).collect();
+        let got: Vec<_> = records::<DirKey>(&b).collect();
         assert_eq!(
             got,
             [
@@ -409,10 +479,10 @@ mod tests {
         );
         let mut short = b.clone();
         short.truncate(100);
-        assert_eq!(records(&short).last(), Some(None));
+        assert_eq!(records::<DirKey>(&short).last(), Some(None));
         // a redundant zero byte ending the length is not canonical
         let mut odd = vec![3u8; 16];
         odd.extend_from_slice(&[0x81, 0x00, 7]);
-        assert_eq!(records(&odd).next(), Some(None));
+        assert_eq!(records::<DirKey>(&odd).next(), Some(None));
     }
 }

@@ -206,7 +206,14 @@ impl Index {
 impl Index {
     /// [`Index::compact_if_bloated`] at the end of a job that has done its work: a failure
     /// only costs disk space, so it is logged, not raised.
+    /// The chunk index's sled level is merged into its base file first (if it holds entries or
+    /// packs were removed since the base was written).
     pub fn compact_or_warn(self) {
+        match self.merge_due() {
+            Ok(true) => self.merge_or_warn(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("chunk index not merged: {e}"),
+        }
         match self.compact_if_bloated() {
             Ok(c) if c.after < c.before => tracing::info!(
                 "local index compacted from {} to {} bytes",

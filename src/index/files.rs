@@ -9,14 +9,13 @@
 //! whole new file of the records of the directories it met, put in place only once the backup is
 //! committed ([`Index::save_files_cache`]). A damaged or unknown file is a cache miss.
 
-use super::cachefile::{self, Header, Mark, Stamp, HEADER_LEN};
+use super::blockfile::{self, BlockFile};
+use super::cachefile::Stamp;
 use super::Index;
 use crate::error::{Error, Result};
 use crate::format::tree::ChunkRef;
 use crate::id::{ChunkId, KeyId};
 use std::fs::File;
-use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -105,7 +104,7 @@ const FILE_NAME: &str = "files-cache";
 
 /// The files cache of the last complete backup, open for lookups.
 pub struct FilesCache {
-    open: Option<(File, Vec<Mark>)>,
+    open: Option<BlockFile<DirKey>>,
     trusted: bool,
     stamp: Stamp,
     warned: AtomicBool,
@@ -135,26 +134,11 @@ impl FilesCache {
 
     /// The record of a directory (empty if none, or if its block is damaged: then logged once).
     pub fn get(&self, key: &DirKey) -> CachedDir {
-        let Some((file, marks)) = &self.open else {
+        let Some(file) = &self.open else {
             return CachedDir::default();
         };
-        let Some(m) = cachefile::block_of(marks, key).and_then(|i| marks.get(i)) else {
-            return CachedDir::default();
-        };
-        thread_local! {
-            /// The block read, kept by the thread for its next lookup.
-            static BLOCK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        let found = BLOCK.with(|cell| {
-            let (mut held, mut fresh) = (cell.try_borrow_mut(), Vec::new());
-            let block = held.as_deref_mut().unwrap_or(&mut fresh);
-            block.resize(m.len as usize, 0);
-            file.read_exact_at(block, m.at)
-                .map_err(|_| ())
-                .and_then(|()| cachefile::find(m, block, key))
-        });
-        match found {
-            Ok(d) => d.unwrap_or_default(),
+        match file.get_with(key, CachedDir::decode) {
+            Ok(d) => d.flatten().unwrap_or_default(),
             Err(()) => {
                 if !self.warned.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
@@ -168,15 +152,11 @@ impl FilesCache {
 
     /// Number of records.
     pub fn len(&self) -> usize {
-        self.open.as_ref().map_or(0, |(f, marks)| {
-            let mut n = 0;
-            for m in marks {
-                let mut block = vec![0u8; m.len as usize];
-                if f.read_exact_at(&mut block, m.at).is_ok() {
-                    n += cachefile::records(&block).flatten().count();
-                }
-            }
-            n
+        self.open.as_ref().map_or(0, |f| {
+            f.blocks()
+                .flatten()
+                .map(|b| super::cachefile::records::<DirKey>(&b).flatten().count())
+                .sum()
         })
     }
 
@@ -184,25 +164,6 @@ impl FilesCache {
     pub fn is_empty(&self) -> bool {
         self.open.is_none()
     }
-}
-
-/// The header and sparse index of the files cache file `f`, if well-formed.
-fn open_file(f: &File) -> Option<Vec<Mark>> {
-    let mut h = [0u8; HEADER_LEN];
-    f.read_exact_at(&mut h, 0).ok()?;
-    let h = Header::decode(&h)?;
-    if f.metadata().ok()?.len() != h.file_len()? {
-        return None;
-    }
-    let mut index = vec![0u8; usize::try_from(h.file_len()? - h.index_at).ok()?];
-    f.read_exact_at(&mut index, h.index_at).ok()?;
-    cachefile::marks(&h, &index)
-}
-
-fn stamp_of(f: &File) -> Option<Stamp> {
-    let mut h = [0u8; HEADER_LEN];
-    f.read_exact_at(&mut h, 0).ok()?;
-    Header::decode(&h).map(|h| h.stamp)
 }
 
 fn write_error(path: &Path, e: std::io::Error) -> Error {
@@ -236,10 +197,10 @@ impl Index {
                 return Ok(cache);
             }
         };
-        match open_file(&file) {
-            Some(marks) => {
-                cache.trusted = stamp_of(&file) == Some(stamp);
-                cache.open = (!marks.is_empty()).then_some((file, marks));
+        match BlockFile::<DirKey>::open(file) {
+            Some(f) => {
+                cache.trusted = f.stamp() == stamp;
+                cache.open = (!f.is_empty()).then_some(f);
             }
             None => tracing::warn!(
                 "files cache {} damaged or of another layout; every file is read again",
@@ -261,13 +222,8 @@ impl Index {
             return Ok(0);
         };
         let tmp = path.with_file_name(format!("{FILE_NAME}.new"));
-        let n = write_file(&tmp, stamp, records)?;
-        std::fs::rename(&tmp, &path).map_err(|e| write_error(&path, e))?;
-        if let Some(dir) = path.parent() {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| write_error(&path, e))?;
-        }
+        let (n, _) = blockfile::write(&tmp, stamp, records, |e| write_error(&tmp, e))?;
+        blockfile::put_in_place(&tmp, &path, |e| write_error(&path, e))?;
         Ok(n)
     }
 
@@ -290,35 +246,9 @@ impl Index {
     }
 }
 
-/// Write a files cache file at `path`: header, blocks of records, sparse index; synced.
-fn write_file(
-    path: &Path,
-    stamp: Stamp,
-    records: impl Iterator<Item = Result<(DirKey, Vec<u8>)>>,
-) -> Result<u64> {
-    let err = |e| write_error(path, e);
-    let file = File::create(path).map_err(err)?;
-    let mut w = std::io::BufWriter::with_capacity(64 << 10, &file);
-    w.write_all(&[0u8; HEADER_LEN]).map_err(err)?;
-    let mut b = cachefile::Builder::default();
-    for r in records {
-        let (key, bytes) = r?;
-        if let Some(block) = b.push(key, &bytes) {
-            w.write_all(&block).map_err(err)?;
-        }
-    }
-    let t = b.finish(stamp);
-    w.write_all(&t.block).map_err(err)?;
-    w.write_all(&t.marks).map_err(err)?;
-    w.flush().map_err(err)?;
-    drop(w);
-    file.write_all_at(&t.header, 0).map_err(err)?;
-    file.sync_all().map_err(err)?;
-    Ok(t.records)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::cachefile::{self, HEADER_LEN};
     use super::*;
 
     fn dir_of(size: u64) -> CachedDir {

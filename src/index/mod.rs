@@ -1,14 +1,19 @@
-//! The chunk index: chunk id → pack location. A cache of what the pack headers say, kept in
-//! sled under `REPO/local/index`, rebuilt from the packs whenever it is missing, stale or corrupt.
-//! The files cache (unchanged files are not read again) is a file beside it, not in sled
-//! ([`files`]).
+//! The chunk index: chunk id → pack location. A cache of what the pack headers say, rebuilt from
+//! the packs whenever it is missing, stale or corrupt. Two levels: the sled database
+//! `REPO/local/index` holds the packs and the chunks added since the last merge, and the sorted
+//! file `REPO/local/chunks` all the others ([`base`]). The files cache (unchanged files are not
+//! read again) is a file beside them, not in sled ([`files`]).
 //!
 //! - [`location`]: the chunk location record and its encoding;
+//! - [`base`]: the chunk index's base file, and merging sled's level into it;
+//! - [`blockfile`]: reading and writing the sorted block files ([`cachefile`]: their layout);
 //! - [`sync`](Index::sync): indexing a store's packs from their headers, rebuilding when stale;
 //! - [`files`]: the files cache, one record per directory ([`record`]: its encoding,
 //!   [`cachefile`]: the file's layout);
 //! - [`compact`]: copying a bloated index into a fresh database.
 
+mod base;
+mod blockfile;
 pub mod cachefile;
 mod compact;
 mod files;
@@ -32,11 +37,15 @@ use std::path::{Path, PathBuf};
 /// The key, in sled's default tree, of the index layout version (u32 LE).
 const VERSION_KEY: &[u8] = b"cairn-index-version";
 /// The layout described in FORMAT.md section 10.
-const VERSION: u32 = 4;
-/// The layouts before this one, which differ from it only in the files cache (a sled tree
-/// `files`: one entry per file in 2, one per directory in 3): opening one drops that tree and
-/// keeps the chunk index.
-const VERSIONS_FILES_IN_SLED: [u32; 2] = [2, 3];
+const VERSION: u32 = 5;
+/// The layouts before this one whose chunk index is kept at open: 2 and 3 (which also held the
+/// files cache in a sled tree `files`, dropped at open) and 4 (all chunks in sled's `chunks`
+/// tree, which becomes the sled level: the next merge moves them into the base file).
+const VERSIONS_KEPT: [u32; 3] = [2, 3, 4];
+/// The key, in sled's default tree, of the next pack ordinal to give (u32 LE; missing: one more
+/// than the highest in `pack_ids`). Ordinals are never given twice: the base file may still
+/// name a removed pack's ordinal.
+const NEXT_ORDINAL_KEY: &[u8] = b"cairn-index-next-ordinal";
 /// The key, in sled's default tree, of the index instance id (16 random bytes, new whenever the
 /// chunk index is created or emptied).
 const INSTANCE_KEY: &[u8] = b"cairn-index-instance";
@@ -60,6 +69,8 @@ pub struct Index {
     path: Option<PathBuf>,
     /// Held while a pack is given its ordinal (packs are added from several writer threads).
     numbering: std::sync::Mutex<()>,
+    /// The base level of the chunk index.
+    base: base::Base,
 }
 
 fn ierr(e: sled::Error) -> Error {
@@ -111,6 +122,8 @@ impl Index {
         match Self::open_patiently(path) {
             Ok(i) => {
                 crate::fsutil::remove_corrupt_copies(path);
+                // a layout 4 index (or one a crash left full) goes into the base file now
+                i.added(0);
                 Ok(i)
             }
             Err(OpenError::Locked) => Err(in_use(path)),
@@ -138,7 +151,8 @@ impl Index {
         Self::from_db(db, Some(path.to_path_buf()))
     }
 
-    /// A throw-away index in a temporary directory (verify of a target, recovery).
+    /// A throw-away index in a temporary directory (verify of a target, recovery). It has no
+    /// base file: every chunk stays in sled's level (merges need a path).
     pub fn temporary() -> Result<Self> {
         let db = sled::Config::new()
             .temporary(true)
@@ -156,11 +170,13 @@ impl Index {
             db,
             path,
             numbering: std::sync::Mutex::new(()),
+            base: base::Base::default(),
         };
         index.check_version()?;
         if index.db.get(INSTANCE_KEY)?.is_none() {
             index.new_instance()?;
         }
+        index.open_base()?;
         Ok(index)
     }
 
@@ -177,13 +193,15 @@ impl Index {
             .tree_names()
             .iter()
             .any(|n| &n[..] == OLD_FILES_TREE);
-        let files_in_sled = VERSIONS_FILES_IN_SLED
+        let kept = VERSIONS_KEPT
             .iter()
             .any(|v| version.as_deref() == Some(&v.to_le_bytes()[..]));
-        if files_in_sled {
-            tracing::info!(
-                "local index with its files cache in sled; the files cache starts afresh"
-            );
+        if kept {
+            if had_files {
+                tracing::info!(
+                    "local index with its files cache in sled; the files cache starts afresh"
+                );
+            }
         } else {
             if version.is_some() || !self.packs.is_empty() || had_files {
                 tracing::info!(
@@ -204,6 +222,7 @@ impl Index {
     /// new instance).
     fn clear_chunks(&self) -> sled::Result<()> {
         self.new_instance()?;
+        self.drop_base()?;
         self.chunks.clear()?;
         self.packs.clear()?;
         self.pack_ids.clear()
@@ -248,12 +267,15 @@ impl Index {
         Ok(Stamp { instance, removals })
     }
 
-    /// Where a chunk is, if indexed.
+    /// Where a chunk is, if indexed: sled's level first, then the base file.
     pub fn lookup(&self, id: &ChunkId) -> Result<Option<Location>> {
-        let Some(v) = self.chunks.get(id.0).map_err(ierr)? else {
-            return Ok(None);
+        let stored = match self.chunks.get(id.0).map_err(ierr)? {
+            Some(v) => Stored::decode(&v).ok_or_else(malformed)?,
+            None => match self.base_get(id)? {
+                Some(s) => s,
+                None => return Ok(None),
+            },
         };
-        let stored = Stored::decode(&v).ok_or_else(malformed)?;
         let pack = self
             .pack_ids
             .get(stored.ordinal.to_be_bytes())
@@ -265,13 +287,14 @@ impl Index {
 
     /// Whether a chunk is indexed.
     pub fn contains(&self, id: &ChunkId) -> Result<bool> {
-        self.chunks.contains_key(id.0).map_err(ierr)
+        Ok(self.chunks.contains_key(id.0).map_err(ierr)? || self.base_get(id)?.is_some())
     }
 
     /// Record a pack and its entries, in batches of [`ADD_BATCH`] entries: sled keeps every
     /// node version a batch makes until the batch ends (about 40 MB for the 3,000 entries of a
     /// 16 MiB pack of small files). A crash between batches leaves some of the pack's chunks
     /// unindexed, which only costs dedup (they are stored again), never a wrong location.
+    /// Once sled's level holds [`base::MERGE_AT`] entries it is merged into the base file.
     pub fn add_pack(&self, pack: PackId, size: u64, header: &PackHeader) -> Result<()> {
         let ordinal = self.number(pack, size)?;
         for part in header.entries.chunks(ADD_BATCH) {
@@ -281,22 +304,32 @@ impl Index {
             }
             self.chunks.apply_batch(batch).map_err(ierr)?;
         }
+        self.added(header.entries.len());
         Ok(())
     }
 
-    /// The ordinal of `pack`, given now (the next after the highest in use) if it has none.
+    /// The ordinal of `pack`, given now (the next never given before) if it has none.
     fn number(&self, pack: PackId, size: u64) -> Result<u32> {
         let _held = self.numbering.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((ordinal, _)) = self.pack_record(&pack)? {
             return Ok(ordinal);
         }
-        let next = match self.pack_ids.last().map_err(ierr)? {
-            None => 0,
-            Some((k, _)) => <[u8; 4]>::try_from(&k[..])
-                .ok()
-                .and_then(|k| u32::from_be_bytes(k).checked_add(1))
-                .ok_or_else(malformed)?,
+        let next = match self.db.get(NEXT_ORDINAL_KEY).map_err(ierr)? {
+            Some(v) => <[u8; 4]>::try_from(&v[..])
+                .map(u32::from_le_bytes)
+                .map_err(|_| malformed())?,
+            None => match self.pack_ids.last().map_err(ierr)? {
+                None => 0,
+                Some((k, _)) => <[u8; 4]>::try_from(&k[..])
+                    .ok()
+                    .and_then(|k| u32::from_be_bytes(k).checked_add(1))
+                    .ok_or_else(malformed)?,
+            },
         };
+        let after = next.checked_add(1).ok_or_else(malformed)?;
+        self.db
+            .insert(NEXT_ORDINAL_KEY, &after.to_le_bytes())
+            .map_err(ierr)?;
         let mut record = [0u8; 12];
         record[..4].copy_from_slice(&next.to_le_bytes());
         record[4..].copy_from_slice(&size.to_le_bytes());
@@ -315,7 +348,8 @@ impl Index {
         }
     }
 
-    /// Forget a pack and those of its entries that still point at it.
+    /// Forget a pack and those of its sled-level entries that still point at it (its entries in
+    /// the base file are dead from now on: its ordinal leaves `pack_ids` and is never given again).
     pub fn remove_pack(&self, pack: PackId, header: &PackHeader) -> Result<()> {
         let Some((ordinal, _)) = self.pack_record(&pack)? else {
             return Ok(());
@@ -345,11 +379,6 @@ impl Index {
             out.push((PackId(k), size));
         }
         Ok(out)
-    }
-
-    /// Number of indexed chunks.
-    pub fn chunk_count(&self) -> usize {
-        self.chunks.len()
     }
 
     /// Make every change durable.
@@ -450,7 +479,7 @@ mod tests {
     /// index and its instance, and loses that tree.
     #[test]
     fn an_index_with_its_files_cache_in_sled_keeps_its_chunks_and_drops_the_tree() {
-        for old in VERSIONS_FILES_IN_SLED {
+        for old in VERSIONS_KEPT {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("index");
             let idx = Index::open(&path).unwrap();
