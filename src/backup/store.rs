@@ -486,6 +486,23 @@ fn write_loop(rx: Receiver<Built>, store: Arc<dyn Backend>, sh: Arc<Shared>) {
     }
 }
 
+/// A store over a fresh in-memory backend and a temporary index (tests): its index and the store,
+/// with packs of `pack_target` bytes, zstd at `level` and `slots` sealing slots.
+#[cfg(test)]
+pub(super) fn in_memory(pack_target: u32, level: i32, slots: usize) -> (Arc<Index>, ChunkStore) {
+    let index = Arc::new(Index::temporary().unwrap());
+    let store = ChunkStore::start(
+        Arc::new(crate::backend::MemoryBackend::new()),
+        index.clone(),
+        SessionKey::generate(),
+        KeyId([0; 32]),
+        pack_target,
+        level,
+        slots,
+    );
+    (index, store)
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     /// Chunks of the files cache probed in the index, by index path (any test's: filter by yours).
@@ -514,16 +531,7 @@ pub(super) mod tests {
     /// end up in a pack, indexed.
     #[test]
     fn small_chunks_are_sealed_by_the_putting_thread_and_all_are_stored() {
-        let index = Arc::new(Index::temporary().unwrap());
-        let store = ChunkStore::start(
-            Arc::new(MemoryBackend::new()),
-            index.clone(),
-            SessionKey::generate(),
-            KeyId([0; 32]),
-            1 << 20,
-            3,
-            1,
-        );
+        let (index, store) = in_memory(1 << 20, 3, 1);
         let id_key = crate::crypto::IdKey::generate();
         let blobs: Vec<Vec<u8>> = (0..20u32)
             .map(|i| {
@@ -598,16 +606,10 @@ pub(super) mod tests {
     /// the references and the sealed bytes stored.
     fn store_all(ids: &[u32]) -> (Vec<ChunkId>, u64) {
         let dir = tempfile::tempdir().unwrap();
-        let store = ChunkStore::start(
-            Arc::new(MemoryBackend::new()),
-            Arc::new(Index::temporary().unwrap()),
-            SessionKey::generate(),
-            KeyId([0; 32]),
-            2000, // a pack every few chunks: many are indexed while others are put
-            3,
-            1,
-        )
-        .spilling_to(dir.path().to_path_buf());
+        // a pack every few chunks: many are indexed while others are put
+        let store = in_memory(2000, 3, 1)
+            .1
+            .spilling_to(dir.path().to_path_buf());
         for i in ids {
             let data = format!("chunk {i} ").repeat(20);
             let id = ChunkId(*blake3::hash(data.as_bytes()).as_bytes());

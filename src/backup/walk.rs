@@ -955,8 +955,6 @@ fn tree_fits(entries: u64, len: u64) -> Result<()> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::backend::MemoryBackend;
-    use crate::crypto::SessionKey;
     use std::fs;
 
     type Hook = Arc<dyn Fn(&Path) + Send + Sync>;
@@ -1027,16 +1025,7 @@ pub(super) mod tests {
         hook: impl Fn(&Path) + Send + Sync + 'static,
         threads: Option<(usize, usize)>,
     ) -> Walked {
-        let index = Arc::new(Index::temporary().unwrap());
-        let store = ChunkStore::start(
-            Arc::new(MemoryBackend::new()),
-            index.clone(),
-            SessionKey::generate(),
-            KeyId([0; 32]),
-            1 << 20,
-            1,
-            2,
-        );
+        let (index, store) = crate::backup::store::in_memory(1 << 20, 1, 2);
         let progress = Progress::default();
         let mut stats = WalkStats::default();
         AFTER_STAT
@@ -1244,16 +1233,7 @@ pub(super) mod tests {
             fs::write(src.join(format!("few/f{i}")), format!("few {i}")).unwrap();
         }
         let id_key = IdKey::generate();
-        let index = Arc::new(Index::temporary().unwrap());
-        let store = ChunkStore::start(
-            Arc::new(MemoryBackend::new()),
-            index.clone(),
-            SessionKey::generate(),
-            KeyId([0; 32]),
-            1 << 20,
-            1,
-            1,
-        );
+        let (index, store) = crate::backup::store::in_memory(1 << 20, 1, 1);
         let progress = Progress::default();
         let (mut stats, params) = (WalkStats::default(), vec![ChunkerParams::default()]);
         let handed = std::thread::scope(|scope| {
