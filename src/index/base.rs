@@ -18,7 +18,7 @@ use crate::id::ChunkId;
 use std::collections::HashSet;
 use std::fs::File;
 use std::iter::Peekable;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -49,15 +49,22 @@ pub(super) struct Base {
 fn io(path: &Path, e: std::io::Error) -> Error {
     Error::failed(
         format!("cannot write the chunk index {}: {e}", path.display()),
-        "free space on the file system of REPO/local",
+        "free space on the file system of REPO/local; until then new chunks stay indexed in sled",
+    )
+}
+
+/// The base just written does not read back as one.
+fn unreadable(path: &Path) -> Error {
+    Error::failed(
+        format!(
+            "the chunk index {} just written does not read back",
+            path.display()
+        ),
+        "check the disk under REPO/local (`dmesg`); the next job rebuilds the index from the packs",
     )
 }
 
 impl Index {
-    fn base_path(&self) -> Option<PathBuf> {
-        self.path.as_ref().map(|p| p.with_file_name(FILE_NAME))
-    }
-
     fn base_file(&self) -> Option<Arc<BlockFile<ChunkId>>> {
         self.base
             .file
@@ -73,7 +80,7 @@ impl Index {
         self.base
             .pending
             .store(self.chunks.len(), Ordering::Relaxed);
-        let Some(path) = self.base_path() else {
+        let Some(path) = self.beside(FILE_NAME) else {
             return Ok(());
         };
         let expected = self.db.get(BASE_KEY)?;
@@ -110,7 +117,7 @@ impl Index {
         *self.base.file.write().unwrap_or_else(|p| p.into_inner()) = None;
         self.base.pending.store(0, Ordering::Relaxed);
         self.base.damaged.store(false, Ordering::Relaxed);
-        if let Some(path) = self.base_path() {
+        if let Some(path) = self.beside(FILE_NAME) {
             // best effort: a file left behind no longer matches the index and goes at open
             let _ = std::fs::remove_file(path);
         }
@@ -184,7 +191,7 @@ impl Index {
     /// for a temporary index, a damaged base, or while another merge runs. Returns whether it
     /// merged.
     pub(super) fn merge(&self) -> Result<bool> {
-        let Some(path) = self.base_path() else {
+        let Some(path) = self.beside(FILE_NAME) else {
             return Ok(false);
         };
         let _held = match self.base.merging.try_lock() {
@@ -214,7 +221,7 @@ impl Index {
         let file = File::open(&path)
             .ok()
             .and_then(BlockFile::open)
-            .ok_or_else(|| io(&path, std::io::ErrorKind::InvalidData.into()))?;
+            .ok_or_else(|| unreadable(&path))?;
         *self.base.file.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(file));
         #[cfg(test)]
         if tests::STOP_AFTER_RENAME.with(|s| s.get()) {

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::format::tree::ChunkRef;
 use crate::id::{ChunkId, KeyId};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A file's state when it was last backed up, to skip reading it again if unchanged.
@@ -174,16 +174,12 @@ fn write_error(path: &Path, e: std::io::Error) -> Error {
 }
 
 impl Index {
-    fn files_cache_path(&self) -> Option<PathBuf> {
-        self.path.as_ref().map(|p| p.with_file_name(FILE_NAME))
-    }
-
     /// Open the files cache for a backup (an empty one if there is none, or if it is damaged or
     /// of another layout: logged, never trusted).
     pub fn files_cache(&self) -> Result<FilesCache> {
         let stamp = self.stamp()?;
         let mut cache = FilesCache::empty(stamp);
-        let Some(path) = self.files_cache_path() else {
+        let Some(path) = self.beside(FILE_NAME) else {
             return Ok(cache);
         };
         let file = match File::open(&path) {
@@ -218,7 +214,7 @@ impl Index {
         stamp: Stamp,
         records: impl Iterator<Item = Result<(DirKey, Vec<u8>)>>,
     ) -> Result<u64> {
-        let Some(path) = self.files_cache_path() else {
+        let Some(path) = self.beside(FILE_NAME) else {
             return Ok(0);
         };
         let tmp = path.with_file_name(format!("{FILE_NAME}.new"));
@@ -229,7 +225,7 @@ impl Index {
 
     /// Drop the whole files cache (after a key rotation: chunk ids change).
     pub fn clear_files(&self) -> Result<()> {
-        let Some(path) = self.files_cache_path() else {
+        let Some(path) = self.beside(FILE_NAME) else {
             return Ok(());
         };
         match std::fs::remove_file(&path) {

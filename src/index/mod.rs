@@ -398,6 +398,11 @@ impl Index {
         self.flush().unwrap();
     }
 
+    /// The file `name` beside the index's sled directory in `REPO/local` (none if temporary).
+    fn beside(&self, name: &str) -> Option<PathBuf> {
+        self.path.as_ref().map(|p| p.with_file_name(name))
+    }
+
     /// Where the index lives on disk, if not temporary.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
