@@ -47,11 +47,7 @@ pub(crate) fn replace_with<E>(
     io: impl Fn(std::io::Error) -> E,
 ) -> Result<(), E> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        "{}{:016x}",
-        crate::backend::TEMP_PREFIX,
-        rand::random::<u64>()
-    ));
+    let tmp = temp_beside(dir);
     let res = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -68,6 +64,45 @@ pub(crate) fn replace_with<E>(
         let _ = fs::remove_file(&tmp);
     }
     res
+}
+
+/// A temporary name (`.tmp-…`, which listings skip and `clean_temp` removes) in `dir`.
+fn temp_beside(dir: &Path) -> std::path::PathBuf {
+    dir.join(format!(
+        "{}{:016x}",
+        crate::backend::TEMP_PREFIX,
+        rand::random::<u64>()
+    ))
+}
+
+/// Give the unnamed file `file` (opened with `O_TMPFILE`) the name `path`, as atomically and
+/// durably as [`replace_with`] writes one: its data fsynced, linked under a temporary name,
+/// renamed over `path`, the directory fsynced. Nothing is copied: a pack built in an unnamed
+/// file under `REPO/local` becomes `REPO/data/…` without its bytes being read and written again.
+///
+/// `Ok(false)`, with nothing done, where the file cannot be linked there (another file system,
+/// no `/proc` and no privilege to link by descriptor): the caller then copies it.
+pub(crate) fn link_unnamed(path: &Path, file: &fs::File) -> std::io::Result<bool> {
+    use rustix::fs::{linkat, AtFlags, CWD};
+    use std::os::fd::AsRawFd;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    file.sync_all()?;
+    let tmp = temp_beside(dir);
+    // By descriptor (Linux 6.10+ for an unnamed file the caller opened, else CAP_DAC_READ_SEARCH);
+    // else through /proc, which needs neither.
+    let linked = linkat(file, "", CWD, &tmp, AtFlags::EMPTY_PATH).or_else(|_| {
+        let proc = format!("/proc/self/fd/{}", file.as_raw_fd());
+        linkat(CWD, proc.as_str(), CWD, &tmp, AtFlags::SYMLINK_FOLLOW)
+    });
+    if let Err(e) = linked {
+        tracing::debug!("cannot link an unnamed file as {}: {e}", path.display());
+        return Ok(false);
+    }
+    let res = fs::rename(&tmp, path).and_then(|()| fs::File::open(dir)?.sync_all());
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res.map(|()| true)
 }
 
 /// Whether a directory is absent or empty.

@@ -145,6 +145,22 @@ impl Backend for LocalBackend {
         crate::fsutil::replace_with(&p, 0o666, fill, |e| self.err(name, &e))
     }
 
+    fn adopt(&self, name: &str, file: &File, size: u64) -> Result<bool, StorageError> {
+        use std::os::unix::fs::MetadataExt;
+        let p = self.path(name)?;
+        let dir = p.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
+        let meta = file.metadata().map_err(|e| self.err(name, &e))?;
+        if meta.len() != size {
+            return Err(super::wrong_length(self.loc(name), meta.len(), size));
+        }
+        let here = fs::metadata(&dir).map_err(|e| self.err(name, &e))?;
+        if here.dev() != meta.dev() {
+            return Ok(false); // another file system: a link cannot cross it
+        }
+        crate::fsutil::link_unnamed(&p, file).map_err(|e| self.err(name, &e))
+    }
+
     fn delete(&self, name: &str) -> Result<(), StorageError> {
         let p = self.path(name)?;
         match fs::remove_file(&p) {
@@ -233,6 +249,62 @@ mod tests {
         assert_eq!(b.stat("data/ab/short").unwrap(), None);
         assert_eq!(b.stat("data/ab/failed").unwrap(), None);
         assert_eq!(b.clean_temp().unwrap(), 0, "a temporary file was left");
+    }
+
+    /// An unnamed file in `dir` holding `data`.
+    fn unnamed_with(dir: &Path, data: &[u8]) -> File {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::open(
+            dir,
+            OFlags::TMPFILE | OFlags::RDWR,
+            Mode::from_raw_mode(0o600),
+        );
+        let mut f = File::from(fd.unwrap());
+        f.write_all(data).unwrap();
+        f
+    }
+
+    #[test]
+    fn an_unnamed_file_on_the_same_file_system_is_linked_into_place_not_copied() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(d.path().join("store"));
+        fs::create_dir_all(d.path().join("store/local")).unwrap();
+        let data = vec![9u8; 300_000];
+        let f = unnamed_with(&d.path().join("store/local"), &data);
+        // an object already there is replaced, as write does
+        b.write("data/ab/pack", b"old").unwrap();
+        assert!(b.adopt("data/ab/pack", &f, data.len() as u64).unwrap());
+        assert_eq!(b.read("data/ab/pack").unwrap(), data);
+        let linked = fs::metadata(d.path().join("store/data/ab/pack")).unwrap();
+        assert_eq!(
+            linked.ino(),
+            f.metadata().unwrap().ino(),
+            "copied, not linked"
+        );
+        assert_eq!(b.clean_temp().unwrap(), 0, "a temporary name was left");
+        assert_eq!(b.list("").unwrap().len(), 1);
+        // a size other than the file's is refused and stores nothing
+        let e = b
+            .adopt("data/ab/other", &f, data.len() as u64 + 1)
+            .unwrap_err();
+        assert!(e.detail.contains("were announced"), "{e}");
+        assert_eq!(b.stat("data/ab/other").unwrap(), None);
+    }
+
+    #[test]
+    fn an_unnamed_file_on_another_file_system_is_left_to_be_copied() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+        let f = unnamed_with(shm.path(), b"bytes");
+        let b = LocalBackend::new(d.path());
+        if fs::metadata(d.path()).unwrap().dev() == f.metadata().unwrap().dev() {
+            return; // /dev/shm on the temporary directory's file system: nothing to cross here
+        }
+        assert!(!b.adopt("data/ab/pack", &f, 5).unwrap());
+        assert_eq!(b.stat("data/ab/pack").unwrap(), None);
+        assert_eq!(b.clean_temp().unwrap(), 0);
     }
 
     struct FailingRead;

@@ -159,6 +159,16 @@ pub trait Backend: Send + Sync {
         self.write(name, &buf)
     }
 
+    /// Store `file`, an unnamed file (`O_TMPFILE`) of `size` bytes holding the object's bytes,
+    /// as `name` without copying it, where the backend can (a local directory on the file's own
+    /// file system links it into place); atomic and durable as [`Backend::write`]. `Ok(false)`,
+    /// with nothing stored, where it cannot: the caller then streams the file with
+    /// [`Backend::write_from`]. The default cannot.
+    fn adopt(&self, name: &str, file: &std::fs::File, size: u64) -> Result<bool, StorageError> {
+        let _ = (name, file, size);
+        Ok(false)
+    }
+
     /// The blake3 hash and length of the object's bytes as they are stored: read back from the
     /// store itself, never remembered from a write (the check that a copy landed intact relies
     /// on it). The default reads [`HASH_BLOCK`] ranges and hashes them here; the SMB backend has

@@ -43,6 +43,10 @@ impl Backend for OnCopy {
         self.on(self.inner.write(name, data))
     }
 
+    fn adopt(&self, name: &str, file: &std::fs::File, size: u64) -> Result<bool, StorageError> {
+        self.on(self.inner.adopt(name, file, size))
+    }
+
     fn write_from(
         &self,
         name: &str,

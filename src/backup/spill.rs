@@ -1,7 +1,8 @@
 //! Packs built in an unnamed file instead of memory: a backup's pack is appended blob by blob
 //! to an `O_TMPFILE` file next to the repository's local state while its hash (its name) is
-//! computed, then streamed to the store ([`Backend::write_from`]). A backup then holds no pack
-//! in memory, whatever the pack size.
+//! computed, then linked into the store where it is a local directory on the same file system
+//! ([`Backend::adopt`]: no copy), else streamed to it ([`Backend::write_from`]). A backup then
+//! holds no pack in memory, whatever the pack size.
 //!
 //! Where unnamed files are not supported, the backup builds its packs in memory as before.
 
@@ -45,8 +46,11 @@ impl Built {
                 id,
                 header,
             } => {
-                file.rewind().map_err(|e| spill_error(&e))?;
-                store.write_from(&id.object_name(), &mut file, size)?;
+                // linked into place where the store can (no copy), else streamed
+                if !store.adopt(&id.object_name(), &file, size)? {
+                    file.rewind().map_err(|e| spill_error(&e))?;
+                    store.write_from(&id.object_name(), &mut file, size)?;
+                }
                 index.add_pack(id, size, &header)
             }
         }
@@ -221,5 +225,40 @@ mod tests {
         let name = pa[0].0.object_name();
         assert_eq!(a.read(&name).unwrap(), b.read(&name).unwrap());
         assert_eq!(ib.lookup(&ChunkId([2; 32])).unwrap().unwrap().pack, pb[0].0);
+    }
+
+    /// A pack built in an unnamed file next to a local store becomes the stored object itself
+    /// (the same inode): its bytes are not copied again.
+    #[test]
+    fn a_spilled_pack_is_linked_into_a_local_store() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("local")).unwrap();
+        let store = crate::backend::LocalBackend::new(dir.path());
+        let mut b = Builder::new(Some(&dir.path().join("local")), KeyId([3; 32]));
+        let entry = PackEntry {
+            id: ChunkId([1; 32]),
+            kind: BlobKind::Data,
+            offset: 0,
+            length: 0,
+            raw_len: 7,
+        };
+        b.push(entry, &[5u8; 5000]).unwrap();
+        let built = b.finish().unwrap().unwrap();
+        let Built::File { file, .. } = &built else {
+            panic!("built in memory")
+        };
+        let ino = file.metadata().unwrap().ino();
+        let index = Index::temporary().unwrap();
+        built.store(&store, &index).unwrap();
+        let packs = index.packs().unwrap();
+        let path = dir.path().join(packs[0].0.object_name());
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().ino(),
+            ino,
+            "copied, not linked"
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(*blake3::hash(&bytes).as_bytes(), packs[0].0 .0);
     }
 }
