@@ -384,7 +384,7 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         mut reply: ReplyDirectoryPlus,
     ) {
         bump(&self.counters.readdir);
-        if self.opts.push {
+        if self.opts.pushes() {
             // The reader took the previous batch (it asks for the next one): its files'
             // inodes are in the kernel now, so a push finds them.
             let prev = self.held().remove(&ino.0);
@@ -441,7 +441,7 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
             return reply.error(e);
         }
         // before the reply: the reader's next request may come as soon as it is sent
-        if self.opts.push && !files.is_empty() {
+        if self.opts.pushes() && !files.is_empty() {
             let mut held = self.held();
             if held.len() >= MAX_HELD {
                 held.clear();

@@ -185,7 +185,7 @@ fn start<T: ReadOnlyTree>(
         .canonicalize()
         .map_err(|e| MountError::Inaccessible(mountpoint.to_path_buf(), e))?;
     let counters = Arc::new(Counters::default());
-    let pusher = opts.push.then(|| {
+    let pusher = opts.pushes().then(|| {
         let p = Arc::new(KernelPusher::new(counters.clone()));
         tree.set_pusher(p.clone());
         p

@@ -59,7 +59,15 @@ pub struct MountOptions {
     /// (`tar`, `cp -r`) then reads them without a READ round trip each.
     ///
     /// Default `true`. `false` gives the tree no pusher: every file's first read is a READ.
+    /// Ignored with [`MountOptions::direct_io`] (reads then bypass the page cache).
     pub push: bool,
+}
+
+impl MountOptions {
+    /// Whether the tree gets a pusher (see [`MountOptions::push`]).
+    pub(crate) fn pushes(&self) -> bool {
+        self.push && !self.direct_io
+    }
 }
 
 impl Default for MountOptions {
