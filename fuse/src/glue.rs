@@ -1,10 +1,11 @@
 //! The `fuser::Filesystem` implementation over a [`ReadOnlyTree`]: read-only, hostile-name
 //! filtering, panics and integrity failures turned into errors, large reads.
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use fuser::{
@@ -27,12 +28,19 @@ const READDIR_MAX_BATCHES: usize = 64;
 const DOT_ENTRIES: u64 = 2;
 /// Longest symlink target handed to the kernel (it reads at most a page).
 const MAX_LINK_LEN: usize = 4095;
+/// Directories whose last READDIRPLUS batch awaits the kernel's next request (forgotten all at
+/// once beyond this: a reader that stops listing half way leaves its entry behind).
+const MAX_HELD: usize = 4096;
 
 /// Serves a [`ReadOnlyTree`] to the kernel.
 pub(crate) struct Glue<T: ReadOnlyTree> {
     tree: T,
     opts: MountOptions,
     counters: Arc<Counters>,
+    /// Directory → the regular files of the last READDIRPLUS batch sent for it. The kernel
+    /// links those inodes when the reader takes the reply, so they are certainly there when it
+    /// asks for the next batch: that is when the tree is told ([`ReadOnlyTree::listed`]).
+    held: Mutex<HashMap<u64, Vec<u64>>>,
 }
 
 impl<T: ReadOnlyTree> Glue<T> {
@@ -41,7 +49,12 @@ impl<T: ReadOnlyTree> Glue<T> {
             tree,
             opts,
             counters,
+            held: Mutex::default(),
         }
+    }
+
+    fn held(&self) -> MutexGuard<'_, HashMap<u64, Vec<u64>>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Runs a tree call, turning a panic into `EIO` so one bad object never takes the mount
@@ -371,6 +384,17 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
         mut reply: ReplyDirectoryPlus,
     ) {
         bump(&self.counters.readdir);
+        if self.opts.pushes() {
+            // The reader took the previous batch (it asks for the next one): its files'
+            // inodes are in the kernel now, so a push finds them.
+            let prev = self.held().remove(&ino.0);
+            if let Some(files) = prev.filter(|_| offset > 0) {
+                let _ = self.call("listed", ino.0, |t| {
+                    t.listed(ino.0, &files);
+                    Ok(())
+                });
+            }
+        }
         let dir_attr = match self.call("readdirplus", ino.0, |t| t.getattr(ino.0)) {
             Ok(mut a) => {
                 a.ino = ino.0;
@@ -379,6 +403,8 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
             Err(e) => return reply.error(e),
         };
         let ttl = self.entry_ttl(ino.0);
+        // the regular files this reply makes known to the kernel (see `held`)
+        let mut files = Vec::new();
         let r = self.list(ino.0, offset, |child, off, _kind, name| {
             if child == ino.0 {
                 // `.` and `..`: the kernel links no inode for them.
@@ -394,23 +420,35 @@ impl<T: ReadOnlyTree> Filesystem for Glue<T> {
             match self.call("readdirplus", child, |t| t.getattr(child)) {
                 Ok(mut a) => {
                     a.ino = child;
-                    reply.add(
+                    let full = reply.add(
                         INodeNo(child),
                         off,
                         name,
                         &ttl,
                         &self.file_attr(&a),
                         Generation(0),
-                    )
+                    );
+                    if !full && a.kind == Kind::File {
+                        files.push(child);
+                    }
+                    full
                 }
                 // Skip what cannot be described; a later lookup reports its error.
                 Err(_) => false,
             }
         });
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
+        if let Err(e) = r {
+            return reply.error(e);
         }
+        // before the reply: the reader's next request may come as soon as it is sent
+        if self.opts.pushes() && !files.is_empty() {
+            let mut held = self.held();
+            if held.len() >= MAX_HELD {
+                held.clear();
+            }
+            held.insert(ino.0, files);
+        }
+        reply.ok()
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {

@@ -10,7 +10,9 @@
 //! - an `EIO` from the tree (an integrity failure) reaches the reader as `EIO` and is logged
 //!   naming the file; a panicking tree call becomes `EIO` too, never a dead mount;
 //! - reads are large (1 MiB requests, readahead raised); one thread serves the requests by
-//!   default (see [`MountOptions::threads`]), and a file needs no OPEN, FLUSH or RELEASE.
+//!   default (see [`MountOptions::threads`]), and a file needs no OPEN, FLUSH or RELEASE;
+//! - a tree may put file contents into the kernel's page cache before they are read
+//!   ([`Pusher`], [`MountOptions::push`]), sparing a READ per small file.
 //!
 //! Lifecycle: [`check_mountpoint`], [`spawn`] (a [`MountHandle`] that unmounts on drop) and
 //! [`mount_foreground`] (until `umount` or SIGINT/SIGTERM).
@@ -69,6 +71,7 @@ mod glue;
 mod lifecycle;
 mod mountinfo;
 mod options;
+mod push;
 mod signals;
 mod stats;
 // the crate's only raw system calls (signal dispositions), each with its SAFETY argument
@@ -82,5 +85,6 @@ pub use mountinfo::is_mount_point;
 pub use options::MountOptions;
 pub use stats::RequestCounts;
 pub use tree::{
-    is_safe_name, Attr, DirEntry, Errno, Kind, ReadOnlyTree, MAX_DIR_COOKIE, MAX_NAME_LEN, ROOT_INO,
+    is_safe_name, Attr, DirEntry, Errno, Kind, Pusher, ReadOnlyTree, MAX_DIR_COOKIE, MAX_NAME_LEN,
+    ROOT_INO,
 };

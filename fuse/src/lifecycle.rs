@@ -16,6 +16,7 @@ use crate::error::MountError;
 use crate::glue::Glue;
 use crate::mountinfo;
 use crate::options::MountOptions;
+use crate::push::KernelPusher;
 use crate::signals::{self, SignalPipe};
 use crate::stats::{Counters, RequestCounts};
 use crate::tree::ReadOnlyTree;
@@ -184,6 +185,11 @@ fn start<T: ReadOnlyTree>(
         .canonicalize()
         .map_err(|e| MountError::Inaccessible(mountpoint.to_path_buf(), e))?;
     let counters = Arc::new(Counters::default());
+    let pusher = opts.pushes().then(|| {
+        let p = Arc::new(KernelPusher::new(counters.clone()));
+        tree.set_pusher(p.clone());
+        p
+    });
     let glue = Glue::new(tree, opts.clone(), counters.clone());
     let mut session = Session::new(glue, &canon, &fuser_config(opts)).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound && !Path::new("/dev/fuse").exists() {
@@ -192,6 +198,9 @@ fn start<T: ReadOnlyTree>(
             MountError::Mount(canon.clone(), e)
         }
     })?;
+    if let Some(p) = &pusher {
+        p.connect(session.notifier());
+    }
     let unmounter = session.unmount_callable();
     let (tx, ended) = mpsc::channel();
     let thread = std::thread::Builder::new()

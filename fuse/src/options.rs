@@ -53,6 +53,21 @@ pub struct MountOptions {
     /// Let users other than the one who mounted (root) in; the kernel then enforces the
     /// tree's permission bits (`default_permissions` is always on).
     pub allow_other: bool,
+    /// Give the tree a [`crate::Pusher`] and tell it which files each READDIRPLUS reply made
+    /// known to the kernel ([`crate::ReadOnlyTree::listed`]), so that it can put the contents
+    /// of files about to be read into the kernel's page cache: a reader of many small files
+    /// (`tar`, `cp -r`) then reads them without a READ round trip each.
+    ///
+    /// Default `true`. `false` gives the tree no pusher: every file's first read is a READ.
+    /// Ignored with [`MountOptions::direct_io`] (reads then bypass the page cache).
+    pub push: bool,
+}
+
+impl MountOptions {
+    /// Whether the tree gets a pusher (see [`MountOptions::push`]).
+    pub(crate) fn pushes(&self) -> bool {
+        self.push && !self.direct_io
+    }
 }
 
 impl Default for MountOptions {
@@ -67,6 +82,7 @@ impl Default for MountOptions {
             blksize: 1 << 20,
             allow_other: false,
             opendir: false,
+            push: true,
         }
     }
 }

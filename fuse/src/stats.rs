@@ -28,6 +28,10 @@ pub struct RequestCounts {
     pub releasedir: u64,
     /// `READLINK`.
     pub readlink: u64,
+    /// Files whose contents the tree stored into the kernel's page cache ([`crate::Pusher`];
+    /// a notification, not a request). Counts stores the kernel ignored too (an inode it did
+    /// not hold).
+    pub pushed: u64,
 }
 
 /// The live counters, shared by the serving threads and the mount's handle.
@@ -43,6 +47,7 @@ pub(crate) struct Counters {
     pub(crate) readdir: AtomicU64,
     pub(crate) releasedir: AtomicU64,
     pub(crate) readlink: AtomicU64,
+    pub(crate) pushed: AtomicU64,
 }
 
 /// Count one request.
@@ -65,6 +70,7 @@ impl Counters {
             readdir: g(&self.readdir),
             releasedir: g(&self.releasedir),
             readlink: g(&self.readlink),
+            pushed: g(&self.pushed),
         }
     }
 }

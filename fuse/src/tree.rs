@@ -6,6 +6,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// The inode number of the mount's root directory.
@@ -196,6 +197,41 @@ pub trait ReadOnlyTree: Send + Sync + 'static {
     fn describe(&self, ino: u64) -> String {
         format!("inode {ino}")
     }
+
+    /// Hands the tree the means to put file contents into the kernel's page cache before they
+    /// are read (see [`Pusher`]). Called once, before the first request, when
+    /// [`crate::MountOptions::push`] is on; a tree that never pushes ignores it.
+    fn set_pusher(&self, _pusher: Arc<dyn Pusher>) {}
+
+    /// A reader of directory `dir` took a READDIRPLUS reply that held the regular files
+    /// `files` and asks for more (a listing goes on until an empty reply): the kernel holds
+    /// their inodes now, so a [`Pusher`] can store their contents. Called only when
+    /// [`crate::MountOptions::push`] is on, in the thread serving that next request, before it
+    /// is answered. What to push, if anything, is the tree's choice, but the pushes must be
+    /// made on another thread (see [`Pusher::push`]).
+    fn listed(&self, _dir: u64, _files: &[u64]) {}
+}
+
+/// Puts file contents into the kernel's page cache (`FUSE_NOTIFY_STORE`), so that reading them
+/// later costs no READ request: each READ is a round trip between the reader and the serving
+/// thread, which for a tree of many small files costs more than the data. The kernel keeps
+/// those pages across opens (the glue answers no OPEN).
+///
+/// Push only bytes that passed the checks a read makes: the kernel serves them as the file's
+/// contents for as long as it keeps the pages.
+pub trait Pusher: Send + Sync {
+    /// Stores `data` as the whole contents of file `ino`. `data.len()` must be the size the
+    /// kernel was given for `ino`: it grows the file to the end of what is stored, and marks
+    /// the last partial page valid only when the data ends at the file's size.
+    ///
+    /// Quietly stores nothing when the kernel holds no inode `ino` (not looked up or listed
+    /// yet, or forgotten since): a later read asks the tree as usual.
+    ///
+    /// Never call it from a tree method (a thread serving requests): the kernel keeps a
+    /// file's pages locked while their READ waits in its queue, a store into them waits for
+    /// that READ, and with the serving thread waiting too no one answers it. From a thread of
+    /// the tree's own, the store waits until the READ is served.
+    fn push(&self, ino: u64, data: &[u8]) -> Result<(), Errno>;
 }
 
 impl<T: ReadOnlyTree + ?Sized> ReadOnlyTree for std::sync::Arc<T> {
@@ -216,6 +252,12 @@ impl<T: ReadOnlyTree + ?Sized> ReadOnlyTree for std::sync::Arc<T> {
     }
     fn describe(&self, ino: u64) -> String {
         (**self).describe(ino)
+    }
+    fn set_pusher(&self, pusher: Arc<dyn Pusher>) {
+        (**self).set_pusher(pusher)
+    }
+    fn listed(&self, dir: u64, files: &[u64]) {
+        (**self).listed(dir, files)
     }
 }
 

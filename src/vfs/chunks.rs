@@ -2,6 +2,7 @@
 //! read, decrypt, check, cache, and prefetch on background threads.
 
 use super::cache::{ChunkCache, Loaded};
+use super::table::Entry;
 use crate::error::Error;
 use crate::format::segment;
 use crate::format::tree::{NodeKind, Tree};
@@ -9,7 +10,7 @@ use crate::id::ChunkId;
 use crate::keyring::KeyRing;
 use crate::locator::{ChunkReader, Locator};
 use crate::repository::Repository;
-use cairn_fuse::Errno;
+use cairn_fuse::{Errno, Pusher};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -26,13 +27,22 @@ pub(crate) struct Chunks {
     cache: ChunkCache,
 }
 
-/// A prefetch request: chunks loaded in order by one prefetch thread (one wake-up for many
-/// chunks), the backup they belong to (for error messages), and whether they are trees
-/// (checked with [`Chunks::check_tree`] before they are read).
-pub(crate) struct Prefetch {
-    pub(crate) ids: Vec<ChunkId>,
-    pub(crate) backup: Arc<str>,
-    pub(crate) trees: bool,
+/// Work for one prefetch thread (one wake-up for many chunks or files).
+pub(crate) enum Prefetch {
+    /// Chunks loaded in order, the backup they belong to (for error messages), and whether
+    /// they are trees (checked with [`Chunks::check_tree`] before they are read).
+    Chunks {
+        ids: Vec<ChunkId>,
+        backup: Arc<str>,
+        trees: bool,
+    },
+    /// Whole files (inode, entry) loaded and stored into the kernel's page cache through `to`.
+    /// A file whose bytes fail any check a read makes is not stored: its reader's own READ
+    /// reports the error.
+    Push {
+        files: Vec<(u64, Arc<Entry>)>,
+        to: Arc<dyn Pusher>,
+    },
 }
 
 impl Chunks {
@@ -111,6 +121,58 @@ impl Chunks {
         }
     }
 
+    /// Bytes `offset..end` of file `e` (`end` at most its size), from checked chunks: `EIO`
+    /// if a chunk is damaged or missing or does not hold the bytes the file records for it,
+    /// `EACCES` if the identity cannot decrypt it.
+    pub(crate) fn file_bytes(&self, e: &Entry, offset: u64, end: u64) -> Result<Vec<u8>, Errno> {
+        let NodeKind::File { chunks } = &e.node.kind else {
+            return Err(Errno::EIO);
+        };
+        let total = e.ends.last().copied().unwrap_or(0);
+        if end > total {
+            return Err(Errno::EIO);
+        }
+        if offset >= end {
+            return Ok(Vec::new());
+        }
+        let first = e.ends.partition_point(|&x| x <= offset);
+        let last = first + e.ends[first..].partition_point(|&x| x < end);
+        let last = last.min(chunks.len() - 1);
+        let mut out = Vec::with_capacity((end - offset) as usize);
+        for (i, c) in chunks.iter().enumerate().take(last + 1).skip(first) {
+            let start = if i == 0 { 0 } else { e.ends[i - 1] };
+            let data = self.get(&c.id, &e.backup.id)?;
+            if data.len() as u64 != e.ends[i] - start {
+                tracing::error!(
+                    "file {:?} of backup {}: chunk {} holds {} bytes, the file says {}",
+                    String::from_utf8_lossy(&e.node.name),
+                    e.backup.id,
+                    c.id.to_hex(),
+                    data.len(),
+                    e.ends[i] - start
+                );
+                return Err(Errno::EIO);
+            }
+            let a = (offset.max(start) - start) as usize;
+            let b = (end.min(e.ends[i]) - start) as usize;
+            out.extend_from_slice(&data[a..b]);
+        }
+        Ok(out)
+    }
+
+    /// Store file `e` (inode `ino`) whole into the kernel's page cache through `to`, if its
+    /// bytes pass every check a read makes; a file that fails is not stored, and its reader's
+    /// own READ reports the error.
+    pub(crate) fn push_file(&self, ino: u64, e: &Entry, to: &dyn Pusher) {
+        // a file whose chunks do not add up to its size reads as EIO
+        if e.ends.last().copied() != Some(e.node.size) {
+            return;
+        }
+        if let Ok(data) = self.file_bytes(e, 0, e.node.size) {
+            let _ = to.push(ino, &data);
+        }
+    }
+
     fn locator(&self) -> Arc<Locator> {
         self.locator
             .read()
@@ -165,6 +227,10 @@ impl Chunks {
 }
 
 /// Start `n` prefetch threads; they stop when the returned sender is dropped.
+///
+/// Pushes share the queue with chunk loads, in the order they come: a listing queues its
+/// files' chunk loads first (spread over the threads), and the push comes after them and finds
+/// them loaded. Taking pushes first was measured slower (`benches/RESULTS.md`, branch `push`).
 pub(crate) fn start_prefetch(chunks: &Arc<Chunks>, n: usize) -> Sender<Prefetch> {
     let (tx, rx) = crossbeam_channel::bounded::<Prefetch>(256);
     for i in 0..n {
@@ -174,9 +240,18 @@ pub(crate) fn start_prefetch(chunks: &Arc<Chunks>, n: usize) -> Sender<Prefetch>
             .name(format!("cairn-prefetch-{i}"))
             .spawn(move || {
                 for p in rx {
-                    for id in &p.ids {
-                        if !chunks.has(id) && (!p.trees || chunks.check_tree(id).is_ok()) {
-                            let _ = chunks.get(id, &p.backup);
+                    match p {
+                        Prefetch::Chunks { ids, backup, trees } => {
+                            for id in &ids {
+                                if !chunks.has(id) && (!trees || chunks.check_tree(id).is_ok()) {
+                                    let _ = chunks.get(id, &backup);
+                                }
+                            }
+                        }
+                        Prefetch::Push { files, to } => {
+                            for (ino, e) in &files {
+                                chunks.push_file(*ino, e, &*to);
+                            }
                         }
                     }
                 }

@@ -15,6 +15,10 @@
 //!   distance), for readers like `tar` that take a directory file by file. Prefetched chunks
 //!   go through the same checks and the same budgeted cache; a failed prefetch is not kept, so
 //!   the reader's own load reports it.
+//! - With a [`Pusher`] (the mount's default), those sibling files are not only loaded but
+//!   stored whole into the kernel's page cache, and so are the small files of each directory
+//!   listed while a reader is reading files: `tar` then reads most files without a READ
+//!   request (a round trip each). Only files whose every chunk passed the checks are pushed.
 //! - Every chunk is checked against its id: damaged or missing data reads as `EIO`, never as
 //!   wrong bytes; a chunk the identity cannot decrypt reads as `EACCES`.
 //! - Service names that are not plain names are hidden. Trees are checked when decoded
@@ -43,14 +47,14 @@ use crate::id::ChunkId;
 use crate::keyring::KeyRing;
 use crate::repository::Repository;
 use backups::{BackupInfo, Backups};
-use cairn_fuse::{is_safe_name, Attr, DirEntry, Errno, Kind, ReadOnlyTree, ROOT_INO};
+use cairn_fuse::{is_safe_name, Attr, DirEntry, Errno, Kind, Pusher, ReadOnlyTree, ROOT_INO};
 use chunks::{Chunks, Prefetch};
 use crossbeam_channel::Sender;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 use table::{Child, Entry, Table, What};
 
 /// Files after the one being read whose chunks are queued for prefetch.
@@ -58,6 +62,12 @@ const SIBLING_FILES: usize = 64;
 /// Files larger than this are not prefetched with their siblings (a sequential read of their
 /// own prefetches them).
 const SMALL_FILE: u64 = 1 << 20;
+/// A directory listed this soon after a file was read from its start has its small files
+/// pushed into the page cache (a reader of files is walking the tree); a listing alone (`ls
+/// -lR`, `find`) pushes nothing.
+const READER_ACTIVE: Duration = Duration::from_secs(2);
+/// Inodes remembered as pushed (forgotten all at once beyond this: pushed again at worst).
+const PUSHED_MAX: usize = 1 << 16;
 
 /// Tunables of a [`RepoTree`].
 #[derive(Debug, Clone)]
@@ -92,6 +102,12 @@ pub struct RepoTree {
     prefetch: Sender<Prefetch>,
     prefetch_threads: usize,
     readahead: u64,
+    /// Where file contents go into the kernel's page cache, once the mount gives it.
+    pusher: OnceLock<Arc<dyn Pusher>>,
+    /// Files queued for a push already (not pushed twice).
+    pushed: Mutex<HashSet<u64>>,
+    /// When a file was last read from its start.
+    last_start: Mutex<Option<Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -125,6 +141,9 @@ impl RepoTree {
             prefetch,
             prefetch_threads: opts.prefetch_threads,
             readahead: opts.readahead_bytes,
+            pusher: OnceLock::new(),
+            pushed: Mutex::default(),
+            last_start: Mutex::default(),
         })
     }
 
@@ -259,7 +278,7 @@ impl RepoTree {
         }
         let per = ids.len().div_ceil(self.prefetch_threads.max(1));
         for part in ids.chunks(per) {
-            let p = Prefetch {
+            let p = Prefetch::Chunks {
                 ids: part.to_vec(),
                 backup: backup.clone(),
                 trees,
@@ -288,8 +307,13 @@ impl RepoTree {
     /// its directory (a reader like `tar` or `cp -r` reads them next), up to
     /// [`SIBLING_FILES`] files and the readahead distance in bytes. A directory's children have
     /// consecutive inodes, so its next siblings are the next inodes with the same parent.
+    ///
+    /// With a pusher, the sibling files themselves are queued, to be stored whole into the
+    /// kernel's page cache.
     fn prefetch_siblings(&self, ino: u64) {
         let mut queue = Vec::new();
+        let mut files = Vec::new();
+        let pusher = self.pusher.get();
         let mut backup = None;
         {
             let t = self.table();
@@ -327,6 +351,10 @@ impl RepoTree {
                 if bytes > self.readahead {
                     break;
                 }
+                if pusher.is_some() {
+                    files.push((sib, e.clone()));
+                    continue;
+                }
                 backup.get_or_insert_with(|| e.backup.id.clone());
                 queue.extend(
                     chunks
@@ -339,6 +367,88 @@ impl RepoTree {
         if let Some(b) = backup {
             self.send(queue, &b, false);
         }
+        if let Some(to) = pusher {
+            self.push(files, to);
+        }
+    }
+
+    /// Queue `files` (small files the kernel knows) to be stored into the kernel's page cache
+    /// by the prefetch threads (never by a thread serving requests: see
+    /// [`ReadOnlyTree::listed`]), split in one batch per thread; files queued before are left
+    /// out, and so are empty files (nothing to read).
+    fn push(&self, mut files: Vec<(u64, Arc<Entry>)>, to: &Arc<dyn Pusher>) {
+        {
+            let mut pushed = lock(&self.pushed);
+            if pushed.len() > PUSHED_MAX {
+                pushed.clear();
+            }
+            files.retain(|(ino, e)| e.node.size > 0 && pushed.insert(*ino));
+        }
+        if files.is_empty() {
+            return;
+        }
+        let per = files.len().div_ceil(self.prefetch_threads.max(1));
+        for part in files.chunks(per) {
+            let p = Prefetch::Push {
+                files: part.to_vec(),
+                to: to.clone(),
+            };
+            if self.prefetch.try_send(p).is_err() {
+                // a full queue: enough work ahead; let these be read as usual
+                let mut pushed = lock(&self.pushed);
+                for (ino, _) in part {
+                    pushed.remove(ino);
+                }
+            }
+        }
+    }
+
+    /// The small files among `inos` (files of at most [`SMALL_FILE`] bytes), up to the
+    /// readahead distance in bytes.
+    fn small_files(&self, inos: impl Iterator<Item = u64>) -> Vec<(u64, Arc<Entry>)> {
+        let t = self.table();
+        let mut bytes = 0u64;
+        let mut out = Vec::new();
+        for ino in inos {
+            let Some(What::Entry(e)) = t.get(ino).map(|i| &i.what) else {
+                continue;
+            };
+            if !matches!(e.node.kind, NodeKind::File { .. }) || e.node.size > SMALL_FILE {
+                continue;
+            }
+            bytes = bytes.saturating_add(e.node.size);
+            if bytes > self.readahead {
+                break;
+            }
+            out.push((ino, e.clone()));
+        }
+        out
+    }
+
+    /// A reader of files is listing `batch`: queue the chunks of its small files, so that
+    /// they are loaded, several at once, by the time the reader asks for the next batch and
+    /// [`ReadOnlyTree::listed`] pushes them.
+    fn prefetch_listed(&self, batch: &[DirEntry]) {
+        let files = self.small_files(batch.iter().filter(|d| d.kind == Kind::File).map(|d| d.ino));
+        let Some((_, first)) = files.first() else {
+            return;
+        };
+        let ids = files
+            .iter()
+            .filter_map(|(_, e)| match &e.node.kind {
+                NodeKind::File { chunks } => Some(chunks),
+                _ => None,
+            })
+            .flatten()
+            .map(|c| c.id)
+            .filter(|id| !self.chunks.has(id))
+            .collect();
+        self.send(ids, &first.backup.id, false);
+    }
+
+    /// Whether a file was read from its start lately (a reader of files is at work).
+    fn reader_active(&self) -> bool {
+        lock(&self.last_start).is_some_and(|t| t.elapsed() <= READER_ACTIVE)
     }
 
     fn newest(&self) -> std::result::Result<Arc<BackupInfo>, Errno> {
@@ -451,7 +561,7 @@ impl ReadOnlyTree for RepoTree {
     ) -> std::result::Result<Vec<DirEntry>, Errno> {
         let children = self.children(ino)?;
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        Ok(children
+        let batch: Vec<DirEntry> = children
             .iter()
             .enumerate()
             .skip(start)
@@ -462,7 +572,11 @@ impl ReadOnlyTree for RepoTree {
                 name: OsStr::from_bytes(&c.name).to_os_string(),
                 next: i as u64 + 1,
             })
-            .collect())
+            .collect();
+        if self.pusher.get().is_some() && self.reader_active() {
+            self.prefetch_listed(&batch);
+        }
+        Ok(batch)
     }
 
     fn read(&self, ino: u64, offset: u64, size: u32) -> std::result::Result<Vec<u8>, Errno> {
@@ -497,27 +611,10 @@ impl ReadOnlyTree for RepoTree {
         let last = last.min(chunks.len() - 1);
         self.prefetch_ahead(ino, &e, offset, end, first, last);
         if offset == 0 {
+            *lock(&self.last_start) = Some(Instant::now());
             self.prefetch_siblings(ino);
         }
-        let mut out = Vec::with_capacity((end - offset) as usize);
-        for (i, c) in chunks.iter().enumerate().take(last + 1).skip(first) {
-            let start = if i == 0 { 0 } else { e.ends[i - 1] };
-            let data = self.chunks.get(&c.id, &e.backup.id)?;
-            if data.len() as u64 != e.ends[i] - start {
-                tracing::error!(
-                    "{}: chunk {} holds {} bytes, the file says {}",
-                    self.describe(ino),
-                    c.id.to_hex(),
-                    data.len(),
-                    e.ends[i] - start
-                );
-                return Err(Errno::EIO);
-            }
-            let a = (offset.max(start) - start) as usize;
-            let b = (end.min(e.ends[i]) - start) as usize;
-            out.extend_from_slice(&data[a..b]);
-        }
-        Ok(out)
+        self.chunks.file_bytes(&e, offset, end)
     }
 
     fn readlink(&self, ino: u64) -> std::result::Result<Vec<u8>, Errno> {
@@ -528,6 +625,23 @@ impl ReadOnlyTree for RepoTree {
                 _ => Err(Errno::EINVAL),
             },
             What::Root | What::Backup(_) => Err(Errno::EINVAL),
+        }
+    }
+
+    fn set_pusher(&self, pusher: Arc<dyn Pusher>) {
+        let _ = self.pusher.set(pusher);
+    }
+
+    /// While a reader of files is at work, push the listed small files (up to the readahead
+    /// distance in bytes per listing batch; their chunks are being loaded since the batch was
+    /// listed): `tar` reads a directory's files right after listing it. A listing alone
+    /// pushes nothing.
+    fn listed(&self, _dir: u64, files: &[u64]) {
+        let Some(to) = self.pusher.get() else {
+            return;
+        };
+        if self.reader_active() {
+            self.push(self.small_files(files.iter().copied()), to);
         }
     }
 

@@ -206,3 +206,107 @@ fn latest_gets_another_inode_and_the_root_another_mtime_when_a_backup_is_added()
         "the same target keeps the same inode"
     );
 }
+
+/// Records what a tree pushes into the "page cache".
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(u64, Vec<u8>)>>);
+
+impl Pusher for Recorder {
+    fn push(&self, ino: u64, data: &[u8]) -> std::result::Result<(), Errno> {
+        lock(&self.0).push((ino, data.to_vec()));
+        Ok(())
+    }
+}
+
+fn wait_pushed(r: &Recorder, n: usize) -> Vec<(u64, Vec<u8>)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while lock(&r.0).len() < n {
+        assert!(std::time::Instant::now() < deadline, "not pushed");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut v = lock(&r.0).clone();
+    v.sort();
+    v
+}
+
+#[test]
+fn checked_small_files_are_pushed_after_a_read_and_a_listing_alone_pushes_nothing() {
+    let mut f = Forge::new();
+    // `f3x` has a chunk no pack holds: it reads as EIO and is never pushed
+    let mut files: Vec<Node> = (0..8)
+        .map(|i| {
+            f.file(
+                format!("f{i}").as_bytes(),
+                format!("content {i}").as_bytes(),
+                0o644,
+            )
+        })
+        .collect();
+    let missing = node(
+        b"f3x",
+        NodeKind::File {
+            chunks: vec![crate::format::tree::ChunkRef {
+                id: ChunkId([9; 32]),
+                len: 4,
+            }],
+        },
+        0o644,
+        4,
+    );
+    files.insert(4, missing);
+    let empty = f.file(b"f9-empty", b"", 0o644);
+    files.push(empty);
+    let root = f.dir(b"svc", files);
+    let others: Vec<Node> = (0..3)
+        .map(|i| f.file(format!("g{i}").as_bytes(), &[b'g'; 5000][..], 0o644))
+        .collect();
+    let other = f.dir(b"other", others);
+    let m = f.commit(vec![
+        ("svc", root, 11, 11, 9),
+        ("other", other, 3, 3, 15000),
+    ]);
+    let keys = KeyRing::new(Identity::parse(&f.identity, "test").unwrap());
+    let t = RepoTree::open(f.ctl.repo.clone(), keys).unwrap();
+    let rec = Arc::new(Recorder::default());
+    t.set_pusher(rec.clone());
+    let b = t.lookup(ROOT_INO, OsStr::new(&m.id)).unwrap().ino;
+    let svc = t.lookup(b, OsStr::new("svc")).unwrap().ino;
+    let inos: Vec<u64> = t
+        .readdir(svc, 0, 100)
+        .unwrap()
+        .iter()
+        .map(|e| e.ino)
+        .collect();
+    let other = t.lookup(b, OsStr::new("other")).unwrap().ino;
+    let g: Vec<u64> = t
+        .readdir(other, 0, 100)
+        .unwrap()
+        .iter()
+        .map(|e| e.ino)
+        .collect();
+
+    // listed before any file is read (`ls -lR`): nothing queued
+    t.listed(svc, &inos);
+    assert!(lock(&t.pushed).is_empty(), "a listing alone pushed files");
+
+    // reading f0 from its start pushes the siblings after it, whole, as a read gives them;
+    // not f3x (its chunk is missing) nor the empty file
+    assert_eq!(t.read(inos[0], 0, 100).unwrap(), b"content 0");
+    let got = wait_pushed(&rec, 7);
+    let want: Vec<(u64, Vec<u8>)> = [1usize, 2, 3, 5, 6, 7, 8]
+        .iter()
+        .map(|&i| (inos[i], t.read(inos[i], 0, 100).unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(t.read(inos[4], 0, 100).unwrap_err(), Errno::EIO);
+
+    // now a reader is at work: a listing pushes the listed small files
+    t.listed(other, &g);
+    let got = wait_pushed(&rec, 10);
+    for ino in &g {
+        assert!(got.contains(&(*ino, vec![b'g'; 5000])), "{ino} not pushed");
+    }
+    // the prefetch threads are done with f3x (its batch was pushed): still never pushed
+    assert!(!got.iter().any(|(ino, _)| *ino == inos[4]));
+    assert_eq!(got.len(), 10, "pushed twice or pushed damaged: {got:?}");
+}

@@ -297,3 +297,150 @@ fn a_segmented_file_reads_identical_through_the_mount() {
         assert!(got[..n] == want[off as usize..end], "bytes differ at {off}");
     }
 }
+
+fn mount_with(ctl: &Controller, identity: &str, at: &Path, opts: &MountOptions) -> Mounted {
+    fs::create_dir_all(at).unwrap();
+    let keys = KeyRing::new(Identity::parse(identity, "test identity").unwrap());
+    let tree = RepoTree::open(ctl.repo.clone(), keys).unwrap();
+    let handle = cairn_fuse::spawn(tree, at, opts).unwrap();
+    Mounted {
+        handle: Some(handle),
+        at: at.to_path_buf(),
+    }
+}
+
+impl Mounted {
+    fn requests(&self) -> cairn_fuse::RequestCounts {
+        self.handle.as_ref().unwrap().requests()
+    }
+}
+
+/// A directory of `n` small files of distinct contents, and `first/a`.
+fn many_small_files(src: &Path, n: usize, len: usize) {
+    fs::create_dir_all(src.join("many")).unwrap();
+    fs::create_dir_all(src.join("first")).unwrap();
+    fs::write(src.join("first/a"), "first\n").unwrap();
+    for i in 0..n {
+        fs::write(
+            src.join(format!("many/f{i:04}")),
+            bytes(i as u64 + 7, len + i),
+        )
+        .unwrap();
+    }
+}
+
+/// A reader of many small files (`tar`, `cp -r`) finds them in the page cache, stored there by
+/// the mount as their directory is listed: far fewer READ requests than files, the same bytes.
+/// With the push off, every file costs a READ.
+#[test]
+fn small_files_listed_while_reading_are_pushed_into_the_page_cache() {
+    if !can_mount() {
+        return;
+    }
+    const N: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    many_small_files(&src, N, 3000);
+    let (ctl, identity) = repo_with_service(&dir.path().join("repo"), "ca", &src);
+    let b1 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
+    for push in [true, false] {
+        let mnt = dir.path().join(format!("mnt-{push}"));
+        let mut opts = MountOptions::default();
+        opts.push = push;
+        let m = mount_with(&ctl, &identity, &mnt, &opts);
+        let base = mnt.join(&b1).join("ca");
+        // a reader at work: reads a file from its start, then lists the next directory
+        assert_eq!(fs::read(base.join("first/a")).unwrap(), b"first\n");
+        let listed = fs::read_dir(base.join("many")).unwrap().count();
+        assert_eq!(listed, N);
+        if push {
+            wait_for("the listed files are pushed", || {
+                m.requests().pushed >= N as u64
+            });
+            // the last stores are written after they are counted
+            std::thread::sleep(Duration::from_millis(200));
+        } else {
+            std::thread::sleep(Duration::from_millis(200));
+            assert_eq!(m.requests().pushed, 0);
+        }
+        for i in 0..N {
+            let got = fs::read(base.join(format!("many/f{i:04}"))).unwrap();
+            assert!(
+                got == bytes(i as u64 + 7, 3000 + i),
+                "bytes of f{i:04} differ (push {push})"
+            );
+        }
+        let r = m.requests();
+        if push {
+            assert!(
+                r.read <= 1 + N as u64 / 10,
+                "READ requests for {N} pushed files: {r:?}"
+            );
+        } else {
+            assert!(
+                r.read > N as u64,
+                "READ requests for {N} files without push: {r:?}"
+            );
+        }
+    }
+}
+
+/// A file whose chunk is damaged is never pushed into the page cache: reading it fails with
+/// EIO every time, while its intact neighbours, pushed, read as their source.
+#[test]
+fn a_damaged_small_file_is_not_pushed_and_reads_as_eio() {
+    if !can_mount() {
+        return;
+    }
+    const N: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    many_small_files(&src, N, 30_000);
+    let (ctl, identity) = repo_with_service(&dir.path().join("repo"), "ca", &src);
+    let b1 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
+    let mnt = dir.path().join("mnt");
+    let m = mount(&ctl, &identity, &mnt);
+    let base = mnt.join(&b1).join("ca");
+    // load the listings first (no file read yet: nothing pushed): the damage is then only in
+    // file data
+    assert_eq!(fs::read_dir(base.join("many")).unwrap().count(), N);
+    assert_eq!(m.requests().pushed, 0);
+    // flip a byte in the middle of the largest pack (3 MB of the files' chunks)
+    let mut packs = Vec::new();
+    collect_files(&dir.path().join("repo/data"), &mut packs);
+    let pack = packs
+        .iter()
+        .max_by_key(|p| fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut data = fs::read(pack).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0x40;
+    fs::write(pack, &data).unwrap();
+
+    let mut damaged = Vec::new();
+    for i in 0..N {
+        let path = base.join(format!("many/f{i:04}"));
+        match fs::read(&path) {
+            Ok(got) => assert!(
+                got == bytes(i as u64 + 7, 30_000 + i),
+                "f{i:04}: wrong bytes instead of EIO"
+            ),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::EIO), "f{i:04}: {e}");
+                damaged.push(path);
+            }
+        }
+        if i == 0 {
+            // the first read pushes the next files; let the pushes land
+            wait_for("siblings are pushed", || m.requests().pushed >= 32);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    assert!(!damaged.is_empty(), "the damage hit no file");
+    for path in &damaged {
+        let e = fs::read(path).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EIO), "{}: {e}", path.display());
+    }
+    let r = m.requests();
+    assert!(r.read < N as u64 / 2, "few files were pushed: {r:?}");
+}
