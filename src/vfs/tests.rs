@@ -82,10 +82,9 @@ fn chunk_ids(n: &Node) -> Vec<ChunkId> {
     }
 }
 
-#[test]
-fn reading_a_small_file_prefetches_its_next_siblings_and_damage_still_reads_as_eio() {
-    let mut f = Forge::new();
-    let mut files: Vec<Node> = (0..8)
+/// Eight small files `f0`..`f7` holding `content N`.
+fn eight_files(f: &mut Forge) -> Vec<Node> {
+    (0..8)
         .map(|i| {
             f.file(
                 format!("f{i}").as_bytes(),
@@ -93,9 +92,13 @@ fn reading_a_small_file_prefetches_its_next_siblings_and_damage_still_reads_as_e
                 0o644,
             )
         })
-        .collect();
-    let missing = node(
-        b"f8",
+        .collect()
+}
+
+/// A 4-byte file `name` whose one chunk no pack holds: it reads as EIO.
+fn missing_chunk(name: &[u8]) -> Node {
+    node(
+        name,
         NodeKind::File {
             chunks: vec![crate::format::tree::ChunkRef {
                 id: ChunkId([9; 32]),
@@ -104,8 +107,14 @@ fn reading_a_small_file_prefetches_its_next_siblings_and_damage_still_reads_as_e
         },
         0o644,
         4,
-    );
-    files.push(missing);
+    )
+}
+
+#[test]
+fn reading_a_small_file_prefetches_its_next_siblings_and_damage_still_reads_as_eio() {
+    let mut f = Forge::new();
+    let mut files = eight_files(&mut f);
+    files.push(missing_chunk(b"f8"));
     let ids: Vec<ChunkId> = files.iter().flat_map(chunk_ids).collect();
     let root = f.dir(b"svc", files);
     let m = f.commit(vec![("svc", root, 9, 9, 9)]);
@@ -233,27 +242,8 @@ fn wait_pushed(r: &Recorder, n: usize) -> Vec<(u64, Vec<u8>)> {
 fn checked_small_files_are_pushed_after_a_read_and_a_listing_alone_pushes_nothing() {
     let mut f = Forge::new();
     // `f3x` has a chunk no pack holds: it reads as EIO and is never pushed
-    let mut files: Vec<Node> = (0..8)
-        .map(|i| {
-            f.file(
-                format!("f{i}").as_bytes(),
-                format!("content {i}").as_bytes(),
-                0o644,
-            )
-        })
-        .collect();
-    let missing = node(
-        b"f3x",
-        NodeKind::File {
-            chunks: vec![crate::format::tree::ChunkRef {
-                id: ChunkId([9; 32]),
-                len: 4,
-            }],
-        },
-        0o644,
-        4,
-    );
-    files.insert(4, missing);
+    let mut files = eight_files(&mut f);
+    files.insert(4, missing_chunk(b"f3x"));
     let empty = f.file(b"f9-empty", b"", 0o644);
     files.push(empty);
     let root = f.dir(b"svc", files);

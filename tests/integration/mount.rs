@@ -329,6 +329,17 @@ fn many_small_files(src: &Path, n: usize, len: usize) {
     }
 }
 
+/// A repository with one service `ca` over `n` small files (`many_small_files`) and one backup
+/// of it: the temporary directory holding both, the controller, the identity and the backup id.
+fn small_files_backed_up(n: usize, len: usize) -> (tempfile::TempDir, Controller, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    many_small_files(&src, n, len);
+    let (ctl, identity) = repo_with_service(&dir.path().join("repo"), "ca", &src);
+    let b1 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
+    (dir, ctl, identity, b1)
+}
+
 /// A reader of many small files (`tar`, `cp -r`) finds them in the page cache, stored there by
 /// the mount as their directory is listed: far fewer READ requests than files, the same bytes.
 /// With the push off, every file costs a READ.
@@ -338,11 +349,7 @@ fn small_files_listed_while_reading_are_pushed_into_the_page_cache() {
         return;
     }
     const N: usize = 200;
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    many_small_files(&src, N, 3000);
-    let (ctl, identity) = repo_with_service(&dir.path().join("repo"), "ca", &src);
-    let b1 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
+    let (dir, ctl, identity, b1) = small_files_backed_up(N, 3000);
     for push in [true, false] {
         let mnt = dir.path().join(format!("mnt-{push}"));
         let mut opts = MountOptions::default();
@@ -393,11 +400,7 @@ fn a_damaged_small_file_is_not_pushed_and_reads_as_eio() {
         return;
     }
     const N: usize = 100;
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    many_small_files(&src, N, 30_000);
-    let (ctl, identity) = repo_with_service(&dir.path().join("repo"), "ca", &src);
-    let b1 = cairn::backup::run(&ctl, &Progress::default()).unwrap().id;
+    let (dir, ctl, identity, b1) = small_files_backed_up(N, 30_000);
     let mnt = dir.path().join("mnt");
     let m = mount(&ctl, &identity, &mnt);
     let base = mnt.join(&b1).join("ca");
