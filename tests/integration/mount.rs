@@ -205,16 +205,7 @@ fn damaged_data_reads_as_eio_and_the_mount_stays_up() {
     assert_eq!(fs::metadata(base.join("large.img")).unwrap().len(), 9 << 20);
 
     // flip a byte in the middle of the largest pack (which holds the large file's chunks)
-    let mut packs = Vec::new();
-    collect_files(&dir.path().join("repo/data"), &mut packs);
-    let pack = packs
-        .iter()
-        .max_by_key(|p| fs::metadata(p).unwrap().len())
-        .unwrap();
-    let mut data = fs::read(pack).unwrap();
-    let mid = data.len() / 2;
-    data[mid] ^= 0x40;
-    fs::write(pack, &data).unwrap();
+    flip_a_byte_of_the_largest_pack(&dir.path().join("repo/data"));
 
     let want = fs::read(src.join("large.img")).unwrap();
     for _ in 0..2 {
@@ -329,6 +320,20 @@ fn many_small_files(src: &Path, n: usize, len: usize) {
     }
 }
 
+/// Flip one bit in the middle of the largest pack under `data`.
+fn flip_a_byte_of_the_largest_pack(data: &Path) {
+    let mut packs = Vec::new();
+    collect_files(data, &mut packs);
+    let pack = packs
+        .iter()
+        .max_by_key(|p| fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut bytes = fs::read(pack).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    fs::write(pack, &bytes).unwrap();
+}
+
 /// A repository with one service `ca` over `n` small files (`many_small_files`) and one backup
 /// of it: the temporary directory holding both, the controller, the identity and the backup id.
 fn small_files_backed_up(n: usize, len: usize) -> (tempfile::TempDir, Controller, String, String) {
@@ -409,16 +414,7 @@ fn a_damaged_small_file_is_not_pushed_and_reads_as_eio() {
     assert_eq!(fs::read_dir(base.join("many")).unwrap().count(), N);
     assert_eq!(m.requests().pushed, 0);
     // flip a byte in the middle of the largest pack (3 MB of the files' chunks)
-    let mut packs = Vec::new();
-    collect_files(&dir.path().join("repo/data"), &mut packs);
-    let pack = packs
-        .iter()
-        .max_by_key(|p| fs::metadata(p).unwrap().len())
-        .unwrap();
-    let mut data = fs::read(pack).unwrap();
-    let mid = data.len() / 2;
-    data[mid] ^= 0x40;
-    fs::write(pack, &data).unwrap();
+    flip_a_byte_of_the_largest_pack(&dir.path().join("repo/data"));
 
     let mut damaged = Vec::new();
     for i in 0..N {
