@@ -75,10 +75,21 @@ fn temp_beside(dir: &Path) -> std::path::PathBuf {
     ))
 }
 
-/// Give the unnamed file `file` (opened with `O_TMPFILE`) the name `path`, as atomically and
-/// durably as [`replace_with`] writes one: its data fsynced, linked under a temporary name,
-/// renamed over `path`, the directory fsynced. Nothing is copied: a pack built in an unnamed
-/// file under `REPO/local` becomes `REPO/data/…` without its bytes being read and written again.
+/// An unnamed file in `dir` (`O_TMPFILE`), gone once closed unless [`link_unnamed`] names it.
+pub(crate) fn unnamed(dir: &Path) -> std::io::Result<fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )?;
+    Ok(fs::File::from(fd))
+}
+
+/// Give the unnamed file `file` (from [`unnamed`]) the name `path`, as atomically and durably
+/// as [`replace_with`] writes one: linked under a temporary name, its data fsynced, renamed over
+/// `path`, the directory fsynced. Nothing is copied: a pack built in an unnamed file under
+/// `REPO/local` becomes `REPO/data/…` without its bytes being read and written again.
 ///
 /// `Ok(false)`, with nothing done, where the file cannot be linked there (another file system,
 /// no `/proc` and no privilege to link by descriptor): the caller then copies it.
@@ -86,7 +97,6 @@ pub(crate) fn link_unnamed(path: &Path, file: &fs::File) -> std::io::Result<bool
     use rustix::fs::{linkat, AtFlags, CWD};
     use std::os::fd::AsRawFd;
     let dir = path.parent().unwrap_or(Path::new("."));
-    file.sync_all()?;
     let tmp = temp_beside(dir);
     // By descriptor (Linux 6.10+ for an unnamed file the caller opened, else CAP_DAC_READ_SEARCH);
     // else through /proc, which needs neither.
@@ -98,7 +108,12 @@ pub(crate) fn link_unnamed(path: &Path, file: &fs::File) -> std::io::Result<bool
         tracing::debug!("cannot link an unnamed file as {}: {e}", path.display());
         return Ok(false);
     }
-    let res = fs::rename(&tmp, path).and_then(|()| fs::File::open(dir)?.sync_all());
+    // synced before it takes its name: a crash leaves the old object or this one whole (or a
+    // temporary name, which clean_temp removes)
+    let res = file
+        .sync_all()
+        .and_then(|()| fs::rename(&tmp, path))
+        .and_then(|()| fs::File::open(dir)?.sync_all());
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
     }

@@ -164,8 +164,7 @@ pub trait Backend: Send + Sync {
     /// file system links it into place); atomic and durable as [`Backend::write`]. `Ok(false)`,
     /// with nothing stored, where it cannot: the caller then streams the file with
     /// [`Backend::write_from`]. The default cannot.
-    fn adopt(&self, name: &str, file: &std::fs::File, size: u64) -> Result<bool, StorageError> {
-        let _ = (name, file, size);
+    fn adopt(&self, _name: &str, _file: &std::fs::File, _size: u64) -> Result<bool, StorageError> {
         Ok(false)
     }
 

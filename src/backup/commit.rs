@@ -11,10 +11,10 @@
 //! [`Repository::read_manifest`]: crate::repository::Repository::read_manifest
 
 use super::refs::Refs;
-use super::spill::unnamed;
 use crate::controller::Controller;
 use crate::error::{Error, Result};
 use crate::format::manifest::{Manifest, Prev};
+use crate::fsutil::unnamed;
 use crate::signing::SIGNATURE_LEN;
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};

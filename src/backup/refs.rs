@@ -7,8 +7,8 @@
 //! the runs stay in memory. Chunk ids ([`Refs`]) and the files cache's directory records
 //! ([`super::cache::DirEntry`]) are kept this way.
 
-use super::spill::unnamed;
 use crate::error::{Error, Result};
+use crate::fsutil::unnamed;
 use crate::id::ChunkId;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

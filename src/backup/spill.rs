@@ -9,6 +9,7 @@
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::format::pack::{self, PackEntry, PackHeader};
+use crate::fsutil::unnamed;
 use crate::id::{KeyId, PackId};
 use crate::index::Index;
 use crate::packer::{placed, sealed_header, store_pack, PackBuilder};
@@ -77,17 +78,6 @@ fn spill_error(e: &std::io::Error) -> Error {
         format!("cannot write a pack being built under the local state: {e}"),
         "free space on the file system of REPO/local and retry the backup",
     )
-}
-
-/// An unnamed file in `dir`, gone once closed.
-pub(super) fn unnamed(dir: &Path) -> std::io::Result<File> {
-    use rustix::fs::{Mode, OFlags};
-    let fd = rustix::fs::open(
-        dir,
-        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )?;
-    Ok(File::from(fd))
 }
 
 impl SpillBuilder {
