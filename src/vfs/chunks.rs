@@ -122,31 +122,33 @@ impl Chunks {
     }
 
     /// Bytes `offset..end` of file `e` (`end` at most its size), from checked chunks: `EIO`
-    /// if a chunk is damaged or missing or does not hold the bytes the file records for it,
-    /// `EACCES` if the identity cannot decrypt it.
-    pub(crate) fn file_bytes(&self, e: &Entry, offset: u64, end: u64) -> Result<Vec<u8>, Errno> {
+    /// if a chunk is damaged or missing or does not hold the bytes the file records for it
+    /// (logged naming the file as `describe` does), `EACCES` if the identity cannot decrypt it.
+    pub(crate) fn file_bytes(
+        &self,
+        e: &Entry,
+        offset: u64,
+        end: u64,
+        describe: &dyn Fn() -> String,
+    ) -> Result<Vec<u8>, Errno> {
         let NodeKind::File { chunks } = &e.node.kind else {
             return Err(Errno::EIO);
         };
-        let total = e.ends.last().copied().unwrap_or(0);
-        if end > total {
+        if end > e.ends.last().copied().unwrap_or(0) {
             return Err(Errno::EIO);
         }
         if offset >= end {
             return Ok(Vec::new());
         }
-        let first = e.ends.partition_point(|&x| x <= offset);
-        let last = first + e.ends[first..].partition_point(|&x| x < end);
-        let last = last.min(chunks.len() - 1);
+        let (first, last) = e.chunk_span(offset, end);
         let mut out = Vec::with_capacity((end - offset) as usize);
         for (i, c) in chunks.iter().enumerate().take(last + 1).skip(first) {
             let start = if i == 0 { 0 } else { e.ends[i - 1] };
             let data = self.get(&c.id, &e.backup.id)?;
             if data.len() as u64 != e.ends[i] - start {
                 tracing::error!(
-                    "file {:?} of backup {}: chunk {} holds {} bytes, the file says {}",
-                    String::from_utf8_lossy(&e.node.name),
-                    e.backup.id,
+                    "{}: chunk {} holds {} bytes, the file says {}",
+                    describe(),
                     c.id.to_hex(),
                     data.len(),
                     e.ends[i] - start
@@ -164,11 +166,17 @@ impl Chunks {
     /// bytes pass every check a read makes; a file that fails is not stored, and its reader's
     /// own READ reports the error.
     pub(crate) fn push_file(&self, ino: u64, e: &Entry, to: &dyn Pusher) {
-        // a file whose chunks do not add up to its size reads as EIO
-        if e.ends.last().copied() != Some(e.node.size) {
+        if !e.chunks_add_up() {
             return;
         }
-        if let Ok(data) = self.file_bytes(e, 0, e.node.size) {
+        let describe = || {
+            format!(
+                "file {:?} of backup {}",
+                String::from_utf8_lossy(&e.node.name),
+                e.backup.id
+            )
+        };
+        if let Ok(data) = self.file_bytes(e, 0, e.node.size, &describe) {
             let _ = to.push(ino, &data);
         }
     }

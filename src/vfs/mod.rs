@@ -273,20 +273,27 @@ impl RepoTree {
     /// Queue `ids` on the prefetch threads: split in one batch per thread (each batch costs
     /// one wake-up); a full queue drops them (enough work ahead).
     fn send(&self, ids: Vec<ChunkId>, backup: &Arc<str>, trees: bool) {
-        if ids.is_empty() {
-            return;
+        self.spread(&ids, |part| Prefetch::Chunks {
+            ids: part,
+            backup: backup.clone(),
+            trees,
+        });
+    }
+
+    /// Queue `items` on the prefetch threads, one batch per thread (each batch costs one
+    /// wake-up), each made by `batch`. A full queue stops it (enough work ahead): returns the
+    /// items not queued.
+    fn spread<'i, T: Clone>(&self, items: &'i [T], batch: impl Fn(Vec<T>) -> Prefetch) -> &'i [T] {
+        if items.is_empty() {
+            return items;
         }
-        let per = ids.len().div_ceil(self.prefetch_threads.max(1));
-        for part in ids.chunks(per) {
-            let p = Prefetch::Chunks {
-                ids: part.to_vec(),
-                backup: backup.clone(),
-                trees,
-            };
-            if self.prefetch.try_send(p).is_err() {
-                break;
+        let per = items.len().div_ceil(self.prefetch_threads.max(1));
+        for (n, part) in items.chunks(per).enumerate() {
+            if self.prefetch.try_send(batch(part.to_vec())).is_err() {
+                return &items[n * per..];
             }
         }
+        &[]
     }
 
     /// A directory was just loaded: queue the trees of its subdirectories, so that a reader
@@ -311,11 +318,7 @@ impl RepoTree {
     /// With a pusher, the sibling files themselves are queued, to be stored whole into the
     /// kernel's page cache.
     fn prefetch_siblings(&self, ino: u64) {
-        let mut queue = Vec::new();
-        let mut files = Vec::new();
-        let pusher = self.pusher.get();
-        let mut backup = None;
-        {
+        let siblings = {
             let t = self.table();
             let Some(parent) = t.get(ino).map(|i| i.parent) else {
                 return;
@@ -335,40 +338,18 @@ impl RepoTree {
                 marks.insert(parent, to);
                 mark.max(ino) + 1
             };
-            let mut bytes = 0u64;
-            for sib in from..=ino + SIBLING_FILES as u64 {
-                let Some(i) = t.get(sib).filter(|i| i.parent == parent) else {
-                    break;
-                };
-                let What::Entry(e) = &i.what else { continue };
-                let NodeKind::File { chunks } = &e.node.kind else {
-                    continue;
-                };
-                if e.node.size > SMALL_FILE {
-                    continue;
-                }
-                bytes = bytes.saturating_add(e.node.size);
-                if bytes > self.readahead {
-                    break;
-                }
-                if pusher.is_some() {
-                    files.push((sib, e.clone()));
-                    continue;
-                }
-                backup.get_or_insert_with(|| e.backup.id.clone());
-                queue.extend(
-                    chunks
-                        .iter()
-                        .map(|c| c.id)
-                        .filter(|id| !self.chunks.has(id)),
-                );
+            let last = (from..=ino + SIBLING_FILES as u64)
+                .take_while(|sib| t.get(*sib).is_some_and(|i| i.parent == parent))
+                .last();
+            match last {
+                Some(last) => from..=last,
+                None => return,
             }
-        }
-        if let Some(b) = backup {
-            self.send(queue, &b, false);
-        }
-        if let Some(to) = pusher {
-            self.push(files, to);
+        };
+        let files = self.small_files(siblings);
+        match self.pusher.get() {
+            Some(to) => self.push(files, to),
+            None => self.load(&files),
         }
     }
 
@@ -384,21 +365,15 @@ impl RepoTree {
             }
             files.retain(|(ino, e)| e.node.size > 0 && pushed.insert(*ino));
         }
-        if files.is_empty() {
-            return;
-        }
-        let per = files.len().div_ceil(self.prefetch_threads.max(1));
-        for part in files.chunks(per) {
-            let p = Prefetch::Push {
-                files: part.to_vec(),
-                to: to.clone(),
-            };
-            if self.prefetch.try_send(p).is_err() {
-                // a full queue: enough work ahead; let these be read as usual
-                let mut pushed = lock(&self.pushed);
-                for (ino, _) in part {
-                    pushed.remove(ino);
-                }
+        let left = self.spread(&files, |part| Prefetch::Push {
+            files: part,
+            to: to.clone(),
+        });
+        // a full queue: enough work ahead; let these be read as usual
+        if !left.is_empty() {
+            let mut pushed = lock(&self.pushed);
+            for (ino, _) in left {
+                pushed.remove(ino);
             }
         }
     }
@@ -430,6 +405,11 @@ impl RepoTree {
     /// [`ReadOnlyTree::listed`] pushes them.
     fn prefetch_listed(&self, batch: &[DirEntry]) {
         let files = self.small_files(batch.iter().filter(|d| d.kind == Kind::File).map(|d| d.ino));
+        self.load(&files);
+    }
+
+    /// Queue the chunks of `files` not cached yet on the prefetch threads.
+    fn load(&self, files: &[(u64, Arc<Entry>)]) {
         let Some((_, first)) = files.first() else {
             return;
         };
@@ -585,36 +565,35 @@ impl ReadOnlyTree for RepoTree {
             What::Latest(_) => return Err(Errno::EINVAL),
             What::Root | What::Backup(_) => return Err(Errno::EISDIR),
         };
-        let chunks = match &e.node.kind {
-            NodeKind::File { chunks } => chunks,
+        match &e.node.kind {
+            NodeKind::File { .. } => {}
             // segments are expanded when the directory is loaded: left here, they did not
             // expand (damaged; logged then)
             NodeKind::FileSegments { .. } => return Err(Errno::EIO),
             NodeKind::Dir { .. } => return Err(Errno::EISDIR),
             NodeKind::Symlink { .. } => return Err(Errno::EINVAL),
         };
-        let total = e.ends.last().copied().unwrap_or(0);
-        if total != e.node.size {
+        if !e.chunks_add_up() {
             tracing::error!(
-                "{}: its chunks hold {total} bytes, its entry says {}",
+                "{}: its chunks hold {} bytes, its entry says {}",
                 self.describe(ino),
+                e.ends.last().copied().unwrap_or(0),
                 e.node.size
             );
             return Err(Errno::EIO);
         }
-        if offset >= total || size == 0 {
+        if offset >= e.node.size || size == 0 {
             return Ok(Vec::new());
         }
-        let end = offset.saturating_add(u64::from(size)).min(total);
-        let first = e.ends.partition_point(|&x| x <= offset);
-        let last = first + e.ends[first..].partition_point(|&x| x < end);
-        let last = last.min(chunks.len() - 1);
+        let end = offset.saturating_add(u64::from(size)).min(e.node.size);
+        let (first, last) = e.chunk_span(offset, end);
         self.prefetch_ahead(ino, &e, offset, end, first, last);
         if offset == 0 {
             *lock(&self.last_start) = Some(Instant::now());
             self.prefetch_siblings(ino);
         }
-        self.chunks.file_bytes(&e, offset, end)
+        self.chunks
+            .file_bytes(&e, offset, end, &|| self.describe(ino))
     }
 
     fn readlink(&self, ino: u64) -> std::result::Result<Vec<u8>, Errno> {

@@ -36,6 +36,19 @@ impl Entry {
         Entry { backup, node, ends }
     }
 
+    /// Whether a file's chunks hold exactly the bytes its entry records (else it reads as EIO).
+    pub(crate) fn chunks_add_up(&self) -> bool {
+        self.ends.last().copied().unwrap_or(0) == self.node.size
+    }
+
+    /// The indexes of the first and last chunk holding bytes `offset..end` of a file (`offset`
+    /// below `end`, `end` at most the end of its last chunk, which it has).
+    pub(crate) fn chunk_span(&self, offset: u64, end: u64) -> (usize, usize) {
+        let first = self.ends.partition_point(|&x| x <= offset);
+        let last = first + self.ends[first..].partition_point(|&x| x < end);
+        (first, last.min(self.ends.len().saturating_sub(1)))
+    }
+
     /// Its kind.
     pub(crate) fn kind(&self) -> Kind {
         match self.node.kind {

@@ -238,6 +238,15 @@ fn wait_pushed(r: &Recorder, n: usize) -> Vec<(u64, Vec<u8>)> {
     v
 }
 
+/// The inodes of the entries of directory `dir` (one readdir of up to 100).
+fn listed_inos(t: &RepoTree, dir: u64) -> Vec<u64> {
+    t.readdir(dir, 0, 100)
+        .unwrap()
+        .iter()
+        .map(|e| e.ino)
+        .collect()
+}
+
 #[test]
 fn checked_small_files_are_pushed_after_a_read_and_a_listing_alone_pushes_nothing() {
     let mut f = Forge::new();
@@ -261,19 +270,9 @@ fn checked_small_files_are_pushed_after_a_read_and_a_listing_alone_pushes_nothin
     t.set_pusher(rec.clone());
     let b = t.lookup(ROOT_INO, OsStr::new(&m.id)).unwrap().ino;
     let svc = t.lookup(b, OsStr::new("svc")).unwrap().ino;
-    let inos: Vec<u64> = t
-        .readdir(svc, 0, 100)
-        .unwrap()
-        .iter()
-        .map(|e| e.ino)
-        .collect();
+    let inos: Vec<u64> = listed_inos(&t, svc);
     let other = t.lookup(b, OsStr::new("other")).unwrap().ino;
-    let g: Vec<u64> = t
-        .readdir(other, 0, 100)
-        .unwrap()
-        .iter()
-        .map(|e| e.ino)
-        .collect();
+    let g: Vec<u64> = listed_inos(&t, other);
 
     // listed before any file is read (`ls -lR`): nothing queued
     t.listed(svc, &inos);
