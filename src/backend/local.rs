@@ -280,6 +280,14 @@ mod tests {
             .unwrap_err();
         assert!(e.detail.contains("were announced"), "{e}");
         assert_eq!(b.stat("data/ab/other").unwrap(), None);
+        // a rename that fails (a directory holds the name) leaves no temporary name behind
+        fs::create_dir_all(d.path().join("store/data/ab/taken/x")).unwrap();
+        assert!(b.adopt("data/ab/taken", &f, data.len() as u64).is_err());
+        assert_eq!(
+            b.clean_temp().unwrap(),
+            0,
+            "a failed link left its temporary name"
+        );
     }
 
     #[test]
