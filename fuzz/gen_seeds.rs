@@ -33,6 +33,7 @@ fn sample_pack(blobs: &[(u8, usize, BlobKind)]) -> Vec<u8> {
             offset: p.len() as u32,
             length: *len as u32,
             raw_len: (*len - 41) as u32,
+            inner: None,
         });
         p.extend(std::iter::repeat_n(*fill, *len));
     }
@@ -60,9 +61,25 @@ fn main() {
             (3, 45, BlobKind::Meta),
         ]),
     ];
+    // a pack whose first blob is a group of two chunks
+    let mut grouped = packs[2].clone();
+    let mut h = PackHeader::from_pack(&grouped, "seed").expect("seed pack");
+    let tail = h.encode_tail().len();
+    grouped.truncate(grouped.len() - tail);
+    h.entries[0].inner = Some(0);
+    h.entries[0].raw_len = 4;
+    let second = PackEntry {
+        id: ChunkId([9; 32]),
+        inner: Some(4),
+        ..h.entries[0]
+    };
+    h.entries.insert(1, second);
+    grouped.extend_from_slice(&h.encode_tail());
+    let packs = [packs[0].clone(), packs[1].clone(), packs[2].clone(), grouped];
     for (i, p) in packs.iter().enumerate() {
         put(dir, "pack_header", &format!("pack{i}"), p);
-        let hl = PackHeader::header_len(&p[p.len() - pack::TRAILER_LEN..], "seed").unwrap_or(0);
+        let (hl, _) =
+            PackHeader::header_len(&p[p.len() - pack::TRAILER_LEN..], "seed").unwrap_or((0, 0));
         let end = p.len() - pack::TRAILER_LEN;
         let mut v = (p.len() as u64).to_le_bytes().to_vec();
         v.extend_from_slice(&p[end - hl as usize..end]);

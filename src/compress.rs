@@ -52,8 +52,14 @@ fn compress_zstd(data: &[u8], level: i32) -> Option<Vec<u8>> {
     })
 }
 
-/// Bulk zstd decompression with this thread's context, into a buffer of at most `max_len`.
+/// Bulk zstd decompression with this thread's context, into a buffer of at most `max_len`
+/// (of the frame's recorded size, when it records a smaller one: a group's bound is 1 MiB, its
+/// plaintext a tenth of that).
 fn decompress_bulk(body: &[u8], max_len: usize) -> std::io::Result<Vec<u8>> {
+    let max_len = match zstd::zstd_safe::get_frame_content_size(body) {
+        Ok(Some(n)) => usize::try_from(n).map_or(max_len, |n| n.min(max_len)),
+        _ => max_len,
+    };
     DECOMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {

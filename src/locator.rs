@@ -4,13 +4,14 @@
 //! that holds the lease; they scan the pack headers once and keep the locations they need.
 
 use crate::error::{Error, Result};
-use crate::format::pack::BlobKind;
+use crate::format::pack::{group_aad, BlobKind, MAX_GROUP_LEN};
 use crate::id::{ChunkId, KeyId, PackId};
 use crate::index::read_pack_header;
 use crate::keyring::KeyRing;
 use crate::object::{ObjectKind, ObjectName};
 use crate::repository::Repository;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
 /// A chunk's place, as a reader needs it.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +26,8 @@ pub struct Place {
     pub raw_len: u32,
     /// What it holds.
     pub kind: BlobKind,
+    /// Its place in the blob's plaintext, if the blob is a group.
+    pub inner: Option<u32>,
 }
 
 /// Chunk id → place, for a set of wanted chunks (or all).
@@ -66,6 +69,7 @@ impl Locator {
                             length: e.length,
                             raw_len: e.raw_len,
                             kind: e.kind,
+                            inner: e.inner,
                         },
                     );
                 }
@@ -118,6 +122,44 @@ impl Locator {
     }
 }
 
+/// Groups opened lately, most recent last: a restore or a mount reads a group's members one
+/// after another (they are files of one directory, mostly), and each would otherwise decrypt
+/// and decompress the whole group again.
+const GROUPS_KEPT: usize = 32;
+
+/// A blob's place: its pack and offset.
+type BlobAt = (PackId, u32);
+
+/// Groups opened lately, by their blob's place (pack, offset), most recent last. One can be
+/// shared by readers made one after another (the mount makes one per read).
+#[derive(Default)]
+pub struct Groups {
+    kept: Mutex<VecDeque<(BlobAt, Arc<Vec<u8>>)>>,
+    opened: std::sync::atomic::AtomicU64,
+}
+
+impl Groups {
+    /// How many groups were decrypted and decompressed (not found kept).
+    pub fn opened(&self) -> u64 {
+        self.opened.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn get(&self, key: &BlobAt) -> Option<Arc<Vec<u8>>> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter().find(|(k, _)| k == key).map(|(_, g)| g.clone())
+    }
+
+    fn keep(&self, key: BlobAt, group: Arc<Vec<u8>>) {
+        self.opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= GROUPS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back((key, group));
+    }
+}
+
 /// Reads, decrypts, decompresses and checks chunks.
 pub struct ChunkReader<'a> {
     /// The repository.
@@ -126,6 +168,29 @@ pub struct ChunkReader<'a> {
     pub keys: &'a KeyRing,
     /// The locations.
     pub locator: &'a Locator,
+    groups: Arc<Groups>,
+}
+
+impl<'a> ChunkReader<'a> {
+    /// A reader of the chunks `locator` found in `repo`, with `keys`.
+    pub fn new(repo: &'a Repository, keys: &'a KeyRing, locator: &'a Locator) -> Self {
+        Self::sharing(repo, keys, locator, Arc::default())
+    }
+
+    /// The same, keeping opened groups in `groups`.
+    pub fn sharing(
+        repo: &'a Repository,
+        keys: &'a KeyRing,
+        locator: &'a Locator,
+        groups: Arc<Groups>,
+    ) -> Self {
+        ChunkReader {
+            repo,
+            keys,
+            locator,
+            groups,
+        }
+    }
 }
 
 impl ChunkReader<'_> {
@@ -137,6 +202,25 @@ impl ChunkReader<'_> {
                 "missing: no pack holds it",
             )
         })?;
+        let Some(at) = p.inner else {
+            let sealed = self.sealed(id, &p, &pack)?;
+            return self.open(id, &sealed, p.raw_len, &pack, &session, backup);
+        };
+        let key = (pack, p.offset);
+        let plain = match self.groups.get(&key) {
+            Some(g) => g,
+            None => {
+                let sealed = self.sealed(id, &p, &pack)?;
+                let g = Arc::new(self.open_group(id, &sealed, &pack, &session, backup)?);
+                self.groups.keep(key, g.clone());
+                g
+            }
+        };
+        self.member(id, &plain, at, p.raw_len, &pack, &session, backup)
+    }
+
+    /// The sealed blob at `p` in `pack`.
+    fn sealed(&self, id: &ChunkId, p: &Place, pack: &PackId) -> Result<Vec<u8>> {
         let length = usize::try_from(p.length).map_err(|_| {
             Error::corrupt(
                 pack.object_name(),
@@ -157,7 +241,7 @@ impl ChunkReader<'_> {
                 ),
             ));
         }
-        self.open(id, &sealed, p.raw_len, &pack, &session, backup)
+        Ok(sealed)
     }
 
     /// The whole chunk list of a file stored in `segments`, each segment checked before it is
@@ -174,6 +258,43 @@ impl ChunkReader<'_> {
         })
     }
 
+    /// Open a sealed group read from `pack` (`id` is the member wanted, for errors): its whole
+    /// plaintext, at most [`MAX_GROUP_LEN`] bytes. Members are checked by [`ChunkReader::member`].
+    pub fn open_group(
+        &self,
+        id: &ChunkId,
+        sealed: &[u8],
+        pack: &PackId,
+        session: &KeyId,
+        backup: &str,
+    ) -> Result<Vec<u8>> {
+        let what = format!("group of chunk {} in pack {}", id.to_hex(), pack.to_hex());
+        let payload = self.unseal(&group_aad(), sealed, session, backup, &what)?;
+        crate::compress::decompress(&payload, MAX_GROUP_LEN as usize, &what)
+    }
+
+    /// Member `id` of an opened group: the bytes `at .. at + raw_len` of its plaintext, checked
+    /// against the id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn member(
+        &self,
+        id: &ChunkId,
+        group: &[u8],
+        at: u32,
+        raw_len: u32,
+        pack: &PackId,
+        session: &KeyId,
+        backup: &str,
+    ) -> Result<Vec<u8>> {
+        let what = format!("chunk {} in pack {}", id.to_hex(), pack.to_hex());
+        let bytes = (at as usize)
+            .checked_add(raw_len as usize)
+            .and_then(|end| group.get(at as usize..end))
+            .ok_or_else(|| Error::corrupt(&what, "its group ends before it"))?;
+        self.check(id, bytes, session, backup, &what)?;
+        Ok(bytes.to_vec())
+    }
+
     /// Open a sealed blob read from `pack`.
     pub fn open(
         &self,
@@ -184,19 +305,124 @@ impl ChunkReader<'_> {
         session: &KeyId,
         backup: &str,
     ) -> Result<Vec<u8>> {
-        let what = || format!("chunk {} in pack {}", id.to_hex(), pack.to_hex());
-        let keys = self.keys.session(self.repo, session, backup)?;
-        let payload = keys
-            .session
-            .open(id, sealed)
-            .ok_or_else(|| Error::corrupt(what(), "authentication failed (altered bytes)"))?;
-        let raw = usize::try_from(raw_len).map_err(|_| {
-            Error::corrupt(what(), "a plaintext length this machine cannot address")
-        })?;
-        let plain = crate::compress::decompress(&payload, raw, &what())?;
-        if plain.len() != raw || keys.id_key.chunk_id(&plain) != *id {
-            return Err(Error::corrupt(what(), "content does not match its id"));
+        let what = format!("chunk {} in pack {}", id.to_hex(), pack.to_hex());
+        let payload = self.unseal(id, sealed, session, backup, &what)?;
+        let raw = usize::try_from(raw_len)
+            .map_err(|_| Error::corrupt(&what, "a plaintext length this machine cannot address"))?;
+        let plain = crate::compress::decompress(&payload, raw, &what)?;
+        if plain.len() != raw {
+            return Err(Error::corrupt(&what, "content does not match its id"));
         }
+        self.check(id, &plain, session, backup, &what)?;
         Ok(plain)
+    }
+
+    /// The payload of a blob sealed with `aad` under `session`.
+    fn unseal(
+        &self,
+        aad: &ChunkId,
+        sealed: &[u8],
+        session: &KeyId,
+        backup: &str,
+        what: &str,
+    ) -> Result<Vec<u8>> {
+        let keys = self.keys.session(self.repo, session, backup)?;
+        keys.session
+            .open(aad, sealed)
+            .ok_or_else(|| Error::corrupt(what, "authentication failed (altered bytes)"))
+    }
+
+    /// Damage unless `plain` is the content of chunk `id`.
+    fn check(
+        &self,
+        id: &ChunkId,
+        plain: &[u8],
+        session: &KeyId,
+        backup: &str,
+        what: &str,
+    ) -> Result<()> {
+        let keys = self.keys.session(self.repo, session, backup)?;
+        match keys.id_key.chunk_id(plain) == *id {
+            true => Ok(()),
+            false => Err(Error::corrupt(what, "content does not match its id")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Progress;
+
+    /// A backup of many small files stores them in groups (far fewer blobs than chunks); every
+    /// chunk reads back checked, and a reader going through the members in order opens each
+    /// group once.
+    #[test]
+    fn small_files_are_stored_in_groups_and_each_group_is_opened_once() {
+        let t = crate::testutil::TestRepo::with_service("svc");
+        let mut files = Vec::new();
+        for i in 0..300u32 {
+            let text = format!("file {i}: tenant quota certificate serial {} ", i * 7).repeat(20);
+            std::fs::write(t.src.join(format!("f{i:03}")), &text).unwrap();
+            files.push(text.into_bytes());
+        }
+        crate::backup::run(&t.ctl, &Progress::default()).unwrap();
+        let loc = Locator::scan(&t.ctl.repo, None).unwrap();
+        let mut places: Vec<(ChunkId, Place, PackId)> = loc
+            .places
+            .iter()
+            .map(|(id, p)| (*id, *p, loc.packs[p.pack as usize].0))
+            .collect();
+        places.sort_by_key(|(_, p, pack)| (*pack, p.offset, p.inner));
+        let members = places.iter().filter(|(_, p, _)| p.inner.is_some()).count();
+        let mut blobs: Vec<(PackId, u32)> = places
+            .iter()
+            .filter(|(_, p, _)| p.inner.is_some())
+            .map(|(_, p, pack)| (*pack, p.offset))
+            .collect();
+        blobs.dedup();
+        assert!(members >= 300, "{members} chunks stored in groups");
+        assert!(blobs.len() * 10 <= members, "{} groups", blobs.len());
+        let keys = t.keys();
+        let reader = ChunkReader::new(&t.ctl.repo, &keys, &loc);
+        let mut read = HashSet::new();
+        for (id, _, _) in &places {
+            read.insert(reader.read(id, "b").unwrap());
+        }
+        assert!(
+            files.iter().all(|f| read.contains(f)),
+            "a file's chunk did not read back"
+        );
+        assert_eq!(reader.groups.opened(), blobs.len() as u64);
+    }
+
+    /// A member whose place in its group is wrong (a lying pack header) is damage, named.
+    #[test]
+    fn a_member_out_of_its_group_or_not_matching_its_id_is_damage() {
+        let t = crate::testutil::TestRepo::with_service("svc");
+        for i in 0..5u32 {
+            std::fs::write(
+                t.src.join(format!("f{i}")),
+                format!("small file {i}").repeat(9),
+            )
+            .unwrap();
+        }
+        crate::backup::run(&t.ctl, &Progress::default()).unwrap();
+        let mut loc = Locator::scan(&t.ctl.repo, None).unwrap();
+        let keys = t.keys();
+        let (id, p) = loc
+            .places
+            .iter()
+            .find(|(_, p)| p.inner.is_some_and(|at| at > 0))
+            .map(|(id, p)| (*id, *p))
+            .unwrap();
+        for lie in [Some(0), Some(MAX_GROUP_LEN - p.raw_len), None] {
+            loc.places.insert(id, Place { inner: lie, ..p });
+            let err = ChunkReader::new(&t.ctl.repo, &keys, &loc)
+                .read(&id, "b")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&id.to_hex()), "{err}");
+        }
     }
 }

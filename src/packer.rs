@@ -44,10 +44,15 @@ impl PackBuilder {
         self.entries.is_empty()
     }
 
-    /// Append a sealed blob; `entry` describes it (its `offset` and `length` are set here).
-    pub fn push(&mut self, entry: PackEntry, sealed: &[u8]) -> Result<()> {
-        self.entries
-            .push(placed(entry, self.buf.len() as u64, sealed.len())?);
+    /// Append a sealed blob; `entries` describe what it holds (one chunk, or a group's
+    /// members), their `offset` and `length` set here.
+    pub fn push(&mut self, entries: &[PackEntry], sealed: &[u8]) -> Result<()> {
+        place(
+            &mut self.entries,
+            entries,
+            self.buf.len() as u64,
+            sealed.len(),
+        )?;
         self.buf.extend_from_slice(sealed);
         Ok(())
     }
@@ -65,14 +70,23 @@ impl PackBuilder {
     }
 }
 
-/// `entry` as the blob of `len` bytes appended at `offset` of a pack (an error past 4 GiB).
-pub(crate) fn placed(entry: PackEntry, offset: u64, len: usize) -> Result<PackEntry> {
+/// Add `entries` to `to` as describing the blob of `len` bytes appended at `offset` of a pack
+/// (an error past 4 GiB).
+pub(crate) fn place(
+    to: &mut Vec<PackEntry>,
+    entries: &[PackEntry],
+    offset: u64,
+    len: usize,
+) -> Result<()> {
     let too_big = || Error::failed("a pack grew past 4 GiB", "report a bug");
-    Ok(PackEntry {
-        offset: u32::try_from(offset).map_err(|_| too_big())?,
-        length: u32::try_from(len).map_err(|_| too_big())?,
-        ..entry
-    })
+    let offset = u32::try_from(offset).map_err(|_| too_big())?;
+    let length = u32::try_from(len).map_err(|_| too_big())?;
+    to.extend(entries.iter().map(|e| PackEntry {
+        offset,
+        length,
+        ..*e
+    }));
+    Ok(())
 }
 
 /// The header of a pack of `session` holding `entries` (taken), and its encoded tail.
@@ -115,11 +129,12 @@ mod tests {
             offset: 0,
             length: 0,
             raw_len: 7,
+            inner: None,
         };
         // sealed blobs are at least nonce + tag + 1 byte long
         let (first, second) = ([1u8; 50], [2u8; 41]);
-        b.push(entry(1), &first).unwrap();
-        b.push(entry(2), &second).unwrap();
+        b.push(&[entry(1)], &first).unwrap();
+        b.push(&[entry(2)], &second).unwrap();
         let (bytes, header) = b.finish().unwrap();
         assert!(b.is_empty() && b.len() == pack::lead().len());
         let decoded = PackHeader::from_pack(&bytes, "p").unwrap();

@@ -265,13 +265,18 @@ fn plan_packs(
             }
         };
         let (mut live_bytes, mut dead_bytes) = (0u64, 0u64);
-        for e in &h.entries {
-            if is_live(&p.live, index, pid, e)? {
-                live_bytes += e.length as u64;
-                found += 1;
-            } else {
-                dead_bytes += e.length as u64;
+        for blob in h.blobs() {
+            let mut live = 0u64;
+            for e in blob {
+                live += u64::from(is_live(&p.live, index, pid, e)?);
             }
+            // a group is live while any member is: it is kept (or copied) whole
+            let length = blob.first().map_or(0, |e| u64::from(e.length));
+            match live {
+                0 => dead_bytes += length,
+                _ => live_bytes += length,
+            }
+            found += live;
         }
         let u = PackUse {
             id: pid,
@@ -529,18 +534,25 @@ impl<'a> Rewriter<'a> {
             self.flush()?;
             self.pack = Some(PackBuilder::new(h.session));
         }
-        for e in &h.entries {
-            if !is_live(live, self.index, u.id, e)? {
-                continue;
+        for blob in h.blobs() {
+            let mut kept = Vec::with_capacity(blob.len());
+            for e in blob {
+                if is_live(live, self.index, u.id, e)? {
+                    kept.push(*e);
+                }
             }
+            let Some(e) = kept.first() else {
+                continue;
+            };
+            // a group with a live member is copied whole; only live members keep an entry
             let (start, end) = (e.offset as usize, e.offset as usize + e.length as usize);
-            let blob = bytes
+            let sealed = bytes
                 .get(start..end)
                 .ok_or_else(|| Error::corrupt(&name, "pack entry out of bounds"))?;
             let Some(pack) = self.pack.as_mut() else {
                 continue; // set above
             };
-            pack.push(*e, blob)?;
+            pack.push(&kept, sealed)?;
             if pack.len() as u64 >= self.target {
                 self.flush()?;
             }

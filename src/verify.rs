@@ -203,11 +203,7 @@ fn check_packs(
                 let Some(pid) = pack_id_of(&o.name) else {
                     continue;
                 };
-                let reader = keys.map(|keys| ChunkReader {
-                    repo,
-                    keys,
-                    locator: &locator,
-                });
+                let reader = keys.map(|keys| ChunkReader::new(repo, keys, &locator));
                 if let Some(p) = check_pack(repo, reader.as_ref(), o, pid, progress, found) {
                     lock(&found.packs).insert(pid);
                     found.object(o.name.clone(), p);
@@ -255,21 +251,51 @@ fn check_chunks(
     pid: PackId,
     found: &Findings,
 ) {
-    for e in &h.entries {
-        let sealed = &bytes[e.offset as usize..(e.offset + e.length) as usize];
+    for blob in h.blobs() {
+        let Some(first) = blob.first() else {
+            continue;
+        };
+        let sealed = &bytes[first.offset as usize..(first.offset + first.length) as usize];
         found
             .chunks_read
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Err(err) = reader.open(&e.id, sealed, e.raw_len, &pid, &h.session, &o.name) {
-            if matches!(err, crate::Error::WrongIdentity { .. }) {
-                found.object(o.name.clone(), err.to_string());
-                break;
+            .fetch_add(blob.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        // a group is opened once, then each member is checked against its id
+        let failed = |e: crate::Error| {
+            (
+                matches!(e, crate::Error::WrongIdentity { .. }),
+                e.to_string(),
+            )
+        };
+        let group = first.inner.map(|_| {
+            reader
+                .open_group(&first.id, sealed, &pid, &h.session, &o.name)
+                .map_err(failed)
+        });
+        for e in blob {
+            let checked = match (&group, e.inner) {
+                (Some(Ok(plain)), Some(at)) => reader
+                    .member(&e.id, plain, at, e.raw_len, &pid, &h.session, &o.name)
+                    .map(drop)
+                    .map_err(|e| (false, e.to_string())),
+                (Some(Err(err)), _) => Err(err.clone()),
+                _ => reader
+                    .open(&e.id, sealed, e.raw_len, &pid, &h.session, &o.name)
+                    .map(drop)
+                    .map_err(|e| {
+                        (
+                            matches!(e, crate::Error::WrongIdentity { .. }),
+                            e.to_string(),
+                        )
+                    }),
+            };
+            if let Err((wrong_identity, err)) = checked {
+                if wrong_identity {
+                    found.object(o.name.clone(), err);
+                    return;
+                }
+                lock(&found.chunks).insert(e.id);
+                found.object(format!("{} chunk {}", o.name, e.id.short()), err);
             }
-            lock(&found.chunks).insert(e.id);
-            found.object(
-                format!("{} chunk {}", o.name, e.id.short()),
-                err.to_string(),
-            );
         }
     }
 }
@@ -337,11 +363,7 @@ fn files_hurt(
     let Ok(locator) = Locator::scan(repo, Some(&wanted)) else {
         return Vec::new();
     };
-    let reader = ChunkReader {
-        repo,
-        keys,
-        locator: &locator,
-    };
+    let reader = ChunkReader::new(repo, keys, &locator);
     let mut out = Vec::new();
     for s in &m.services {
         let mut stack = vec![(s.root, format!("{}/", s.name))];

@@ -1,20 +1,27 @@
 //! `PackHeader::from_pack` on a whole (hostile) pack, and `PackHeader::decode` on a header
-//! with an arbitrary claimed pack length. Neither may panic; an accepted header must keep every
-//! entry inside the blob area, in order.
+//! with an arbitrary claimed pack length and version. Neither may panic; an accepted header must
+//! keep every blob inside the blob area, in order, and every group member inside its bound.
 #![no_main]
 
-use cairn::format::pack::{PackHeader, LEAD_LEN, TRAILER_LEN};
+use cairn::format::pack::{PackHeader, LEAD_LEN, MAX_GROUP_LEN, TRAILER_LEN, VERSION, VERSION_1};
 use libfuzzer_sys::fuzz_target;
 
 fn check_bounds(h: &PackHeader, blobs_end: u64) {
     let mut next = LEAD_LEN as u64;
-    for e in &h.entries {
+    for blob in h.blobs() {
+        let e = &blob[0];
         assert!(
             e.offset as u64 >= next,
             "entries overlap or precede the lead"
         );
         next = e.offset as u64 + e.length as u64;
         assert!(next <= blobs_end, "entry runs into the header");
+        for m in blob {
+            assert!((m.offset, m.length) == (e.offset, e.length), "a group's members disagree");
+            if let Some(at) = m.inner {
+                assert!(at as u64 + m.raw_len as u64 <= MAX_GROUP_LEN as u64, "member past the group");
+            }
+        }
     }
 }
 
@@ -27,12 +34,14 @@ fuzz_target!(|data: &[u8]| {
     if data.len() >= TRAILER_LEN {
         let _ = PackHeader::header_len(&data[data.len() - TRAILER_LEN..], "fuzz");
     }
-    // The first 8 bytes are the claimed pack length; the rest is the header.
+    // The first 8 bytes are the claimed pack length; the rest is the header, read as either version.
     if data.len() >= 8 {
         let (len, header) = data.split_at(8);
         let pack_len = u64::from_le_bytes(len.try_into().unwrap_or_default());
-        if let Ok(h) = PackHeader::decode(header, pack_len, "fuzz") {
-            check_bounds(&h, pack_len - (TRAILER_LEN + header.len()) as u64);
+        for version in [VERSION, VERSION_1] {
+            if let Ok(h) = PackHeader::decode(header, pack_len, version, "fuzz") {
+                check_bounds(&h, pack_len - (TRAILER_LEN + header.len()) as u64);
+            }
         }
     }
 });

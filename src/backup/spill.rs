@@ -12,7 +12,7 @@ use crate::format::pack::{self, PackEntry, PackHeader};
 use crate::fsutil::unnamed;
 use crate::id::{KeyId, PackId};
 use crate::index::Index;
-use crate::packer::{placed, sealed_header, store_pack, PackBuilder};
+use crate::packer::{place, sealed_header, store_pack, PackBuilder};
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -108,10 +108,11 @@ impl SpillBuilder {
     }
 
     /// Append a sealed blob (as [`PackBuilder::push`]).
-    pub(super) fn push(&mut self, entry: PackEntry, sealed: &[u8]) -> Result<()> {
-        let entry = placed(entry, self.len, sealed.len())?;
+    pub(super) fn push(&mut self, entries: &[PackEntry], sealed: &[u8]) -> Result<()> {
+        let mut placed = Vec::with_capacity(entries.len());
+        place(&mut placed, entries, self.len, sealed.len())?;
         self.append(sealed).map_err(|e| spill_error(&e))?;
-        self.entries.push(entry);
+        self.entries.extend(placed);
         Ok(())
     }
 
@@ -160,10 +161,10 @@ impl Builder {
         }
     }
 
-    pub(super) fn push(&mut self, entry: PackEntry, sealed: &[u8]) -> Result<()> {
+    pub(super) fn push(&mut self, entries: &[PackEntry], sealed: &[u8]) -> Result<()> {
         match self {
-            Builder::Memory(b) => b.push(entry, sealed),
-            Builder::File(b) => b.push(entry, sealed),
+            Builder::Memory(b) => b.push(entries, sealed),
+            Builder::File(b) => b.push(entries, sealed),
         }
     }
 
@@ -193,6 +194,7 @@ mod tests {
             offset: 0,
             length: 0,
             raw_len: 7,
+            inner: None,
         };
         let mut mem = Builder::new(None, KeyId([3; 32]));
         let mut file = Builder::new(Some(dir.path()), KeyId([3; 32]));
@@ -201,8 +203,8 @@ mod tests {
             "tmpfs and ext4 hold unnamed files"
         );
         for (n, blob) in [(1u8, vec![1u8; 50]), (2, vec![2u8; 4100])] {
-            mem.push(entry(n), &blob).unwrap();
-            file.push(entry(n), &blob).unwrap();
+            mem.push(&[entry(n)], &blob).unwrap();
+            file.push(&[entry(n)], &blob).unwrap();
         }
         assert_eq!(mem.len(), file.len());
         let (a, b) = (MemoryBackend::new(), MemoryBackend::new());
@@ -232,8 +234,9 @@ mod tests {
             offset: 0,
             length: 0,
             raw_len: 7,
+            inner: None,
         };
-        b.push(entry, &[5u8; 5000]).unwrap();
+        b.push(&[entry], &[5u8; 5000]).unwrap();
         let built = b.finish().unwrap().unwrap();
         let Built::File { file, .. } = &built else {
             panic!("built in memory")

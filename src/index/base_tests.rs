@@ -27,6 +27,7 @@ fn header(range: std::ops::Range<u32>, shift: u32) -> PackHeader {
                 offset: i + shift,
                 length: 10,
                 raw_len: 5,
+                inner: None,
             })
             .collect(),
     }

@@ -242,6 +242,7 @@ mod tests {
                     offset: i,
                     length: 10,
                     raw_len: 5,
+                    inner: None,
                 })
                 .collect(),
         }

@@ -4,6 +4,9 @@
 //! pack it records, see the `pack_ids` tree) and holds its numbers as LEB128 varints: 5 to 21
 //! bytes (12 for a typical chunk) where a 32-byte pack id and fixed-width fields took 45. sled stores every value byte
 //! about two and a half times, and a repository holds one record per chunk.
+//!
+//! A member of a group (FORMAT.md section 6) has its kind byte's high bit set and its place in
+//! the group's plaintext as one more varint after it.
 
 use crate::format::pack::{BlobKind, PackEntry};
 use crate::id::PackId;
@@ -21,6 +24,8 @@ pub struct Location {
     pub raw_len: u32,
     /// What it holds.
     pub kind: BlobKind,
+    /// Its place in its group's plaintext, if the blob is a group.
+    pub inner: Option<u32>,
 }
 
 /// A location as the `chunks` tree stores it: its pack by ordinal.
@@ -31,10 +36,13 @@ pub(super) struct Stored {
     pub length: u32,
     pub raw_len: u32,
     pub kind: BlobKind,
+    pub inner: Option<u32>,
 }
 
-/// The longest encoding: four 5-byte varints and the kind.
-const MAX_LEN: usize = 21;
+/// The longest encoding: four 5-byte varints, the kind and a group member's place.
+const MAX_LEN: usize = 26;
+/// The kind byte's flag for a group member.
+const MEMBER: u8 = 0x80;
 
 impl Stored {
     pub(super) fn of(ordinal: u32, e: &PackEntry) -> Self {
@@ -44,6 +52,7 @@ impl Stored {
             length: e.length,
             raw_len: e.raw_len,
             kind: e.kind,
+            inner: e.inner,
         }
     }
 
@@ -52,11 +61,18 @@ impl Stored {
         for n in [self.ordinal, self.offset, self.length, self.raw_len] {
             put_varint(&mut v, n);
         }
-        v.push(match self.kind {
+        let kind = match self.kind {
             BlobKind::Data => 0,
             BlobKind::Tree => 1,
             BlobKind::Meta => 2,
-        });
+        };
+        match self.inner {
+            None => v.push(kind),
+            Some(at) => {
+                v.push(kind | MEMBER);
+                put_varint(&mut v, at);
+            }
+        }
         v
     }
 
@@ -67,18 +83,27 @@ impl Stored {
         for x in &mut n {
             *x = take_varint(&mut rest)?;
         }
-        let kind = match rest {
-            [0] => BlobKind::Data,
-            [1] => BlobKind::Tree,
-            [2] => BlobKind::Meta,
+        let (&byte, mut rest) = rest.split_first()?;
+        let kind = match byte & !MEMBER {
+            0 => BlobKind::Data,
+            1 => BlobKind::Tree,
+            2 => BlobKind::Meta,
             _ => return None,
         };
+        let inner = match byte & MEMBER {
+            0 => None,
+            _ => Some(take_varint(&mut rest)?),
+        };
+        if !rest.is_empty() {
+            return None;
+        }
         Some(Stored {
             ordinal: n[0],
             offset: n[1],
             length: n[2],
             raw_len: n[3],
             kind,
+            inner,
         })
     }
 
@@ -89,6 +114,7 @@ impl Stored {
             length: self.length,
             raw_len: self.raw_len,
             kind: self.kind,
+            inner: self.inner,
         }
     }
 }
@@ -126,14 +152,17 @@ mod tests {
     fn round_trips_at_the_extremes_and_is_short_for_small_numbers() {
         for (o, off, len, raw) in [(0, 0, 0, 0), (3, 200_000, 70_000, 65_536)] {
             for kind in [BlobKind::Data, BlobKind::Tree, BlobKind::Meta] {
-                let s = Stored {
-                    ordinal: o,
-                    offset: off,
-                    length: len,
-                    raw_len: raw,
-                    kind,
-                };
-                assert_eq!(Stored::decode(&s.encode()), Some(s));
+                for inner in [None, Some(0), Some(131_000), Some(u32::MAX)] {
+                    let s = Stored {
+                        ordinal: o,
+                        offset: off,
+                        length: len,
+                        raw_len: raw,
+                        kind,
+                        inner,
+                    };
+                    assert_eq!(Stored::decode(&s.encode()), Some(s));
+                }
             }
         }
         let max = Stored {
@@ -142,6 +171,7 @@ mod tests {
             length: u32::MAX,
             raw_len: u32::MAX,
             kind: BlobKind::Data,
+            inner: Some(u32::MAX),
         };
         assert_eq!(max.encode().len(), MAX_LEN);
         assert_eq!(Stored::decode(&max.encode()), Some(max));
@@ -151,6 +181,7 @@ mod tests {
             length: 40_000,
             raw_len: 60_000,
             kind: BlobKind::Data,
+            inner: None,
         };
         assert_eq!(typical.encode().len(), 12);
     }
@@ -163,6 +194,7 @@ mod tests {
             length: 2,
             raw_len: 3,
             kind: BlobKind::Tree,
+            inner: None,
         }
         .encode();
         for bad in [
@@ -173,6 +205,9 @@ mod tests {
             &[0xff, 0xff, 0xff, 0xff, 0x1f, 0, 0, 0, 0][..],    // beyond u32
             &[0x81, 0x00, 0, 0, 0, 0][..],                      // redundant zero byte
             &[1, 1, 1, 1, 9][..],                               // unknown kind
+            &[1, 1, 1, 1, 0x80][..],                            // member without its place
+            &[1, 1, 1, 1, 0x80, 5, 0][..],                      // trailing byte after it
+            &[1, 1, 1, 1, 0x83, 5][..],                         // unknown kind, member
         ] {
             assert_eq!(Stored::decode(bad), None, "{bad:?}");
         }

@@ -525,6 +525,7 @@ mod tests {
                 offset: 0,
                 length: 9,
                 raw_len: 9,
+                inner: None,
             }],
         };
         idx.add_pack(PackId([1; 32]), 9, &header).unwrap();
@@ -561,6 +562,7 @@ mod tests {
             offset,
             length: 99,
             raw_len: 7,
+            inner: None,
         };
         let (a, b) = (PackId([5; 32]), PackId([6; 32]));
         let header = |e: Vec<PackEntry>| PackHeader {
@@ -603,6 +605,7 @@ mod tests {
                 offset: i as u32 * 10,
                 length: 10,
                 raw_len: 5,
+                inner: None,
             })
             .collect::<Vec<_>>();
         let header = PackHeader {

@@ -59,10 +59,11 @@ pub fn read_pack_header(store: &dyn Backend, name: &str, size: u64) -> Result<Pa
         return Err(Error::corrupt(name, "pack too short"));
     }
     let trailer = store.read_range(name, size - TRAILER_LEN as u64, TRAILER_LEN)?;
-    let hl = PackHeader::header_len(&trailer, name)? as u64;
+    let (hl, version) = PackHeader::header_len(&trailer, name)?;
+    let hl = u64::from(hl);
     if hl + (TRAILER_LEN + crate::format::pack::LEAD_LEN) as u64 > size {
         return Err(Error::corrupt(name, "header length out of range"));
     }
     let header = store.read_range(name, size - TRAILER_LEN as u64 - hl, hl as usize)?;
-    PackHeader::decode(&header, size, name)
+    PackHeader::decode(&header, size, version, name)
 }

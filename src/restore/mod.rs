@@ -127,11 +127,7 @@ pub fn restore(
         std::sync::atomic::Ordering::Relaxed,
     );
     let ctx = Ctx {
-        reader: ChunkReader {
-            repo,
-            keys,
-            locator: &locator,
-        },
+        reader: ChunkReader::new(repo, keys, &locator),
         locator: &locator,
         backup: &m.id,
         target: opts.target.display().to_string(),

@@ -8,7 +8,7 @@ use crate::format::segment;
 use crate::format::tree::{NodeKind, Tree};
 use crate::id::ChunkId;
 use crate::keyring::KeyRing;
-use crate::locator::{ChunkReader, Locator};
+use crate::locator::{ChunkReader, Groups, Locator};
 use crate::repository::Repository;
 use cairn_fuse::{Errno, Pusher};
 use crossbeam_channel::{Receiver, Sender};
@@ -25,6 +25,8 @@ pub(crate) struct Chunks {
     locator: RwLock<Arc<Locator>>,
     last_scan: Mutex<Instant>,
     cache: ChunkCache,
+    /// Groups opened lately: the members of one are read one after another.
+    groups: Arc<Groups>,
 }
 
 /// Work for one prefetch thread (one wake-up for many chunks or files).
@@ -58,6 +60,7 @@ impl Chunks {
             locator: RwLock::new(Arc::new(loc)),
             last_scan: Mutex::new(Instant::now()),
             cache: ChunkCache::new(budget),
+            groups: Arc::default(),
         })
     }
 
@@ -193,11 +196,7 @@ impl Chunks {
         if loc.place(id).is_none() {
             loc = self.rescan(id).unwrap_or(loc);
         }
-        let reader = ChunkReader {
-            repo: &self.repo,
-            keys: &self.keys,
-            locator: &loc,
-        };
+        let reader = ChunkReader::sharing(&self.repo, &self.keys, &loc, self.groups.clone());
         reader.read(id, backup).map_err(|e| match e {
             Error::WrongIdentity { .. } => {
                 tracing::warn!("{e}");

@@ -1020,6 +1020,7 @@ fn the_index_reopens_right_after_it_was_dropped() {
                     offset: 0,
                     length: 10,
                     raw_len: 5,
+                    inner: None,
                 }
             })
             .collect();

@@ -5,6 +5,7 @@
 //! forged `latest`, bounded memory. The submodules are grouped by the layer attacked.
 
 mod backup;
+mod groups;
 mod objstore;
 mod privacy;
 mod restore;
