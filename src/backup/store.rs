@@ -31,13 +31,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-struct Raw {
-    id: ChunkId,
-    kind: BlobKind,
-    data: Vec<u8>,
-    svc: usize,
-}
-
 /// A sealed blob on its way into a pack, with what it holds.
 struct Sealed {
     /// Its entries (offset and length are set when it is placed).
@@ -45,24 +38,6 @@ struct Sealed {
     /// The service slot of each entry.
     svcs: Vec<usize>,
     sealed: Vec<u8>,
-}
-
-impl Sealed {
-    /// A blob holding one chunk.
-    fn one(id: ChunkId, kind: BlobKind, raw_len: usize, svc: usize, sealed: Vec<u8>) -> Self {
-        Sealed {
-            entries: vec![PackEntry {
-                id,
-                kind,
-                offset: 0,
-                length: 0,
-                raw_len: raw_len as u32,
-                inner: None,
-            }],
-            svcs: vec![svc],
-            sealed,
-        }
-    }
 }
 
 /// Small chunks gathered to be compressed and sealed together.
@@ -225,52 +200,11 @@ impl Shared {
         self.group.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Add a small chunk of file content to the open group; if that fills it, compress, seal
-    /// and pack the group in this thread. Any other kind is sealed alone, here. False if the
-    /// store failed or is finished.
-    fn gather(
-        &self,
-        here: &SealHere,
-        id: ChunkId,
-        kind: BlobKind,
-        data: &[u8],
-        svc: usize,
-    ) -> bool {
-        let mut alone = Group::default();
-        let g = match kind {
-            BlobKind::Data => {
-                let mut g = self.group();
-                g.add(id, kind, data, svc);
-                match g.data.len() >= self.group_target {
-                    true => std::mem::take(&mut *g),
-                    false => return true,
-                }
-            }
-            // trees, segments and definitions stay blobs of their own, so damage to one
-            // group never hides a directory along with its files
-            _ => {
-                alone.add(id, kind, data, svc);
-                alone
-            }
-        };
-        self.seal_group(here, g)
-    }
-
-    fn seal_group(&self, here: &SealHere, g: Group) -> bool {
-        #[cfg(test)]
-        {
-            self.sealed_here
-                .fetch_add(g.entries.len() as u64, Ordering::Relaxed);
-            self.sealed
-                .fetch_add(g.entries.len() as u64, Ordering::Relaxed);
-        }
-        self.pack(g.seal(&here.key, here.level))
-    }
-
-    /// Seal and pack the group still open (at the end of the backup).
-    fn last_group(&self, here: &SealHere) -> bool {
-        let g = std::mem::take(&mut *self.group());
-        g.entries.is_empty() || self.seal_group(here, g)
+    /// Add a small chunk of file content to the open group: the group, if that filled it.
+    fn gather(&self, id: ChunkId, data: &[u8], svc: usize) -> Option<Group> {
+        let mut g = self.group();
+        g.add(id, BlobKind::Data, data, svc);
+        (g.data.len() >= self.group_target).then(|| std::mem::take(&mut *g))
     }
 
     /// Send the last pack to the writer and close its queue.
@@ -293,9 +227,10 @@ impl Shared {
     }
 }
 
-/// Chunks up to this size are gathered in groups, compressed and sealed by the thread that puts
-/// them (a small file's reader), not handed to the sealers: a hand-off (a copy, a wake-up and a
-/// task switch) costs about as much as compressing a few KiB.
+/// File content in chunks up to this size is gathered in groups; a full group goes to the
+/// sealers as one job (one hand-off per group, not per chunk: a hand-off, a copy, a wake-up and a
+/// task switch, costs about as much as compressing a few KiB). Trees, segments and definitions up
+/// to this size are compressed and sealed by the thread that puts them.
 const SEAL_HERE: usize = 64 << 10;
 
 /// A group is sealed once its plaintext reaches this many bytes (so it holds at most this plus
@@ -313,7 +248,7 @@ struct SealHere {
 /// Stores chunks for one backup.
 pub struct ChunkStore {
     shared: Arc<Shared>,
-    tx: Option<Sender<Raw>>,
+    tx: Option<Sender<Group>>,
     here: Option<SealHere>,
     /// The sealers.
     threads: Vec<JoinHandle<()>>,
@@ -369,7 +304,7 @@ impl ChunkStore {
             .map(|n| n.get())
             .unwrap_or(2)
             .clamp(2, 16);
-        let (raw_tx, raw_rx) = bounded::<Raw>(workers * 4);
+        let (raw_tx, raw_rx) = bounded::<Group>(workers * 4);
         let (pack_tx, pack_rx) = bounded::<Built>(1);
         shared.packing().tx = Some(pack_tx);
         let mut threads = Vec::new();
@@ -426,21 +361,34 @@ impl ChunkStore {
             return Ok(());
         }
         let finished = || Error::failed("chunk store already finished", "report a bug");
-        if data.len() <= SEAL_HERE {
-            let here = self.here.as_ref().ok_or_else(finished)?;
-            return match self.shared.gather(here, id, kind, data, svc) {
-                true => Ok(()),
-                false => Err(self.take_error()),
-            };
-        }
+        let mut alone = Group::default();
+        let job = match (kind, data.len() <= SEAL_HERE) {
+            (BlobKind::Data, true) => match self.shared.gather(id, data, svc) {
+                Some(full) => full,
+                None => return Ok(()),
+            },
+            // trees, segments and definitions stay blobs of their own, so damage to one group
+            // never hides a directory along with its files; small ones are sealed here
+            (_, true) => {
+                let here = self.here.as_ref().ok_or_else(finished)?;
+                alone.add(id, kind, data, svc);
+                #[cfg(test)]
+                {
+                    self.shared.sealed_here.fetch_add(1, Ordering::Relaxed);
+                    self.shared.sealed.fetch_add(1, Ordering::Relaxed);
+                }
+                return match self.shared.pack(alone.seal(&here.key, here.level)) {
+                    true => Ok(()),
+                    false => Err(self.take_error()),
+                };
+            }
+            (_, false) => {
+                alone.add(id, kind, data, svc);
+                alone
+            }
+        };
         let tx = self.tx.as_ref().ok_or_else(finished)?;
-        tx.send(Raw {
-            id,
-            kind,
-            data: data.to_vec(),
-            svc,
-        })
-        .map_err(|_| self.take_error())
+        tx.send(job).map_err(|_| self.take_error())
     }
 
     /// Mark `id` as referenced; true if it is new to both this backup and the repository.
@@ -526,10 +474,14 @@ impl ChunkStore {
 
     /// Wait for every chunk to be written and indexed.
     pub fn finish(mut self) -> Result<StoreStats> {
-        drop(self.tx.take());
-        if let Some(here) = self.here.take() {
-            self.shared.last_group(&here);
+        // the group still open goes to the sealers last
+        let last = std::mem::take(&mut *self.shared.group());
+        if let Some(tx) = self.tx.take() {
+            if !last.entries.is_empty() {
+                let _ = tx.send(last); // a closed queue: the sealers failed, checked below
+            }
         }
+        drop(self.here.take());
         self.join_threads();
         self.check()?;
         self.shared.index.flush()?;
@@ -576,17 +528,15 @@ impl Drop for ChunkStore {
     }
 }
 
-fn seal_loop(rx: Receiver<Raw>, key: Arc<SessionKey>, level: i32, sh: Arc<Shared>) {
-    for raw in rx {
+fn seal_loop(rx: Receiver<Group>, key: Arc<SessionKey>, level: i32, sh: Arc<Shared>) {
+    for g in rx {
         if sh.failed.load(Ordering::Relaxed) {
             continue; // drain
         }
-        let payload = crate::compress::compress(&raw.data, level);
-        let sealed = key.seal(&raw.id, &payload);
         #[cfg(test)]
-        sh.sealed.fetch_add(1, Ordering::Relaxed);
-        let s = Sealed::one(raw.id, raw.kind, raw.data.len(), raw.svc, sealed);
-        if !sh.pack(s) {
+        sh.sealed
+            .fetch_add(g.entries.len() as u64, Ordering::Relaxed);
+        if !sh.pack(g.seal(&key, level)) {
             continue; // drain: the putting thread sees the failure
         }
     }
@@ -654,10 +604,10 @@ pub(super) mod tests {
     use super::*;
     use crate::backend::MemoryBackend;
 
-    /// Small chunks are sealed by the thread that puts them, larger ones by the sealers; both
-    /// end up in a pack, indexed.
+    /// Small chunks of file content are gathered into a group, larger ones are blobs of their
+    /// own, a small tree is sealed by the thread that puts it; all end up in a pack, indexed.
     #[test]
-    fn small_chunks_are_sealed_by_the_putting_thread_and_all_are_stored() {
+    fn small_chunks_are_grouped_and_all_are_stored() {
         let (index, store) = in_memory(1 << 20, 3, 1);
         let id_key = crate::crypto::IdKey::generate();
         let blobs: Vec<Vec<u8>> = (0..20u32)
@@ -673,17 +623,26 @@ pub(super) mod tests {
         for b in &blobs {
             store.put(id_key.chunk_id(b), BlobKind::Data, b, 0).unwrap();
         }
+        let tree = b"a small tree".to_vec();
+        store
+            .put(id_key.chunk_id(&tree), BlobKind::Tree, &tree, 0)
+            .unwrap();
         let shared = store.shared.clone();
         let stats = store.finish().unwrap();
-        assert_eq!(
-            shared.sealed_here.load(Ordering::Relaxed),
-            15,
-            "the 15 small chunks were not sealed where they were put"
-        );
-        assert_eq!(stats.refs.count().unwrap(), 20);
+        assert_eq!(shared.sealed.load(Ordering::Relaxed), 21);
+        assert_eq!(shared.sealed_here.load(Ordering::Relaxed), 1, "the tree");
+        assert_eq!(stats.refs.count().unwrap(), 21);
         for b in &blobs {
-            assert!(index.contains(&id_key.chunk_id(b)).unwrap());
+            let at = index.lookup(&id_key.chunk_id(b)).unwrap().unwrap();
+            assert_eq!(
+                at.inner.is_some(),
+                b.len() <= SEAL_HERE,
+                "{} bytes",
+                b.len()
+            );
         }
+        let at = index.lookup(&id_key.chunk_id(&tree)).unwrap().unwrap();
+        assert_eq!(at.inner, None, "a tree was grouped");
     }
 
     /// A backup of chunks the repository already holds (a recovered controller's first backup:
