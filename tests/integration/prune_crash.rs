@@ -170,19 +170,31 @@ fn prune_killed_at_random_points_loses_nothing() {
         &repo,
         &["service", "add", "svc", "--path", src.to_str().unwrap()],
     );
-    // Three backups: the first pack ends up partly live (rewritten), the second's stays.
-    let steps: [&[(&str, u64, usize)]; 3] = [
+    // Seven backups: the first pack ends up partly live (rewritten), the second's stays, and
+    // the four after them each hold a file the last backup no longer has (g*) beside one it
+    // keeps (h*), so the prune rewrites five packs: its work takes long enough (a copy, a write
+    // and a sync per pack) for random kills to land inside it, whatever the machine's jitter.
+    let steps: [&[(&str, u64, usize)]; 7] = [
         &[
             ("f0", 1, 300 << 10),
             ("f1", 2, 300 << 10),
             ("f2", 3, 200 << 10),
         ],
         &[("f3", 4, 300 << 10)],
+        &[("g3", 7, 300 << 10), ("h3", 8, 200 << 10)],
+        &[("g4", 9, 300 << 10), ("h4", 10, 200 << 10)],
+        &[("g5", 11, 300 << 10), ("h5", 12, 200 << 10)],
+        &[("g6", 13, 300 << 10), ("h6", 14, 200 << 10)],
         &[("f1", 5, 250 << 10), ("small", 6, 1000)],
     ];
     for (i, files) in steps.iter().enumerate() {
         if i == 1 {
             std::fs::remove_file(src.join("f0")).unwrap();
+        }
+        if i == 6 {
+            for g in ["g3", "g4", "g5", "g6"] {
+                std::fs::remove_file(src.join(g)).unwrap();
+            }
         }
         for (name, seed, len) in files.iter() {
             std::fs::write(src.join(name), bytes(*seed, *len)).unwrap();
@@ -208,7 +220,7 @@ fn prune_killed_at_random_points_loses_nothing() {
     // Half the kills anywhere, half inside the window where the prune changes things: it starts
     // as measured, then narrows on each kill that landed before or after it (timing varies).
     let (mut lo, mut hi) = (ms(first) * 9 / 10, ms(last) + 5);
-    while runs < 20 || (mid == 0 && runs < 60) {
+    while runs < 20 || (mid == 0 && runs < 120) {
         runs += 1;
         let copy = work.join(format!("run{runs}"));
         copy_dir(&repo, &copy);
