@@ -276,17 +276,12 @@ fn check_chunks(
                 (Some(Ok(plain)), Some(at)) => reader
                     .member(&e.id, plain, at, e.raw_len, &pid, &h.session, &o.name)
                     .map(drop)
-                    .map_err(|e| (false, e.to_string())),
+                    .map_err(failed),
                 (Some(Err(err)), _) => Err(err.clone()),
                 _ => reader
                     .open(&e.id, sealed, e.raw_len, &pid, &h.session, &o.name)
                     .map(drop)
-                    .map_err(|e| {
-                        (
-                            matches!(e, crate::Error::WrongIdentity { .. }),
-                            e.to_string(),
-                        )
-                    }),
+                    .map_err(failed),
             };
             if let Err((wrong_identity, err)) = checked {
                 if wrong_identity {

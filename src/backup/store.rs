@@ -2,13 +2,13 @@
 //!
 //! ```text
 //! put(id, data) ──dedup──▶ sealers (N threads: zstd, XChaCha20-Poly1305) ──▶ pack ──▶ writer
-//!              └─ chunks ≤ 64 KiB: gathered in a group; the thread ──────────▲ (a lock) (fsync, index)
-//!                 that fills it compresses and seals it
+//!              ├─ file content ≤ 64 KiB: into the open group ─▲ (when full)      (fsync, index)
+//!              └─ trees etc. ≤ 64 KiB: sealed by the putting thread ──▲ (a lock)
 //! ```
-//! Small chunks are not compressed one by one: they are appended to an open *group*, and the
-//! putting thread that brings it past [`GROUP_TARGET`] compresses and seals the whole group as
-//! one blob (FORMAT.md section 6). zstd finds across a directory's small files what it cannot
-//! inside each (`src`'s data shrinks to about two thirds, benches/RESULTS.md).
+//! Small chunks of file content are not compressed one by one: they are appended to an open
+//! *group*, which goes to the sealers as one job once it reaches [`GROUP_TARGET`] and is
+//! compressed and sealed as one blob (FORMAT.md section 6). zstd finds across a directory's small
+//! files what it cannot inside each (`src`'s data shrinks to about two thirds, benches/RESULTS.md).
 //! The thread that sealed a blob appends it to the pack being built itself, under a lock (a
 //! memory copy and a hash update): no hand-off, so no wake-up and task switch per blob.
 //! Every queue is bounded, so memory stays bounded whatever the size of the data; with
@@ -49,6 +49,13 @@ struct Group {
 }
 
 impl Group {
+    /// A group of the one chunk `data`.
+    fn one(id: ChunkId, kind: BlobKind, data: &[u8], svc: usize) -> Group {
+        let mut g = Group::default();
+        g.add(id, kind, data, svc);
+        g
+    }
+
     fn add(&mut self, id: ChunkId, kind: BlobKind, data: &[u8], svc: usize) {
         self.entries.push(PackEntry {
             id,
@@ -64,18 +71,15 @@ impl Group {
 
     /// Compress and seal: a group of one is stored as that chunk's own blob.
     fn seal(mut self, key: &SessionKey, level: i32) -> Sealed {
-        let payload = crate::compress::compress(&self.data, level);
-        if let [only] = &mut self.entries[..] {
-            only.inner = None;
-            let sealed = key.seal(&only.id, &payload);
-            return Sealed {
-                entries: self.entries,
-                svcs: self.svcs,
-                sealed,
-            };
-        }
+        let aad = match &mut self.entries[..] {
+            [only] => {
+                only.inner = None;
+                only.id
+            }
+            _ => group_aad(),
+        };
         Sealed {
-            sealed: key.seal(&group_aad(), &payload),
+            sealed: key.seal(&aad, &crate::compress::compress(&self.data, level)),
             entries: self.entries,
             svcs: self.svcs,
         }
@@ -361,7 +365,6 @@ impl ChunkStore {
             return Ok(());
         }
         let finished = || Error::failed("chunk store already finished", "report a bug");
-        let mut alone = Group::default();
         let job = match (kind, data.len() <= SEAL_HERE) {
             (BlobKind::Data, true) => match self.shared.gather(id, data, svc) {
                 Some(full) => full,
@@ -371,7 +374,7 @@ impl ChunkStore {
             // never hides a directory along with its files; small ones are sealed here
             (_, true) => {
                 let here = self.here.as_ref().ok_or_else(finished)?;
-                alone.add(id, kind, data, svc);
+                let alone = Group::one(id, kind, data, svc);
                 #[cfg(test)]
                 {
                     self.shared.sealed_here.fetch_add(1, Ordering::Relaxed);
@@ -382,10 +385,7 @@ impl ChunkStore {
                     false => Err(self.take_error()),
                 };
             }
-            (_, false) => {
-                alone.add(id, kind, data, svc);
-                alone
-            }
+            (_, false) => Group::one(id, kind, data, svc),
         };
         let tx = self.tx.as_ref().ok_or_else(finished)?;
         tx.send(job).map_err(|_| self.take_error())
