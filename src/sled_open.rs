@@ -55,6 +55,28 @@ pub(crate) fn open_patiently<T>(
     }
 }
 
+/// The segment size of the sled databases cairn creates. sled writes its log in segments and a
+/// database's files never take less than one, so sled's default of 512 KiB was the floor of
+/// each of `local/index` and `local/state` while they hold a few kilobytes (measured on `src`:
+/// 524 KB each against 65 KB with 64 KiB; benches/RESULTS.md). Smaller segments send more of
+/// sled's writes to files of their own (a message over a quarter of a segment), which the index's
+/// small entries never are.
+pub(crate) const SEGMENT: usize = 64 << 10;
+
+/// sled's own segment size, which a database created before [`SEGMENT`] keeps: sled refuses to
+/// open a database with another size than it was created with, and compaction moves the index
+/// to the new size when it copies it.
+const SLED_SEGMENT: usize = 512 << 10;
+
+/// Open the database `config` describes (its path set, its segment size not) with [`SEGMENT`]
+/// segments, or with sled's default if it was created with those.
+pub(crate) fn open(config: impl Fn() -> sled::Config) -> sled::Result<sled::Db> {
+    match config().segment_size(SEGMENT).open() {
+        Err(sled::Error::Unsupported(_)) => config().segment_size(SLED_SEGMENT).open(),
+        r => r,
+    }
+}
+
 /// Whether another open file holds the lock sled takes on the database at `dir` (`flock` on
 /// `dir/db`). Our probe is a separate open file, so it sees this process's own handles too, and
 /// closing it leaves their locks alone.
@@ -76,6 +98,41 @@ mod tests {
 
     fn io_other(text: &str) -> sled::Error {
         sled::Error::Io(std::io::Error::other(text.to_string()))
+    }
+
+    /// The segment size sled records in a database's `conf` file.
+    fn recorded_segment(dir: &Path) -> String {
+        let conf = std::fs::read(dir.join("conf")).unwrap();
+        let text = String::from_utf8_lossy(&conf).into_owned();
+        let line = text.lines().find(|l| l.starts_with("segment_size:"));
+        line.unwrap()
+            .trim_start_matches("segment_size:")
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn new_databases_get_small_segments_and_old_ones_keep_theirs() {
+        let d = tempfile::tempdir().unwrap();
+        let fresh = d.path().join("fresh");
+        let db = open(|| sled::Config::new().path(&fresh)).unwrap();
+        db.insert("k", "v").unwrap();
+        db.flush().unwrap();
+        drop(db);
+        assert_eq!(recorded_segment(&fresh), SEGMENT.to_string());
+        let size = std::fs::metadata(fresh.join("db")).unwrap().len();
+        assert!(size < SLED_SEGMENT as u64, "{size} bytes for one entry");
+
+        // a database sled created with its default size opens, with what it holds
+        let old = d.path().join("old");
+        let db = sled::Config::new().path(&old).open().unwrap();
+        db.insert("k", "v").unwrap();
+        db.flush().unwrap();
+        drop(db);
+        let db = open(|| sled::Config::new().path(&old)).unwrap();
+        assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+        drop(db);
+        assert_eq!(recorded_segment(&old), SLED_SEGMENT.to_string());
     }
 
     #[test]

@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 /// Compact when the files take more than this many tenths of the bytes of keys and values held
 /// (a fresh copy takes about twice as many, measured on `src`: benches/RESULTS.md).
 const BLOAT_TENTHS: u64 = 30;
-/// Never compact an index whose files take less than this.
-const MIN_BYTES: u64 = 2 << 20;
+/// Never compact an index whose files take less than this (four of sled's segments: a copy
+/// of the few hundred pack records and the chunks not yet merged takes one or two).
+const MIN_BYTES: u64 = 4 * crate::sled_open::SEGMENT as u64;
 /// Entries copied per sled batch.
 const COPY_BATCH: usize = 512;
 /// The live bytes are counted (a walk of the whole index) only once the files have grown by
@@ -93,11 +94,13 @@ fn walk_config(path: &Path) -> sled::Config {
 
 /// Open the database at `path` (just closed by its job) with the small cache of [`WALK_CACHE`].
 fn open_for_walk(path: &Path) -> Result<sled::Db> {
-    crate::sled_open::open_patiently(path, super::LOCK_PATIENCE, || walk_config(path).open())
-        .map_err(|e| match e {
-            crate::sled_open::OpenError::Failed(e) => ierr(e),
-            crate::sled_open::OpenError::Locked => super::in_use(path),
-        })
+    crate::sled_open::open_patiently(path, super::LOCK_PATIENCE, || {
+        crate::sled_open::open(|| walk_config(path))
+    })
+    .map_err(|e| match e {
+        crate::sled_open::OpenError::Failed(e) => ierr(e),
+        crate::sled_open::OpenError::Locked => super::in_use(path),
+    })
 }
 
 /// Bytes of keys and values in every tree of `db` (reads the whole index, entry by entry).
@@ -115,7 +118,7 @@ fn live_bytes(db: &sled::Db) -> Result<u64> {
 
 /// Copy every tree of `db` into a fresh database at `to`, in key order, flushed.
 fn copy_to(db: &sled::Db, to: &Path) -> Result<()> {
-    let fresh = walk_config(to).open().map_err(ierr)?;
+    let fresh = crate::sled_open::open(|| walk_config(to)).map_err(ierr)?;
     for name in db.tree_names() {
         let (from, into) = (
             db.open_tree(&name).map_err(ierr)?,

@@ -147,7 +147,7 @@ impl Index {
     }
 
     fn open_at(path: &Path) -> sled::Result<Self> {
-        let db = config(path).open()?;
+        let db = crate::sled_open::open(|| config(path))?;
         Self::from_db(db, Some(path.to_path_buf()))
     }
 

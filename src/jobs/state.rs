@@ -26,7 +26,7 @@ pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -
     let mut discarded = false;
     let db = loop {
         match crate::sled_open::open_patiently(&path, OPEN_PATIENCE, || {
-            sled::Config::new().path(&path).open()
+            crate::sled_open::open(|| sled::Config::new().path(&path))
         }) {
             Ok(db) => break db,
             Err(OpenError::Locked) => {
