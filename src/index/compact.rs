@@ -281,6 +281,28 @@ mod tests {
         assert_eq!(c.after, c.before);
     }
 
+    /// Once a job's chunks are merged into the base file, sled's level is empty but its files
+    /// keep the pages: the copy at the end of the job gives them back (down to a segment or two).
+    #[test]
+    fn an_index_emptied_by_a_merge_is_copied_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let idx = Index::open(&path).unwrap();
+        idx.add_pack(PackId([1; 32]), 9, &header(0..12_000))
+            .unwrap();
+        idx.flush().unwrap();
+        let before = dir_bytes(&path);
+        idx.compact_or_warn();
+        let after = dir_bytes(&path);
+        assert!(before > MIN_BYTES, "{before} bytes before");
+        assert!(
+            after <= MIN_BYTES / 2,
+            "{before} bytes before, {after} after"
+        );
+        let idx = Index::open(&path).unwrap();
+        assert_eq!(idx.chunk_count(), 12_000, "every chunk in the base");
+    }
+
     /// The whole index is read to count its live bytes only once its files have grown since
     /// they were last counted: a backup that changes little does not walk the index.
     #[test]
