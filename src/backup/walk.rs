@@ -15,7 +15,8 @@ use super::cache::{BackupCache, NewCache};
 use super::open::{self, Kind, Listed, Opened};
 use super::store::ChunkStore;
 use super::walkers::{is_stopped, Handed, Offer, Pool};
-use crate::chunker::{chunk_reader, ChunkError, ChunkerParams};
+use crate::chunker::piped::PIPED_MIN;
+use crate::chunker::{chunk_reader, chunk_reader_piped, ChunkError, ChunkerParams};
 use crate::crypto::IdKey;
 use crate::error::{Error, Result, ServiceCause, StorageErrorKind};
 use crate::format::pack::BlobKind;
@@ -834,11 +835,12 @@ impl<'a> Walker<'a> {
         self.params.get(svc).copied().unwrap_or_default()
     }
 
-    /// Chunk a stream (a command's output) in this thread.
+    /// Chunk a stream (a command's output): read and cut in this thread, stored from a second.
     pub fn stream(&self, r: &mut dyn std::io::Read, svc: usize) -> Result<(Vec<ChunkRef>, u64)> {
         let mut buf = Vec::new();
         let mut chunks = Vec::new();
-        let total = chunk_reader(r, self.params_of(svc), &mut buf, |c| {
+        // a command's output is a dump, as large as the service: chunked on two threads
+        let total = chunk_reader_piped(r, self.params_of(svc), &mut buf, |c| {
             let id = self.id_key.chunk_id(c);
             chunks.push(ChunkRef {
                 id,
@@ -883,7 +885,7 @@ fn read_file(
     let svc = reads.svc;
     let mut chunks = Vec::new();
     let mut r = open::Sized::new(&f, before.size);
-    let size = chunk_reader(&mut r, reads.params, buf, |c| {
+    let each = |c: &[u8]| {
         let id = id_key.chunk_id(c);
         chunks.push(ChunkRef {
             id,
@@ -891,7 +893,12 @@ fn read_file(
         });
         progress.add(c.len() as u64);
         store.put(id, BlobKind::Data, c, svc)
-    })
+    };
+    let size = if before.size >= PIPED_MIN {
+        chunk_reader_piped(&mut r, reads.params, buf, each)
+    } else {
+        chunk_reader(&mut r, reads.params, buf, each)
+    }
     .map_err(|e| match e {
         ChunkError::Read(io) => Error::io(loc(), io),
         ChunkError::Callback(e) => e,

@@ -3,6 +3,10 @@
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 
+pub mod piped;
+
+pub use piped::chunk_reader_piped;
+
 /// Chunk size bounds, recorded in the repository's config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkerParams {
@@ -70,40 +74,25 @@ pub enum ChunkError<E> {
 /// `buf` is a reusable window (kept between calls, so small files cost no allocation). Chunk
 /// boundaries are exactly those of FastCDC over the whole stream: a chunk that reaches the end
 /// of the window before the end of input is carried over and cut again with more data.
+/// [`piped::chunk_reader_piped`] makes the same cuts with `each` on a second thread.
 pub fn chunk_reader<R: Read + ?Sized, E>(
     reader: &mut R,
     p: ChunkerParams,
     buf: &mut Vec<u8>,
     mut each: impl FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<u64, ChunkError<E>> {
-    let window = (p.max as usize * 4).max(4 << 20);
+    let window = window_len(p);
     if buf.len() < window {
-        // A fresh zeroed allocation (calloc: no byte-by-byte fill, which costs a debug build
-        // milliseconds per call); the window's old bytes are never read.
-        *buf = vec![0u8; window];
+        *buf = new_window(window);
     }
     let (mut filled, mut eof, mut total) = (0usize, false, 0u64);
     loop {
-        while !eof && filled < window {
-            match reader.read(&mut buf[filled..window]) {
-                Ok(0) => eof = true,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ChunkError::Read(e)),
-            }
-        }
+        fill(reader, &mut buf[..window], &mut filled, &mut eof).map_err(ChunkError::Read)?;
         if filled == 0 {
             return Ok(total);
         }
-        let mut consumed = 0;
-        for c in fastcdc::v2020::FastCDC::new(&buf[..filled], p.min, p.avg, p.max) {
-            let end = c.offset + c.length;
-            if end == filled && !eof {
-                break;
-            }
-            each(&buf[c.offset..end]).map_err(ChunkError::Callback)?;
-            consumed = end;
-        }
+        let consumed =
+            cut(&buf[..filled], eof, p, |r| each(&buf[r])).map_err(ChunkError::Callback)?;
         total += consumed as u64;
         if eof && consumed == filled {
             return Ok(total);
@@ -111,6 +100,56 @@ pub fn chunk_reader<R: Read + ?Sized, E>(
         buf.copy_within(consumed..filled, 0);
         filled -= consumed;
     }
+}
+
+/// The bytes a window holds: at least four maximum chunks, so that every refill cuts some.
+fn window_len(p: ChunkerParams) -> usize {
+    (p.max as usize * 4).max(4 << 20)
+}
+
+/// A fresh zeroed window (calloc: no byte-by-byte fill, which costs a debug build milliseconds
+/// per call); its old bytes are never read.
+fn new_window(len: usize) -> Vec<u8> {
+    vec![0u8; len]
+}
+
+/// Read into `buf[*filled..]` until it is full or the input ends (`*eof`).
+fn fill<R: Read + ?Sized>(
+    reader: &mut R,
+    buf: &mut [u8],
+    filled: &mut usize,
+    eof: &mut bool,
+) -> std::io::Result<()> {
+    while !*eof && *filled < buf.len() {
+        match reader.read(&mut buf[*filled..]) {
+            Ok(0) => *eof = true,
+            Ok(n) => *filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Call `each` with the range of every chunk FastCDC cuts from `data`, in order, and return the
+/// bytes they cover. Unless the input ended (`eof`), a chunk reaching the end of `data` is not
+/// cut: more input may move its end.
+fn cut<E>(
+    data: &[u8],
+    eof: bool,
+    p: ChunkerParams,
+    mut each: impl FnMut(std::ops::Range<usize>) -> Result<(), E>,
+) -> Result<usize, E> {
+    let mut consumed = 0;
+    for c in fastcdc::v2020::FastCDC::new(data, p.min, p.avg, p.max) {
+        let end = c.offset + c.length;
+        if end == data.len() && !eof {
+            break;
+        }
+        each(c.offset..end)?;
+        consumed = end;
+    }
+    Ok(consumed)
 }
 
 #[cfg(test)]
