@@ -67,8 +67,9 @@ pub enum ServiceCmd {
         #[arg(long, requires = "command")]
         restore_command: Option<String>,
         /// Average chunk size (1K to 4M; min a quarter, max four times it), fixed for the
-        /// service's life. Default: 8K for --command (dumps change in small scattered edits),
-        /// the repository's 256K for --path. To change it, remove and add the service again:
+        /// service's life. Default: 8K for --command (dumps change in small scattered edits);
+        /// for --path, 16K or more when most of its bytes are in files of 64 MiB or more
+        /// (dumps, images; enough for at most 256Ki chunks of them), else the repository's 256K. To change it, remove and add the service again:
         /// its next backup then stores all its data once more (nothing is lost, old backups
         /// stay readable).
         #[arg(long, value_name = "SIZE")]
@@ -127,7 +128,20 @@ pub fn run(g: &Global, c: ServiceCmd) -> Result<()> {
                 ..ServiceDef::default()
             };
             hooks.settings(restore_command)?.apply(&mut def);
-            cairn::ops::add_service(&cx, def)
+            let name = def.name.clone();
+            if let Some(c) = cairn::ops::add_service(&cx, def)? {
+                println!(
+                    "service {}: chunk size {} KiB, since {} of its {} are in files of {} MiB or more \
+                     (dumps, images), which small chunks store again only where they change; \
+                     to choose another, remove the service and add it with --chunk-size",
+                    output::escape(&name),
+                    c.avg / 1024,
+                    cairn::text::size(c.large_bytes),
+                    cairn::text::size(c.bytes),
+                    cairn::ops::chunk_choice::LARGE_FILE >> 20,
+                );
+            }
+            Ok(())
         }
         ServiceCmd::Set {
             name,

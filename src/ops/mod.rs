@@ -18,6 +18,7 @@
 //! ```
 
 mod backup;
+pub mod chunk_choice;
 mod doctor;
 mod export;
 mod keys;
@@ -34,6 +35,7 @@ mod verify;
 
 pub use crate::progress::{Cancel, SHUTDOWN_SIGNALS};
 pub use backup::{backup, BackupReport};
+pub use chunk_choice::ChunkChoice;
 pub use doctor::doctor;
 pub use export::{export, ExportOutcome};
 pub use keys::{generate_key, key_list, rotate_keys, BackupKeys, EpochKeys, KeyList, RotateReport};

@@ -1,15 +1,17 @@
 //! The services a backup covers: add, list, remove (`cairn service …`, the API later).
 
+use super::chunk_choice::{self, ChunkChoice};
 use super::Context;
 use crate::service::{HookSettings, ServiceDef};
 use crate::{Error, Result};
 use std::path::Path;
 
 /// Add `def`; a relative `path` is taken from the current directory (the definition keeps it
-/// absolute). A `command` service given no chunk size gets
-/// [`crate::chunker::COMMAND_DEFAULT_AVG`], recorded in its definition (a `path` service without
-/// one uses the repository's chunker).
-pub fn add_service(cx: &Context, mut def: ServiceDef) -> Result<()> {
+/// absolute). A service given no chunk size gets one recorded in its definition: a `command`
+/// service [`crate::chunker::COMMAND_DEFAULT_AVG`]; a `path` service whose bytes are mostly in
+/// large files the size [`chunk_choice::choose`] returns (which is returned too, for the
+/// operator to be told); any other uses the repository's chunker.
+pub fn add_service(cx: &Context, mut def: ServiceDef) -> Result<Option<ChunkChoice>> {
     let ctl = cx.controller()?;
     if def.command.is_some() && def.chunk_size.is_none() {
         def.chunk_size = Some(crate::chunker::COMMAND_DEFAULT_AVG);
@@ -21,8 +23,16 @@ pub fn add_service(cx: &Context, mut def: ServiceDef) -> Result<()> {
     if let Some(p) = &def.capture_path {
         def.capture_path = Some(absolute(Path::new(p))?);
     }
+    let chosen = match (&def.path, def.chunk_size) {
+        (Some(p), None) => chunk_choice::choose(Path::new(p), ctl.repo.config.chunker.avg),
+        _ => None,
+    };
+    if let Some(c) = chosen {
+        def.chunk_size = Some(c.avg);
+    }
     list.add(def)?;
-    ctl.save_services(&list)
+    ctl.save_services(&list)?;
+    Ok(chosen)
 }
 
 /// Change service `name`'s hooks or restore order (`cairn service set`); refused (exit 2) if

@@ -372,6 +372,90 @@ fn command_service_is_backed_up_as_stdout() {
     assert_eq!(b["services"][0]["bytes"], want.len() as u64);
 }
 
+/// A path service given no chunk size whose bytes are mostly in large files (a dump) gets
+/// small chunks at `service add`, is told so, and its next backup after scattered edits stores
+/// a fraction of what the repository's 256 KiB chunks store again.
+#[test]
+fn a_path_holding_a_dump_gets_small_chunks_at_add() {
+    let e = Env::new();
+    let block = random_bytes(21, 1 << 20);
+    let mut dump = Vec::with_capacity(65 << 20);
+    for i in 0..65u8 {
+        dump.extend_from_slice(&block);
+        dump.push(i); // no two megabytes alike
+    }
+    for svc in ["auto", "fixed"] {
+        fs::create_dir_all(e.path(svc)).unwrap();
+        write(&e.path(&format!("{svc}/db.sql")), &dump);
+        write(
+            &e.path(&format!("{svc}/README")),
+            b"a small file beside the dump",
+        );
+    }
+    let added = e.run(["service", "add", "auto", "--path", s(&e.path("auto"))]);
+    added.ok("service add auto");
+    assert!(
+        added.stdout.contains("chunk size 16 KiB") && added.stdout.contains("--chunk-size"),
+        "the operator is told the size chosen and how to choose another: {}",
+        added.stdout
+    );
+    let fixed = e.run([
+        "service",
+        "add",
+        "fixed",
+        "--path",
+        s(&e.path("fixed")),
+        "--chunk-size",
+        "256K",
+    ]);
+    fixed.ok("service add --chunk-size 256K");
+    assert!(!fixed.stdout.contains("chunk size"), "{}", fixed.stdout);
+    let small = e.path("small");
+    fs::create_dir_all(&small).unwrap();
+    write(&small.join("a.conf"), b"x = 1");
+    e.run(["service", "add", "conf", "--path", s(&small)])
+        .ok("service add conf");
+    let v = e.run(["service", "list", "--json"]).json();
+    assert_eq!(v[0]["chunk_size"], 16 << 10, "{v}");
+    assert_eq!(v[1]["chunk_size"], 256 << 10, "{v}");
+    assert!(
+        v[2].get("chunk_size").is_none(),
+        "small files: the repository's: {v}"
+    );
+    e.backup();
+    // four scattered one-byte edits, the same in both copies
+    for at in [3_000_000usize, 20_000_000, 41_000_000, 60_000_000] {
+        dump[at] ^= 0x5a;
+    }
+    for svc in ["auto", "fixed"] {
+        write(&e.path(&format!("{svc}/db.sql")), &dump);
+    }
+    let second = e.backup();
+    let list = e.list();
+    let b = list.iter().find(|b| b["id"] == second).expect("listed");
+    let new = |svc: &str| {
+        let r = b["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == svc);
+        r.expect("service in the backup")["bytes_new"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(
+        new("auto") <= 4 * (64 << 10) + (16 << 10),
+        "16 KiB chunks: {}",
+        new("auto")
+    );
+    assert!(
+        new("fixed") > 2 * new("auto"),
+        "{} against {}",
+        new("fixed"),
+        new("auto")
+    );
+}
+
 /// `service add --chunk-size` is recorded and bounds the service's chunks; a command service
 /// without it gets the small dump default (8 KiB), a path service the repository's.
 #[test]
