@@ -171,7 +171,7 @@ fn main() {
                 chunks: (0..i as u8)
                     .map(|c| ChunkRef {
                         id: ChunkId([c; 32]),
-                        len: 4096,
+                        len: 9000,
                     })
                     .collect(),
             },
@@ -183,6 +183,8 @@ fn main() {
     let mut with_tree = record.clone();
     with_tree.tree = Some(ChunkId([5; 32]));
     put(dir, "dir_record", "three-tree", &with_tree.encode());
+    put(dir, "dir_record", "three-v1", &record.encode_v2());
+    put(dir, "dir_record", "three-tree-v2", &with_tree.encode_v2());
 
     // files_cache: a files cache file of three directories, and an empty one
     let stamp = cairn::index::Stamp {

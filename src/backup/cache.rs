@@ -170,8 +170,8 @@ mod tests {
             dir.push(
                 b"f",
                 CachedFile {
-                    size: i.into(),
-                    mtime: 1,
+                    size: 0,
+                    mtime: i.into(),
                     ctime: 1,
                     ino: 1,
                     chunks: vec![],

@@ -447,10 +447,10 @@ mod tests {
             d.push(
                 &[b'f', n],
                 super::super::files::CachedFile {
-                    size: n.into(),
+                    size: 0,
                     mtime: 1,
                     ctime: 2,
-                    ino: 3,
+                    ino: n.into(),
                     chunks: vec![],
                 },
             );

@@ -247,15 +247,15 @@ mod tests {
     use super::super::cachefile::{self, HEADER_LEN};
     use super::*;
 
-    fn dir_of(size: u64) -> CachedDir {
+    fn dir_of(ino: u64) -> CachedDir {
         let mut d = CachedDir::default();
         d.push(
             b"f",
             CachedFile {
-                size,
+                size: 0,
                 mtime: 1,
                 ctime: 2,
-                ino: 3,
+                ino,
                 chunks: vec![],
             },
         );
