@@ -129,6 +129,17 @@ mod tests {
         given: usize,
     }
 
+    impl<'a> Trickle<'a> {
+        fn new(data: &'a [u8], step: usize, fail_at: Option<usize>) -> Self {
+            Trickle {
+                data,
+                step,
+                fail_at,
+                given: 0,
+            }
+        }
+    }
+
     impl Read for Trickle<'_> {
         fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
             if self.fail_at.is_some_and(|f| self.given >= f) {
@@ -172,12 +183,7 @@ mod tests {
             for step in [7777, 1 << 20, usize::MAX] {
                 let mut got = Vec::new();
                 let mut buf = Vec::new();
-                let mut r = Trickle {
-                    data: &d,
-                    step,
-                    fail_at: None,
-                    given: 0,
-                };
+                let mut r = Trickle::new(&d, step, None);
                 let n = chunk_reader_piped::<_, ()>(&mut r, p, &mut buf, |c| {
                     got.push(c.to_vec());
                     Ok(())
@@ -198,12 +204,7 @@ mod tests {
             max: 16 << 10,
         };
         let d = data(40 << 20);
-        let mut r = Trickle {
-            data: &d,
-            step: 1 << 20,
-            fail_at: None,
-            given: 0,
-        };
+        let mut r = Trickle::new(&d, 1 << 20, None);
         let mut seen = 0;
         let e = chunk_reader_piped(&mut r, p, &mut Vec::new(), |_| {
             seen += 1;
@@ -231,12 +232,7 @@ mod tests {
             max: 16 << 10,
         };
         let d = data(20 << 20);
-        let mut r = Trickle {
-            data: &d,
-            step: 1 << 20,
-            fail_at: Some(9 << 20),
-            given: 0,
-        };
+        let mut r = Trickle::new(&d, 1 << 20, Some(9 << 20));
         let mut bytes = 0;
         let e = chunk_reader_piped::<_, ()>(&mut r, p, &mut Vec::new(), |c| {
             bytes += c.len();
