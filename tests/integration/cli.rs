@@ -454,6 +454,13 @@ fn a_path_holding_a_dump_gets_small_chunks_at_add() {
         new("fixed"),
         new("auto")
     );
+    // the dump (over 16 MiB: read and cut on one thread, stored from another) comes back whole
+    let t = e.path("restored");
+    e.restore(&second, &t, &["--service", "auto"]).ok("restore");
+    assert!(
+        fs::read(t.join("auto/db.sql")).unwrap() == dump,
+        "the edited dump restored"
+    );
 }
 
 /// `service add --chunk-size` is recorded and bounds the service's chunks; a command service
