@@ -58,9 +58,9 @@ pub(crate) fn open_patiently<T>(
 /// The segment size of the sled databases cairn creates. sled writes its log in segments and a
 /// database's files never take less than one, so sled's default of 512 KiB was the floor of
 /// each of `local/index` and `local/state` while they hold a few kilobytes (measured on `src`:
-/// 524 KB each against 65 KB with 64 KiB; benches/RESULTS.md). Smaller segments send more of
-/// sled's writes to files of their own (a message over a quarter of a segment), which the index's
-/// small entries never are.
+/// 524 KB each against 65 KB with 64 KiB; benches/RESULTS.md). sled writes a message over a
+/// quarter of a segment (16 KiB here) to a file of its own; the index's nodes (leaves of at most
+/// 16 entries, inner nodes of at most 256 children, of 32-byte keys) stay under it.
 pub(crate) const SEGMENT: usize = 64 << 10;
 
 /// sled's own segment size, which a database created before [`SEGMENT`] keeps: sled refuses to

@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 
-pub mod piped;
+mod piped;
 
-pub use piped::chunk_reader_piped;
+pub use piped::{chunk_reader_piped, PIPED_MIN};
 
 /// Chunk size bounds, recorded in the repository's config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +74,7 @@ pub enum ChunkError<E> {
 /// `buf` is a reusable window (kept between calls, so small files cost no allocation). Chunk
 /// boundaries are exactly those of FastCDC over the whole stream: a chunk that reaches the end
 /// of the window before the end of input is carried over and cut again with more data.
-/// [`piped::chunk_reader_piped`] makes the same cuts with `each` on a second thread.
+/// [`chunk_reader_piped`] makes the same cuts with `each` on a second thread.
 pub fn chunk_reader<R: Read + ?Sized, E>(
     reader: &mut R,
     p: ChunkerParams,

@@ -55,14 +55,11 @@ pub fn chunk_reader_piped<R: Read + ?Sized, E: Send>(
                 break Ok(());
             }
             let mut chunks = Vec::new();
-            let consumed = match cut(&cur[..filled], eof, p, |r| {
+            let Ok(consumed) = cut(&cur[..filled], eof, p, |r| {
                 chunks.push(r);
                 Ok::<(), std::convert::Infallible>(())
-            }) {
-                Ok(n) => n,
-                Err(never) => match never {},
-            };
-            let next = match spare.take() {
+            });
+            let mut next = match spare.take() {
                 Some(w) => w,
                 // the other thread gives a window back once it is done with it, or has stopped
                 None => match returned.recv() {
@@ -70,7 +67,6 @@ pub fn chunk_reader_piped<R: Read + ?Sized, E: Send>(
                     Err(_) => break Ok(()),
                 },
             };
-            let mut next = next;
             next[..filled - consumed].copy_from_slice(&cur[consumed..filled]);
             let done = std::mem::replace(&mut cur, next);
             if hand

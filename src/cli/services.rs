@@ -69,9 +69,9 @@ pub enum ServiceCmd {
         /// Average chunk size (1K to 4M; min a quarter, max four times it), fixed for the
         /// service's life. Default: 8K for --command (dumps change in small scattered edits);
         /// for --path, 16K or more when most of its bytes are in files of 64 MiB or more
-        /// (dumps, images; enough for at most 256Ki chunks of them), else the repository's 256K. To change it, remove and add the service again:
-        /// its next backup then stores all its data once more (nothing is lost, old backups
-        /// stay readable).
+        /// (dumps, images; enough for at most 256Ki chunks of them), else the repository's
+        /// 256K. To change it, remove and add the service again: its next backup then stores
+        /// all its data once more (nothing is lost, old backups stay readable).
         #[arg(long, value_name = "SIZE")]
         chunk_size: Option<String>,
         #[command(flatten)]

@@ -53,10 +53,7 @@ impl CachedDir {
                 &mut v,
                 zigzag(f.ctime.wrapping_sub(ctime0.unwrap_or(f.mtime))),
             );
-            put(
-                &mut v,
-                u128::from(zigzag64(f.ino.wrapping_sub(ino0) as i64)),
-            );
+            put(&mut v, zigzag(i128::from(f.ino.wrapping_sub(ino0) as i64)));
             if let Some((last, rest)) = f.chunks.split_last() {
                 for c in rest {
                     v.extend_from_slice(&c.id.0);
@@ -174,27 +171,9 @@ fn take_file_v3(rest: &mut &[u8], prev: Option<&CachedFile>) -> Option<CachedFil
     let ctime = prev
         .map_or(mtime, |p| p.ctime)
         .wrapping_add(unzigzag(take(rest, 128)?));
-    let dino = unzigzag64(u64::try_from(take(rest, 64)?).ok()?);
+    let dino = i64::try_from(unzigzag(take(rest, 64)?)).ok()?;
     let ino = prev.map_or(0, |p| p.ino).wrapping_add(dino as u64);
-    if (n == 0) != (size == 0) {
-        return None;
-    }
-    let mut chunks = Vec::with_capacity(n.min(rest.len() / 32));
-    let mut left = size;
-    for i in 0..n {
-        let (id, tail) = rest.split_first_chunk::<32>()?;
-        *rest = tail;
-        let len = if i + 1 < n {
-            take_u32(rest)?
-        } else {
-            u32::try_from(left).ok()?
-        };
-        left = left.checked_sub(u64::from(len)).filter(|_| len > 0)?;
-        chunks.push(ChunkRef {
-            id: ChunkId(*id),
-            len,
-        });
-    }
+    let chunks = take_chunks(rest, n, size, true)?;
     Some(CachedFile {
         size,
         mtime,
@@ -220,7 +199,7 @@ fn decode_v2(version: u8, mut rest: &[u8]) -> Option<CachedDir> {
         if name.is_empty() || files.last().is_some_and(|(p, _)| p.as_slice() >= name) {
             return None;
         }
-        let file = take_file_v2(&mut rest).filter(consistent)?;
+        let file = take_file_v2(&mut rest)?;
         files.push((name.to_vec(), file));
     }
     rest.is_empty().then_some(CachedDir { files, tree })
@@ -233,15 +212,7 @@ fn take_file_v2(rest: &mut &[u8]) -> Option<CachedFile> {
     let ctime = mtime.wrapping_add(unzigzag(take(rest, 128)?));
     let ino = u64::try_from(take(rest, 64)?).ok()?;
     let n = take_u32(rest)? as usize;
-    let mut chunks = Vec::with_capacity(n.min(rest.len() / 33));
-    for _ in 0..n {
-        let (id, tail) = rest.split_first_chunk::<32>()?;
-        *rest = tail;
-        chunks.push(ChunkRef {
-            id: ChunkId(*id),
-            len: take_u32(rest)?,
-        });
-    }
+    let chunks = take_chunks(rest, n, size, false)?;
     Some(CachedFile {
         size,
         mtime,
@@ -251,20 +222,35 @@ fn take_file_v2(rest: &mut &[u8]) -> Option<CachedFile> {
     })
 }
 
+/// `n` chunk references, each a chunk id (32) and its length, but the last without its length
+/// when `last_implied` (version 3: it is what `size` leaves). Every length is at least 1 and
+/// together they are exactly `size`, in every version.
+fn take_chunks(rest: &mut &[u8], n: usize, size: u64, last_implied: bool) -> Option<Vec<ChunkRef>> {
+    let mut chunks = Vec::with_capacity(n.min(rest.len() / 32));
+    let mut left = size;
+    for i in 0..n {
+        let (id, tail) = rest.split_first_chunk::<32>()?;
+        *rest = tail;
+        let len = if last_implied && i + 1 == n {
+            u32::try_from(left).ok()?
+        } else {
+            take_u32(rest)?
+        };
+        left = left.checked_sub(u64::from(len)).filter(|_| len > 0)?;
+        chunks.push(ChunkRef {
+            id: ChunkId(*id),
+            len,
+        });
+    }
+    (left == 0).then_some(chunks)
+}
+
 fn zigzag(n: i128) -> u128 {
     ((n << 1) ^ (n >> 127)) as u128
 }
 
 fn unzigzag(n: u128) -> i128 {
     ((n >> 1) as i128) ^ -((n & 1) as i128)
-}
-
-fn zigzag64(n: i64) -> u64 {
-    ((n << 1) ^ (n >> 63)) as u64
-}
-
-fn unzigzag64(n: u64) -> i64 {
-    ((n >> 1) as i64) ^ -((n & 1) as i64)
 }
 
 /// A LEB128 varint.
@@ -309,7 +295,6 @@ fn take_bytes<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
     Some(b)
 }
 
-#[cfg(test)]
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,8 +15,8 @@ use std::path::Path;
 /// A file of at least this many bytes counts as large.
 pub const LARGE_FILE: u64 = 64 << 20;
 
-/// The smallest average chosen: below it, the next dump generation adds a few percent fewer
-/// bytes (8 KiB: 3 %) for twice the chunks to hash, index and list in every manifest.
+/// The smallest average chosen: at 8 KiB the bench's next dump generation adds 9 % fewer bytes,
+/// for twice the chunks to hash, index and list in every manifest (FORMAT.md section 16).
 pub const SMALLEST: u32 = 16 << 10;
 
 /// The chosen average keeps a service's large files at about this many chunks at most, so that
@@ -42,8 +42,7 @@ pub struct ChunkChoice {
 /// two that cuts them into at most [`MOST_CHUNKS`] chunks, and at least [`SMALLEST`].
 /// A path that is missing, empty or unreadable gets the repository's size.
 pub fn choose(path: &Path, repo_avg: u32) -> Option<ChunkChoice> {
-    let (mut large_bytes, mut bytes, mut entries) = (0u64, 0u64, 0u64);
-    survey(path, &mut large_bytes, &mut bytes, &mut entries);
+    let (large_bytes, bytes) = survey(path);
     if large_bytes == 0 || large_bytes < bytes - large_bytes {
         return None;
     }
@@ -56,12 +55,13 @@ pub fn choose(path: &Path, repo_avg: u32) -> Option<ChunkChoice> {
     })
 }
 
-/// Add the sizes of the regular files under `dir` (symbolic links not followed, other file
-/// systems not entered) until [`MOST_ENTRIES`] entries have been seen.
-fn survey(dir: &Path, large: &mut u64, bytes: &mut u64, entries: &mut u64) {
+/// The bytes in large files and in all regular files under `dir` (symbolic links not followed,
+/// other file systems not entered), counted over at most [`MOST_ENTRIES`] entries.
+fn survey(dir: &Path) -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
+    let (mut large, mut bytes, mut entries) = (0u64, 0u64, 0u64);
     let Ok(root) = std::fs::symlink_metadata(dir) else {
-        return;
+        return (0, 0);
     };
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -69,21 +69,22 @@ fn survey(dir: &Path, large: &mut u64, bytes: &mut u64, entries: &mut u64) {
             continue;
         };
         for e in list.flatten() {
-            *entries += 1;
-            if *entries > MOST_ENTRIES {
-                return;
+            entries += 1;
+            if entries > MOST_ENTRIES {
+                return (large, bytes);
             }
             let Ok(m) = e.metadata() else { continue };
             if m.is_dir() && m.dev() == root.dev() {
                 stack.push(e.path());
             } else if m.is_file() {
-                *bytes += m.len();
+                bytes += m.len();
                 if m.len() >= LARGE_FILE {
-                    *large += m.len();
+                    large += m.len();
                 }
             }
         }
     }
+    (large, bytes)
 }
 
 #[cfg(test)]
@@ -128,7 +129,11 @@ mod tests {
             std::fs::write(d.path().join(format!("f{i}")), vec![b'y'; 10_000]).unwrap();
         }
         assert_eq!(choose(d.path(), REPO), None, "small files");
-        // large files holding less than half of the bytes do not decide
+    }
+
+    #[test]
+    fn large_files_decide_only_when_they_hold_half_of_the_bytes() {
+        let d = tempfile::tempdir().unwrap();
         let sub = d.path().join("big");
         std::fs::create_dir(&sub).unwrap();
         sparse(&sub.join("a"), 64 << 20);
