@@ -512,6 +512,22 @@ struct Source<'a> {
     failure: Option<crate::error::StorageError>,
 }
 
+impl<'a> Source<'a> {
+    fn new(src: &'a dyn Backend, name: &'a str, size: u64) -> Self {
+        Source {
+            src,
+            name,
+            size,
+            offset: 0,
+            buf: Vec::new(),
+            pos: 0,
+            hasher: blake3::Hasher::new(),
+            damage: None,
+            failure: None,
+        }
+    }
+}
+
 impl std::io::Read for Source<'_> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         let fail = |what: &str| std::io::Error::other(what.to_string());
@@ -534,8 +550,17 @@ impl std::io::Read for Source<'_> {
             let want = usize::try_from(self.size - self.offset)
                 .unwrap_or(COMPARE_BLOCK)
                 .min(COMPARE_BLOCK);
-            match self.src.read_range(self.name, self.offset, want) {
-                Ok(b) if b.is_empty() => {
+            // A caller's buffer that holds the whole block is filled in place (the streamed
+            // copy's is a block long): one buffer per object in flight and no copy between two.
+            let direct = out.len() >= want;
+            let into = if direct {
+                &mut out[..want]
+            } else {
+                self.buf.resize(want, 0);
+                &mut self.buf[..]
+            };
+            match self.src.read_range_into(self.name, self.offset, into) {
+                Ok(0) => {
                     self.damage = Some(format!(
                         "it ends at {} of its {} bytes at {}",
                         self.offset,
@@ -544,10 +569,13 @@ impl std::io::Read for Source<'_> {
                     ));
                     return Err(fail("truncated at the source"));
                 }
-                Ok(b) => {
-                    self.hasher.update(&b);
-                    self.offset += b.len() as u64;
-                    self.buf = b;
+                Ok(n) => {
+                    self.hasher.update(&into[..n]);
+                    self.offset += n as u64;
+                    if direct {
+                        return Ok(n);
+                    }
+                    self.buf.truncate(n);
                     self.pos = 0;
                 }
                 Err(e) if e.kind == StorageErrorKind::TooLarge => {
@@ -569,8 +597,8 @@ impl std::io::Read for Source<'_> {
 }
 
 /// Copy one object, streaming it, checking it at both ends (a pack at the destination only with
-/// [`ReadBack::Every`]): at most two [`COMPARE_BLOCK`] buffers per object in flight, whatever
-/// its size.
+/// [`ReadBack::Every`]): one [`COMPARE_BLOCK`] buffer per object in flight, whatever its size
+/// (the source reads into the buffer the destination sends from).
 fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str, read_back: ReadBack) -> Result<Sent> {
     let size = match src.stat(name)? {
         Some(s) => s,
@@ -585,17 +613,7 @@ fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str, read_back: ReadBac
     if let Err(e) = crate::backend::check_size(name, size, format!("{}: {name}", src.describe())) {
         return Ok(Sent::DamagedAtSource(e.to_string()));
     }
-    let mut source = Source {
-        src,
-        name,
-        size,
-        offset: 0,
-        buf: Vec::new(),
-        pos: 0,
-        hasher: blake3::Hasher::new(),
-        damage: None,
-        failure: None,
-    };
+    let mut source = Source::new(src, name, size);
     if let Err(e) = dst.write_from(name, &mut source, size) {
         if let Some(why) = source.damage {
             return Ok(Sent::DamagedAtSource(why));
@@ -882,8 +900,15 @@ mod tests {
         same(&src, dst.inner());
     }
 
-    /// Refuses whole reads of packs and range reads over [`COMPARE_BLOCK`].
-    struct RangesOnly(MemoryBackend);
+    /// Refuses whole reads of packs and range reads over [`COMPARE_BLOCK`]; counts the range
+    /// reads made into the caller's buffer.
+    struct RangesOnly(MemoryBackend, AtomicU64);
+
+    impl RangesOnly {
+        fn new(b: MemoryBackend) -> Self {
+            RangesOnly(b, AtomicU64::new(0))
+        }
+    }
 
     impl Backend for RangesOnly {
         fn describe(&self) -> String {
@@ -908,6 +933,20 @@ mod tests {
             assert!(l <= COMPARE_BLOCK, "a range of {l} bytes was read from {n}");
             self.0.read_range(n, o, l)
         }
+        fn read_range_into(
+            &self,
+            n: &str,
+            o: u64,
+            buf: &mut [u8],
+        ) -> std::result::Result<usize, crate::error::StorageError> {
+            assert!(
+                buf.len() <= COMPARE_BLOCK,
+                "a range of {} bytes was read from {n}",
+                buf.len()
+            );
+            self.1.fetch_add(1, Ordering::Relaxed);
+            self.0.read_range_into(n, o, buf)
+        }
         fn write(&self, n: &str, d: &[u8]) -> std::result::Result<(), crate::error::StorageError> {
             self.0.write(n, d)
         }
@@ -924,21 +963,48 @@ mod tests {
 
     #[test]
     fn packs_are_copied_and_compared_in_bounded_ranges_never_whole() {
-        let src = RangesOnly(repo());
+        let src = RangesOnly::new(repo());
         let (name, bytes) = pack(99, 9 * 1024 * 1024 + 7);
         src.write(&name, &bytes).unwrap();
-        let dst = RangesOnly(MemoryBackend::new());
+        let dst = RangesOnly::new(MemoryBackend::new());
         export(&src, &dst, &|_| {}).unwrap();
         same(&src.0, &dst.0);
+        // the source is read into the buffer the destination takes the bytes from
+        assert!(
+            src.1.load(Ordering::Relaxed) >= 3,
+            "the pack was not read in place"
+        );
         dst.0.tamper(&name, |v| v[5 << 20] ^= 1);
         let r = export(&src, &dst, &|_| {}).unwrap();
         assert_eq!((r.objects_sent, r.objects_healed), (1, 1));
         same(&src.0, &dst.0);
         // A damaged source pack is refused while streaming: nothing is stored under its name.
         src.0.tamper(&name, |v| v[7 << 20] ^= 1);
-        let fresh = RangesOnly(MemoryBackend::new());
+        let fresh = RangesOnly::new(MemoryBackend::new());
         assert!(export(&src, &fresh, &|_| {}).is_err());
         assert_eq!(fresh.0.stat(&name).unwrap(), None);
+    }
+
+    #[test]
+    fn a_copy_buffer_of_a_block_is_filled_in_place_and_a_smaller_one_through_the_sources() {
+        use std::io::Read;
+        let src = repo();
+        let (name, bytes) = pack(7, COMPARE_BLOCK + 10);
+        src.write(&name, &bytes).unwrap();
+        let mut s = Source::new(&src, &name, bytes.len() as u64);
+        let mut out = vec![0u8; COMPARE_BLOCK];
+        assert_eq!(s.read(&mut out).unwrap(), COMPARE_BLOCK);
+        assert!(out == bytes[..COMPARE_BLOCK]);
+        assert_eq!(s.buf.capacity(), 0, "a block went through a second buffer");
+        let mut small = [0u8; 4];
+        assert_eq!(s.read(&mut small).unwrap(), 4);
+        assert_eq!(s.buf.len(), 10);
+        let mut rest = vec![0u8; 64];
+        assert_eq!(s.read(&mut rest).unwrap(), 6);
+        assert_eq!([&small[..], &rest[..6]].concat(), bytes[COMPARE_BLOCK..]);
+        // the end, where the pack hashes to its name
+        assert_eq!(s.read(&mut rest).unwrap(), 0);
+        assert!(s.damage.is_none());
     }
 
     /// Counts the reads of packs (whole, ranges, hashed where stored).

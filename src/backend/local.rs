@@ -125,6 +125,19 @@ impl Backend for LocalBackend {
         Ok(buf)
     }
 
+    fn read_range_into(
+        &self,
+        name: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StorageError> {
+        let (f, size) = self.open_capped(name)?;
+        let n = (size.saturating_sub(offset)).min(buf.len() as u64) as usize;
+        f.read_exact_at(&mut buf[..n], offset)
+            .map_err(|e| self.err(name, &e))?;
+        Ok(n)
+    }
+
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
         let p = self.path(name)?;
         let dir = p.parent().unwrap_or(&self.root).to_path_buf();

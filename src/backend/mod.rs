@@ -45,7 +45,7 @@ pub fn smb_timeout() -> std::time::Duration {
 use crate::error::StorageError;
 
 /// In an `impl Backend` of a wrapper whose backend is `self.inner`: the calls that change
-/// nothing (list, read, read_range, stat) and `clean_temp`, each passed on after
+/// nothing (list, read, read_range, read_range_into, stat) and `clean_temp`, each passed on after
 /// `self.$guard(name)?` (a fault injector's gate, a power cut's check that the power is on;
 /// `clean_temp` passes `""`).
 macro_rules! guarded_calls {
@@ -71,6 +71,16 @@ macro_rules! guarded_calls {
         ) -> ::std::result::Result<Vec<u8>, $crate::error::StorageError> {
             self.$guard(name)?;
             self.inner.read_range(name, offset, len)
+        }
+
+        fn read_range_into(
+            &self,
+            name: &str,
+            offset: u64,
+            buf: &mut [u8],
+        ) -> ::std::result::Result<usize, $crate::error::StorageError> {
+            self.$guard(name)?;
+            self.inner.read_range_into(name, offset, buf)
         }
 
         fn stat(
@@ -131,6 +141,19 @@ pub trait Backend: Send + Sync {
     /// `len` bytes at `offset`; fewer only if the object ends first. An object over its kind's
     /// cap is refused as in [`Backend::read`].
     fn read_range(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, StorageError>;
+
+    /// [`Backend::read_range`] of `buf.len()` bytes into `buf`; how many were read (fewer only
+    /// if the object ends first). A streamed copy reads into the buffer it sends from, so an
+    /// object in flight holds one buffer, not two, and no byte is copied between them. The
+    /// default calls `read_range` and copies; a local directory reads in place.
+    fn read_range_into(
+        &self,
+        name: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StorageError> {
+        Ok(fill_from(buf, &self.read_range(name, offset, buf.len())?))
+    }
 
     /// Store `data` under `name`, atomically (temporary name, flush, rename) and durably.
     /// Overwrites an existing object of the same name; an object store keeps instead a
@@ -202,6 +225,13 @@ pub trait Backend: Send + Sync {
     }
 }
 
+/// Copy what a range read returned into `buf`; how many bytes.
+pub(crate) fn fill_from(buf: &mut [u8], got: &[u8]) -> usize {
+    let n = got.len().min(buf.len());
+    buf[..n].copy_from_slice(&got[..n]);
+    n
+}
+
 /// Check that a name is a safe relative object name (no `..`, no absolute path, no empty part).
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -225,6 +255,18 @@ pub(crate) mod contract {
         assert_eq!(b.read("data/ab/ab01").unwrap(), b"hello pack");
         assert_eq!(b.read_range("data/ab/ab01", 6, 4).unwrap(), b"pack");
         assert_eq!(b.read_range("data/ab/ab01", 6, 100).unwrap(), b"pack");
+        // into a buffer: as read_range, fewer bytes only at the end, nothing past them touched
+        let mut buf = [b'.'; 6];
+        assert_eq!(
+            b.read_range_into("data/ab/ab01", 2, &mut buf[..3]).unwrap(),
+            3
+        );
+        assert_eq!(&buf, b"llo...");
+        assert_eq!(b.read_range_into("data/ab/ab01", 6, &mut buf).unwrap(), 4);
+        assert_eq!(&buf, b"pack..");
+        assert_eq!(b.read_range_into("data/ab/ab01", 10, &mut buf).unwrap(), 0);
+        let err = b.read_range_into("data/ab/none", 0, &mut buf).unwrap_err();
+        assert_eq!(err.kind, StorageErrorKind::NotFound);
         assert_eq!(b.stat("keys/k1").unwrap(), Some(3));
         assert_eq!(b.stat("keys/none").unwrap(), None);
         let mut names: Vec<_> = b.list("").unwrap().into_iter().map(|o| o.name).collect();

@@ -668,6 +668,24 @@ impl Backend for SmbBackend {
         self.read_into(name, offset, Some(len))
     }
 
+    fn read_range_into(
+        &self,
+        name: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StorageError> {
+        self.check(name)?;
+        if let Some(pool) = &self.pool {
+            if let Some(r) = pool.read_into(name, offset, buf, self.loc(name)) {
+                return r;
+            }
+        }
+        Ok(super::fill_from(
+            buf,
+            &self.read_into(name, offset, Some(buf.len()))?,
+        ))
+    }
+
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
         let mut r = data;
         self.write_stream(name, &mut r, data.len() as u64)

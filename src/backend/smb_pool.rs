@@ -395,6 +395,38 @@ impl Pool {
         most: u64,
         loc: String,
     ) -> Option<Result<Vec<u8>, StorageError>> {
+        self.read_with(name, offset, len, most, loc, |r, n| {
+            let mut buf = vec![0u8; n];
+            r.read_exact(&mut buf).map(|()| buf)
+        })
+    }
+
+    /// Read `buf.len()` bytes at `offset` of `name` through a worker into `buf`; how many came
+    /// (fewer only at the object's end). `None` where no worker can be started.
+    pub fn read_into(
+        &self,
+        name: &str,
+        offset: u64,
+        buf: &mut [u8],
+        loc: String,
+    ) -> Option<Result<usize, StorageError>> {
+        let len = buf.len() as u64;
+        self.read_with(name, offset, Some(len), len, loc, |r, n| {
+            r.read_exact(&mut buf[..n]).map(|()| n)
+        })
+    }
+
+    /// Ask a worker for a read, and have `take` read the `n` bytes of data it answers with
+    /// (never more than `most`) from its socket.
+    fn read_with<T>(
+        &self,
+        name: &str,
+        offset: u64,
+        len: Option<u64>,
+        most: u64,
+        loc: String,
+        take: impl FnOnce(&mut dyn Read, usize) -> std::io::Result<T>,
+    ) -> Option<Result<T, StorageError>> {
         let mut lent = match self.take() {
             Ok(Some(l)) => l,
             Ok(None) => return None,
@@ -411,9 +443,9 @@ impl Pool {
         });
         Some(match answer {
             Ok(Reply::Data { len }) if len <= most => {
-                let mut buf = vec![0u8; len as usize];
-                match lent.get().and_then(|w| w.r.read_exact(&mut buf)) {
-                    Ok(()) => Ok(buf),
+                let n = usize::try_from(len).unwrap_or(usize::MAX);
+                match lent.get().and_then(|w| take(&mut w.r, n)) {
+                    Ok(v) => Ok(v),
                     Err(e) => Err(lent.spend(loc, &e)),
                 }
             }

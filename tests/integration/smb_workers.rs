@@ -409,6 +409,39 @@ fn the_workers_hash_is_of_what_the_share_holds_after_the_write() {
     assert_eq!(e.kind, StorageErrorKind::NotFound, "{e}");
 }
 
+#[test]
+fn range_reads_into_a_buffer_return_what_the_share_holds_through_a_worker_or_in_process() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let data = bytes(12, 5 << 20);
+    for (dir, binary) in [
+        ("w", PathBuf::from(CAIRN)),
+        ("p", "/nonexistent/cairn".into()),
+    ] {
+        let b = with_binary(&s, dir, binary, Duration::from_secs(30));
+        b.write("data/ab/ab01", &data).unwrap();
+        let mut buf = vec![0u8; 4 << 20];
+        // a whole block, then the end of the object, then past it
+        assert_eq!(
+            b.read_range_into("data/ab/ab01", 3, &mut buf).unwrap(),
+            4 << 20
+        );
+        assert!(buf[..] == data[3..(4 << 20) + 3], "{dir}: other bytes");
+        let n = b
+            .read_range_into("data/ab/ab01", 4 << 20, &mut buf)
+            .unwrap();
+        assert_eq!(n, 1 << 20, "{dir}");
+        assert!(buf[..n] == data[4 << 20..], "{dir}: other bytes at the end");
+        assert_eq!(
+            b.read_range_into("data/ab/ab01", 5 << 20, &mut buf)
+                .unwrap(),
+            0
+        );
+        let e = b.read_range_into("data/ab/none", 0, &mut buf).unwrap_err();
+        assert_eq!(e.kind, StorageErrorKind::NotFound, "{dir}: {e}");
+    }
+}
+
 /// A stand-in for `cairn __smb-worker` that accepts the Hello and answers every request with
 /// the digest `digest` of `len` bytes, without touching the share.
 fn fake_worker(dir: &Path, digest: &str, len: u64) -> PathBuf {
