@@ -550,11 +550,12 @@ impl std::io::Read for Source<'_> {
             let want = usize::try_from(self.size - self.offset)
                 .unwrap_or(COMPARE_BLOCK)
                 .min(COMPARE_BLOCK);
-            // A caller's buffer that holds the whole block is filled in place (the streamed
-            // copy's is a block long): one buffer per object in flight and no copy between two.
-            let direct = out.len() >= want;
+            // A caller's buffer of a block, or of the whole rest, is filled in place (the
+            // streamed copy's is): one buffer per object in flight and no copy between two.
+            let direct = out.len() >= want.min(crate::backend::COPY_BLOCK);
             let into = if direct {
-                &mut out[..want]
+                let n = want.min(out.len());
+                &mut out[..n]
             } else {
                 self.buf.resize(want, 0);
                 &mut self.buf[..]
@@ -597,8 +598,8 @@ impl std::io::Read for Source<'_> {
 }
 
 /// Copy one object, streaming it, checking it at both ends (a pack at the destination only with
-/// [`ReadBack::Every`]): one [`COMPARE_BLOCK`] buffer per object in flight, whatever its size
-/// (the source reads into the buffer the destination sends from).
+/// [`ReadBack::Every`]): one [`COPY_BLOCK`](crate::backend::COPY_BLOCK) buffer per object in
+/// flight, whatever its size (the source reads into the buffer the destination sends from).
 fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str, read_back: ReadBack) -> Result<Sent> {
     let size = match src.stat(name)? {
         Some(s) => s,
@@ -989,19 +990,20 @@ mod tests {
     fn a_copy_buffer_of_a_block_is_filled_in_place_and_a_smaller_one_through_the_sources() {
         use std::io::Read;
         let src = repo();
-        let (name, bytes) = pack(7, COMPARE_BLOCK + 10);
+        let block = crate::backend::COPY_BLOCK;
+        let (name, bytes) = pack(7, block + 10);
         src.write(&name, &bytes).unwrap();
         let mut s = Source::new(&src, &name, bytes.len() as u64);
-        let mut out = vec![0u8; COMPARE_BLOCK];
-        assert_eq!(s.read(&mut out).unwrap(), COMPARE_BLOCK);
-        assert!(out == bytes[..COMPARE_BLOCK]);
+        let mut out = vec![0u8; block];
+        assert_eq!(s.read(&mut out).unwrap(), block);
+        assert!(out == bytes[..block]);
         assert_eq!(s.buf.capacity(), 0, "a block went through a second buffer");
         let mut small = [0u8; 4];
         assert_eq!(s.read(&mut small).unwrap(), 4);
         assert_eq!(s.buf.len(), 10);
         let mut rest = vec![0u8; 64];
         assert_eq!(s.read(&mut rest).unwrap(), 6);
-        assert_eq!([&small[..], &rest[..6]].concat(), bytes[COMPARE_BLOCK..]);
+        assert_eq!([&small[..], &rest[..6]].concat(), bytes[block..]);
         // the end, where the pack hashes to its name
         assert_eq!(s.read(&mut rest).unwrap(), 0);
         assert!(s.damage.is_none());

@@ -349,7 +349,12 @@ mod tests {
     }
 }
 
-/// Hand the `size` bytes `data` yields to `write`, one block of at most [`smb::BLOCK`] at a
+/// The block of a streamed write ([`Backend::write_from`]): what each object in flight holds
+/// (an export has [`crate::replicate::WORKERS`] in flight).
+/// 1 MiB: 4 MiB kept 5 MB more resident through an export and was no faster (benches/RESULTS.md).
+pub const COPY_BLOCK: usize = 1 << 20;
+
+/// Hand the `size` bytes `data` yields to `write`, one block of at most [`COPY_BLOCK`] at a
 /// time, for [`Backend::write_from`]: a failure of `data` is the source's ([`source_err`]), one
 /// of `write` (the destination's) is returned as it is, and a length other than `size` is an
 /// error. On any error the caller stores nothing. `location` names the object for messages.
@@ -362,8 +367,8 @@ fn copy_exact(
     let mut data = std::io::Read::take(data, size.saturating_add(1));
     let mut buf = vec![
         0u8;
-        smb::BLOCK
-            .min(usize::try_from(size).unwrap_or(smb::BLOCK))
+        COPY_BLOCK
+            .min(usize::try_from(size).unwrap_or(usize::MAX))
             .max(1)
     ];
     let mut sent = 0u64;
