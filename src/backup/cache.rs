@@ -118,6 +118,7 @@ impl BackupCache {
             key,
             bytes: dir.encode(),
         };
+        drop(dir);
         self.new
             .lock()
             .unwrap_or_else(|p| p.into_inner())

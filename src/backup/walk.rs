@@ -372,6 +372,9 @@ impl<'a> Walker<'a> {
         let tree = self.collect(d, pending, stats, &cache, &mut batches)?;
         let old_tree = cache.old.borrow().tree;
         let id = self.put_dir_tree(&tree, d.svc, old_tree)?;
+        // a directory of large files holds their chunk lists in the tree and again in the
+        // files cache: not both while the cache's record is encoded
+        drop(tree);
         let mut new = cache.new.into_inner();
         new.tree = Some(id);
         self.cache.put(key, new)?;
