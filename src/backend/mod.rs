@@ -199,13 +199,14 @@ pub trait Backend: Send + Sync {
     fn hash_object(&self, name: &str) -> Result<(blake3::Hash, u64), StorageError> {
         let mut hasher = blake3::Hasher::new();
         let mut offset = 0u64;
+        let mut block = vec![0u8; HASH_BLOCK];
         loop {
-            let block = self.read_range(name, offset, HASH_BLOCK)?;
-            if block.is_empty() {
+            let n = self.read_range_into(name, offset, &mut block)?;
+            if n == 0 {
                 return Ok((hasher.finalize(), offset));
             }
-            hasher.update(&block);
-            offset += block.len() as u64;
+            hasher.update(&block[..n]);
+            offset += n as u64;
         }
     }
 

@@ -445,6 +445,19 @@ fn range_reads_into_a_buffer_return_what_the_share_holds_through_a_worker_or_in_
 /// A stand-in for `cairn __smb-worker` that accepts the Hello and answers every request with
 /// the digest `digest` of `len` bytes, without touching the share.
 fn fake_worker(dir: &Path, digest: &str, len: u64) -> PathBuf {
+    fake_worker_answering(
+        dir,
+        &format!(
+            r#"    if "Hash" not in recv():
+        sys.exit(3)
+    send({{"Digest": {{"blake3": "{digest}", "len": {len}}}}})"#
+        ),
+    )
+}
+
+/// A stand-in for `cairn __smb-worker` that accepts the Hello, then runs `each` (Python, with
+/// `recv`, `send` and the socket `s`) for every request.
+fn fake_worker_answering(dir: &Path, each: &str) -> PathBuf {
     let path = dir.join("fake-worker");
     let script = format!(
         r#"#!/usr/bin/env python3
@@ -466,14 +479,33 @@ def send(m):
 recv()
 send("Ok")
 while True:
-    if "Hash" not in recv():
-        sys.exit(3)
-    send({{"Digest": {{"blake3": "{digest}", "len": {len}}}}})
+{each}
 "#
     );
     fs::write(&path, script).unwrap();
     fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     path
+}
+
+#[test]
+fn a_worker_answering_a_range_read_with_more_than_the_buffer_holds_is_dropped() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let dir = tempfile::tempdir().unwrap();
+    // asked for 16 bytes, it announces 17 and sends them
+    let bin = fake_worker_answering(
+        dir.path(),
+        r#"    if "Read" not in recv():
+        sys.exit(3)
+    send({"Data": {"len": 17}})
+    s.sendall(b"x" * 17)"#,
+    );
+    let dst = with_binary(&s, "ctl1", bin, Duration::from_secs(30));
+    let mut buf = [0u8; 16];
+    let e = dst.read_range_into("data/00/0000", 0, &mut buf).unwrap_err();
+    assert_eq!(e.kind, StorageErrorKind::Disconnected, "{e}");
+    assert!(e.detail.contains("SMB worker process"), "{e}");
+    assert_eq!(buf, [0u8; 16], "bytes of a refused answer were kept");
 }
 
 #[test]
