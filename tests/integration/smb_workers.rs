@@ -502,7 +502,9 @@ fn a_worker_answering_a_range_read_with_more_than_the_buffer_holds_is_dropped() 
     );
     let dst = with_binary(&s, "ctl1", bin, Duration::from_secs(30));
     let mut buf = [0u8; 16];
-    let e = dst.read_range_into("data/00/0000", 0, &mut buf).unwrap_err();
+    let e = dst
+        .read_range_into("data/00/0000", 0, &mut buf)
+        .unwrap_err();
     assert_eq!(e.kind, StorageErrorKind::Disconnected, "{e}");
     assert!(e.detail.contains("SMB worker process"), "{e}");
     assert_eq!(buf, [0u8; 16], "bytes of a refused answer were kept");
