@@ -12,6 +12,7 @@
 use super::blockfile::{self, BlockFile};
 use super::cachefile::records;
 use super::location::Stored;
+use super::sync::Bulk;
 use super::{ierr, Index};
 use crate::error::{Error, Result};
 use crate::id::ChunkId;
@@ -191,6 +192,15 @@ impl Index {
     /// for a temporary index, a damaged base, or while another merge runs. Returns whether it
     /// merged.
     pub(super) fn merge(&self) -> Result<bool> {
+        self.merge_with(None)
+    }
+
+    /// [`Index::merge`], with the packs a sync staged ([`Bulk`]) written into the new base too:
+    /// their ordinals (reserved, not yet recorded) are made durable before the base names them,
+    /// and the packs are recorded once it is in place. A crash in between leaves entries of
+    /// ordinals no pack holds, which are dead, and packs not recorded, which the next sync
+    /// indexes again: never a wrong location.
+    pub(super) fn merge_with(&self, bulk: Option<&Bulk>) -> Result<bool> {
         let Some(path) = self.beside(FILE_NAME) else {
             return Ok(false);
         };
@@ -208,15 +218,22 @@ impl Index {
             .iter()
             .collect::<sled::Result<Vec<_>>>()
             .map_err(ierr)?;
-        let live = self.live_ordinals()?;
+        let mut live = self.live_ordinals()?;
+        let staged = bulk.map_or(&[][..], |b| &b.entries[..]);
+        if let Some(b) = bulk {
+            live.extend(b.packs.iter().map(|&(ordinal, _, _)| ordinal));
+        }
         // every ordinal the new base names is durable before it does
         self.flush()?;
         let old = self.base_file();
         let tmp = path.with_file_name(format!("{FILE_NAME}.new"));
-        let entries = Union::new(old.as_deref(), &level, &live);
+        let entries = Union::new(old.as_deref(), &level, staged, &live);
         let (_, check) = blockfile::write(&tmp, stamp, entries, |e| io(&tmp, e))?;
         blockfile::put_in_place(&tmp, &path, |e| io(&path, e))?;
         self.db.insert(BASE_KEY, &check).map_err(ierr)?;
+        for &(ordinal, pack, size) in bulk.map_or(&[][..], |b| &b.packs[..]) {
+            self.record_pack(ordinal, pack, size)?;
+        }
         self.flush()?;
         let file = File::open(&path)
             .ok()
@@ -265,7 +282,7 @@ impl Index {
             return 0;
         };
         let old = self.base_file();
-        Union::new(old.as_deref(), &level, &live)
+        Union::new(old.as_deref(), &level, &[], &live)
             .take_while(Result::is_ok)
             .count()
     }
@@ -294,11 +311,13 @@ fn base_records(
         })
 }
 
-/// The live entries of a base and of sled's level, in key order; sled's entry wins a key both
-/// hold, and an entry whose ordinal is not live (or that does not decode) is left out.
+/// The live entries of a base, of sled's level and of a sync's staged entries, in key order; of
+/// the sources holding a key the newest wins (staged, then sled's level, then the base), and an
+/// entry whose ordinal is not live (or that does not decode) is left out.
 struct Union<'a, B: Iterator<Item = Result<(ChunkId, Vec<u8>)>>> {
     base: Peekable<B>,
     level: Peekable<std::slice::Iter<'a, (sled::IVec, sled::IVec)>>,
+    staged: Peekable<std::slice::Iter<'a, (ChunkId, Stored)>>,
     live: &'a HashSet<u32>,
 }
 
@@ -306,11 +325,13 @@ impl<'a> Union<'a, Box<dyn Iterator<Item = Result<(ChunkId, Vec<u8>)>> + 'a>> {
     fn new(
         base: Option<&'a BlockFile<ChunkId>>,
         level: &'a [(sled::IVec, sled::IVec)],
+        staged: &'a [(ChunkId, Stored)],
         live: &'a HashSet<u32>,
     ) -> Self {
         Union {
             base: (Box::new(base_records(base)) as Box<dyn Iterator<Item = _>>).peekable(),
             level: level.iter().peekable(),
+            staged: staged.iter().peekable(),
             live,
         }
     }
@@ -323,31 +344,31 @@ impl<B: Iterator<Item = Result<(ChunkId, Vec<u8>)>>> Iterator for Union<'_, B> {
         loop {
             // (sled's keys are chunk ids; anything else is skipped)
             while self.level.next_if(|(k, _)| k.len() != 32).is_some() {}
-            let from_level = self.level.peek().map(|(k, _)| &k[..]);
-            let from_base = match self.base.peek() {
+            let in_base = match self.base.peek() {
                 Some(Err(_)) => return self.base.next(),
                 Some(Ok((k, _))) => Some(k.0),
                 None => None,
             };
-            let (key, value) = match (from_level, from_base) {
-                (None, None) => return None,
-                (Some(l), Some(b)) if l >= &b[..] => {
-                    let (_, bv) = self.base.next()?.ok()?;
-                    if l > &b[..] {
-                        (ChunkId(b), bv)
-                    } else {
-                        let (k, v) = self.level.next()?;
-                        (ChunkId(k.as_ref().try_into().ok()?), v.to_vec())
-                    }
-                }
-                (Some(_), _) => {
-                    let (k, v) = self.level.next()?;
-                    (ChunkId(k.as_ref().try_into().ok()?), v.to_vec())
-                }
-                (None, Some(_)) => self.base.next()?.ok()?,
-            };
+            let in_level = self
+                .level
+                .peek()
+                .and_then(|(k, _)| <[u8; 32]>::try_from(&k[..]).ok());
+            let in_staged = self.staged.peek().map(|(k, _)| k.0);
+            let key = [in_base, in_level, in_staged].into_iter().flatten().min()?;
+            // every source holding the key moves past it; the newest one's value is kept
+            let mut value = None;
+            if in_base == Some(key) {
+                value = self.base.next().and_then(|r| r.ok()).map(|(_, v)| v);
+            }
+            if in_level == Some(key) {
+                value = self.level.next().map(|(_, v)| v.to_vec());
+            }
+            if in_staged == Some(key) {
+                value = self.staged.next().map(|(_, s)| s.encode());
+            }
+            let Some(value) = value else { continue };
             if Stored::decode(&value).is_some_and(|s| self.live.contains(&s.ordinal)) {
-                return Some(Ok((key, value)));
+                return Some(Ok((ChunkId(key), value)));
             }
         }
     }

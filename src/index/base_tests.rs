@@ -176,6 +176,79 @@ fn store_of(dir: &Path, n: u8) -> (MemoryBackend, Vec<(ChunkId, PackId, u32)>) {
     (store, want)
 }
 
+/// `n` packs of `per` chunks written to `store`, each sharing its first chunk with the pack before
+/// it; returns every chunk with the packs that hold it and its offset in each.
+fn overlapping_packs(store: &dyn Backend, n: u32, per: u32) -> Vec<(ChunkId, Vec<(PackId, u32)>)> {
+    let mut held: Vec<(ChunkId, Vec<(PackId, u32)>)> = Vec::new();
+    for p in 0..n {
+        let first = p * (per - 1);
+        let blobs: Vec<_> = (first..first + per)
+            .map(|i| (id(i), BlobKind::Data, 60, 5, p as u8))
+            .collect();
+        let pack = crate::format::pack::assemble(KeyId([0; 32]), &blobs);
+        let pid = PackId(*blake3::hash(&pack).as_bytes());
+        store.write(&pid.object_name(), &pack).unwrap();
+        for (j, i) in (first..first + per).enumerate() {
+            let place = (pid, 10 + 60 * j as u32);
+            match held.get_mut(i as usize) {
+                Some((_, holders)) => holders.push(place),
+                None => held.push((id(i), vec![place])),
+            }
+        }
+    }
+    held
+}
+
+/// Every chunk of `held` is found in one of the packs holding it, at its offset there.
+fn finds_all(idx: &Index, held: &[(ChunkId, Vec<(PackId, u32)>)]) {
+    for (c, holders) in held {
+        let l = idx.lookup(c).unwrap().expect("indexed");
+        assert!(
+            holders.contains(&(l.pack, l.offset)),
+            "chunk {c:?} at {l:?}"
+        );
+    }
+    assert_eq!(idx.chunk_count(), held.len());
+}
+
+#[test]
+fn a_sync_writes_the_packs_it_indexes_into_the_base_file_not_into_sled() {
+    let d = tempfile::tempdir().unwrap();
+    let store = MemoryBackend::new();
+    // 3,000 entries: the staged entries pass BULK_AT twice, then the rest at the end
+    let held = overlapping_packs(&store, 5, 600);
+    let idx = open(d.path());
+    assert_eq!(idx.sync(&store).unwrap(), 5);
+    assert!(idx.chunks.is_empty(), "no entry went through sled");
+    assert!(d.path().join(FILE_NAME).exists());
+    finds_all(&idx, &held);
+    // reopened: the base is the one sled names, and every pack is recorded
+    drop(idx);
+    let idx = open(d.path());
+    assert_eq!(idx.sync(&store).unwrap(), 0);
+    finds_all(&idx, &held);
+}
+
+#[test]
+fn a_sync_cut_off_by_the_store_indexes_nothing_wrong_and_the_next_indexes_the_rest() {
+    let d = tempfile::tempdir().unwrap();
+    let store = crate::backend::FaultyBackend::new(MemoryBackend::new());
+    let held = overlapping_packs(store.inner(), 5, 600);
+    let idx = open(d.path());
+    // the list and three packs' headers (two reads each), then the share drops: two packs were
+    // written into the base, the third staged and dropped with its reserved ordinal
+    store.disconnect_after(1 + 2 * 3);
+    assert!(idx.sync(&store).is_err());
+    assert_eq!(idx.packs().unwrap().len(), 2);
+    store.heal();
+    assert_eq!(idx.sync(&store).unwrap(), 3);
+    finds_all(&idx, &held);
+    drop(idx);
+    let idx = open(d.path());
+    assert_eq!(idx.sync(&store).unwrap(), 0);
+    finds_all(&idx, &held);
+}
+
 #[test]
 fn a_damaged_base_file_gives_a_rebuild_with_correct_locations() {
     let d = tempfile::tempdir().unwrap();

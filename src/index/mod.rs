@@ -314,6 +314,18 @@ impl Index {
         if let Some((ordinal, _)) = self.pack_record(&pack)? {
             return Ok(ordinal);
         }
+        let next = self.reserve_ordinal_locked()?;
+        self.record_pack(next, pack, size)?;
+        Ok(next)
+    }
+
+    /// An ordinal never given before, for a pack recorded later ([`Index::record_pack`]).
+    fn reserve_ordinal(&self) -> Result<u32> {
+        let _held = self.numbering.lock().unwrap_or_else(|p| p.into_inner());
+        self.reserve_ordinal_locked()
+    }
+
+    fn reserve_ordinal_locked(&self) -> Result<u32> {
         let next = match self.db.get(NEXT_ORDINAL_KEY).map_err(ierr)? {
             Some(v) => <[u8; 4]>::try_from(&v[..])
                 .map(u32::from_le_bytes)
@@ -330,14 +342,19 @@ impl Index {
         self.db
             .insert(NEXT_ORDINAL_KEY, &after.to_le_bytes())
             .map_err(ierr)?;
+        Ok(next)
+    }
+
+    /// Record `pack` under `ordinal` (one [`Index::reserve_ordinal`] gave).
+    fn record_pack(&self, ordinal: u32, pack: PackId, size: u64) -> Result<()> {
         let mut record = [0u8; 12];
-        record[..4].copy_from_slice(&next.to_le_bytes());
+        record[..4].copy_from_slice(&ordinal.to_le_bytes());
         record[4..].copy_from_slice(&size.to_le_bytes());
         self.pack_ids
-            .insert(next.to_be_bytes(), &pack.0)
+            .insert(ordinal.to_be_bytes(), &pack.0)
             .map_err(ierr)?;
         self.packs.insert(pack.0, &record).map_err(ierr)?;
-        Ok(next)
+        Ok(())
     }
 
     /// A pack's ordinal and size, if recorded.
