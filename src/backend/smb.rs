@@ -510,8 +510,9 @@ impl SmbBackend {
             f.seek(SeekFrom::Start(offset))
                 .map_err(|e| self.io_err(name, &e))?;
         }
+        // read in place, at most a block at a time: the only bytes zeroed are those about to be
+        // read (a range of a copy is one block, and no second buffer is filled and copied)
         let mut out = Vec::new();
-        let mut buf = vec![0u8; BLOCK];
         loop {
             let want = match len {
                 Some(l) => (l - out.len()).min(BLOCK),
@@ -520,13 +521,13 @@ impl SmbBackend {
             if want == 0 {
                 break;
             }
-            let n = f
-                .read(&mut buf[..want])
-                .map_err(|e| self.io_err(name, &e))?;
+            let at = out.len();
+            out.resize(at + want, 0);
+            let n = f.read(&mut out[at..]).map_err(|e| self.io_err(name, &e))?;
+            out.truncate(at + n);
             if n == 0 {
                 break;
             }
-            out.extend_from_slice(&buf[..n]);
         }
         if offset == 0 {
             budget::check_size(name, out.len() as u64, self.loc(name))?;
