@@ -211,6 +211,21 @@ fn finds_all(idx: &Index, held: &[(ChunkId, Vec<(PackId, u32)>)]) {
     assert_eq!(idx.chunk_count(), held.len());
 }
 
+/// [`finds_all`], then again once `idx` is reopened from `dir` and synced with `store`, which
+/// finds nothing to index: the base is the one sled names, and every pack is recorded.
+fn finds_all_once_reopened(
+    idx: Index,
+    dir: &Path,
+    store: &dyn Backend,
+    held: &[(ChunkId, Vec<(PackId, u32)>)],
+) {
+    finds_all(&idx, held);
+    drop(idx);
+    let idx = open(dir);
+    assert_eq!(idx.sync(store).unwrap(), 0);
+    finds_all(&idx, held);
+}
+
 #[test]
 fn a_sync_writes_the_packs_it_indexes_into_the_base_file_not_into_sled() {
     let d = tempfile::tempdir().unwrap();
@@ -221,12 +236,7 @@ fn a_sync_writes_the_packs_it_indexes_into_the_base_file_not_into_sled() {
     assert_eq!(idx.sync(&store).unwrap(), 5);
     assert!(idx.chunks.is_empty(), "no entry went through sled");
     assert!(d.path().join(FILE_NAME).exists());
-    finds_all(&idx, &held);
-    // reopened: the base is the one sled names, and every pack is recorded
-    drop(idx);
-    let idx = open(d.path());
-    assert_eq!(idx.sync(&store).unwrap(), 0);
-    finds_all(&idx, &held);
+    finds_all_once_reopened(idx, d.path(), &store, &held);
 }
 
 #[test]
@@ -242,11 +252,7 @@ fn a_sync_cut_off_by_the_store_indexes_nothing_wrong_and_the_next_indexes_the_re
     assert_eq!(idx.packs().unwrap().len(), 2);
     store.heal();
     assert_eq!(idx.sync(&store).unwrap(), 3);
-    finds_all(&idx, &held);
-    drop(idx);
-    let idx = open(d.path());
-    assert_eq!(idx.sync(&store).unwrap(), 0);
-    finds_all(&idx, &held);
+    finds_all_once_reopened(idx, d.path(), &store, &held);
 }
 
 #[test]
