@@ -17,6 +17,11 @@ use std::ops::Range;
 /// two threads overlap for most of the file, against one thread started per file.
 pub const PIPED_MIN: u64 = 16 << 20;
 
+/// Windows in use: one being cut, and up to two handed on (one at the other thread, one waiting
+/// for it), so that a window slow to hash and store (new chunks) and one quick (known chunks)
+/// even out instead of each stalling one thread.
+const WINDOWS: usize = 3;
+
 /// A window handed to the second thread: its bytes and the chunks cut from them.
 struct Cut {
     window: Vec<u8>,
@@ -26,8 +31,7 @@ struct Cut {
 /// Cut `reader` as [`super::chunk_reader`] does, calling `each(chunk)` on a second thread, in
 /// order, while this thread reads and cuts the next window. Returns the total length read.
 ///
-/// Two windows are in use (one being cut, one being handed on); `buf` is the first and is
-/// left holding one of them. A failure of `each` stops the reading at the next window; a read
+/// Up to [`WINDOWS`] windows are in use; `buf` is the first and is left holding one of them. A failure of `each` stops the reading at the next window; a read
 /// failure lets the chunks already cut be handed on, then is returned.
 pub fn chunk_reader_piped<R: Read + ?Sized, E: Send>(
     reader: &mut R,
@@ -41,11 +45,11 @@ pub fn chunk_reader_piped<R: Read + ?Sized, E: Send>(
         cur = new_window(window);
     }
     std::thread::scope(|s| {
-        // one window waits while the other thread works on another: rendezvous hand-off
-        let (hand, work) = crossbeam_channel::bounded::<Cut>(0);
-        let (give_back, returned) = crossbeam_channel::bounded::<Vec<u8>>(1);
+        // one window being cut, the rest waiting for or at the other thread
+        let (hand, work) = crossbeam_channel::bounded::<Cut>(WINDOWS - 2);
+        let (give_back, returned) = crossbeam_channel::bounded::<Vec<u8>>(WINDOWS - 1);
         let worker = s.spawn(move || take_chunks(work, give_back, each));
-        let mut spare = Some(new_window(window));
+        let mut made = 1;
         let (mut filled, mut eof, mut total) = (0usize, false, 0u64);
         let read = loop {
             if let Err(e) = fill(reader, &mut cur[..window], &mut filled, &mut eof) {
@@ -59,10 +63,14 @@ pub fn chunk_reader_piped<R: Read + ?Sized, E: Send>(
                 chunks.push(r);
                 Ok::<(), std::convert::Infallible>(())
             });
-            let mut next = match spare.take() {
-                Some(w) => w,
+            let mut next = match returned.try_recv() {
+                Ok(w) => w,
+                Err(_) if made < WINDOWS => {
+                    made += 1;
+                    new_window(window)
+                }
                 // the other thread gives a window back once it is done with it, or has stopped
-                None => match returned.recv() {
+                Err(_) => match returned.recv() {
                     Ok(w) => w,
                     Err(_) => break Ok(()),
                 },
