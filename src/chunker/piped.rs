@@ -31,8 +31,9 @@ struct Cut {
 /// Cut `reader` as [`super::chunk_reader`] does, calling `each(chunk)` on a second thread, in
 /// order, while this thread reads and cuts the next window. Returns the total length read.
 ///
-/// Up to [`WINDOWS`] windows are in use; `buf` is the first and is left holding one of them. A failure of `each` stops the reading at the next window; a read
-/// failure lets the chunks already cut be handed on, then is returned.
+/// Up to [`WINDOWS`] windows are in use; `buf` is the first and is left holding one of them. A
+/// failure of `each` stops the reading at the next window; a read failure lets the chunks
+/// already cut be handed on, then is returned.
 pub fn chunk_reader_piped<R: Read + ?Sized, E: Send>(
     reader: &mut R,
     p: ChunkerParams,

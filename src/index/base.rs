@@ -192,15 +192,15 @@ impl Index {
     /// for a temporary index, a damaged base, or while another merge runs. Returns whether it
     /// merged.
     pub(super) fn merge(&self) -> Result<bool> {
-        self.merge_with(None)
+        self.merge_with(&Bulk::default())
     }
 
-    /// [`Index::merge`], with the packs a sync staged ([`Bulk`]) written into the new base too:
-    /// their ordinals (reserved, not yet recorded) are made durable before the base names them,
-    /// and the packs are recorded once it is in place. A crash in between leaves entries of
-    /// ordinals no pack holds, which are dead, and packs not recorded, which the next sync
-    /// indexes again: never a wrong location.
-    pub(super) fn merge_with(&self, bulk: Option<&Bulk>) -> Result<bool> {
+    /// [`Index::merge`], with the packs a sync staged ([`Bulk`], empty for a plain merge) written
+    /// into the new base too: their ordinals (reserved, not yet recorded) are made durable before
+    /// the base names them, and the packs are recorded once it is in place. A crash in between
+    /// leaves entries of ordinals no pack holds, which are dead, and packs not recorded, which
+    /// the next sync indexes again: never a wrong location.
+    pub(super) fn merge_with(&self, bulk: &Bulk) -> Result<bool> {
         let Some(path) = self.beside(FILE_NAME) else {
             return Ok(false);
         };
@@ -219,19 +219,16 @@ impl Index {
             .collect::<sled::Result<Vec<_>>>()
             .map_err(ierr)?;
         let mut live = self.live_ordinals()?;
-        let staged = bulk.map_or(&[][..], |b| &b.entries[..]);
-        if let Some(b) = bulk {
-            live.extend(b.packs.iter().map(|&(ordinal, _, _)| ordinal));
-        }
+        live.extend(bulk.packs.iter().map(|&(ordinal, _, _)| ordinal));
         // every ordinal the new base names is durable before it does
         self.flush()?;
         let old = self.base_file();
         let tmp = path.with_file_name(format!("{FILE_NAME}.new"));
-        let entries = Union::new(old.as_deref(), &level, staged, &live);
+        let entries = Union::new(old.as_deref(), &level, &bulk.entries, &live);
         let (_, check) = blockfile::write(&tmp, stamp, entries, |e| io(&tmp, e))?;
         blockfile::put_in_place(&tmp, &path, |e| io(&path, e))?;
         self.db.insert(BASE_KEY, &check).map_err(ierr)?;
-        for &(ordinal, pack, size) in bulk.map_or(&[][..], |b| &b.packs[..]) {
+        for &(ordinal, pack, size) in &bulk.packs {
             self.record_pack(ordinal, pack, size)?;
         }
         self.flush()?;

@@ -297,14 +297,25 @@ impl Index {
     /// Once sled's level holds [`base::MERGE_AT`] entries it is merged into the base file.
     pub fn add_pack(&self, pack: PackId, size: u64, header: &PackHeader) -> Result<()> {
         let ordinal = self.number(pack, size)?;
-        for part in header.entries.chunks(ADD_BATCH) {
+        self.add_to_level(&header.entries, |e| (e.id, Stored::of(ordinal, e)))
+    }
+
+    /// Insert `entries` (each made an id and a location by `entry`) into sled's level, in
+    /// batches of [`ADD_BATCH`], then count them towards the next merge.
+    fn add_to_level<T>(
+        &self,
+        entries: &[T],
+        entry: impl Fn(&T) -> (ChunkId, Stored),
+    ) -> Result<()> {
+        for part in entries.chunks(ADD_BATCH) {
             let mut batch = sled::Batch::default();
             for e in part {
-                batch.insert(&e.id.0, Stored::of(ordinal, e).encode());
+                let (id, stored) = entry(e);
+                batch.insert(&id.0, stored.encode());
             }
             self.chunks.apply_batch(batch).map_err(ierr)?;
         }
-        self.added(header.entries.len());
+        self.added(entries.len());
         Ok(())
     }
 

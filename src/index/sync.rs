@@ -3,10 +3,10 @@
 //!
 //! The packs a sync indexes are staged in memory ([`Bulk`], at most [`BULK_AT`] entries) and
 //! written into the base file in one merge, not entry by entry into sled: rebuilding the index
-//! of a recovered repository (200,000 chunks) took 3.2 s through sled (benches/RESULTS.md).
+//! of a recovered repository (200,000 chunks) took 4.2–4.6 s through sled (benches/RESULTS.md).
 
 use super::location::Stored;
-use super::{ierr, Index, ADD_BATCH};
+use super::{ierr, Index};
 use crate::backend::Backend;
 use crate::error::{Error, Result, StorageErrorKind};
 use crate::format::pack::{PackHeader, TRAILER_LEN};
@@ -18,15 +18,23 @@ impl Index {
     /// and rebuild from scratch if it names packs that are gone. Returns packs indexed.
     pub fn sync(&self, store: &dyn Backend) -> Result<usize> {
         let on_store = store.list(crate::object::ObjectKind::Pack.prefix())?;
-        let mut present = HashSet::with_capacity(on_store.len());
+        let present: HashSet<PackId> = on_store
+            .iter()
+            .filter_map(|o| pack_id_of(&o.name))
+            .collect();
         let indexed: HashSet<PackId> = self.packs()?.into_iter().map(|(p, _)| p).collect();
+        // before indexing anything: what would be indexed now would be thrown away by the rebuild
+        if indexed.iter().any(|p| !present.contains(p)) {
+            tracing::info!("index names packs that are gone; rebuilding it from the pack headers");
+            self.clear_chunks().map_err(ierr)?;
+            return self.sync(store);
+        }
         let mut added = 0;
         let mut bulk = Bulk::default();
         for o in &on_store {
             let Some(id) = pack_id_of(&o.name) else {
                 continue;
             };
-            present.insert(id);
             if !indexed.contains(&id) {
                 match read_pack_header(store, &o.name, o.size) {
                     Ok(h) => {
@@ -46,11 +54,6 @@ impl Index {
             }
         }
         self.add_bulk(bulk)?;
-        if indexed.iter().any(|p| !present.contains(p)) {
-            tracing::info!("index names packs that are gone; rebuilding it from the pack headers");
-            self.clear_chunks().map_err(ierr)?;
-            return self.sync(store);
-        }
         if added > 0 {
             self.flush()?;
         }
@@ -97,7 +100,7 @@ impl Index {
             }
             same
         });
-        match self.merge_with(Some(&bulk)) {
+        match self.merge_with(&bulk) {
             Ok(true) => return Ok(()),
             Ok(false) => {}
             Err(e) => tracing::warn!(
@@ -107,15 +110,7 @@ impl Index {
         for &(ordinal, pack, size) in &bulk.packs {
             self.record_pack(ordinal, pack, size)?;
         }
-        for part in bulk.entries.chunks(ADD_BATCH) {
-            let mut batch = sled::Batch::default();
-            for (id, stored) in part {
-                batch.insert(&id.0, stored.encode());
-            }
-            self.chunks.apply_batch(batch).map_err(ierr)?;
-        }
-        self.added(bulk.entries.len());
-        Ok(())
+        self.add_to_level(&bulk.entries, |&e| e)
     }
 }
 
