@@ -12,19 +12,20 @@
 use super::blockfile::{self, BlockFile};
 use super::cachefile::records;
 use super::location::Stored;
+use super::runs::Run;
 use super::sync::Bulk;
 use super::{ierr, Index};
 use crate::error::{Error, Result};
 use crate::id::ChunkId;
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
 use std::fs::File;
-use std::iter::Peekable;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// The base file's name, beside the index's directory.
-const FILE_NAME: &str = "chunks";
+pub(super) const FILE_NAME: &str = "chunks";
 /// The key, in sled's default tree, of the check (16 bytes) of the base file's header: the base
 /// the index's sled level goes with. Missing: no base.
 pub(super) const BASE_KEY: &[u8] = b"cairn-index-base";
@@ -84,6 +85,7 @@ impl Index {
         let Some(path) = self.beside(FILE_NAME) else {
             return Ok(());
         };
+        super::runs::remove_left(&path);
         let expected = self.db.get(BASE_KEY)?;
         let file = match File::open(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && expected.is_none() => {
@@ -224,7 +226,9 @@ impl Index {
         self.flush()?;
         let old = self.base_file();
         let tmp = path.with_file_name(format!("{FILE_NAME}.new"));
-        let entries = Union::new(old.as_deref(), &level, &bulk.entries, &live);
+        let entries = Union::new(old.as_deref(), &level, bulk, &live);
+        #[cfg(test)]
+        tests::BASE_WRITES.with(|n| n.set(n.get() + 1));
         let (_, check) = blockfile::write(&tmp, stamp, entries, |e| io(&tmp, e))?;
         blockfile::put_in_place(&tmp, &path, |e| io(&path, e))?;
         self.db.insert(BASE_KEY, &check).map_err(ierr)?;
@@ -279,7 +283,7 @@ impl Index {
             return 0;
         };
         let old = self.base_file();
-        Union::new(old.as_deref(), &level, &[], &live)
+        Union::new(old.as_deref(), &level, &Bulk::default(), &live)
             .take_while(Result::is_ok)
             .count()
     }
@@ -308,63 +312,114 @@ fn base_records(
         })
 }
 
-/// The live entries of a base, of sled's level and of a sync's staged entries, in key order; of
-/// the sources holding a key the newest wins (staged, then sled's level, then the base), and an
-/// entry whose ordinal is not live (or that does not decode) is left out.
-struct Union<'a, B: Iterator<Item = Result<(ChunkId, Vec<u8>)>>> {
-    base: Peekable<B>,
-    level: Peekable<std::slice::Iter<'a, (sled::IVec, sled::IVec)>>,
-    staged: Peekable<std::slice::Iter<'a, (ChunkId, Stored)>>,
-    live: &'a HashSet<u32>,
+/// Records in ascending key order, or an error for a damaged block.
+type Records<'a> = Box<dyn Iterator<Item = Result<(ChunkId, Vec<u8>)>> + 'a>;
+
+/// The entries of several sorted sources in key order: a base, sled's level, a sync's runs and
+/// its staged entries. Of the sources holding a key the newest wins (the staged entries, then
+/// the runs from the last spilled, then sled's level, then the base); with a set of live
+/// ordinals, an entry whose ordinal is not live (or that does not decode) is left out.
+pub(super) struct Union<'a> {
+    /// Oldest first.
+    sources: Vec<Records<'a>>,
+    /// The value of each source's next record, whose key is in `next`.
+    heads: Vec<Option<Vec<u8>>>,
+    /// Each source's next key (with the source's place): the least on top.
+    next: BinaryHeap<Reverse<([u8; 32], usize)>>,
+    started: bool,
+    live: Option<&'a HashSet<u32>>,
 }
 
-impl<'a> Union<'a, Box<dyn Iterator<Item = Result<(ChunkId, Vec<u8>)>> + 'a>> {
-    fn new(
+impl<'a> Union<'a> {
+    /// The live entries of the base `base`, sled's level `level` and the sync's `bulk`.
+    pub(super) fn new(
         base: Option<&'a BlockFile<ChunkId>>,
         level: &'a [(sled::IVec, sled::IVec)],
-        staged: &'a [(ChunkId, Stored)],
+        bulk: &'a Bulk,
         live: &'a HashSet<u32>,
     ) -> Self {
+        // (sled's keys are chunk ids; anything else is skipped)
+        let level = level.iter().filter_map(|(k, v)| {
+            let k = <[u8; 32]>::try_from(&k[..]).ok()?;
+            Some(Ok((ChunkId(k), v.to_vec())))
+        });
+        let staged = bulk.entries.iter().map(|(k, s)| Ok((*k, s.encode())));
+        let mut sources: Vec<Records<'a>> = vec![Box::new(base_records(base)), Box::new(level)];
+        sources.extend(bulk.runs.iter().map(run_records));
+        sources.push(Box::new(staged));
+        Self::of(sources, Some(live))
+    }
+
+    /// Every entry of `runs` (oldest first), live or not: their packs are not recorded yet.
+    pub(super) fn of_runs(runs: &'a [Run]) -> Self {
+        Self::of(runs.iter().map(run_records).collect(), None)
+    }
+
+    fn of(sources: Vec<Records<'a>>, live: Option<&'a HashSet<u32>>) -> Self {
         Union {
-            base: (Box::new(base_records(base)) as Box<dyn Iterator<Item = _>>).peekable(),
-            level: level.iter().peekable(),
-            staged: staged.iter().peekable(),
+            heads: vec![None; sources.len()],
+            next: BinaryHeap::with_capacity(sources.len()),
+            sources,
+            started: false,
             live,
         }
     }
+
+    /// Take source `i`'s next record into `heads` and `next`.
+    fn advance(&mut self, i: usize) -> Result<()> {
+        if let Some(r) = self.sources[i].next() {
+            let (k, v) = r?;
+            self.heads[i] = Some(v);
+            self.next.push(Reverse((k.0, i)));
+        }
+        Ok(())
+    }
+
+    /// The next key and its newest value, live or not.
+    fn next_any(&mut self) -> Result<Option<([u8; 32], Vec<u8>)>> {
+        if !self.started {
+            self.started = true;
+            for i in 0..self.sources.len() {
+                self.advance(i)?;
+            }
+        }
+        let Some(Reverse((key, first))) = self.next.pop() else {
+            return Ok(None);
+        };
+        // every source holding the key moves past it; the newest one's value is kept
+        let mut value = self.heads[first].take();
+        self.advance(first)?;
+        while let Some(&Reverse((k, i))) = self.next.peek() {
+            if k != key {
+                break;
+            }
+            self.next.pop();
+            // equal keys leave the heap oldest source first
+            value = self.heads[i].take().or(value);
+            self.advance(i)?;
+        }
+        Ok(value.map(|v| (key, v)))
+    }
 }
 
-impl<B: Iterator<Item = Result<(ChunkId, Vec<u8>)>>> Iterator for Union<'_, B> {
+fn run_records(run: &Run) -> Records<'_> {
+    Box::new(base_records(Some(&run.file)))
+}
+
+impl Iterator for Union<'_> {
     type Item = Result<(ChunkId, Vec<u8>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            // (sled's keys are chunk ids; anything else is skipped)
-            while self.level.next_if(|(k, _)| k.len() != 32).is_some() {}
-            let in_base = match self.base.peek() {
-                Some(Err(_)) => return self.base.next(),
-                Some(Ok((k, _))) => Some(k.0),
-                None => None,
+            let (key, value) = match self.next_any() {
+                Ok(kv) => kv?,
+                Err(e) => return Some(Err(e)),
             };
-            let in_level = self
-                .level
-                .peek()
-                .and_then(|(k, _)| <[u8; 32]>::try_from(&k[..]).ok());
-            let in_staged = self.staged.peek().map(|(k, _)| k.0);
-            let key = [in_base, in_level, in_staged].into_iter().flatten().min()?;
-            // every source holding the key moves past it; the newest one's value is kept
-            let mut value = None;
-            if in_base == Some(key) {
-                value = self.base.next().and_then(|r| r.ok()).map(|(_, v)| v);
-            }
-            if in_level == Some(key) {
-                value = self.level.next().map(|(_, v)| v.to_vec());
-            }
-            if in_staged == Some(key) {
-                value = self.staged.next().map(|(_, s)| s.encode());
-            }
-            let Some(value) = value else { continue };
-            if Stored::decode(&value).is_some_and(|s| self.live.contains(&s.ordinal)) {
+            let live = match self.live {
+                None => true,
+                Some(live) => Stored::decode(&value).is_some_and(|s| live.contains(&s.ordinal)),
+            };
+            if live {
                 return Some(Ok((ChunkId(key), value)));
             }
         }

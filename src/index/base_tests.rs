@@ -10,6 +10,17 @@ use crate::id::{KeyId, PackId};
 thread_local! {
     /// Make [`Index::merge`] stop after the new base is in place, as a crash there would.
     pub static STOP_AFTER_RENAME: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// How many base files this thread's merges wrote.
+    pub static BASE_WRITES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The sorted runs a sync left beside the base file in `dir`.
+fn runs_left(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("chunks.run"))
+        .collect()
 }
 
 fn id(i: u32) -> ChunkId {
@@ -179,9 +190,19 @@ fn store_of(dir: &Path, n: u8) -> (MemoryBackend, Vec<(ChunkId, PackId, u32)>) {
 /// `n` packs of `per` chunks written to `store`, each sharing its first chunk with the pack before
 /// it; returns every chunk with the packs that hold it and its offset in each.
 fn overlapping_packs(store: &dyn Backend, n: u32, per: u32) -> Vec<(ChunkId, Vec<(PackId, u32)>)> {
+    overlapping_packs_from(store, 0, n, per)
+}
+
+/// [`overlapping_packs`] of the chunks numbered from `from`.
+fn overlapping_packs_from(
+    store: &dyn Backend,
+    from: u32,
+    n: u32,
+    per: u32,
+) -> Vec<(ChunkId, Vec<(PackId, u32)>)> {
     let mut held: Vec<(ChunkId, Vec<(PackId, u32)>)> = Vec::new();
     for p in 0..n {
-        let first = p * (per - 1);
+        let first = from + p * (per - 1);
         let blobs: Vec<_> = (first..first + per)
             .map(|i| (id(i), BlobKind::Data, 60, 5, p as u8))
             .collect();
@@ -190,7 +211,7 @@ fn overlapping_packs(store: &dyn Backend, n: u32, per: u32) -> Vec<(ChunkId, Vec
         store.write(&pid.object_name(), &pack).unwrap();
         for (j, i) in (first..first + per).enumerate() {
             let place = (pid, 10 + 60 * j as u32);
-            match held.get_mut(i as usize) {
+            match held.get_mut((i - from) as usize) {
                 Some((_, holders)) => holders.push(place),
                 None => held.push((id(i), vec![place])),
             }
@@ -233,25 +254,72 @@ fn a_sync_writes_the_packs_it_indexes_into_the_base_file_not_into_sled() {
     // 3,000 entries: the staged entries pass BULK_AT twice, then the rest at the end
     let held = overlapping_packs(&store, 5, 600);
     let idx = open(d.path());
+    BASE_WRITES.with(|n| n.set(0));
     assert_eq!(idx.sync(&store).unwrap(), 5);
+    assert_eq!(BASE_WRITES.with(|n| n.get()), 1, "the base is written once");
     assert!(idx.chunks.is_empty(), "no entry went through sled");
     assert!(d.path().join(FILE_NAME).exists());
+    assert_eq!(runs_left(d.path()), Vec::<String>::new());
     finds_all_once_reopened(idx, d.path(), &store, &held);
 }
 
 #[test]
-fn a_sync_cut_off_by_the_store_indexes_nothing_wrong_and_the_next_indexes_the_rest() {
+fn a_sync_of_many_runs_writes_the_base_once_and_each_entry_once_per_run_size() {
+    let d = tempfile::tempdir().unwrap();
+    let store = MemoryBackend::new();
+    // and a base of 100 entries already indexed, which the base written keeps
+    let mut held = overlapping_packs_from(&store, 1_000_000, 1, 100);
+    let idx = open(d.path());
+    assert_eq!(idx.sync(&store).unwrap(), 1);
+    // 39,901 entries: 33 spills of 1,200 (BULK_AT is 1,024), merged RUNS_MAX (3) at a time:
+    // 3 runs of 1,200 into one of 3,600, 3 of those into one of 10,800, 3 of those into one
+    let new = overlapping_packs(&store, 100, 400);
+    held.extend_from_slice(&new);
+    BASE_WRITES.with(|n| n.set(0));
+    super::super::runs::RUN_RECORDS.with(|n| n.set(0));
+    assert_eq!(idx.sync(&store).unwrap(), 100);
+    assert_eq!(BASE_WRITES.with(|n| n.get()), 1, "the base is written once");
+    let runs = super::super::runs::RUN_RECORDS.with(|n| n.get());
+    let n = new.len() as u64;
+    // spilled once, then rewritten once per run size: 3 sizes above the first (merging every
+    // run into one each time RUNS_MAX wait writes 8.6 times the entries)
+    assert!(
+        runs > 3 * n && runs <= 4 * n,
+        "{runs} entries written into runs for {n}"
+    );
+    assert_eq!(runs_left(d.path()), Vec::<String>::new());
+    assert!(idx.chunks.is_empty(), "no entry went through sled");
+    finds_all_once_reopened(idx, d.path(), &store, &held);
+}
+
+#[test]
+fn runs_a_crash_left_are_removed_at_open() {
+    let d = tempfile::tempdir().unwrap();
+    drop(open(d.path()));
+    for n in ["chunks.run0", "chunks.run17"] {
+        std::fs::write(d.path().join(n), b"left by a crash").unwrap();
+    }
+    std::fs::write(d.path().join("chunks.runaway"), b"not a run").unwrap();
+    drop(open(d.path()));
+    assert_eq!(runs_left(d.path()), vec!["chunks.runaway".to_string()]);
+}
+
+#[test]
+fn a_sync_cut_off_by_the_store_indexes_what_it_read_and_the_next_indexes_the_rest() {
     let d = tempfile::tempdir().unwrap();
     let store = crate::backend::FaultyBackend::new(MemoryBackend::new());
     let held = overlapping_packs(store.inner(), 5, 600);
     let idx = open(d.path());
-    // the list and three packs' headers (two reads each), then the share drops: two packs were
-    // written into the base, the third staged and dropped with its reserved ordinal
+    // the list and three packs' headers (two reads each), then the share drops: the first two
+    // packs were spilled into a run, the third staged; all three are indexed before the error
     store.disconnect_after(1 + 2 * 3);
+    BASE_WRITES.with(|n| n.set(0));
     assert!(idx.sync(&store).is_err());
-    assert_eq!(idx.packs().unwrap().len(), 2);
+    assert_eq!(BASE_WRITES.with(|n| n.get()), 1);
+    assert_eq!(idx.packs().unwrap().len(), 3);
+    assert_eq!(runs_left(d.path()), Vec::<String>::new());
     store.heal();
-    assert_eq!(idx.sync(&store).unwrap(), 3);
+    assert_eq!(idx.sync(&store).unwrap(), 2);
     finds_all_once_reopened(idx, d.path(), &store, &held);
 }
 
@@ -367,4 +435,60 @@ fn lookups_stay_correct_while_merges_run() {
         assert!(r.join().unwrap() > 0);
     }
     assert_eq!(idx.chunk_count(), 6000);
+}
+
+#[test]
+fn a_sync_that_cannot_write_the_base_indexes_its_runs_through_sled() {
+    let d = tempfile::tempdir().unwrap();
+    let store = MemoryBackend::new();
+    let held = overlapping_packs(&store, 12, 400);
+    let idx = open(d.path());
+    // as after a damaged block was met: no merge until the next open rebuilds
+    idx.base.damaged.store(true, Ordering::Relaxed);
+    BASE_WRITES.with(|n| n.set(0));
+    assert_eq!(idx.sync(&store).unwrap(), 12);
+    assert_eq!(BASE_WRITES.with(|n| n.get()), 0);
+    assert_eq!(runs_left(d.path()), Vec::<String>::new());
+    assert_eq!(
+        idx.chunks.len(),
+        held.len(),
+        "every entry went through sled"
+    );
+    finds_all(&idx, &held);
+}
+
+#[test]
+fn a_union_gives_each_key_once_in_order_with_the_newest_sources_value() {
+    let src = |recs: &[(u8, &str)]| -> Records<'static> {
+        let v: Vec<Result<(ChunkId, Vec<u8>)>> = recs
+            .iter()
+            .map(|&(k, v)| Ok((ChunkId([k; 32]), v.as_bytes().to_vec())))
+            .collect();
+        Box::new(v.into_iter())
+    };
+    let sources = vec![
+        src(&[(1, "a"), (3, "a"), (9, "a")]),
+        src(&[]),
+        src(&[(1, "b"), (2, "b"), (9, "b")]),
+        src(&[(1, "c"), (3, "c")]),
+    ];
+    let got: Vec<(u8, String)> = Union::of(sources, None)
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            (k.0[0], String::from_utf8(v).unwrap())
+        })
+        .collect();
+    let want = [(1, "c"), (2, "b"), (3, "c"), (9, "b")];
+    assert_eq!(got, want.map(|(k, v)| (k, v.to_string())));
+    // a source's error is given, not skipped
+    let broken: Records<'static> = Box::new(
+        vec![
+            Ok((ChunkId([5; 32]), vec![])),
+            Err(Error::failed("damaged", "nothing")),
+        ]
+        .into_iter(),
+    );
+    let mut u = Union::of(vec![src(&[(1, "a"), (7, "a")]), broken], None);
+    assert!(u.next().is_some_and(|r| r.is_ok()));
+    assert!(u.any(|r| r.is_err()));
 }

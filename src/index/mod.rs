@@ -19,6 +19,7 @@ mod compact;
 mod files;
 mod location;
 mod record;
+mod runs;
 mod sync;
 
 pub use cachefile::Stamp;

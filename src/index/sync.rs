@@ -5,8 +5,10 @@
 //! written into the base file in one merge, not entry by entry into sled: rebuilding the index
 //! of a recovered repository (200,000 chunks) took 4.2–4.6 s through sled (benches/RESULTS.md).
 
+use super::base::Union;
 use super::location::Stored;
-use super::{ierr, Index};
+use super::runs::Run;
+use super::{ierr, Index, ADD_BATCH};
 use crate::backend::Backend;
 use crate::error::{Error, Result, StorageErrorKind};
 use crate::format::pack::{PackHeader, TRAILER_LEN};
@@ -31,6 +33,7 @@ impl Index {
         }
         let mut added = 0;
         let mut bulk = Bulk::default();
+        let mut cut_off = None;
         for o in &on_store {
             let Some(id) = pack_id_of(&o.name) else {
                 continue;
@@ -41,36 +44,60 @@ impl Index {
                         self.stage(&mut bulk, id, o.size, &h)?;
                         added += 1;
                         if bulk.entries.len() >= BULK_AT {
-                            self.add_bulk(std::mem::take(&mut bulk))?;
+                            self.spill(&mut bulk)?;
                         }
                     }
                     // a read that failed (the share dropped, a timeout) says nothing about the
                     // pack: stop, or prune would count its chunks dead and delete it
                     Err(Error::Storage(e)) if e.kind != StorageErrorKind::TooLarge => {
-                        return Err(Error::Storage(e))
+                        cut_off = Some(Error::Storage(e));
+                        break;
                     }
                     Err(e) => tracing::warn!("pack {} not indexed: {e}", o.name),
                 }
             }
         }
+        // the packs read before the store failed are indexed all the same
         self.add_bulk(bulk)?;
         if added > 0 {
             self.flush()?;
         }
-        Ok(added)
+        match cut_off {
+            Some(e) => Err(e),
+            None => Ok(added),
+        }
     }
 }
 
-/// Entries a sync stages before writing them into the base file: about 56 bytes each in memory
-/// (7 MiB). Each write rewrites the base, so a full rebuild writes the base once per this many
-/// entries. (Small in unit tests, so that they cross it.)
+/// Entries a sync stages in memory before it spills them into a sorted run on disk
+/// ([`super::runs`]): about 56 bytes each (7 MiB). (Small in unit tests, so that they cross it.)
 pub(super) const BULK_AT: usize = if cfg!(test) { 1 << 10 } else { 128 << 10 };
 
-/// Packs a sync indexes (ordinal reserved, not yet recorded) and their entries.
+/// Packs a sync indexes (ordinal reserved, not yet recorded) and their entries: the runs spilled
+/// so far (oldest first), then the entries staged since.
 #[derive(Default)]
 pub(super) struct Bulk {
     pub(super) packs: Vec<(u32, PackId, u64)>,
+    pub(super) runs: Vec<Run>,
     pub(super) entries: Vec<(ChunkId, Stored)>,
+    /// Runs written so far (each has its own number).
+    pub(super) spilled: u32,
+}
+
+impl Bulk {
+    /// Sort the staged entries by key; of a chunk in several packs keep the last one's entry,
+    /// as sled's inserts would (the sort is stable; `dedup_by` keeps the earlier of two, so it
+    /// takes the later's entry first).
+    pub(super) fn sort_entries(&mut self) {
+        self.entries.sort_by_key(|e| e.0);
+        self.entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+    }
 }
 
 impl Index {
@@ -86,20 +113,11 @@ impl Index {
     /// Index the staged packs: in key order into the base file in one merge, or, where there is
     /// no base to merge into (a temporary index, a damaged base, another merge running, a
     /// failed write), through sled as [`Index::add_pack`] does.
-    fn add_bulk(&self, mut bulk: Bulk) -> Result<()> {
+    pub(super) fn add_bulk(&self, mut bulk: Bulk) -> Result<()> {
         if bulk.packs.is_empty() {
             return Ok(());
         }
-        // a chunk in several packs keeps the last one's entry, as sled's inserts would (the sort
-        // is stable; `dedup_by` keeps the earlier of two, so it takes the later's entry first)
-        bulk.entries.sort_by_key(|e| e.0);
-        bulk.entries.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                std::mem::swap(later, kept);
-            }
-            same
-        });
+        bulk.sort_entries();
         match self.merge_with(&bulk) {
             Ok(true) => return Ok(()),
             Ok(false) => {}
@@ -110,6 +128,17 @@ impl Index {
         for &(ordinal, pack, size) in &bulk.packs {
             self.record_pack(ordinal, pack, size)?;
         }
+        // the runs' entries first: the staged ones are newer, and sled keeps the last insert
+        let mut batch = Vec::with_capacity(ADD_BATCH);
+        for r in Union::of_runs(&bulk.runs) {
+            let (id, value) = r?;
+            batch.extend(Stored::decode(&value).map(|s| (id, s)));
+            if batch.len() == ADD_BATCH {
+                self.add_to_level(&batch, |&e| e)?;
+                batch.clear();
+            }
+        }
+        self.add_to_level(&batch, |&e| e)?;
         self.add_to_level(&bulk.entries, |&e| e)
     }
 }
