@@ -48,15 +48,15 @@ pub(super) struct Base {
     damaged: AtomicBool,
 }
 
-fn io(path: &Path, e: std::io::Error) -> Error {
+pub(super) fn io(path: &Path, e: std::io::Error) -> Error {
     Error::failed(
         format!("cannot write the chunk index {}: {e}", path.display()),
         "free space on the file system of REPO/local; until then new chunks stay indexed in sled",
     )
 }
 
-/// The base just written does not read back as one.
-fn unreadable(path: &Path) -> Error {
+/// A base or run just written does not read back as one.
+pub(super) fn unreadable(path: &Path) -> Error {
     Error::failed(
         format!(
             "the chunk index {} just written does not read back",

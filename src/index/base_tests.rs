@@ -282,7 +282,7 @@ fn a_sync_of_many_runs_writes_the_base_once_and_each_entry_once_per_run_size() {
     let runs = super::super::runs::RUN_RECORDS.with(|n| n.get());
     let n = new.len() as u64;
     // spilled once, then rewritten once per run size: 3 sizes above the first (merging every
-    // run into one each time RUNS_MAX wait writes 8.6 times the entries)
+    // run into one each time RUNS_MAX wait writes 9.6 times the entries)
     assert!(
         runs > 3 * n && runs <= 4 * n,
         "{runs} entries written into runs for {n}"

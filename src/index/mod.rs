@@ -298,25 +298,32 @@ impl Index {
     /// Once sled's level holds [`base::MERGE_AT`] entries it is merged into the base file.
     pub fn add_pack(&self, pack: PackId, size: u64, header: &PackHeader) -> Result<()> {
         let ordinal = self.number(pack, size)?;
-        self.add_to_level(&header.entries, |e| (e.id, Stored::of(ordinal, e)))
+        self.add_to_level(
+            header
+                .entries
+                .iter()
+                .map(|e| Ok((e.id, Stored::of(ordinal, e)))),
+        )
     }
 
-    /// Insert `entries` (each made an id and a location by `entry`) into sled's level, in
-    /// batches of [`ADD_BATCH`], then count them towards the next merge.
-    fn add_to_level<T>(
+    /// Insert `entries` into sled's level, in batches of [`ADD_BATCH`], then count them towards
+    /// the next merge. An entry that is an error stops the inserts and is returned.
+    fn add_to_level(
         &self,
-        entries: &[T],
-        entry: impl Fn(&T) -> (ChunkId, Stored),
+        entries: impl IntoIterator<Item = Result<(ChunkId, Stored)>>,
     ) -> Result<()> {
-        for part in entries.chunks(ADD_BATCH) {
+        let mut entries = entries.into_iter().peekable();
+        let mut added = 0;
+        while entries.peek().is_some() {
             let mut batch = sled::Batch::default();
-            for e in part {
-                let (id, stored) = entry(e);
+            for entry in entries.by_ref().take(ADD_BATCH) {
+                let (id, stored) = entry?;
                 batch.insert(&id.0, stored.encode());
+                added += 1;
             }
             self.chunks.apply_batch(batch).map_err(ierr)?;
         }
-        self.added(entries.len());
+        self.added(added);
         Ok(())
     }
 

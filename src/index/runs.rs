@@ -13,11 +13,11 @@
 //! Runs live only while their sync does: they are removed when it ends, and any a crash left
 //! are removed when the index is next opened.
 
-use super::base::{Union, FILE_NAME};
+use super::base::{io, unreadable, Union, FILE_NAME};
 use super::blockfile::{self, BlockFile};
 use super::sync::Bulk;
 use super::Index;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::id::ChunkId;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -52,16 +52,14 @@ fn run_name(n: u32) -> String {
 }
 
 impl Index {
-    /// Move the staged entries of `bulk` into a sorted run on disk (merging the runs into one
-    /// if [`RUNS_MAX`] are waiting). A temporary index, or one whose run cannot be written,
-    /// indexes the staged packs now instead ([`Index::add_bulk`]).
+    /// Move the staged entries of `bulk` into a sorted run on disk, then merge [`RUNS_MAX`] runs
+    /// of one size into one of the next for as long as that many wait. A temporary index, or one
+    /// whose run cannot be written, indexes the staged packs now instead ([`Index::add_bulk`]).
     pub(super) fn spill(&self, bulk: &mut Bulk) -> Result<()> {
         bulk.sort_entries();
-        let entries = std::mem::take(&mut bulk.entries);
-        let records = entries.iter().map(|(k, s)| Ok((*k, s.encode())));
-        let written = self.write_run(bulk, 0, records);
-        bulk.entries = entries;
-        match written {
+        let n = bulk.next_run();
+        let records = bulk.entries.iter().map(|(k, s)| Ok((*k, s.encode())));
+        match self.write_run(n, 0, records) {
             Ok(Some(run)) => {
                 bulk.entries.clear();
                 bulk.runs.push(run);
@@ -79,9 +77,9 @@ impl Index {
             if same.count() < RUNS_MAX {
                 break;
             }
-            let from = bulk.runs.len() - RUNS_MAX;
-            let tail: Vec<Run> = bulk.runs.drain(from..).collect();
-            match self.write_run(bulk, level + 1, Union::of_runs(&tail)) {
+            let tail: Vec<Run> = bulk.runs.drain(bulk.runs.len() - RUNS_MAX..).collect();
+            let n = bulk.next_run();
+            match self.write_run(n, level + 1, Union::of_runs(&tail)) {
                 Ok(Some(run)) => bulk.runs.push(run),
                 // the runs stay as they are: the base's merge reads them all
                 _ => {
@@ -93,25 +91,18 @@ impl Index {
         Ok(())
     }
 
-    /// Write `records` (ascending keys) as the next run of `bulk`, of level `level`; `None` for
-    /// a temporary index, which has no directory to write one in.
+    /// Write `records` (ascending keys) as run number `n`, of level `level`; `None` for a
+    /// temporary index, which has no directory to write one in.
     fn write_run(
         &self,
-        bulk: &mut Bulk,
+        n: u32,
         level: u32,
         records: impl Iterator<Item = Result<(ChunkId, Vec<u8>)>>,
     ) -> Result<Option<Run>> {
-        let Some(path) = self.beside(&run_name(bulk.spilled)) else {
+        let Some(path) = self.beside(&run_name(n)) else {
             return Ok(None);
         };
-        bulk.spilled += 1;
-        let err = |e| {
-            Error::failed(
-                format!("cannot write {}: {e}", path.display()),
-                "free space on the file system of REPO/local",
-            )
-        };
-        let written = blockfile::write(&path, self.stamp()?, records, err);
+        let written = blockfile::write(&path, self.stamp()?, records, |e| io(&path, e));
         #[cfg(test)]
         if let Ok((n, _)) = &written {
             RUN_RECORDS.with(|r| r.set(r.get() + n));
@@ -120,7 +111,7 @@ impl Index {
             File::open(&path)
                 .ok()
                 .and_then(BlockFile::open)
-                .ok_or_else(|| err(std::io::Error::other("it does not read back")))
+                .ok_or_else(|| unreadable(&path))
         });
         match file {
             Ok(file) => Ok(Some(Run { path, file, level })),

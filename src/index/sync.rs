@@ -8,7 +8,7 @@
 use super::base::Union;
 use super::location::Stored;
 use super::runs::Run;
-use super::{ierr, Index, ADD_BATCH};
+use super::{ierr, Index};
 use crate::backend::Backend;
 use crate::error::{Error, Result, StorageErrorKind};
 use crate::format::pack::{PackHeader, TRAILER_LEN};
@@ -80,11 +80,17 @@ pub(super) struct Bulk {
     pub(super) packs: Vec<(u32, PackId, u64)>,
     pub(super) runs: Vec<Run>,
     pub(super) entries: Vec<(ChunkId, Stored)>,
-    /// Runs written so far (each has its own number).
-    pub(super) spilled: u32,
+    /// Runs written so far: the next one's number.
+    spilled: u32,
 }
 
 impl Bulk {
+    /// The number of the next run written (each has its own: see [`super::runs`]).
+    pub(super) fn next_run(&mut self) -> u32 {
+        self.spilled += 1;
+        self.spilled - 1
+    }
+
     /// Sort the staged entries by key; of a chunk in several packs keep the last one's entry,
     /// as sled's inserts would (the sort is stable; `dedup_by` keeps the earlier of two, so it
     /// takes the later's entry first).
@@ -129,17 +135,11 @@ impl Index {
             self.record_pack(ordinal, pack, size)?;
         }
         // the runs' entries first: the staged ones are newer, and sled keeps the last insert
-        let mut batch = Vec::with_capacity(ADD_BATCH);
-        for r in Union::of_runs(&bulk.runs) {
-            let (id, value) = r?;
-            batch.extend(Stored::decode(&value).map(|s| (id, s)));
-            if batch.len() == ADD_BATCH {
-                self.add_to_level(&batch, |&e| e)?;
-                batch.clear();
-            }
-        }
-        self.add_to_level(&batch, |&e| e)?;
-        self.add_to_level(&bulk.entries, |&e| e)
+        let runs = Union::of_runs(&bulk.runs).filter_map(|r| match r {
+            Ok((id, value)) => Stored::decode(&value).map(|s| Ok((id, s))),
+            Err(e) => Some(Err(e)),
+        });
+        self.add_to_level(runs.chain(bulk.entries.iter().map(|&e| Ok(e))))
     }
 }
 
