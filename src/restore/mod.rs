@@ -33,7 +33,7 @@ use crate::keyring::KeyRing;
 use crate::locator::{ChunkReader, Locator};
 use crate::progress::Progress;
 use crate::repository::Repository;
-use confined::Dir;
+use confined::{Dir, Inherit};
 use crossbeam_channel::bounded;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -77,6 +77,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) damaged: Mutex<Vec<String>>,
     pub(crate) is_root: bool,
     pub(crate) overwrite: bool,
+    /// What a file made in the target gets by itself, where that is known (never with
+    /// `overwrite`: directories already there may pass on a group or an ACL).
+    pub(crate) inherit: Option<Inherit>,
 }
 
 impl Ctx<'_> {
@@ -126,6 +129,9 @@ pub fn restore(
         services.iter().fold(0u64, |a, s| a.saturating_add(s.bytes)),
         std::sync::atomic::Ordering::Relaxed,
     );
+    raise_open_file_limit();
+    let target = Dir::open_target(&opts.target)
+        .map_err(|e| Error::io(opts.target.display().to_string(), e))?;
     let ctx = Ctx {
         reader: ChunkReader::new(repo, keys, &locator),
         locator: &locator,
@@ -136,10 +142,8 @@ pub fn restore(
         damaged: Mutex::default(),
         is_root: rustix::process::geteuid().is_root(),
         overwrite: opts.overwrite,
+        inherit: (!opts.overwrite).then(|| Inherit::of(&target)).flatten(),
     };
-    raise_open_file_limit();
-    let target = Dir::open_target(&opts.target)
-        .map_err(|e| Error::io(opts.target.display().to_string(), e))?;
     write_services(&ctx, &target, &services, opts.path.as_deref())?;
     let damaged = ctx.damaged.into_inner().unwrap_or_else(|p| p.into_inner());
     if !damaged.is_empty() {

@@ -3,7 +3,7 @@
 //! use it too).
 
 use super::budget::{Budget, MIN_LINKS};
-use super::confined::{is_temp_name, mode_bits, set_meta, Dir};
+use super::confined::{is_temp_name, mode_bits, set_meta, set_meta_over, Dir, Inherit, Made};
 use super::write::PARALLEL_CHUNKS;
 use super::*;
 use crate::backup::ChunkStore;
@@ -544,4 +544,93 @@ fn a_large_file_with_a_damaged_chunk_keeps_the_live_copy_and_names_the_file() {
     assert!(e.contains("svc/big") && e.contains(&"09".repeat(32)), "{e}");
     assert_eq!(fs::read(t.join("svc/big")).unwrap(), b"live");
     assert_eq!(names(&t.join("svc")), ["big"], "a temporary was left");
+}
+
+#[test]
+fn into_an_empty_target_a_damaged_file_is_removed_and_the_others_are_restored() {
+    let mut f = Forge::new();
+    let a = f.file(b"a", b"good content", 0o644);
+    let mut broken = f.file(b"b", b"damaged content", 0o644);
+    if let NodeKind::File { chunks } = &mut broken.kind {
+        chunks[0].id = ChunkId([7; 32]);
+    }
+    let (mut big, _) = large_file(&mut f, b"big", 3 * PARALLEL_CHUNKS, 64 << 10);
+    if let NodeKind::File { chunks } = &mut big.kind {
+        chunks[PARALLEL_CHUNKS + 1].id = ChunkId([9; 32]);
+    }
+    let size = 12 + 15 + big.size;
+    let root = f.dir(b"svc", vec![a, broken, big]);
+    let m = f.commit(vec![("svc", root, 3, 1, size)]);
+    let t = f.dir.path().join("t");
+    let e = f.restore(&m, &t, false).unwrap_err().to_string();
+    assert!(e.contains("svc/b") && e.contains("svc/big"), "{e}");
+    // written in place, the damaged files (one written on several threads) are removed
+    assert_eq!(names(&t.join("svc")), ["a"]);
+    assert_eq!(fs::read(t.join("svc/a")).unwrap(), b"good content");
+}
+
+#[test]
+fn what_a_plain_target_passes_on_is_what_the_kernel_gives() {
+    let t = tempfile::tempdir().unwrap();
+    let d = Dir::open_target(t.path()).unwrap();
+    let inherit = Inherit::of(&d).expect("a plain temporary directory passes nothing on");
+    for (i, bits) in [0o644, 0o600, 0o755, 0o444, 0o070, 0o000]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("f{i}");
+        let f = d.create_new(name.as_bytes(), bits).unwrap();
+        let md = f.metadata().unwrap();
+        let made = inherit.made(bits);
+        assert_eq!(
+            (md.uid(), md.gid(), md.mode() & 0o7777),
+            (made.uid, made.gid, made.mode),
+            "a file made with {bits:o}"
+        );
+    }
+    // a setgid directory gives what is made in it its group: nothing is assumed below it
+    let g = t.path().join("g");
+    fs::create_dir(&g).unwrap();
+    fs::set_permissions(&g, fs::Permissions::from_mode(0o2755)).unwrap();
+    let gd = Dir::open_target(&g).unwrap();
+    assert_eq!(Inherit::of(&gd), None);
+}
+
+#[test]
+fn an_owner_or_mode_a_file_was_made_with_is_not_set_again_and_any_other_is() {
+    let t = tempfile::tempdir().unwrap();
+    let d = Dir::open_target(t.path()).unwrap();
+    let n = node(b"x", NodeKind::File { chunks: vec![] }, 0o640, 0);
+    let me = (n.uid, n.gid);
+    let mode_of = |f: &std::fs::File| f.metadata().unwrap().mode() & 0o7777;
+    // said to be made 0640 (it is 0600): the mode is taken as set
+    let f = d.create_new(b"said", 0o600).unwrap();
+    let said = Made {
+        uid: me.0,
+        gid: me.1,
+        mode: 0o640,
+    };
+    set_meta_over(std::os::fd::AsFd::as_fd(&f), &n, false, Some(said));
+    assert_eq!(mode_of(&f), 0o600);
+    // made 0600: the backup's 0640 is set, and the times always are
+    let f = d.create_new(b"made", 0o600).unwrap();
+    let made = Made {
+        mode: 0o600,
+        ..said
+    };
+    set_meta_over(std::os::fd::AsFd::as_fd(&f), &n, false, Some(made));
+    assert_eq!(mode_of(&f), 0o640);
+    assert_eq!(f.metadata().unwrap().mtime(), 1_500_000_000);
+    if rustix::process::geteuid().is_root() {
+        // as root, an owner other than the one it was made with is set
+        let other = Node {
+            uid: 4321,
+            gid: 4322,
+            ..n.clone()
+        };
+        let f = d.create_new(b"owned", 0o600).unwrap();
+        set_meta_over(std::os::fd::AsFd::as_fd(&f), &other, true, Some(made));
+        let md = f.metadata().unwrap();
+        assert_eq!((md.uid(), md.gid()), (4321, 4322));
+    }
 }

@@ -170,10 +170,15 @@ impl Walk<'_, '_> {
                 }),
             NodeKind::Symlink { target } => {
                 let d = &parent.dir;
-                let made = d.symlink_temp(target).and_then(|tmp| {
-                    d.set_link_meta(&tmp, node, self.ctx.is_root);
-                    d.commit(&tmp, &node.name).inspect_err(|_| d.discard(&tmp))
-                });
+                let made = if self.ctx.overwrite {
+                    d.symlink_temp(target).and_then(|tmp| {
+                        d.set_link_meta(&tmp, node, self.ctx.is_root);
+                        d.commit(&tmp, &node.name).inspect_err(|_| d.discard(&tmp))
+                    })
+                } else {
+                    d.symlink_new(target, &node.name)
+                        .map(|()| d.set_link_meta(&node.name, node, self.ctx.is_root))
+                };
                 made.map_err(|e| self.io(&here, e))
             }
         }

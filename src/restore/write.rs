@@ -1,18 +1,18 @@
-//! Writing one file of a restore: under a temporary name in its directory's handle, chunk by
-//! chunk (each checked against its id first; all-zero chunks left as holes; the chunks of a
-//! large file on several threads, each written at its offset), then owner, mode and times on the
-//! open file, then renamed over its name. A file whose data is damaged is
-//! never renamed into place: its temporary is removed, any live file of that name is left as it
-//! was, and the file is named as damaged.
+//! Writing one file of a restore in its directory's handle: under its own name into an empty
+//! target, under a temporary name with `--overwrite`; chunk by chunk (each checked against its
+//! id first; all-zero chunks left as holes; the chunks of a large file on several threads, each
+//! written at its offset), then owner, mode and times on the open file, then (a temporary)
+//! renamed over its name. A file whose data is damaged is removed, never renamed into place:
+//! any live file of that name is left as it was, and the file is named as damaged.
 
-use super::confined::set_meta;
+use super::confined::{mode_bits, set_meta_over};
 use super::walk::Job;
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::format::tree::{ChunkRef, NodeKind};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Write the file of `job`; a failure is recorded as damage naming the file.
@@ -54,18 +54,47 @@ fn write(ctx: &Ctx<'_>, job: &Job) -> Result<()> {
     }
     let dir = &job.dir.dir;
     let io = |e| Error::io(format!("{}/{}", ctx.target, job.shown), e);
-    let (f, tmp) = dir.create_temp().map_err(io)?;
+    // Into an empty target the file is made under its own name; over a live copy, under a
+    // temporary one renamed over it once complete (confined.rs).
+    // Made under its own name with its own bits where they are known to stick (no special
+    // bits, a target that passes nothing on), their setting is then left out.
+    let (f, tmp, made) = if ctx.overwrite {
+        let (f, tmp) = dir.create_temp().map_err(io)?;
+        (f, Some(tmp), None)
+    } else {
+        let bits = mode_bits(job.node.mode, ctx.is_root);
+        let made = ctx
+            .inherit
+            .filter(|_| bits & 0o7000 == 0)
+            .map(|i| i.made(bits));
+        let mode = made.map_or(0o600, |_| bits);
+        (dir.create_new(&job.name, mode).map_err(io)?, None, made)
+    };
     let written = (|| -> Result<()> {
-        write_chunks(ctx, job, &f, chunks)?;
-        f.set_len(job.node.size).map_err(io)?;
-        set_meta(f.as_fd(), &job.node, ctx.is_root);
+        if write_chunks(ctx, job, &f, chunks)? == Tail::Hole {
+            f.set_len(job.node.size).map_err(io)?;
+        }
+        set_meta_over(f.as_fd(), &job.node, ctx.is_root, made);
         drop(f);
-        dir.commit(&tmp, &job.name).map_err(io)
+        match &tmp {
+            Some(tmp) => dir.commit(tmp, &job.name).map_err(io),
+            None => Ok(()),
+        }
     })();
     if written.is_err() {
-        dir.discard(&tmp);
+        dir.discard(tmp.as_deref().unwrap_or(&job.name));
     }
     written
+}
+
+/// How a file's last chunk was written: a trailing hole leaves the file short of its size
+/// until it is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    /// Written: the file already has its size.
+    Data,
+    /// All zero, left as a hole (or no chunk at all).
+    Hole,
 }
 
 /// A file of at least this many chunks has them read, decrypted and checked on several threads
@@ -81,10 +110,11 @@ fn chunk_threads() -> usize {
         .clamp(2, 4)
 }
 
-/// Write `chunks` into `f`, each checked before it is written. With [`PARALLEL_CHUNKS`] or
-/// more, [`chunk_threads`] threads take the next chunk in turn; the first failure stops them,
-/// and the failure of the lowest chunk is the one reported (the same as a sequential write's).
-fn write_chunks(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, chunks: &[ChunkRef]) -> Result<()> {
+/// Write `chunks` into `f`, each checked before it is written, and say how the last one was.
+/// With [`PARALLEL_CHUNKS`] or more, [`chunk_threads`] threads take the next chunk in turn; the
+/// first failure stops them, and the failure of the lowest chunk is the one reported (the same
+/// as a sequential write's).
+fn write_chunks(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, chunks: &[ChunkRef]) -> Result<Tail> {
     // offsets: the sum of the lengths was checked against the size, so none overflows
     let offsets: Vec<u64> = chunks
         .iter()
@@ -94,9 +124,22 @@ fn write_chunks(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, chunks: &[ChunkRef]
             Some(at)
         })
         .collect();
-    let one = |i: usize| write_chunk(ctx, job, f, &chunks[i], offsets[i]);
+    let tail_written = AtomicBool::new(false);
+    let one = |i: usize| {
+        let written = write_chunk(ctx, job, f, &chunks[i], offsets[i])?;
+        if written && i + 1 == chunks.len() {
+            tail_written.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    };
+    let tail = |r: Result<()>| {
+        r.map(|()| match tail_written.load(Ordering::Relaxed) {
+            true => Tail::Data,
+            false => Tail::Hole,
+        })
+    };
     if chunks.len() < PARALLEL_CHUNKS {
-        return (0..chunks.len()).try_for_each(one);
+        return tail((0..chunks.len()).try_for_each(one));
     }
     let next = AtomicUsize::new(0);
     let failed: Mutex<Option<(usize, Error)>> = Mutex::new(None);
@@ -121,15 +164,21 @@ fn write_chunks(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, chunks: &[ChunkRef]
         }
     });
     let failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
-    failed.map_or(Ok(()), |(_, e)| Err(e))
+    tail(failed.map_or(Ok(()), |(_, e)| Err(e)))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Read, check and write one chunk at `off` (all-zero chunks are left as holes).
-fn write_chunk(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, c: &ChunkRef, off: u64) -> Result<()> {
+/// Read, check and write one chunk at `off`; all-zero chunks are left as holes (`false`).
+fn write_chunk(
+    ctx: &Ctx<'_>,
+    job: &Job,
+    f: &std::fs::File,
+    c: &ChunkRef,
+    off: u64,
+) -> Result<bool> {
     let data = ctx.reader.read(&c.id, ctx.backup)?;
     if data.len() as u64 != u64::from(c.len) {
         return Err(Error::corrupt(
@@ -142,10 +191,11 @@ fn write_chunk(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, c: &ChunkRef, off: u
             ),
         ));
     }
-    if data.iter().any(|b| *b != 0) {
+    let written = data.iter().any(|b| *b != 0);
+    if written {
         f.write_all_at(&data, off)
             .map_err(|e| Error::io(format!("{}/{}", ctx.target, job.shown), e))?;
     }
     ctx.progress.add(u64::from(c.len));
-    Ok(())
+    Ok(written)
 }
