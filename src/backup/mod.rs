@@ -517,6 +517,45 @@ mod tests {
         assert_eq!(backup(&t).0, paths(&[]), "its new state is cached");
     }
 
+    /// A large file that changed is chunked guided by the chunks it had: those still there are
+    /// taken without cutting, and it restores with its new bytes.
+    #[test]
+    fn a_changed_large_file_is_cut_where_its_previous_chunks_were() {
+        use super::walk::tests::take_guided_under;
+        let t = TestRepo::with_service("svc");
+        let len = (crate::chunker::PIPED_MIN as usize) + (4 << 20);
+        let mut dump = crate::testutil::bytes(11, len);
+        std::fs::write(t.src.join("dump"), &dump).unwrap();
+        super::run(&t.ctl, &Progress::default()).unwrap();
+        let mut chunks = 0;
+        let p = crate::chunker::ChunkerParams::default();
+        crate::chunker::chunk_reader::<_, ()>(&mut &dump[..], p, &mut Vec::new(), |_| {
+            chunks += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            take_guided_under(&t.src),
+            [],
+            "a first backup has nothing to follow"
+        );
+        // scattered edits: bytes replaced, some inserted, some removed
+        dump[len / 5..len / 5 + 100].fill(1);
+        dump.splice(len / 2..len / 2, crate::testutil::bytes(12, 3000));
+        dump.drain(4 * len / 5..4 * len / 5 + 777);
+        std::fs::write(t.src.join("dump"), &dump).unwrap();
+        let m = super::run(&t.ctl, &Progress::default()).unwrap();
+        let guided = take_guided_under(&t.src);
+        assert_eq!(guided.len(), 1, "{guided:?}");
+        assert_eq!(guided[0].0, PathBuf::from("dump"));
+        assert!(
+            guided[0].1 + 10 >= chunks,
+            "{} of about {chunks} chunks taken",
+            guided[0].1
+        );
+        restores_identically(&t, &m);
+    }
+
     /// The files cache holds one record per directory that holds files, not one per file.
     #[test]
     fn the_files_cache_holds_one_record_per_directory() {

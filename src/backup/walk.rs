@@ -15,7 +15,9 @@ use super::cache::{BackupCache, NewCache};
 use super::open::{self, Kind, Listed, Opened};
 use super::store::ChunkStore;
 use super::walkers::{is_stopped, Handed, Offer, Pool};
-use crate::chunker::{chunk_reader, chunk_reader_piped, ChunkError, ChunkerParams, PIPED_MIN};
+use crate::chunker::{
+    chunk_reader, chunk_reader_guided, chunk_reader_piped, ChunkError, ChunkerParams, PIPED_MIN,
+};
 use crate::crypto::IdKey;
 use crate::error::{Error, Result, ServiceCause, StorageErrorKind};
 use crate::format::pack::BlobKind;
@@ -58,6 +60,9 @@ struct FileJob {
     name: CString,
     listed: Listed,
     path: PathBuf,
+    /// The (id, length) of the chunks a large file had at the last backup, to guide its
+    /// chunking (empty if none).
+    previous: Vec<(ChunkId, u32)>,
 }
 
 /// Files of one directory to read, in listing order.
@@ -552,10 +557,16 @@ impl<'a> Walker<'a> {
             &e.meta,
             0,
         );
+        let previous = if e.meta.size >= PIPED_MIN {
+            self.previous(cache, nb)
+        } else {
+            Vec::new()
+        };
         let f = FileJob {
             path: d.abs_of(nb),
             name: e.name,
             listed: e.meta,
+            previous,
         };
         let batch = self.queue_file(d, f, batches)?;
         Ok(Some(Pending::File(Reading {
@@ -832,6 +843,15 @@ impl<'a> Walker<'a> {
         Ok(Some(chunks))
     }
 
+    /// The chunks the file `name` had at the last backup, as (id, length), if the files cache
+    /// has them: they guide the chunking of a large file that changed.
+    fn previous(&self, cache: &Cache, name: &[u8]) -> Vec<(ChunkId, u32)> {
+        let old = cache.old.borrow();
+        old.get(name)
+            .map(|c| c.chunks.iter().map(|r| (r.id, r.len)).collect())
+            .unwrap_or_default()
+    }
+
     /// The chunker bounds of service slot `svc`.
     fn params_of(&self, svc: usize) -> ChunkerParams {
         self.params.get(svc).copied().unwrap_or_default()
@@ -887,8 +907,7 @@ fn read_file(
     let svc = reads.svc;
     let mut chunks = Vec::new();
     let mut r = open::Sized::new(&f, before.size);
-    let each = |c: &[u8]| {
-        let id = id_key.chunk_id(c);
+    let mut each = |c: &[u8], id: ChunkId| {
         chunks.push(ChunkRef {
             id,
             len: c.len() as u32,
@@ -896,10 +915,17 @@ fn read_file(
         progress.add(c.len() as u64);
         store.put(id, BlobKind::Data, c, svc)
     };
-    let size = if before.size >= PIPED_MIN {
-        chunk_reader_piped(&mut r, reads.params, buf, each)
+    let hash = |c: &[u8]| id_key.chunk_id(c);
+    let size = if before.size < PIPED_MIN {
+        chunk_reader(&mut r, reads.params, buf, |c| each(c, hash(c)))
+    } else if job.previous.is_empty() {
+        chunk_reader_piped(&mut r, reads.params, buf, |c| each(c, hash(c)))
     } else {
-        chunk_reader(&mut r, reads.params, buf, each)
+        chunk_reader_guided(&mut r, reads.params, buf, &job.previous, hash, each).map(|g| {
+            #[cfg(test)]
+            tests::guided(&job.path, g.taken);
+            g.len
+        })
     }
     .map_err(|e| match e {
         ChunkError::Read(io) => Error::io(loc(), io),
@@ -973,6 +999,26 @@ pub(super) mod tests {
 
     pub(super) fn opened(path: &Path) {
         OPENED.lock().unwrap().push(path.to_path_buf());
+    }
+
+    /// Every file chunked guided by its previous chunks, and how many it took (any test's).
+    static GUIDED: std::sync::Mutex<Vec<(PathBuf, u64)>> = std::sync::Mutex::new(Vec::new());
+
+    pub(super) fn guided(path: &Path, taken: u64) {
+        GUIDED.lock().unwrap().push((path.to_path_buf(), taken));
+    }
+
+    /// The files under `dir` chunked guided by their previous chunks since the last call for
+    /// `dir`, with the chunks each took without cutting.
+    pub(crate) fn take_guided_under(dir: &Path) -> Vec<(PathBuf, u64)> {
+        let mut all = GUIDED.lock().unwrap();
+        let (mine, rest) = all
+            .drain(..)
+            .partition(|(p, _): &(PathBuf, u64)| p.starts_with(dir));
+        *all = rest;
+        mine.into_iter()
+            .map(|(p, n)| (p.strip_prefix(dir).unwrap().to_path_buf(), n))
+            .collect()
     }
 
     /// The files under `dir` that readers opened since the last call for `dir`, sorted.

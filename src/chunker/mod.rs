@@ -3,8 +3,10 @@
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 
+mod guided;
 mod piped;
 
+pub use guided::{chunk_reader_guided, Guided};
 pub use piped::{chunk_reader_piped, PIPED_MIN};
 
 /// Chunk size bounds, recorded in the repository's config.

@@ -22,10 +22,13 @@ pub const PIPED_MIN: u64 = 16 << 20;
 /// even out instead of each stalling one thread.
 const WINDOWS: usize = 3;
 
+/// A chunk found in a window: its range, and its id where the cutting computed it.
+pub(super) type Found<Id> = (Range<usize>, Option<Id>);
+
 /// A window handed to the second thread: its bytes and the chunks cut from them.
-struct Cut {
+struct Cut<Id> {
     window: Vec<u8>,
-    chunks: Vec<Range<usize>>,
+    chunks: Vec<Found<Id>>,
 }
 
 /// Cut `reader` as [`super::chunk_reader`] does, calling `each(chunk)` on a second thread, in
@@ -38,7 +41,28 @@ pub fn chunk_reader_piped<R: Read + ?Sized, E: Send>(
     reader: &mut R,
     p: ChunkerParams,
     buf: &mut Vec<u8>,
-    each: impl FnMut(&[u8]) -> Result<(), E> + Send,
+    mut each: impl FnMut(&[u8]) -> Result<(), E> + Send,
+) -> Result<u64, ChunkError<E>> {
+    let cutting = |data: &[u8], eof: bool, out: &mut Vec<Found<()>>| {
+        let Ok(consumed) = cut(data, eof, p, |r| {
+            out.push((r, None));
+            Ok::<(), std::convert::Infallible>(())
+        });
+        consumed
+    };
+    piped(reader, p, buf, cutting, move |c, _| each(c))
+}
+
+/// Read `reader` window by window; `cutting(data, eof, found)` finds the chunks of each (as
+/// [`cut`] does: a chunk reaching the end of `data` before the input ends is left for the next
+/// window) and says how many bytes they cover; `each(chunk, id)` takes them on a second
+/// thread, in order. Returns the total length read.
+pub(super) fn piped<R: Read + ?Sized, Id: Send, E: Send>(
+    reader: &mut R,
+    p: ChunkerParams,
+    buf: &mut Vec<u8>,
+    mut cutting: impl FnMut(&[u8], bool, &mut Vec<Found<Id>>) -> usize,
+    each: impl FnMut(&[u8], Option<Id>) -> Result<(), E> + Send,
 ) -> Result<u64, ChunkError<E>> {
     let window = window_len(p);
     let mut cur = std::mem::take(buf);
@@ -47,7 +71,7 @@ pub fn chunk_reader_piped<R: Read + ?Sized, E: Send>(
     }
     std::thread::scope(|s| {
         // one window being cut, the rest waiting for or at the other thread
-        let (hand, work) = crossbeam_channel::bounded::<Cut>(WINDOWS - 2);
+        let (hand, work) = crossbeam_channel::bounded::<Cut<Id>>(WINDOWS - 2);
         let (give_back, returned) = crossbeam_channel::bounded::<Vec<u8>>(WINDOWS - 1);
         let worker = s.spawn(move || take_chunks(work, give_back, each));
         let mut made = 1;
@@ -60,10 +84,7 @@ pub fn chunk_reader_piped<R: Read + ?Sized, E: Send>(
                 break Ok(());
             }
             let mut chunks = Vec::new();
-            let Ok(consumed) = cut(&cur[..filled], eof, p, |r| {
-                chunks.push(r);
-                Ok::<(), std::convert::Infallible>(())
-            });
+            let consumed = cutting(&cur[..filled], eof, &mut chunks);
             let mut next = match returned.try_recv() {
                 Ok(w) => w,
                 Err(_) if made < WINDOWS => {
@@ -106,14 +127,14 @@ pub fn chunk_reader_piped<R: Read + ?Sized, E: Send>(
 }
 
 /// The second thread: `each` on every chunk of every window handed on, then the window back.
-fn take_chunks<E>(
-    work: crossbeam_channel::Receiver<Cut>,
+fn take_chunks<Id, E>(
+    work: crossbeam_channel::Receiver<Cut<Id>>,
     give_back: crossbeam_channel::Sender<Vec<u8>>,
-    mut each: impl FnMut(&[u8]) -> Result<(), E>,
+    mut each: impl FnMut(&[u8], Option<Id>) -> Result<(), E>,
 ) -> Result<(), E> {
     for Cut { window, chunks } in work {
-        for r in chunks {
-            each(&window[r])?;
+        for (r, id) in chunks {
+            each(&window[r], id)?;
         }
         // the reader may have finished and not want it back
         let _ = give_back.try_send(window);
