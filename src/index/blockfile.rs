@@ -14,6 +14,8 @@ pub(super) struct BlockFile<K> {
     file: File,
     header: Header<K>,
     marks: Vec<Mark<K>>,
+    /// The whole file, every block checked, when it is held in memory ([`BlockFile::held`]).
+    whole: Option<Vec<u8>>,
 }
 
 impl<K: FileKey> BlockFile<K> {
@@ -32,7 +34,38 @@ impl<K: FileKey> BlockFile<K> {
             file,
             header,
             marks,
+            whole: None,
         })
+    }
+
+    /// The same, read whole into memory with one read if it is at most `most` bytes and every
+    /// block's check holds: its lookups then read no block from the file and check none again.
+    /// (Otherwise, or if the read fails, as it was: a block read and checked per lookup.)
+    pub fn held(mut self, most: u64) -> Self {
+        let Ok(len) = usize::try_from(self.header.index_at) else {
+            return self;
+        };
+        if self.header.index_at > most {
+            return self;
+        }
+        let mut whole = vec![0u8; len];
+        if self.file.read_exact_at(&mut whole, 0).is_err() {
+            return self;
+        }
+        let checked = self
+            .marks
+            .iter()
+            .all(|m| block_in(&whole, m).is_some_and(|b| cachefile::check_of(&[b]) == m.check));
+        if checked {
+            self.whole = Some(whole);
+        }
+        self
+    }
+
+    /// Whether it is held in memory ([`BlockFile::held`]).
+    #[cfg(test)]
+    pub fn is_held(&self) -> bool {
+        self.whole.is_some()
     }
 
     /// The stamp in its header.
@@ -57,6 +90,10 @@ impl<K: FileKey> BlockFile<K> {
         let Some(m) = cachefile::block_of(&self.marks, key).and_then(|i| self.marks.get(i)) else {
             return Ok(None);
         };
+        if let Some(whole) = &self.whole {
+            let block = block_in(whole, m).ok_or(())?;
+            return Ok(cachefile::find_checked(m, block, key)?.map(f));
+        }
         thread_local! {
             /// The block last read by this thread.
             static BLOCK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -89,6 +126,12 @@ impl<K: FileKey> BlockFile<K> {
             }
         })
     }
+}
+
+/// The bytes of the block `m` in the whole file `whole`, if it holds them.
+fn block_in<'a, K>(whole: &'a [u8], m: &Mark<K>) -> Option<&'a [u8]> {
+    let at = usize::try_from(m.at).ok()?;
+    whole.get(at..at.checked_add(m.len as usize)?)
 }
 
 /// Write a sorted block file at `path` from `records` (ascending keys; a key not above the last

@@ -377,6 +377,16 @@ pub fn find<'a, K: FileKey>(
     if check_of(&[block]) != mark.check {
         return Err(());
     }
+    find_checked(mark, block, key)
+}
+
+/// As [`find`], in a block whose check already held (its order and records are still checked).
+#[allow(clippy::result_unit_err)]
+pub fn find_checked<'a, K: FileKey>(
+    mark: &Mark<K>,
+    block: &'a [u8],
+    key: &K,
+) -> Result<Option<&'a [u8]>, ()> {
     let mut prev: Option<K> = None;
     for r in records::<K>(block) {
         let (k, bytes) = r.ok_or(())?;

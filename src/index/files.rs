@@ -102,6 +102,11 @@ impl DirKey {
 /// The name of the files cache file, beside the index's directory.
 const FILE_NAME: &str = "files-cache";
 
+/// A files cache up to this size is read whole into memory when a backup opens it, instead of
+/// one block per directory looked up (a re-backup of `src`, 15,860 directories and a 3.8 MB
+/// cache: 18,118 reads and checks of a block, 10.9 % of its CPU). 53,000 files take 3.8 MB.
+const HELD_MAX: u64 = 8 << 20;
+
 /// The files cache of the last complete backup, open for lookups.
 pub struct FilesCache {
     open: Option<BlockFile<DirKey>>,
@@ -164,6 +169,12 @@ impl FilesCache {
     pub fn is_empty(&self) -> bool {
         self.open.is_none()
     }
+
+    /// Whether it is held in memory (lookups read no block).
+    #[cfg(test)]
+    fn is_held(&self) -> bool {
+        self.open.as_ref().is_some_and(|f| f.is_held())
+    }
 }
 
 fn write_error(path: &Path, e: std::io::Error) -> Error {
@@ -193,7 +204,7 @@ impl Index {
                 return Ok(cache);
             }
         };
-        match BlockFile::<DirKey>::open(file) {
+        match BlockFile::<DirKey>::open(file).map(|f| f.held(HELD_MAX)) {
             Some(f) => {
                 cache.trusted = f.stamp() == stamp;
                 cache.open = (!f.is_empty()).then_some(f);
@@ -288,6 +299,7 @@ mod tests {
         assert_eq!(n, 3000);
         let c = idx.files_cache().unwrap();
         assert!(c.trusted());
+        assert!(c.is_held(), "a cache under HELD_MAX is read whole");
         for (k, d) in recs.iter().step_by(7) {
             assert_eq!(&c.get(k), d);
         }
@@ -298,6 +310,48 @@ mod tests {
         assert_eq!(idx.cached_dir_count(), 3000);
         idx.clear_files().unwrap();
         assert_eq!(idx.cached_dir_count(), 0);
+    }
+
+    /// A cache held in memory answers every lookup as reading a block per lookup does, reads no
+    /// block once held, and is not held (so damage stays per block) if a block is damaged or it
+    /// is over the size given.
+    #[test]
+    fn a_held_cache_answers_as_block_reads_do_and_reads_no_block() {
+        use super::super::blockfile::BlockFile;
+        let d = tempfile::tempdir().unwrap();
+        let idx = Index::open(&d.path().join("index")).unwrap();
+        let e = KeyId([3; 32]);
+        let mut recs: Vec<(DirKey, CachedDir)> = (0..3000u64)
+            .map(|i| (DirKey::new(&e, &i.to_le_bytes()), dir_of(i)))
+            .collect();
+        recs.sort_by_key(|r| r.0);
+        let stamp = idx.stamp().unwrap();
+        idx.save_files_cache(stamp, recs.iter().map(|(k, d)| Ok((*k, d.encode()))))
+            .unwrap();
+        let path = d.path().join(FILE_NAME);
+        let open = || BlockFile::<DirKey>::open(File::open(&path).unwrap()).unwrap();
+        let (read, held, small) = (open(), open().held(u64::MAX), open().held(1000));
+        let get = |f: &BlockFile<DirKey>, k| f.get_with(k, CachedDir::decode).map(Option::flatten);
+        let missing = DirKey::new(&e, b"none");
+        for k in recs.iter().map(|r| &r.0).chain([&missing]) {
+            assert_eq!(get(&held, k), get(&read, k));
+        }
+        // damage the first block in place (the same file the three have open)
+        let first = &recs[0].0;
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, b"XXXX", HEADER_LEN as u64 + 40).unwrap();
+        assert_eq!(get(&read, first), Err(()));
+        assert_eq!(get(&small, first), Err(()), "over its size: not held");
+        assert_eq!(
+            get(&held, first),
+            Ok(Some(recs[0].1.clone())),
+            "a block was read"
+        );
+        // opened now, a damaged block is not held: the damage stays that block's
+        let damaged = open().held(u64::MAX);
+        assert_eq!(get(&damaged, first), Err(()));
+        let last = recs.last().unwrap();
+        assert_eq!(get(&damaged, &last.0), Ok(Some(last.1.clone())));
     }
 
     /// A truncated, bit-flipped or other-version file is a miss (or, for a flipped block, a miss
