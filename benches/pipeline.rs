@@ -85,7 +85,7 @@ fn hash_compress_seal(c: &mut Criterion) {
     });
     let z = cairn::compress::compress(&text, 3);
     g.bench_function("decompress_text_256KiB", |b| {
-        b.iter(|| cairn::compress::decompress(black_box(&z), CHUNK, "bench").expect("decompress"))
+        b.iter(|| cairn::compress::decompress(black_box(&z), CHUNK, &"bench").expect("decompress"))
     });
     g.finish();
 

@@ -76,17 +76,16 @@ fn decompress_bulk(body: &[u8], max_len: usize) -> std::io::Result<Vec<u8>> {
 const BULK_LIMIT: usize = 4 << 20;
 
 /// Undo [`compress`]; `max_len` bounds the output (a hostile payload cannot claim more).
-pub fn decompress(payload: &[u8], max_len: usize, what: &str) -> Result<Vec<u8>> {
+pub fn decompress(payload: &[u8], max_len: usize, what: &dyn std::fmt::Display) -> Result<Vec<u8>> {
     match payload.split_first() {
         Some((&RAW, body)) if body.len() <= max_len => Ok(body.to_vec()),
         // Chunks (≤ 1 MiB) take the fast bulk path, which reserves `max_len` up front; a larger
         // claim (a huge tree, or a header that lies) streams, so memory follows the real output.
-        Some((&ZSTD, body)) if max_len <= BULK_LIMIT => {
-            decompress_bulk(body, max_len).map_err(|e| Error::corrupt(what, format!("zstd: {e}")))
-        }
+        Some((&ZSTD, body)) if max_len <= BULK_LIMIT => decompress_bulk(body, max_len)
+            .map_err(|e| Error::corrupt(what.to_string(), format!("zstd: {e}"))),
         Some((&ZSTD, body)) => {
             use std::io::Read;
-            let zerr = |e: std::io::Error| Error::corrupt(what, format!("zstd: {e}"));
+            let zerr = |e: std::io::Error| Error::corrupt(what.to_string(), format!("zstd: {e}"));
             let mut out = Vec::new();
             zstd::stream::read::Decoder::new(body)
                 .map_err(zerr)?
@@ -95,17 +94,17 @@ pub fn decompress(payload: &[u8], max_len: usize, what: &str) -> Result<Vec<u8>>
                 .map_err(zerr)?;
             if out.len() > max_len {
                 return Err(Error::corrupt(
-                    what,
+                    what.to_string(),
                     "payload larger than its recorded size",
                 ));
             }
             Ok(out)
         }
         Some((&RAW, _)) => Err(Error::corrupt(
-            what,
+            what.to_string(),
             "payload larger than its recorded size",
         )),
-        _ => Err(Error::corrupt(what, "unknown compression flag")),
+        _ => Err(Error::corrupt(what.to_string(), "unknown compression flag")),
     }
 }
 
@@ -119,11 +118,11 @@ mod tests {
         let c = compress(&text, 3);
         assert_eq!(c[0], ZSTD);
         assert!(c.len() < text.len() / 10);
-        assert_eq!(decompress(&c, text.len(), "t").unwrap(), text);
+        assert_eq!(decompress(&c, text.len(), &"t").unwrap(), text);
         let noise = crate::testutil::bytes(1, 10000);
         let c = compress(&noise, 3);
         assert_eq!(c[0], RAW);
-        assert_eq!(decompress(&c, noise.len(), "n").unwrap(), noise);
+        assert_eq!(decompress(&c, noise.len(), &"n").unwrap(), noise);
     }
 
     #[test]
@@ -133,20 +132,20 @@ mod tests {
             let c = compress(&text, level);
             let fresh = zstd::bulk::compress(&text, level).unwrap();
             assert_eq!(&c[1..], &fresh[..], "level {level}");
-            assert_eq!(decompress(&c, text.len(), "t").unwrap(), text);
+            assert_eq!(decompress(&c, text.len(), &"t").unwrap(), text);
         }
     }
 
     #[test]
     fn hostile_payloads_are_rejected() {
-        assert!(decompress(&[], 10, "x").is_err());
-        assert!(decompress(&[9, 1, 2], 10, "x").is_err());
-        assert!(decompress(&[RAW, 1, 2, 3], 2, "x").is_err());
+        assert!(decompress(&[], 10, &"x").is_err());
+        assert!(decompress(&[9, 1, 2], 10, &"x").is_err());
+        assert!(decompress(&[RAW, 1, 2, 3], 2, &"x").is_err());
         let big = compress(&vec![0u8; 100_000], 3);
-        assert!(decompress(&big, 1000, "x").is_err(), "output bounded");
+        assert!(decompress(&big, 1000, &"x").is_err(), "output bounded");
         // the streaming path (claims above the bulk limit) checks the bound too
         let huge = compress(&vec![7u8; 6 << 20], 3);
-        assert_eq!(decompress(&huge, 6 << 20, "x").unwrap().len(), 6 << 20);
-        assert!(decompress(&huge, (6 << 20) - 1, "x").is_err());
+        assert_eq!(decompress(&huge, 6 << 20, &"x").unwrap().len(), 6 << 20);
+        assert!(decompress(&huge, (6 << 20) - 1, &"x").is_err());
     }
 }

@@ -11,7 +11,7 @@ macro_rules! hash_id {
         impl $name {
             /// Lower-case hex, 64 characters.
             pub fn to_hex(&self) -> String {
-                hex::encode(self.0)
+                lower_hex(&self.0)
             }
             /// Parse 64 hex characters.
             pub fn from_hex(s: &str) -> Option<Self> {
@@ -37,6 +37,19 @@ macro_rules! hash_id {
             }
         }
     };
+}
+
+/// Lower-case hex of `bytes` (the `hex` crate's encoder goes a `char` at a time: a pack's name,
+/// made for every chunk a restore reads, cost 1.4 % of its CPU).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0x0f)]);
+    }
+    // only ASCII digits were pushed
+    String::from_utf8(out).unwrap_or_default()
 }
 
 hash_id!(
@@ -123,6 +136,16 @@ impl fmt::Debug for BackupId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte_and_parses_back() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(lower_hex(&all), hex::encode(&all));
+        assert_eq!(lower_hex(&[]), "");
+        let id = ChunkId([0xa7; 32]);
+        assert_eq!(id.to_hex(), "a7".repeat(32));
+        assert_eq!(ChunkId::from_hex(&id.to_hex()), Some(id));
+    }
 
     #[test]
     fn backup_ids_sort_by_time_and_parse_back() {

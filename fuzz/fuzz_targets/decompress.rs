@@ -8,13 +8,13 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let max: usize = if data.len() % 2 == 0 { 1 << 20 } else { 8 << 20 };
-    if let Ok(out) = compress::decompress(data, max, "fuzz") {
+    if let Ok(out) = compress::decompress(data, max, &"fuzz") {
         assert!(out.len() <= max);
         // and the forward direction round-trips whatever came out (small outputs: speed)
         if out.len() <= 1 << 20 {
             let again = compress::compress(&out, 1);
             assert_eq!(
-                compress::decompress(&again, out.len(), "fuzz").ok(),
+                compress::decompress(&again, out.len(), &"fuzz").ok(),
                 Some(out)
             );
         }
