@@ -326,7 +326,8 @@ fn back_up_service(
     let (root, meta) = match (&s.path, &s.command) {
         (Some(p), _) => {
             let p = from.unwrap_or(p);
-            let (tree, m) = w.dir(slot, &s.name, Path::new(p), s.name.as_bytes(), &mut stats)?;
+            let key = cache_root(s);
+            let (tree, m) = w.dir(slot, &s.name, Path::new(p), &key, &mut stats)?;
             (tree, (m.mode, m.uid, m.gid, m.mtime.0))
         }
         (None, Some(cmd)) => (
@@ -360,6 +361,19 @@ fn back_up_service(
         root_mtime_s: meta.3,
         phases: Phases::default(),
     })
+}
+
+/// The files cache's path of service `s`'s root: its name, and for a service with chunk bounds
+/// of its own, a NUL (no name holds one) and its average. A service removed and added again
+/// with other bounds then finds none of the records cut with the old ones, which would
+/// otherwise guide its large files to the old bounds' cuts (chunker/guided.rs).
+fn cache_root(s: &ServiceDef) -> Vec<u8> {
+    let mut key = s.name.as_bytes().to_vec();
+    if let Some(avg) = s.chunk_size {
+        key.push(0);
+        key.extend_from_slice(&avg.to_le_bytes());
+    }
+    key
 }
 
 /// Back up a command's standard output as the file `stdout`.
@@ -553,6 +567,20 @@ mod tests {
             "{} of about {chunks} chunks taken",
             guided[0].1
         );
+        restores_identically(&t, &m);
+        // the service removed and added again with other chunk bounds: no record of the old
+        // ones is found, so nothing guides the next cut to them
+        let mut services = t.ctl.services().unwrap();
+        let mut def = services.remove("svc").unwrap();
+        def.chunk_size = Some(64 << 10);
+        services.add(def).unwrap();
+        t.ctl.save_services(&services).unwrap();
+        dump[len / 3] ^= 1;
+        std::fs::write(t.src.join("dump"), &dump).unwrap();
+        take_opened_under(&t.src);
+        let m = super::run(&t.ctl, &Progress::default()).unwrap();
+        assert_eq!(take_guided_under(&t.src), []);
+        assert_eq!(take_opened_under(&t.src), paths(&["dump"]));
         restores_identically(&t, &m);
     }
 

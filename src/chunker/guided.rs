@@ -12,10 +12,12 @@
 //!
 //! Hashing a chunk costs less than cutting it (BLAKE3 5.0 GB/s against FastCDC's 2.0 GB/s on
 //! the bench's dump, benches/RESULTS.md), so the reading thread hashes where it would have cut,
-//! and the second thread only stores. The cuts are exactly those of [`super::chunk_reader`]:
-//! the tests compare them over edits of every kind. The previous chunks come from the files
-//! cache (local state); they only ever choose where to cut, never an id: every id is computed
-//! from the bytes.
+//! and the second thread only stores. The cuts are exactly those of [`super::chunk_reader`]
+//! with the chunk bounds the previous chunks were cut with: the tests compare them over edits of
+//! every kind. (A service's bounds are fixed at `service add`; one added again with other bounds
+//! has other files-cache keys, so its old chunks never guide it: backup::cache_root.) The
+//! previous chunks come from the files cache (local state); they only ever choose where to cut,
+//! never an id: every id is computed from the bytes.
 
 use super::piped::{piped, Found};
 use super::{ChunkError, ChunkerParams};
