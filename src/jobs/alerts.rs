@@ -84,12 +84,22 @@ impl Alerts {
         self.raise_diagnosis(&diagnose(job.kind, err), Some(&job.id))
     }
 
+    /// [`Alerts::raise`] in the state database `db`, already open.
+    pub(super) fn raise_in(db: &sled::Db, job: &JobRecord, err: &Error) -> Result<Alert> {
+        Self::raise_diagnosis_in(db, &diagnose(job.kind, err), Some(&job.id))
+    }
+
     /// Raise an alert for a diagnosis (e.g. [`stale_backup`](super::catalogue::stale_backup)).
     /// If one of the same kind and subject is active, it is updated and returned with its
     /// `count` incremented; a new alert has `count == 1`.
     pub fn raise_diagnosis(&self, d: &Diagnosis, job: Option<&JobId>) -> Result<Alert> {
+        with_state(&self.local, |db| Self::raise_diagnosis_in(db, d, job))
+    }
+
+    /// [`Alerts::raise_diagnosis`] in the state database `db`, already open.
+    fn raise_diagnosis_in(db: &sled::Db, d: &Diagnosis, job: Option<&JobId>) -> Result<Alert> {
         let now = Utc::now();
-        with_state(&self.local, |db| {
+        {
             let tree = db.open_tree(TREE)?;
             let existing = load(&tree)?.into_iter().find(|a| {
                 a.state == AlertState::Active && a.kind == d.kind && a.subject == d.subject
@@ -126,7 +136,7 @@ impl Alerts {
             };
             tree.insert(alert.id.as_str(), encode(&alert)?)?;
             Ok(alert)
-        })
+        }
     }
 
     /// Clear the active alerts of job kind `kind`: all of them when `subjects` is `None` (a
@@ -138,24 +148,32 @@ impl Alerts {
         subjects: Option<&[String]>,
         by: Option<&JobId>,
     ) -> Result<Vec<Alert>> {
+        with_state(&self.local, |db| Self::clear_for_in(db, kind, subjects, by))
+    }
+
+    /// [`Alerts::clear_for`] in the state database `db`, already open.
+    pub(super) fn clear_for_in(
+        db: &sled::Db,
+        kind: JobKind,
+        subjects: Option<&[String]>,
+        by: Option<&JobId>,
+    ) -> Result<Vec<Alert>> {
         let now = Utc::now();
-        with_state(&self.local, |db| {
-            let tree = db.open_tree(TREE)?;
-            let mut cleared = Vec::new();
-            for mut a in load(&tree)? {
-                let hit = a.state == AlertState::Active
-                    && a.kind == kind
-                    && subjects.is_none_or(|s| s.contains(&a.subject));
-                if hit {
-                    a.state = AlertState::Cleared;
-                    a.cleared = Some(now);
-                    a.cleared_by = by.cloned();
-                    tree.insert(a.id.as_str(), encode(&a)?)?;
-                    cleared.push(a);
-                }
+        let tree = db.open_tree(TREE)?;
+        let mut cleared = Vec::new();
+        for mut a in load(&tree)? {
+            let hit = a.state == AlertState::Active
+                && a.kind == kind
+                && subjects.is_none_or(|s| s.contains(&a.subject));
+            if hit {
+                a.state = AlertState::Cleared;
+                a.cleared = Some(now);
+                a.cleared_by = by.cloned();
+                tree.insert(a.id.as_str(), encode(&a)?)?;
+                cleared.push(a);
             }
-            Ok(cleared)
-        })
+        }
+        Ok(cleared)
     }
 
     /// The active alerts, newest first.

@@ -210,18 +210,31 @@ impl History {
 
     /// Change job `id`'s record (progress, figures, warnings, backup id) and return it.
     pub fn update(&self, id: &JobId, f: impl FnOnce(&mut JobRecord)) -> Result<JobRecord> {
-        with_state(&self.local, |db| {
-            let tree = db.open_tree(TREE)?;
-            let mut rec = get(&tree, id)?.ok_or_else(|| missing(id))?;
-            f(&mut rec);
-            put(&tree, &rec)?;
-            Ok(rec)
-        })
+        with_state(&self.local, |db| Self::update_in(db, id, f))
+    }
+
+    /// [`History::update`] in the state database `db`, already open.
+    fn update_in(db: &sled::Db, id: &JobId, f: impl FnOnce(&mut JobRecord)) -> Result<JobRecord> {
+        let tree = db.open_tree(TREE)?;
+        let mut rec = get(&tree, id)?.ok_or_else(|| missing(id))?;
+        f(&mut rec);
+        put(&tree, &rec)?;
+        Ok(rec)
     }
 
     /// End job `id`: `succeeded` on `Ok`, `failed` with the error and its remedy on `Err`.
     pub fn finish(&self, id: &JobId, outcome: Result<(), &Error>) -> Result<JobRecord> {
-        self.update(id, |rec| match outcome {
+        with_state(&self.local, |db| Self::finish_in(db, id, outcome))
+    }
+
+    /// [`History::finish`] in the state database `db`, already open (a job's end records its
+    /// outcome and its alerts in one opening: `Job::finish`).
+    pub(super) fn finish_in(
+        db: &sled::Db,
+        id: &JobId,
+        outcome: Result<(), &Error>,
+    ) -> Result<JobRecord> {
+        Self::update_in(db, id, |rec| match outcome {
             Ok(()) => rec.end(JobState::Succeeded, Utc::now()),
             Err(e) => {
                 rec.end(JobState::Failed, Utc::now());

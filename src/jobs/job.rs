@@ -5,6 +5,7 @@ use super::catalogue::Diagnosis;
 use super::history::{History, JobId, JobRecord, Trigger};
 use super::lease::Lease;
 use super::notify::{EventKind, Notifier};
+use super::state::with_state;
 use super::JobKind;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -139,28 +140,40 @@ impl Job {
 
     fn close<T>(&mut self, outcome: &Result<T>) -> Finished {
         self.finished = true;
-        let (history, alerts) = (History::new(&self.local), Alerts::new(&self.local));
+        let history = History::new(&self.local);
         let mut warnings = Vec::new();
         let err = outcome.as_ref().err();
-        match history.finish(&self.record.id, err.map_or(Ok(()), Err)) {
-            Ok(r) => self.record = r,
-            Err(e) => warnings.push(format!("job {} not recorded: {e}", self.record.id)),
-        }
         let (mut raised, mut cleared) = (None, Vec::new());
-        match err {
-            Some(Error::Usage { .. } | Error::Busy { .. }) => {}
-            Some(e) => match alerts.raise(&self.record, e) {
-                Ok(a) => raised = Some(a),
-                Err(e) => warnings.push(format!("alert not raised: {e}")),
-            },
-            None => match alerts.clear_for(
-                self.record.kind,
-                self.clears.as_deref(),
-                Some(&self.record.id),
-            ) {
-                Ok(c) => cleared = c,
-                Err(e) => warnings.push(format!("alerts not cleared: {e}")),
-            },
+        // the outcome and the alerts in one opening of the state database (each opening is a
+        // sled open and flush); each part's failure is its own warning
+        let closed = with_state(&self.local, |db| {
+            match History::finish_in(db, &self.record.id, err.map_or(Ok(()), Err)) {
+                Ok(r) => self.record = r,
+                Err(e) => warnings.push(format!("job {} not recorded: {e}", self.record.id)),
+            }
+            match err {
+                Some(Error::Usage { .. } | Error::Busy { .. }) => {}
+                Some(e) => match Alerts::raise_in(db, &self.record, e) {
+                    Ok(a) => raised = Some(a),
+                    Err(e) => warnings.push(format!("alert not raised: {e}")),
+                },
+                None => match Alerts::clear_for_in(
+                    db,
+                    self.record.kind,
+                    self.clears.as_deref(),
+                    Some(&self.record.id),
+                ) {
+                    Ok(c) => cleared = c,
+                    Err(e) => warnings.push(format!("alerts not cleared: {e}")),
+                },
+            }
+            Ok(())
+        });
+        if let Err(e) = closed {
+            warnings.push(format!(
+                "job {} not recorded, and its alerts not raised or cleared: {e}",
+                self.record.id
+            ));
         }
         if raised.is_some() || !cleared.is_empty() {
             match Notifier::load(&self.local) {
@@ -225,6 +238,32 @@ pub fn raise_alert(
 mod tests {
     use super::*;
     use crate::jobs::{AlertState, JobState};
+
+    /// A job's end records its outcome and raises or clears its alerts in one opening of the
+    /// state database (each a sled open and flush); its start is one more.
+    #[test]
+    fn a_job_ends_in_one_opening_of_the_state_database() {
+        use crate::jobs::state::tests::opens_of;
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path();
+        let job = Job::begin(local, JobKind::Backup, Trigger::Manual).unwrap();
+        let started = opens_of(local);
+        let failed: Result<()> = Err(Error::failed("the disk is full", "free space"));
+        let done = job.finish(&failed);
+        assert!(done.raised.is_some() && done.warnings.is_empty());
+        assert_eq!(opens_of(local) - started, 1, "a failed job's end");
+        let job = Job::begin(local, JobKind::Backup, Trigger::Manual).unwrap();
+        let started = opens_of(local);
+        let done = job.finish(&Ok(()));
+        assert_eq!(
+            (done.cleared.len(), done.record.state),
+            (1, JobState::Succeeded)
+        );
+        assert_eq!(opens_of(local) - started, 1, "a successful job's end");
+        let jobs = History::new(local).list(10).unwrap();
+        assert_eq!(jobs[0].state, JobState::Succeeded);
+        assert_eq!(jobs[1].state, JobState::Failed);
+    }
 
     #[test]
     fn a_failed_job_raises_and_the_next_success_clears_and_notifies() {

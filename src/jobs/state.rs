@@ -20,6 +20,8 @@ pub const STATE_DB: &str = "state";
 /// holds the database (for up to [`OPEN_PATIENCE`]).
 pub fn with_state<T>(local_dir: &Path, f: impl FnOnce(&sled::Db) -> Result<T>) -> Result<T> {
     let _turn = take_turn();
+    #[cfg(test)]
+    tests::opened(local_dir);
     std::fs::create_dir_all(local_dir)
         .map_err(|e| Error::io(local_dir.display().to_string(), e))?;
     let path = local_dir.join(STATE_DB);
@@ -114,7 +116,24 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
+    /// How many times each state directory's database was opened (any test's: use your own).
+    static OPENS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+    pub(in crate::jobs) fn opened(local: &std::path::Path) {
+        OPENS.lock().unwrap().push(local.to_path_buf());
+    }
+
+    /// The openings of `local`'s state database so far.
+    pub(in crate::jobs) fn opens_of(local: &std::path::Path) -> usize {
+        OPENS
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.as_path() == local)
+            .count()
+    }
+
     use super::*;
 
     #[test]
