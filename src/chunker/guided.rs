@@ -235,6 +235,13 @@ mod tests {
     use super::super::chunk_reader;
     use super::*;
 
+    /// Small bounds: many chunks per test window.
+    const SMALL: ChunkerParams = ChunkerParams {
+        min: 4 << 10,
+        avg: 16 << 10,
+        max: 64 << 10,
+    };
+
     fn data(len: usize, seed: u32) -> Vec<u8> {
         (0..len as u32)
             .map(|i| (i.wrapping_add(seed).wrapping_mul(2654435761) >> 9) as u8)
@@ -312,11 +319,7 @@ mod tests {
     #[test]
     fn guided_cuts_are_those_of_plain_chunking_after_any_edit() {
         let params = [
-            ChunkerParams {
-                min: 4 << 10,
-                avg: 16 << 10,
-                max: 64 << 10,
-            },
+            SMALL,
             // odd bounds: the rounding of cut_gear's positions
             ChunkerParams {
                 min: 1001,
@@ -355,11 +358,7 @@ mod tests {
 
     #[test]
     fn unchanged_stretches_are_hashed_once_and_not_cut() {
-        let p = ChunkerParams {
-            min: 4 << 10,
-            avg: 16 << 10,
-            max: 64 << 10,
-        };
+        let p = SMALL;
         let before = data(8 << 20, 3);
         let old = plain(&before, p);
         let (_, extra) = guided(&before, p, &old);
@@ -376,11 +375,7 @@ mod tests {
     #[test]
     fn previous_chunks_that_lie_are_only_hints() {
         // a previous list with wrong ids and lengths (a stale or damaged cache) changes nothing
-        let p = ChunkerParams {
-            min: 4 << 10,
-            avg: 16 << 10,
-            max: 64 << 10,
-        };
+        let p = SMALL;
         let d = data(3 << 20, 5);
         let want = plain(&d, p);
         let lies: Vec<([u8; 32], u32)> = want
