@@ -584,6 +584,31 @@ mod tests {
         restores_identically(&t, &m);
     }
 
+    /// A file that had more chunks than a guide may hold is chunked unguided (and restores).
+    #[test]
+    fn a_file_of_more_previous_chunks_than_a_guide_holds_is_cut_unguided() {
+        use super::walk::tests::take_guided_under;
+        let t = TestRepo::with_service("svc");
+        let mut services = t.ctl.services().unwrap();
+        let mut def = services.remove("svc").unwrap();
+        def.chunk_size = Some(16 << 10);
+        services.add(def).unwrap();
+        t.ctl.save_services(&services).unwrap();
+        // 17 MiB at 16 KiB chunks: about 1,100 chunks, over the unit tests' bound of 200
+        let len = crate::chunker::PIPED_MIN as usize + (1 << 20);
+        let mut dump = crate::testutil::bytes(21, len);
+        std::fs::write(t.src.join("dump"), &dump).unwrap();
+        super::run(&t.ctl, &Progress::default()).unwrap();
+        dump[len / 2] ^= 1;
+        std::fs::write(t.src.join("dump"), &dump).unwrap();
+        take_opened_under(&t.src);
+        let m = super::run(&t.ctl, &Progress::default()).unwrap();
+        assert!(super::walk::GUIDE_MAX < len / (16 << 10));
+        assert_eq!(take_guided_under(&t.src), []);
+        assert_eq!(take_opened_under(&t.src), paths(&["dump"]));
+        restores_identically(&t, &m);
+    }
+
     /// The files cache holds one record per directory that holds files, not one per file.
     #[test]
     fn the_files_cache_holds_one_record_per_directory() {

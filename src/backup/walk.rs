@@ -55,6 +55,15 @@ enum Outcome {
     LeftOut(&'static str),
 }
 
+/// The most previous chunks that guide a file's chunking (chunker/guided.rs): the guide holds
+/// them and a map from id to place, about 80 bytes each (20 MiB at this bound, a 64 GiB file at
+/// the default 256 KiB chunks). A file with more is chunked unguided.
+#[cfg(not(test))]
+const GUIDE_MAX: usize = 256 << 10;
+/// (Small in unit tests, so that a file over the bound is cheap to make.)
+#[cfg(test)]
+pub(crate) const GUIDE_MAX: usize = 200;
+
 /// A file to read: its name in the job's directory, as listed, and its path (for errors).
 struct FileJob {
     name: CString,
@@ -844,10 +853,12 @@ impl<'a> Walker<'a> {
     }
 
     /// The chunks the file `name` had at the last backup, as (id, length), if the files cache
-    /// has them: they guide the chunking of a large file that changed.
+    /// has them and they are at most [`GUIDE_MAX`]: they guide the chunking of a large file
+    /// that changed.
     fn previous(&self, cache: &Cache, name: &[u8]) -> Vec<(ChunkId, u32)> {
         let old = cache.old.borrow();
         old.get(name)
+            .filter(|c| c.chunks.len() <= GUIDE_MAX)
             .map(|c| c.chunks.iter().map(|r| (r.id, r.len)).collect())
             .unwrap_or_default()
     }
