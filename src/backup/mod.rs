@@ -531,6 +531,27 @@ mod tests {
         assert_eq!(backup(&t).0, paths(&[]), "its new state is cached");
     }
 
+    /// Remove the service `svc` and add it again with chunks of `avg` bytes on average.
+    fn add_again_with_chunks(t: &TestRepo, avg: u32) {
+        let mut services = t.ctl.services().unwrap();
+        let mut def = services.remove("svc").unwrap();
+        def.chunk_size = Some(avg);
+        services.add(def).unwrap();
+        t.ctl.save_services(&services).unwrap();
+    }
+
+    /// Write `dump` as the service's file `dump` and back up: it is read again, unguided, and
+    /// restores with these bytes.
+    fn backs_up_unguided(t: &TestRepo, dump: &[u8]) {
+        use super::walk::tests::take_guided_under;
+        std::fs::write(t.src.join("dump"), dump).unwrap();
+        take_opened_under(&t.src);
+        let m = super::run(&t.ctl, &Progress::default()).unwrap();
+        assert_eq!(take_guided_under(&t.src), []);
+        assert_eq!(take_opened_under(&t.src), paths(&["dump"]));
+        restores_identically(t, &m);
+    }
+
     /// A large file that changed is chunked guided by the chunks it had: those still there are
     /// taken without cutting, and it restores with its new bytes.
     #[test]
@@ -570,43 +591,24 @@ mod tests {
         restores_identically(&t, &m);
         // the service removed and added again with other chunk bounds: no record of the old
         // ones is found, so nothing guides the next cut to them
-        let mut services = t.ctl.services().unwrap();
-        let mut def = services.remove("svc").unwrap();
-        def.chunk_size = Some(64 << 10);
-        services.add(def).unwrap();
-        t.ctl.save_services(&services).unwrap();
+        add_again_with_chunks(&t, 64 << 10);
         dump[len / 3] ^= 1;
-        std::fs::write(t.src.join("dump"), &dump).unwrap();
-        take_opened_under(&t.src);
-        let m = super::run(&t.ctl, &Progress::default()).unwrap();
-        assert_eq!(take_guided_under(&t.src), []);
-        assert_eq!(take_opened_under(&t.src), paths(&["dump"]));
-        restores_identically(&t, &m);
+        backs_up_unguided(&t, &dump);
     }
 
     /// A file that had more chunks than a guide may hold is chunked unguided (and restores).
     #[test]
     fn a_file_of_more_previous_chunks_than_a_guide_holds_is_cut_unguided() {
-        use super::walk::tests::take_guided_under;
         let t = TestRepo::with_service("svc");
-        let mut services = t.ctl.services().unwrap();
-        let mut def = services.remove("svc").unwrap();
-        def.chunk_size = Some(16 << 10);
-        services.add(def).unwrap();
-        t.ctl.save_services(&services).unwrap();
+        add_again_with_chunks(&t, 16 << 10);
         // 17 MiB at 16 KiB chunks: about 1,100 chunks, over the unit tests' bound of 200
         let len = crate::chunker::PIPED_MIN as usize + (1 << 20);
         let mut dump = crate::testutil::bytes(21, len);
         std::fs::write(t.src.join("dump"), &dump).unwrap();
         super::run(&t.ctl, &Progress::default()).unwrap();
-        dump[len / 2] ^= 1;
-        std::fs::write(t.src.join("dump"), &dump).unwrap();
-        take_opened_under(&t.src);
-        let m = super::run(&t.ctl, &Progress::default()).unwrap();
         assert!(super::walk::GUIDE_MAX < len / (16 << 10));
-        assert_eq!(take_guided_under(&t.src), []);
-        assert_eq!(take_opened_under(&t.src), paths(&["dump"]));
-        restores_identically(&t, &m);
+        dump[len / 2] ^= 1;
+        backs_up_unguided(&t, &dump);
     }
 
     /// The files cache holds one record per directory that holds files, not one per file.

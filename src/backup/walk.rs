@@ -1005,41 +1005,46 @@ pub(super) mod tests {
 
     type Hook = Arc<dyn Fn(&Path) + Send + Sync>;
 
-    /// Every file a reader opened (any test's: filter by your own directory).
-    static OPENED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    /// A record of files seen by the walk, with something about each (any test's: take your own
+    /// directory's).
+    type Seen<T> = std::sync::Mutex<Vec<(PathBuf, T)>>;
+
+    /// Every file a reader opened.
+    static OPENED: Seen<()> = std::sync::Mutex::new(Vec::new());
+
+    /// Every file chunked guided by its previous chunks, and how many chunks it took.
+    static GUIDED: Seen<u64> = std::sync::Mutex::new(Vec::new());
 
     pub(super) fn opened(path: &Path) {
-        OPENED.lock().unwrap().push(path.to_path_buf());
+        OPENED.lock().unwrap().push((path.to_path_buf(), ()));
     }
-
-    /// Every file chunked guided by its previous chunks, and how many it took (any test's).
-    static GUIDED: std::sync::Mutex<Vec<(PathBuf, u64)>> = std::sync::Mutex::new(Vec::new());
 
     pub(super) fn guided(path: &Path, taken: u64) {
         GUIDED.lock().unwrap().push((path.to_path_buf(), taken));
     }
 
+    /// The records of `seen` for files under `dir` since the last call for `dir`, relative to
+    /// it, in the order recorded.
+    fn take_under<T>(seen: &Seen<T>, dir: &Path) -> Vec<(PathBuf, T)> {
+        let mut all = seen.lock().unwrap();
+        let (mine, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|(p, _)| p.starts_with(dir));
+        *all = rest;
+        mine.into_iter()
+            .map(|(p, t)| (p.strip_prefix(dir).unwrap().to_path_buf(), t))
+            .collect()
+    }
+
     /// The files under `dir` chunked guided by their previous chunks since the last call for
     /// `dir`, with the chunks each took without cutting.
     pub(crate) fn take_guided_under(dir: &Path) -> Vec<(PathBuf, u64)> {
-        let mut all = GUIDED.lock().unwrap();
-        let (mine, rest) = all
-            .drain(..)
-            .partition(|(p, _): &(PathBuf, u64)| p.starts_with(dir));
-        *all = rest;
-        mine.into_iter()
-            .map(|(p, n)| (p.strip_prefix(dir).unwrap().to_path_buf(), n))
-            .collect()
+        take_under(&GUIDED, dir)
     }
 
     /// The files under `dir` that readers opened since the last call for `dir`, sorted.
     pub(crate) fn take_opened_under(dir: &Path) -> Vec<PathBuf> {
-        let mut all = OPENED.lock().unwrap();
-        let (mine, rest) = all.drain(..).partition(|p: &PathBuf| p.starts_with(dir));
-        *all = rest;
-        let mut mine: Vec<PathBuf> = mine
+        let mut mine: Vec<PathBuf> = take_under(&OPENED, dir)
             .into_iter()
-            .map(|p| p.strip_prefix(dir).unwrap().to_path_buf())
+            .map(|(p, ())| p)
             .collect();
         mine.sort();
         mine

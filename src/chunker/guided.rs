@@ -57,18 +57,18 @@ impl Cutter {
 
     /// The length of the chunk FastCDC cuts at the start of `data` (all that is available).
     pub(super) fn first(&self, data: &[u8]) -> usize {
-        let (mask_s, mask_l) = (self.mask_s, self.mask_l);
-        let (_, len) = cut(
+        let (m_s, m_l) = (self.mask_s, self.mask_l);
+        cut(
             data,
             self.min,
             self.avg,
             self.max,
-            mask_s,
-            mask_l,
-            mask_s << 1,
-            mask_l << 1,
-        );
-        len
+            m_s,
+            m_l,
+            m_s << 1,
+            m_l << 1,
+        )
+        .1
     }
 
     /// Whether FastCDC, cutting at the start of `data` (all that is available), cuts at `l`,
@@ -151,7 +151,7 @@ impl<Id: Copy + Eq + Hash> Guide<'_, Id> {
                 if l <= rest.len() {
                     let got = hash(&rest[..l]);
                     if got == id && self.cutter.cuts_at(rest, l) {
-                        out.push((pos..pos + l, Some(got)));
+                        out.push((pos..pos + l, got));
                         pos += l;
                         self.taken += 1;
                         self.next = (k + 1 < self.old.len()).then_some(k + 1);
@@ -165,7 +165,7 @@ impl<Id: Copy + Eq + Hash> Guide<'_, Id> {
                 break;
             }
             let got = hash(&rest[..l]);
-            out.push((pos..pos + l, Some(got)));
+            out.push((pos..pos + l, got));
             pos += l;
             self.next = self
                 .at
@@ -195,7 +195,7 @@ pub fn chunk_reader_guided<R, Id, E>(
     buf: &mut Vec<u8>,
     old: &[(Id, u32)],
     hash: impl Fn(&[u8]) -> Id,
-    mut each: impl FnMut(&[u8], Id) -> Result<(), E> + Send,
+    each: impl FnMut(&[u8], Id) -> Result<(), E> + Send,
 ) -> Result<Guided, ChunkError<E>>
 where
     R: Read + ?Sized,
@@ -218,11 +218,7 @@ where
         p,
         buf,
         |data, eof, out| guide.cut(data, eof, &hash, out),
-        // every chunk found here has its id
-        move |c, id| match id {
-            Some(id) => each(c, id),
-            None => Ok(()),
-        },
+        each,
     )?;
     Ok(Guided {
         len,

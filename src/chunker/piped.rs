@@ -22,8 +22,9 @@ pub const PIPED_MIN: u64 = 16 << 20;
 /// even out instead of each stalling one thread.
 const WINDOWS: usize = 3;
 
-/// A chunk found in a window: its range, and its id where the cutting computed it.
-pub(super) type Found<Id> = (Range<usize>, Option<Id>);
+/// A chunk found in a window: its range, and what the cutting computed about it (its id, when
+/// guided; nothing, `()`, when cut plainly).
+pub(super) type Found<Id> = (Range<usize>, Id);
 
 /// A window handed to the second thread: its bytes and the chunks cut from them.
 struct Cut<Id> {
@@ -45,12 +46,12 @@ pub fn chunk_reader_piped<R: Read + ?Sized, E: Send>(
 ) -> Result<u64, ChunkError<E>> {
     let cutting = |data: &[u8], eof: bool, out: &mut Vec<Found<()>>| {
         let Ok(consumed) = cut(data, eof, p, |r| {
-            out.push((r, None));
+            out.push((r, ()));
             Ok::<(), std::convert::Infallible>(())
         });
         consumed
     };
-    piped(reader, p, buf, cutting, move |c, _| each(c))
+    piped(reader, p, buf, cutting, move |c, ()| each(c))
 }
 
 /// Read `reader` window by window; `cutting(data, eof, found)` finds the chunks of each (as
@@ -62,7 +63,7 @@ pub(super) fn piped<R: Read + ?Sized, Id: Send, E: Send>(
     p: ChunkerParams,
     buf: &mut Vec<u8>,
     mut cutting: impl FnMut(&[u8], bool, &mut Vec<Found<Id>>) -> usize,
-    each: impl FnMut(&[u8], Option<Id>) -> Result<(), E> + Send,
+    each: impl FnMut(&[u8], Id) -> Result<(), E> + Send,
 ) -> Result<u64, ChunkError<E>> {
     let window = window_len(p);
     let mut cur = std::mem::take(buf);
@@ -130,7 +131,7 @@ pub(super) fn piped<R: Read + ?Sized, Id: Send, E: Send>(
 fn take_chunks<Id, E>(
     work: crossbeam_channel::Receiver<Cut<Id>>,
     give_back: crossbeam_channel::Sender<Vec<u8>>,
-    mut each: impl FnMut(&[u8], Option<Id>) -> Result<(), E>,
+    mut each: impl FnMut(&[u8], Id) -> Result<(), E>,
 ) -> Result<(), E> {
     for Cut { window, chunks } in work {
         for (r, id) in chunks {

@@ -281,15 +281,11 @@ mod tests {
         assert_ne!(DirKey::new(&a, b"svc/x"), DirKey::new(&a, b"svc/y"));
     }
 
-    /// Records saved are found by key across many blocks, a missing key misses, and the file
-    /// decodes whole to exactly what was saved.
-    #[test]
-    fn saved_records_are_found_by_key_across_blocks() {
-        let d = tempfile::tempdir().unwrap();
-        let idx = Index::open(&d.path().join("index")).unwrap();
-        let e = KeyId([1; 32]);
+    /// 3,000 directory records under epoch `e` saved as the files cache of `idx` (many blocks),
+    /// in key order.
+    fn save_3000(idx: &Index, e: &KeyId) -> Vec<(DirKey, CachedDir)> {
         let mut recs: Vec<(DirKey, CachedDir)> = (0..3000u64)
-            .map(|i| (DirKey::new(&e, &i.to_le_bytes()), dir_of(i * 1000)))
+            .map(|i| (DirKey::new(e, &i.to_le_bytes()), dir_of(i * 1000)))
             .collect();
         recs.sort_by_key(|r| r.0);
         let stamp = idx.stamp().unwrap();
@@ -297,6 +293,17 @@ mod tests {
             .save_files_cache(stamp, recs.iter().map(|(k, d)| Ok((*k, d.encode()))))
             .unwrap();
         assert_eq!(n, 3000);
+        recs
+    }
+
+    /// Records saved are found by key across many blocks, a missing key misses, and the file
+    /// decodes whole to exactly what was saved.
+    #[test]
+    fn saved_records_are_found_by_key_across_blocks() {
+        let d = tempfile::tempdir().unwrap();
+        let idx = Index::open(&d.path().join("index")).unwrap();
+        let e = KeyId([1; 32]);
+        let recs = save_3000(&idx, &e);
         let c = idx.files_cache().unwrap();
         assert!(c.trusted());
         assert!(c.is_held(), "a cache under HELD_MAX is read whole");
@@ -321,13 +328,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let idx = Index::open(&d.path().join("index")).unwrap();
         let e = KeyId([3; 32]);
-        let mut recs: Vec<(DirKey, CachedDir)> = (0..3000u64)
-            .map(|i| (DirKey::new(&e, &i.to_le_bytes()), dir_of(i)))
-            .collect();
-        recs.sort_by_key(|r| r.0);
-        let stamp = idx.stamp().unwrap();
-        idx.save_files_cache(stamp, recs.iter().map(|(k, d)| Ok((*k, d.encode()))))
-            .unwrap();
+        let recs = save_3000(&idx, &e);
         let path = d.path().join(FILE_NAME);
         let open = || BlockFile::<DirKey>::open(File::open(&path).unwrap()).unwrap();
         let (read, held, small) = (open(), open().held(u64::MAX), open().held(1000));

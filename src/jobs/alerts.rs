@@ -99,44 +99,42 @@ impl Alerts {
     /// [`Alerts::raise_diagnosis`] in the state database `db`, already open.
     fn raise_diagnosis_in(db: &sled::Db, d: &Diagnosis, job: Option<&JobId>) -> Result<Alert> {
         let now = Utc::now();
-        {
-            let tree = db.open_tree(TREE)?;
-            let existing = load(&tree)?.into_iter().find(|a| {
-                a.state == AlertState::Active && a.kind == d.kind && a.subject == d.subject
-            });
-            let alert = match existing {
-                Some(mut a) => {
-                    a.count = a.count.saturating_add(1);
-                    a.last_seen = now;
-                    a.cause = d.cause.clone();
-                    a.severity = d.severity;
-                    a.message = d.message.clone();
-                    a.remedy = d.remedy.clone();
-                    if job.is_some() {
-                        a.job = job.cloned();
-                    }
-                    a
+        let tree = db.open_tree(TREE)?;
+        let existing = load(&tree)?
+            .into_iter()
+            .find(|a| a.state == AlertState::Active && a.kind == d.kind && a.subject == d.subject);
+        let alert = match existing {
+            Some(mut a) => {
+                a.count = a.count.saturating_add(1);
+                a.last_seen = now;
+                a.cause = d.cause.clone();
+                a.severity = d.severity;
+                a.message = d.message.clone();
+                a.remedy = d.remedy.clone();
+                if job.is_some() {
+                    a.job = job.cloned();
                 }
-                None => Alert {
-                    id: super::time::sortable_id(),
-                    kind: d.kind,
-                    subject: d.subject.clone(),
-                    cause: d.cause.clone(),
-                    severity: d.severity,
-                    state: AlertState::Active,
-                    message: d.message.clone(),
-                    remedy: d.remedy.clone(),
-                    raised: now,
-                    last_seen: now,
-                    count: 1,
-                    cleared: None,
-                    job: job.cloned(),
-                    cleared_by: None,
-                },
-            };
-            tree.insert(alert.id.as_str(), encode(&alert)?)?;
-            Ok(alert)
-        }
+                a
+            }
+            None => Alert {
+                id: super::time::sortable_id(),
+                kind: d.kind,
+                subject: d.subject.clone(),
+                cause: d.cause.clone(),
+                severity: d.severity,
+                state: AlertState::Active,
+                message: d.message.clone(),
+                remedy: d.remedy.clone(),
+                raised: now,
+                last_seen: now,
+                count: 1,
+                cleared: None,
+                job: job.cloned(),
+                cleared_by: None,
+            },
+        };
+        tree.insert(alert.id.as_str(), encode(&alert)?)?;
+        Ok(alert)
     }
 
     /// Clear the active alerts of job kind `kind`: all of them when `subjects` is `None` (a

@@ -171,6 +171,15 @@ pub(crate) fn node(name: &[u8], kind: NodeKind, mode: u32, size: u64) -> Node {
     }
 }
 
+/// Point chunk `i` of the file `node` at a chunk no pack holds (id `fill` × 32): the file
+/// cannot be checked out.
+fn lose_chunk(node: &mut Node, i: usize, fill: u8) {
+    match &mut node.kind {
+        NodeKind::File { chunks } => chunks[i].id = ChunkId([fill; 32]),
+        other => panic!("not a file: {other:?}"),
+    }
+}
+
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
         .unwrap()
@@ -330,10 +339,7 @@ fn overwrite_with_a_damaged_file_keeps_the_live_one_and_leaves_no_temporary() {
     let mut f = Forge::new();
     let a = f.file(b"a", b"new content", 0o644);
     let mut broken = f.file(b"b", b"new content too", 0o644);
-    // a chunk no pack holds: the file cannot be checked out
-    if let NodeKind::File { chunks } = &mut broken.kind {
-        chunks[0].id = ChunkId([7; 32]);
-    }
+    lose_chunk(&mut broken, 0, 7);
     let root = f.dir(b"svc", vec![a, broken]);
     let m = f.commit(vec![("svc", root, 2, 1, 26)]);
     let t = f.dir.path().join("t");
@@ -531,9 +537,7 @@ fn a_large_file_with_a_damaged_chunk_keeps_the_live_copy_and_names_the_file() {
     let mut f = Forge::new();
     let (mut big, _) = large_file(&mut f, b"big", 3 * PARALLEL_CHUNKS, 64 << 10);
     // a chunk in the middle that no pack holds
-    if let NodeKind::File { chunks } = &mut big.kind {
-        chunks[PARALLEL_CHUNKS + 1].id = ChunkId([9; 32]);
-    }
+    lose_chunk(&mut big, PARALLEL_CHUNKS + 1, 9);
     let size = big.size;
     let root = f.dir(b"svc", vec![big]);
     let m = f.commit(vec![("svc", root, 1, 1, size)]);
@@ -551,13 +555,9 @@ fn into_an_empty_target_a_damaged_file_is_removed_and_the_others_are_restored() 
     let mut f = Forge::new();
     let a = f.file(b"a", b"good content", 0o644);
     let mut broken = f.file(b"b", b"damaged content", 0o644);
-    if let NodeKind::File { chunks } = &mut broken.kind {
-        chunks[0].id = ChunkId([7; 32]);
-    }
+    lose_chunk(&mut broken, 0, 7);
     let (mut big, _) = large_file(&mut f, b"big", 3 * PARALLEL_CHUNKS, 64 << 10);
-    if let NodeKind::File { chunks } = &mut big.kind {
-        chunks[PARALLEL_CHUNKS + 1].id = ChunkId([9; 32]);
-    }
+    lose_chunk(&mut big, PARALLEL_CHUNKS + 1, 9);
     let size = 12 + 15 + big.size;
     let root = f.dir(b"svc", vec![a, broken, big]);
     let m = f.commit(vec![("svc", root, 3, 1, size)]);
@@ -633,4 +633,28 @@ fn an_owner_or_mode_a_file_was_made_with_is_not_set_again_and_any_other_is() {
         let md = f.metadata().unwrap();
         assert_eq!((md.uid(), md.gid()), (4321, 4322));
     }
+}
+
+#[test]
+fn a_large_file_ending_in_a_hole_is_restored_at_its_size() {
+    let mut f = Forge::new();
+    let (mut big, mut bytes) = large_file(&mut f, b"big", 2 * PARALLEL_CHUNKS, 16 << 10);
+    let zeros = vec![0u8; 16 << 10];
+    let id = f.put(BlobKind::Data, &zeros);
+    match &mut big.kind {
+        NodeKind::File { chunks } => chunks.push(ChunkRef {
+            id,
+            len: zeros.len() as u32,
+        }),
+        other => panic!("not a file: {other:?}"),
+    }
+    big.size += zeros.len() as u64;
+    bytes.extend_from_slice(&zeros);
+    let size = big.size;
+    let root = f.dir(b"svc", vec![big]);
+    let m = f.commit(vec![("svc", root, 1, 1, size)]);
+    let t = f.dir.path().join("t");
+    f.restore(&m, &t, false).unwrap();
+    // written on several threads, the last chunk a hole: the file still has every byte
+    assert_eq!(fs::read(t.join("svc/big")).unwrap(), bytes);
 }

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::format::tree::{ChunkRef, NodeKind};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Write the file of `job`; a failure is recorded as damage naming the file.
@@ -54,10 +54,9 @@ fn write(ctx: &Ctx<'_>, job: &Job) -> Result<()> {
     }
     let dir = &job.dir.dir;
     let io = |e| Error::io(format!("{}/{}", ctx.target, job.shown), e);
-    // Into an empty target the file is made under its own name; over a live copy, under a
-    // temporary one renamed over it once complete (confined.rs).
-    // Made under its own name with its own bits where they are known to stick (no special
-    // bits, a target that passes nothing on), their setting is then left out.
+    // Into an empty target the file is made under its own name, with its own bits where they
+    // are known to stick (no special bits, a target that passes nothing on: then they are not
+    // set again); over a live copy, under a temporary name renamed over it once complete.
     let (f, tmp, made) = if ctx.overwrite {
         let (f, tmp) = dir.create_temp().map_err(io)?;
         (f, Some(tmp), None)
@@ -71,9 +70,7 @@ fn write(ctx: &Ctx<'_>, job: &Job) -> Result<()> {
         (dir.create_new(&job.name, mode).map_err(io)?, None, made)
     };
     let written = (|| -> Result<()> {
-        if write_chunks(ctx, job, &f, chunks)? == Tail::Hole {
-            f.set_len(job.node.size).map_err(io)?;
-        }
+        write_chunks(ctx, job, &f, chunks)?;
         set_meta_over(f.as_fd(), &job.node, ctx.is_root, made);
         drop(f);
         match &tmp {
@@ -85,16 +82,6 @@ fn write(ctx: &Ctx<'_>, job: &Job) -> Result<()> {
         dir.discard(tmp.as_deref().unwrap_or(&job.name));
     }
     written
-}
-
-/// How a file's last chunk was written: a trailing hole leaves the file short of its size
-/// until it is set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tail {
-    /// Written: the file already has its size.
-    Data,
-    /// All zero, left as a hole (or no chunk at all).
-    Hole,
 }
 
 /// A file of at least this many chunks has them read, decrypted and checked on several threads
@@ -110,11 +97,10 @@ fn chunk_threads() -> usize {
         .clamp(2, 4)
 }
 
-/// Write `chunks` into `f`, each checked before it is written, and say how the last one was.
-/// With [`PARALLEL_CHUNKS`] or more, [`chunk_threads`] threads take the next chunk in turn; the
-/// first failure stops them, and the failure of the lowest chunk is the one reported (the same
-/// as a sequential write's).
-fn write_chunks(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, chunks: &[ChunkRef]) -> Result<Tail> {
+/// Write `chunks` into `f`, each checked before it is written. With [`PARALLEL_CHUNKS`] or
+/// more, [`chunk_threads`] threads take the next chunk in turn; the first failure stops them,
+/// and the failure of the lowest chunk is the one reported (the same as a sequential write's).
+fn write_chunks(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, chunks: &[ChunkRef]) -> Result<()> {
     // offsets: the sum of the lengths was checked against the size, so none overflows
     let offsets: Vec<u64> = chunks
         .iter()
@@ -124,22 +110,9 @@ fn write_chunks(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, chunks: &[ChunkRef]
             Some(at)
         })
         .collect();
-    let tail_written = AtomicBool::new(false);
-    let one = |i: usize| {
-        let written = write_chunk(ctx, job, f, &chunks[i], offsets[i])?;
-        if written && i + 1 == chunks.len() {
-            tail_written.store(true, Ordering::Relaxed);
-        }
-        Ok(())
-    };
-    let tail = |r: Result<()>| {
-        r.map(|()| match tail_written.load(Ordering::Relaxed) {
-            true => Tail::Data,
-            false => Tail::Hole,
-        })
-    };
+    let one = |i: usize| write_chunk(ctx, job, f, &chunks[i], offsets[i]);
     if chunks.len() < PARALLEL_CHUNKS {
-        return tail((0..chunks.len()).try_for_each(one));
+        return (0..chunks.len()).try_for_each(one);
     }
     let next = AtomicUsize::new(0);
     let failed: Mutex<Option<(usize, Error)>> = Mutex::new(None);
@@ -164,21 +137,16 @@ fn write_chunks(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, chunks: &[ChunkRef]
         }
     });
     let failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
-    tail(failed.map_or(Ok(()), |(_, e)| Err(e)))
+    failed.map_or(Ok(()), |(_, e)| Err(e))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Read, check and write one chunk at `off`; all-zero chunks are left as holes (`false`).
-fn write_chunk(
-    ctx: &Ctx<'_>,
-    job: &Job,
-    f: &std::fs::File,
-    c: &ChunkRef,
-    off: u64,
-) -> Result<bool> {
+/// Read, check and write one chunk at `off`. An all-zero chunk is left as a hole; the file's
+/// last one, which would leave the file short, sets its length instead.
+fn write_chunk(ctx: &Ctx<'_>, job: &Job, f: &std::fs::File, c: &ChunkRef, off: u64) -> Result<()> {
     let data = ctx.reader.read(&c.id, ctx.backup)?;
     if data.len() as u64 != u64::from(c.len) {
         return Err(Error::corrupt(
@@ -191,11 +159,13 @@ fn write_chunk(
             ),
         ));
     }
-    let written = data.iter().any(|b| *b != 0);
-    if written {
-        f.write_all_at(&data, off)
-            .map_err(|e| Error::io(format!("{}/{}", ctx.target, job.shown), e))?;
+    let io = |e| Error::io(format!("{}/{}", ctx.target, job.shown), e);
+    let end = off + u64::from(c.len);
+    if data.iter().any(|b| *b != 0) {
+        f.write_all_at(&data, off).map_err(io)?;
+    } else if end == job.node.size {
+        f.set_len(end).map_err(io)?;
     }
     ctx.progress.add(u64::from(c.len));
-    Ok(written)
+    Ok(())
 }
