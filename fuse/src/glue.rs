@@ -15,6 +15,7 @@ use fuser::{
     ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
+use crate::affinity::{allowed_cpus, Pins};
 use crate::options::MountOptions;
 use crate::stats::{bump, Counters};
 use crate::tree::{self, Attr, Kind, ReadOnlyTree, MAX_DIR_COOKIE, ROOT_INO};
@@ -41,15 +42,19 @@ pub(crate) struct Glue<T: ReadOnlyTree> {
     /// links those inodes when the reader takes the reply, so they are certainly there when it
     /// asks for the next batch: that is when the tree is told ([`ReadOnlyTree::listed`]).
     held: Mutex<HashMap<u64, Vec<u64>>>,
+    /// Where each serving thread is pinned on its first call (`None`: nowhere).
+    pins: Option<Pins>,
 }
 
 impl<T: ReadOnlyTree> Glue<T> {
     pub(crate) fn new(tree: T, opts: MountOptions, counters: Arc<Counters>) -> Self {
+        let pins = Pins::new(opts.pin, opts.threads, allowed_cpus());
         Glue {
             tree,
             opts,
             counters,
             held: Mutex::default(),
+            pins,
         }
     }
 
@@ -65,6 +70,9 @@ impl<T: ReadOnlyTree> Glue<T> {
         ino: u64,
         f: impl FnOnce(&T) -> Result<R, tree::Errno>,
     ) -> Result<R, fuser::Errno> {
+        if let Some(p) = &self.pins {
+            p.here();
+        }
         match catch_unwind(AssertUnwindSafe(|| f(&self.tree))) {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => {

@@ -9,8 +9,9 @@
 //!   are never listed nor resolved, whatever the tree returns;
 //! - an `EIO` from the tree (an integrity failure) reaches the reader as `EIO` and is logged
 //!   naming the file; a panicking tree call becomes `EIO` too, never a dead mount;
-//! - reads are large (1 MiB requests, readahead raised); one thread serves the requests by
-//!   default (see [`MountOptions::threads`]), and a file needs no OPEN, FLUSH or RELEASE;
+//! - reads are large (1 MiB requests, readahead raised); by default one thread per CPU serves
+//!   the requests, each pinned to its CPU (see [`MountOptions::pin`]), and a file needs no
+//!   OPEN, FLUSH or RELEASE;
 //! - a tree may put file contents into the kernel's page cache before they are read
 //!   ([`Pusher`], [`MountOptions::push`]), sparing a READ per small file.
 //!
@@ -66,6 +67,7 @@
 //! ```
 #![deny(unsafe_code)]
 
+mod affinity;
 mod error;
 mod glue;
 mod lifecycle;
