@@ -442,8 +442,7 @@ fn restore_all(
 }
 
 fn definitions(ctl: &Controller, keys: &KeyRing, m: &Manifest) -> Result<Definitions> {
-    let wanted = std::iter::once(m.definitions).collect();
-    let locator = Locator::scan(&ctl.repo, Some(&wanted))?;
+    let locator = Locator::scan(&ctl.repo, Some(&[m.definitions]))?;
     let reader = ChunkReader::new(&ctl.repo, keys, &locator);
     Definitions::decode(&reader.read(&m.definitions, &m.id)?)
 }

@@ -347,14 +347,16 @@ fn files_hurt(
     m: &crate::format::manifest::Manifest,
     damaged: &HashSet<ChunkId>,
 ) -> Vec<String> {
-    let mut wanted: HashSet<ChunkId> = HashSet::new();
+    let mut wanted: Vec<ChunkId> = Vec::new();
     let mut each = |ids: &[ChunkId]| {
-        wanted.extend(ids.iter().copied());
+        wanted.extend_from_slice(ids);
         Ok(())
     };
     if repo.read_refs(&m.name(), REFS_BLOCK, &mut each).is_err() {
         return Vec::new();
     }
+    wanted.sort_unstable();
+    wanted.dedup();
     let Ok(locator) = Locator::scan(repo, Some(&wanted)) else {
         return Vec::new();
     };

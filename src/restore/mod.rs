@@ -28,14 +28,12 @@ mod write;
 use crate::error::{Error, Result};
 use crate::format::manifest::{Manifest, ServiceRecord};
 use crate::format::tree::safe_name;
-use crate::id::ChunkId;
 use crate::keyring::KeyRing;
 use crate::locator::{ChunkReader, Locator};
 use crate::progress::Progress;
 use crate::repository::Repository;
 use confined::{Dir, Inherit};
 use crossbeam_channel::bounded;
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use walk::{Job, Walk};
@@ -123,8 +121,7 @@ pub fn restore(
     }
     keys.session(repo, &m.session, &m.id)?; // a wrong identity fails here, before anything is written
     let services = services_to_restore(m, opts.service.as_deref())?;
-    let wanted: HashSet<ChunkId> = m.refs.iter().copied().collect();
-    let locator = Locator::scan(repo, Some(&wanted))?;
+    let locator = Locator::scan(repo, Some(&m.refs))?;
     progress.total.store(
         services.iter().fold(0u64, |a, s| a.saturating_add(s.bytes)),
         std::sync::atomic::Ordering::Relaxed,
