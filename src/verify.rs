@@ -12,7 +12,7 @@ use crate::format::manifest::Manifest;
 use crate::format::pack::PackHeader;
 use crate::format::tree::{NodeKind, Tree};
 use crate::id::{ChunkId, PackId};
-use crate::index::{pack_id_of, Index};
+use crate::index::{pack_id_of, read_pack_header, Index};
 use crate::keyring::KeyRing;
 use crate::locator::{ChunkReader, Locator};
 use crate::progress::Progress;
@@ -215,6 +215,14 @@ fn check_packs(
 
 /// One pack: its bytes hash to its name and its header decodes (then, with `reader`, every
 /// chunk in it opens); what is wrong with it, if anything.
+///
+/// Without a reader the pack is hashed as it streams by ([`Backend::hash_object`]: one block in
+/// memory, not the whole pack, on each checking thread; the SMB backend hashes in its worker)
+/// and its header is read from its end afterwards. A pack that hashes to its name holds the
+/// bytes that were written, whose header decodes; a store that gave other bytes to the second
+/// read could only make a sound pack look damaged.
+///
+/// [`Backend::hash_object`]: crate::backend::Backend::hash_object
 fn check_pack(
     repo: &Repository,
     reader: Option<&ChunkReader>,
@@ -223,24 +231,38 @@ fn check_pack(
     progress: &Progress,
     found: &Findings,
 ) -> Option<String> {
+    let Some(reader) = reader else {
+        let (hash, len) = match repo.store.hash_object(&o.name) {
+            Err(e) => return Some(e.to_string()),
+            Ok(h) => h,
+        };
+        progress.add(len);
+        if hash.as_bytes() != &pid.0 {
+            return Some(NOT_ITS_NAME.to_string());
+        }
+        return read_pack_header(repo.store.as_ref(), &o.name, len)
+            .err()
+            .map(|e| e.to_string());
+    };
     let bytes = match repo.store.read(&o.name) {
         Err(e) => return Some(e.to_string()),
         Ok(b) => b,
     };
     progress.add(bytes.len() as u64);
     if blake3::hash(&bytes).as_bytes() != &pid.0 {
-        return Some("bytes do not match the pack's name (flipped or truncated)".to_string());
+        return Some(NOT_ITS_NAME.to_string());
     }
     match PackHeader::from_pack(&bytes, &o.name) {
         Err(e) => Some(e.to_string()),
         Ok(h) => {
-            if let Some(r) = reader {
-                check_chunks(r, &bytes, &h, o, pid, found);
-            }
+            check_chunks(reader, &bytes, &h, o, pid, found);
             None
         }
     }
 }
+
+/// What a pack whose bytes do not hash to its name is reported with.
+const NOT_ITS_NAME: &str = "bytes do not match the pack's name (flipped or truncated)";
 
 /// Decrypt and check every chunk of a pack; a wrong identity names the pack and stops.
 fn check_chunks(
@@ -448,5 +470,98 @@ mod tests {
         assert!(!verify(&ctl.repo, &index, None, &Progress::default())
             .unwrap()
             .clean());
+    }
+
+    /// Counts the whole reads of packs; everything goes to the wrapped store.
+    struct WholePackReads {
+        inner: std::sync::Arc<dyn crate::backend::Backend>,
+        whole: std::sync::atomic::AtomicU64,
+    }
+
+    type StoreResult<T> = std::result::Result<T, crate::error::StorageError>;
+
+    impl crate::backend::Backend for WholePackReads {
+        fn describe(&self) -> String {
+            self.inner.describe()
+        }
+        fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectInfo>> {
+            self.inner.list(prefix)
+        }
+        fn read(&self, name: &str) -> StoreResult<Vec<u8>> {
+            if name.starts_with("data/") {
+                self.whole.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            self.inner.read(name)
+        }
+        fn read_range(&self, name: &str, offset: u64, len: usize) -> StoreResult<Vec<u8>> {
+            self.inner.read_range(name, offset, len)
+        }
+        fn read_range_into(&self, name: &str, offset: u64, buf: &mut [u8]) -> StoreResult<usize> {
+            self.inner.read_range_into(name, offset, buf)
+        }
+        fn write(&self, name: &str, data: &[u8]) -> StoreResult<()> {
+            self.inner.write(name, data)
+        }
+        fn delete(&self, name: &str) -> StoreResult<()> {
+            self.inner.delete(name)
+        }
+        fn stat(&self, name: &str) -> StoreResult<Option<u64>> {
+            self.inner.stat(name)
+        }
+        fn clean_temp(&self) -> StoreResult<usize> {
+            self.inner.clean_temp()
+        }
+    }
+
+    /// Without an identity, verify hashes packs as they stream (no pack read whole, so a
+    /// checking thread never holds one) and still names a flipped and a truncated pack.
+    #[test]
+    fn without_an_identity_packs_are_hashed_as_they_stream_and_damage_is_named() {
+        let crate::testutil::TestRepo {
+            dir: d, ctl, src, ..
+        } = crate::testutil::TestRepo::with_service("s");
+        for i in 0..3u8 {
+            let bytes: Vec<u8> = (0..300_000u32)
+                .map(|n| (n.wrapping_mul(2_654_435_761) >> (13 + i)) as u8)
+                .collect();
+            std::fs::write(src.join(format!("f{i}")), bytes).unwrap();
+            crate::backup::run(&ctl, &Progress::default()).unwrap();
+        }
+        let index = ctl.index().unwrap();
+        let counted = std::sync::Arc::new(WholePackReads {
+            inner: ctl.repo.store.clone(),
+            whole: Default::default(),
+        });
+        let repo = Repository::open(counted.clone()).unwrap();
+        let r = verify(&repo, &index, None, &Progress::default()).unwrap();
+        assert!(r.clean(), "{:?}", r.damaged_objects);
+        assert!(r.packs >= 3, "{} packs", r.packs);
+        let sizes: u64 = ctl
+            .repo
+            .store
+            .list("data/")
+            .unwrap()
+            .iter()
+            .map(|o| o.size)
+            .sum();
+        assert_eq!(r.bytes, sizes, "every pack byte is hashed");
+        assert_eq!(counted.whole.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+        let packs = ctl.repo.store.list("data/").unwrap();
+        let (flipped, cut) = (&packs[0].name, &packs[1].name);
+        let path = |n: &str| d.path().join("repo").join(n);
+        let mut bytes = std::fs::read(path(flipped)).unwrap();
+        bytes[40] ^= 1;
+        std::fs::write(path(flipped), bytes).unwrap();
+        let bytes = std::fs::read(path(cut)).unwrap();
+        std::fs::write(path(cut), &bytes[..bytes.len() - 100]).unwrap();
+        let r = verify(&repo, &index, None, &Progress::default()).unwrap();
+        let damaged: Vec<_> = r.damaged_objects.keys().collect();
+        assert!(
+            damaged.contains(&flipped) && damaged.contains(&cut),
+            "{damaged:?}"
+        );
+        assert_eq!(r.damaged_objects[flipped], NOT_ITS_NAME);
+        assert_eq!(counted.whole.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 }
