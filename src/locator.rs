@@ -10,6 +10,7 @@ use crate::index::read_pack_header;
 use crate::keyring::KeyRing;
 use crate::object::{ObjectKind, ObjectName};
 use crate::repository::Repository;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
@@ -48,20 +49,18 @@ pub struct Locator {
 impl Locator {
     /// Scan every pack header in `repo`, keeping the chunks in `wanted` (all if `None`; sorted
     /// by whoever has them so, sorted here otherwise). A chunk in several packs is found in the
-    /// last one listed.
+    /// last one listed (twice in one pack: at the larger offset).
     pub fn scan(repo: &Repository, wanted: Option<&[ChunkId]>) -> Result<Self> {
-        let sorted: Vec<ChunkId>;
-        let wanted = match wanted {
-            Some(w) if !w.is_sorted() => {
-                sorted = {
-                    let mut v = w.to_vec();
-                    v.sort_unstable();
-                    v
-                };
-                Some(&sorted[..])
+        let wanted: Option<Cow<'_, [ChunkId]>> = wanted.map(|w| {
+            if w.is_sorted() {
+                Cow::Borrowed(w)
+            } else {
+                let mut v = w.to_vec();
+                v.sort_unstable();
+                Cow::Owned(v)
             }
-            w => w,
-        };
+        });
+        let wanted = wanted.as_deref();
         let mut loc = Locator::default();
         if let Some(w) = wanted {
             loc.places.reserve_exact(w.len());
@@ -101,8 +100,10 @@ impl Locator {
                 loc.packs.push((pid, h.session));
             }
         }
-        // stable: of a chunk's places, the last found stays last, and is the one kept
-        loc.places.sort_by_key(|(id, _)| *id);
+        // a chunk's places in the order found (packs in listing order, blobs in offset
+        // order), so that the last found is kept; an unstable sort needs no scratch memory
+        loc.places
+            .sort_unstable_by_key(|(id, p)| (*id, p.pack, p.offset, p.inner));
         keep_last_of_each(&mut loc.places);
         loc.places.shrink_to_fit();
         Ok(loc)
@@ -451,7 +452,7 @@ mod tests {
     #[test]
     fn of_a_chunk_in_several_packs_the_last_found_is_kept() {
         let (a, b, c) = (ChunkId([1; 32]), ChunkId([2; 32]), ChunkId([3; 32]));
-        // as `scan` leaves them: sorted by id, stable, so in the order found within an id
+        // as `scan` leaves them: sorted by id, then in the order found
         let mut places = vec![
             (a, place(0)),
             (a, place(4)),
@@ -466,6 +467,51 @@ mod tests {
         let mut none = Vec::new();
         keep_last_of_each(&mut none);
         assert!(none.is_empty());
+    }
+
+    /// A chunk stored twice in one pack, and again in another, is found where it was found
+    /// last: in the pack listed last, at the larger offset within a pack.
+    #[test]
+    fn a_chunk_stored_twice_is_found_where_it_was_found_last() {
+        use crate::format::pack::assemble;
+        let t = crate::testutil::TestRepo::with_service("svc");
+        let (x, y) = (ChunkId([9; 32]), ChunkId([8; 32]));
+        let one = assemble(
+            KeyId([1; 32]),
+            &[
+                (x, BlobKind::Data, 100, 10, 1),
+                (y, BlobKind::Data, 60, 5, 2),
+                (x, BlobKind::Data, 70, 7, 3),
+            ],
+        );
+        let two = assemble(KeyId([1; 32]), &[(x, BlobKind::Data, 120, 12, 4)]);
+        let mut names = Vec::new();
+        for bytes in [&one, &two] {
+            let h = blake3::hash(bytes).to_hex().to_string();
+            let name = format!("data/{}/{h}", &h[..2]);
+            t.ctl.repo.store.write(&name, bytes).unwrap();
+            names.push(name);
+        }
+        let listed: Vec<String> = t
+            .ctl
+            .repo
+            .store
+            .list("data/")
+            .unwrap()
+            .into_iter()
+            .map(|o| o.name)
+            .filter(|n| names.contains(n))
+            .collect();
+        let last = listed.last().unwrap();
+        let length = if *last == names[0] { 70 } else { 120 };
+        for wanted in [Some(&[x][..]), None] {
+            let loc = Locator::scan(&t.ctl.repo, wanted).unwrap();
+            assert!(loc.unreadable.is_empty(), "{:?}", loc.unreadable);
+            let (p, pack, _) = loc.place(&x).unwrap();
+            assert_eq!(p.length, length);
+            assert!(last.ends_with(&pack.to_hex()), "{last}");
+            assert_eq!(loc.place(&y).is_some(), wanted.is_none());
+        }
     }
 
     /// A scan keeps exactly the wanted chunks, sorted or not, in a list of exactly their number

@@ -215,14 +215,6 @@ fn check_packs(
 
 /// One pack: its bytes hash to its name and its header decodes (then, with `reader`, every
 /// chunk in it opens); what is wrong with it, if anything.
-///
-/// Without a reader the pack is hashed as it streams by ([`Backend::hash_object`]: one block in
-/// memory, not the whole pack, on each checking thread; the SMB backend hashes in its worker)
-/// and its header is read from its end afterwards. A pack that hashes to its name holds the
-/// bytes that were written, whose header decodes; a store that gave other bytes to the second
-/// read could only make a sound pack look damaged.
-///
-/// [`Backend::hash_object`]: crate::backend::Backend::hash_object
 fn check_pack(
     repo: &Repository,
     reader: Option<&ChunkReader>,
@@ -231,19 +223,47 @@ fn check_pack(
     progress: &Progress,
     found: &Findings,
 ) -> Option<String> {
-    let Some(reader) = reader else {
-        let (hash, len) = match repo.store.hash_object(&o.name) {
-            Err(e) => return Some(e.to_string()),
-            Ok(h) => h,
-        };
-        progress.add(len);
-        if hash.as_bytes() != &pid.0 {
-            return Some(NOT_ITS_NAME.to_string());
-        }
-        return read_pack_header(repo.store.as_ref(), &o.name, len)
-            .err()
-            .map(|e| e.to_string());
+    match reader {
+        None => check_pack_streamed(repo, o, pid, progress),
+        Some(reader) => check_pack_whole(repo, reader, o, pid, progress, found),
+    }
+}
+
+/// [`check_pack`] without chunks to open: the pack is hashed as it streams by
+/// ([`Backend::hash_object`]: one block in memory, not the whole pack, on each checking thread;
+/// the SMB backend hashes in its worker) and its header is read from its end afterwards. A pack
+/// that hashes to its name holds the bytes that were written, whose header decodes; a store
+/// that gave other bytes to the second read could only make a sound pack look damaged.
+///
+/// [`Backend::hash_object`]: crate::backend::Backend::hash_object
+fn check_pack_streamed(
+    repo: &Repository,
+    o: &ObjectInfo,
+    pid: PackId,
+    progress: &Progress,
+) -> Option<String> {
+    let (hash, len) = match repo.store.hash_object(&o.name) {
+        Err(e) => return Some(e.to_string()),
+        Ok(h) => h,
     };
+    progress.add(len);
+    if hash.as_bytes() != &pid.0 {
+        return Some(NOT_ITS_NAME.to_string());
+    }
+    read_pack_header(repo.store.as_ref(), &o.name, len)
+        .err()
+        .map(|e| e.to_string())
+}
+
+/// [`check_pack`] with every chunk opened: the pack is read whole.
+fn check_pack_whole(
+    repo: &Repository,
+    reader: &ChunkReader,
+    o: &ObjectInfo,
+    pid: PackId,
+    progress: &Progress,
+    found: &Findings,
+) -> Option<String> {
     let bytes = match repo.store.read(&o.name) {
         Err(e) => return Some(e.to_string()),
         Ok(b) => b,

@@ -281,9 +281,11 @@ mod tests {
         assert_ne!(DirKey::new(&a, b"svc/x"), DirKey::new(&a, b"svc/y"));
     }
 
-    /// 3,000 directory records under epoch `e` saved as the files cache of `idx` (many blocks),
-    /// in key order.
-    fn save_3000(idx: &Index, e: &KeyId) -> Vec<(DirKey, CachedDir)> {
+    /// A new index in a temporary directory, its files cache 3,000 directory records under
+    /// epoch `e` (many blocks), and those records in key order.
+    fn index_of_3000(e: &KeyId) -> (tempfile::TempDir, Index, Vec<(DirKey, CachedDir)>) {
+        let d = tempfile::tempdir().unwrap();
+        let idx = Index::open(&d.path().join("index")).unwrap();
         let mut recs: Vec<(DirKey, CachedDir)> = (0..3000u64)
             .map(|i| (DirKey::new(e, &i.to_le_bytes()), dir_of(i * 1000)))
             .collect();
@@ -293,17 +295,15 @@ mod tests {
             .save_files_cache(stamp, recs.iter().map(|(k, d)| Ok((*k, d.encode()))))
             .unwrap();
         assert_eq!(n, 3000);
-        recs
+        (d, idx, recs)
     }
 
     /// Records saved are found by key across many blocks, a missing key misses, and the file
     /// decodes whole to exactly what was saved.
     #[test]
     fn saved_records_are_found_by_key_across_blocks() {
-        let d = tempfile::tempdir().unwrap();
-        let idx = Index::open(&d.path().join("index")).unwrap();
         let e = KeyId([1; 32]);
-        let recs = save_3000(&idx, &e);
+        let (d, idx, recs) = index_of_3000(&e);
         let c = idx.files_cache().unwrap();
         assert!(c.trusted());
         assert!(c.is_held(), "a cache under HELD_MAX is read whole");
@@ -325,10 +325,8 @@ mod tests {
     #[test]
     fn a_held_cache_answers_as_block_reads_do_and_reads_no_block() {
         use super::super::blockfile::BlockFile;
-        let d = tempfile::tempdir().unwrap();
-        let idx = Index::open(&d.path().join("index")).unwrap();
         let e = KeyId([3; 32]);
-        let recs = save_3000(&idx, &e);
+        let (d, _idx, recs) = index_of_3000(&e);
         let path = d.path().join(FILE_NAME);
         let open = || BlockFile::<DirKey>::open(File::open(&path).unwrap()).unwrap();
         let (read, held, small) = (open(), open().held(u64::MAX), open().held(1000));

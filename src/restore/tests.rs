@@ -173,13 +173,18 @@ pub(crate) fn node(name: &[u8], kind: NodeKind, mode: u32, size: u64) -> Node {
     }
 }
 
+/// The chunk list of the file `node`.
+fn chunks_of(node: &mut Node) -> &mut Vec<ChunkRef> {
+    match &mut node.kind {
+        NodeKind::File { chunks } => chunks,
+        other => panic!("not a file: {other:?}"),
+    }
+}
+
 /// Point chunk `i` of the file `node` at a chunk no pack holds (id `fill` × 32): the file
 /// cannot be checked out.
 fn lose_chunk(node: &mut Node, i: usize, fill: u8) {
-    match &mut node.kind {
-        NodeKind::File { chunks } => chunks[i].id = ChunkId([fill; 32]),
-        other => panic!("not a file: {other:?}"),
-    }
+    chunks_of(node)[i].id = ChunkId([fill; 32]);
 }
 
 fn names(dir: &Path) -> Vec<String> {
@@ -643,13 +648,10 @@ fn a_large_file_ending_in_a_hole_is_restored_at_its_size() {
     let (mut big, mut bytes) = large_file(&mut f, b"big", 2 * PARALLEL_CHUNKS, 16 << 10);
     let zeros = vec![0u8; 16 << 10];
     let id = f.put(BlobKind::Data, &zeros);
-    match &mut big.kind {
-        NodeKind::File { chunks } => chunks.push(ChunkRef {
-            id,
-            len: zeros.len() as u32,
-        }),
-        other => panic!("not a file: {other:?}"),
-    }
+    chunks_of(&mut big).push(ChunkRef {
+        id,
+        len: zeros.len() as u32,
+    });
     big.size += zeros.len() as u64;
     bytes.extend_from_slice(&zeros);
     let size = big.size;
