@@ -14,6 +14,9 @@
 # 5. The first `backup` on the recovered controller, which has no files cache and so reads
 #    every byte again (timed), and its export.
 #
+# FRESH=1 recovers onto a newly made file system mounted at the site, as onto a freshly deployed
+# machine, instead of into the directory whose files were just deleted (needs root).
+#
 # Disk: about GIB × 2.4 at the peak (the share's copy, the recovered repository and the data).
 # A bench, not a test: it prints figures and fails only when a step fails or a byte differs.
 set -uo pipefail
@@ -98,6 +101,19 @@ echo "| --- | ---: | ---: | ---: | ---: |"
 timed "backup + export" "$CAIRN" backup --quiet
 note "total loss: the repository and the data are deleted"
 rm -rf "$WORK/repo" "$site/data"
+if [[ ${FRESH:-0} == 1 ]]; then
+  # A freshly deployed machine: the site on a new (journalled) ext4, not on the file system the
+  # data was just deleted from. This machine's root is ext4 without a journal, whose inode
+  # allocator skips every inode freed in the last minutes (`recently_deleted`) while holding
+  # the directory's lock: recovering in place right after the deletion measures that too.
+  rm -rf "$site"
+  mkdir "$site"
+  truncate -s "$((${GIB%.*} * 2 + 4))G" "$WORK/site.img"
+  mkfs.ext4 -q -F "$WORK/site.img" || fail "mkfs.ext4 failed"
+  mount -o loop "$WORK/site.img" "$site" || fail "cannot mount a loop device (FRESH=1 needs root)"
+  on_exit "umount $site"
+  rmdir "$site/lost+found"
+fi
 export CAIRN_REPO=$WORK/recovered
 timed "recover --from the share" "$CAIRN" recover --from "$url" "${auth[@]}" \
   --identity "$WORK/id.txt" --fingerprint "$fp" --target "$site"
