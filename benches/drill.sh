@@ -111,7 +111,7 @@ if [[ ${FRESH:-0} == 1 ]]; then
   truncate -s "$((${GIB%.*} * 2 + 4))G" "$WORK/site.img"
   mkfs.ext4 -q -F "$WORK/site.img" || fail "mkfs.ext4 failed"
   mount -o loop "$WORK/site.img" "$site" || fail "cannot mount a loop device (FRESH=1 needs root)"
-  on_exit "umount $site"
+  on_exit "umount '$site'"
   rmdir "$site/lost+found"
 fi
 export CAIRN_REPO=$WORK/recovered

@@ -627,7 +627,7 @@ fn a_location_put_probes_first_changes_nothing_when_it_fails_and_rotates_keys() 
 /// Retry `f` while it answers 409 (the scheduler's export of a new target may run), up to 60 s;
 /// the body of the answer, which must be `want`.
 #[track_caller]
-fn wait_free(f: impl Fn() -> (u16, String), want: u16) -> String {
+pub(crate) fn wait_free(f: impl Fn() -> (u16, String), want: u16) -> String {
     let t0 = Instant::now();
     loop {
         let (code, text) = f();

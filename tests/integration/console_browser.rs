@@ -2,10 +2,12 @@
 //! uses it: fields found by their label, buttons and links by their text, results read as the
 //! text the page shows. Against a real Samba share: sign in with a token, enable backup on the
 //! share from Settings (the password is never shown again), back up from the dashboard and see
-//! the backup reach the share, read its detail page, then break the share and read the alert's
-//! remedy. Screenshots go to `target/screenshots/`; any SEVERE browser console entry fails.
+//! the backup reach the share, press "Back up now" while a job runs and read the refusal naming
+//! it, read the backup's detail page, then break the share and read the alert's remedy.
+//! Screenshots go to `target/screenshots/`; any SEVERE browser console entry fails, but for the
+//! 409 of each refusal the dashboard showed.
 
-use crate::api::Server;
+use crate::api::{wait_free, Server};
 use crate::harness::{files_under, make_tree, Env};
 use crate::samba::{Samba, PASSWORD};
 use crate::webdriver::{self, Browser};
@@ -202,6 +204,36 @@ fn an_operator_enables_backup_on_a_share_backs_up_and_reads_it_in_the_browser() 
     assert!(text.contains("succeeded"), "{text}");
     b.screenshot(&shots, "04-dashboard-backed-up");
 
+    // Back up now while a job runs: refused, and the dashboard names that job and what to do
+    env.run([
+        "service",
+        "add",
+        "slow",
+        "--command",
+        "for i in $(seq 100); do head -c 65536 /dev/urandom; sleep 0.1; done",
+    ])
+    .ok("service add slow");
+    let a = Some(token.as_str());
+    let text = wait_free(|| s.call("POST", "/api/v1/backups", a, Some("{}")), 202);
+    let running: Value = serde_json::from_str(&text).unwrap();
+    let running = running["job_id"].as_str().unwrap().to_string();
+    b.follow("Dashboard");
+    b.press("Back up now");
+    b.wait_shown(
+        &format!(
+            "//*[@id = 'now-msg' and contains(@class, 'error') and contains(., '{running}') \
+             and contains(., 'wait for that job to finish')]"
+        ),
+        30,
+        "the refusal naming the running job and what to do",
+    );
+    let refusals = refusals + 1;
+    b.screenshot(&shots, "04b-dashboard-refused");
+    let (j, _) = s.wait_job(&running, &token);
+    assert_eq!(j["state"], "succeeded", "{j}");
+    env.run(["service", "remove", "slow"])
+        .ok("service remove slow");
+
     // the list shows it complete and exported; the share holds it
     b.follow("Backups");
     let row = format!("//tr[td/a[normalize-space(.) = '{id}']]");
@@ -255,10 +287,10 @@ fn an_operator_enables_backup_on_a_share_backs_up_and_reads_it_in_the_browser() 
     // answered by pressing again: the browser logs every 4xx a page fetches
     let mut severe = b.severe();
     let refused = |m: &String| m.contains("/api/v1/backups ") && m.contains("(Conflict)");
-    let expected = severe.iter().filter(|m| refused(m)).count();
+    let conflicts = severe.iter().filter(|m| refused(m)).count();
     assert!(
-        expected <= refusals,
-        "{expected} refused backups in the console, {refusals} seen on the dashboard: {severe:#?}"
+        conflicts <= refusals,
+        "{conflicts} refused backups in the console, {refusals} seen on the dashboard: {severe:#?}"
     );
     severe.retain(|m| !refused(m));
     assert!(
