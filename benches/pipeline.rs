@@ -102,6 +102,43 @@ fn hash_compress_seal(c: &mut Criterion) {
     g.finish();
 }
 
+/// Finding a chunk's place among those of a 10 GB repository (600,000 ids, as a restore's
+/// locator holds them): the prefix index against a bisection of the whole list.
+fn locate(c: &mut Criterion) {
+    use cairn::id::ChunkId;
+    use cairn::prefix_index::PrefixIndex;
+    let mut ids: Vec<ChunkId> = (0..600_000u64)
+        .map(|i| ChunkId(*blake3::hash(&i.to_le_bytes()).as_bytes()))
+        .collect();
+    ids.sort_unstable();
+    // 60-byte entries, as the locator's (id, place) pairs
+    let places: Vec<(ChunkId, [u8; 28])> = ids.iter().map(|id| (*id, [0; 28])).collect();
+    let table = PrefixIndex::new(&places, |(id, _)| id);
+    let mut r = Rng::new(5);
+    let probes: Vec<ChunkId> = (0..4096)
+        .map(|_| ids[r.below(ids.len() as u64) as usize])
+        .collect();
+    let mut g = c.benchmark_group("locate");
+    g.throughput(Throughput::Elements(probes.len() as u64));
+    g.bench_function("bisection_600k", |b| {
+        b.iter(|| {
+            probes
+                .iter()
+                .filter(|id| places.binary_search_by(|(k, _)| k.cmp(id)).is_ok())
+                .count()
+        })
+    });
+    g.bench_function("prefix_index_600k", |b| {
+        b.iter(|| {
+            probes
+                .iter()
+                .filter(|id| table.find(&places, id, |(k, _)| k).is_some())
+                .count()
+        })
+    });
+    g.finish();
+}
+
 /// 2,000 text files of 4–64 KiB in 40 directories, plus 4 random files of 16 MiB; total bytes.
 fn make_tree(root: &Path) -> u64 {
     let mut r = Rng::new(11);
@@ -178,5 +215,5 @@ fn end_to_end(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, chunker, hash_compress_seal, end_to_end);
+criterion_group!(benches, chunker, hash_compress_seal, locate, end_to_end);
 criterion_main!(benches);

@@ -80,7 +80,7 @@ impl SessionKey {
         rand::thread_rng().fill_bytes(&mut nonce);
         let ct = cipher
             .encrypt(
-                XNonce::from_slice(&nonce),
+                &XNonce::from(nonce),
                 Payload {
                     msg: payload,
                     aad: &id.0,
@@ -100,9 +100,10 @@ impl SessionKey {
         }
         let cipher = XChaCha20Poly1305::new((&*self.0).into());
         let (nonce, ct) = sealed.split_at(24);
+        let nonce = XNonce::try_from(nonce).ok()?;
         cipher
             .decrypt(
-                XNonce::from_slice(nonce),
+                &nonce,
                 Payload {
                     msg: ct,
                     aad: &id.0,
@@ -285,6 +286,28 @@ mod tests {
         bad[30] ^= 1;
         assert!(k.open(&id, &bad).is_none(), "tamper detected");
         assert!(k.open(&id, &sealed[..10]).is_none());
+    }
+
+    /// A blob sealed by an earlier build (chacha20poly1305 0.10) opens with this one: the sealed
+    /// format (nonce ‖ XChaCha20-Poly1305 ciphertext ‖ tag, the chunk id as associated data) is
+    /// a promise to every repository already written, whatever crate version seals it now.
+    #[test]
+    fn a_blob_sealed_by_an_earlier_build_opens() {
+        let key = SessionKey::from_bytes(std::array::from_fn(|i| 0x80 + i as u8));
+        let id = ChunkId(std::array::from_fn(|i| i as u8 * 7));
+        let sealed = hex::decode(concat!(
+            "404142434445464748494a4b4c4d4e4f5051525354555657",
+            "926d1a8635d0873f9a7e04f393d8f8274b671106702af7ccbfd49169307564bc",
+            "731c721c4806ea0d16a0c13a0be02d33ae7f8a7fc942",
+            "f4b5f20bb4ee4e21420df3a09fcb4281"
+        ))
+        .unwrap();
+        let plain = b"cairn seals every chunk under its backup's session key";
+        assert_eq!(key.open(&id, &sealed).as_deref(), Some(&plain[..]));
+        // and this build's seal opens with the same key and id
+        let again = key.seal(&id, plain);
+        assert_eq!(again.len(), plain.len() + SEAL_OVERHEAD);
+        assert_eq!(key.open(&id, &again).as_deref(), Some(&plain[..]));
     }
 
     #[test]

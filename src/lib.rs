@@ -34,7 +34,7 @@
 //! `replicate`, `prune`, `recover`, `jobs`, `vfs`) → `controller`, `repository`, `locator`,
 //! `keys` (every key operation), `packer` (the one pack writer), `chain` → `index`, `backend`
 //! → `format` → `crypto`, `signing`, `compress`, `chunker` → `object` (object kinds and names),
-//! `id`, `error`.
+//! `id`, `prefix_index`, `error`.
 #![warn(missing_docs)]
 // Unsafe code lives in one audited module, `sys`.
 #![deny(unsafe_code)]
@@ -62,6 +62,7 @@ pub mod mount;
 pub mod object;
 pub mod ops;
 pub mod packer;
+pub mod prefix_index;
 pub mod progress;
 pub mod prune;
 pub mod recover;

@@ -9,6 +9,7 @@ use crate::id::{ChunkId, KeyId, PackId};
 use crate::index::read_pack_header;
 use crate::keyring::KeyRing;
 use crate::object::{ObjectKind, ObjectName};
+use crate::prefix_index::PrefixIndex;
 use crate::repository::Repository;
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -42,6 +43,8 @@ pub struct Place {
 pub struct Locator {
     packs: Vec<(PackId, KeyId)>,
     places: Vec<(ChunkId, Place)>,
+    /// Where each id prefix starts in `places`.
+    index: PrefixIndex,
     /// Packs whose headers could not be read (name, error).
     pub unreadable: Vec<(String, String)>,
 }
@@ -61,6 +64,7 @@ impl Locator {
             }
         });
         let wanted = wanted.as_deref();
+        let wanted_index = wanted.map(|w| PrefixIndex::new(w, |id| id));
         let mut loc = Locator::default();
         if let Some(w) = wanted {
             loc.places.reserve_exact(w.len());
@@ -81,7 +85,11 @@ impl Locator {
             })?;
             let mut used = false;
             for e in &h.entries {
-                if wanted.is_none_or(|w| w.binary_search(&e.id).is_ok()) {
+                let is_wanted = match (wanted, &wanted_index) {
+                    (Some(w), Some(t)) => t.find(w, &e.id, |id| id).is_some(),
+                    _ => true,
+                };
+                if is_wanted {
                     used = true;
                     loc.places.push((
                         e.id,
@@ -106,12 +114,13 @@ impl Locator {
             .sort_unstable_by_key(|(id, p)| (*id, p.pack, p.offset, p.inner));
         keep_last_of_each(&mut loc.places);
         loc.places.shrink_to_fit();
+        loc.index = PrefixIndex::new(&loc.places, |(id, _)| id);
         Ok(loc)
     }
 
     /// Where a chunk is.
     pub fn place(&self, id: &ChunkId) -> Option<(Place, PackId, KeyId)> {
-        let at = self.places.binary_search_by(|(k, _)| k.cmp(id)).ok()?;
+        let at = self.index.find(&self.places, id, |(k, _)| k)?;
         let p = self.places[at].1;
         let (pack, session) = *self.packs.get(p.pack as usize)?;
         Some((p, pack, session))

@@ -196,12 +196,30 @@ pub fn finish_into(
     let (m, newest) = choose_backup(opts, share)?;
     let stale = staleness(newest.1, chrono::Utc::now().timestamp_millis());
     let (ctl, copied, mut ignored) = copy_share(opts, share, keys, local, &m)?;
+    tracing::info!(
+        "recover: {} objects ({} bytes) copied from the share in {:.1} s",
+        copied.objects_sent,
+        copied.bytes_sent,
+        t0.elapsed().as_secs_f64()
+    );
     adopt_keys(&opts.repo, &ctl, keys, &m)?;
     // definitions before restore: a blob that does not open stops recovery before any write
     let defs = definitions(&ctl, keys, &m)?;
+    let t1 = std::time::Instant::now();
     let restored = restore_all(&ctl, keys, &m, &opts.target, progress)?;
+    tracing::info!(
+        "recover: {} files ({} bytes) restored in {:.1} s",
+        restored.files,
+        restored.bytes,
+        t1.elapsed().as_secs_f64()
+    );
     let commands = restore_services(&ctl, &defs, &opts.target)?;
+    let t2 = std::time::Instant::now();
     check_copy(&ctl, &mut ignored)?;
+    tracing::info!(
+        "recover: the new copy verified in {:.1} s",
+        t2.elapsed().as_secs_f64()
+    );
     opts.from.save(&opts.repo)?;
     crate::remote::record_exported(&opts.repo, share.store.as_ref())?;
     Ok(RecoverReport {
