@@ -213,13 +213,16 @@ pub fn finish_into(
         restored.bytes,
         t1.elapsed().as_secs_f64()
     );
-    let commands = restore_services(&ctl, &defs, &opts.target)?;
+    // The whole copy is checked before any restore command loads restored data into a service.
+    // (Checked while restoring, on another thread, it held a second index beside the restore's
+    // chunk places: 92-97 MB of RSS against 79-80 MB on 3 GiB.)
     let t2 = std::time::Instant::now();
     check_copy(&ctl, &mut ignored)?;
     tracing::info!(
         "recover: the new copy verified in {:.1} s",
         t2.elapsed().as_secs_f64()
     );
+    let commands = restore_services(&ctl, &defs, &opts.target)?;
     opts.from.save(&opts.repo)?;
     crate::remote::record_exported(&opts.repo, share.store.as_ref())?;
     Ok(RecoverReport {
@@ -500,10 +503,11 @@ mod tests {
     use super::*;
     use crate::error::StorageError;
 
-    /// The new repository's disk: stores every pack with one byte flipped in its middle (after
-    /// the copy checked the share's bytes on their way).
+    /// The new repository's disk: stores every pack (or those `only` names) with one byte
+    /// flipped in its middle (after the copy checked the share's bytes on their way).
     struct FlipsPacks {
         inner: LocalBackend,
+        only: Option<Vec<String>>,
     }
 
     impl FlipsPacks {
@@ -519,7 +523,8 @@ mod tests {
         crate::backend::guarded_calls!(pass);
         fn write(&self, n: &str, d: &[u8]) -> std::result::Result<(), StorageError> {
             let mut d = d.to_vec();
-            if n.starts_with("data/") {
+            if n.starts_with("data/") && self.only.as_ref().is_none_or(|o| o.iter().any(|p| p == n))
+            {
                 let mid = d.len() / 2;
                 d[mid] ^= 1;
             }
@@ -556,12 +561,75 @@ mod tests {
         prepare(&opts).unwrap();
         let disk = FlipsPacks {
             inner: LocalBackend::new(&opts.repo),
+            only: None,
         };
         let e = finish_into(&opts, &from, &t.keys(), &Progress::default(), &disk).unwrap_err();
         assert_eq!(e.kind(), crate::error::ErrorKind::Damage, "{e}");
         assert!(
             !opts.target.join("svc/f.bin").exists(),
             "a file was restored from a damaged pack"
+        );
+    }
+
+    /// The copy is checked before any restore command runs: a damaged pack that no restored
+    /// file needs (it holds only an older backup's data) still stops the recovery, and the
+    /// restore commands, which would load the restored data into the services, never run.
+    #[test]
+    fn a_damaged_pack_no_restored_file_needs_stops_the_recovery_before_any_restore_command() {
+        let t = crate::testutil::TestRepo::with_service("svc");
+        let marker = t.dir.path().join("restore-command-ran");
+        let mut services = t.ctl.services().unwrap();
+        services
+            .add(crate::service::ServiceDef {
+                name: "db".into(),
+                command: Some("printf dump".into()),
+                restore_command: Some(format!("cat >/dev/null; touch '{}'", marker.display())),
+                ..Default::default()
+            })
+            .unwrap();
+        t.ctl.save_services(&services).unwrap();
+        // the first backup's own data: 3 MiB that the second backup no longer has
+        std::fs::write(t.src.join("old.bin"), crate::testutil::bytes(7, 3 << 20)).unwrap();
+        crate::backup::run(&t.ctl, &Progress::default()).unwrap();
+        let store = t.ctl.repo.store.as_ref();
+        let old_data: Vec<String> = store
+            .list("data/")
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.size > 1 << 20)
+            .map(|o| o.name)
+            .collect();
+        assert!(!old_data.is_empty());
+        std::fs::remove_file(t.src.join("old.bin")).unwrap();
+        std::fs::write(t.src.join("new.txt"), b"the newest state").unwrap();
+        crate::backup::run(&t.ctl, &Progress::default()).unwrap();
+        let share = t.dir.path().join("share");
+        std::fs::create_dir_all(&share).unwrap();
+        crate::replicate::export(store, &LocalBackend::new(&share), &|_| {}).unwrap();
+        let opts = RecoverOptions {
+            from: TargetConfig::new(&share.display().to_string(), None, None).unwrap(),
+            repo: t.dir.path().join("new"),
+            target: t.dir.path().join("restored"),
+            backup: None,
+            fingerprint: Some(*t.ctl.repo.key()),
+        };
+        let from = check_share(&opts).unwrap();
+        prepare(&opts).unwrap();
+        let disk = FlipsPacks {
+            inner: LocalBackend::new(&opts.repo),
+            only: Some(old_data.clone()),
+        };
+        let e = finish_into(&opts, &from, &t.keys(), &Progress::default(), &disk).unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Damage, "{e}");
+        assert!(e.to_string().contains(&old_data[0]), "{e}");
+        // the newest backup's files were restored whole; its restore command never ran
+        assert_eq!(
+            std::fs::read(opts.target.join("svc/new.txt")).unwrap(),
+            b"the newest state"
+        );
+        assert!(
+            !marker.exists(),
+            "a restore command ran on an unchecked copy"
         );
     }
 

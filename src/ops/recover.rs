@@ -9,7 +9,8 @@ use crate::Result;
 /// Recover onto this controller: check the share against the fingerprint before anything is
 /// created or copied, create the new repository at `opts.repo` (the context's repository), then
 /// as a `recover` job holding its lease copy the share, restore every service of the backup into
-/// `opts.target`, run the restore commands, verify, and keep exporting to the same share.
+/// `opts.target`, verify the whole copy, run the restore commands, and keep exporting to the
+/// same share.
 pub fn recover(cx: &Context, opts: &RecoverOptions, keys: &KeyRing) -> Result<RecoverReport> {
     let share = recover::check_share(opts)?;
     recover::prepare(opts)?;
