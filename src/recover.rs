@@ -535,21 +535,16 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_pack_stored_damaged_in_the_new_repository_stops_the_recovery_before_a_bad_byte_is_restored(
-    ) {
-        let t = crate::testutil::TestRepo::with_service("svc");
-        let data = crate::testutil::bytes(5, 3 << 20);
-        std::fs::write(t.src.join("f.bin"), &data).unwrap();
-        crate::backup::run(&t.ctl, &Progress::default()).unwrap();
+    /// Export `t`'s repository to a share directory and recover from it onto a disk that flips a
+    /// byte of every pack (or of those `only` names); the options and the recovery's error.
+    fn recover_onto_a_disk_that_flips(
+        t: &crate::testutil::TestRepo,
+        only: Option<Vec<String>>,
+    ) -> (RecoverOptions, Error) {
         let share = t.dir.path().join("share");
         std::fs::create_dir_all(&share).unwrap();
-        crate::replicate::export(
-            t.ctl.repo.store.as_ref(),
-            &LocalBackend::new(&share),
-            &|_| {},
-        )
-        .unwrap();
+        let store = t.ctl.repo.store.as_ref();
+        crate::replicate::export(store, &LocalBackend::new(&share), &|_| {}).unwrap();
         let opts = RecoverOptions {
             from: TargetConfig::new(&share.display().to_string(), None, None).unwrap(),
             repo: t.dir.path().join("new"),
@@ -561,9 +556,20 @@ mod tests {
         prepare(&opts).unwrap();
         let disk = FlipsPacks {
             inner: LocalBackend::new(&opts.repo),
-            only: None,
+            only,
         };
         let e = finish_into(&opts, &from, &t.keys(), &Progress::default(), &disk).unwrap_err();
+        (opts, e)
+    }
+
+    #[test]
+    fn a_pack_stored_damaged_in_the_new_repository_stops_the_recovery_before_a_bad_byte_is_restored(
+    ) {
+        let t = crate::testutil::TestRepo::with_service("svc");
+        let data = crate::testutil::bytes(5, 3 << 20);
+        std::fs::write(t.src.join("f.bin"), &data).unwrap();
+        crate::backup::run(&t.ctl, &Progress::default()).unwrap();
+        let (opts, e) = recover_onto_a_disk_that_flips(&t, None);
         assert_eq!(e.kind(), crate::error::ErrorKind::Damage, "{e}");
         assert!(
             !opts.target.join("svc/f.bin").exists(),
@@ -603,23 +609,7 @@ mod tests {
         std::fs::remove_file(t.src.join("old.bin")).unwrap();
         std::fs::write(t.src.join("new.txt"), b"the newest state").unwrap();
         crate::backup::run(&t.ctl, &Progress::default()).unwrap();
-        let share = t.dir.path().join("share");
-        std::fs::create_dir_all(&share).unwrap();
-        crate::replicate::export(store, &LocalBackend::new(&share), &|_| {}).unwrap();
-        let opts = RecoverOptions {
-            from: TargetConfig::new(&share.display().to_string(), None, None).unwrap(),
-            repo: t.dir.path().join("new"),
-            target: t.dir.path().join("restored"),
-            backup: None,
-            fingerprint: Some(*t.ctl.repo.key()),
-        };
-        let from = check_share(&opts).unwrap();
-        prepare(&opts).unwrap();
-        let disk = FlipsPacks {
-            inner: LocalBackend::new(&opts.repo),
-            only: Some(old_data.clone()),
-        };
-        let e = finish_into(&opts, &from, &t.keys(), &Progress::default(), &disk).unwrap_err();
+        let (opts, e) = recover_onto_a_disk_that_flips(&t, Some(old_data.clone()));
         assert_eq!(e.kind(), crate::error::ErrorKind::Damage, "{e}");
         assert!(e.to_string().contains(&old_data[0]), "{e}");
         // the newest backup's files were restored whole; its restore command never ran
