@@ -63,10 +63,10 @@ impl Locator {
                 Cow::Owned(v)
             }
         });
-        let wanted = wanted.as_deref();
-        let wanted_index = wanted.map(|w| PrefixIndex::new(w, |id| id));
+        // the wanted ids with the table that finds one among them
+        let wanted = wanted.as_deref().map(|w| (w, PrefixIndex::new(w, |id| id)));
         let mut loc = Locator::default();
-        if let Some(w) = wanted {
+        if let Some((w, _)) = &wanted {
             loc.places.reserve_exact(w.len());
         }
         for o in repo.store.list(ObjectKind::Pack.prefix())? {
@@ -85,11 +85,10 @@ impl Locator {
             })?;
             let mut used = false;
             for e in &h.entries {
-                let is_wanted = match (wanted, &wanted_index) {
-                    (Some(w), Some(t)) => t.find(w, &e.id, |id| id).is_some(),
-                    _ => true,
-                };
-                if is_wanted {
+                if wanted
+                    .as_ref()
+                    .is_none_or(|(w, t)| t.find(w, &e.id, |id| id).is_some())
+                {
                     used = true;
                     loc.places.push((
                         e.id,

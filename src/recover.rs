@@ -214,8 +214,8 @@ pub fn finish_into(
         t1.elapsed().as_secs_f64()
     );
     // The whole copy is checked before any restore command loads restored data into a service.
-    // (Checked while restoring, on another thread, it held a second index beside the restore's
-    // chunk places: 92-97 MB of RSS against 79-80 MB on 3 GiB.)
+    // Not on a thread beside the restore: its index beside the restore's chunk places raised the
+    // peak RSS by 13-17 MB on 3 GiB (benches/RESULTS.md).
     let t2 = std::time::Instant::now();
     check_copy(&ctl, &mut ignored)?;
     tracing::info!(
