@@ -196,7 +196,11 @@ mod tests {
         let s = svc();
         let d = tempfile::tempdir().unwrap();
         let pidf = d.path().join("pid");
-        let cmd = format!("sleep 300 & echo $! > {}; wait", pidf.display());
+        // the pid is written whole (a temporary file renamed), never seen empty
+        let cmd = format!(
+            "sleep 300 & echo $! > {p}.tmp && mv {p}.tmp {p}; wait",
+            p = pidf.display()
+        );
         let e = hook(&cmd, &s, Duration::from_secs(1))
             .run(&|| false)
             .unwrap_err();

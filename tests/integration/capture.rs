@@ -5,7 +5,7 @@
 use crate::harness::{cairn, write, Env};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// The lines of the log the hooks append to (`echo WORD >> LOG`: one short write, atomic).
 fn log(p: &Path) -> Vec<String> {
@@ -39,6 +39,44 @@ fn alerts(e: &Env, all: bool) -> Vec<serde_json::Value> {
         a.push("--all");
     }
     e.run(&a).ok("alerts").json().as_array().unwrap().clone()
+}
+
+/// A command that starts `sleep 300` in the background, records its pid in `pidfile` and waits.
+/// The pid is written whole (to a temporary file, then renamed): a reader that sees the file
+/// never reads it empty.
+fn sleeper(pidfile: &Path) -> String {
+    format!(
+        "sleep 300 & echo $! > {p}.tmp && mv {p}.tmp {p}; wait",
+        p = s(pidfile)
+    )
+}
+
+/// The background `sleep 300` that [`sleeper`] started: killed when dropped, so a test that
+/// fails (or that left it to run on purpose) never leaves it behind on the machine.
+struct Sleeper(rustix::process::Pid);
+
+impl Sleeper {
+    /// Read once `pidfile` exists.
+    fn from(pidfile: &Path) -> Sleeper {
+        let text = fs::read_to_string(pidfile).unwrap();
+        let pid: i32 = text.trim().parse().unwrap_or_else(|_| panic!("{text:?}"));
+        Sleeper(rustix::process::Pid::from_raw(pid).unwrap())
+    }
+
+    /// Gone, or a zombie left to init: dead either way, never still sleeping.
+    fn is_dead(&self) -> bool {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.0.as_raw_nonzero()))
+            .unwrap_or_default();
+        stat.is_empty() || stat.contains(") Z ")
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        if !self.is_dead() {
+            let _ = rustix::process::kill_process(self.0, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 fn pending(e: &Env) -> PathBuf {
@@ -222,7 +260,7 @@ fn a_hanging_prepare_is_killed_with_its_process_group_at_its_timeout() {
             &format!("echo released-a >> {}", s(&l)),
         ],
     );
-    let hang = format!("sleep 300 & echo $! > {}; wait", s(&pid));
+    let hang = sleeper(&pid);
     add(
         &e,
         &[
@@ -243,12 +281,7 @@ fn a_hanging_prepare_is_killed_with_its_process_group_at_its_timeout() {
         o.stderr
     );
     assert_eq!(log(&l), ["released-a"]);
-    let p = fs::read_to_string(&pid).unwrap().trim().to_string();
-    let stat = fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-    assert!(
-        stat.is_empty() || stat.contains(") Z "),
-        "the hook's child survived: {stat}"
-    );
+    assert!(Sleeper::from(&pid).is_dead(), "the hook's child survived");
     let a = alerts(&e, false);
     assert!(
         a.iter()
@@ -293,10 +326,7 @@ fn a_crash_between_prepare_and_release_is_released_with_an_alert_at_the_next_sta
     let pid = e.path("pid");
     let prep = format!("echo prepared $CAIRN_BACKUP_ID >> {l}");
     let rel = format!("echo released $CAIRN_BACKUP_ID >> {l}");
-    let hang = format!(
-        "echo capturing >> {l}; sleep 300 & echo $! > {}; wait",
-        s(&pid)
-    );
+    let hang = format!("echo capturing >> {l}; {}", sleeper(&pid));
     add(
         &e,
         &[
@@ -321,11 +351,8 @@ fn a_crash_between_prepare_and_release_is_released_with_an_alert_at_the_next_sta
     }
     child.kill().unwrap(); // SIGKILL: the whole cairn process dies between prepare and release
     child.wait().unwrap();
-    let sleeper = fs::read_to_string(&pid).unwrap();
-    let _ = Command::new("kill")
-        .arg(sleeper.trim())
-        .stderr(Stdio::null())
-        .status();
+    // the capture command outlives cairn: end it (its shell's `wait` returns)
+    drop(Sleeper::from(&pid));
     let lines = log(Path::new(l));
     assert!(
         !lines.iter().any(|x| x.starts_with("released")),
@@ -394,7 +421,7 @@ fn a_backup_stopped_by_sigterm_during_prepare_releases_what_it_prepared() {
             &format!("echo released-a >> {l}"),
         ],
     );
-    let hang = format!("sleep 300 & echo $! > {}; wait", s(&pid));
+    let hang = sleeper(&pid);
     add(
         &e,
         &[
@@ -429,11 +456,9 @@ fn a_backup_stopped_by_sigterm_during_prepare_releases_what_it_prepared() {
         !pending(&e).exists(),
         "the release was left to the next start"
     );
-    let p = fs::read_to_string(&pid).unwrap().trim().to_string();
-    let stat = fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
     assert!(
-        stat.is_empty() || stat.contains(") Z "),
-        "the stopped prepare's child survived: {stat}"
+        Sleeper::from(&pid).is_dead(),
+        "the stopped prepare's child survived"
     );
 }
 
