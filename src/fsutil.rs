@@ -46,6 +46,17 @@ pub(crate) fn replace_with<E>(
     fill: impl FnOnce(&mut fs::File) -> Result<(), E>,
     io: impl Fn(std::io::Error) -> E,
 ) -> Result<(), E> {
+    replace_through(path, mode, |f, _| fill(f), io)
+}
+
+/// [`replace_with`], where `fill` is also given the temporary file's path (another process
+/// may write it there).
+pub(crate) fn replace_through<E>(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut fs::File, &Path) -> Result<(), E>,
+    io: impl Fn(std::io::Error) -> E,
+) -> Result<(), E> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = temp_beside(dir);
     let res = (|| {
@@ -55,7 +66,7 @@ pub(crate) fn replace_with<E>(
             .mode(mode)
             .open(&tmp)
             .map_err(&io)?;
-        fill(&mut f)?;
+        fill(&mut f, &tmp)?;
         f.sync_all().map_err(&io)?;
         fs::rename(&tmp, path).map_err(&io)?;
         fs::File::open(dir).and_then(|d| d.sync_all()).map_err(&io)

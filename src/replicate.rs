@@ -140,9 +140,12 @@ pub enum ReadBack {
 
 /// [`fetch`], except that packs are not read back from the destination once written: for a
 /// caller that hashes every pack at the destination once the copy is done (recovery checks the
-/// new repository with `verify`, which reads and hashes every pack). A pack is still hashed at
-/// the source on its way and stored under its name only if it hashes to it; skipping the
-/// read-back here spares reading and hashing every pack of the new local copy twice.
+/// new repository with `verify`, which reads and hashes every pack). A pack is still hashed on
+/// its way and stored under its name only if it hashes to it; skipping the read-back here spares
+/// reading and hashing every pack of the new local copy twice. Where the source has a process of
+/// its own (an SMB worker) and the destination keeps local files, that process writes each pack
+/// straight into its new file and reports its digest ([`Backend::fetch_into`]): the pack's bytes
+/// cross no socket.
 pub fn fetch_packs_checked_later(
     src: &dyn Backend,
     dst: &dyn Backend,
@@ -534,16 +537,9 @@ impl std::io::Read for Source<'_> {
         if self.pos == self.buf.len() {
             if self.offset >= self.size {
                 let hash = self.hasher.finalize();
-                if let Some(want) = name_hash(self.name) {
-                    if want != hash.to_hex().as_str() {
-                        self.damage = Some(format!(
-                            "its bytes at {} hash to {} ({} bytes), not to its name; it was not copied",
-                            self.src.describe(),
-                            hash.to_hex(),
-                            self.size
-                        ));
-                        return Err(fail("damaged at the source"));
-                    }
+                self.damage = not_its_name(self.src, self.name, &hash, self.size);
+                if self.damage.is_some() {
+                    return Err(fail("damaged at the source"));
                 }
                 return Ok(0);
             }
@@ -562,12 +558,7 @@ impl std::io::Read for Source<'_> {
             };
             match self.src.read_range_into(self.name, self.offset, into) {
                 Ok(0) => {
-                    self.damage = Some(format!(
-                        "it ends at {} of its {} bytes at {}",
-                        self.offset,
-                        self.size,
-                        self.src.describe()
-                    ));
+                    self.damage = Some(ends_early(self.src, self.offset, self.size));
                     return Err(fail("truncated at the source"));
                 }
                 Ok(n) => {
@@ -597,6 +588,71 @@ impl std::io::Read for Source<'_> {
     }
 }
 
+/// Why a content-addressed object whose `size` bytes at `src` hash to `hash` is damaged there:
+/// `None` when that is its name (or it is not named by its hash).
+fn not_its_name(src: &dyn Backend, name: &str, hash: &blake3::Hash, size: u64) -> Option<String> {
+    let want = name_hash(name)?;
+    (want != hash.to_hex().as_str()).then(|| {
+        format!(
+            "its bytes at {} hash to {} ({size} bytes), not to its name; it was not copied",
+            src.describe(),
+            hash.to_hex(),
+        )
+    })
+}
+
+/// Why an object of `size` bytes that ends after `got` at `src` is damaged there.
+fn ends_early(src: &dyn Backend, got: u64, size: u64) -> String {
+    format!("it ends at {got} of its {size} bytes at {}", src.describe())
+}
+
+/// A pack copied by the source's own process straight into a new file of the destination (an
+/// SMB worker writing into the new local repository): its bytes cross no socket and no buffer
+/// of this process. What that process reports is checked before the file takes the pack's
+/// name: the length, and that the digest is the name (a recovery hashes every pack again,
+/// here, before any restore command runs). `None` where either side cannot: the caller streams.
+fn fetch_through_file(
+    src: &dyn Backend,
+    dst: &dyn Backend,
+    name: &str,
+    size: u64,
+) -> Result<Option<Sent>> {
+    use crate::error::StorageError;
+    let (mut damage, mut unsupported) = (None, false);
+    let stored = dst.write_through_file(name, size, &mut |path| {
+        let refuse = |why: &str| {
+            StorageError::new(
+                StorageErrorKind::Io,
+                format!("{}: {name}", src.describe()),
+                why,
+            )
+        };
+        let Some((hash, len)) = src.fetch_into(name, size, path)? else {
+            unsupported = true;
+            return Err(refuse("the source cannot write into a file"));
+        };
+        damage = if len != size {
+            Some(ends_early(src, len, size))
+        } else {
+            not_its_name(src, name, &hash, size)
+        };
+        match damage {
+            Some(_) => Err(refuse("damaged at the source")),
+            None => Ok(()),
+        }
+    });
+    match stored {
+        Ok(true) => Ok(Some(Sent::Copied(size))),
+        Ok(false) => Ok(None),
+        Err(_) if unsupported => Ok(None),
+        Err(_) if damage.is_some() => Ok(damage.map(Sent::DamagedAtSource)),
+        Err(e) if e.kind == StorageErrorKind::TooLarge => {
+            Ok(Some(Sent::DamagedAtSource(e.to_string())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Copy one object, streaming it, checking it at both ends (a pack at the destination only with
 /// [`ReadBack::Every`]): one [`COPY_BLOCK`](crate::backend::COPY_BLOCK) buffer per object in
 /// flight, whatever its size (the source reads into the buffer the destination sends from).
@@ -614,6 +670,12 @@ fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str, read_back: ReadBac
     if let Err(e) = crate::backend::check_size(name, size, format!("{}: {name}", src.describe())) {
         return Ok(Sent::DamagedAtSource(e.to_string()));
     }
+    let pack = ObjectKind::of(name) == ObjectKind::Pack;
+    if read_back == ReadBack::NotPacks && pack {
+        if let Some(sent) = fetch_through_file(src, dst, name, size)? {
+            return Ok(sent);
+        }
+    }
     let mut source = Source::new(src, name, size);
     if let Err(e) = dst.write_from(name, &mut source, size) {
         if let Some(why) = source.damage {
@@ -622,7 +684,7 @@ fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str, read_back: ReadBac
         return Err(source.failure.map_or(e, |f| f).into());
     }
     let hash = source.hasher.finalize();
-    if read_back == ReadBack::NotPacks && ObjectKind::of(name) == ObjectKind::Pack {
+    if read_back == ReadBack::NotPacks && pack {
         return Ok(Sent::Copied(size));
     }
     // What the destination holds, read back there: never trust what was written.
@@ -1102,6 +1164,133 @@ mod tests {
         }
         assert_eq!(dst.inner.stat(&name).unwrap(), None);
         assert!(dst.inner.list("backups/").unwrap().is_empty());
+    }
+
+    /// What a source's own process says after it wrote a pack into a file.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum Says {
+        Truth,
+        /// A digest that is not the pack's name.
+        OtherDigest,
+        /// One byte fewer than the pack's size.
+        Shorter,
+        /// The truth about the pack, but it wrote nothing.
+        WroteNothing,
+    }
+
+    /// A source with a process of its own that writes packs into files (as an SMB worker
+    /// does), saying `says` about it; counts the packs it wrote.
+    struct IntoFiles {
+        inner: MemoryBackend,
+        says: Says,
+        fetched: AtomicU64,
+    }
+
+    impl IntoFiles {
+        fn open(&self, _: &str) -> std::result::Result<(), crate::error::StorageError> {
+            Ok(())
+        }
+    }
+
+    impl Backend for IntoFiles {
+        crate::backend::guarded_calls!(open);
+        fn describe(&self) -> String {
+            "into-files".into()
+        }
+        fn write(&self, n: &str, d: &[u8]) -> std::result::Result<(), crate::error::StorageError> {
+            self.inner.write(n, d)
+        }
+        fn delete(&self, n: &str) -> std::result::Result<(), crate::error::StorageError> {
+            self.inner.delete(n)
+        }
+        fn fetch_into(
+            &self,
+            name: &str,
+            size: u64,
+            into: &std::path::Path,
+        ) -> std::result::Result<Option<(blake3::Hash, u64)>, crate::error::StorageError> {
+            use std::io::Write;
+            self.fetched.fetch_add(1, Ordering::SeqCst);
+            let all = self.inner.read(name)?;
+            let bytes = &all[..all.len().min(size as usize)];
+            let mut f = std::fs::OpenOptions::new().write(true).open(into).unwrap();
+            if self.says != Says::WroteNothing {
+                f.write_all(bytes).unwrap();
+            }
+            let (h, len) = (blake3::hash(bytes), bytes.len() as u64);
+            Ok(Some(match self.says {
+                Says::OtherDigest => (blake3::hash(b"other bytes"), len),
+                Says::Shorter => (h, len - 1),
+                Says::Truth | Says::WroteNothing => (h, len),
+            }))
+        }
+    }
+
+    #[test]
+    fn a_recovery_fetch_lets_the_sources_process_write_packs_and_checks_what_it_says() {
+        let source = |says| IntoFiles {
+            inner: repo(),
+            says,
+            fetched: AtomicU64::new(0),
+        };
+        let temps = |d: &std::path::Path| {
+            let mut n = 0;
+            for e in walk(d) {
+                n += usize::from(e.contains(crate::backend::TEMP_PREFIX));
+            }
+            n
+        };
+        let src = source(Says::Truth);
+        let d = tempfile::tempdir().unwrap();
+        let dst = crate::backend::LocalBackend::new(d.path());
+        let r = fetch_packs_checked_later(&src, &dst, &|_| {}).unwrap();
+        assert_eq!(r.objects_sent, 16);
+        same(&src.inner, &dst);
+        assert_eq!(
+            src.fetched.load(Ordering::SeqCst),
+            12,
+            "one per pack, no other"
+        );
+        // an export reads every object back: never through the source's process
+        let d2 = tempfile::tempdir().unwrap();
+        let src = source(Says::Truth);
+        export(&src, &crate::backend::LocalBackend::new(d2.path()), &|_| {}).unwrap();
+        assert_eq!(src.fetched.load(Ordering::SeqCst), 0);
+        // a destination that keeps no local files: the source streams as before
+        let src = source(Says::Truth);
+        let mem = MemoryBackend::new();
+        fetch_packs_checked_later(&src, &mem, &|_| {}).unwrap();
+        same(&src.inner, &mem);
+        assert_eq!(src.fetched.load(Ordering::SeqCst), 0);
+        // what the process says is checked before a pack takes its name
+        for (says, why) in [
+            (Says::OtherDigest, "not to its name"),
+            (Says::Shorter, "it ends at"),
+            (Says::WroteNothing, "bytes"),
+        ] {
+            let src = source(says);
+            let d = tempfile::tempdir().unwrap();
+            let dst = crate::backend::LocalBackend::new(d.path());
+            let e = fetch_packs_checked_later(&src, &dst, &|_| {}).unwrap_err();
+            assert!(e.to_string().contains(why), "{says:?}: {e}");
+            let stored = dst.list("data/").unwrap();
+            assert!(stored.is_empty(), "{says:?}: {stored:?}");
+            assert!(dst.list("backups/").unwrap().is_empty());
+            assert_eq!(temps(d.path()), 0, "{says:?}: a temporary file was left");
+        }
+    }
+
+    /// Every path under `d`, as text.
+    fn walk(d: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            }
+            out.push(p.display().to_string());
+        }
+        out
     }
 
     #[test]

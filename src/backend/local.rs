@@ -158,6 +158,27 @@ impl Backend for LocalBackend {
         crate::fsutil::replace_with(&p, 0o666, fill, |e| self.err(name, &e))
     }
 
+    fn write_through_file(
+        &self,
+        name: &str,
+        size: u64,
+        fill: &mut dyn FnMut(&Path) -> Result<(), StorageError>,
+    ) -> Result<bool, StorageError> {
+        let p = self.path(name)?;
+        let dir = p.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
+        let fill = |f: &mut File, tmp: &Path| {
+            fill(tmp)?;
+            let got = f.metadata().map_err(|e| self.err(name, &e))?.len();
+            if got != size {
+                return Err(super::wrong_length(self.loc(name), got, size));
+            }
+            Ok(())
+        };
+        crate::fsutil::replace_through(&p, 0o666, fill, |e| self.err(name, &e))?;
+        Ok(true)
+    }
+
     fn adopt(&self, name: &str, file: &File, size: u64) -> Result<bool, StorageError> {
         let p = self.path(name)?;
         let dir = p.parent().unwrap_or(&self.root).to_path_buf();

@@ -191,6 +191,35 @@ pub trait Backend: Send + Sync {
         Ok(false)
     }
 
+    /// Store under `name`, atomic and durable as [`Backend::write`], the `size` bytes that `fill`
+    /// writes into a new local file it is given the path of (empty, made by this backend, never
+    /// under `name` until `fill` succeeded and the file holds `size` bytes), where the backend
+    /// keeps its objects in local files. `Ok(false)`, with nothing stored and `fill` not called,
+    /// where it does not: the caller then streams with [`Backend::write_from`]. The default does
+    /// not.
+    fn write_through_file(
+        &self,
+        _name: &str,
+        _size: u64,
+        _fill: &mut dyn FnMut(&std::path::Path) -> Result<(), StorageError>,
+    ) -> Result<bool, StorageError> {
+        Ok(false)
+    }
+
+    /// Write the first `size` bytes of the object into the existing local file `into`, from its
+    /// start, in another process of this backend's own (an SMB worker), so the bytes never pass
+    /// through this one; the blake3 and count of what was written (fewer where the object ends
+    /// sooner), as that process reports them. `Ok(None)`, with nothing written, where the backend
+    /// has no such process: the caller then reads the object itself. The default has none.
+    fn fetch_into(
+        &self,
+        _name: &str,
+        _size: u64,
+        _into: &std::path::Path,
+    ) -> Result<Option<(blake3::Hash, u64)>, StorageError> {
+        Ok(None)
+    }
+
     /// The blake3 hash and length of the object's bytes as they are stored: read back from the
     /// store itself, never remembered from a write (the check that a copy landed intact relies
     /// on it). The default reads [`HASH_BLOCK`] ranges and hashes them here; the SMB backend has

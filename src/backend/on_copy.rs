@@ -56,6 +56,24 @@ impl Backend for OnCopy {
         self.on(self.inner.write_from(name, data, size))
     }
 
+    fn write_through_file(
+        &self,
+        name: &str,
+        size: u64,
+        fill: &mut dyn FnMut(&std::path::Path) -> Result<(), StorageError>,
+    ) -> Result<bool, StorageError> {
+        self.on(self.inner.write_through_file(name, size, fill))
+    }
+
+    fn fetch_into(
+        &self,
+        name: &str,
+        size: u64,
+        into: &std::path::Path,
+    ) -> Result<Option<(blake3::Hash, u64)>, StorageError> {
+        self.on(self.inner.fetch_into(name, size, into))
+    }
+
     fn hash_object(&self, name: &str) -> Result<(blake3::Hash, u64), StorageError> {
         self.on(self.inner.hash_object(name))
     }

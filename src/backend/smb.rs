@@ -574,6 +574,44 @@ impl SmbBackend {
         }
     }
 
+    /// [`Request::Fetch`](super::smb_wire::Request::Fetch) on this process's connection (a
+    /// worker serves it with this): the object's first `size` bytes (at most the cap of `name`'s
+    /// kind) written, [`BLOCK`] at a time, into the existing local file `into` from its start
+    /// (opened for writing only: never created here, never through a symbolic link); their
+    /// blake3 and count.
+    pub(super) fn fetch_here(
+        &self,
+        name: &str,
+        size: u64,
+        into: &std::path::Path,
+    ) -> Result<(blake3::Hash, u64), StorageError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        budget::check_size(name, size, self.loc(name))?;
+        let local = |e: &std::io::Error| StorageError::from_io(into.display().to_string(), e);
+        let mut into = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(into)
+            .map_err(|e| local(&e))?;
+        let mut f = self.open_read(name)?;
+        let mut hasher = blake3::Hasher::new();
+        let mut len = 0u64;
+        let mut buf = vec![0u8; BLOCK.min(usize::try_from(size).unwrap_or(BLOCK))];
+        while len < size {
+            let want = buf.len().min(usize::try_from(size - len).unwrap_or(BLOCK));
+            let n = f
+                .read(&mut buf[..want])
+                .map_err(|e| self.io_err(name, &e))?;
+            if n == 0 {
+                break;
+            }
+            into.write_all(&buf[..n]).map_err(|e| local(&e))?;
+            hasher.update(&buf[..n]);
+            len += n as u64;
+        }
+        Ok((hasher.finalize(), len))
+    }
+
     fn write_temp(
         &self,
         tmp_rel: &str,
@@ -694,6 +732,20 @@ impl Backend for SmbBackend {
 
     fn write_from(&self, name: &str, data: &mut dyn Read, size: u64) -> Result<(), StorageError> {
         self.write_stream(name, data, size)
+    }
+
+    fn fetch_into(
+        &self,
+        name: &str,
+        size: u64,
+        into: &std::path::Path,
+    ) -> Result<Option<(blake3::Hash, u64)>, StorageError> {
+        self.check(name)?;
+        // the path travels as JSON text: one that is not UTF-8 is read here instead
+        let Some(pool) = self.pool.as_ref().filter(|_| into.to_str().is_some()) else {
+            return Ok(None);
+        };
+        pool.fetch(name, size, into, self.loc(name)).transpose()
     }
 
     fn hash_object(&self, name: &str) -> Result<(blake3::Hash, u64), StorageError> {

@@ -3,8 +3,10 @@
 //!
 //! An [`SmbBackend`](super::SmbBackend) opened in a process that can start workers (the `cairn`
 //! binary, [`Workers::of_this_process`]) sends its object writes of at least [`SMALL`] bytes,
-//! all its reads and the hashing of what the share holds (the check that a copy landed intact:
-//! the worker reads the object back and sends only the digest) to a pool of [`COUNT`] workers (`cairn __smb-worker`, [`super::smb_worker`]),
+//! all its reads, the hashing of what the share holds (the check that a copy landed intact:
+//! the worker reads the object back and sends only the digest) and a recovery's copies of packs
+//! into local files (the worker writes the file and sends only the digest) to a pool of
+//! [`COUNT`] workers (`cairn __smb-worker`, [`super::smb_worker`]),
 //! started together at the first such request. Each worker is the leader of its own process
 //! group (a Ctrl-C reaches cairn, which stops cleanly, not its workers), learns the share and the
 //! password over its standard input (a Unix socket pair, [`super::smb_wire`]), never from its
@@ -468,16 +470,45 @@ impl Pool {
         most: u64,
         loc: String,
     ) -> Option<Result<(blake3::Hash, u64), StorageError>> {
+        let req = Request::Hash {
+            name: name.to_string(),
+        };
+        self.digest(&req, most, loc)
+    }
+
+    /// Have a worker copy the first `size` bytes of `name` from the share into the existing
+    /// local file `into` (from its start); the blake3 and count of what it wrote (fewer where
+    /// the object ends sooner), as it says: the caller checks them against the object's name.
+    /// `None` where no worker can be started.
+    pub fn fetch(
+        &self,
+        name: &str,
+        size: u64,
+        into: &std::path::Path,
+        loc: String,
+    ) -> Option<Result<(blake3::Hash, u64), StorageError>> {
+        let req = Request::Fetch {
+            name: name.to_string(),
+            size,
+            into: into.to_path_buf(),
+        };
+        self.digest(&req, size, loc)
+    }
+
+    /// Send `req` to a worker and take its [`Reply::Digest`] (a length over `most` is refused).
+    fn digest(
+        &self,
+        req: &Request,
+        most: u64,
+        loc: String,
+    ) -> Option<Result<(blake3::Hash, u64), StorageError>> {
         let mut lent = match self.take() {
             Ok(Some(l)) => l,
             Ok(None) => return None,
             Err(e) => return Some(Err(e)),
         };
-        let req = Request::Hash {
-            name: name.to_string(),
-        };
         let answer = lent.get().and_then(|w| {
-            smb_wire::send(&mut w.w, &req)?;
+            smb_wire::send(&mut w.w, req)?;
             smb_wire::recv::<Reply>(&mut w.r)
         });
         let bad = |what: &str| std::io::Error::other(what.to_string());

@@ -7,7 +7,9 @@
 //! that many bytes, ended by an empty frame ([`END`]) or, when the source failed, by [`ABORT`].
 //! [`Reply::Data`] is followed by exactly its `len` bytes. [`Request::Hash`] has the worker read
 //! the object back from the share and hash it there: only the digest ([`Reply::Digest`]) crosses
-//! the socket.
+//! the socket. [`Request::Fetch`] has the worker copy an object from the share into a local
+//! file the starting process made: it answers with the digest of what it wrote, so the object's
+//! bytes cross no socket.
 
 use crate::error::{StorageError, StorageErrorKind};
 use std::io::{Read, Write};
@@ -18,7 +20,7 @@ pub const END: u32 = 0;
 pub const ABORT: u32 = u32::MAX;
 /// The version of these messages: a worker answers only a [`Request::Hello`] of its own version
 /// (a `cairn` binary replaced by another version meanwhile: cairn then transfers in-process).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// The longest message (a request or reply header) accepted.
 const MAX_MESSAGE: u32 = 64 * 1024;
 
@@ -68,6 +70,18 @@ pub enum Request {
         /// Object name.
         name: String,
     },
+    /// Copy the object's first `size` bytes from the share into the local file `into` (it
+    /// exists; the worker neither creates nor renames it), from its start, and answer with the
+    /// blake3 and count of the bytes written ([`Reply::Digest`]: fewer where the object ends
+    /// sooner).
+    Fetch {
+        /// Object name.
+        name: String,
+        /// How many bytes at most.
+        size: u64,
+        /// The local file.
+        into: std::path::PathBuf,
+    },
 }
 
 /// A worker's answer.
@@ -80,7 +94,8 @@ pub enum Reply {
         /// How many.
         len: u64,
     },
-    /// The blake3 of the `len` bytes read back, for [`Request::Hash`].
+    /// The blake3 of the `len` bytes read back, for [`Request::Hash`], or written, for
+    /// [`Request::Fetch`].
     Digest {
         /// 64 lowercase hex digits.
         blake3: String,

@@ -35,6 +35,7 @@ pub fn main() -> i32 {
             Request::Write { name, size } => write(&backend, &mut r, &mut w, &name, size),
             Request::Read { name, offset, len } => read(&backend, &mut w, &name, offset, len),
             Request::Hash { name } => hash(&backend, &mut w, &name),
+            Request::Fetch { name, size, into } => fetch(&backend, &mut w, &name, size, &into),
             Request::Hello { .. } => return 2,
         };
         if served.is_err() {
@@ -127,7 +128,27 @@ fn read(
 
 /// Read the object back from the share, hash it here, and send only the digest.
 fn hash(backend: &SmbBackend, w: &mut impl Write, name: &str) -> std::io::Result<()> {
-    match backend.hash_object(name) {
+    digest(w, backend.hash_object(name))
+}
+
+/// Copy the object into the local file `into` that the starting process made, and send the
+/// digest of what was written.
+fn fetch(
+    backend: &SmbBackend,
+    w: &mut impl Write,
+    name: &str,
+    size: u64,
+    into: &std::path::Path,
+) -> std::io::Result<()> {
+    digest(w, backend.fetch_here(name, size, into))
+}
+
+/// Send a digest and the length it covers, or the failure.
+fn digest(
+    w: &mut impl Write,
+    res: Result<(blake3::Hash, u64), crate::error::StorageError>,
+) -> std::io::Result<()> {
+    match res {
         Ok((h, len)) => smb_wire::send(
             w,
             &Reply::Digest {

@@ -6,7 +6,7 @@ use crate::harness::CAIRN;
 use crate::samba::{Samba, PASSWORD};
 use cairn::backend::{Backend, LocalBackend, ObjectInfo, SmbBackend, SmbWorkers, Transport};
 use cairn::error::{Error, StorageError, StorageErrorKind};
-use cairn::replicate::export;
+use cairn::replicate::{export, fetch_packs_checked_later};
 use cairn::target::TargetUrl;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -531,4 +531,109 @@ fn the_read_back_hash_comes_from_the_worker_as_a_digest_and_a_bad_one_is_refused
         assert_eq!(e.kind, StorageErrorKind::Disconnected, "{e}");
         assert!(e.detail.contains("SMB worker process"), "{e}");
     }
+}
+
+/// The share through workers, whose packs this process never reads itself: a copy gets them
+/// from a worker's [`Backend::fetch_into`] or fails.
+struct NoPackReads(SmbBackend);
+
+impl NoPackReads {
+    fn refuse_packs(&self, name: &str) -> Result<(), StorageError> {
+        if name.starts_with("data/") {
+            return Err(StorageError::new(
+                StorageErrorKind::Io,
+                name,
+                "this process read a pack's bytes",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Backend for NoPackReads {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn list(&self, p: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+        self.0.list(p)
+    }
+    fn read(&self, n: &str) -> Result<Vec<u8>, StorageError> {
+        self.refuse_packs(n)?;
+        self.0.read(n)
+    }
+    fn read_range(&self, n: &str, o: u64, l: usize) -> Result<Vec<u8>, StorageError> {
+        self.refuse_packs(n)?;
+        self.0.read_range(n, o, l)
+    }
+    fn read_range_into(&self, n: &str, o: u64, b: &mut [u8]) -> Result<usize, StorageError> {
+        self.refuse_packs(n)?;
+        self.0.read_range_into(n, o, b)
+    }
+    fn fetch_into(
+        &self,
+        n: &str,
+        size: u64,
+        into: &Path,
+    ) -> Result<Option<(blake3::Hash, u64)>, StorageError> {
+        self.0.fetch_into(n, size, into)
+    }
+    fn write(&self, n: &str, d: &[u8]) -> Result<(), StorageError> {
+        self.0.write(n, d)
+    }
+    fn delete(&self, n: &str) -> Result<(), StorageError> {
+        self.0.delete(n)
+    }
+    fn stat(&self, n: &str) -> Result<Option<u64>, StorageError> {
+        self.0.stat(n)
+    }
+    fn clean_temp(&self) -> Result<usize, StorageError> {
+        self.0.clean_temp()
+    }
+}
+
+/// Whether any temporary file (`.tmp-…`) is left under `d`.
+fn temp_left(d: &Path) -> bool {
+    fs::read_dir(d).unwrap().flatten().any(|e| {
+        let p = e.path();
+        e.file_name().to_string_lossy().starts_with(".tmp-") || (p.is_dir() && temp_left(&p))
+    })
+}
+
+#[test]
+fn a_recovery_fetch_has_the_workers_write_each_pack_into_the_new_copy() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let s = Samba::start();
+    let src_dir = tempfile::tempdir().unwrap();
+    let src = make_repo(src_dir.path(), &[6 << 20, 3 << 20, 5 << 20, 1 << 20]);
+    export(&src, &with_workers(&s, "ctl1"), &|_| {}).unwrap();
+    let share = NoPackReads(with_workers(&s, "ctl1"));
+    let d = tempfile::tempdir().unwrap();
+    let new = LocalBackend::new(d.path());
+    fetch_packs_checked_later(&share, &new, &|_| {}).unwrap();
+    assert_same(&src, &new);
+    assert!(!temp_left(d.path()));
+    // A pack damaged on the share's disk: refused by name, never stored under it.
+    let mut packs: Vec<String> = src
+        .list("data/")
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    packs.sort();
+    let on_disk = s.share_dir().join("ctl1").join(&packs[1]);
+    let mut bytes = fs::read(&on_disk).unwrap();
+    bytes[1 << 20] ^= 1;
+    fs::write(&on_disk, &bytes).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let new = LocalBackend::new(d.path());
+    match fetch_packs_checked_later(&share, &new, &|_| {}) {
+        Err(Error::Corrupt { object, detail, .. }) => {
+            assert!(object.contains(&packs[1]), "{object}");
+            assert!(detail.contains("not to its name"), "{detail}");
+        }
+        other => panic!("the damaged pack was not refused: {other:?}"),
+    }
+    assert_eq!(new.stat(&packs[1]).unwrap(), None);
+    assert!(new.list("backups/").unwrap().is_empty());
+    assert!(!temp_left(d.path()));
 }
