@@ -33,45 +33,7 @@ start_samba
 site=$WORK/site
 mkdir -p "$site/data"
 note "writing $GIB GiB of data"
-python3 - "$site/data" "$GIB" <<'PY'
-import os, random, sys
-root, gib = sys.argv[1], float(sys.argv[2])
-total = int(gib * (1 << 30))
-r = random.Random(11)
-words = [b"cert", b"tenant", b"volume", b"subnet", b"identity", b"token", b"region",
-         b"zone", b"image", b"flavor", b"quota", b"router", b"INSERT INTO", b"VALUES"]
-def text(n):
-    out, size = [], 0
-    while size < n:
-        line = b" ".join(r.choice(words) for _ in range(6)) + b" %d %x\n" % (
-            r.getrandbits(40), r.getrandbits(64))
-        out.append(line)
-        size += len(line)
-    return b"".join(out)[:n]
-written, i = 0, 0
-big, small = total * 9 // 10, total // 10
-while written < big:
-    n = min(256 << 20, big - written)
-    d = os.path.join(root, "big")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i:04}.{'bin' if i % 2 == 0 else 'sql'}"), "wb") as f:
-        left = n
-        while left:
-            k = min(16 << 20, left)
-            f.write(r.randbytes(k) if i % 2 == 0 else text(k))
-            left -= k
-    written += n
-    i += 1
-done = 0
-while done < small:
-    d = os.path.join(root, "small", f"d{i // 500:04}")
-    os.makedirs(d, exist_ok=True)
-    n = r.randint(16 << 10, 64 << 10)
-    with open(os.path.join(d, f"s{i:06}.txt"), "wb") as f:
-        f.write(text(n) if i % 2 else r.randbytes(n))
-    done += n
-    i += 1
-PY
+python3 "$HERE/gen-site.py" "$site/data" "$GIB" || fail "cannot write the data"
 bytes=$(du -sb "$site/data" | cut -f1)
 (cd "$site" && find data -type f -print0 | sort -z | xargs -0 sha256sum) >"$WORK/sums"
 
@@ -87,15 +49,8 @@ timed() { # label command…: run, print the row
   echo "| $label | $s s | $(rate "$s") MB/s | $user + $sys s | $((rss / 1024)) MB |"
 }
 
-url=$SMB_URL/drill
-auth=(--username cairn --password-file "$WORK/smb-password")
-export CAIRN_REPO=$WORK/repo
-"$CAIRN" key generate --output "$WORK/id.txt" >"$WORK/recipient" 2>/dev/null || fail "key generate failed"
-ok init --recipient "$(tr -d '[:space:]' <"$WORK/recipient")"
-ok service add data --path "$site/data"
-ok target set "$url" "${auth[@]}"
-ok key list --json
-fp=$(json "d['fingerprint']")
+# shellcheck source=/dev/null
+source "$HERE/share-repo.sh"
 echo "| step ($((bytes / 1000000)) MB) | wall | rate | CPU (user + sys) | peak RSS |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 timed "backup + export" "$CAIRN" backup --quiet

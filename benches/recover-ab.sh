@@ -20,19 +20,10 @@ export C_TIMEOUT=3600
 start_samba
 site=$WORK/site
 mkdir -p "$site/data"
-sed -n '/^python3 - "\$site\/data" "\$GIB" <<.PY.$/,/^PY$/p' "$HERE/drill.sh" >"$WORK/gen.sh"
-# shellcheck source=/dev/null
-source "$WORK/gen.sh"
+python3 "$HERE/gen-site.py" "$site/data" "$GIB" || fail "cannot write the data"
 (cd "$site" && find data -type f -print0 | sort -z | xargs -0 sha256sum) >"$WORK/sums"
-url=$SMB_URL/drill
-auth=(--username cairn --password-file "$WORK/smb-password")
-export CAIRN_REPO=$WORK/repo
-"$CAIRN" key generate --output "$WORK/id.txt" >"$WORK/recipient" 2>/dev/null || fail "key generate failed"
-ok init --recipient "$(tr -d '[:space:]' <"$WORK/recipient")"
-ok service add data --path "$site/data"
-ok target set "$url" "${auth[@]}"
-ok key list --json
-fp=$(json "d['fingerprint']")
+# shellcheck source=/dev/null
+source "$HERE/share-repo.sh"
 ok backup --quiet
 rm -rf "$WORK/repo" "$site"
 fs=$WORK/fs
