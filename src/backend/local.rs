@@ -48,6 +48,14 @@ impl LocalBackend {
         Ok((f, size))
     }
 
+    /// The path of `name`, its directory made (for a write).
+    fn path_in_made_dir(&self, name: &str) -> Result<PathBuf, StorageError> {
+        let p = self.path(name)?;
+        let dir = p.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(|e| self.err(name, &e))?;
+        Ok(p)
+    }
+
     fn err(&self, name: &str, e: &std::io::Error) -> StorageError {
         StorageError::from_io(format!("{}/{}", self.root.display(), name), e)
     }
@@ -139,16 +147,12 @@ impl Backend for LocalBackend {
     }
 
     fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
-        let p = self.path(name)?;
-        let dir = p.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
+        let p = self.path_in_made_dir(name)?;
         crate::fsutil::replace_file(&p, data, 0o666).map_err(|e| self.err(name, &e))
     }
 
     fn write_from(&self, name: &str, data: &mut dyn Read, size: u64) -> Result<(), StorageError> {
-        let p = self.path(name)?;
-        let dir = p.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
+        let p = self.path_in_made_dir(name)?;
         let fill = |f: &mut File| {
             // a failure to write here (a full disk) is this backend's, not the source's
             super::copy_exact(data, size, self.loc(name), |block| {
@@ -164,9 +168,7 @@ impl Backend for LocalBackend {
         size: u64,
         fill: &mut dyn FnMut(&Path) -> Result<(), StorageError>,
     ) -> Result<bool, StorageError> {
-        let p = self.path(name)?;
-        let dir = p.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
+        let p = self.path_in_made_dir(name)?;
         let fill = |f: &mut File, tmp: &Path| {
             fill(tmp)?;
             let got = f.metadata().map_err(|e| self.err(name, &e))?.len();
@@ -180,9 +182,7 @@ impl Backend for LocalBackend {
     }
 
     fn adopt(&self, name: &str, file: &File, size: u64) -> Result<bool, StorageError> {
-        let p = self.path(name)?;
-        let dir = p.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| self.err(name, &e))?;
+        let p = self.path_in_made_dir(name)?;
         let meta = file.metadata().map_err(|e| self.err(name, &e))?;
         if meta.len() != size {
             return Err(super::wrong_length(self.loc(name), meta.len(), size));

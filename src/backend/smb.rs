@@ -558,27 +558,13 @@ impl SmbBackend {
     /// more than the cap of `name`'s kind.
     fn hash_here(&self, name: &str) -> Result<(blake3::Hash, u64), StorageError> {
         self.checked_size(name)?;
-        let mut f = self.open_read(name)?;
-        let mut hasher = blake3::Hasher::new();
-        let mut len = 0u64;
-        let mut buf = vec![0u8; BLOCK];
-        loop {
-            let n = f.read(&mut buf).map_err(|e| self.io_err(name, &e))?;
-            if n == 0 {
-                return Ok((hasher.finalize(), len));
-            }
-            hasher.update(&buf[..n]);
-            len += n as u64;
-            // grown past its cap since the stat
-            budget::check_size(name, len, self.loc(name))?;
-        }
+        self.read_hashed(name, None, |_| Ok(()))
     }
 
     /// [`Request::Fetch`](super::smb_wire::Request::Fetch) on this process's connection (a
     /// worker serves it with this): the object's first `size` bytes (at most the cap of `name`'s
-    /// kind) written, [`BLOCK`] at a time, into the existing local file `into` from its start
-    /// (opened for writing only: never created here, never through a symbolic link); their
-    /// blake3 and count.
+    /// kind) written into the existing local file `into` from its start (opened for writing
+    /// only: never created here, never through a symbolic link); their blake3 and count.
     pub(super) fn fetch_here(
         &self,
         name: &str,
@@ -593,21 +579,37 @@ impl SmbBackend {
             .custom_flags(libc::O_NOFOLLOW)
             .open(into)
             .map_err(|e| local(&e))?;
+        self.read_hashed(name, Some(size), |block| {
+            into.write_all(block).map_err(|e| local(&e))
+        })
+    }
+
+    /// `name` read from its start on this process's connection with one open, [`BLOCK`] at a
+    /// time, each block handed to `sink`: its first `most` bytes, or (`None`) all of it, never
+    /// past the cap of its kind (it may grow after a stat). The blake3 and count of what was read.
+    fn read_hashed(
+        &self,
+        name: &str,
+        most: Option<u64>,
+        mut sink: impl FnMut(&[u8]) -> Result<(), StorageError>,
+    ) -> Result<(blake3::Hash, u64), StorageError> {
         let mut f = self.open_read(name)?;
         let mut hasher = blake3::Hasher::new();
         let mut len = 0u64;
-        let mut buf = vec![0u8; BLOCK.min(usize::try_from(size).unwrap_or(BLOCK))];
-        while len < size {
-            let want = buf.len().min(usize::try_from(size - len).unwrap_or(BLOCK));
+        let left = |len: u64| most.map_or(BLOCK, |m| usize::try_from(m - len).unwrap_or(BLOCK));
+        let mut buf = vec![0u8; BLOCK.min(left(0))];
+        while left(len) > 0 {
+            let want = buf.len().min(left(len));
             let n = f
                 .read(&mut buf[..want])
                 .map_err(|e| self.io_err(name, &e))?;
             if n == 0 {
                 break;
             }
-            into.write_all(&buf[..n]).map_err(|e| local(&e))?;
+            sink(&buf[..n])?;
             hasher.update(&buf[..n]);
             len += n as u64;
+            budget::check_size(name, len, self.loc(name))?;
         }
         Ok((hasher.finalize(), len))
     }

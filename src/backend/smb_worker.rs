@@ -34,8 +34,12 @@ pub fn main() -> i32 {
         let served = match req {
             Request::Write { name, size } => write(&backend, &mut r, &mut w, &name, size),
             Request::Read { name, offset, len } => read(&backend, &mut w, &name, offset, len),
-            Request::Hash { name } => hash(&backend, &mut w, &name),
-            Request::Fetch { name, size, into } => fetch(&backend, &mut w, &name, size, &into),
+            // the object read back from the share and hashed here: only the digest is sent
+            Request::Hash { name } => digest(&mut w, backend.hash_object(&name)),
+            // the object copied into the local file the starting process made: only the digest
+            Request::Fetch { name, size, into } => {
+                digest(&mut w, backend.fetch_here(&name, size, &into))
+            }
             Request::Hello { .. } => return 2,
         };
         if served.is_err() {
@@ -124,23 +128,6 @@ fn read(
         }
         Err(e) => smb_wire::send(w, &Reply::failed(&e)),
     }
-}
-
-/// Read the object back from the share, hash it here, and send only the digest.
-fn hash(backend: &SmbBackend, w: &mut impl Write, name: &str) -> std::io::Result<()> {
-    digest(w, backend.hash_object(name))
-}
-
-/// Copy the object into the local file `into` that the starting process made, and send the
-/// digest of what was written.
-fn fetch(
-    backend: &SmbBackend,
-    w: &mut impl Write,
-    name: &str,
-    size: u64,
-    into: &std::path::Path,
-) -> std::io::Result<()> {
-    digest(w, backend.fetch_here(name, size, into))
 }
 
 /// Send a digest and the length it covers, or the failure.

@@ -57,7 +57,7 @@ struct Sleeper(rustix::process::Pid);
 
 impl Sleeper {
     /// Read once `pidfile` exists.
-    fn from(pidfile: &Path) -> Sleeper {
+    fn read(pidfile: &Path) -> Sleeper {
         let text = fs::read_to_string(pidfile).unwrap();
         let pid: i32 = text.trim().parse().unwrap_or_else(|_| panic!("{text:?}"));
         Sleeper(rustix::process::Pid::from_raw(pid).unwrap())
@@ -281,7 +281,7 @@ fn a_hanging_prepare_is_killed_with_its_process_group_at_its_timeout() {
         o.stderr
     );
     assert_eq!(log(&l), ["released-a"]);
-    assert!(Sleeper::from(&pid).is_dead(), "the hook's child survived");
+    assert!(Sleeper::read(&pid).is_dead(), "the hook's child survived");
     let a = alerts(&e, false);
     assert!(
         a.iter()
@@ -352,7 +352,7 @@ fn a_crash_between_prepare_and_release_is_released_with_an_alert_at_the_next_sta
     child.kill().unwrap(); // SIGKILL: the whole cairn process dies between prepare and release
     child.wait().unwrap();
     // the capture command outlives cairn: end it (its shell's `wait` returns)
-    drop(Sleeper::from(&pid));
+    drop(Sleeper::read(&pid));
     let lines = log(Path::new(l));
     assert!(
         !lines.iter().any(|x| x.starts_with("released")),
@@ -457,7 +457,7 @@ fn a_backup_stopped_by_sigterm_during_prepare_releases_what_it_prepared() {
         "the release was left to the next start"
     );
     assert!(
-        Sleeper::from(&pid).is_dead(),
+        Sleeper::read(&pid).is_dead(),
         "the stopped prepare's child survived"
     );
 }
