@@ -57,8 +57,8 @@ pub fn wait(
 const GROUP_GONE: Duration = Duration::from_secs(5);
 
 /// Kill the process group `child` leads (it and everything it started), reap it, and wait
-/// (bounded) until no member of the group is left: SIGKILL is delivered asynchronously, so a
-/// grandchild may still be dying when its leader has been reaped.
+/// (bounded) until no member of the group is left running: SIGKILL is delivered
+/// asynchronously, so a grandchild may still be dying when its leader has been reaped.
 fn kill_group(child: &mut Child) {
     let group = rustix::process::Pid::from_raw(child.id() as i32);
     if let Some(group) = group {
@@ -67,9 +67,31 @@ fn kill_group(child: &mut Child) {
     let _ = child.wait();
     let Some(group) = group else { return };
     let end = Instant::now() + GROUP_GONE;
-    while rustix::process::test_kill_process_group(group).is_ok() && Instant::now() < end {
+    while group_running(group) && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Whether a member of process group `group` is still running. A dead member that its new
+/// parent has not reaped yet (a zombie) is not: a killed grandchild is an orphan, and init
+/// reaps orphans when it gets to them (seconds later on some machines).
+fn group_running(group: rustix::process::Pid) -> bool {
+    if rustix::process::test_kill_process_group(group).is_err() {
+        return false;
+    }
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    let want = group.as_raw_nonzero().to_string();
+    procs.flatten().any(|e| {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            return false;
+        };
+        // "pid (comm) state ppid pgrp ...": the fields after the last ')'
+        let mut fields = stat.rsplit(')').next().unwrap_or("").split_whitespace();
+        let (state, _ppid, pgrp) = (fields.next(), fields.next(), fields.next());
+        pgrp == Some(want.as_str()) && state != Some("Z")
+    })
 }
 
 /// A pipe read on its own thread into a buffer of at most `keep` bytes (the rest is read and
@@ -142,8 +164,8 @@ mod tests {
         assert_eq!(r.unwrap_err(), Ended::TimedOut);
         let group = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
         assert!(
-            rustix::process::test_kill_process_group(group).is_err(),
-            "a member of the killed group is still there when wait returns"
+            !group_running(group),
+            "a member of the killed group is still running when wait returns"
         );
         // The background sleeper held the pipe: take() must not wait for it.
         assert!(out.take().is_empty());
