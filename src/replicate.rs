@@ -669,7 +669,7 @@ fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str, read_back: ReadBac
         return Ok(Sent::DamagedAtSource(e.to_string()));
     }
     let pack = ObjectKind::of(name) == ObjectKind::Pack;
-    if read_back == ReadBack::NotPacks && pack {
+    if read_back == ReadBack::NotPacks && pack && src.fetches_into_files() {
         if let Some(sent) = fetch_through_file(src, dst, name, size)? {
             return Ok(sent);
         }
@@ -1201,6 +1201,9 @@ mod tests {
         fn delete(&self, n: &str) -> std::result::Result<(), crate::error::StorageError> {
             self.inner.delete(n)
         }
+        fn fetches_into_files(&self) -> bool {
+            true
+        }
         fn fetch_into(
             &self,
             name: &str,
@@ -1275,6 +1278,75 @@ mod tests {
             assert!(dst.list("backups/").unwrap().is_empty());
             assert_eq!(temps(d.path()), 0, "{says:?}: a temporary file was left");
         }
+    }
+
+    /// A local directory that counts the files it makes for a source's process to fill.
+    struct MadeFiles {
+        inner: crate::backend::LocalBackend,
+        made: AtomicU64,
+    }
+
+    impl MadeFiles {
+        fn open(&self, _: &str) -> std::result::Result<(), crate::error::StorageError> {
+            Ok(())
+        }
+    }
+
+    impl Backend for MadeFiles {
+        crate::backend::guarded_calls!(open);
+        fn describe(&self) -> String {
+            "made-files".into()
+        }
+        fn write(&self, n: &str, d: &[u8]) -> std::result::Result<(), crate::error::StorageError> {
+            self.inner.write(n, d)
+        }
+        fn delete(&self, n: &str) -> std::result::Result<(), crate::error::StorageError> {
+            self.inner.delete(n)
+        }
+        fn write_through_file(
+            &self,
+            name: &str,
+            size: u64,
+            fill: &mut dyn FnMut(
+                &std::path::Path,
+            )
+                -> std::result::Result<(), crate::error::StorageError>,
+        ) -> std::result::Result<bool, crate::error::StorageError> {
+            self.made.fetch_add(1, Ordering::SeqCst);
+            self.inner.write_through_file(name, size, fill)
+        }
+    }
+
+    #[test]
+    fn a_source_without_a_process_of_its_own_has_no_file_made_for_it() {
+        let d = tempfile::tempdir().unwrap();
+        let dst = MadeFiles {
+            inner: crate::backend::LocalBackend::new(d.path()),
+            made: AtomicU64::new(0),
+        };
+        let src = repo();
+        let r = fetch_packs_checked_later(&src, &dst, &|_| {}).unwrap();
+        assert_eq!(r.objects_sent, 16);
+        same(&src, &dst.inner);
+        assert_eq!(
+            dst.made.load(Ordering::SeqCst),
+            0,
+            "a file was made for nobody"
+        );
+        // one that has: a file per pack
+        let d = tempfile::tempdir().unwrap();
+        let dst = MadeFiles {
+            inner: crate::backend::LocalBackend::new(d.path()),
+            made: AtomicU64::new(0),
+        };
+        let src = IntoFiles {
+            inner: repo(),
+            says: Says::Truth,
+            fetched: AtomicU64::new(0),
+        };
+        fetch_packs_checked_later(&src, &dst, &|_| {}).unwrap();
+        same(&src.inner, &dst.inner);
+        assert_eq!(dst.made.load(Ordering::SeqCst), 12);
     }
 
     /// Every path under `d`, as text.

@@ -206,6 +206,12 @@ pub trait Backend: Send + Sync {
         Ok(false)
     }
 
+    /// Whether [`Backend::fetch_into`] can write objects into local files from a process of its
+    /// own, so a caller asks before it has a destination make a file for it. The default cannot.
+    fn fetches_into_files(&self) -> bool {
+        false
+    }
+
     /// Write the first `size` bytes of the object into the existing local file `into`, from its
     /// start, in another process of this backend's own (an SMB worker), so the bytes never pass
     /// through this one; the blake3 and count of what was written (fewer where the object ends

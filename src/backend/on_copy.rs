@@ -65,6 +65,10 @@ impl Backend for OnCopy {
         self.on(self.inner.write_through_file(name, size, fill))
     }
 
+    fn fetches_into_files(&self) -> bool {
+        self.inner.fetches_into_files()
+    }
+
     fn fetch_into(
         &self,
         name: &str,

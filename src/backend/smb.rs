@@ -736,6 +736,10 @@ impl Backend for SmbBackend {
         self.write_stream(name, data, size)
     }
 
+    fn fetches_into_files(&self) -> bool {
+        self.pool.is_some()
+    }
+
     fn fetch_into(
         &self,
         name: &str,
