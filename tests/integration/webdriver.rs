@@ -258,8 +258,15 @@ impl Browser {
     pub fn text(&self) -> String {
         let body = self.all("//body");
         body.first()
-            .map(|e| call("GET", &self.url(&format!("/element/{e}/text")), None))
-            .and_then(|v| v.as_str().map(str::to_string))
+            .map(|e| self.element_text(e))
+            .unwrap_or_default()
+    }
+
+    /// The rendered text of element `e` (an id from [`Browser::all`] or [`Browser::shown`]).
+    pub fn element_text(&self, e: &str) -> String {
+        call("GET", &self.url(&format!("/element/{e}/text")), None)
+            .as_str()
+            .map(str::to_string)
             .unwrap_or_default()
     }
 
