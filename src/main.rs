@@ -15,6 +15,7 @@ fn main() {
     {
         std::process::exit(cairn::backend::smb_worker_main());
     }
+    cairn::sys::fix_mmap_threshold();
     cairn::backend::enable_smb_workers();
     if let Some(dir) = cli::man_pages_requested(&args) {
         if let Err(e) = cli::write_man_pages(&dir) {
