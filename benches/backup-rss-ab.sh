@@ -18,11 +18,8 @@ CAIRN=$(realpath "${CAIRN:-$HERE/../target/release/cairn}")
 # shellcheck source=/dev/null
 source "$LIB"
 GIB=${GIB:-3}
-export C_TIMEOUT=3600
-start_samba
-site=$WORK/site
-mkdir -p "$site/data"
-python3 "$HERE/gen-site.py" "$site/data" "$GIB" || fail "cannot write the data"
+# shellcheck source=/dev/null
+source "$HERE/drill-site.sh"
 "$CAIRN" key generate --output "$WORK/id.txt" >"$WORK/recipient" 2>/dev/null || fail "key generate failed"
 auth=(--username cairn --password-file "$WORK/smb-password")
 echo "| round | run | wall | user + sys | peak RSS |"

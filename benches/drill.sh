@@ -27,13 +27,8 @@ LIB=${ACCEPT_LIB:-$PROJECT/../shared/accept/lib.sh}
 # shellcheck source=/dev/null
 source "$LIB"
 GIB=${GIB:-10}
-export C_TIMEOUT=3600
-
-start_samba
-site=$WORK/site
-mkdir -p "$site/data"
-note "writing $GIB GiB of data"
-python3 "$HERE/gen-site.py" "$site/data" "$GIB" || fail "cannot write the data"
+# shellcheck source=/dev/null
+source "$HERE/drill-site.sh"
 bytes=$(du -sb "$site/data" | cut -f1)
 (cd "$site" && find data -type f -print0 | sort -z | xargs -0 sha256sum) >"$WORK/sums"
 

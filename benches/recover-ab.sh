@@ -16,11 +16,8 @@ CAIRN=$NEW
 # shellcheck source=/dev/null
 source "$LIB"
 GIB=${GIB:-3}
-export C_TIMEOUT=3600
-start_samba
-site=$WORK/site
-mkdir -p "$site/data"
-python3 "$HERE/gen-site.py" "$site/data" "$GIB" || fail "cannot write the data"
+# shellcheck source=/dev/null
+source "$HERE/drill-site.sh"
 (cd "$site" && find data -type f -print0 | sort -z | xargs -0 sha256sum) >"$WORK/sums"
 # shellcheck source=/dev/null
 source "$HERE/share-repo.sh"
