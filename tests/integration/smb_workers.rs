@@ -569,6 +569,9 @@ impl Backend for NoPackReads {
         self.refuse_packs(n)?;
         self.0.read_range_into(n, o, b)
     }
+    fn fetches_into_files(&self) -> bool {
+        self.0.fetches_into_files()
+    }
     fn fetch_into(
         &self,
         n: &str,
