@@ -208,6 +208,8 @@ pub trait Backend: Send + Sync {
 
     /// Whether [`Backend::fetch_into`] can write objects into local files from a process of its
     /// own, so a caller asks before it has a destination make a file for it. The default cannot.
+    /// A wrapper that forwards `fetch_into` forwards this too: otherwise a recovery through it
+    /// silently reads every pack in this process (slower, not wrong).
     fn fetches_into_files(&self) -> bool {
         false
     }
