@@ -98,3 +98,60 @@ impl Backend for OnCopy {
         self.on(self.inner.clean_temp())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+
+    /// A copy whose own process writes objects into local files (as the SMB workers do).
+    struct Fetcher {
+        inner: MemoryBackend,
+    }
+
+    impl Fetcher {
+        fn open(&self, _: &str) -> Result<(), StorageError> {
+            Ok(())
+        }
+    }
+
+    impl Backend for Fetcher {
+        crate::backend::guarded_calls!(open);
+        fn describe(&self) -> String {
+            "fetcher".into()
+        }
+        fn write(&self, n: &str, d: &[u8]) -> Result<(), StorageError> {
+            self.inner.write(n, d)
+        }
+        fn delete(&self, n: &str) -> Result<(), StorageError> {
+            self.inner.delete(n)
+        }
+        fn fetches_into_files(&self) -> bool {
+            true
+        }
+        fn fetch_into(
+            &self,
+            _: &str,
+            size: u64,
+            _: &std::path::Path,
+        ) -> Result<Option<(blake3::Hash, u64)>, StorageError> {
+            Ok(Some((blake3::hash(b"fetched"), size)))
+        }
+    }
+
+    #[test]
+    fn a_copy_that_fetches_into_files_still_does_through_the_wrapper() {
+        let on = OnCopy::new(
+            CopySide::Target,
+            Box::new(Fetcher {
+                inner: MemoryBackend::new(),
+            }),
+        );
+        // a recovery asks first, then has the copy's process write the file
+        assert!(on.fetches_into_files());
+        let got = on.fetch_into("data/ab/x", 7, std::path::Path::new("/nowhere"));
+        assert_eq!(got.unwrap(), Some((blake3::hash(b"fetched"), 7)));
+        let plain = OnCopy::new(CopySide::Target, Box::new(MemoryBackend::new()));
+        assert!(!plain.fetches_into_files());
+    }
+}
