@@ -607,18 +607,22 @@ fn ends_early(src: &dyn Backend, got: u64, size: u64) -> String {
 }
 
 /// A pack copied by the source's own process straight into a new file of the destination (an
-/// SMB worker writing into the new local repository): its bytes cross no socket and no buffer
-/// of this process. What that process reports is checked before the file takes the pack's
-/// name: the length, and that the digest is the name (a recovery hashes every pack again,
-/// here, before any restore command runs). `None` where either side cannot: the caller streams.
+/// SMB worker writing into the new local repository) with `fetch`, the source's
+/// [`Backend::fetch_into`]: its bytes cross no socket and no buffer of this process. What that
+/// process reports is checked before the file takes the pack's name: the length, and that the
+/// digest is the name (a recovery hashes every pack again, here, before any restore command
+/// runs). `None` where the destination keeps no local files or the fetch cannot write into the
+/// one it made: the caller streams.
 fn fetch_through_file(
     src: &dyn Backend,
     dst: &dyn Backend,
     name: &str,
     size: u64,
+    fetch: crate::backend::FetchInto<'_>,
 ) -> Result<Option<Sent>> {
     use crate::error::StorageError;
     let (mut damage, mut unsupported) = (None, false);
+    let mut fetch = Some(fetch);
     let stored = dst.write_through_file(name, size, &mut |path| {
         let refuse = |why: &str| {
             StorageError::new(
@@ -627,7 +631,10 @@ fn fetch_through_file(
                 why,
             )
         };
-        let Some((hash, len)) = src.fetch_into(name, size, path)? else {
+        let Some(fetch) = fetch.take() else {
+            return Err(refuse("the destination asked for the pack twice"));
+        };
+        let Some((hash, len)) = fetch(path)? else {
             unsupported = true;
             return Err(refuse("the source cannot write into a file"));
         };
@@ -669,9 +676,11 @@ fn copy_one(src: &dyn Backend, dst: &dyn Backend, name: &str, read_back: ReadBac
         return Ok(Sent::DamagedAtSource(e.to_string()));
     }
     let pack = ObjectKind::of(name) == ObjectKind::Pack;
-    if read_back == ReadBack::NotPacks && pack && src.fetches_into_files() {
-        if let Some(sent) = fetch_through_file(src, dst, name, size)? {
-            return Ok(sent);
+    if read_back == ReadBack::NotPacks && pack {
+        if let Some(fetch) = src.fetch_into(name, size) {
+            if let Some(sent) = fetch_through_file(src, dst, name, size, fetch)? {
+                return Ok(sent);
+            }
         }
     }
     let mut source = Source::new(src, name, size);
@@ -1201,28 +1210,23 @@ mod tests {
         fn delete(&self, n: &str) -> std::result::Result<(), crate::error::StorageError> {
             self.inner.delete(n)
         }
-        fn fetches_into_files(&self) -> bool {
-            true
-        }
-        fn fetch_into(
-            &self,
-            name: &str,
-            size: u64,
-            into: &std::path::Path,
-        ) -> std::result::Result<Option<(blake3::Hash, u64)>, crate::error::StorageError> {
-            use std::io::Write;
-            self.fetched.fetch_add(1, Ordering::SeqCst);
-            let all = self.inner.read(name)?;
-            let bytes = &all[..all.len().min(size as usize)];
-            let mut f = std::fs::OpenOptions::new().write(true).open(into).unwrap();
-            if self.says != Says::WroteNothing {
-                f.write_all(bytes).unwrap();
-            }
-            let (h, len) = (blake3::hash(bytes), bytes.len() as u64);
-            Ok(Some(match self.says {
-                Says::OtherDigest => (blake3::hash(b"other bytes"), len),
-                Says::Shorter => (h, len - 1),
-                Says::Truth | Says::WroteNothing => (h, len),
+        fn fetch_into(&self, name: &str, size: u64) -> Option<crate::backend::FetchInto<'_>> {
+            let name = name.to_string();
+            Some(Box::new(move |into| {
+                use std::io::Write;
+                self.fetched.fetch_add(1, Ordering::SeqCst);
+                let all = self.inner.read(&name)?;
+                let bytes = &all[..all.len().min(size as usize)];
+                let mut f = std::fs::OpenOptions::new().write(true).open(into).unwrap();
+                if self.says != Says::WroteNothing {
+                    f.write_all(bytes).unwrap();
+                }
+                let (h, len) = (blake3::hash(bytes), bytes.len() as u64);
+                Ok(Some(match self.says {
+                    Says::OtherDigest => (blake3::hash(b"other bytes"), len),
+                    Says::Shorter => (h, len - 1),
+                    Says::Truth | Says::WroteNothing => (h, len),
+                }))
             }))
         }
     }

@@ -102,6 +102,16 @@ pub(crate) use guarded_calls;
 /// The range [`Backend::hash_object`] reads at a time, by default.
 pub const HASH_BLOCK: usize = 4 << 20;
 
+/// A fetch from [`Backend::fetch_into`]: it writes the object's first `size` bytes into the
+/// existing local file at the path it is given, from its start, in the backend's own process, and
+/// answers the blake3 and count of what was written (fewer where the object ends sooner) as that
+/// process reports them: the caller checks both before it trusts the file. `Ok(None)`, with
+/// nothing written, where that process cannot write into that file (a path it cannot be sent):
+/// the caller then reads the object itself.
+pub type FetchInto<'a> = Box<
+    dyn FnOnce(&std::path::Path) -> Result<Option<(blake3::Hash, u64)>, StorageError> + Send + 'a,
+>;
+
 /// Prefix of the file name of an object being written (it is renamed into place when complete).
 pub const TEMP_PREFIX: &str = ".tmp-";
 
@@ -206,26 +216,14 @@ pub trait Backend: Send + Sync {
         Ok(false)
     }
 
-    /// Whether [`Backend::fetch_into`] can write objects into local files from a process of its
-    /// own, so a caller asks before it has a destination make a file for it. The default cannot.
-    /// A wrapper that forwards `fetch_into` forwards this too: otherwise a recovery through it
-    /// silently reads every pack in this process (slower, not wrong).
-    fn fetches_into_files(&self) -> bool {
-        false
-    }
-
-    /// Write the first `size` bytes of the object into the existing local file `into`, from its
-    /// start, in another process of this backend's own (an SMB worker), so the bytes never pass
-    /// through this one; the blake3 and count of what was written (fewer where the object ends
-    /// sooner), as that process reports them. `Ok(None)`, with nothing written, where the backend
-    /// has no such process: the caller then reads the object itself. The default has none.
-    fn fetch_into(
-        &self,
-        _name: &str,
-        _size: u64,
-        _into: &std::path::Path,
-    ) -> Result<Option<(blake3::Hash, u64)>, StorageError> {
-        Ok(None)
+    /// Where the backend has a process of its own that writes objects into local files (an SMB
+    /// worker), the fetch of the first `size` bytes of `name` by that process, so the bytes never
+    /// pass through this one; `None` where it has none (the default): the caller reads the
+    /// object itself. The question and the means are one answer, so a wrapper that does not
+    /// forward this call cannot claim the fast path it does not pass on, and one that does passes
+    /// on both. See [`FetchInto`] for what the fetch does and reports.
+    fn fetch_into(&self, _name: &str, _size: u64) -> Option<FetchInto<'_>> {
+        None
     }
 
     /// The blake3 hash and length of the object's bytes as they are stored: read back from the

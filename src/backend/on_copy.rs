@@ -2,7 +2,7 @@
 //! catalogue and [`Error::remedy`](crate::Error::remedy) know which copy a failure is on
 //! without reading its location.
 
-use super::{Backend, ObjectInfo};
+use super::{Backend, FetchInto, ObjectInfo};
 use crate::error::{CopySide, StorageError};
 
 /// Wraps the backend of one copy (the target's, ...) and places every error on `side`.
@@ -65,17 +65,9 @@ impl Backend for OnCopy {
         self.on(self.inner.write_through_file(name, size, fill))
     }
 
-    fn fetches_into_files(&self) -> bool {
-        self.inner.fetches_into_files()
-    }
-
-    fn fetch_into(
-        &self,
-        name: &str,
-        size: u64,
-        into: &std::path::Path,
-    ) -> Result<Option<(blake3::Hash, u64)>, StorageError> {
-        self.on(self.inner.fetch_into(name, size, into))
+    fn fetch_into(&self, name: &str, size: u64) -> Option<FetchInto<'_>> {
+        let fetch = self.inner.fetch_into(name, size)?;
+        Some(Box::new(move |into| self.on(fetch(into))))
     }
 
     fn hash_object(&self, name: &str) -> Result<(blake3::Hash, u64), StorageError> {
@@ -126,16 +118,16 @@ mod tests {
         fn delete(&self, n: &str) -> Result<(), StorageError> {
             self.inner.delete(n)
         }
-        fn fetches_into_files(&self) -> bool {
-            true
-        }
-        fn fetch_into(
-            &self,
-            _: &str,
-            size: u64,
-            _: &std::path::Path,
-        ) -> Result<Option<(blake3::Hash, u64)>, StorageError> {
-            Ok(Some((blake3::hash(b"fetched"), size)))
+        fn fetch_into(&self, name: &str, size: u64) -> Option<FetchInto<'_>> {
+            let refused = name.starts_with("keys/");
+            Some(Box::new(move |_| match refused {
+                true => Err(StorageError::new(
+                    crate::error::StorageErrorKind::Io,
+                    "fetcher",
+                    "refused",
+                )),
+                false => Ok(Some((blake3::hash(b"fetched"), size))),
+            }))
         }
     }
 
@@ -147,11 +139,19 @@ mod tests {
                 inner: MemoryBackend::new(),
             }),
         );
-        // a recovery asks first, then has the copy's process write the file
-        assert!(on.fetches_into_files());
-        let got = on.fetch_into("data/ab/x", 7, std::path::Path::new("/nowhere"));
+        // a recovery has the copy's process write the file, through the wrapper
+        let fetch = on
+            .fetch_into("data/ab/x", 7)
+            .expect("the wrapper passes the fetch on");
+        let got = fetch(std::path::Path::new("/nowhere"));
         assert_eq!(got.unwrap(), Some((blake3::hash(b"fetched"), 7)));
+        // and its failure is placed on the copy, as every other call's
+        let fetch = on
+            .fetch_into("keys/k", 7)
+            .expect("the wrapper passes the fetch on");
+        let e = fetch(std::path::Path::new("/nowhere")).unwrap_err();
+        assert_eq!(e.side(), CopySide::Target, "{e:?}");
         let plain = OnCopy::new(CopySide::Target, Box::new(MemoryBackend::new()));
-        assert!(!plain.fetches_into_files());
+        assert!(plain.fetch_into("data/ab/x", 7).is_none());
     }
 }

@@ -16,7 +16,7 @@
 //! ([`super::smb_pool`]), so that they run in parallel.
 
 pub use super::smb_pool::Workers;
-use super::{budget, valid_name, Backend, ObjectInfo, TEMP_PREFIX};
+use super::{budget, valid_name, Backend, FetchInto, ObjectInfo, TEMP_PREFIX};
 use crate::error::{StorageError, StorageErrorKind};
 use pavao::{
     SmbClient, SmbCredentials, SmbDialect, SmbDirentType, SmbEncryptionLevel, SmbError, SmbMode,
@@ -736,22 +736,17 @@ impl Backend for SmbBackend {
         self.write_stream(name, data, size)
     }
 
-    fn fetches_into_files(&self) -> bool {
-        self.pool.is_some()
-    }
-
-    fn fetch_into(
-        &self,
-        name: &str,
-        size: u64,
-        into: &std::path::Path,
-    ) -> Result<Option<(blake3::Hash, u64)>, StorageError> {
-        self.check(name)?;
-        // the path travels as JSON text: one that is not UTF-8 is read here instead
-        let Some(pool) = self.pool.as_ref().filter(|_| into.to_str().is_some()) else {
-            return Ok(None);
-        };
-        pool.fetch(name, size, into, self.loc(name)).transpose()
+    fn fetch_into(&self, name: &str, size: u64) -> Option<FetchInto<'_>> {
+        let pool = self.pool.as_ref()?;
+        let name = name.to_string();
+        Some(Box::new(move |into| {
+            self.check(&name)?;
+            // the path travels as JSON text: one that is not UTF-8 is read here instead
+            if into.to_str().is_none() {
+                return Ok(None);
+            }
+            pool.fetch(&name, size, into, self.loc(&name)).transpose()
+        }))
     }
 
     fn hash_object(&self, name: &str) -> Result<(blake3::Hash, u64), StorageError> {

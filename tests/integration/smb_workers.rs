@@ -4,7 +4,9 @@
 use crate::fixtures::{assert_same, bytes, make_repo};
 use crate::harness::CAIRN;
 use crate::samba::{Samba, PASSWORD};
-use cairn::backend::{Backend, LocalBackend, ObjectInfo, SmbBackend, SmbWorkers, Transport};
+use cairn::backend::{
+    Backend, FetchInto, LocalBackend, ObjectInfo, SmbBackend, SmbWorkers, Transport,
+};
 use cairn::error::{Error, StorageError, StorageErrorKind};
 use cairn::replicate::{export, fetch_packs_checked_later};
 use cairn::target::TargetUrl;
@@ -569,16 +571,8 @@ impl Backend for NoPackReads {
         self.refuse_packs(n)?;
         self.0.read_range_into(n, o, b)
     }
-    fn fetches_into_files(&self) -> bool {
-        self.0.fetches_into_files()
-    }
-    fn fetch_into(
-        &self,
-        n: &str,
-        size: u64,
-        into: &Path,
-    ) -> Result<Option<(blake3::Hash, u64)>, StorageError> {
-        self.0.fetch_into(n, size, into)
+    fn fetch_into(&self, n: &str, size: u64) -> Option<FetchInto<'_>> {
+        self.0.fetch_into(n, size)
     }
     fn write(&self, n: &str, d: &[u8]) -> Result<(), StorageError> {
         self.0.write(n, d)
