@@ -132,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_that_fetches_into_files_still_does_through_the_wrapper() {
+    fn a_copy_whose_process_fetches_into_files_still_does_through_the_wrapper() {
         let on = OnCopy::new(
             CopySide::Target,
             Box::new(Fetcher {
